@@ -1,0 +1,100 @@
+//! What the engine reports: findings, the attribute changes inside them, and the differences it
+//! deliberately did not call drift.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// How a resource drifted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// Declared and live, but some attributes differ.
+    Changed,
+    /// Declared, but gone from the live side.
+    Deleted,
+    /// Live, but not declared.
+    Unmanaged,
+}
+
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Changed => "changed",
+            Self::Deleted => "deleted",
+            Self::Unmanaged => "unmanaged",
+        }
+    }
+}
+
+/// One drifted resource instance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub address: String,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub provider: String,
+    pub kind: FindingKind,
+    /// Key of a deposed object (create_before_destroy) this finding is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deposed: Option<String>,
+    /// Address before a `moved` block renamed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_address: Option<String>,
+    pub changes: Vec<Change>,
+}
+
+/// One changed attribute path. `before` is the declared value, `after` the live one; both are
+/// already redacted where sensitive.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub path: String,
+    pub before: Value,
+    pub after: Value,
+    /// The value is secret: only the fact that it changed is shown.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
+    /// For set-typed attributes: elements only on the live side.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub added: Option<Vec<Value>>,
+    /// For set-typed attributes: elements only on the declared side.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed: Option<Vec<Value>>,
+    /// From a plan's `relevant_attributes`: this drift feeds a pending change.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub relevant: bool,
+}
+
+impl Change {
+    pub fn new(path: String, before: Value, after: Value) -> Self {
+        Self {
+            path,
+            before,
+            after,
+            sensitive: false,
+            added: None,
+            removed: None,
+            relevant: false,
+        }
+    }
+}
+
+/// A difference the engine saw and judged not to be drift, with the rule that decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SuppressedChange {
+    pub address: String,
+    pub path: String,
+    /// Name of the normalizer (see `normalize`) that made the two sides equal.
+    pub rule: &'static str,
+}
+
+/// A change a plan would make that is pending configuration, not out-of-band drift.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PendingChange {
+    pub address: String,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub actions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_reason: Option<String>,
+    pub changes: Vec<Change>,
+}

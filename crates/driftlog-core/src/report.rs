@@ -1,0 +1,99 @@
+//! The result of one scan, as every output format sees it.
+//!
+//! The JSON output is this struct serialized; `FORMAT_VERSION` is bumped on any incompatible
+//! change to field names or meanings, and new optional fields bump the minor number.
+
+use crate::finding::{Finding, FindingKind, PendingChange, SuppressedChange};
+use crate::ignore::{ExpiredRule, IgnoredItem};
+use serde::Serialize;
+
+/// Version of the JSON report schema (documented in the README).
+pub const FORMAT_VERSION: &str = "1.0";
+
+/// One input file the scan read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputFile {
+    /// `declared`, `live` or `plan`.
+    pub role: String,
+    pub path: String,
+    /// What the file was detected as (`state_v4`, `show_json_state`, `plan`, `cloud_plan`).
+    pub detected: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub resources_scanned: usize,
+    pub drifted: usize,
+    pub changed: usize,
+    pub deleted: usize,
+    pub unmanaged: usize,
+    pub not_yet_applied: usize,
+    pub suppressed: usize,
+    pub ignored: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScanReport {
+    pub format_version: &'static str,
+    pub driftlog_version: &'static str,
+    /// `state` (declared vs live), `plan`, or `terraform` (plan made by running the tool).
+    pub mode: String,
+    pub inputs: Vec<InputFile>,
+    pub summary: Summary,
+    pub findings: Vec<Finding>,
+    pub not_yet_applied: Vec<PendingChange>,
+    pub suppressed: Vec<SuppressedChange>,
+    pub ignored: Vec<IgnoredItem>,
+    pub expired_ignore_rules: Vec<ExpiredRule>,
+    pub warnings: Vec<String>,
+}
+
+impl ScanReport {
+    /// Assemble a report; findings are sorted by address so output is stable.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        mode: &str,
+        inputs: Vec<InputFile>,
+        resources_scanned: usize,
+        mut findings: Vec<Finding>,
+        mut not_yet_applied: Vec<PendingChange>,
+        mut suppressed: Vec<SuppressedChange>,
+        ignored: Vec<IgnoredItem>,
+        expired_ignore_rules: Vec<ExpiredRule>,
+        warnings: Vec<String>,
+    ) -> Self {
+        findings.sort_by(|a, b| (&a.address, &a.deposed).cmp(&(&b.address, &b.deposed)));
+        not_yet_applied.sort_by(|a, b| a.address.cmp(&b.address));
+        suppressed.sort_by(|a, b| (&a.address, &a.path).cmp(&(&b.address, &b.path)));
+        let count = |kind| findings.iter().filter(|f| f.kind == kind).count();
+        let summary = Summary {
+            resources_scanned,
+            drifted: findings.len(),
+            changed: count(FindingKind::Changed),
+            deleted: count(FindingKind::Deleted),
+            unmanaged: count(FindingKind::Unmanaged),
+            not_yet_applied: not_yet_applied.len(),
+            suppressed: suppressed.len(),
+            ignored: ignored.len(),
+        };
+        Self {
+            format_version: FORMAT_VERSION,
+            driftlog_version: env!("CARGO_PKG_VERSION"),
+            mode: mode.to_owned(),
+            inputs,
+            summary,
+            findings,
+            not_yet_applied,
+            suppressed,
+            ignored,
+            expired_ignore_rules,
+            warnings,
+        }
+    }
+
+    pub fn has_drift(&self) -> bool {
+        !self.findings.is_empty()
+    }
+}
