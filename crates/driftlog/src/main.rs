@@ -1,1 +1,36 @@
-fn main() {}
+//! The `driftlog` binary: argument parsing, wiring and exit codes. The work happens in the
+//! library crates; this stays thin.
+
+mod cli;
+mod scan;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Exit codes, as `terraform plan -detailed-exitcode` uses them.
+pub mod exit {
+    pub const CLEAN: u8 = 0;
+    pub const ERROR: u8 = 1;
+    pub const DRIFT: u8 = 2;
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match &cli.command {
+        cli::Command::Scan(args) => scan::run(args, cli.color),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            // A closed pipe (`driftlog scan | head`) is not a failure.
+            if err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::from(exit::CLEAN);
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}

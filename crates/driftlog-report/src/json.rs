@@ -1,0 +1,10 @@
+//! The machine format: the report serialized as is. Field names are the schema (see README,
+//! "JSON output"), and `format_version` says which schema.
+
+use driftlog_core::ScanReport;
+use std::io::{self, Write};
+
+pub fn write(report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
+    out.write_all(b"\n")
+}

@@ -1,0 +1,415 @@
+//! Detecting what a Terraform JSON file is and reading it into engine inputs.
+
+use crate::error::ReadError;
+use crate::input::Input;
+use crate::schema::{
+    PlanChange, RelevantAttribute, ShowModule, ShowValues, StateResource, TopLevel,
+};
+use driftlog_core::address::{instance_address, IndexKey};
+use driftlog_core::engine::MaskForm;
+use driftlog_core::ResourceInstance;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// What a file turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    /// A raw `.tfstate`, format 4.
+    StateV4,
+    /// `terraform show -json` of a state.
+    ShowJsonState,
+    /// `terraform show -json` of a plan.
+    Plan,
+    /// HCP Terraform / Terraform Cloud redacted plan JSON (no `format_version`).
+    CloudPlan,
+}
+
+impl DocumentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StateV4 => "state_v4",
+            Self::ShowJsonState => "show_json_state",
+            Self::Plan => "plan",
+            Self::CloudPlan => "cloud_plan",
+        }
+    }
+
+    pub fn is_plan(self) -> bool {
+        matches!(self, Self::Plan | Self::CloudPlan)
+    }
+}
+
+/// A parsed Terraform file, borrowing from its [`Input`].
+pub struct Document<'a> {
+    pub kind: DocumentKind,
+    pub path: PathBuf,
+    pub terraform_version: Option<String>,
+    pub format_version: Option<String>,
+    /// For states: every resource instance (data sources included, marked unmanaged).
+    pub instances: Vec<ResourceInstance<'a>>,
+    /// For plans: what the plan says.
+    pub plan: Option<Plan<'a>>,
+}
+
+/// The parts of a plan driftlog reads.
+pub struct Plan<'a> {
+    pub(crate) drift: Vec<PlanChange<'a>>,
+    pub(crate) changes: Vec<PlanChange<'a>>,
+    pub(crate) relevant: Vec<RelevantAttribute<'a>>,
+    pub(crate) prior_state: Option<&'a RawValue>,
+    /// Terraform stopped with errors while planning.
+    pub errored: bool,
+}
+
+impl Document<'_> {
+    pub fn parse(input: &Input) -> Result<Document<'_>, ReadError> {
+        parse_bytes(&input.path, input.bytes())
+    }
+}
+
+/// Where a file's JSON starts, after whitespace and a UTF-8 byte order mark.
+fn check_start(path: &Path, bytes: &[u8]) -> Result<usize, ReadError> {
+    let start = if bytes.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    let Some(offset) = bytes[start..]
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map(|i| i + start)
+    else {
+        return Err(ReadError::Empty { path: path.into() });
+    };
+    let found = match bytes[offset] {
+        b'{' => return Ok(offset),
+        b'[' => "a JSON array".to_owned(),
+        b'"' => "a JSON string".to_owned(),
+        b'0'..=b'9' | b'-' => "a JSON number".to_owned(),
+        b @ 0x21..=0x7e => format!("'{}'", b as char),
+        b => format!("byte 0x{b:02x} (binary data?)"),
+    };
+    Err(ReadError::NotAnObject {
+        path: path.into(),
+        offset,
+        found,
+    })
+}
+
+pub fn parse_bytes<'a>(path: &Path, bytes: &'a [u8]) -> Result<Document<'a>, ReadError> {
+    let start = check_start(path, bytes)?;
+    // serde_json skips leading whitespace itself, so only a byte order mark is cut off and JSON
+    // error positions stay those of the file (but for the BOM's three bytes on line 1).
+    let bom = if bytes.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    let top: TopLevel<'a> =
+        serde_json::from_slice(&bytes[bom..]).map_err(|e| ReadError::json(path, &e))?;
+    let terraform_version = top.terraform_version.as_deref().map(str::to_owned);
+    let format_version = top.format_version.as_deref().map(str::to_owned);
+
+    let is_plan = top.resource_drift.is_some()
+        || top.resource_changes.is_some()
+        || top.planned_values.is_some()
+        || top.prior_state.is_some();
+    if is_plan {
+        if let Some(v) = &format_version {
+            if !(v.starts_with("0.") || v.starts_with("1.")) {
+                return Err(ReadError::PlanVersion {
+                    path: path.into(),
+                    found: v.clone(),
+                });
+            }
+        }
+        let kind = if format_version.is_some() {
+            DocumentKind::Plan
+        } else {
+            DocumentKind::CloudPlan
+        };
+        return Ok(Document {
+            kind,
+            path: path.into(),
+            terraform_version,
+            format_version,
+            instances: Vec::new(),
+            plan: Some(Plan {
+                drift: top.resource_drift.unwrap_or_default(),
+                changes: top.resource_changes.unwrap_or_default(),
+                relevant: top.relevant_attributes.unwrap_or_default(),
+                prior_state: top.prior_state,
+                errored: top.errored.unwrap_or(false),
+            }),
+        });
+    }
+
+    if let Some(values) = top.values {
+        return Ok(Document {
+            kind: DocumentKind::ShowJsonState,
+            path: path.into(),
+            terraform_version,
+            format_version,
+            instances: show_instances(values),
+            plan: None,
+        });
+    }
+
+    if let Some(version) = &top.version {
+        let found = version.as_u64().ok_or_else(|| ReadError::Invalid {
+            path: path.into(),
+            message: format!("\"version\" is {version}, expected a state format number such as 4"),
+        })?;
+        match found {
+            4 => {}
+            0..=3 => {
+                let era = if found == 3 {
+                    "0.7 to 0.11"
+                } else {
+                    "0.6 or older"
+                };
+                return Err(ReadError::OldStateVersion {
+                    path: path.into(),
+                    found,
+                    era,
+                });
+            }
+            _ => {
+                return Err(ReadError::NewStateVersion {
+                    path: path.into(),
+                    found,
+                })
+            }
+        }
+        let resources = top.resources.unwrap_or_default();
+        return Ok(Document {
+            kind: DocumentKind::StateV4,
+            path: path.into(),
+            terraform_version,
+            format_version,
+            instances: state_instances(path, resources)?,
+            plan: None,
+        });
+    }
+
+    if top.modules.is_some() {
+        return Err(ReadError::OldStateVersion {
+            path: path.into(),
+            found: 3,
+            era: "0.11 or older",
+        });
+    }
+    Err(ReadError::Unrecognized {
+        path: path.into(),
+        keys: top_level_keys(&bytes[start..]),
+    })
+}
+
+/// The keys of the top-level object, for the "what is this file" error.
+fn top_level_keys(bytes: &[u8]) -> String {
+    let keys: Vec<String> = serde_json::from_slice::<serde_json::Map<String, Value>>(bytes)
+        .map(|m| m.keys().take(12).cloned().collect())
+        .unwrap_or_default();
+    if keys.is_empty() {
+        "none".to_owned()
+    } else {
+        keys.join(", ")
+    }
+}
+
+fn index_key(path: &Path, address: &str, v: &Value) -> Result<Option<IndexKey>, ReadError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(IndexKey::Str(s.clone()))),
+        Value::Number(n) => {
+            n.as_i64()
+                .map(|i| Some(IndexKey::Int(i)))
+                .ok_or_else(|| ReadError::Invalid {
+                    path: path.into(),
+                    message: format!("{address}: index_key {n} is not an integer"),
+                })
+        }
+        other => Err(ReadError::Invalid {
+            path: path.into(),
+            message: format!(
+                "{address}: index_key must be a number (count) or string (for_each), found {other}"
+            ),
+        }),
+    }
+}
+
+fn state_instances<'a>(
+    path: &Path,
+    resources: Vec<StateResource<'a>>,
+) -> Result<Vec<ResourceInstance<'a>>, ReadError> {
+    let mut out = Vec::with_capacity(resources.len());
+    for r in resources {
+        let managed = match r.mode.as_ref() {
+            "managed" => true,
+            "data" => false,
+            other => {
+                return Err(ReadError::Invalid {
+                    path: path.into(),
+                    message: format!(
+                        "{}.{}: mode \"{other}\", expected \"managed\" or \"data\"",
+                        r.resource_type, r.name
+                    ),
+                })
+            }
+        };
+        let module = r.module.as_deref().unwrap_or("");
+        let provider = provider_name(r.provider.as_deref().unwrap_or(""));
+        for inst in r.instances {
+            let base = instance_address(module, !managed, &r.resource_type, &r.name, None);
+            let key = index_key(path, &base, inst.index_key.as_ref().unwrap_or(&Value::Null))?;
+            out.push(ResourceInstance {
+                address: instance_address(
+                    module,
+                    !managed,
+                    &r.resource_type,
+                    &r.name,
+                    key.as_ref(),
+                ),
+                deposed: inst.deposed.map(|d| d.into_owned()),
+                resource_type: r.resource_type.to_string(),
+                provider: provider.clone(),
+                managed,
+                attributes: inst.attributes.or(inst.attributes_flat),
+                sensitive: inst.sensitive_attributes,
+                mask_form: MaskForm::StatePaths,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `provider["registry.terraform.io/hashicorp/aws"].west` → `registry.terraform.io/hashicorp/aws`.
+fn provider_name(raw: &str) -> String {
+    match (raw.find("[\""), raw.rfind("\"]")) {
+        (Some(a), Some(b)) if b > a + 2 => raw[a + 2..b].to_owned(),
+        _ => raw.to_owned(),
+    }
+}
+
+pub(crate) fn show_instances(values: ShowValues<'_>) -> Vec<ResourceInstance<'_>> {
+    let mut out = Vec::new();
+    if let Some(root) = values.root_module {
+        collect_module(root, &mut out);
+    }
+    out
+}
+
+fn collect_module<'a>(module: ShowModule<'a>, out: &mut Vec<ResourceInstance<'a>>) {
+    for r in module.resources {
+        out.push(ResourceInstance {
+            address: r.address.into_owned(),
+            deposed: r.deposed_key.map(|d| d.into_owned()),
+            resource_type: r.resource_type.into_owned(),
+            provider: r.provider_name.map(|p| p.into_owned()).unwrap_or_default(),
+            managed: r.mode == "managed",
+            attributes: r.values,
+            sensitive: r.sensitive_values,
+            mask_form: MaskForm::Mirror,
+        });
+    }
+    for child in module.child_modules {
+        collect_module(child, out);
+    }
+}
+
+#[derive(Deserialize)]
+struct PriorState<'a> {
+    #[serde(borrow)]
+    values: Option<ShowValues<'a>>,
+}
+
+impl<'a> Plan<'a> {
+    /// The state the plan was made from (for a refresh-only plan: the live state).
+    pub fn prior_state_instances(
+        &self,
+        path: &Path,
+    ) -> Result<Vec<ResourceInstance<'a>>, ReadError> {
+        let Some(raw) = self.prior_state else {
+            return Ok(Vec::new());
+        };
+        let prior: PriorState<'a> =
+            serde_json::from_str(raw.get()).map_err(|e| ReadError::Invalid {
+                path: path.into(),
+                message: format!("prior_state: {e}"),
+            })?;
+        Ok(prior.values.map(show_instances).unwrap_or_default())
+    }
+
+    pub fn has_prior_state(&self) -> bool {
+        self.prior_state.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        match parse_bytes(Path::new("x.json"), text.as_bytes()) {
+            Ok(_) => panic!("expected an error for {text:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn bad_inputs_get_clear_messages() {
+        assert_eq!(
+            err(""),
+            "x.json: file is empty; expected a Terraform state or plan JSON object"
+        );
+        assert_eq!(
+            err("  [1]"),
+            "x.json: byte 2: expected a JSON object ('{'), found a JSON array"
+        );
+        assert!(err("\x00\x01").contains("binary data"));
+        assert!(
+            err("{\"version\": 4, \"resources\": [").starts_with("x.json: line 1, column 29: EOF")
+        );
+        assert!(err("{\"version\": 3, \"modules\": []}").contains("format version 3"));
+        assert!(err("{\"version\": 9}").contains("newer"));
+        assert!(err("{\"hello\": 1}").contains("found top-level keys [hello]"));
+        assert!(
+            err("{\"format_version\": \"2.0\", \"resource_changes\": []}")
+                .contains("format_version 2.0")
+        );
+    }
+
+    #[test]
+    fn reads_modules_count_for_each_and_data() {
+        let state = r#"{"version": 4, "resources": [
+            {"module": "module.net", "mode": "managed", "type": "aws_subnet", "name": "private",
+             "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+             "instances": [{"index_key": "a", "attributes": {"id": "s-1"}}, {"index_key": "b", "attributes": {"id": "s-2"}}]},
+            {"mode": "managed", "type": "aws_instance", "name": "web", "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+             "instances": [{"index_key": 0, "attributes": {}}, {"index_key": 0, "deposed": "abcd1234", "attributes": {}}]},
+            {"mode": "data", "type": "aws_ami", "name": "ubuntu", "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+             "instances": [{"attributes": {}}]}]}"#;
+        let doc = parse_bytes(Path::new("s"), state.as_bytes()).unwrap();
+        let got: Vec<(&str, Option<&str>, bool)> = doc
+            .instances
+            .iter()
+            .map(|i| (i.address.as_str(), i.deposed.as_deref(), i.managed))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("module.net.aws_subnet.private[\"a\"]", None, true),
+                ("module.net.aws_subnet.private[\"b\"]", None, true),
+                ("aws_instance.web[0]", None, true),
+                ("aws_instance.web[0]", Some("abcd1234"), true),
+                ("data.aws_ami.ubuntu", None, false),
+            ]
+        );
+        assert_eq!(
+            doc.instances[0].provider,
+            "registry.terraform.io/hashicorp/aws"
+        );
+    }
+}
