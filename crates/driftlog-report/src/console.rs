@@ -26,8 +26,12 @@ fn change_cells(change: &Change) -> (String, String) {
         (Some(removed), Some(added)) => {
             let lines = |items: &[serde_json::Value], sign: &str| -> String {
                 if items.is_empty() {
-                    "(no element removed)"
-                        .replace("removed", if sign == "+" { "added" } else { "removed" })
+                    if sign == "+" {
+                        "(none added)"
+                    } else {
+                        "(none removed)"
+                    }
+                    .to_owned()
                 } else {
                     items
                         .iter()

@@ -15,7 +15,11 @@ const SET_MEMBERS: &[&str] = &["Action", "NotAction", "Resource", "NotResource"]
 /// Statement members whose values are maps of string-or-list sets.
 const PRINCIPAL_MEMBERS: &[&str] = &["Principal", "NotPrincipal"];
 
-pub fn apply(ctx: &Context<'_>, value: &mut Value) {
+pub fn apply(_ctx: &Context<'_>, value: &mut Value) {
+    canonicalize_strings(value);
+}
+
+fn canonicalize_strings(value: &mut Value) {
     match value {
         Value::String(s) => {
             if let Some(mut doc) = parse_document(s) {
@@ -24,8 +28,8 @@ pub fn apply(ctx: &Context<'_>, value: &mut Value) {
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| apply(ctx, v)),
-        Value::Object(map) => map.values_mut().for_each(|v| apply(ctx, v)),
+        Value::Array(items) => items.iter_mut().for_each(canonicalize_strings),
+        Value::Object(map) => map.values_mut().for_each(canonicalize_strings),
         _ => {}
     }
 }

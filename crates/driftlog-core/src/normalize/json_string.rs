@@ -19,6 +19,10 @@ pub fn parse_document(text: &str) -> Option<Value> {
 
 /// Rewrite every JSON-document string into its canonical text (sorted keys, no whitespace).
 pub fn apply(_ctx: &Context<'_>, value: &mut Value) {
+    canonicalize_strings(value);
+}
+
+fn canonicalize_strings(value: &mut Value) {
     match value {
         Value::String(s) => {
             if let Some(doc) = parse_document(s) {
@@ -26,8 +30,8 @@ pub fn apply(_ctx: &Context<'_>, value: &mut Value) {
                 *s = doc.to_string();
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| apply(_ctx, v)),
-        Value::Object(map) => map.values_mut().for_each(|v| apply(_ctx, v)),
+        Value::Array(items) => items.iter_mut().for_each(canonicalize_strings),
+        Value::Object(map) => map.values_mut().for_each(canonicalize_strings),
         _ => {}
     }
 }

@@ -17,11 +17,15 @@ pub fn is_empty(value: &Value) -> bool {
     }
 }
 
-pub fn apply(ctx: &Context<'_>, value: &mut Value) {
+pub fn apply(_ctx: &Context<'_>, value: &mut Value) {
+    to_null(value);
+}
+
+fn to_null(value: &mut Value) {
     match value {
-        Value::Array(items) => items.iter_mut().for_each(|v| apply(ctx, v)),
+        Value::Array(items) => items.iter_mut().for_each(to_null),
         Value::Object(map) => {
-            map.values_mut().for_each(|v| apply(ctx, v));
+            map.values_mut().for_each(to_null);
             map.retain(|_, v| !v.is_null());
         }
         _ => {}

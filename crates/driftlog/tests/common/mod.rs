@@ -1,0 +1,89 @@
+//! Shared helpers for the integration tests: run the real binary, find the shared fixtures and
+//! the corpus generator, and skip (saying why) when they are absent.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+pub fn driftlog() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftlog"));
+    cmd.env("NO_COLOR", "1")
+        .env_remove("DRIFTLOG_TERRAFORM")
+        .env("COLUMNS", "120");
+    cmd
+}
+
+/// `../shared/fixtures` beside the checkout, or `$DRIFTLOG_FIXTURES`.
+pub fn fixtures() -> Option<PathBuf> {
+    let dir = std::env::var_os("DRIFTLOG_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/fixtures"));
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIP: shared fixtures not found at {} (set DRIFTLOG_FIXTURES)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// The scenario and CloudTrail generator from `../shared/tools`.
+pub fn gen_corpus() -> Option<PathBuf> {
+    let tool = std::env::var_os("DRIFTLOG_GEN_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/tools/gen-corpus"));
+    if tool.is_file() {
+        Some(tool)
+    } else {
+        eprintln!(
+            "SKIP: gen-corpus not found at {} (set DRIFTLOG_GEN_CORPUS)",
+            tool.display()
+        );
+        None
+    }
+}
+
+pub fn quickstart(file: &str) -> PathBuf {
+    workspace_root().join("examples/quickstart").join(file)
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run driftlog");
+    Run {
+        code: status.code().expect("exit code, not a signal"),
+        stdout: String::from_utf8(stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(stderr).expect("utf-8 stderr"),
+    }
+}
+
+pub fn scan(args: &[&str]) -> Run {
+    run(driftlog().arg("scan").args(args))
+}
+
+pub fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            run.stdout, run.stderr
+        )
+    })
+}

@@ -1,0 +1,148 @@
+//! The README's first command: the bundled example, in every output format.
+
+mod common;
+use common::*;
+
+fn scan_quickstart(format: &str) -> Run {
+    run(driftlog().current_dir(workspace_root()).args([
+        "scan",
+        "--declared",
+        "examples/quickstart/declared.tfstate",
+        "--live",
+        "examples/quickstart/live.tfstate",
+        "--format",
+        format,
+    ]))
+}
+
+#[test]
+fn console_report_shows_the_drift_and_exits_2() {
+    let r = scan_quickstart("console");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        !r.stdout.contains('\u{1b}'),
+        "no colour when NO_COLOR is set and stdout is not a terminal"
+    );
+    insta::assert_snapshot!("quickstart_console", r.stdout);
+}
+
+#[test]
+fn json_report_has_the_documented_schema() {
+    let r = scan_quickstart("json");
+    assert_eq!(r.code, 2);
+    let v = json(&r);
+    assert_eq!(v["format_version"], "1.0");
+    assert_eq!(v["summary"]["drifted"], 4);
+    assert_eq!(v["summary"]["changed"], 3);
+    assert_eq!(v["summary"]["deleted"], 1);
+    let sg = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["address"] == "aws_security_group.web")
+        .unwrap();
+    assert_eq!(sg["type"], "aws_security_group");
+    assert_eq!(sg["kind"], "changed");
+    assert_eq!(sg["changes"][0]["path"], "ingress");
+    assert_eq!(sg["changes"][0]["added"][0]["from_port"], 22);
+    assert_eq!(sg["changes"][0]["removed"], serde_json::json!([]));
+    insta::assert_json_snapshot!("quickstart_json", v);
+}
+
+#[test]
+fn markdown_report() {
+    let r = scan_quickstart("markdown");
+    assert_eq!(r.code, 2);
+    insta::assert_snapshot!("quickstart_markdown", r.stdout);
+}
+
+#[test]
+fn sarif_report_is_sarif_2_1_0() {
+    let r = scan_quickstart("sarif");
+    assert_eq!(r.code, 2);
+    let v = json(&r);
+    assert_eq!(v["version"], "2.1.0");
+    let run = &v["runs"][0];
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    for result in results {
+        let idx = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(result["ruleId"], rules[idx]);
+        assert!(result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].is_string());
+        assert!(result["partialFingerprints"]["driftlogFinding/v1"].is_string());
+        assert!(result["message"]["text"].as_str().unwrap().contains(
+            result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
+                .as_str()
+                .unwrap()
+        ));
+    }
+    insta::assert_json_snapshot!("quickstart_sarif", v);
+}
+
+#[test]
+fn output_file_is_written_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.json");
+    let r = run(driftlog()
+        .current_dir(workspace_root())
+        .args([
+            "scan",
+            "--declared",
+            "examples/quickstart/declared.tfstate",
+            "--live",
+            "examples/quickstart/live.tfstate",
+            "-f",
+            "json",
+            "-o",
+        ])
+        .arg(&out));
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty());
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(v["summary"]["drifted"], 4);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temporary files left behind"
+    );
+}
+
+#[test]
+fn no_drift_exits_0() {
+    let r = scan(&[
+        "--declared",
+        quickstart("declared.tfstate").to_str().unwrap(),
+        "--live",
+        quickstart("declared.tfstate").to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("No drift in 11 resources."),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn help_teaches() {
+    let r = run(driftlog().args(["scan", "--help"]));
+    assert_eq!(r.code, 0);
+    for needle in [
+        "--declared",
+        "--plan",
+        "--terraform",
+        "--format",
+        "--ignore",
+        "refresh-only",
+    ] {
+        assert!(r.stdout.contains(needle), "scan --help lacks {needle}");
+    }
+    let top = run(driftlog().arg("--help"));
+    assert!(top.stdout.contains("0 no drift, 1 error, 2 drift found"));
+}
