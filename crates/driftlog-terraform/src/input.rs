@@ -46,7 +46,6 @@ impl Input {
             (&file).read_to_end(&mut buf).map_err(io)?;
             return Ok(Self::from_bytes(path, buf));
         }
-        // SAFETY-free: memmap2's `map` is safe to call; the file is treated as read-only input.
         let map = map_file(&file).map_err(io)?;
         Ok(Self {
             path: path.into(),

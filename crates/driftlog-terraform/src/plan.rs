@@ -22,7 +22,8 @@ pub struct PlanScan {
     pub findings: Vec<Finding>,
     pub suppressed: Vec<SuppressedChange>,
     pub not_yet_applied: Vec<PendingChange>,
-    /// Managed resources in the plan's prior state (or, without one, the drifted ones).
+    /// Managed resources in the plan's prior state plus those deleted (or, without a prior
+    /// state, the drifted ones).
     pub resources_scanned: usize,
 }
 
@@ -91,8 +92,15 @@ pub fn scan_plan(path: &Path, plan: &Plan<'_>) -> Result<PlanScan, ReadError> {
         out.suppressed.extend(suppressed);
     }
     let prior = prior?;
+    // A refresh-only plan's prior state is the refreshed one, which no longer lists what was
+    // deleted; count those too so the figure matches a state-to-state scan.
+    let deleted = out
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Deleted)
+        .count();
     out.resources_scanned = if plan.has_prior_state() {
-        prior.iter().filter(|i| i.managed).count()
+        prior.iter().filter(|i| i.managed).count() + deleted
     } else {
         out.findings.len()
     };
