@@ -17,45 +17,64 @@ fn db_state(password: &str, class: &str) -> serde_json::Value {
                                          [{"type": "get_attr", "value": "connection"}, {"type": "index", "value": {"value": 0, "type": "number"}}, {"type": "get_attr", "value": "token"}]]}]}]})
 }
 
+const FORMATS: [&str; 4] = ["console", "json", "markdown", "sarif"];
+
+/// Scan `declared` against `live` in every format, assert that no canary reaches stdout or
+/// stderr, and return each format's run.
+fn scan_every_format(declared: &str, live: &str) -> Vec<(&'static str, Run)> {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, l) = (
+        dir.path().join("declared.tfstate"),
+        dir.path().join("live.tfstate"),
+    );
+    std::fs::write(&d, declared).unwrap();
+    std::fs::write(&l, live).unwrap();
+    FORMATS
+        .iter()
+        .map(|format| {
+            let r = scan(&[
+                "--declared",
+                d.to_str().unwrap(),
+                "--live",
+                l.to_str().unwrap(),
+                "-f",
+                format,
+            ]);
+            assert_eq!(r.code, 2, "{format}: {}", r.stderr);
+            for canary in [CANARY_OLD, CANARY_NEW] {
+                assert!(
+                    !r.stdout.contains(canary) && !r.stderr.contains(canary),
+                    "{format} leaked {canary}"
+                );
+            }
+            (*format, r)
+        })
+        .collect()
+}
+
 #[test]
 fn a_changed_secret_is_reported_as_changed_but_never_shown() {
-    let dir = tempfile::tempdir().unwrap();
-    let declared = dir.path().join("declared.tfstate");
-    let live = dir.path().join("live.tfstate");
-    std::fs::write(&declared, db_state(CANARY_OLD, "db.t3.micro").to_string()).unwrap();
-    std::fs::write(&live, db_state(CANARY_NEW, "db.t3.large").to_string()).unwrap();
-    for format in ["console", "json", "markdown", "sarif"] {
-        let r = scan(&[
-            "--declared",
-            declared.to_str().unwrap(),
-            "--live",
-            live.to_str().unwrap(),
-            "-f",
-            format,
-        ]);
-        assert_eq!(r.code, 2, "{format}: {}", r.stderr);
-        for canary in [CANARY_OLD, CANARY_NEW] {
-            assert!(
-                !r.stdout.contains(canary) && !r.stderr.contains(canary),
-                "{format} leaked {canary}"
-            );
-        }
-        if format == "json" {
-            let v = json(&r);
-            let changes = v["findings"][0]["changes"].as_array().unwrap();
-            let password = changes
-                .iter()
-                .find(|c| c["path"] == "password")
-                .expect("password change reported");
-            assert_eq!(password["sensitive"], true);
-            assert_eq!(password["before"], "(sensitive)");
-            let token = changes
-                .iter()
-                .find(|c| c["path"] == "connection[0].token")
-                .expect("nested secret change reported");
-            assert_eq!(token["sensitive"], true);
-        }
-    }
+    let runs = scan_every_format(
+        &db_state(CANARY_OLD, "db.t3.micro").to_string(),
+        &db_state(CANARY_NEW, "db.t3.large").to_string(),
+    );
+    let (_, r) = runs.iter().find(|(f, _)| *f == "json").unwrap();
+    let v = json(r);
+    let changes = v["findings"][0]["changes"].as_array().unwrap();
+    let password = changes
+        .iter()
+        .find(|c| c["path"] == "password")
+        .expect("password change reported");
+    assert_eq!(password["sensitive"], true);
+    assert_eq!(password["before"], "(sensitive)");
+    let token = changes
+        .iter()
+        .find(|c| c["path"] == "connection[0].token")
+        .expect("nested secret change reported");
+    assert_eq!(token["sensitive"], true);
+    assert!(changes
+        .iter()
+        .any(|c| c["path"] == "instance_class" && c["after"] == "db.t3.large"));
 }
 
 #[test]
@@ -73,33 +92,19 @@ fn real_fixtures_with_sensitive_values_do_not_leak() {
         }
         v.to_string()
     };
-    let dir = tempfile::tempdir().unwrap();
-    let declared = dir.path().join("declared.tfstate");
-    let live = dir.path().join("live.tfstate");
-    std::fs::write(&declared, with_password(CANARY_OLD, "ami-test")).unwrap();
-    std::fs::write(&live, with_password(CANARY_NEW, "ami-new")).unwrap();
-    for format in ["console", "json", "markdown", "sarif"] {
-        let r = scan(&[
-            "--declared",
-            declared.to_str().unwrap(),
-            "--live",
-            live.to_str().unwrap(),
-            "-f",
-            format,
-        ]);
-        assert_eq!(r.code, 2, "{}", r.stderr);
+    for (format, r) in scan_every_format(
+        &with_password(CANARY_OLD, "ami-test"),
+        &with_password(CANARY_NEW, "ami-new"),
+    ) {
         assert!(
             r.stdout.contains("ami-new"),
             "{format}: the ordinary change is shown"
         );
-        for canary in [CANARY_OLD, CANARY_NEW] {
-            assert!(!r.stdout.contains(canary), "{format} leaked {canary}");
-        }
     }
 
     // A real plan whose pending value is sensitive (`after_sensitive`): listed, never shown.
     let plan = fx.join("terraform-plan-json/terraform__sensitive-values__output.json");
-    for format in ["console", "json", "markdown", "sarif"] {
+    for format in FORMATS {
         let r = scan(&["--plan", plan.to_str().unwrap(), "-f", format]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert!(
