@@ -47,12 +47,13 @@ fn step(pb: &Option<ProgressBar>, msg: String) {
     }
 }
 
-fn input_record(role: &str, input: &Input, kind: DocumentKind) -> InputFile {
+/// `sha256` is computed by the caller alongside parsing, so each input is hashed once.
+fn input_record(role: &str, input: &Input, kind: DocumentKind, sha256: String) -> InputFile {
     InputFile {
         role: role.to_owned(),
         path: display_path(&input.path),
         detected: kind.as_str().to_owned(),
-        sha256: input.sha256_hex(),
+        sha256,
         bytes: input.len(),
     }
 }
@@ -102,10 +103,8 @@ fn scan_states(declared: &Path, live: &Path, pb: &Option<ProgressBar>) -> Result
         path: declared.into(),
         source,
     })?;
-    let mut d_rec = input_record("declared", &d, d_doc.kind);
-    d_rec.sha256 = d_hash;
-    let mut l_rec = input_record("live", &l, l_doc.kind);
-    l_rec.sha256 = l_hash;
+    let d_rec = input_record("declared", &d, d_doc.kind, d_hash);
+    let l_rec = input_record("live", &l, l_doc.kind, l_hash);
     Ok(Scanned {
         mode: "state",
         inputs: vec![d_rec, l_rec],
@@ -136,8 +135,7 @@ fn scan_plan_input(input: &Input, mode: &'static str, pb: &Option<ProgressBar>) 
             "Terraform reported errors while making this plan; it may be incomplete".to_owned(),
         );
     }
-    let mut record = input_record("plan", input, doc.kind);
-    record.sha256 = hash;
+    let record = input_record("plan", input, doc.kind, hash);
     Ok(Scanned {
         mode,
         inputs: vec![record],
