@@ -76,25 +76,3 @@ fn a_plan_as_the_live_side_uses_its_prior_state() {
     assert_eq!(v["findings"][0]["changes"][0]["before"], 30);
     assert_eq!(v["findings"][0]["changes"][0]["after"], 90);
 }
-
-#[test]
-fn colour_only_when_asked_or_on_a_terminal() {
-    let args = [
-        "scan",
-        "--declared",
-        "examples/quickstart/declared.tfstate",
-        "--live",
-        "examples/quickstart/live.tfstate",
-    ];
-    let plain = run(driftlog().current_dir(workspace_root()).args(args));
-    assert!(!plain.stdout.contains('\u{1b}'));
-    let forced = run(driftlog()
-        .current_dir(workspace_root())
-        .args(args)
-        .arg("--color=always"));
-    assert!(
-        forced.stdout.contains("\u{1b}["),
-        "ANSI colour with --color=always"
-    );
-    assert_eq!(forced.code, 2);
-}

@@ -146,3 +146,25 @@ fn help_teaches() {
     let top = run(driftlog().arg("--help"));
     assert!(top.stdout.contains("0 no drift, 1 error, 2 drift found"));
 }
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let args = [
+        "scan",
+        "--declared",
+        "examples/quickstart/declared.tfstate",
+        "--live",
+        "examples/quickstart/live.tfstate",
+    ];
+    let plain = run(driftlog().current_dir(workspace_root()).args(args));
+    assert!(!plain.stdout.contains('\u{1b}'));
+    let forced = run(driftlog()
+        .current_dir(workspace_root())
+        .args(args)
+        .arg("--color=always"));
+    assert!(
+        forced.stdout.contains("\u{1b}["),
+        "ANSI colour with --color=always"
+    );
+    assert_eq!(forced.code, 2);
+}
