@@ -18,6 +18,7 @@
 pub mod address;
 pub mod diff;
 pub mod engine;
+pub mod event;
 pub mod finding;
 pub mod ignore;
 pub mod normalize;
@@ -26,5 +27,6 @@ pub mod report;
 pub mod sensitive;
 
 pub use engine::{compare_instances, EngineError, ResourceInstance};
+pub use event::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
 pub use finding::{Change, Finding, FindingKind, PendingChange, SuppressedChange};
 pub use report::{ScanReport, Summary};

@@ -1,0 +1,255 @@
+//! Recognising what a JSON value holds, and unwrapping the envelopes records arrive in.
+//!
+//! The same CloudTrail record can arrive bare, in a `{"Records":[...]}` delivery file, under
+//! `detail` in an EventBridge event, as a string in `lookup-events` output, or inside a rule-test
+//! case's `data`. Each envelope is peeled here; the record readers never see them.
+
+use crate::error::{Location, Rejection};
+use crate::reader::{ParsedEvent, Sink};
+use crate::{azure, cloudtrail, gcp, kubernetes};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+/// The text a value was parsed from, to turn a nested value back into a line number.
+pub(crate) struct Ctx<'d> {
+    doc: &'d str,
+    first_line: u64,
+}
+
+impl<'d> Ctx<'d> {
+    pub(crate) fn new(doc: &'d str, first_line: u64) -> Self {
+        Self { doc, first_line }
+    }
+
+    /// Computed only for rejections: counting newlines for every record would be quadratic.
+    fn locate(&self, anchor: &RawValue, pointer: String) -> Location {
+        let start = self.doc.as_ptr() as usize;
+        let at = anchor.get().as_ptr() as usize;
+        let offset = at
+            .checked_sub(start)
+            .filter(|o| *o <= self.doc.len())
+            .unwrap_or(0);
+        let newlines = memchr::memchr_iter(b'\n', &self.doc.as_bytes()[..offset]).count();
+        Location {
+            line: self.first_line + newlines as u64,
+            pointer,
+        }
+    }
+}
+
+/// Every top-level key that tells one format from another.
+#[derive(Deserialize)]
+struct Probe<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Option<&'a RawValue>,
+    #[serde(rename = "records", borrow)]
+    azure_records: Option<&'a RawValue>,
+    #[serde(rename = "Events", borrow)]
+    lookup_events: Option<&'a RawValue>,
+    #[serde(rename = "detail-type", borrow)]
+    detail_type: Option<&'a RawValue>,
+    #[serde(borrow)]
+    detail: Option<&'a RawValue>,
+    #[serde(rename = "CloudTrailEvent", borrow)]
+    cloudtrail_event: Option<&'a RawValue>,
+    #[serde(rename = "Resources", borrow)]
+    lookup_resources: Option<&'a RawValue>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(rename = "eventVersion", borrow)]
+    event_version: Option<&'a RawValue>,
+    #[serde(rename = "eventID", borrow)]
+    event_id: Option<&'a RawValue>,
+    #[serde(rename = "eventSource", borrow)]
+    event_source: Option<&'a RawValue>,
+    #[serde(rename = "digestStartTime", borrow)]
+    digest_start: Option<&'a RawValue>,
+    #[serde(rename = "digestPublicKeyFingerprint", borrow)]
+    digest_key: Option<&'a RawValue>,
+    #[serde(rename = "auditID", borrow)]
+    audit_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow)]
+    items: Option<&'a RawValue>,
+    #[serde(rename = "protoPayload", borrow)]
+    proto_payload: Option<&'a RawValue>,
+    #[serde(rename = "logName", borrow)]
+    log_name: Option<&'a RawValue>,
+    #[serde(rename = "operationName", borrow)]
+    operation_name: Option<&'a RawValue>,
+    #[serde(rename = "operation_name", borrow)]
+    operation_name_snake: Option<&'a RawValue>,
+    #[serde(rename = "eventDataId", borrow)]
+    event_data_id: Option<&'a RawValue>,
+    #[serde(rename = "event_data_id", borrow)]
+    event_data_id_snake: Option<&'a RawValue>,
+}
+
+/// Hand `value` (found at `pointer`, inside `anchor` which lies in the context's text) to the
+/// right reader.
+pub(crate) fn dispatch(
+    ctx: &Ctx,
+    anchor: &RawValue,
+    value: &RawValue,
+    pointer: String,
+    sink: &mut dyn Sink,
+) {
+    let text = value.get();
+    match text.as_bytes().first() {
+        Some(b'[') => return each(ctx, value, pointer, sink),
+        Some(b'{') => {}
+        _ => {
+            return sink.reject(Rejection {
+                location: ctx.locate(anchor, pointer),
+                reason: "expected a JSON object (an audit record or an envelope of records)".into(),
+            })
+        }
+    }
+    let reject = |sink: &mut dyn Sink, pointer: String, reason: String| {
+        sink.reject(Rejection {
+            location: ctx.locate(anchor, pointer),
+            reason,
+        })
+    };
+    let probe: Probe = match serde_json::from_str(text) {
+        Ok(p) => p,
+        Err(e) => return reject(sink, pointer, format!("malformed record: {e}")),
+    };
+    let at = |key: &str| join(&pointer, key);
+
+    if let Some(records) = probe.records {
+        return each(ctx, records, at("Records"), sink);
+    }
+    if let Some(events) = probe.lookup_events {
+        return each(ctx, events, at("Events"), sink);
+    }
+    if let Some(inner) = probe.cloudtrail_event {
+        // `aws cloudtrail lookup-events`: the record is a JSON string.
+        let record: Cow<str> = match serde_json::from_str(inner.get()) {
+            Ok(s) => s,
+            Err(_) => {
+                return reject(
+                    sink,
+                    at("CloudTrailEvent"),
+                    "`CloudTrailEvent` must be a string holding the record's JSON".into(),
+                )
+            }
+        };
+        let parsed = serde_json::from_str::<&RawValue>(&record)
+            .map_err(|e| format!("`CloudTrailEvent` is not valid JSON: {e}"))
+            .and_then(cloudtrail::parse);
+        return match parsed {
+            Ok(mut event) => {
+                cloudtrail::add_lookup_resources(&mut event, probe.lookup_resources);
+                emit(sink, event, value)
+            }
+            Err(reason) => reject(sink, at("CloudTrailEvent"), reason),
+        };
+    }
+    if let (Some(detail_type), Some(detail)) = (probe.detail_type, probe.detail) {
+        let is_api_call = detail_type.get().contains("via CloudTrail")
+            || serde_json::from_str::<cloudtrail::Markers>(detail.get())
+                .is_ok_and(|m| m.looks_like_record());
+        if !is_api_call {
+            return sink.ignore("EventBridge event that is not a CloudTrail record");
+        }
+        return match cloudtrail::parse(detail) {
+            Ok(event) => emit(sink, event, value),
+            Err(reason) => reject(sink, at("detail"), reason),
+        };
+    }
+    if probe.digest_start.is_some() || probe.digest_key.is_some() {
+        return sink.ignore("CloudTrail digest file");
+    }
+    if probe.event_version.is_some() || (probe.event_id.is_some() && probe.event_source.is_some())
+    {
+        return match cloudtrail::parse(value) {
+            Ok(event) => emit(sink, event, value),
+            Err(reason) => reject(sink, pointer, reason),
+        };
+    }
+    let kind = probe
+        .kind
+        .and_then(|k| serde_json::from_str::<Cow<str>>(k.get()).ok());
+    if kind.as_deref() == Some("EventList") {
+        if let Some(items) = probe.items {
+            return each(ctx, items, at("items"), sink);
+        }
+    }
+    if probe.audit_id.is_some() || kind.as_deref() == Some("Event") {
+        return match kubernetes::parse(value) {
+            Ok(Some(parsed)) => sink.event(parsed),
+            Ok(None) => sink.ignore("Kubernetes event that is not an audit event"),
+            Err(reason) => reject(sink, pointer, reason),
+        };
+    }
+    if probe.proto_payload.is_some() {
+        return match gcp::parse(value) {
+            Ok(Some(event)) => emit(sink, event, value),
+            Ok(None) => sink.ignore("GCP log entry that is not an audit log"),
+            Err(reason) => reject(sink, pointer, reason),
+        };
+    }
+    if probe.log_name.is_some() {
+        return sink.ignore("GCP log entry that is not an audit log");
+    }
+    if let Some(records) = probe.azure_records {
+        return each(ctx, records, at("records"), sink);
+    }
+    if probe.operation_name.is_some()
+        || probe.operation_name_snake.is_some()
+        || probe.event_data_id.is_some()
+        || probe.event_data_id_snake.is_some()
+    {
+        return match azure::parse(value) {
+            Ok(event) => emit(sink, event, value),
+            Err(reason) => reject(sink, pointer, reason),
+        };
+    }
+    if let Some(data) = probe.data {
+        // A rule-test case (StreamAlert and similar): the record is under `data`.
+        return dispatch(ctx, data, data, at("data"), sink);
+    }
+    reject(
+        sink,
+        pointer,
+        "not a recognised audit record: expected CloudTrail (eventID, eventSource), a Kubernetes \
+         audit Event (auditID), a GCP audit LogEntry (protoPayload) or an Azure Activity Log \
+         entry (operationName)"
+            .into(),
+    )
+}
+
+fn each(ctx: &Ctx, array: &RawValue, pointer: String, sink: &mut dyn Sink) {
+    match serde_json::from_str::<Vec<&RawValue>>(array.get()) {
+        Ok(items) => {
+            for (i, item) in items.into_iter().enumerate() {
+                dispatch(ctx, item, item, format!("{pointer}[{i}]"), sink);
+            }
+        }
+        Err(_) => sink.reject(Rejection {
+            location: ctx.locate(array, pointer.clone()),
+            reason: format!(
+                "`{}` must be an array of records",
+                if pointer.is_empty() { "document" } else { &pointer }
+            ),
+        }),
+    }
+}
+
+fn emit(sink: &mut dyn Sink, event: driftlog_core::AuditEvent, raw: &RawValue) {
+    sink.event(ParsedEvent {
+        event,
+        raw: raw.get().as_bytes().to_vec(),
+    })
+}
+
+fn join(pointer: &str, key: &str) -> String {
+    if pointer.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{pointer}.{key}")
+    }
+}

@@ -1,0 +1,149 @@
+//! Small helpers shared by the source readers: borrowed strings, loose booleans, placeholders.
+
+use serde::{Deserialize, Deserializer};
+use std::borrow::Cow;
+
+/// A string field, borrowed from the input when it has no escapes.
+pub(crate) type Str<'a> = Option<Cow<'a, str>>;
+
+/// Values that sanitized samples put where real data was (`"..."`, `"eventTime"` as the value
+/// of `eventTime`): never real identifiers, so never evidence.
+pub(crate) fn is_placeholder(value: &str, field: &str) -> bool {
+    let v = value.trim();
+    v.is_empty() || v.chars().all(|c| c == '.') || v == "…" || v.eq_ignore_ascii_case(field)
+}
+
+/// serde's message names the wrong type; say where in the record it is, relative to the record.
+pub(crate) fn describe_type_error(e: serde_json::Error) -> String {
+    let text = e.to_string();
+    let text = text.rfind(" at line ").map_or(text.as_str(), |i| &text[..i]);
+    format!(
+        "a field has the wrong type: {text} (line {}, column {} of the record)",
+        e.line(),
+        e.column()
+    )
+}
+
+/// A field that must be present and real, or the record is left out with this reason.
+pub(crate) fn required<'a>(value: &'a Str<'_>, field: &str) -> Result<&'a str, String> {
+    match value.as_deref() {
+        None => Err(format!("missing required field `{field}`")),
+        Some(v) if is_placeholder(v, field) => {
+            Err(format!("`{field}` holds a placeholder ({v:?}), not a real value"))
+        }
+        Some(v) => Ok(v),
+    }
+}
+
+/// An optional field; placeholders count as absent.
+pub(crate) fn optional(value: &Str<'_>, field: &str) -> Option<String> {
+    value
+        .as_deref()
+        .filter(|v| !is_placeholder(v, field))
+        .map(str::to_owned)
+}
+
+/// A time field that must parse as RFC 3339.
+pub(crate) fn required_time(value: &Str<'_>, field: &str) -> Result<i64, String> {
+    let text = required(value, field)?;
+    driftlog_core::event::parse_time_us(text)
+        .ok_or_else(|| format!("`{field}` is not an RFC 3339 time: {text:?}"))
+}
+
+/// CloudTrail writes some flags as booleans and others as the strings `"true"`/`"false"`.
+pub(crate) fn loose_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Loose<'a> {
+        Bool(bool),
+        #[serde(borrow)]
+        Text(Cow<'a, str>),
+    }
+    Ok(match Option::<Loose>::deserialize(d)? {
+        None => None,
+        Some(Loose::Bool(b)) => Some(b),
+        Some(Loose::Text(t)) => match t.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+    })
+}
+
+/// Read-or-write, from an action's verb when the log does not say.
+pub(crate) fn read_only_from_verb(action: &str) -> Option<bool> {
+    const READ: [&str; 9] = [
+        "Get", "Describe", "List", "Head", "Lookup", "Search", "Query", "Scan", "BatchGet",
+    ];
+    const WRITE: [&str; 33] = [
+        "Create",
+        "Delete",
+        "Put",
+        "Update",
+        "Modify",
+        "Authorize",
+        "Revoke",
+        "Attach",
+        "Detach",
+        "Tag",
+        "Untag",
+        "Run",
+        "Start",
+        "Stop",
+        "Terminate",
+        "Set",
+        "Add",
+        "Remove",
+        "Enable",
+        "Disable",
+        "Register",
+        "Deregister",
+        "Associate",
+        "Disassociate",
+        "Reboot",
+        "Replace",
+        "Change",
+        "Purge",
+        "Import",
+        "Restore",
+        "Reset",
+        "Upload",
+        "Copy",
+    ];
+    let starts = |p: &&str| {
+        action.starts_with(*p)
+            && action[p.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    };
+    if READ.iter().any(starts) {
+        Some(true)
+    } else if WRITE.iter().any(starts) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders() {
+        assert!(is_placeholder("...", "eventTime"));
+        assert!(is_placeholder("eventID", "eventID"));
+        assert!(is_placeholder("  ", "x"));
+        assert!(!is_placeholder("4667ddb7-6e53", "eventID"));
+    }
+
+    #[test]
+    fn verbs() {
+        assert_eq!(read_only_from_verb("DescribeInstances"), Some(true));
+        assert_eq!(read_only_from_verb("CreateTags"), Some(false));
+        assert_eq!(read_only_from_verb("TagResource20170331v2"), Some(false));
+        assert_eq!(read_only_from_verb("Settle"), None);
+        assert_eq!(read_only_from_verb("ConsoleLogin"), None);
+    }
+}

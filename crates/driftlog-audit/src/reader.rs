@@ -1,0 +1,191 @@
+//! From bytes to records: gzip detection, JSON lines versus one JSON document, and handing each
+//! top-level value to the container dispatcher.
+
+use crate::container::{self, Ctx};
+use crate::error::{FileError, Rejection};
+use driftlog_core::AuditEvent;
+use flate2::bufread::MultiGzDecoder;
+use serde_json::value::RawValue;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+/// A normalized event and the original record it came from, kept as evidence.
+#[derive(Debug, Clone)]
+pub struct ParsedEvent {
+    pub event: AuditEvent,
+    /// The record as logged (for EventBridge and `lookup-events`, the whole envelope).
+    pub raw: Vec<u8>,
+}
+
+/// Where readers deliver what they find.
+pub trait Sink {
+    fn event(&mut self, event: ParsedEvent);
+    fn reject(&mut self, rejection: Rejection);
+    /// A well-formed record that is not an audit event (a CloudTrail digest, a GCP log entry
+    /// that is not an audit log, an EventBridge event of another kind). Not an error.
+    fn ignore(&mut self, what: &'static str);
+}
+
+/// A [`Sink`] that keeps everything, for tests and small inputs.
+#[derive(Debug, Default)]
+pub struct Collect {
+    pub events: Vec<ParsedEvent>,
+    pub rejections: Vec<Rejection>,
+    pub ignored: Vec<&'static str>,
+}
+
+impl Sink for Collect {
+    fn event(&mut self, event: ParsedEvent) {
+        self.events.push(event);
+    }
+    fn reject(&mut self, rejection: Rejection) {
+        self.rejections.push(rejection);
+    }
+    fn ignore(&mut self, what: &'static str) {
+        self.ignored.push(what);
+    }
+}
+
+/// The gzip magic number: compression is recognised from content, not from `.gz`.
+pub fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1f, 0x8b])
+}
+
+/// Read a file (gzip or plain).
+pub fn read_path(path: &Path, sink: &mut dyn Sink) -> Result<(), FileError> {
+    let file = std::fs::File::open(path)?;
+    read(file, sink)
+}
+
+/// Read an audit log from any byte stream (gzip or plain; JSON lines or one JSON document).
+///
+/// JSON lines are streamed a line at a time, so a multi-gigabyte Kubernetes audit log needs
+/// memory for one line only; a single document (a CloudTrail delivery file) is read whole.
+pub fn read(input: impl Read, sink: &mut dyn Sink) -> Result<(), FileError> {
+    let mut input = BufReader::with_capacity(256 * 1024, input);
+    let gzip = is_gzip(input.fill_buf()?);
+    if gzip {
+        let decoder = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(input));
+        read_text(decoder, sink).map_err(|e| match e {
+            FileError::Io(io) => FileError::Gzip(io),
+            other => other,
+        })
+    } else {
+        read_text(input, sink)
+    }
+}
+
+fn read_text(mut input: impl BufRead, sink: &mut dyn Sink) -> Result<(), FileError> {
+    let mut line = Vec::new();
+    let mut line_no = 0u64;
+    // The first line that is not blank decides the layout.
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            return Err(FileError::Empty);
+        }
+        line_no += 1;
+        if line_no == 1 && line.starts_with(b"\xEF\xBB\xBF") {
+            line.drain(..3);
+        }
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            break;
+        }
+    }
+    let first = serde_json::Deserializer::from_slice(&line)
+        .into_iter::<&RawValue>()
+        .next();
+    match first.expect("a non-blank line yields a value or an error") {
+        Ok(_) => {
+            handle_line(&line, line_no, sink);
+            loop {
+                line.clear();
+                if input.read_until(b'\n', &mut line)? == 0 {
+                    return Ok(());
+                }
+                line_no += 1;
+                if !line.iter().all(u8::is_ascii_whitespace) {
+                    handle_line(&line, line_no, sink);
+                }
+            }
+        }
+        Err(e) if e.is_eof() => {
+            // A document spread over several lines: read it whole.
+            let first_line = line_no;
+            let mut doc = std::mem::take(&mut line);
+            input.read_to_end(&mut doc)?;
+            // Several documents may follow one another (Firehose writes EventBridge events
+            // back to back); every one must parse, or the file is left out whole.
+            let text = std::str::from_utf8(&doc).map_err(|e| FileError::Json {
+                line: first_line as usize,
+                column: 0,
+                message: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+            })?;
+            let mut values = Vec::new();
+            for value in serde_json::Deserializer::from_str(text).into_iter::<&RawValue>() {
+                values.push(value.map_err(|e| FileError::Json {
+                    line: e.line() + first_line as usize - 1,
+                    column: e.column(),
+                    message: strip_position(&e),
+                })?);
+            }
+            let ctx = Ctx::new(text, first_line);
+            for raw in values {
+                container::dispatch(&ctx, raw, raw, String::new(), sink);
+            }
+            Ok(())
+        }
+        Err(e) => Err(FileError::Json {
+            line: line_no as usize,
+            column: e.column(),
+            message: strip_position(&e),
+        }),
+    }
+}
+
+fn handle_line(line: &[u8], line_no: u64, sink: &mut dyn Sink) {
+    let reject = |sink: &mut dyn Sink, reason: String| {
+        sink.reject(Rejection {
+            location: crate::Location {
+                line: line_no,
+                pointer: String::new(),
+            },
+            reason,
+        })
+    };
+    let text = match std::str::from_utf8(line) {
+        Ok(t) => t,
+        Err(e) => {
+            return reject(
+                sink,
+                format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()),
+            )
+        }
+    };
+    let ctx = Ctx::new(text, line_no);
+    // A line may hold several values back to back; the first bad one ends the line.
+    for value in serde_json::Deserializer::from_str(text).into_iter::<&RawValue>() {
+        match value {
+            Ok(raw) => container::dispatch(&ctx, raw, raw, String::new(), sink),
+            Err(e) => {
+                return reject(
+                    sink,
+                    format!(
+                        "not valid JSON (column {}): {}",
+                        e.column(),
+                        strip_position(&e)
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// serde_json appends " at line L column C"; the caller reports the position its own way.
+fn strip_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}

@@ -1,0 +1,257 @@
+//! Finding the resources an event names inside free-form request and response bodies.
+//!
+//! CloudTrail's `requestParameters` and `responseElements` (and GCP's `request`/`response`)
+//! follow each API's own shape, so no fixed schema can list their identifiers. Instead the body
+//! is walked once, without building a tree, and a string is kept when its key says it is an
+//! identifier (`groupId`, `bucketName`, `queueUrl`, `dBInstanceIdentifier`, `securityGroupIds`)
+//! or its value is an ARN. Secrets and policy documents are never identifiers and never kept.
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use std::fmt;
+
+/// More than this many references from one body is a bulk call; the first ones are enough to
+/// find it and the rest would only bloat the index.
+const MAX_REFS: usize = 64;
+const MAX_DEPTH: u32 = 8;
+const MAX_LEN: usize = 512;
+
+/// Collects reference strings into `out` (deduplicated, in order of appearance).
+pub(crate) fn collect(body: Option<&RawValue>, out: &mut Vec<String>) {
+    let Some(body) = body else { return };
+    let mut de = serde_json::Deserializer::from_str(body.get());
+    // A body that fails to walk (it parsed once already, so this cannot happen for valid
+    // input) just contributes fewer references.
+    let _ = Walk {
+        key: None,
+        depth: 0,
+        out,
+    }
+    .deserialize(&mut de);
+}
+
+/// Push one reference unless already present.
+pub(crate) fn push(out: &mut Vec<String>, value: &str) {
+    let value = value.trim();
+    if value.is_empty()
+        || value.len() > MAX_LEN
+        || value.chars().all(|c| c == '.')
+        || value.chars().any(char::is_control)
+        || out.len() >= MAX_REFS * 2
+    {
+        return;
+    }
+    if !out.iter().any(|r| r == value) {
+        out.push(value.to_owned());
+    }
+    // An ARN's resource part is how people and Terraform name many resources (a role name, a
+    // Lambda function name, a security group id); keep it too.
+    if let Some(tail) = arn_resource_name(value) {
+        if tail != value && !out.iter().any(|r| r == tail) {
+            out.push(tail.to_owned());
+        }
+    }
+}
+
+/// `arn:aws:iam::1:role/path/Admin` → `Admin`; `arn:aws:lambda:r:1:function:fn` → `fn`;
+/// `arn:aws:s3:::bucket` → `bucket`.
+fn arn_resource_name(arn: &str) -> Option<&str> {
+    let rest = arn.strip_prefix("arn:")?;
+    let resource = rest.splitn(5, ':').nth(4)?;
+    let tail = resource.rsplit(['/', ':']).next()?;
+    (!tail.is_empty() && tail != "*").then_some(tail)
+}
+
+fn is_identifier_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    const DENY: [&str; 17] = [
+        "requestid",
+        "clienttoken",
+        "accesskeyid",
+        "principalid",
+        "accountid",
+        "ownerid",
+        "groupownerid",
+        "useragent",
+        "rolesessionname",
+        "sessionname",
+        "displayname",
+        "username",
+        "eventname",
+        "hostname",
+        "devicename",
+        "masterusername",
+        "dbname",
+    ];
+    if DENY.contains(&k.as_str()) || k.ends_with("ownerid") || k.ends_with("requestid") {
+        return false;
+    }
+    const EXACT: [&str; 6] = ["bucket", "cluster", "queue", "resource", "resources", "entity"];
+    const SUFFIX: [&str; 9] = [
+        "id",
+        "ids",
+        "name",
+        "names",
+        "arn",
+        "arns",
+        "url",
+        "identifier",
+        "link",
+    ];
+    EXACT.contains(&k.as_str()) || SUFFIX.iter().any(|s| k.ends_with(s))
+}
+
+struct Walk<'de, 'o> {
+    key: Option<std::borrow::Cow<'de, str>>,
+    depth: u32,
+    out: &'o mut Vec<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'de, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'de, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        // Identifiers do not contain spaces; display names and descriptions do.
+        let keep = v.starts_with("arn:")
+            || (self.key.as_deref().is_some_and(is_identifier_key)
+                && !v.contains(char::is_whitespace));
+        if keep && self.out.len() < MAX_REFS {
+            push(self.out, v);
+        }
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if self.depth >= MAX_DEPTH {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(());
+        }
+        // Array elements inherit the array's key: `securityGroupIds: ["sg-1", "sg-2"]`.
+        while seq
+            .next_element_seed(Walk {
+                key: self.key.clone(),
+                depth: self.depth + 1,
+                out: &mut *self.out,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if self.depth >= MAX_DEPTH || is_opaque_document(&key) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            map.next_value_seed(Walk {
+                key: Some(key),
+                depth: self.depth + 1,
+                out: &mut *self.out,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Bodies that are documents, not references: policies, user data, environment variables,
+/// templates. Their strings may hold secrets and their ARNs name *other* resources.
+fn is_opaque_document(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.contains("policy")
+        || k.contains("document")
+        || matches!(
+            k.as_str(),
+            "userdata"
+                | "environment"
+                | "variables"
+                | "templatebody"
+                | "definition"
+                | "accesscontrolpolicy"
+                | "tags"
+                | "tagset"
+                | "tagging"
+                | "tagspecificationset"
+                | "data"
+                | "stringdata"
+                | "currentstate"
+                | "previousstate"
+                | "instancestate"
+                | "statereason"
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs(json: &str) -> Vec<String> {
+        let raw: Box<RawValue> = serde_json::from_str(json).unwrap();
+        let mut out = Vec::new();
+        collect(Some(&raw), &mut out);
+        out
+    }
+
+    #[test]
+    fn identifiers_by_key_and_arns_by_value() {
+        let found = refs(
+            r#"{"groupId":"sg-1","requestId":"r-1","ipPermissions":{"items":[{"fromPort":22}]},
+                "instancesSet":{"items":[{"instanceId":"i-1"},{"instanceId":"i-2"}]},
+                "role":"arn:aws:iam::1:role/Lambda","securityGroupIds":["sg-2"],"memorySize":"128"}"#,
+        );
+        assert_eq!(
+            found,
+            ["sg-1", "i-1", "i-2", "arn:aws:iam::1:role/Lambda", "Lambda", "sg-2"]
+        );
+    }
+
+    #[test]
+    fn policies_and_tags_are_not_references() {
+        let found = refs(
+            r#"{"bucketName":"b","bucketPolicy":{"Statement":[{"Resource":"arn:aws:s3:::other/*"}]},
+                "tagSet":{"items":[{"key":"Name","value":"x"}]},"masterUserPassword":"hunter2"}"#,
+        );
+        assert_eq!(found, ["b"]);
+    }
+
+    #[test]
+    fn arn_tails() {
+        assert_eq!(arn_resource_name("arn:aws:s3:::bucket"), Some("bucket"));
+        assert_eq!(
+            arn_resource_name("arn:aws:lambda:eu-west-1:1:function:fn"),
+            Some("fn")
+        );
+        assert_eq!(arn_resource_name("arn:aws:iam::1:role/a/b/Admin"), Some("Admin"));
+        assert_eq!(arn_resource_name("not-an-arn"), None);
+    }
+}

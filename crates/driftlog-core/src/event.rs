@@ -1,0 +1,270 @@
+//! One audit event, whatever platform logged it.
+//!
+//! CloudTrail, Kubernetes, GCP and Azure all answer the same questions — who did what to which
+//! resource, when, from where, with what result — in four vocabularies. Readers in
+//! `driftlog-audit` translate into this shape; the store indexes it and attribution ranks it.
+//! Fields a platform does not log stay `None`: guessing would turn evidence into opinion.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Which audit log an event came from. Event ids are unique only within one source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Aws,
+    Kubernetes,
+    Gcp,
+    Azure,
+}
+
+impl Source {
+    pub const ALL: [Source; 4] = [Source::Aws, Source::Kubernetes, Source::Gcp, Source::Azure];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Aws => "aws",
+            Source::Kubernetes => "kubernetes",
+            Source::Gcp => "gcp",
+            Source::Azure => "azure",
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Source {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "aws" | "cloudtrail" => Ok(Source::Aws),
+            "kubernetes" | "k8s" => Ok(Source::Kubernetes),
+            "gcp" => Ok(Source::Gcp),
+            "azure" => Ok(Source::Azure),
+            other => Err(format!(
+                "unknown source `{other}` (expected aws, kubernetes, gcp or azure)"
+            )),
+        }
+    }
+}
+
+/// How the change was made: the tool or channel behind the API call.
+///
+/// Decided from the strongest signal the event carries (a console session flag, the service
+/// that invoked the call on someone's behalf, a well-known client application id); user agents
+/// are used only when nothing stronger exists, and the [`Actor::rule`] says which signal won.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActorKind {
+    Console,
+    Cli,
+    Sdk,
+    Terraform,
+    Cloudformation,
+    Kubectl,
+    /// A cloud service or cluster controller acting on its own or for someone.
+    Service,
+    Unknown,
+}
+
+impl ActorKind {
+    pub const ALL: [ActorKind; 8] = [
+        ActorKind::Console,
+        ActorKind::Cli,
+        ActorKind::Sdk,
+        ActorKind::Terraform,
+        ActorKind::Cloudformation,
+        ActorKind::Kubectl,
+        ActorKind::Service,
+        ActorKind::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Console => "console",
+            ActorKind::Cli => "cli",
+            ActorKind::Sdk => "sdk",
+            ActorKind::Terraform => "terraform",
+            ActorKind::Cloudformation => "cloudformation",
+            ActorKind::Kubectl => "kubectl",
+            ActorKind::Service => "service",
+            ActorKind::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for ActorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ActorKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.to_ascii_lowercase();
+        let wanted = match lower.as_str() {
+            "controller" => "service",
+            other => other,
+        };
+        ActorKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == wanted)
+            .ok_or_else(|| {
+                format!(
+                    "unknown actor kind `{s}` (expected one of: {})",
+                    ActorKind::ALL.map(|k| k.as_str()).join(", ")
+                )
+            })
+    }
+}
+
+/// The actor kind and the rule that decided it, so a reader can judge the evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub kind: ActorKind,
+    /// e.g. `sessionCredentialFromConsole`, `invokedBy:cloudformation.amazonaws.com`,
+    /// `userAgent:Terraform (hint)`.
+    pub rule: String,
+}
+
+impl Actor {
+    pub fn new(kind: ActorKind, rule: impl Into<String>) -> Self {
+        Self {
+            kind,
+            rule: rule.into(),
+        }
+    }
+}
+
+/// Who made the call, and on whose behalf.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    /// The acting identity: an IAM/STS ARN, a Kubernetes user name, a Google account email, an
+    /// Azure caller (UPN or object id).
+    pub id: Option<String>,
+    /// The platform's own word for it: `IAMUser`, `AssumedRole`, `Root`, `AWSService`, `user`,
+    /// `serviceAccount`, `app`…
+    pub kind: Option<String>,
+    /// The role or user whose credentials an assumed-role session came from.
+    pub issuer: Option<String>,
+    /// The assumed-role session name (often a person's name or a CI job id).
+    pub session_name: Option<String>,
+    /// STS `sourceIdentity`: the original human behind a chain of role assumptions.
+    pub source_identity: Option<String>,
+    /// Whom the call was made for: the Kubernetes impersonated user, or the GCP service-account
+    /// delegation chain (first to last, joined by ` -> `).
+    pub on_behalf_of: Option<String>,
+    /// The AWS service that made the call for the principal (`invokedBy`).
+    pub invoked_by: Option<String>,
+    /// Whether the session was MFA-authenticated, when the log says.
+    pub mfa: Option<bool>,
+}
+
+/// Success, or the error the platform returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Failure {
+        code: String,
+        message: Option<String>,
+    },
+    /// Logged before the platform knew the result (a Kubernetes `RequestReceived` stage, an
+    /// Azure `Started` operation).
+    Unknown,
+}
+
+impl Outcome {
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Success)
+    }
+
+    /// `success`, or the error code: the one-word form shown in tables and stored in the index.
+    pub fn label(&self) -> &str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure { code, .. } => code,
+            Outcome::Unknown => "unknown",
+        }
+    }
+}
+
+/// One normalized audit event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub source: Source,
+    /// The platform's own id (CloudTrail `eventID`, Kubernetes `auditID`, GCP `insertId`,
+    /// Azure `eventDataId`).
+    pub event_id: String,
+    /// When the call was made, in microseconds since the Unix epoch (UTC).
+    pub time_us: i64,
+    /// AWS account, GCP project, Azure subscription, Kubernetes cluster (when logged).
+    pub account: Option<String>,
+    pub region: Option<String>,
+    /// `ec2.amazonaws.com`, `compute.googleapis.com`, `Microsoft.Compute`, the k8s API group…
+    pub service: Option<String>,
+    /// `eventName`, Kubernetes verb and resource (`create pods`), `methodName`, `operationName`.
+    pub action: String,
+    /// `None` when the log does not say and the action name does not tell.
+    pub read_only: Option<bool>,
+    pub outcome: Outcome,
+    pub principal: Principal,
+    pub actor: Actor,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Every resource the event names: ARNs, ids, names, URLs, Kubernetes object paths.
+    pub resources: Vec<String>,
+    /// How strongly this copy of the event should win over another with the same id (Kubernetes
+    /// logs one call at several stages; `ResponseComplete` is the complete one).
+    pub completeness: u8,
+}
+
+impl AuditEvent {
+    /// A write that succeeded: the only kind of event that can have changed a resource.
+    pub fn is_successful_write(&self) -> bool {
+        self.read_only == Some(false) && self.outcome.is_success()
+    }
+}
+
+/// Format microseconds since the epoch as RFC 3339 UTC (`2024-11-04T09:12:03Z`, with fractional
+/// seconds only when there are any).
+pub fn format_time_us(us: i64) -> String {
+    match jiff::Timestamp::from_microsecond(us) {
+        Ok(ts) => ts.to_string(),
+        Err(_) => us.to_string(),
+    }
+}
+
+/// Parse an RFC 3339 timestamp into microseconds since the epoch.
+pub fn parse_time_us(s: &str) -> Option<i64> {
+    let ts: jiff::Timestamp = s.trim().parse().ok()?;
+    Some(ts.as_microsecond())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip() {
+        let us = parse_time_us("2022-07-06T13:22:16Z").unwrap();
+        assert_eq!(format_time_us(us), "2022-07-06T13:22:16Z");
+        let us = parse_time_us("2018-10-26T14:26:34.238974Z").unwrap();
+        assert_eq!(format_time_us(us), "2018-10-26T14:26:34.238974Z");
+        assert_eq!(parse_time_us("..."), None);
+        assert_eq!(parse_time_us("eventTime"), None);
+    }
+
+    #[test]
+    fn actor_kinds_parse_with_alias() {
+        assert_eq!("controller".parse::<ActorKind>(), Ok(ActorKind::Service));
+        assert_eq!("Console".parse::<ActorKind>(), Ok(ActorKind::Console));
+        assert!("robot".parse::<ActorKind>().is_err());
+    }
+}
