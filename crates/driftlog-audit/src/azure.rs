@@ -84,9 +84,15 @@ struct Claims<'a> {
     appid: Str<'a>,
     #[serde(borrow)]
     idtyp: Str<'a>,
-    #[serde(rename = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn", borrow)]
+    #[serde(
+        rename = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
+        borrow
+    )]
     upn: Str<'a>,
-    #[serde(rename = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name", borrow)]
+    #[serde(
+        rename = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+        borrow
+    )]
     name: Str<'a>,
 }
 

@@ -332,7 +332,13 @@ mod tests {
             ActorKind::Cloudformation
         );
         assert_eq!(
-            c(Some(true), None, None, "ec2.amazonaws.com", Some("AWS Internal")),
+            c(
+                Some(true),
+                None,
+                None,
+                "ec2.amazonaws.com",
+                Some("AWS Internal")
+            ),
             ActorKind::Console
         );
         assert_eq!(
@@ -346,11 +352,23 @@ mod tests {
             ActorKind::Terraform
         );
         assert_eq!(
-            c(None, None, None, "s3.amazonaws.com", Some("aws-cli/2.15.0 Python/3.11")),
+            c(
+                None,
+                None,
+                None,
+                "s3.amazonaws.com",
+                Some("aws-cli/2.15.0 Python/3.11")
+            ),
             ActorKind::Cli
         );
         assert_eq!(
-            c(None, None, None, "s3.amazonaws.com", Some("Boto3/1.34.0 md/Botocore#1.34.0")),
+            c(
+                None,
+                None,
+                None,
+                "s3.amazonaws.com",
+                Some("Boto3/1.34.0 md/Botocore#1.34.0")
+            ),
             ActorKind::Sdk
         );
         assert_eq!(

@@ -163,8 +163,7 @@ pub(crate) fn dispatch(
     if probe.digest_start.is_some() || probe.digest_key.is_some() {
         return sink.ignore("CloudTrail digest file");
     }
-    if probe.event_version.is_some() || (probe.event_id.is_some() && probe.event_source.is_some())
-    {
+    if probe.event_version.is_some() || (probe.event_id.is_some() && probe.event_source.is_some()) {
         return match cloudtrail::parse(value) {
             Ok(event) => emit(sink, event, value),
             Err(reason) => reject(sink, pointer, reason),
@@ -233,7 +232,11 @@ fn each(ctx: &Ctx, array: &RawValue, pointer: String, sink: &mut dyn Sink) {
             location: ctx.locate(array, pointer.clone()),
             reason: format!(
                 "`{}` must be an array of records",
-                if pointer.is_empty() { "document" } else { &pointer }
+                if pointer.is_empty() {
+                    "document"
+                } else {
+                    &pointer
+                }
             ),
         }),
     }

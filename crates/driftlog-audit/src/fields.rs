@@ -16,7 +16,9 @@ pub(crate) fn is_placeholder(value: &str, field: &str) -> bool {
 /// serde's message names the wrong type; say where in the record it is, relative to the record.
 pub(crate) fn describe_type_error(e: serde_json::Error) -> String {
     let text = e.to_string();
-    let text = text.rfind(" at line ").map_or(text.as_str(), |i| &text[..i]);
+    let text = text
+        .rfind(" at line ")
+        .map_or(text.as_str(), |i| &text[..i]);
     format!(
         "a field has the wrong type: {text} (line {}, column {} of the record)",
         e.line(),
@@ -28,9 +30,9 @@ pub(crate) fn describe_type_error(e: serde_json::Error) -> String {
 pub(crate) fn required<'a>(value: &'a Str<'_>, field: &str) -> Result<&'a str, String> {
     match value.as_deref() {
         None => Err(format!("missing required field `{field}`")),
-        Some(v) if is_placeholder(v, field) => {
-            Err(format!("`{field}` holds a placeholder ({v:?}), not a real value"))
-        }
+        Some(v) if is_placeholder(v, field) => Err(format!(
+            "`{field}` holds a placeholder ({v:?}), not a real value"
+        )),
         Some(v) => Ok(v),
     }
 }

@@ -254,16 +254,28 @@ pub(crate) fn parse(raw: &RawValue) -> Result<Option<AuditEvent>, String> {
 fn is_write_method(method: &str) -> bool {
     let last = method.rsplit('.').next().unwrap_or(method);
     let lower = last.to_ascii_lowercase();
-    !["get", "list", "search", "query", "read", "lookup", "test", "aggregated"]
-        .iter()
-        .any(|p| lower.starts_with(p))
+    ![
+        "get",
+        "list",
+        "search",
+        "query",
+        "read",
+        "lookup",
+        "test",
+        "aggregated",
+    ]
+    .iter()
+    .any(|p| lower.starts_with(p))
 }
 
 fn classify(user_agent: Option<&str>, delegation: &[String], email: Option<&str>) -> Actor {
     let ua = user_agent.map(str::to_ascii_lowercase);
     if let Some(ua) = &ua {
         if ua.contains("terraform/") || ua.contains("terraform-provider-google") {
-            return Actor::new(ActorKind::Terraform, "callerSuppliedUserAgent:Terraform (hint)");
+            return Actor::new(
+                ActorKind::Terraform,
+                "callerSuppliedUserAgent:Terraform (hint)",
+            );
         }
         if ua.contains("google-cloud-sdk") || ua.contains("command/gcloud") {
             return Actor::new(ActorKind::Cli, "callerSuppliedUserAgent:gcloud (hint)");

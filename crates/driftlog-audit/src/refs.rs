@@ -86,7 +86,14 @@ fn is_identifier_key(key: &str) -> bool {
     if DENY.contains(&k.as_str()) || k.ends_with("ownerid") || k.ends_with("requestid") {
         return false;
     }
-    const EXACT: [&str; 6] = ["bucket", "cluster", "queue", "resource", "resources", "entity"];
+    const EXACT: [&str; 6] = [
+        "bucket",
+        "cluster",
+        "queue",
+        "resource",
+        "resources",
+        "entity",
+    ];
     const SUFFIX: [&str; 9] = [
         "id",
         "ids",
@@ -231,7 +238,14 @@ mod tests {
         );
         assert_eq!(
             found,
-            ["sg-1", "i-1", "i-2", "arn:aws:iam::1:role/Lambda", "Lambda", "sg-2"]
+            [
+                "sg-1",
+                "i-1",
+                "i-2",
+                "arn:aws:iam::1:role/Lambda",
+                "Lambda",
+                "sg-2"
+            ]
         );
     }
 
@@ -251,7 +265,10 @@ mod tests {
             arn_resource_name("arn:aws:lambda:eu-west-1:1:function:fn"),
             Some("fn")
         );
-        assert_eq!(arn_resource_name("arn:aws:iam::1:role/a/b/Admin"), Some("Admin"));
+        assert_eq!(
+            arn_resource_name("arn:aws:iam::1:role/a/b/Admin"),
+            Some("Admin")
+        );
         assert_eq!(arn_resource_name("not-an-arn"), None);
     }
 }

@@ -5,6 +5,7 @@
 //! colour), so each is snapshot-tested on the same reports.
 
 pub mod console;
+pub mod events;
 pub mod json;
 pub mod markdown;
 pub mod sarif;

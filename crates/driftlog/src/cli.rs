@@ -24,6 +24,10 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, env = "DRIFTLOG_COLOR", global = true)]
     pub color: ColorChoice,
 
+    /// The event store (SQLite; created on first use).
+    #[arg(long, value_name = "FILE", default_value = driftlog_store::DEFAULT_PATH, env = "DRIFTLOG_STORE", global = true)]
+    pub store: PathBuf,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,6 +46,136 @@ separately as \"not yet applied\"\n  \
 (terraform, else tofu, on PATH, or $DRIFTLOG_TERRAFORM)\n\n\
 Any FILE may be `-` for standard input.")]
     Scan(ScanArgs),
+
+    /// Read audit logs into the event store.
+    #[command(
+        long_about = "Read audit logs into the event store (--store, default \
+.driftlog/events.db).\n\n\
+Accepted, recognised from content (gzip too):\n  \
+AWS CloudTrail: S3 delivery files ({\"Records\":[...]}, .json or .json.gz, in the \
+AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/ layout or anywhere), single records, JSON lines, \
+EventBridge events (detail-type \"AWS API Call via CloudTrail\"), `aws cloudtrail lookup-events` \
+output. CloudTrail-Digest files are recognised and skipped.\n  \
+Kubernetes audit logs: JSON lines of audit.k8s.io/v1 (or v1beta1) Events; one event per auditID \
+is kept, preferring the ResponseComplete stage.\n  \
+GCP Cloud Audit Logs: LogEntry JSON or JSON lines with an AuditLog protoPayload.\n  \
+Azure Activity Log: REST/portal or SDK JSON, and the storage export ({\"records\":[...]} or JSON lines).\n\n\
+Directories are walked recursively (files named *.json, *.jsonl, *.ndjson, *.log, *.gz, *.audit). \
+Re-running is cheap and safe: files already ingested are skipped without being read, and events \
+are stored once per source and event id. A bad file or record is reported with its position \
+and left out; the others are stored, and the exit code is 1.",
+        after_help = "Examples:\n  \
+driftlog ingest ./AWSLogs\n  \
+aws s3 sync s3://my-trail-bucket/AWSLogs ./AWSLogs && driftlog ingest ./AWSLogs\n  \
+kubectl logs -n kube-system kube-apiserver-0 | driftlog ingest -\n  \
+driftlog ingest --store /var/lib/driftlog/events.db audit/*.jsonl"
+    )]
+    Ingest(IngestArgs),
+
+    /// Search the event store.
+    #[command(
+        long_about = "Search the event store. Filters combine (all must match); events \
+are listed oldest first.\n\n\
+--resource matches any identifier an event names: an id (sg-0123, i-0abc), an ARN, a name (bucket, \
+role, function), a queue URL, a Kubernetes `namespace/name` or `namespaces/NS/RESOURCE/NAME`, a GCP \
+resource name or an Azure resource id (any letter case).\n\
+--principal matches the acting principal (ARN, user, email) or the role an assumed-role session \
+came from; --principal and --action accept globs (`*`, `?`).\n\
+--since/--until take RFC 3339 times (2024-11-04T09:00:00Z), dates (2024-11-04, whole day for \
+--until) or ages (30m, 12h, 7d).",
+        after_help = "Examples:\n  \
+driftlog events --resource sg-033d49addc8e52b58 --writes-only\n  \
+driftlog events --principal 'arn:aws:sts::*:assumed-role/Admin/*' --since 7d\n  \
+driftlog events --actor-kind console --action 'Authorize*' --format json\n  \
+driftlog events --resource i-0abc --raw"
+    )]
+    Events(EventsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    /// Files or directories to read; `-` reads standard input.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// Summary format.
+    #[arg(long, short, value_enum, default_value_t = SummaryFormat::Text, env = "DRIFTLOG_FORMAT")]
+    pub format: SummaryFormat,
+
+    /// Events per transaction: larger is faster and uses more memory.
+    #[arg(long, value_name = "N", default_value_t = 100_000, hide = true)]
+    pub batch_events: usize,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SummaryFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// An identifier the event names: id, ARN, name, URL, k8s path, GCP/Azure resource name.
+    #[arg(long, value_name = "ID")]
+    pub resource: Option<String>,
+
+    /// The acting principal or the role it assumed (glob allowed).
+    #[arg(long, value_name = "PRINCIPAL")]
+    pub principal: Option<String>,
+
+    /// The action: eventName, Kubernetes `verb resource`, methodName, operationName (glob allowed).
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
+
+    /// How the call was made.
+    #[arg(long, value_name = "KIND", value_parser = parse_actor_kind)]
+    pub actor_kind: Option<driftlog_core::ActorKind>,
+
+    /// Which audit log: aws, kubernetes, gcp, azure.
+    #[arg(long, value_name = "SOURCE", value_parser = parse_source)]
+    pub source: Option<driftlog_core::Source>,
+
+    /// Only events at or after this time (RFC 3339, YYYY-MM-DD, or an age like 7d).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only events at or before this time (RFC 3339, YYYY-MM-DD, or an age like 1h).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// Only writes (calls that can change a resource), successful or not.
+    #[arg(long)]
+    pub writes_only: bool,
+
+    /// At most this many events (the oldest that match).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = EventsFormat::Table, env = "DRIFTLOG_EVENTS_FORMAT")]
+    pub format: EventsFormat,
+
+    /// Include each event's original record, as logged.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventsFormat {
+    /// A table for people.
+    Table,
+    /// One JSON document: {"format_version", "count", "events": [...]}.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+fn parse_actor_kind(s: &str) -> Result<driftlog_core::ActorKind, String> {
+    s.parse()
+}
+
+fn parse_source(s: &str) -> Result<driftlog_core::Source, String> {
+    s.parse()
 }
 
 #[derive(Args, Debug)]

@@ -2,6 +2,8 @@
 //! library crates; this stays thin.
 
 mod cli;
+mod events;
+mod ingest;
 mod scan;
 
 use clap::Parser;
@@ -18,6 +20,8 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match &cli.command {
         cli::Command::Scan(args) => scan::run(args, cli.color),
+        cli::Command::Ingest(args) => ingest::run(args, &cli.store),
+        cli::Command::Events(args) => events::run(args, &cli.store),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,90 @@
+//! The schema and its migrations. `PRAGMA user_version` records how far a store has come; each
+//! migration runs once, in its own transaction, in order. Never edit a released migration:
+//! add the next one.
+
+use crate::error::Unplaced;
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: events, their resources, their raw records, and the files they came from.
+    "CREATE TABLE files (
+        id          INTEGER PRIMARY KEY,
+        path        TEXT NOT NULL UNIQUE,
+        size        INTEGER NOT NULL,
+        mtime_ns    INTEGER NOT NULL,
+        sha256      TEXT NOT NULL,
+        events      INTEGER NOT NULL,
+        ingested_at TEXT NOT NULL
+    );
+    CREATE INDEX files_sha256 ON files (sha256);
+
+    CREATE TABLE events (
+        id              INTEGER PRIMARY KEY,
+        source          TEXT NOT NULL,
+        event_id        TEXT NOT NULL,
+        time_us         INTEGER NOT NULL,
+        account         TEXT,
+        region          TEXT,
+        service         TEXT,
+        action          TEXT NOT NULL,
+        read_only       INTEGER,
+        outcome         TEXT NOT NULL,
+        error_message   TEXT,
+        principal       TEXT,
+        principal_type  TEXT,
+        issuer          TEXT,
+        session_name    TEXT,
+        source_identity TEXT,
+        on_behalf_of    TEXT,
+        invoked_by      TEXT,
+        mfa             INTEGER,
+        actor_kind      TEXT NOT NULL,
+        actor_rule      TEXT NOT NULL,
+        source_ip       TEXT,
+        user_agent      TEXT,
+        resources       TEXT NOT NULL,
+        completeness    INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX events_identity ON events (source, event_id);
+    CREATE INDEX events_time ON events (time_us);
+    CREATE INDEX events_principal ON events (principal, time_us);
+    CREATE INDEX events_issuer ON events (issuer, time_us) WHERE issuer IS NOT NULL;
+    CREATE INDEX events_action ON events (action, time_us);
+
+    -- Kept apart from `events` so that scans and index lookups never page through evidence.
+    CREATE TABLE raw (
+        event INTEGER PRIMARY KEY REFERENCES events (id),
+        lz4   BLOB NOT NULL
+    );
+
+    CREATE TABLE refs (
+        ref   TEXT NOT NULL,
+        event INTEGER NOT NULL,
+        PRIMARY KEY (ref, event)
+    ) WITHOUT ROWID;",
+];
+
+/// The schema version this build writes.
+pub(crate) const CURRENT: i64 = MIGRATIONS.len() as i64;
+
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Unplaced> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > CURRENT {
+        return Err(Unplaced::TooNew {
+            found,
+            known: CURRENT,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have migrated between our read and our lock.
+        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if now > i as i64 {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
