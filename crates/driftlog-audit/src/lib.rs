@@ -32,5 +32,6 @@ mod kubernetes;
 mod reader;
 mod refs;
 
+pub use container::UNRECOGNISED;
 pub use error::{FileError, Location, Rejection};
 pub use reader::{is_gzip, read, read_path, Collect, ParsedEvent, Sink};

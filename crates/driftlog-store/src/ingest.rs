@@ -9,7 +9,7 @@
 //! most one batch. Only a single file is read whole (a CloudTrail delivery file, a few MB);
 //! JSON-lines files stream.
 
-use crate::{BatchStats, FileBatch, PreparedEvent, Store, StoreError};
+use crate::{BatchStats, EvidencePacker, FileBatch, PreparedEvent, Store, StoreError};
 use driftlog_audit::{Location, Rejection, Sink};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -29,7 +29,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            batch_events: 100_000,
+            batch_events: 50_000,
         }
     }
 }
@@ -104,6 +104,8 @@ impl Summary {
 /// One file to read.
 struct Planned {
     path: PathBuf,
+    /// Named on the command line (always read) rather than found by walking a directory.
+    named: bool,
     key: String,
     size: u64,
     mtime_ns: i64,
@@ -117,6 +119,10 @@ enum Outcome {
         ignored: u64,
     },
     SameContent {
+        bytes: u64,
+    },
+    /// A file found in a directory that holds JSON but no audit format at all (a manifest).
+    NotLog {
         bytes: u64,
     },
     Failed {
@@ -145,73 +151,155 @@ pub fn ingest(
         }
         plan(input, &known_paths, &mut todo, &mut summary, observer);
     }
-    observer.planned(
-        todo.len() as u64 + u64::from(stdin),
-        todo.iter().map(|p| p.size).sum(),
-    );
+    let planned_bytes: u64 = todo.iter().map(|p| p.size).sum();
+    observer.planned(todo.len() as u64 + u64::from(stdin), planned_bytes);
 
-    let mut writer = Writer {
-        store,
-        pending: Vec::new(),
-        pending_events: 0,
-        batch_events: options.batch_events.max(1),
-    };
-    if stdin {
-        let outcome = read_stdin();
-        writer.take(outcome, &known_hashes, &mut summary, observer)?;
-    }
-
+    let stored_before = store.event_count()?;
     let cancel = AtomicBool::new(false);
-    let (tx, rx) = sync_channel::<Outcome>(8);
-    let result = std::thread::scope(|scope| {
+    let (to_writer, from_parsers) = sync_channel::<Outcome>(8);
+    // One full batch may wait while the previous one is committed: parsing never stops for a
+    // commit, and memory stays at about two batches.
+    let (to_committer, batches) = sync_channel::<ToCommitter>(1);
+    let writing: &mut Store = store;
+    let (flushed, committed) = std::thread::scope(|scope| {
         let cancel = &cancel;
-        let known_hashes = &known_hashes;
+        let known = &known_hashes;
+        let committer = scope.spawn(move || commit_batches(writing, batches, cancel));
         scope.spawn(move || {
-            todo.par_iter().for_each_with(tx, |tx, file| {
+            todo.par_iter().for_each_with(to_writer, |tx, file| {
                 if cancel.load(Ordering::Relaxed) {
                     return;
                 }
-                let outcome = read_file(file, known_hashes);
-                if tx.send(outcome).is_err() {
+                if tx.send(read_file(file, known)).is_err() {
                     cancel.store(true, Ordering::Relaxed);
                 }
             });
         });
-        let mut result = Ok(());
-        for outcome in rx.iter() {
-            if let Err(e) = writer.take(outcome, known_hashes, &mut summary, observer) {
-                cancel.store(true, Ordering::Relaxed);
-                result = Err(e);
-                break;
+        let mut batcher = Batcher {
+            to_committer,
+            pending: Vec::new(),
+            pending_events: 0,
+            batch_events: options.batch_events.max(1),
+            bulk: Bulk::Undecided {
+                planned_bytes,
+                stored_before,
+            },
+            seen_bytes: 0,
+            seen_events: 0,
+        };
+        let mut flushed = Ok(());
+        if stdin {
+            flushed = batcher.take(read_stdin(), known, &mut summary, observer);
+        }
+        if flushed.is_ok() {
+            for outcome in from_parsers.iter() {
+                flushed = batcher.take(outcome, known, &mut summary, observer);
+                if flushed.is_err() {
+                    break;
+                }
             }
         }
-        // Dropping the receiver (end of this closure) unblocks producers after a failure.
-        drop(rx);
-        result
+        if flushed.is_ok() {
+            flushed = batcher.flush();
+        }
+        if flushed.is_err() {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        // Closing the channels lets the parsers and the committer finish.
+        drop(batcher);
+        drop(from_parsers);
+        let committed = committer
+            .join()
+            .unwrap_or_else(|_| Err(CommitError::Panicked));
+        (flushed, committed)
     });
-    result?;
-    writer.flush(&mut summary)?;
+    // Even after a failure, the store must not stay without its query indexes.
+    let indexed = store.ensure_query_indexes();
+    match committed {
+        Ok(stats) => summary.stored = stats,
+        Err(CommitError::Store(e)) => return Err(e),
+        Err(CommitError::Panicked) => {
+            return Err(StoreError::Io {
+                path: store.path().into(),
+                source: std::io::Error::other("the store writer thread panicked"),
+            })
+        }
+    }
+    // A send fails only when the committer stopped, and its error was returned above.
+    let _ = flushed;
+    indexed?;
     Ok(summary)
 }
 
-struct Writer<'s> {
-    store: &'s mut Store,
+enum ToCommitter {
+    DropQueryIndexes,
+    Batch(Vec<FileBatch>),
+}
+
+enum CommitError {
+    Store(StoreError),
+    Panicked,
+}
+
+/// The only thread that writes to the store.
+fn commit_batches(
+    store: &mut Store,
+    batches: std::sync::mpsc::Receiver<ToCommitter>,
+    cancel: &AtomicBool,
+) -> Result<BatchStats, CommitError> {
+    let mut stats = BatchStats::default();
+    for message in batches {
+        let done = match message {
+            ToCommitter::DropQueryIndexes => store.drop_query_indexes(),
+            ToCommitter::Batch(files) => store.write_batch(files).map(|s| stats += s),
+        };
+        if let Err(e) = done {
+            cancel.store(true, Ordering::Relaxed);
+            return Err(CommitError::Store(e));
+        }
+    }
+    Ok(stats)
+}
+
+/// The committer has stopped (its error is reported from its side).
+struct Stopped;
+
+/// Whether this ingest loads without query indexes (see `schema::QUERY_INDEXES`).
+enum Bulk {
+    Undecided {
+        planned_bytes: u64,
+        stored_before: u64,
+    },
+    Yes,
+    No,
+}
+
+/// Gathers files into batches for the committer and keeps the counts.
+struct Batcher {
+    to_committer: std::sync::mpsc::SyncSender<ToCommitter>,
     pending: Vec<FileBatch>,
     pending_events: usize,
     batch_events: usize,
+    bulk: Bulk,
+    seen_bytes: u64,
+    seen_events: u64,
 }
 
-impl Writer<'_> {
+impl Batcher {
     fn take(
         &mut self,
         outcome: Outcome,
         known_hashes: &HashSet<String>,
         summary: &mut Summary,
         observer: &dyn Observer,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Stopped> {
         match outcome {
             Outcome::SameContent { bytes } => {
                 summary.files_unchanged += 1;
+                observer.file_done(bytes, 0);
+            }
+            Outcome::NotLog { bytes } => {
+                summary.files_not_logs += 1;
                 observer.file_done(bytes, 0);
             }
             Outcome::Failed { key, error, bytes } => {
@@ -242,24 +330,60 @@ impl Writer<'_> {
                     });
                 }
                 observer.file_done(bytes, batch.events.len() as u64);
+                self.seen_bytes += bytes_on_disk(&batch, bytes);
+                self.seen_events += batch.events.len() as u64;
                 self.pending_events += batch.events.len();
                 self.pending.push(batch);
                 if self.pending_events >= self.batch_events {
-                    self.flush(summary)?;
+                    self.decide_bulk()?;
+                    self.flush()?;
                 }
             }
         }
         Ok(())
     }
 
-    fn flush(&mut self, summary: &mut Summary) -> Result<(), StoreError> {
+    /// At the first full batch, estimate the whole ingest from what was read so far: when it
+    /// brings at least 100k events and at least half as many as the store holds, rebuilding
+    /// the query indexes once at the end beats updating them per event.
+    fn decide_bulk(&mut self) -> Result<(), Stopped> {
+        if let Bulk::Undecided {
+            planned_bytes,
+            stored_before,
+        } = self.bulk
+        {
+            let per_byte = self.seen_events as f64 / self.seen_bytes.max(1) as f64;
+            let expected = (per_byte * planned_bytes as f64) as u64;
+            self.bulk = if expected >= 100_000 && expected >= stored_before / 2 {
+                self.send(ToCommitter::DropQueryIndexes)?;
+                Bulk::Yes
+            } else {
+                Bulk::No
+            };
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Stopped> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.pending);
         self.pending_events = 0;
-        summary.stored += self.store.write_batch(batch)?;
-        Ok(())
+        self.send(ToCommitter::Batch(batch))
+    }
+
+    fn send(&self, message: ToCommitter) -> Result<(), Stopped> {
+        self.to_committer.send(message).map_err(|_| Stopped)
+    }
+}
+
+/// The size that planning counted for this file (compressed size on disk).
+fn bytes_on_disk(batch: &FileBatch, read: u64) -> u64 {
+    if batch.size > 0 {
+        batch.size
+    } else {
+        read
     }
 }
 
@@ -317,6 +441,7 @@ fn plan(
         }
         todo.push(Planned {
             path: path.to_path_buf(),
+            named,
             key,
             size: meta.len(),
             mtime_ns,
@@ -349,13 +474,18 @@ fn plan(
 #[derive(Default)]
 struct Prepare {
     events: Vec<PreparedEvent>,
+    evidence: EvidencePacker,
     rejections: Vec<Rejection>,
     ignored: u64,
 }
 
 impl Sink for Prepare {
     fn event(&mut self, e: driftlog_audit::ParsedEvent) {
-        self.events.push(PreparedEvent::new(e.event, &e.raw));
+        let raw = self.evidence.add(&e.raw);
+        self.events.push(PreparedEvent {
+            event: e.event,
+            raw,
+        });
     }
     fn reject(&mut self, r: Rejection) {
         self.rejections.push(r);
@@ -424,6 +554,16 @@ fn read_file(file: &Planned, known_hashes: &HashSet<String>) -> Outcome {
     if known_hashes.contains(&sha256) {
         return Outcome::SameContent { bytes };
     }
+    let unrecognised = sink.events.is_empty()
+        && sink.ignored == 0
+        && !sink.rejections.is_empty()
+        && sink
+            .rejections
+            .iter()
+            .all(|r| r.reason.starts_with(driftlog_audit::UNRECOGNISED));
+    if unrecognised && !file.named {
+        return Outcome::NotLog { bytes };
+    }
     finish(
         file.key.clone(),
         file.size,
@@ -475,6 +615,7 @@ fn finish(
             mtime_ns,
             sha256,
             events: sink.events,
+            blocks: sink.evidence.finish(),
             clean,
         },
         bytes,

@@ -23,7 +23,7 @@ mod write;
 
 pub use error::StoreError;
 pub use query::{EventQuery, StoredEvent};
-pub use write::{BatchStats, FileBatch, PreparedEvent};
+pub use write::{BatchStats, EvidencePacker, FileBatch, PreparedEvent, RawRef};
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -52,6 +52,7 @@ impl Store {
         };
         store.configure()?;
         schema::migrate(&mut store.conn).map_err(|e| e.at(path))?;
+        store.ensure_query_indexes()?;
         Ok(store)
     }
 
@@ -75,7 +76,8 @@ impl Store {
         // written; it is a bound, not an allocation.
         self.conn
             .execute_batch(
-                "PRAGMA journal_mode = WAL;
+                "PRAGMA page_size = 16384;
+                 PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;
                  PRAGMA foreign_keys = ON;
                  PRAGMA temp_store = MEMORY;
@@ -83,6 +85,14 @@ impl Store {
                  PRAGMA busy_timeout = 10000;",
             )
             .map_err(|e| StoreError::sql(&self.path, e))
+    }
+
+    pub(crate) fn ensure_query_indexes(&self) -> Result<(), StoreError> {
+        schema::ensure_query_indexes(&self.conn).map_err(|e| StoreError::sql(&self.path, e))
+    }
+
+    pub(crate) fn drop_query_indexes(&self) -> Result<(), StoreError> {
+        schema::drop_query_indexes(&self.conn).map_err(|e| StoreError::sql(&self.path, e))
     }
 
     /// How many events the store holds.

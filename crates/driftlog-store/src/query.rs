@@ -111,17 +111,34 @@ impl Store {
         rows.collect::<Result<Vec<_>, _>>().map_err(err)
     }
 
-    /// The original record of a stored event, decompressed.
+    /// The original record of a stored event, as logged.
     pub fn raw(&self, id: i64) -> Result<Vec<u8>, StoreError> {
+        let err = |e| StoreError::sql(&self.path, e);
+        let (block, offset, len): (i64, i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT raw_block, raw_offset, raw_len FROM events WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(err)?;
         let blob: Vec<u8> = self
             .conn
-            .query_row("SELECT lz4 FROM raw WHERE event = ?1", [id], |r| r.get(0))
-            .map_err(|e| StoreError::sql(&self.path, e))?;
-        lz4_flex::decompress_size_prepended(&blob).map_err(|e| StoreError::Damaged {
+            .query_row("SELECT lz4 FROM raw_blocks WHERE id = ?1", [block], |r| {
+                r.get(0)
+            })
+            .map_err(err)?;
+        let damaged = |reason: String| StoreError::Damaged {
             path: self.path.clone(),
             id,
-            reason: format!("raw record does not decompress: {e}"),
-        })
+            reason,
+        };
+        let data = lz4_flex::decompress_size_prepended(&blob)
+            .map_err(|e| damaged(format!("evidence block {block} does not decompress: {e}")))?;
+        let (offset, len) = (offset as usize, len as usize);
+        data.get(offset..offset + len)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| damaged(format!("record lies outside evidence block {block}")))
     }
 }
 

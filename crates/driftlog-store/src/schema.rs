@@ -43,18 +43,19 @@ const MIGRATIONS: &[&str] = &[
         source_ip       TEXT,
         user_agent      TEXT,
         resources       TEXT NOT NULL,
-        completeness    INTEGER NOT NULL
+        completeness    INTEGER NOT NULL,
+        raw_block       INTEGER NOT NULL,
+        raw_offset      INTEGER NOT NULL,
+        raw_len         INTEGER NOT NULL
     );
     CREATE UNIQUE INDEX events_identity ON events (source, event_id);
-    CREATE INDEX events_time ON events (time_us);
-    CREATE INDEX events_principal ON events (principal, time_us);
-    CREATE INDEX events_issuer ON events (issuer, time_us) WHERE issuer IS NOT NULL;
-    CREATE INDEX events_action ON events (action, time_us);
 
-    -- Kept apart from `events` so that scans and index lookups never page through evidence.
-    CREATE TABLE raw (
-        event INTEGER PRIMARY KEY REFERENCES events (id),
-        lz4   BLOB NOT NULL
+    -- The original records, packed many to a block and compressed together (records of one
+    -- file share most of their text, so a block compresses several times better than a
+    -- record alone). Kept apart from `events` so scans never page through evidence.
+    CREATE TABLE raw_blocks (
+        id  INTEGER PRIMARY KEY,
+        lz4 BLOB NOT NULL
     );
 
     CREATE TABLE refs (
@@ -63,6 +64,34 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (ref, event)
     ) WITHOUT ROWID;",
 ];
+
+/// Indexes that serve queries only. A large ingest drops them and builds them again at the
+/// end (sorting once is far cheaper than a million random insertions); if it is killed in
+/// between, the next open builds them, so a store never stays without them.
+pub(crate) const QUERY_INDEXES: &[(&str, &str)] = &[
+    ("events_time", "events (time_us)"),
+    ("events_principal", "events (principal, time_us)"),
+    (
+        "events_issuer",
+        "events (issuer, time_us) WHERE issuer IS NOT NULL",
+    ),
+    ("events_action", "events (action, time_us)"),
+];
+
+/// Create any missing query index.
+pub(crate) fn ensure_query_indexes(conn: &Connection) -> rusqlite::Result<()> {
+    for (name, on) in QUERY_INDEXES {
+        conn.execute_batch(&format!("CREATE INDEX IF NOT EXISTS {name} ON {on};"))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn drop_query_indexes(conn: &Connection) -> rusqlite::Result<()> {
+    for (name, _) in QUERY_INDEXES {
+        conn.execute_batch(&format!("DROP INDEX IF EXISTS {name};"))?;
+    }
+    Ok(())
+}
 
 /// The schema version this build writes.
 pub(crate) const CURRENT: i64 = MIGRATIONS.len() as i64;

@@ -3,22 +3,61 @@
 
 use crate::{Store, StoreError};
 use driftlog_core::{AuditEvent, Outcome};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, OptionalExtension, ToSql};
 
-/// An event ready for the store: the raw record is already compressed (done on the parsing
-/// threads, so the single writer only writes).
+/// An event ready for the store, with where its raw record sits in its file's evidence.
 #[derive(Debug, Clone)]
 pub struct PreparedEvent {
     pub event: AuditEvent,
-    pub raw_lz4: Vec<u8>,
+    pub raw: RawRef,
 }
 
-impl PreparedEvent {
-    pub fn new(event: AuditEvent, raw: &[u8]) -> Self {
-        Self {
-            event,
-            raw_lz4: lz4_flex::compress_prepend_size(raw),
+/// A record's place in the evidence blocks: block (numbered within its file until the writer
+/// assigns store ids), byte offset and length in the decompressed block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawRef {
+    pub block: u64,
+    pub offset: u32,
+    pub len: u32,
+}
+
+/// Packs raw records into compressed blocks, on the parsing threads, so the single writer
+/// only writes.
+#[derive(Debug, Default)]
+pub struct EvidencePacker {
+    sealed: Vec<Vec<u8>>,
+    open: Vec<u8>,
+}
+
+/// Records are appended to a block until it reaches this size (lz4's window is 64 KiB).
+const BLOCK_BYTES: usize = 128 * 1024;
+
+impl EvidencePacker {
+    pub fn add(&mut self, raw: &[u8]) -> RawRef {
+        if !self.open.is_empty() && self.open.len() + raw.len() > BLOCK_BYTES {
+            self.seal();
         }
+        let r = RawRef {
+            block: self.sealed.len() as u64,
+            offset: self.open.len() as u32,
+            len: raw.len() as u32,
+        };
+        self.open.extend_from_slice(raw);
+        r
+    }
+
+    fn seal(&mut self) {
+        let block = lz4_flex::compress_prepend_size(&self.open);
+        self.sealed.push(block);
+        self.open.clear();
+    }
+
+    /// The compressed blocks, in the order [`RawRef::block`] numbers them.
+    pub fn finish(mut self) -> Vec<Vec<u8>> {
+        if !self.open.is_empty() {
+            self.seal();
+        }
+        self.sealed
     }
 }
 
@@ -31,6 +70,8 @@ pub struct FileBatch {
     pub mtime_ns: i64,
     pub sha256: String,
     pub events: Vec<PreparedEvent>,
+    /// Compressed evidence blocks that `events[..].raw` point into.
+    pub blocks: Vec<Vec<u8>>,
     /// Only files read without a single rejected record are recorded as done (and skipped next
     /// time); the others are read again on every run, so their problems keep being reported.
     pub clean: bool,
@@ -56,26 +97,35 @@ impl std::ops::AddAssign for BatchStats {
     }
 }
 
-const UPSERT: &str = "INSERT INTO events (
-        id, source, event_id, time_us, account, region, service, action, read_only, outcome,
-        error_message, principal, principal_type, issuer, session_name, source_identity,
-        on_behalf_of, invoked_by, mfa, actor_kind, actor_rule, source_ip, user_agent, resources,
-        completeness)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-            ?20, ?21, ?22, ?23, ?24, ?25)
-    ON CONFLICT (source, event_id) DO UPDATE SET
-        time_us = excluded.time_us, account = excluded.account, region = excluded.region,
-        service = excluded.service, action = excluded.action, read_only = excluded.read_only,
-        outcome = excluded.outcome, error_message = excluded.error_message,
-        principal = excluded.principal, principal_type = excluded.principal_type,
-        issuer = excluded.issuer, session_name = excluded.session_name,
-        source_identity = excluded.source_identity, on_behalf_of = excluded.on_behalf_of,
-        invoked_by = excluded.invoked_by, mfa = excluded.mfa, actor_kind = excluded.actor_kind,
-        actor_rule = excluded.actor_rule, source_ip = excluded.source_ip,
-        user_agent = excluded.user_agent, resources = excluded.resources,
-        completeness = excluded.completeness
-    WHERE excluded.completeness > events.completeness
-    RETURNING id";
+const COLUMNS: &str =
+    "id, source, event_id, time_us, account, region, service, action, read_only, \
+    outcome, error_message, principal, principal_type, issuer, session_name, source_identity, \
+    on_behalf_of, invoked_by, mfa, actor_kind, actor_rule, source_ip, user_agent, resources, \
+    completeness, raw_block, raw_offset, raw_len";
+const VALUES: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+    ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28";
+
+/// Most events are complete as logged: the first copy wins and later ones are duplicates.
+fn insert_sql() -> String {
+    format!("INSERT OR IGNORE INTO events ({COLUMNS}) VALUES ({VALUES})")
+}
+
+/// Events logged in stages (Kubernetes) replace a stored copy that is less complete.
+fn upsert_sql() -> String {
+    let updates = COLUMNS
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !matches!(*c, "id" | "source" | "event_id"))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO events ({COLUMNS}) VALUES ({VALUES}) \
+         ON CONFLICT (source, event_id) DO UPDATE SET {updates} \
+         WHERE excluded.completeness > events.completeness \
+         RETURNING id"
+    )
+}
 
 impl Store {
     /// Write several files' events in one transaction.
@@ -85,6 +135,26 @@ impl Store {
         let mut stats = BatchStats::default();
 
         let counts: Vec<i64> = files.iter().map(|f| f.events.len() as i64).collect();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        // Give every block its store id now; blocks whose events all turn out to be duplicates
+        // are not written.
+        let first_block: i64 = tx
+            .query_row("SELECT coalesce(max(id), 0) + 1 FROM raw_blocks", [], |r| {
+                r.get(0)
+            })
+            .map_err(sql)?;
+        let mut blocks: Vec<Vec<u8>> = Vec::new();
+        for f in files.iter_mut() {
+            let base = first_block as u64 + blocks.len() as u64;
+            for e in &mut f.events {
+                e.raw.block += base;
+            }
+            blocks.append(&mut f.blocks);
+        }
+        let mut block_used = vec![false; blocks.len()];
         // Sorted keys touch each index page once per batch instead of at random.
         let mut events: Vec<PreparedEvent> = files
             .iter_mut()
@@ -94,19 +164,16 @@ impl Store {
             (a.event.source, &a.event.event_id).cmp(&(b.event.source, &b.event.event_id))
         });
 
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(sql)?;
         {
             let mut next_id: i64 = tx
                 .query_row("SELECT coalesce(max(id), 0) + 1 FROM events", [], |r| {
                     r.get(0)
                 })
                 .map_err(sql)?;
-            let mut upsert = tx.prepare_cached(UPSERT).map_err(sql)?;
-            let mut raw = tx
-                .prepare_cached("INSERT OR REPLACE INTO raw (event, lz4) VALUES (?1, ?2)")
+            let mut insert = tx.prepare_cached(&insert_sql()).map_err(sql)?;
+            let mut upsert = tx.prepare_cached(&upsert_sql()).map_err(sql)?;
+            let mut clear_refs = tx
+                .prepare_cached("DELETE FROM refs WHERE event = ?1")
                 .map_err(sql)?;
             let mut refs: Vec<(&str, i64)> = Vec::new();
             for p in &events {
@@ -116,39 +183,48 @@ impl Store {
                     other => (other.label(), None),
                 };
                 let resources = serde_json::to_string(&e.resources).unwrap_or_default();
-                let id: Option<i64> = upsert
-                    .query_row(
-                        params![
-                            next_id,
-                            e.source.as_str(),
-                            e.event_id,
-                            e.time_us,
-                            e.account,
-                            e.region,
-                            e.service,
-                            e.action,
-                            e.read_only,
-                            outcome,
-                            message,
-                            e.principal.id,
-                            e.principal.kind,
-                            e.principal.issuer,
-                            e.principal.session_name,
-                            e.principal.source_identity,
-                            e.principal.on_behalf_of,
-                            e.principal.invoked_by,
-                            e.principal.mfa,
-                            e.actor.kind.as_str(),
-                            e.actor.rule,
-                            e.source_ip,
-                            e.user_agent,
-                            resources,
-                            e.completeness,
-                        ],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(sql)?;
+                let (block, offset, len) = (p.raw.block as i64, p.raw.offset, p.raw.len);
+                let values: [&dyn ToSql; 28] = [
+                    &next_id,
+                    &e.source.as_str(),
+                    &e.event_id,
+                    &e.time_us,
+                    &e.account,
+                    &e.region,
+                    &e.service,
+                    &e.action,
+                    &e.read_only,
+                    &outcome,
+                    &message,
+                    &e.principal.id,
+                    &e.principal.kind,
+                    &e.principal.issuer,
+                    &e.principal.session_name,
+                    &e.principal.source_identity,
+                    &e.principal.on_behalf_of,
+                    &e.principal.invoked_by,
+                    &e.principal.mfa,
+                    &e.actor.kind.as_str(),
+                    &e.actor.rule,
+                    &e.source_ip,
+                    &e.user_agent,
+                    &resources,
+                    &e.completeness,
+                    &block,
+                    &offset,
+                    &len,
+                ];
+                let id = if e.completeness == 0 {
+                    match insert.execute(&values[..]).map_err(sql)? {
+                        0 => None,
+                        _ => Some(next_id),
+                    }
+                } else {
+                    upsert
+                        .query_row(&values[..], |r| r.get::<_, i64>(0))
+                        .optional()
+                        .map_err(sql)?
+                };
                 let Some(id) = id else {
                     stats.duplicates += 1;
                     continue;
@@ -158,9 +234,20 @@ impl Store {
                     next_id += 1;
                 } else {
                     stats.upgraded += 1;
+                    clear_refs.execute([id]).map_err(sql)?;
                 }
-                raw.execute(params![id, p.raw_lz4]).map_err(sql)?;
+                block_used[(p.raw.block - first_block as u64) as usize] = true;
                 refs.extend(e.resources.iter().map(|r| (r.as_str(), id)));
+            }
+            let mut insert_block = tx
+                .prepare_cached("INSERT INTO raw_blocks (id, lz4) VALUES (?1, ?2)")
+                .map_err(sql)?;
+            for (i, block) in blocks.iter().enumerate() {
+                if block_used[i] {
+                    insert_block
+                        .execute(params![first_block + i as i64, block])
+                        .map_err(sql)?;
+                }
             }
             refs.sort_unstable();
             refs.dedup();

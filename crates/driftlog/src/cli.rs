@@ -103,7 +103,7 @@ pub struct IngestArgs {
     pub format: SummaryFormat,
 
     /// Events per transaction: larger is faster and uses more memory.
-    #[arg(long, value_name = "N", default_value_t = 100_000, hide = true)]
+    #[arg(long, value_name = "N", default_value_t = 50_000, hide = true)]
     pub batch_events: usize,
 }
 
