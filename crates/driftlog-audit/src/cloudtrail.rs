@@ -297,6 +297,14 @@ fn classify(
     {
         return Actor::new(ActorKind::Console, "userAgent:console (hint)");
     }
+    if lower.contains("console") && !lower.contains("aws-cli") {
+        // `AWSLambdaConsole/1.1` and the like, appended by a service console's backend.
+        return Actor::new(ActorKind::Console, "userAgent:console (hint)");
+    }
+    if lower.starts_with("aws-internal/") {
+        // AWS's own backend calling for a person, typically from a service console.
+        return Actor::new(ActorKind::Console, "userAgent:aws-internal (hint)");
+    }
     if lower.contains("aws-sdk-")
         || lower.contains("boto3/")
         || lower.contains("botocore/")

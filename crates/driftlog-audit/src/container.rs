@@ -47,6 +47,9 @@ struct Probe<'a> {
     records: Option<Vec<&'a RawValue>>,
     #[serde(rename = "records", borrow)]
     azure_records: Option<&'a RawValue>,
+    /// The Azure REST API's page of results: `{"value": [...], "nextLink": ...}`.
+    #[serde(rename = "value", borrow)]
+    azure_value: Option<&'a RawValue>,
     #[serde(rename = "Events", borrow)]
     lookup_events: Option<&'a RawValue>,
     #[serde(rename = "detail-type", borrow)]
@@ -207,6 +210,9 @@ pub(crate) fn dispatch(
     }
     if let Some(records) = probe.azure_records.filter(|r| r.get().starts_with('[')) {
         return each(ctx, records, at("records"), sink);
+    }
+    if let Some(page) = probe.azure_value.filter(|r| r.get().starts_with('[')) {
+        return each(ctx, page, at("value"), sink);
     }
     if probe.operation_name.is_some()
         || probe.operation_name_snake.is_some()

@@ -160,7 +160,8 @@ impl Store {
             .iter_mut()
             .flat_map(|f| std::mem::take(&mut f.events))
             .collect();
-        events.sort_unstable_by(|a, b| {
+        // Stable: for one event logged twice in a batch, the file order decides which comes first.
+        events.sort_by(|a, b| {
             (a.event.source, &a.event.event_id).cmp(&(b.event.source, &b.event.event_id))
         });
 

@@ -87,3 +87,64 @@ pub fn json(run: &Run) -> serde_json::Value {
         )
     })
 }
+
+/// A fresh store in a temporary directory (removed when the guard drops).
+pub struct TempStore {
+    pub dir: tempfile::TempDir,
+}
+
+impl TempStore {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("events.db")
+    }
+
+    /// `driftlog --store STORE ingest ARGS...`
+    pub fn ingest(&self, args: &[&Path]) -> Run {
+        run(driftlog()
+            .arg("--store")
+            .arg(self.path())
+            .arg("ingest")
+            .args(args))
+    }
+
+    /// `driftlog --store STORE events ARGS... --format json`, parsed; panics unless exit 0.
+    pub fn events(&self, args: &[&str]) -> Vec<serde_json::Value> {
+        let r = run(driftlog()
+            .arg("--store")
+            .arg(self.path())
+            .arg("events")
+            .args(args)
+            .args(["--format", "json"]));
+        assert_eq!(r.code, 0, "events {args:?} failed: {}", r.stderr);
+        json(&r)["events"].as_array().expect("events array").clone()
+    }
+
+    /// The one event with this native id.
+    pub fn event(&self, event_id: &str) -> serde_json::Value {
+        let all = self.events(&[]);
+        let found: Vec<_> = all
+            .into_iter()
+            .filter(|e| e["event_id"] == event_id)
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "event {event_id} stored {} times",
+            found.len()
+        );
+        found.into_iter().next().unwrap()
+    }
+}
+
+/// Own audit-log fixtures (written for these tests; see tests/data/audit/README.md).
+pub fn audit_data(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/audit")
+        .join(file)
+}
