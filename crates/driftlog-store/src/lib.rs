@@ -103,6 +103,54 @@ impl Store {
             .map_err(|e| StoreError::sql(&self.path, e))
     }
 
+    /// The events the recorded files brought, by the files' own counts (equal to
+    /// [`Store::event_count`] when no event appears in two files).
+    pub fn recorded_file_events(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT coalesce(sum(events), 0) FROM files", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(|e| StoreError::sql(&self.path, e))
+    }
+
+    /// SQLite's own integrity check plus driftlog's invariants: every event's evidence block
+    /// exists and every resource reference points at an event. Returns the problems found.
+    pub fn check(&self) -> Result<Vec<String>, StoreError> {
+        let err = |e| StoreError::sql(&self.path, e);
+        let mut problems: Vec<String> = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .and_then(|mut s| {
+                s.query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(err)?
+            .into_iter()
+            .filter(|line| line != "ok")
+            .collect();
+        let count = |sql: &str| {
+            self.conn
+                .query_row(sql, [], |r| r.get::<_, i64>(0))
+                .map_err(err)
+        };
+        let orphans = count(
+            "SELECT count(*) FROM events e WHERE NOT EXISTS \
+             (SELECT 1 FROM raw_blocks b WHERE b.id = e.raw_block)",
+        )?;
+        if orphans > 0 {
+            problems.push(format!("{orphans} events have no evidence block"));
+        }
+        let dangling = count(
+            "SELECT count(*) FROM refs r WHERE NOT EXISTS \
+             (SELECT 1 FROM events e WHERE e.id = r.event)",
+        )?;
+        if dangling > 0 {
+            problems.push(format!("{dangling} resource references point at no event"));
+        }
+        Ok(problems)
+    }
+
     /// How many source files the store has recorded as completely ingested.
     pub fn file_count(&self) -> Result<u64, StoreError> {
         self.conn
