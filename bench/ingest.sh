@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Times `driftlog ingest` of a generated CloudTrail corpus (S3 delivery layout, gzip) against
+# DuckDB loading the same files the way a practitioner tunes it, `zcat | jq`, and bare `zcat`
+# (the decompression floor), in the same run; then times `driftlog events --resource` on the
+# full store. Prints Markdown for docs/BENCHMARKS.md.
+# Usage: bench/ingest.sh [EVENTS]   (default 1000000; BENCH_DIR to reuse a corpus)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+n=${1:-1000000}
+dir=${BENCH_DIR:-/tmp/driftlog-bench/cloudtrail-$n}
+gen=${DRIFTLOG_GEN_CORPUS:-$root/../shared/tools/gen-corpus}
+work=$(mktemp -d /tmp/driftlog-bench-ingest.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+if [ ! -f "$dir/MANIFEST.json" ]; then
+  echo "generating $n CloudTrail events in $dir" >&2
+  python3 "$gen" cloudtrail --events "$n" --out "$dir" >&2
+fi
+python3 -c 'import duckdb' 2>/dev/null || pip install --quiet duckdb >&2
+(cd "$root" && cargo build --release --quiet)
+bin=$root/target/release/driftlog
+cd "$dir"
+find AWSLogs -name '*.json.gz' | sort > "$work/files"
+# Warm the page cache so every contender reads from memory.
+xargs cat < "$work/files" > /dev/null
+
+measure() {
+  local label=$1; shift
+  local out; out=$(mktemp)
+  set +e
+  /usr/bin/time -f "%e %M %P" -o "$out" "$@" > /dev/null 2>&1
+  local code=$?
+  set -e
+  if [ "$code" -ne 0 ]; then echo "$label failed with $code" >&2; exit 1; fi
+  read -r secs kb cpu < <(tail -n 1 "$out"); rm -f "$out"
+  printf '%s\t%s\t%s\t%s\n' "$label" "$secs" "$((kb / 1024))" "$cpu"
+}
+
+cat > "$work/duckdb_load.py" <<'PY'
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])
+con.execute("SET preserve_insertion_order = false")
+con.execute("""
+CREATE TABLE events AS
+SELECT r->>'eventID' AS event_id, r->>'eventTime' AS event_time, r->>'eventSource' AS event_source,
+       r->>'eventName' AS event_name, r->>'awsRegion' AS region, r->>'sourceIPAddress' AS source_ip,
+       r->>'userAgent' AS user_agent, r->>'$.userIdentity.arn' AS principal, r->>'errorCode' AS error_code,
+       r->>'recipientAccountId' AS account, r AS raw
+FROM (SELECT unnest(Records) AS r
+      FROM read_json('AWSLogs/**/*.json.gz', columns = {'Records': 'JSON[]'},
+                     maximum_object_size = 33554432))
+""")
+print(con.execute("SELECT count(*) FROM events").fetchone()[0])
+PY
+
+results=$(
+  measure "driftlog ingest (fresh store)" "$bin" --store "$work/driftlog.db" ingest AWSLogs
+  measure "DuckDB read_json + unnest + ->> fields + raw" python3 "$work/duckdb_load.py" "$work/duck.db"
+  measure "zcat | jq -c '.Records[]'" sh -c "xargs zcat < '$work/files' | jq -c '.Records[]'"
+  measure "zcat (decompression only)" sh -c "xargs zcat < '$work/files'"
+)
+events=$("$bin" --store "$work/driftlog.db" ingest AWSLogs --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["store_events"])')
+
+# Lookups: the most and a typical often-named resource, 20 runs each, median wall time of the
+# whole command (process start, store open, query, output).
+hot=$("$bin" --store "$work/driftlog.db" events --action AuthorizeSecurityGroupIngress --limit 1 --format jsonl | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["resources"][0])')
+lookup=$(python3 - "$bin" "$work/driftlog.db" "$hot" <<'PY'
+import subprocess, sys, time, statistics
+bin, store, resource = sys.argv[1:]
+def run(*args):
+    times, out = [], b""
+    for _ in range(20):
+        t = time.perf_counter()
+        out = subprocess.run([bin, "--store", store, "events", *args], capture_output=True, check=True).stdout
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000, out
+ms, out = run("--resource", resource, "--format", "jsonl")
+ms_w, out_w = run("--resource", resource, "--writes-only", "--limit", "50", "--format", "jsonl")
+print(f"{ms:.1f}\t{len(out.splitlines())}\t{ms_w:.1f}\t{len(out_w.splitlines())}")
+PY
+)
+store_mb=$(du -m "$work/driftlog.db" | cut -f1)
+
+ingest_s=$(echo "$results" | awk -F'\t' 'NR==1{print $2}')
+gz_mb=$(xargs du -cb < "$work/files" | tail -n 1 | awk '{printf "%d", $1/1e6}')
+echo "Corpus: gen-corpus cloudtrail --events $n ($(wc -l < "$work/files") files, $gz_mb MB gzip), $(nproc) cores, $(date -u +%Y-%m-%d); driftlog stored $events events in a $store_mb MB store"
+echo
+echo "| command | wall s | peak RSS MB | CPU | time ÷ driftlog |"
+echo "|---|---:|---:|---:|---:|"
+echo "$results" | awk -F'\t' -v d="$ingest_s" '{printf "| `%s` | %.2f | %d | %s | %.2f× |\n", $1, $2, $3, $4, $2/d}'
+echo
+echo "$lookup" | awk -F'\t' -v r="$hot" '{printf "`driftlog events --resource %s`: %s ms median of 20 runs (%s events); with `--writes-only --limit 50`: %s ms (%s events)\n", r, $1, $2, $3, $4}'
