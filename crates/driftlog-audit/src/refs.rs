@@ -37,6 +37,8 @@ pub(crate) fn push(out: &mut Vec<String>, value: &str) {
         || value.len() > MAX_LEN
         || value.chars().all(|c| c == '.')
         || value.chars().any(char::is_control)
+        // Version numbers and counters (`versionId: "1"`) name nothing.
+        || (value.len() < 6 && value.bytes().all(|b| b.is_ascii_digit()))
         || out.len() >= MAX_REFS * 2
     {
         return;

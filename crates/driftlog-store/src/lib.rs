@@ -34,6 +34,9 @@ pub const DEFAULT_PATH: &str = ".driftlog/events.db";
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The `strings` table in memory, for the writer (loaded on the first write).
+    strings: std::collections::HashMap<String, i64>,
+    strings_loaded: bool,
 }
 
 impl Store {
@@ -49,6 +52,8 @@ impl Store {
         let mut store = Self {
             conn,
             path: path.into(),
+            strings: Default::default(),
+            strings_loaded: false,
         };
         store.configure()?;
         schema::migrate(&mut store.conn).map_err(|e| e.at(path))?;

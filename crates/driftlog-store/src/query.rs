@@ -31,10 +31,43 @@ pub struct StoredEvent {
     pub event: AuditEvent,
 }
 
-const COLUMNS: &str = "e.id, e.source, e.event_id, e.time_us, e.account, e.region, e.service, \
-    e.action, e.read_only, e.outcome, e.error_message, e.principal, e.principal_type, e.issuer, \
-    e.session_name, e.source_identity, e.on_behalf_of, e.invoked_by, e.mfa, e.actor_kind, \
-    e.actor_rule, e.source_ip, e.user_agent, e.resources, e.completeness";
+/// The columns of `events` that are ids into `strings`, in the order [`read_row`] reads them.
+const INTERNED: [&str; 13] = [
+    "source",
+    "account",
+    "region",
+    "service",
+    "action",
+    "outcome",
+    "principal",
+    "principal_type",
+    "issuer",
+    "invoked_by",
+    "actor_kind",
+    "actor_rule",
+    "user_agent",
+];
+
+/// `SELECT` list and joins that turn interned ids back into text.
+fn select_from() -> String {
+    let texts: Vec<String> = INTERNED.iter().map(|c| format!("s_{c}.text")).collect();
+    let joins: String = INTERNED
+        .iter()
+        .map(|c| format!(" LEFT JOIN strings s_{c} ON s_{c}.id = e.{c}"))
+        .collect();
+    format!(
+        "SELECT e.id, e.event_id, e.time_us, e.read_only, e.error_message, e.session_name, \
+         e.source_identity, e.on_behalf_of, e.mfa, e.source_ip, e.resources, e.completeness, {} \
+         FROM events e{joins}",
+        texts.join(", ")
+    )
+}
+
+/// `e.COLUMN` holds the string `?N` (or, with a glob, any string it matches).
+fn interned_matches(column: &str, placeholder: &str, glob: bool) -> String {
+    let op = if glob { "GLOB" } else { "=" };
+    format!("e.{column} IN (SELECT id FROM strings WHERE text {op} {placeholder})")
+}
 
 fn is_glob(s: &str) -> bool {
     s.contains('*') || s.contains('?')
@@ -43,7 +76,7 @@ fn is_glob(s: &str) -> bool {
 impl Store {
     /// Events matching `q`, oldest first.
     pub fn query(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut sql = format!("SELECT {COLUMNS} FROM events e");
+        let mut sql = select_from();
         let mut args: Vec<Value> = Vec::new();
         let mut clauses: Vec<String> = Vec::new();
         let arg = |v: Value, args: &mut Vec<Value>| {
@@ -61,27 +94,24 @@ impl Store {
         }
         if let Some(p) = &q.principal {
             let a = arg(Value::Text(p.clone()), &mut args);
-            clauses.push(if is_glob(p) {
-                format!("(e.principal GLOB {a} OR e.issuer GLOB {a})")
-            } else {
-                format!("(e.principal = {a} OR e.issuer = {a})")
-            });
+            let glob = is_glob(p);
+            clauses.push(format!(
+                "({} OR {})",
+                interned_matches("principal", &a, glob),
+                interned_matches("issuer", &a, glob)
+            ));
         }
         if let Some(action) = &q.action {
             let a = arg(Value::Text(action.clone()), &mut args);
-            clauses.push(if is_glob(action) {
-                format!("e.action GLOB {a}")
-            } else {
-                format!("e.action = {a}")
-            });
+            clauses.push(interned_matches("action", &a, is_glob(action)));
         }
         if let Some(kind) = q.actor_kind {
             let a = arg(Value::Text(kind.as_str().into()), &mut args);
-            clauses.push(format!("e.actor_kind = {a}"));
+            clauses.push(interned_matches("actor_kind", &a, false));
         }
         if let Some(source) = q.source {
             let a = arg(Value::Text(source.as_str().into()), &mut args);
-            clauses.push(format!("e.source = {a}"));
+            clauses.push(interned_matches("source", &a, false));
         }
         if let Some(since) = q.since_us {
             let a = arg(Value::Integer(since), &mut args);
@@ -144,48 +174,55 @@ impl Store {
 
 fn read_row(r: &Row) -> rusqlite::Result<StoredEvent> {
     let text = |i: usize| r.get::<_, Option<String>>(i);
-    let source: String = r.get(1)?;
-    let outcome: String = r.get(9)?;
+    // Interned columns follow the 12 plain ones, in `INTERNED` order.
+    let interned = |name: &str| {
+        let i = INTERNED.iter().position(|c| *c == name).unwrap_or(0);
+        r.get::<_, Option<String>>(12 + i)
+    };
+    let outcome = interned("outcome")?.unwrap_or_default();
     let outcome = match outcome.as_str() {
         "success" => Outcome::Success,
         "unknown" => Outcome::Unknown,
         _ => Outcome::Failure {
             code: outcome,
-            message: text(10)?,
+            message: text(4)?,
         },
     };
-    let kind: String = r.get(19)?;
-    let resources: String = r.get(23)?;
+    let resources: String = r.get(10)?;
     Ok(StoredEvent {
         id: r.get(0)?,
         event: AuditEvent {
-            source: source.parse().unwrap_or(Source::Aws),
-            event_id: r.get(2)?,
-            time_us: r.get(3)?,
-            account: text(4)?,
-            region: text(5)?,
-            service: text(6)?,
-            action: r.get(7)?,
-            read_only: r.get(8)?,
+            source: interned("source")?
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(Source::Aws),
+            event_id: r.get(1)?,
+            time_us: r.get(2)?,
+            account: interned("account")?,
+            region: interned("region")?,
+            service: interned("service")?,
+            action: interned("action")?.unwrap_or_default(),
+            read_only: r.get(3)?,
             outcome,
             principal: Principal {
-                id: text(11)?,
-                kind: text(12)?,
-                issuer: text(13)?,
-                session_name: text(14)?,
-                source_identity: text(15)?,
-                on_behalf_of: text(16)?,
-                invoked_by: text(17)?,
-                mfa: r.get(18)?,
+                id: interned("principal")?,
+                kind: interned("principal_type")?,
+                issuer: interned("issuer")?,
+                session_name: text(5)?,
+                source_identity: text(6)?,
+                on_behalf_of: text(7)?,
+                invoked_by: interned("invoked_by")?,
+                mfa: r.get(8)?,
             },
             actor: Actor {
-                kind: kind.parse().unwrap_or(ActorKind::Unknown),
-                rule: r.get(20)?,
+                kind: interned("actor_kind")?
+                    .and_then(|k| k.parse().ok())
+                    .unwrap_or(ActorKind::Unknown),
+                rule: interned("actor_rule")?.unwrap_or_default(),
             },
-            source_ip: text(21)?,
-            user_agent: text(22)?,
+            source_ip: text(9)?,
+            user_agent: interned("user_agent")?,
             resources: serde_json::from_str(&resources).unwrap_or_default(),
-            completeness: r.get(24)?,
+            completeness: r.get(11)?,
         },
     })
 }

@@ -18,30 +18,38 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX files_sha256 ON files (sha256);
 
+    -- Values that repeat across millions of events (principals, user agents, actions,
+    -- regions...) are stored once here; the INTEGER columns of `events` are ids into it.
+    -- Rows and indexes stay small.
+    CREATE TABLE strings (
+        id   INTEGER PRIMARY KEY,
+        text TEXT NOT NULL UNIQUE
+    );
+
     CREATE TABLE events (
         id              INTEGER PRIMARY KEY,
-        source          TEXT NOT NULL,
+        source          INTEGER NOT NULL,
         event_id        TEXT NOT NULL,
         time_us         INTEGER NOT NULL,
-        account         TEXT,
-        region          TEXT,
-        service         TEXT,
-        action          TEXT NOT NULL,
+        account         INTEGER,
+        region          INTEGER,
+        service         INTEGER,
+        action          INTEGER NOT NULL,
         read_only       INTEGER,
-        outcome         TEXT NOT NULL,
+        outcome         INTEGER NOT NULL,
         error_message   TEXT,
-        principal       TEXT,
-        principal_type  TEXT,
-        issuer          TEXT,
+        principal       INTEGER,
+        principal_type  INTEGER,
+        issuer          INTEGER,
         session_name    TEXT,
         source_identity TEXT,
         on_behalf_of    TEXT,
-        invoked_by      TEXT,
+        invoked_by      INTEGER,
         mfa             INTEGER,
-        actor_kind      TEXT NOT NULL,
-        actor_rule      TEXT NOT NULL,
+        actor_kind      INTEGER NOT NULL,
+        actor_rule      INTEGER NOT NULL,
         source_ip       TEXT,
-        user_agent      TEXT,
+        user_agent      INTEGER,
         resources       TEXT NOT NULL,
         completeness    INTEGER NOT NULL,
         raw_block       INTEGER NOT NULL,

@@ -129,7 +129,20 @@ fn upsert_sql() -> String {
 
 impl Store {
     /// Write several files' events in one transaction.
-    pub fn write_batch(&mut self, mut files: Vec<FileBatch>) -> Result<BatchStats, StoreError> {
+    pub fn write_batch(&mut self, files: Vec<FileBatch>) -> Result<BatchStats, StoreError> {
+        let result = self.write_batch_in_transaction(files);
+        if result.is_err() {
+            // Ids interned in the rolled-back transaction do not exist: forget them all.
+            self.strings.clear();
+            self.strings_loaded = false;
+        }
+        result
+    }
+
+    fn write_batch_in_transaction(
+        &mut self,
+        mut files: Vec<FileBatch>,
+    ) -> Result<BatchStats, StoreError> {
         let path = self.path.clone();
         let sql = |e| StoreError::sql(&path, e);
         let mut stats = BatchStats::default();
@@ -165,7 +178,33 @@ impl Store {
             (a.event.source, &a.event.event_id).cmp(&(b.event.source, &b.event.event_id))
         });
 
+        if !self.strings_loaded {
+            let mut all = tx.prepare("SELECT text, id FROM strings").map_err(sql)?;
+            let rows = all
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(sql)?;
+            for row in rows {
+                let (text, id) = row.map_err(sql)?;
+                self.strings.insert(text, id);
+            }
+            self.strings_loaded = true;
+        }
         {
+            let strings = &mut self.strings;
+            let mut add_string = tx
+                .prepare_cached(
+                    "INSERT INTO strings (text) VALUES (?1) \
+                     ON CONFLICT (text) DO UPDATE SET text = excluded.text RETURNING id",
+                )
+                .map_err(sql)?;
+            let mut intern = |text: &str| -> Result<i64, StoreError> {
+                if let Some(id) = strings.get(text) {
+                    return Ok(*id);
+                }
+                let id: i64 = add_string.query_row([text], |r| r.get(0)).map_err(sql)?;
+                strings.insert(text.to_owned(), id);
+                Ok(id)
+            };
             let mut next_id: i64 = tx
                 .query_row("SELECT coalesce(max(id), 0) + 1 FROM events", [], |r| {
                     r.get(0)
@@ -185,30 +224,31 @@ impl Store {
                 };
                 let resources = serde_json::to_string(&e.resources).unwrap_or_default();
                 let (block, offset, len) = (p.raw.block as i64, p.raw.offset, p.raw.len);
+                let pr = &e.principal;
                 let values: [&dyn ToSql; 28] = [
                     &next_id,
-                    &e.source.as_str(),
+                    &intern(e.source.as_str())?,
                     &e.event_id,
                     &e.time_us,
-                    &e.account,
-                    &e.region,
-                    &e.service,
-                    &e.action,
+                    &e.account.as_deref().map(&mut intern).transpose()?,
+                    &e.region.as_deref().map(&mut intern).transpose()?,
+                    &e.service.as_deref().map(&mut intern).transpose()?,
+                    &intern(&e.action)?,
                     &e.read_only,
-                    &outcome,
+                    &intern(outcome)?,
                     &message,
-                    &e.principal.id,
-                    &e.principal.kind,
-                    &e.principal.issuer,
-                    &e.principal.session_name,
-                    &e.principal.source_identity,
-                    &e.principal.on_behalf_of,
-                    &e.principal.invoked_by,
-                    &e.principal.mfa,
-                    &e.actor.kind.as_str(),
-                    &e.actor.rule,
+                    &pr.id.as_deref().map(&mut intern).transpose()?,
+                    &pr.kind.as_deref().map(&mut intern).transpose()?,
+                    &pr.issuer.as_deref().map(&mut intern).transpose()?,
+                    &pr.session_name,
+                    &pr.source_identity,
+                    &pr.on_behalf_of,
+                    &pr.invoked_by.as_deref().map(&mut intern).transpose()?,
+                    &pr.mfa,
+                    &intern(e.actor.kind.as_str())?,
+                    &intern(&e.actor.rule)?,
                     &e.source_ip,
-                    &e.user_agent,
+                    &e.user_agent.as_deref().map(&mut intern).transpose()?,
                     &resources,
                     &e.completeness,
                     &block,
