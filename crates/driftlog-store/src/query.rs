@@ -83,15 +83,28 @@ impl Store {
             args.push(v);
             format!("?{}", args.len())
         };
-        if let Some(resource) = &q.resource {
+        // With a resource, rows come from its range of `refs`, already in time order, so a
+        // `--limit` stops early however many events name the resource.
+        let time = if let Some(resource) = &q.resource {
             // Azure keeps resource ids lower-cased (they are case-insensitive there).
+            let lower = resource.to_ascii_lowercase();
             let exact = arg(Value::Text(resource.clone()), &mut args);
-            let lower = arg(Value::Text(resource.to_ascii_lowercase()), &mut args);
-            sql.push_str(&format!(
-                " JOIN (SELECT DISTINCT event FROM refs WHERE ref IN ({exact}, {lower})) r \
-                 ON r.event = e.id"
-            ));
-        }
+            let refs = if lower == *resource {
+                format!("r.ref = {exact}")
+            } else {
+                let lower = arg(Value::Text(lower), &mut args);
+                format!("r.ref IN ({exact}, {lower})")
+            };
+            sql = sql.replacen(
+                " FROM events e",
+                " FROM refs r JOIN events e ON e.id = r.event",
+                1,
+            );
+            clauses.push(refs);
+            "r.time_us"
+        } else {
+            "e.time_us"
+        };
         if let Some(p) = &q.principal {
             let a = arg(Value::Text(p.clone()), &mut args);
             let glob = is_glob(p);
@@ -115,11 +128,11 @@ impl Store {
         }
         if let Some(since) = q.since_us {
             let a = arg(Value::Integer(since), &mut args);
-            clauses.push(format!("e.time_us >= {a}"));
+            clauses.push(format!("{time} >= {a}"));
         }
         if let Some(until) = q.until_us {
             let a = arg(Value::Integer(until), &mut args);
-            clauses.push(format!("e.time_us <= {a}"));
+            clauses.push(format!("{time} <= {a}"));
         }
         if q.writes_only {
             clauses.push("e.read_only = 0".into());
@@ -128,7 +141,7 @@ impl Store {
             sql.push_str(" WHERE ");
             sql.push_str(&clauses.join(" AND "));
         }
-        sql.push_str(" ORDER BY e.time_us, e.id");
+        sql.push_str(&format!(" ORDER BY {time}, e.id"));
         if let Some(limit) = q.limit {
             let a = arg(Value::Integer(limit.min(i64::MAX as u64) as i64), &mut args);
             sql.push_str(&format!(" LIMIT {a}"));
@@ -138,7 +151,11 @@ impl Store {
         let rows = stmt
             .query_map(rusqlite::params_from_iter(args), read_row)
             .map_err(err)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(err)
+        let mut events = rows.collect::<Result<Vec<_>, _>>().map_err(err)?;
+        // An event naming the resource in two spellings comes twice from `refs`.
+        let mut seen = std::collections::HashSet::new();
+        events.retain(|e| seen.insert(e.id));
+        Ok(events)
     }
 
     /// The original record of a stored event, as logged.

@@ -66,11 +66,14 @@ const MIGRATIONS: &[&str] = &[
         lz4 BLOB NOT NULL
     );
 
+    -- Every resource an event names, in time order per resource: the latest writes to one
+    -- reads the newest entries of one range and stops.
     CREATE TABLE refs (
-        ref   TEXT NOT NULL,
-        event INTEGER NOT NULL,
-        PRIMARY KEY (ref, event)
-    ) WITHOUT ROWID;",
+        ref     TEXT NOT NULL,
+        time_us INTEGER NOT NULL,
+        event   INTEGER NOT NULL,
+        PRIMARY KEY (ref, time_us, event)
+) WITHOUT ROWID;",
 ];
 
 /// Indexes that serve queries only. A large ingest drops them and builds them again at the

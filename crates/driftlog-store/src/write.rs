@@ -212,10 +212,7 @@ impl Store {
                 .map_err(sql)?;
             let mut insert = tx.prepare_cached(&insert_sql()).map_err(sql)?;
             let mut upsert = tx.prepare_cached(&upsert_sql()).map_err(sql)?;
-            let mut clear_refs = tx
-                .prepare_cached("DELETE FROM refs WHERE event = ?1")
-                .map_err(sql)?;
-            let mut refs: Vec<(&str, i64)> = Vec::new();
+            let mut refs: Vec<(&str, i64, i64)> = Vec::new();
             for p in &events {
                 let e = &p.event;
                 let (outcome, message) = match &e.outcome {
@@ -275,10 +272,10 @@ impl Store {
                     next_id += 1;
                 } else {
                     stats.upgraded += 1;
-                    clear_refs.execute([id]).map_err(sql)?;
+                    // The earlier stage's references stay: the request named them too.
                 }
                 block_used[(p.raw.block - first_block as u64) as usize] = true;
-                refs.extend(e.resources.iter().map(|r| (r.as_str(), id)));
+                refs.extend(e.resources.iter().map(|r| (r.as_str(), e.time_us, id)));
             }
             let mut insert_block = tx
                 .prepare_cached("INSERT INTO raw_blocks (id, lz4) VALUES (?1, ?2)")
@@ -293,10 +290,12 @@ impl Store {
             refs.sort_unstable();
             refs.dedup();
             let mut insert_ref = tx
-                .prepare_cached("INSERT OR IGNORE INTO refs (ref, event) VALUES (?1, ?2)")
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO refs (ref, time_us, event) VALUES (?1, ?2, ?3)",
+                )
                 .map_err(sql)?;
-            for (r, id) in refs {
-                insert_ref.execute(params![r, id]).map_err(sql)?;
+            for (r, time_us, id) in refs {
+                insert_ref.execute(params![r, time_us, id]).map_err(sql)?;
             }
 
             let now = jiff::Timestamp::now().to_string();
