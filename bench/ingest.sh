@@ -62,22 +62,29 @@ results=$(
 )
 events=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM events").fetchone()[0])' "$work/driftlog.db")
 
-# Lookups: the most and a typical often-named resource, 20 runs each, median wall time of the
-# whole command (process start, store open, query, output).
-hot=$("$bin" --store "$work/driftlog.db" events --action AuthorizeSecurityGroupIngress --limit 1 --format jsonl | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["resources"][0])')
-lookup=$(python3 - "$bin" "$work/driftlog.db" "$hot" <<'PY'
-import subprocess, sys, time, statistics
-bin, store, resource = sys.argv[1:]
+# Lookups by resource: the resource most events name, one named by a few hundred events, one
+# named by a handful; 20 runs each, median wall time of the whole command (process start, store
+# open, query, output), for all matches and for the latest 20 writes.
+lookup=$(python3 - "$bin" "$work/driftlog.db" <<'PY'
+import sqlite3, subprocess, sys, time, statistics
+bin, store = sys.argv[1:]
+db = sqlite3.connect(store)
+def pick(lo, hi):
+    return db.execute("SELECT ref, count(*) FROM refs GROUP BY ref HAVING count(*) BETWEEN ? AND ? "
+                      "ORDER BY count(*) DESC LIMIT 1", (lo, hi)).fetchone()
 def run(*args):
     times, out = [], b""
     for _ in range(20):
         t = time.perf_counter()
-        out = subprocess.run([bin, "--store", store, "events", *args], capture_output=True, check=True).stdout
+        out = subprocess.run([bin, "--store", store, "events", *args, "--format", "jsonl"],
+                             capture_output=True, check=True).stdout
         times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1000, out
-ms, out = run("--resource", resource, "--format", "jsonl")
-ms_w, out_w = run("--resource", resource, "--writes-only", "--limit", "50", "--format", "jsonl")
-print(f"{ms:.1f}\t{len(out.splitlines())}\t{ms_w:.1f}\t{len(out_w.splitlines())}")
+    return statistics.median(times) * 1000, len(out.splitlines())
+for lo, hi in ((1, 10), (100, 1000), (1, 10**9)):
+    ref, n = pick(lo, hi)
+    all_ms, all_n = run("--resource", ref)
+    last_ms, last_n = run("--resource", ref, "--writes-only", "--limit", "20")
+    print(f"| `{ref}` | {n} | {all_ms:.1f} ms ({all_n} events) | {last_ms:.1f} ms ({last_n} events) |")
 PY
 )
 store_mb=$(du -m "$work/driftlog.db" | cut -f1)
