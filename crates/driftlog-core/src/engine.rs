@@ -5,6 +5,7 @@
 //! parses only the pairs that differ. The pairs are independent, so they are compared on all
 //! cores.
 
+use crate::attribution::identity::identifiers;
 use crate::diff::diff_attributes;
 use crate::finding::{Finding, FindingKind, SuppressedChange};
 use crate::sensitive::{MaskError, SensitiveMask};
@@ -133,6 +134,11 @@ pub fn compare_instances(
             deposed: l.deposed.clone(),
             previous_address: None,
             changes: Vec::new(),
+            identifiers: l
+                .parse()
+                .map(|(v, _)| identifiers(&l.resource_type, [&v]))
+                .unwrap_or_default(),
+            attribution: None,
         });
     }
     Ok(out)
@@ -142,7 +148,7 @@ fn compare_one(
     declared: &ResourceInstance<'_>,
     live: Option<&ResourceInstance<'_>>,
 ) -> Result<(Option<Finding>, Vec<SuppressedChange>), EngineError> {
-    let finding = |kind, changes| Finding {
+    let finding = |kind, changes, identifiers| Finding {
         address: declared.address.clone(),
         resource_type: declared.resource_type.clone(),
         provider: declared.provider.clone(),
@@ -150,9 +156,16 @@ fn compare_one(
         deposed: declared.deposed.clone(),
         previous_address: None,
         changes,
+        identifiers,
+        attribution: None,
     };
     let Some(live) = live else {
-        return Ok((Some(finding(FindingKind::Deleted, Vec::new())), Vec::new()));
+        let (before, _) = declared.parse()?;
+        let ids = identifiers(&declared.resource_type, [&before]);
+        return Ok((
+            Some(finding(FindingKind::Deleted, Vec::new(), ids)),
+            Vec::new(),
+        ));
     };
     if declared.attributes.map(RawValue::get) == live.attributes.map(RawValue::get) {
         return Ok((None, Vec::new()));
@@ -174,8 +187,10 @@ fn compare_one(
             rule,
         })
         .collect();
-    let drift =
-        (!outcome.changes.is_empty()).then(|| finding(FindingKind::Changed, outcome.changes));
+    let drift = (!outcome.changes.is_empty()).then(|| {
+        let ids = identifiers(&declared.resource_type, [&before, &after]);
+        finding(FindingKind::Changed, outcome.changes, ids)
+    });
     Ok((drift, suppressed))
 }
 

@@ -41,6 +41,13 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_address: Option<String>,
     pub changes: Vec<Change>,
+    /// The ids, ARNs and names the resource's attributes carry, by which audit events name it
+    /// (see [`crate::attribution::identity`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub identifiers: Vec<String>,
+    /// Who made the change, from the audit logs (absent when attribution did not run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<crate::attribution::Attribution>,
 }
 
 /// One changed attribute path. `before` is the declared value, `after` the live one; both are

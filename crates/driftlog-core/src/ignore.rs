@@ -288,6 +288,8 @@ mod tests {
                 .iter()
                 .map(|p| Change::new((*p).into(), json!(1), json!(2)))
                 .collect(),
+            identifiers: Vec::new(),
+            attribution: None,
         }
     }
 

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod address;
+pub mod attribution;
 pub mod diff;
 pub mod engine;
 pub mod event;

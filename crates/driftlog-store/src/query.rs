@@ -147,7 +147,8 @@ impl Store {
             sql.push_str(&format!(" LIMIT {a}"));
         }
         let err = |e| StoreError::sql(&self.path, e);
-        let mut stmt = self.conn.prepare(&sql).map_err(err)?;
+        // Attribution runs the same shapes of query thousands of times.
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(err)?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(args), read_row)
             .map_err(err)?;
@@ -155,6 +156,25 @@ impl Store {
         // An event naming the resource in two spellings comes twice from `refs`.
         let mut seen = std::collections::HashSet::new();
         events.retain(|e| seen.insert(e.id));
+        Ok(events)
+    }
+
+    /// Every event that names any of `identifiers`, oldest first, each once.
+    pub fn events_naming(&self, identifiers: &[String]) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut events = Vec::new();
+        for id in identifiers {
+            let q = EventQuery {
+                resource: Some(id.clone()),
+                ..EventQuery::default()
+            };
+            for stored in self.query(&q)? {
+                if seen.insert(stored.id) {
+                    events.push(stored.event);
+                }
+            }
+        }
+        events.sort_by_key(|e| e.time_us);
         Ok(events)
     }
 

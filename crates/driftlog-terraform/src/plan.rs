@@ -4,6 +4,7 @@
 use crate::document::Plan;
 use crate::error::ReadError;
 use crate::schema::{ChangeBody, PlanChange, RelevantAttribute};
+use driftlog_core::attribution::identity::identifiers;
 use driftlog_core::diff::diff_attributes;
 use driftlog_core::path::{AttrPath, Segment};
 use driftlog_core::sensitive::SensitiveMask;
@@ -126,6 +127,16 @@ fn drift_entry(
 ) -> Result<(Option<Finding>, Vec<SuppressedChange>), ReadError> {
     let address = c.address.as_ref();
     let acts = actions(c);
+    // Identifiers are read from whichever sides the plan has; a side that does not parse just
+    // contributes none (its problems are reported by the diff below).
+    let ids = || {
+        let sides: Vec<serde_json::Value> = [c.change.before, c.change.after]
+            .into_iter()
+            .flatten()
+            .filter_map(|raw| serde_json::from_str(raw.get()).ok())
+            .collect();
+        identifiers(&c.resource_type, sides.iter())
+    };
     let finding = |kind, changes| Finding {
         address: address.to_owned(),
         resource_type: c.resource_type.to_string(),
@@ -134,6 +145,8 @@ fn drift_entry(
         deposed: c.deposed.as_deref().map(str::to_owned),
         previous_address: c.previous_address.as_deref().map(str::to_owned),
         changes,
+        identifiers: ids(),
+        attribution: None,
     };
     if acts.iter().all(|a| a == "no-op" || a == "read") {
         return Ok((None, Vec::new()));

@@ -1,0 +1,260 @@
+//! Attribution: which audit events made a resource drift.
+//!
+//! For one finding, given every event that names one of the resource's identifiers
+//! ([`identity`]), attribution keeps the events after the last Terraform apply that touched the
+//! resource, drops reads, sets failed writes aside as *attempts*, and ranks the successful
+//! writes by whether their action explains the changed attributes ([`actions`]). The result
+//! says who, when, how and from where, with a confidence:
+//!
+//! - `certain`: every changed attribute (or the deletion) is explained by an action that changes
+//!   exactly it;
+//! - `likely`: writes happened in the window but explain only part of the change, or could
+//!   change anything (`ModifyDBInstance`);
+//! - `none`: no write in the window; the audit logs searched do not hold the cause.
+
+pub mod actions;
+pub mod identity;
+
+use crate::event::{format_time_us, AuditEvent, Outcome};
+use crate::finding::{Finding, FindingKind};
+use crate::ActorKind;
+use actions::Explains;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    None,
+    Likely,
+    Certain,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::None => "none",
+            Confidence::Likely => "likely",
+            Confidence::Certain => "certain",
+        }
+    }
+}
+
+/// One audit event, as a finding cites it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRef {
+    pub source: String,
+    pub event_id: String,
+    pub time: String,
+    pub action: String,
+    pub outcome: String,
+    pub principal: Option<String>,
+    /// The role or user an assumed-role session was issued by.
+    pub issuer: Option<String>,
+    pub session_name: Option<String>,
+    pub source_identity: Option<String>,
+    /// Impersonated user, delegation chain, Identity Center user.
+    pub on_behalf_of: Option<String>,
+    pub actor_kind: ActorKind,
+    pub actor_rule: String,
+    pub mfa: Option<bool>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The changed attributes (or `deleted`) this event's action accounts for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub explains: Vec<String>,
+}
+
+impl EventRef {
+    fn new(e: &AuditEvent, explains: Vec<String>) -> Self {
+        let p = &e.principal;
+        Self {
+            source: e.source.as_str().to_owned(),
+            event_id: e.event_id.clone(),
+            time: format_time_us(e.time_us),
+            action: e.action.clone(),
+            outcome: e.outcome.label().to_owned(),
+            principal: p.id.clone(),
+            issuer: p.issuer.clone(),
+            session_name: p.session_name.clone(),
+            source_identity: p.source_identity.clone(),
+            on_behalf_of: p.on_behalf_of.clone().or_else(|| p.invoked_by.clone()),
+            actor_kind: e.actor.kind,
+            actor_rule: e.actor.rule.clone(),
+            mfa: p.mfa,
+            source_ip: e.source_ip.clone(),
+            user_agent: e.user_agent.clone(),
+            explains,
+        }
+    }
+}
+
+/// The time searched for a cause.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Window {
+    /// Exclusive lower bound; `None` when nothing bounds it (every stored event was searched).
+    pub since: Option<String>,
+    /// Why the window starts where it does.
+    pub since_reason: String,
+    /// Inclusive upper bound: the scan (or the refresh the plan was made with).
+    pub until: String,
+}
+
+/// What the audit logs say about one finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Attribution {
+    pub confidence: Confidence,
+    /// The event or events that made the change, oldest first.
+    pub caused_by: Vec<EventRef>,
+    /// Other successful writes to the resource in the window.
+    pub candidates: Vec<EventRef>,
+    /// Writes to the resource in the window that failed (AccessDenied…): never causes.
+    pub attempts: Vec<EventRef>,
+    pub window: Window,
+    /// The identifiers the events were matched on.
+    pub identifiers: Vec<String>,
+}
+
+/// The attributes a finding is about, as the action table names them: top-level names
+/// (`tags.Owner` → `tags`), or `deleted`.
+pub fn changed_attributes(finding: &Finding) -> Vec<String> {
+    if finding.kind == FindingKind::Deleted {
+        return vec!["deleted".to_owned()];
+    }
+    let mut out: Vec<String> = Vec::new();
+    for change in &finding.changes {
+        let top = change
+            .path
+            .split(['.', '['])
+            .next()
+            .unwrap_or(&change.path)
+            .to_owned();
+        if !out.contains(&top) {
+            out.push(top);
+        }
+    }
+    out
+}
+
+/// Attribute `finding` from `events` (every event naming one of `identifiers`, any order).
+///
+/// `until_us` is the scan time; `fallback_since_us` bounds the window when no Terraform write to
+/// the resource is in the logs (the time the declared state was written, when known).
+pub fn attribute(
+    finding: &Finding,
+    identifiers: &[String],
+    events: &[AuditEvent],
+    until_us: i64,
+    fallback_since_us: Option<i64>,
+) -> Attribution {
+    let mut sorted: Vec<&AuditEvent> = events.iter().filter(|e| e.time_us <= until_us).collect();
+    sorted.sort_by(|a, b| (a.time_us, &a.event_id).cmp(&(b.time_us, &b.event_id)));
+
+    // The last apply: the latest successful write to the resource by Terraform.
+    let last_apply = sorted
+        .iter()
+        .rev()
+        .find(|e| e.actor.kind == ActorKind::Terraform && e.is_successful_write());
+    let (since_us, since_reason) = match (last_apply, fallback_since_us) {
+        (Some(e), _) => (
+            Some(e.time_us),
+            format!(
+                "after the last Terraform write to the resource ({} {} at {})",
+                e.action,
+                e.event_id,
+                format_time_us(e.time_us)
+            ),
+        ),
+        (None, Some(t)) => (
+            Some(t),
+            "after the declared state was written (no Terraform write to the resource in the logs)"
+                .to_owned(),
+        ),
+        (None, None) => (
+            None,
+            "every stored event (no Terraform write to the resource in the logs)".to_owned(),
+        ),
+    };
+
+    let attributes = changed_attributes(finding);
+    let mut writes: Vec<(&AuditEvent, Vec<(String, Explains)>)> = Vec::new();
+    let mut attempts = Vec::new();
+    for e in sorted
+        .iter()
+        .filter(|e| since_us.is_none_or(|s| e.time_us > s))
+    {
+        if e.read_only == Some(true) || e.actor.kind == ActorKind::Terraform {
+            continue;
+        }
+        let how: Vec<(String, Explains)> = attributes
+            .iter()
+            .map(|a| (a.clone(), actions::explains(&e.action, a)))
+            .filter(|(_, x)| *x != Explains::No)
+            .collect();
+        // A call the log does not mark as a write counts only if its action explains the change.
+        if e.read_only != Some(false) && how.is_empty() {
+            continue;
+        }
+        match e.outcome {
+            Outcome::Failure { .. } => attempts.push(EventRef::new(e, Vec::new())),
+            Outcome::Success | Outcome::Unknown => writes.push((e, how)),
+        }
+    }
+
+    // For each changed attribute, the latest successful write whose action changes exactly it;
+    // failing that, the latest that may change anything.
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut explained_exactly = 0;
+    for attribute in &attributes {
+        let best = |want: Explains| {
+            writes.iter().rposition(|(e, how)| {
+                e.outcome.is_success() && how.iter().any(|(a, x)| a == attribute && *x == want)
+            })
+        };
+        if let Some(i) = best(Explains::Yes) {
+            explained_exactly += 1;
+            chosen.push(i);
+        } else if let Some(i) = best(Explains::Possibly) {
+            chosen.push(i);
+        }
+    }
+    chosen.sort_unstable();
+    chosen.dedup();
+
+    let confidence = if !attributes.is_empty() && explained_exactly == attributes.len() {
+        Confidence::Certain
+    } else if !chosen.is_empty() {
+        Confidence::Likely
+    } else if let Some(i) = writes.iter().rposition(|(e, _)| e.outcome.is_success()) {
+        // Writes that explain nothing we know of: the latest is the best guess.
+        chosen.push(i);
+        Confidence::Likely
+    } else {
+        Confidence::None
+    };
+
+    let to_ref = |(e, how): &(&AuditEvent, Vec<(String, Explains)>)| {
+        EventRef::new(e, how.iter().map(|(a, _)| a.clone()).collect())
+    };
+    let caused_by = chosen.iter().map(|&i| to_ref(&writes[i])).collect();
+    let candidates = writes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !chosen.contains(i))
+        .map(|(_, w)| to_ref(w))
+        .collect();
+    Attribution {
+        confidence,
+        caused_by,
+        candidates,
+        attempts,
+        window: Window {
+            since: since_us.map(format_time_us),
+            since_reason,
+            until: format_time_us(until_us),
+        },
+        identifiers: identifiers.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
