@@ -8,7 +8,7 @@ use crate::ignore::{ExpiredRule, IgnoredItem};
 use serde::Serialize;
 
 /// Version of the JSON report schema (documented in the README).
-pub const FORMAT_VERSION: &str = "1.0";
+pub const FORMAT_VERSION: &str = "1.1";
 
 /// One input file the scan read.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,6 +48,26 @@ pub struct ScanReport {
     pub ignored: Vec<IgnoredItem>,
     pub expired_ignore_rules: Vec<ExpiredRule>,
     pub warnings: Vec<String>,
+    /// What the audit logs could say about the findings (format 1.1).
+    pub audit: AuditSummary,
+}
+
+/// The audit evidence a scan used for attribution.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AuditSummary {
+    /// Whether any audit events were available at all.
+    pub evidence: bool,
+    /// The event store searched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    pub events_in_store: u64,
+    /// Findings by attribution confidence.
+    pub certain: usize,
+    pub likely: usize,
+    pub none: usize,
+    /// Why there is no attribution, when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl ScanReport {
@@ -90,6 +110,7 @@ impl ScanReport {
             ignored,
             expired_ignore_rules,
             warnings,
+            audit: AuditSummary::default(),
         }
     }
 

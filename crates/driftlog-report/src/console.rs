@@ -99,6 +99,12 @@ pub fn render(report: &ScanReport, style: Style) -> String {
                 let _ = writeln!(out, "  live, but not declared in Terraform\n");
             }
         }
+        if let Some(attribution) = &finding.attribution {
+            for line in crate::text::attribution_lines(attribution) {
+                let _ = writeln!(out, "  {line}");
+            }
+            let _ = writeln!(out);
+        }
     }
 
     if !report.not_yet_applied.is_empty() {
@@ -184,5 +190,8 @@ pub fn render(report: &ScanReport, style: Style) -> String {
         let _ = write!(out, " {}.", notes.join("; "));
     }
     out.push('\n');
+    if let Some(line) = crate::text::audit_line(report) {
+        let _ = writeln!(out, "{line}");
+    }
     out
 }

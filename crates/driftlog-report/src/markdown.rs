@@ -8,6 +8,15 @@ use std::fmt::Write;
 const VALUE_WIDTH: usize = 120;
 
 /// Make text safe inside a table cell and inline code.
+/// Running text: only what Markdown or HTML would misread is escaped.
+fn prose(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('*', "\\*")
+        .replace('_', "\\_")
+        .replace('<', "&lt;")
+}
+
 fn cell(text: &str) -> String {
     let escaped = text.replace('|', "\\|").replace('`', "'");
     if escaped.is_empty() {
@@ -93,6 +102,12 @@ pub fn render(report: &ScanReport) -> String {
                 let _ = writeln!(out, "Live, but not declared in Terraform.");
             }
         }
+        if let Some(attribution) = &finding.attribution {
+            out.push('\n');
+            for line in crate::text::attribution_lines(attribution) {
+                let _ = writeln!(out, "- {}", prose(&line));
+            }
+        }
         let _ = writeln!(out, "\n</details>\n");
     }
     if !report.not_yet_applied.is_empty() {
@@ -124,6 +139,9 @@ pub fn render(report: &ScanReport) -> String {
     }
     for w in &report.warnings {
         let _ = writeln!(out, "> **Warning:** {w}\n");
+    }
+    if let Some(line) = crate::text::audit_line(report) {
+        let _ = writeln!(out, "{}", prose(&line));
     }
     out
 }

@@ -51,7 +51,7 @@ fn rule_index(kind: FindingKind) -> usize {
 }
 
 fn message(f: &Finding) -> String {
-    match f.kind {
+    let what = match f.kind {
         FindingKind::Changed => {
             let paths: Vec<&str> = f.changes.iter().map(|c| c.path.as_str()).collect();
             format!(
@@ -62,6 +62,18 @@ fn message(f: &Finding) -> String {
         }
         FindingKind::Deleted => format!("{} was deleted outside Terraform.", f.address),
         FindingKind::Unmanaged => format!("{} exists but is not managed by Terraform.", f.address),
+    };
+    match f
+        .attribution
+        .as_ref()
+        .and_then(|a| a.caused_by.first().map(|c| (a, c)))
+    {
+        Some((a, cause)) => format!(
+            "{what} Caused by ({}): {}.",
+            a.confidence.as_str(),
+            crate::text::event_sentence(cause)
+        ),
+        None => what,
     }
 }
 
@@ -114,6 +126,8 @@ pub fn to_value(report: &ScanReport) -> Value {
                     "resourceType": f.resource_type,
                     "provider": f.provider,
                     "changes": f.changes,
+                    "identifiers": f.identifiers,
+                    "attribution": f.attribution,
                 }
             })
         })

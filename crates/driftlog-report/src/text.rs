@@ -88,3 +88,125 @@ mod tests {
         assert_eq!(cut("abcdef", 4), "abc…");
     }
 }
+
+/// One event as a sentence: "AuthorizeSecurityGroupIngress by arn:… (for alice) via console
+/// (sessionCredentialFromConsole, MFA) at 2024-11-04T10:15:00Z from 203.0.113.9, event 3c57…".
+pub fn event_sentence(e: &driftlog_core::attribution::EventRef) -> String {
+    let mut s = format!(
+        "{} by {}",
+        e.action,
+        e.principal.as_deref().unwrap_or("(unknown principal)")
+    );
+    if let Some(identity) = &e.source_identity {
+        s.push_str(&format!(" (source identity {identity})"));
+    }
+    if let Some(on_behalf) = &e.on_behalf_of {
+        s.push_str(&format!(" (for {on_behalf})"));
+    }
+    let mfa = if e.mfa == Some(true) { ", MFA" } else { "" };
+    s.push_str(&format!(
+        " via {} ({}{mfa}) at {}",
+        e.actor_kind.as_str(),
+        e.actor_rule,
+        e.time
+    ));
+    if let Some(ip) = &e.source_ip {
+        s.push_str(&format!(" from {ip}"));
+    }
+    s.push_str(&format!(", event {}", e.event_id));
+    if e.outcome != "success" {
+        s.push_str(&format!(" ({})", e.outcome));
+    }
+    s
+}
+
+/// The attribution of one finding in a few lines, for the console and Markdown.
+pub fn attribution_lines(a: &driftlog_core::attribution::Attribution) -> Vec<String> {
+    use driftlog_core::attribution::Confidence;
+    let mut lines = Vec::new();
+    match a.confidence {
+        Confidence::None => lines.push(format!(
+            "cause: not found in the audit logs ({} identifiers searched, {})",
+            a.identifiers.len(),
+            a.window.since_reason
+        )),
+        confidence => {
+            for cause in &a.caused_by {
+                let explains = if cause.explains.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", cause.explains.join(", "))
+                };
+                lines.push(format!(
+                    "caused by ({}){explains}: {}",
+                    confidence.as_str(),
+                    event_sentence(cause)
+                ));
+            }
+        }
+    }
+    if !a.candidates.is_empty() {
+        lines.push(format!(
+            "other writes in the window: {}",
+            a.candidates
+                .iter()
+                .take(3)
+                .map(|e| format!(
+                    "{} by {} at {}",
+                    e.action,
+                    e.principal.as_deref().unwrap_or("?"),
+                    e.time
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+                + &if a.candidates.len() > 3 {
+                    format!("; +{} more", a.candidates.len() - 3)
+                } else {
+                    String::new()
+                }
+        ));
+    }
+    if !a.attempts.is_empty() {
+        lines.push(format!(
+            "failed attempts: {}",
+            a.attempts
+                .iter()
+                .take(3)
+                .map(|e| format!(
+                    "{} by {} at {} ({})",
+                    e.action,
+                    e.principal.as_deref().unwrap_or("?"),
+                    e.time,
+                    e.outcome
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    lines
+}
+
+/// The one-line account of the audit evidence, when there is drift to attribute.
+pub fn audit_line(report: &driftlog_core::ScanReport) -> Option<String> {
+    if report.findings.is_empty() {
+        return None;
+    }
+    let a = &report.audit;
+    Some(if a.evidence {
+        format!(
+            "Attribution: {} certain, {} likely, {} without a cause in the logs ({} audit events in {}).",
+            a.certain,
+            a.likely,
+            a.none,
+            a.events_in_store,
+            a.store.as_deref().unwrap_or("the store")
+        )
+    } else {
+        format!(
+            "Attribution: {}",
+            a.note
+                .as_deref()
+                .unwrap_or("no audit evidence was available.")
+        )
+    })
+}

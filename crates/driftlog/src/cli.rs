@@ -223,6 +223,16 @@ pub struct ScanArgs {
     /// Ignore file to read. Default: `.driftlogignore` in the current directory, if present.
     #[arg(long, value_name = "FILE", env = "DRIFTLOG_IGNORE_FILE")]
     pub ignore_file: Option<PathBuf>,
+
+    /// Audit logs (CloudTrail, Kubernetes, GCP, Azure; files or directories) to add to the event
+    /// store before attributing each finding. Without it, whatever the store already holds is
+    /// used.
+    #[arg(long, value_name = "PATH", num_args = 1.., env = "DRIFTLOG_AUDIT", value_delimiter = ',')]
+    pub audit: Vec<PathBuf>,
+
+    /// Do not look for who caused the drift.
+    #[arg(long, conflicts_with = "audit")]
+    pub no_attribution: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! The `driftlog` binary: argument parsing, wiring and exit codes. The work happens in the
 //! library crates; this stays thin.
 
+mod attribute;
 mod cli;
 mod events;
 mod ingest;
@@ -19,7 +20,7 @@ pub mod exit {
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match &cli.command {
-        cli::Command::Scan(args) => scan::run(args, cli.color),
+        cli::Command::Scan(args) => scan::run(args, cli.color, &cli.store),
         cli::Command::Ingest(args) => ingest::run(args, &cli.store),
         cli::Command::Events(args) => events::run(args, &cli.store),
     };

@@ -187,7 +187,7 @@ fn today() -> jiff::civil::Date {
     jiff::ZonedDateTime::now().date()
 }
 
-pub fn run(args: &ScanArgs, color: ColorChoice) -> Result<u8> {
+pub fn run(args: &ScanArgs, color: ColorChoice, store: &Path) -> Result<u8> {
     let rules = load_ignore_rules(args)?;
     let pb = if args.output.is_some()
         || args.format != OutputFormat::Console
@@ -206,11 +206,19 @@ pub fn run(args: &ScanArgs, color: ColorChoice) -> Result<u8> {
         (None, None, None, Some(dir)) => scan_terraform_dir(dir, &pb)?,
         _ => bail!("give --declared FILE --live FILE, or --plan FILE, or --terraform DIR (see driftlog scan --help)"),
     };
+    let (mut findings, ignored, expired) = rules.apply(scanned.findings, today());
+    let mut warnings = scanned.warnings;
+    // `--audit` logs are ingested even when there is nothing to attribute: the store keeps them.
+    let audit = if args.no_attribution || (findings.is_empty() && args.audit.is_empty()) {
+        driftlog_core::report::AuditSummary::default()
+    } else {
+        step(&pb, format!("attributing {} findings", findings.len()));
+        crate::attribute::attribute_findings(&mut findings, &args.audit, store, &mut warnings)?
+    };
     if let Some(pb) = &pb {
         pb.finish_and_clear();
     }
-    let (findings, ignored, expired) = rules.apply(scanned.findings, today());
-    let report = ScanReport::new(
+    let mut report = ScanReport::new(
         scanned.mode,
         scanned.inputs,
         scanned.resources_scanned,
@@ -219,8 +227,9 @@ pub fn run(args: &ScanArgs, color: ColorChoice) -> Result<u8> {
         scanned.suppressed,
         ignored,
         expired,
-        scanned.warnings,
+        warnings,
     );
+    report.audit = audit;
     write_report(args, color, &report)?;
     Ok(if report.has_drift() {
         exit::DRIFT

@@ -3,16 +3,102 @@
 mod common;
 use common::*;
 
+/// The README's first command, with a store of its own (shown as `[store]`).
 fn scan_quickstart(format: &str) -> Run {
-    run(driftlog().current_dir(workspace_root()).args([
+    let store = TempStore::new();
+    let r = run(driftlog()
+        .current_dir(workspace_root())
+        .arg("--store")
+        .arg(store.path())
+        .args([
+            "scan",
+            "--declared",
+            "examples/quickstart/declared.tfstate",
+            "--live",
+            "examples/quickstart/live.tfstate",
+            "--audit",
+            "examples/quickstart/cloudtrail",
+            "--format",
+            format,
+        ]));
+    let path = store.path().display().to_string();
+    Run {
+        stdout: r.stdout.replace(&path, "[store]"),
+        stderr: r.stderr.replace(&path, "[store]"),
+        ..r
+    }
+}
+
+/// The scan time bounds every attribution window; snapshots show a placeholder.
+fn without_scan_time(mut v: serde_json::Value) -> serde_json::Value {
+    for f in v["findings"].as_array_mut().unwrap() {
+        if f.get("attribution").is_some() {
+            f["attribution"]["window"]["until"] = "[scan time]".into();
+        }
+    }
+    v
+}
+
+#[test]
+fn without_audit_logs_the_report_says_so() {
+    let r = run(driftlog().current_dir(workspace_root()).args([
         "scan",
         "--declared",
         "examples/quickstart/declared.tfstate",
         "--live",
         "examples/quickstart/live.tfstate",
-        "--format",
-        format,
-    ]))
+    ]));
+    assert_eq!(r.code, 2);
+    assert!(!r.stdout.contains("caused by"));
+    insta::assert_snapshot!("quickstart_console_without_audit", r.stdout);
+}
+
+#[test]
+fn every_drift_in_the_quickstart_is_attributed() {
+    let r = scan_quickstart("json");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let v = json(&r);
+    assert_eq!(v["audit"]["certain"], 4);
+    let cause = |address: &str| {
+        let f = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["address"] == address)
+            .unwrap();
+        assert_eq!(f["attribution"]["confidence"], "certain", "{address}");
+        f["attribution"]["caused_by"][0].clone()
+    };
+    let sg = cause("aws_security_group.web");
+    assert_eq!(sg["action"], "AuthorizeSecurityGroupIngress");
+    assert_eq!(
+        sg["principal"],
+        "arn:aws:sts::123456789012:assumed-role/Admin/break-glass"
+    );
+    assert_eq!(sg["actor_kind"], "console");
+    assert_eq!(sg["mfa"], true);
+    assert_eq!(sg["source_ip"], "203.0.113.9");
+    assert_eq!(
+        cause("aws_instance.web[1]")["action"],
+        "ModifyInstanceAttribute"
+    );
+    assert_eq!(cause("aws_instance.web[1]")["actor_kind"], "cli");
+    assert_eq!(cause("aws_s3_bucket.assets")["actor_kind"], "sdk");
+    assert_eq!(cause("aws_sqs_queue.jobs")["action"], "DeleteQueue");
+    let sg_finding = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["address"] == "aws_security_group.web")
+        .unwrap();
+    assert_eq!(
+        sg_finding["attribution"]["attempts"][0]["outcome"],
+        "Client.UnauthorizedOperation"
+    );
+    assert!(sg_finding["attribution"]["window"]["since_reason"]
+        .as_str()
+        .unwrap()
+        .contains("last Terraform write"));
 }
 
 #[test]
@@ -31,7 +117,7 @@ fn json_report_has_the_documented_schema() {
     let r = scan_quickstart("json");
     assert_eq!(r.code, 2);
     let v = json(&r);
-    assert_eq!(v["format_version"], "1.0");
+    assert_eq!(v["format_version"], "1.1");
     assert_eq!(v["summary"]["drifted"], 4);
     assert_eq!(v["summary"]["changed"], 3);
     assert_eq!(v["summary"]["deleted"], 1);
@@ -46,7 +132,7 @@ fn json_report_has_the_documented_schema() {
     assert_eq!(sg["changes"][0]["path"], "ingress");
     assert_eq!(sg["changes"][0]["added"][0]["from_port"], 22);
     assert_eq!(sg["changes"][0]["removed"], serde_json::json!([]));
-    insta::assert_json_snapshot!("quickstart_json", v);
+    insta::assert_json_snapshot!("quickstart_json", without_scan_time(v));
 }
 
 #[test]
@@ -81,6 +167,10 @@ fn sarif_report_is_sarif_2_1_0() {
                 .as_str()
                 .unwrap()
         ));
+    }
+    let mut v = v;
+    for result in v["runs"][0]["results"].as_array_mut().unwrap() {
+        result["properties"]["attribution"]["window"]["until"] = "[scan time]".into();
     }
     insta::assert_json_snapshot!("quickstart_sarif", v);
 }

@@ -16,6 +16,8 @@ pub fn driftlog() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftlog"));
     cmd.env("NO_COLOR", "1")
         .env_remove("DRIFTLOG_TERRAFORM")
+        // Never pick up a developer's own `.driftlog/` store: scans without `--store` see none.
+        .env("DRIFTLOG_STORE", "/nonexistent/driftlog-tests/events.db")
         .env("COLUMNS", "120");
     cmd
 }
