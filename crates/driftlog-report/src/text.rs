@@ -74,21 +74,6 @@ pub fn plural(n: usize, word: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn rules_read_like_rules() {
-        let rule = json!({"cidr_blocks": ["0.0.0.0/0"], "description": "debug - remove me", "from_port": 22, "ipv6_cidr_blocks": [], "protocol": "tcp", "self": false});
-        assert_eq!(short(&rule, 200), "cidr_blocks=[0.0.0.0/0], description=\"debug - remove me\", from_port=22, protocol=tcp, self=false");
-        assert_eq!(short(&json!("t3.large"), 200), "t3.large");
-        assert_eq!(short(&json!(null), 200), "(none)");
-        assert_eq!(cut("abcdef", 4), "abc…");
-    }
-}
-
 /// One event as a sentence: "AuthorizeSecurityGroupIngress by arn:… (for alice) via console
 /// (sessionCredentialFromConsole, MFA) at 2024-11-04T10:15:00Z from 203.0.113.9, event 3c57…".
 pub fn event_sentence(e: &driftlog_core::attribution::EventRef) -> String {
@@ -209,4 +194,19 @@ pub fn audit_line(report: &driftlog_core::ScanReport) -> Option<String> {
                 .unwrap_or("no audit evidence was available.")
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rules_read_like_rules() {
+        let rule = json!({"cidr_blocks": ["0.0.0.0/0"], "description": "debug - remove me", "from_port": 22, "ipv6_cidr_blocks": [], "protocol": "tcp", "self": false});
+        assert_eq!(short(&rule, 200), "cidr_blocks=[0.0.0.0/0], description=\"debug - remove me\", from_port=22, protocol=tcp, self=false");
+        assert_eq!(short(&json!("t3.large"), 200), "t3.large");
+        assert_eq!(short(&json!(null), 200), "(none)");
+        assert_eq!(cut("abcdef", 4), "abc…");
+    }
 }
