@@ -44,7 +44,8 @@ impl ResourceInstance<'_> {
         (&self.address, self.deposed.as_deref())
     }
 
-    fn parse(&self) -> Result<(Value, SensitiveMask), EngineError> {
+    /// The attributes as a JSON value, with the paths the state marks sensitive.
+    pub fn parse(&self) -> Result<(Value, SensitiveMask), EngineError> {
         let attrs = match self.attributes {
             Some(raw) => serde_json::from_str(raw.get()).map_err(|e| EngineError::Attributes {
                 address: self.address.clone(),

@@ -9,7 +9,7 @@ pub mod events;
 pub mod json;
 pub mod markdown;
 pub mod sarif;
-mod text;
+pub mod text;
 
 use driftlog_core::ScanReport;
 use std::io::{self, Write};

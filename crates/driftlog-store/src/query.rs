@@ -160,7 +160,7 @@ impl Store {
     }
 
     /// Every event that names any of `identifiers`, oldest first, each once.
-    pub fn events_naming(&self, identifiers: &[String]) -> Result<Vec<AuditEvent>, StoreError> {
+    pub fn events_naming(&self, identifiers: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
         let mut seen = std::collections::HashSet::new();
         let mut events = Vec::new();
         for id in identifiers {
@@ -170,11 +170,11 @@ impl Store {
             };
             for stored in self.query(&q)? {
                 if seen.insert(stored.id) {
-                    events.push(stored.event);
+                    events.push(stored);
                 }
             }
         }
-        events.sort_by_key(|e| e.time_us);
+        events.sort_by_key(|e| (e.event.time_us, e.id));
         Ok(events)
     }
 

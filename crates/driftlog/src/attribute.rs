@@ -72,7 +72,11 @@ pub fn attribute_findings(
         ..AuditSummary::default()
     };
     for finding in findings.iter_mut() {
-        let events = store.events_naming(&finding.identifiers)?;
+        let events: Vec<_> = store
+            .events_naming(&finding.identifiers)?
+            .into_iter()
+            .map(|stored| stored.event)
+            .collect();
         let attribution = attribute(finding, &finding.identifiers, &events, now, None);
         match attribution.confidence {
             Confidence::Certain => summary.certain += 1,

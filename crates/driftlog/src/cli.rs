@@ -90,6 +90,43 @@ driftlog events --actor-kind console --action 'Authorize*' --format json\n  \
 driftlog events --resource i-0abc --raw"
     )]
     Events(EventsArgs),
+
+    /// The story of one resource: every audit event on it, its drift, and who caused it.
+    #[command(
+        long_about = "The story of one resource: every event in the store that names it \
+(oldest first: who, what, when, read or write, outcome, the Terraform applies among them) and, \
+given the state inputs, its current drift attributed to the call that caused it.\n\n\
+TARGET is a Terraform address (with --declared/--live or --plan), or an id, ARN or name as \
+audit logs name the resource.",
+        after_help = "Examples:\n  \
+driftlog explain sg-0123456789abcdef0\n  \
+driftlog explain aws_security_group.web --declared terraform.tfstate --live refreshed.tfstate\n  \
+driftlog explain 'aws_instance.web[1]' --plan plan.json --format json"
+    )]
+    Explain(ExplainArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// A Terraform address (needs state inputs), or an id, ARN or name.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+
+    /// The declared state, to resolve an address and show its drift.
+    #[arg(long, value_name = "FILE", requires = "live", conflicts_with = "plan")]
+    pub declared: Option<PathBuf>,
+
+    /// The live state.
+    #[arg(long, value_name = "FILE", requires = "declared")]
+    pub live: Option<PathBuf>,
+
+    /// A plan's JSON, instead of two states.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = EventsFormat::Table)]
+    pub format: EventsFormat,
 }
 
 #[derive(Args, Debug)]

@@ -4,6 +4,7 @@
 mod attribute;
 mod cli;
 mod events;
+mod explain;
 mod ingest;
 mod scan;
 
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
         cli::Command::Scan(args) => scan::run(args, cli.color, &cli.store),
         cli::Command::Ingest(args) => ingest::run(args, &cli.store),
         cli::Command::Events(args) => events::run(args, &cli.store),
+        cli::Command::Explain(args) => explain::run(args, &cli.store),
     };
     match result {
         Ok(code) => ExitCode::from(code),

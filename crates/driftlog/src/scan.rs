@@ -183,6 +183,45 @@ fn load_ignore_rules(args: &ScanArgs) -> Result<IgnoreRules> {
     Ok(rules)
 }
 
+/// What `explain` needs from the state inputs: the drift (if any) of one address and the
+/// identifiers of that resource even when it did not drift.
+pub(crate) fn resource_in_states(
+    declared: Option<&Path>,
+    live: Option<&Path>,
+    plan: Option<&Path>,
+    address: &str,
+) -> Result<(Option<driftlog_core::Finding>, Vec<String>)> {
+    let scanned = match (declared, live, plan) {
+        (Some(d), Some(l), None) => scan_states(d, l, &None)?,
+        (None, None, Some(p)) => scan_plan_input(&Input::open(p)?, "plan", &None)?,
+        _ => bail!("give --declared FILE --live FILE, or --plan FILE"),
+    };
+    if let Some(f) = scanned.findings.into_iter().find(|f| f.address == address) {
+        let ids = f.identifiers.clone();
+        return Ok((Some(f), ids));
+    }
+    // No drift: read the identifiers from the declared side (or the plan's prior state).
+    let input = Input::open(declared.or(plan).expect("one input is given"))?;
+    let doc = Document::parse(&input)?;
+    for instance in state_side(&doc)? {
+        if instance.address == address && instance.deposed.is_none() {
+            let (attributes, _) = instance.parse().map_err(|source| ReadError::Engine {
+                path: input.path.clone(),
+                source,
+            })?;
+            let ids = driftlog_core::attribution::identity::identifiers(
+                &instance.resource_type,
+                [&attributes],
+            );
+            return Ok((None, ids));
+        }
+    }
+    bail!(
+        "{address} is not in {}",
+        display_path(declared.or(plan).expect("one input is given"))
+    )
+}
+
 fn today() -> jiff::civil::Date {
     jiff::ZonedDateTime::now().date()
 }

@@ -1,0 +1,129 @@
+//! Issue 4: `driftlog explain` tells one resource's story from the store, by Terraform address
+//! (with state inputs) or by any identifier.
+
+mod common;
+use common::*;
+
+fn quickstart_store() -> TempStore {
+    let store = TempStore::new();
+    let r = store.ingest(&[&workspace_root().join("examples/quickstart/cloudtrail")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    store
+}
+
+fn explain(store: &TempStore, args: &[&str]) -> Run {
+    run(driftlog()
+        .current_dir(workspace_root())
+        .arg("--store")
+        .arg(store.path())
+        .arg("explain")
+        .args(args))
+}
+
+#[test]
+fn an_address_with_state_shows_timeline_drift_and_cause() {
+    let store = quickstart_store();
+    let r = explain(
+        &store,
+        &[
+            "aws_security_group.web",
+            "--declared",
+            "examples/quickstart/declared.tfstate",
+            "--live",
+            "examples/quickstart/live.tfstate",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = json(&r);
+    assert_eq!(v["identifiers"][0], "sg-0123456789abcdef0");
+    let actions: Vec<(&str, &str)> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["actor"]["kind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("AuthorizeSecurityGroupIngress", "terraform"),
+            ("AuthorizeSecurityGroupIngress", "cli"),
+            ("DescribeSecurityGroups", "console"),
+            ("AuthorizeSecurityGroupIngress", "console"),
+        ],
+        "oldest first: the apply, the denied attempt, the look, the change"
+    );
+    let a = &v["drift"]["attribution"];
+    assert_eq!(a["confidence"], "certain");
+    assert_eq!(
+        a["caused_by"][0]["principal"],
+        "arn:aws:sts::123456789012:assumed-role/Admin/break-glass"
+    );
+
+    let table = explain(
+        &store,
+        &[
+            "aws_security_group.web",
+            "--declared",
+            "examples/quickstart/declared.tfstate",
+            "--live",
+            "examples/quickstart/live.tfstate",
+        ],
+    );
+    assert!(table.stdout.contains("4 events"), "{}", table.stdout);
+    assert!(table
+        .stdout
+        .contains("1 by Terraform, the last at 2026-11-13T09:00:04Z"));
+    assert!(table.stdout.contains("caused by (certain) [ingress]"));
+}
+
+#[test]
+fn an_identifier_alone_and_a_resource_without_drift() {
+    let store = quickstart_store();
+    let by_id = explain(&store, &["i-014f1a2b3c4d5e6f7", "--format", "json"]);
+    assert_eq!(by_id.code, 0, "{}", by_id.stderr);
+    let v = json(&by_id);
+    assert_eq!(v["drift"], serde_json::Value::Null);
+    assert_eq!(
+        v["events"].as_array().unwrap().len(),
+        4,
+        "apply, stop, modify, start"
+    );
+
+    let calm = explain(
+        &store,
+        &[
+            "aws_instance.web[0]",
+            "--declared",
+            "examples/quickstart/declared.tfstate",
+            "--live",
+            "examples/quickstart/live.tfstate",
+        ],
+    );
+    assert_eq!(calm.code, 0);
+    assert!(calm.stdout.contains("No matching events."));
+    assert!(calm.stdout.contains("No current drift."));
+
+    let unknown = explain(
+        &store,
+        &[
+            "aws_instance.nope",
+            "--declared",
+            "examples/quickstart/declared.tfstate",
+            "--live",
+            "examples/quickstart/live.tfstate",
+        ],
+    );
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("aws_instance.nope is not in"),
+        "{}",
+        unknown.stderr
+    );
+}
