@@ -220,6 +220,12 @@ fn principal(identity: Option<&UserIdentity>) -> Principal {
         .or_else(|| optional(&id.user_name, "userName"))
         .or_else(|| optional(&id.principal_id, "principalId"))
         .or_else(|| optional(&id.account_id, "accountId"));
+    // IAM Identity Center (SSO) sessions are roles named `AWSReservedSSO_<permission set>_…`;
+    // the session name is the person who signed in.
+    let sso_user = issuer
+        .as_deref()
+        .filter(|i| i.contains("/AWSReservedSSO_"))
+        .and(session_name.clone());
     Principal {
         id: id_text,
         kind,
@@ -231,7 +237,8 @@ fn principal(identity: Option<&UserIdentity>) -> Principal {
         on_behalf_of: id
             .on_behalf_of
             .as_ref()
-            .and_then(|o| optional(&o.user_id, "userId")),
+            .and_then(|o| optional(&o.user_id, "userId"))
+            .or(sso_user),
         invoked_by,
         mfa: session
             .and_then(|s| s.attributes.as_ref())
@@ -325,6 +332,30 @@ fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_center_sessions_name_the_person() {
+        let raw: Box<RawValue> = serde_json::from_str(
+            r#"{"eventVersion":"1.08","eventID":"e","eventTime":"2024-11-04T10:00:00Z",
+            "eventSource":"s3.amazonaws.com","eventName":"PutBucketPolicy","recipientAccountId":"222233334444",
+            "userIdentity":{"type":"AssumedRole","accountId":"111122223333",
+              "arn":"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_AdministratorAccess_0123456789abcdef/jane@example.com",
+              "sessionContext":{"sessionIssuer":{"type":"Role",
+                "arn":"arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_AdministratorAccess_0123456789abcdef"}}}}"#,
+        )
+        .unwrap();
+        let e = parse(&raw).unwrap();
+        assert_eq!(
+            e.principal.session_name.as_deref(),
+            Some("jane@example.com")
+        );
+        assert_eq!(
+            e.principal.on_behalf_of.as_deref(),
+            Some("jane@example.com")
+        );
+        // Cross-account: the account is the one whose resource was called.
+        assert_eq!(e.account.as_deref(), Some("222233334444"));
+    }
 
     #[test]
     fn classification_order() {
