@@ -31,7 +31,9 @@ mod gcp;
 mod kubernetes;
 mod reader;
 mod refs;
+mod request;
 
 pub use container::UNRECOGNISED;
 pub use error::{FileError, Location, Rejection};
 pub use reader::{is_gzip, read, read_path, Collect, ParsedEvent, Sink};
+pub use request::request_body;

@@ -37,6 +37,10 @@ pub struct Store {
     /// The `strings` table in memory, for the writer (loaded on the first write).
     strings: std::collections::HashMap<String, i64>,
     strings_loaded: bool,
+    /// Recently decompressed evidence blocks, by id.
+    blocks: std::cell::RefCell<std::collections::HashMap<i64, std::sync::Arc<Vec<u8>>>>,
+    /// The `strings` table by id, for readers (loaded on the first query).
+    names: std::cell::RefCell<Option<std::sync::Arc<query::Names>>>,
 }
 
 impl Store {
@@ -54,6 +58,8 @@ impl Store {
             path: path.into(),
             strings: Default::default(),
             strings_loaded: false,
+            blocks: Default::default(),
+            names: Default::default(),
         };
         store.configure()?;
         schema::migrate(&mut store.conn).map_err(|e| e.at(path))?;

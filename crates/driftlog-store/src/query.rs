@@ -48,18 +48,15 @@ const INTERNED: [&str; 13] = [
     "user_agent",
 ];
 
-/// `SELECT` list and joins that turn interned ids back into text.
+/// The `SELECT` list: plain columns, then the interned ids (resolved in memory, see
+/// [`Store::names`]: one hash lookup instead of thirteen joins per row).
 fn select_from() -> String {
-    let texts: Vec<String> = INTERNED.iter().map(|c| format!("s_{c}.text")).collect();
-    let joins: String = INTERNED
-        .iter()
-        .map(|c| format!(" LEFT JOIN strings s_{c} ON s_{c}.id = e.{c}"))
-        .collect();
+    let ids: Vec<String> = INTERNED.iter().map(|c| format!("e.{c}")).collect();
     format!(
         "SELECT e.id, e.event_id, e.time_us, e.read_only, e.error_message, e.session_name, \
          e.source_identity, e.on_behalf_of, e.mfa, e.source_ip, e.resources, e.completeness, {} \
-         FROM events e{joins}",
-        texts.join(", ")
+         FROM events e",
+        ids.join(", ")
     )
 }
 
@@ -151,8 +148,15 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(&sql).map_err(err)?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(args), read_row)
+            .map_err(err)?
+            .collect::<Result<Vec<_>, _>>()
             .map_err(err)?;
-        let mut events = rows.collect::<Result<Vec<_>, _>>().map_err(err)?;
+        let mut names = self.names(false)?;
+        if rows.iter().any(|r| !r.resolvable(&names)) {
+            // Strings added since the names were loaded (by this process's own ingest).
+            names = self.names(true)?;
+        }
+        let mut events: Vec<StoredEvent> = rows.into_iter().map(|r| r.resolve(&names)).collect();
         // An event naming the resource in two spellings comes twice from `refs`.
         let mut seen = std::collections::HashSet::new();
         events.retain(|e| seen.insert(e.id));
@@ -189,19 +193,34 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .map_err(err)?;
-        let blob: Vec<u8> = self
-            .conn
-            .query_row("SELECT lz4 FROM raw_blocks WHERE id = ?1", [block], |r| {
-                r.get(0)
-            })
-            .map_err(err)?;
         let damaged = |reason: String| StoreError::Damaged {
             path: self.path.clone(),
             id,
             reason,
         };
-        let data = lz4_flex::decompress_size_prepended(&blob)
-            .map_err(|e| damaged(format!("evidence block {block} does not decompress: {e}")))?;
+        let cached = self.blocks.borrow().get(&block).cloned();
+        let data = match cached {
+            Some(data) => data,
+            None => {
+                let blob: Vec<u8> = self
+                    .conn
+                    .query_row("SELECT lz4 FROM raw_blocks WHERE id = ?1", [block], |r| {
+                        r.get(0)
+                    })
+                    .map_err(err)?;
+                let data =
+                    std::sync::Arc::new(lz4_flex::decompress_size_prepended(&blob).map_err(
+                        |e| damaged(format!("evidence block {block} does not decompress: {e}")),
+                    )?);
+                let mut cache = self.blocks.borrow_mut();
+                // Neighbouring records share blocks; a few dozen cover any one resource's story.
+                if cache.len() >= 64 {
+                    cache.clear();
+                }
+                cache.insert(block, data.clone());
+                data
+            }
+        };
         let (offset, len) = (offset as usize, len as usize);
         data.get(offset..offset + len)
             .map(<[u8]>::to_vec)
@@ -209,57 +228,130 @@ impl Store {
     }
 }
 
-fn read_row(r: &Row) -> rusqlite::Result<StoredEvent> {
-    let text = |i: usize| r.get::<_, Option<String>>(i);
-    // Interned columns follow the 12 plain ones, in `INTERNED` order.
-    let interned = |name: &str| {
-        let i = INTERNED.iter().position(|c| *c == name).unwrap_or(0);
-        r.get::<_, Option<String>>(12 + i)
-    };
-    let outcome = interned("outcome")?.unwrap_or_default();
-    let outcome = match outcome.as_str() {
-        "success" => Outcome::Success,
-        "unknown" => Outcome::Unknown,
-        _ => Outcome::Failure {
-            code: outcome,
-            message: text(4)?,
-        },
-    };
-    let resources: String = r.get(10)?;
-    Ok(StoredEvent {
+/// A row as read, before the interned ids are turned into text.
+struct RawRow {
+    id: i64,
+    event_id: String,
+    time_us: i64,
+    read_only: Option<bool>,
+    error_message: Option<String>,
+    session_name: Option<String>,
+    source_identity: Option<String>,
+    on_behalf_of: Option<String>,
+    mfa: Option<bool>,
+    source_ip: Option<String>,
+    resources: String,
+    completeness: u8,
+    interned: [Option<i64>; INTERNED.len()],
+}
+
+fn read_row(r: &Row) -> rusqlite::Result<RawRow> {
+    let mut interned = [None; INTERNED.len()];
+    for (i, slot) in interned.iter_mut().enumerate() {
+        *slot = r.get(12 + i)?;
+    }
+    Ok(RawRow {
         id: r.get(0)?,
-        event: AuditEvent {
-            source: interned("source")?
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(Source::Aws),
-            event_id: r.get(1)?,
-            time_us: r.get(2)?,
-            account: interned("account")?,
-            region: interned("region")?,
-            service: interned("service")?,
-            action: interned("action")?.unwrap_or_default(),
-            read_only: r.get(3)?,
-            outcome,
-            principal: Principal {
-                id: interned("principal")?,
-                kind: interned("principal_type")?,
-                issuer: interned("issuer")?,
-                session_name: text(5)?,
-                source_identity: text(6)?,
-                on_behalf_of: text(7)?,
-                invoked_by: interned("invoked_by")?,
-                mfa: r.get(8)?,
-            },
-            actor: Actor {
-                kind: interned("actor_kind")?
-                    .and_then(|k| k.parse().ok())
-                    .unwrap_or(ActorKind::Unknown),
-                rule: interned("actor_rule")?.unwrap_or_default(),
-            },
-            source_ip: text(9)?,
-            user_agent: interned("user_agent")?,
-            resources: serde_json::from_str(&resources).unwrap_or_default(),
-            completeness: r.get(11)?,
-        },
+        event_id: r.get(1)?,
+        time_us: r.get(2)?,
+        read_only: r.get(3)?,
+        error_message: r.get(4)?,
+        session_name: r.get(5)?,
+        source_identity: r.get(6)?,
+        on_behalf_of: r.get(7)?,
+        mfa: r.get(8)?,
+        source_ip: r.get(9)?,
+        resources: r.get(10)?,
+        completeness: r.get(11)?,
+        interned,
     })
+}
+
+impl RawRow {
+    fn resolvable(&self, names: &Names) -> bool {
+        self.interned
+            .iter()
+            .flatten()
+            .all(|id| names.contains_key(id))
+    }
+
+    fn resolve(self, names: &Names) -> StoredEvent {
+        let text = |name: &str| {
+            let i = INTERNED.iter().position(|c| *c == name).unwrap_or(0);
+            self.interned[i].and_then(|id| names.get(&id).cloned())
+        };
+        let outcome = text("outcome").unwrap_or_default();
+        let outcome = match outcome.as_str() {
+            "success" => Outcome::Success,
+            "unknown" => Outcome::Unknown,
+            _ => Outcome::Failure {
+                code: outcome,
+                message: self.error_message.clone(),
+            },
+        };
+        StoredEvent {
+            id: self.id,
+            event: AuditEvent {
+                source: text("source")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(Source::Aws),
+                event_id: self.event_id,
+                time_us: self.time_us,
+                account: text("account"),
+                region: text("region"),
+                service: text("service"),
+                action: text("action").unwrap_or_default(),
+                read_only: self.read_only,
+                outcome,
+                principal: Principal {
+                    id: text("principal"),
+                    kind: text("principal_type"),
+                    issuer: text("issuer"),
+                    session_name: self.session_name,
+                    source_identity: self.source_identity,
+                    on_behalf_of: self.on_behalf_of,
+                    invoked_by: text("invoked_by"),
+                    mfa: self.mfa,
+                },
+                actor: Actor {
+                    kind: text("actor_kind")
+                        .and_then(|k| k.parse().ok())
+                        .unwrap_or(ActorKind::Unknown),
+                    rule: text("actor_rule").unwrap_or_default(),
+                },
+                source_ip: self.source_ip,
+                user_agent: text("user_agent"),
+                resources: serde_json::from_str(&self.resources).unwrap_or_default(),
+                completeness: self.completeness,
+            },
+        }
+    }
+}
+
+/// The `strings` table by id.
+pub(crate) type Names = std::collections::HashMap<i64, String>;
+
+impl Store {
+    /// The `strings` table in memory (small: distinct principals, agents, actions…), loaded
+    /// once, or again when `reload` (after new strings were written).
+    fn names(&self, reload: bool) -> Result<std::sync::Arc<Names>, StoreError> {
+        if !reload {
+            if let Some(names) = self.names.borrow().as_ref() {
+                return Ok(names.clone());
+            }
+        }
+        let err = |e| StoreError::sql(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, text FROM strings")
+            .map_err(err)?;
+        let names: Names = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(err)?
+            .collect::<Result<_, _>>()
+            .map_err(err)?;
+        let names = std::sync::Arc::new(names);
+        *self.names.borrow_mut() = Some(names.clone());
+        Ok(names)
+    }
 }

@@ -2,11 +2,12 @@
 //! changed each drifted resource.
 
 use anyhow::{Context, Result};
-use driftlog_core::attribution::{attribute, Confidence};
+use driftlog_core::attribution::{attribute_with_requests, Attribution, Confidence};
 use driftlog_core::report::AuditSummary;
 use driftlog_core::Finding;
 use driftlog_store::ingest::{ingest, Observer, Options, Problem};
 use driftlog_store::Store;
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -20,6 +21,27 @@ impl Observer for Problems {
             list.push(problem.to_string());
         }
     }
+}
+
+fn attribute_one(store: &Store, finding: &Finding, now: i64) -> Result<Attribution> {
+    let stored = store.events_naming(&finding.identifiers)?;
+    let ids: Vec<i64> = stored.iter().map(|s| s.id).collect();
+    let events: Vec<_> = stored.into_iter().map(|s| s.event).collect();
+    // The evidence is read only for writes whose action explains the change.
+    let mut request = |i: usize| {
+        store
+            .raw(ids[i])
+            .ok()
+            .and_then(|raw| driftlog_audit::request_body(&raw))
+    };
+    Ok(attribute_with_requests(
+        finding,
+        &finding.identifiers,
+        &events,
+        now,
+        None,
+        &mut request,
+    ))
 }
 
 /// Attribute every finding in place; returns the summary for the report and adds warnings.
@@ -71,19 +93,24 @@ pub fn attribute_findings(
         events_in_store,
         ..AuditSummary::default()
     };
-    for finding in findings.iter_mut() {
-        let events: Vec<_> = store
-            .events_naming(&finding.identifiers)?
-            .into_iter()
-            .map(|stored| stored.event)
-            .collect();
-        let attribution = attribute(finding, &finding.identifiers, &events, now, None);
-        match attribution.confidence {
-            Confidence::Certain => summary.certain += 1,
-            Confidence::Likely => summary.likely += 1,
-            Confidence::None => summary.none += 1,
+    // Findings are attributed on every core, each thread reading through its own connection
+    // (SQLite in WAL mode serves concurrent readers).
+    findings.par_chunks_mut(32).try_for_each_init(
+        || Store::open_existing(store_path),
+        |store, chunk| -> Result<()> {
+            let store = store.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+            for finding in chunk {
+                finding.attribution = Some(attribute_one(store, finding, now)?);
+            }
+            Ok(())
+        },
+    )?;
+    for finding in findings.iter() {
+        match finding.attribution.as_ref().map(|a| a.confidence) {
+            Some(Confidence::Certain) => summary.certain += 1,
+            Some(Confidence::Likely) => summary.likely += 1,
+            _ => summary.none += 1,
         }
-        finding.attribution = Some(attribution);
     }
     Ok(summary)
 }

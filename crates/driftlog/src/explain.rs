@@ -4,7 +4,7 @@
 use crate::cli::{EventsFormat, ExplainArgs};
 use crate::exit;
 use anyhow::Result;
-use driftlog_core::attribution::attribute;
+use driftlog_core::attribution::attribute_with_requests;
 use driftlog_core::event::format_time_us;
 use driftlog_core::{ActorKind, Finding};
 use driftlog_report::events::{event_json, render_table, EventView};
@@ -30,7 +30,20 @@ pub fn run(args: &ExplainArgs, store_path: &Path) -> Result<u8> {
     let events: Vec<_> = stored.iter().map(|s| s.event.clone()).collect();
     if let Some(f) = finding.as_mut() {
         let now = jiff::Timestamp::now().as_microsecond();
-        f.attribution = Some(attribute(f, &identifiers, &events, now, None));
+        let mut request = |i: usize| {
+            store
+                .raw(stored[i].id)
+                .ok()
+                .and_then(|raw| driftlog_audit::request_body(&raw))
+        };
+        f.attribution = Some(attribute_with_requests(
+            f,
+            &identifiers,
+            &events,
+            now,
+            None,
+            &mut request,
+        ));
     }
     let views: Vec<EventView> = stored
         .iter()

@@ -13,6 +13,7 @@
 //! - `none`: no write in the window; the audit logs searched do not hold the cause.
 
 pub mod actions;
+pub mod consistency;
 pub mod identity;
 
 use crate::event::{format_time_us, AuditEvent, Outcome};
@@ -146,6 +147,33 @@ pub fn attribute(
     until_us: i64,
     fallback_since_us: Option<i64>,
 ) -> Attribution {
+    attribute_with_requests(
+        finding,
+        identifiers,
+        events,
+        until_us,
+        fallback_since_us,
+        &mut |_| None,
+    )
+}
+
+/// [`attribute`], telling writes of the same action apart by what their requests set:
+/// `request(i)` returns the request body of `events[i]` (asked only for writes whose action
+/// explains the change).
+pub fn attribute_with_requests(
+    finding: &Finding,
+    identifiers: &[String],
+    events: &[AuditEvent],
+    until_us: i64,
+    fallback_since_us: Option<i64>,
+    request: &mut dyn FnMut(usize) -> Option<serde_json::Value>,
+) -> Attribution {
+    let index_of = |e: &AuditEvent| {
+        events
+            .iter()
+            .position(|x| std::ptr::eq(x, e))
+            .unwrap_or_default()
+    };
     let mut sorted: Vec<&AuditEvent> = events.iter().filter(|e| e.time_us <= until_us).collect();
     sorted.sort_by(|a, b| (a.time_us, &a.event_id).cmp(&(b.time_us, &b.event_id)));
 
@@ -200,15 +228,40 @@ pub fn attribute(
         }
     }
 
-    // For each changed attribute, the latest successful write whose action changes exactly it;
-    // failing that, the latest that may change anything.
+    // For each changed attribute, the latest successful write whose action changes exactly it
+    // and whose request sets the live value (or says nothing about it); failing that, the same
+    // among actions that may change anything. A write whose request sets other values is about
+    // another resource of the same name, or was overwritten: never the cause.
     let mut chosen: Vec<usize> = Vec::new();
     let mut explained_exactly = 0;
+    let mut requests: std::collections::HashMap<usize, Option<serde_json::Value>> =
+        std::collections::HashMap::new();
     for attribute in &attributes {
-        let best = |want: Explains| {
-            writes.iter().rposition(|(e, how)| {
-                e.outcome.is_success() && how.iter().any(|(a, x)| a == attribute && *x == want)
-            })
+        let changes: Vec<&crate::finding::Change> = finding
+            .changes
+            .iter()
+            .filter(|c| c.path.split(['.', '[']).next() == Some(attribute.as_str()))
+            .collect();
+        let mut best = |want: Explains| {
+            let mut silent = None;
+            for (i, (e, how)) in writes.iter().enumerate().rev() {
+                if !e.outcome.is_success() || !how.iter().any(|(a, x)| a == attribute && *x == want)
+                {
+                    continue;
+                }
+                let body = requests
+                    .entry(i)
+                    .or_insert_with(|| request(index_of(e)))
+                    .as_ref();
+                match consistency::check(&changes, body) {
+                    consistency::Consistency::Sets => return Some(i),
+                    consistency::Consistency::Silent => {
+                        silent.get_or_insert(i);
+                    }
+                    consistency::Consistency::Contradicts => {}
+                }
+            }
+            silent
         };
         if let Some(i) = best(Explains::Yes) {
             explained_exactly += 1;
