@@ -61,6 +61,8 @@ pub struct Plan<'a> {
     pub(crate) prior_state: Option<&'a RawValue>,
     /// Terraform stopped with errors while planning.
     pub errored: bool,
+    /// The plan's `timestamp` (RFC 3339), when it has one.
+    pub timestamp: Option<String>,
 }
 
 impl Document<'_> {
@@ -142,6 +144,7 @@ pub fn parse_bytes<'a>(path: &Path, bytes: &'a [u8]) -> Result<Document<'a>, Rea
                 relevant: top.relevant_attributes.unwrap_or_default(),
                 prior_state: top.prior_state,
                 errored: top.errored.unwrap_or(false),
+                timestamp: top.timestamp.map(|t| t.into_owned()),
             }),
         });
     }

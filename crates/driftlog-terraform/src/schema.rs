@@ -33,6 +33,9 @@ pub struct TopLevel<'a> {
     pub prior_state: Option<&'a RawValue>,
     pub planned_values: Option<serde::de::IgnoredAny>,
     pub errored: Option<bool>,
+    /// When the plan was made (Terraform 1.5+): the moment the live side was observed.
+    #[serde(borrow)]
+    pub timestamp: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]

@@ -49,6 +49,7 @@ pub fn attribute_findings(
     findings: &mut [Finding],
     audit: &[PathBuf],
     store_path: &Path,
+    until_us: i64,
     warnings: &mut Vec<String>,
 ) -> Result<AuditSummary> {
     let store_name = store_path.display().to_string();
@@ -86,7 +87,7 @@ pub fn attribute_findings(
             ..AuditSummary::default()
         });
     }
-    let now = jiff::Timestamp::now().as_microsecond();
+    let now = until_us;
     let mut summary = AuditSummary {
         evidence: true,
         store: Some(store_name),

@@ -270,6 +270,11 @@ pub struct ScanArgs {
     /// Do not look for who caused the drift.
     #[arg(long, conflicts_with = "audit")]
     pub no_attribution: bool,
+
+    /// When the live side was observed (RFC 3339): events after it are not causes. Default:
+    /// the plan's `timestamp` in plan mode, else now.
+    #[arg(long, value_name = "TIME", env = "DRIFTLOG_AS_OF")]
+    pub as_of: Option<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

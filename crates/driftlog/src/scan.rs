@@ -25,6 +25,8 @@ struct Scanned {
     not_yet_applied: Vec<driftlog_core::PendingChange>,
     suppressed: Vec<driftlog_core::SuppressedChange>,
     warnings: Vec<String>,
+    /// When the live side was observed, if the input says (a plan's `timestamp`).
+    observed_at_us: Option<i64>,
 }
 
 /// A spinner on stderr while big inputs are read, only on a terminal.
@@ -113,6 +115,7 @@ fn scan_states(declared: &Path, live: &Path, pb: &Option<ProgressBar>) -> Result
         not_yet_applied: Vec::new(),
         suppressed: comparison.suppressed,
         warnings,
+        observed_at_us: None,
     })
 }
 
@@ -144,6 +147,10 @@ fn scan_plan_input(input: &Input, mode: &'static str, pb: &Option<ProgressBar>) 
         not_yet_applied: scanned.not_yet_applied,
         suppressed: scanned.suppressed,
         warnings,
+        observed_at_us: plan
+            .timestamp
+            .as_deref()
+            .and_then(driftlog_core::event::parse_time_us),
     })
 }
 
@@ -252,7 +259,23 @@ pub fn run(args: &ScanArgs, color: ColorChoice, store: &Path) -> Result<u8> {
         driftlog_core::report::AuditSummary::default()
     } else {
         step(&pb, format!("attributing {} findings", findings.len()));
-        crate::attribute::attribute_findings(&mut findings, &args.audit, store, &mut warnings)?
+        // Causes are searched up to when the live side was observed: `--as-of`, else the
+        // plan's timestamp, else now.
+        let until_us = match &args.as_of {
+            Some(t) => driftlog_core::event::parse_time_us(t).with_context(|| {
+                format!("--as-of: `{t}` is not an RFC 3339 time (e.g. 2024-11-10T23:30:00Z)")
+            })?,
+            None => scanned
+                .observed_at_us
+                .unwrap_or_else(|| jiff::Timestamp::now().as_microsecond()),
+        };
+        crate::attribute::attribute_findings(
+            &mut findings,
+            &args.audit,
+            store,
+            until_us,
+            &mut warnings,
+        )?
     };
     if let Some(pb) = &pb {
         pb.finish_and_clear();

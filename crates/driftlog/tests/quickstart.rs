@@ -258,3 +258,45 @@ fn colour_only_when_asked_or_on_a_terminal() {
     );
     assert_eq!(forced.code, 2);
 }
+
+#[test]
+fn events_after_the_live_side_was_observed_are_not_causes() {
+    let store = TempStore::new();
+    let r = run(driftlog()
+        .current_dir(workspace_root())
+        .arg("--store")
+        .arg(store.path())
+        .args([
+            "scan",
+            "--declared",
+            "examples/quickstart/declared.tfstate",
+            "--live",
+            "examples/quickstart/live.tfstate",
+            "--audit",
+            "examples/quickstart/cloudtrail",
+            "--as-of",
+            "2026-11-20T14:00:00Z",
+            "-f",
+            "json",
+        ]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let v = json(&r);
+    let sg = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["address"] == "aws_security_group.web")
+        .unwrap();
+    let a = &sg["attribution"];
+    assert_eq!(
+        a["confidence"], "none",
+        "the console change came after 14:00"
+    );
+    assert_eq!(
+        a["attempts"].as_array().unwrap().len(),
+        1,
+        "the 13:55 attempt did not"
+    );
+    assert_eq!(a["window"]["until"], "2026-11-20T14:00:00Z");
+    assert_eq!(v["audit"]["certain"], 2, "the resize and the re-tag");
+}
