@@ -20,19 +20,9 @@ bin=$root/target/release/driftlog
 cd "$dir"
 store=$work/events.db
 "$bin" --store "$store" ingest cloudtrail --format json > "$work/ingest.json"
+. "$root/bench/lib.sh"
 
-measure() {
-  local label=$1; shift
-  local out; out=$(mktemp)
-  set +e
-  /usr/bin/time -f "%e %M %P" -o "$out" "$@" > "$work/last.json" 2>/dev/null
-  local code=$?
-  set -e
-  if [ "$code" -ne 0 ] && [ "$code" -ne 2 ]; then echo "$label failed with $code" >&2; exit 1; fi
-  read -r secs kb cpu < <(tail -n 1 "$out"); rm -f "$out"
-  printf '%s\t%s\t%s\t%s\n' "$label" "$secs" "$((kb / 1024))" "$cpu"
-}
-
+export MEASURE_STDOUT=$work/last.json
 without=$(measure "scan, no attribution" "$bin" --store "$store" scan --declared declared.tfstate --live live.tfstate -f json --no-attribution)
 with=$(measure "scan with attribution" "$bin" --store "$store" scan --declared declared.tfstate --live live.tfstate -f json)
 cp "$work/last.json" "$work/report.json"

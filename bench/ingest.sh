@@ -23,18 +23,7 @@ cd "$dir"
 find AWSLogs -name '*.json.gz' | sort > "$work/files"
 # Warm the page cache so every contender reads from memory.
 xargs cat < "$work/files" > /dev/null
-
-measure() {
-  local label=$1; shift
-  local out; out=$(mktemp)
-  set +e
-  /usr/bin/time -f "%e %M %P" -o "$out" "$@" > /dev/null 2>&1
-  local code=$?
-  set -e
-  if [ "$code" -ne 0 ]; then echo "$label failed with $code" >&2; exit 1; fi
-  read -r secs kb cpu < <(tail -n 1 "$out"); rm -f "$out"
-  printf '%s\t%s\t%s\t%s\n' "$label" "$secs" "$((kb / 1024))" "$cpu"
-}
+. "$root/bench/lib.sh"
 
 cat > "$work/duckdb_load.py" <<'PY'
 import sys, duckdb

@@ -18,18 +18,7 @@ cd "$dir"
 # Warm the page cache so every contender reads from memory.
 cat declared.tfstate live.tfstate plan.json > /dev/null
 
-# measure LABEL CMD...: wall seconds and peak RSS (MB) of CMD; exit codes 0 and 2 count as success.
-measure() {
-  local label=$1; shift
-  local out; out=$(mktemp)
-  set +e
-  /usr/bin/time -f "%e %M %P" -o "$out" "$@" > /dev/null 2>&1
-  local code=$?
-  set -e
-  if [ "$code" -ne 0 ] && [ "$code" -ne 2 ]; then echo "$label failed with $code" >&2; exit 1; fi
-  read -r secs kb cpu < <(tail -n 1 "$out"); rm -f "$out"
-  printf '%s\t%s\t%s\t%s\n' "$label" "$secs" "$((kb / 1024))" "$cpu"
-}
+. "$root/bench/lib.sh"
 
 results=$(
   measure "driftlog scan --declared declared.tfstate --live live.tfstate -f json" "$bin" scan --declared declared.tfstate --live live.tfstate -f json

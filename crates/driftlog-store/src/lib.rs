@@ -106,23 +106,23 @@ impl Store {
         schema::drop_query_indexes(&self.conn).map_err(|e| StoreError::sql(&self.path, e))
     }
 
-    /// How many events the store holds.
-    pub fn event_count(&self) -> Result<u64, StoreError> {
+    /// One number from the store.
+    fn count(&self, sql: &str) -> Result<u64, StoreError> {
         self.conn
-            .query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))
+            .query_row(sql, [], |r| r.get::<_, i64>(0))
             .map(|n| n as u64)
             .map_err(|e| StoreError::sql(&self.path, e))
+    }
+
+    /// How many events the store holds.
+    pub fn event_count(&self) -> Result<u64, StoreError> {
+        self.count("SELECT count(*) FROM events")
     }
 
     /// The events the recorded files brought, by the files' own counts (equal to
     /// [`Store::event_count`] when no event appears in two files).
     pub fn recorded_file_events(&self) -> Result<u64, StoreError> {
-        self.conn
-            .query_row("SELECT coalesce(sum(events), 0) FROM files", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map(|n| n as u64)
-            .map_err(|e| StoreError::sql(&self.path, e))
+        self.count("SELECT coalesce(sum(events), 0) FROM files")
     }
 
     /// SQLite's own integrity check plus driftlog's invariants: every event's evidence block
@@ -140,19 +140,14 @@ impl Store {
             .into_iter()
             .filter(|line| line != "ok")
             .collect();
-        let count = |sql: &str| {
-            self.conn
-                .query_row(sql, [], |r| r.get::<_, i64>(0))
-                .map_err(err)
-        };
-        let orphans = count(
+        let orphans = self.count(
             "SELECT count(*) FROM events e WHERE NOT EXISTS \
              (SELECT 1 FROM raw_blocks b WHERE b.id = e.raw_block)",
         )?;
         if orphans > 0 {
             problems.push(format!("{orphans} events have no evidence block"));
         }
-        let dangling = count(
+        let dangling = self.count(
             "SELECT count(*) FROM refs r WHERE NOT EXISTS \
              (SELECT 1 FROM events e WHERE e.id = r.event)",
         )?;
@@ -164,9 +159,6 @@ impl Store {
 
     /// How many source files the store has recorded as completely ingested.
     pub fn file_count(&self) -> Result<u64, StoreError> {
-        self.conn
-            .query_row("SELECT count(*) FROM files", [], |r| r.get::<_, i64>(0))
-            .map(|n| n as u64)
-            .map_err(|e| StoreError::sql(&self.path, e))
+        self.count("SELECT count(*) FROM files")
     }
 }

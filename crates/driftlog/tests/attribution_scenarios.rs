@@ -7,22 +7,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
-use std::process::Command;
-
-fn generate(resources: usize, out: &Path) -> bool {
-    let Some(tool) = gen_corpus() else {
-        return false;
-    };
-    let status = Command::new("python3")
-        .arg(tool)
-        .args(["scenario", "--resources", &resources.to_string(), "--out"])
-        .arg(out)
-        .status()
-        .expect("run gen-corpus");
-    assert!(status.success(), "gen-corpus failed");
-    true
-}
 
 /// The key's simpler actor rule (../shared/tools/README.md), computed from driftlog's fields.
 fn key_actor_kind(cause: &Value) -> &'static str {
@@ -40,7 +24,7 @@ fn key_actor_kind(cause: &Value) -> &'static str {
 
 fn check(resources: usize) {
     let dir = tempfile::tempdir().unwrap();
-    if !generate(resources, dir.path()) {
+    if !gen_scenario(resources, dir.path(), None) {
         return;
     }
     let key: Value =

@@ -207,8 +207,8 @@ fn a_state_given_as_a_plan_and_a_plan_without_prior_state() {
 
 #[test]
 fn stdin_is_accepted() {
-    let mut child = driftlog()
-        .args([
+    let r = run_with_stdin(
+        driftlog().args([
             "scan",
             "--declared",
             "-",
@@ -216,19 +216,9 @@ fn stdin_is_accepted() {
             quickstart("live.tfstate").to_str().unwrap(),
             "-f",
             "json",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&std::fs::read(quickstart("declared.tfstate")).unwrap())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["inputs"][0]["path"], "<stdin>");
+        ]),
+        &std::fs::read(quickstart("declared.tfstate")).unwrap(),
+    );
+    assert_eq!(r.code, 2);
+    assert_eq!(json(&r)["inputs"][0]["path"], "<stdin>");
 }

@@ -11,13 +11,23 @@ fn quickstart_store() -> TempStore {
     store
 }
 
-fn explain(store: &TempStore, args: &[&str]) -> Run {
+const STATES: [&str; 4] = [
+    "--declared",
+    "examples/quickstart/declared.tfstate",
+    "--live",
+    "examples/quickstart/live.tfstate",
+];
+
+/// `driftlog explain TARGET [the quickstart states] EXTRA...`
+fn explain(store: &TempStore, target: &str, states: bool, extra: &[&str]) -> Run {
+    let states: &[&str] = if states { &STATES } else { &[] };
     run(driftlog()
         .current_dir(workspace_root())
         .arg("--store")
         .arg(store.path())
-        .arg("explain")
-        .args(args))
+        .args(["explain", target])
+        .args(states)
+        .args(extra))
 }
 
 #[test]
@@ -25,15 +35,9 @@ fn an_address_with_state_shows_timeline_drift_and_cause() {
     let store = quickstart_store();
     let r = explain(
         &store,
-        &[
-            "aws_security_group.web",
-            "--declared",
-            "examples/quickstart/declared.tfstate",
-            "--live",
-            "examples/quickstart/live.tfstate",
-            "--format",
-            "json",
-        ],
+        "aws_security_group.web",
+        true,
+        &["--format", "json"],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = json(&r);
@@ -66,16 +70,7 @@ fn an_address_with_state_shows_timeline_drift_and_cause() {
         "arn:aws:sts::123456789012:assumed-role/Admin/break-glass"
     );
 
-    let table = explain(
-        &store,
-        &[
-            "aws_security_group.web",
-            "--declared",
-            "examples/quickstart/declared.tfstate",
-            "--live",
-            "examples/quickstart/live.tfstate",
-        ],
-    );
+    let table = explain(&store, "aws_security_group.web", true, &[]);
     assert!(table.stdout.contains("4 events"), "{}", table.stdout);
     assert!(table
         .stdout
@@ -86,7 +81,7 @@ fn an_address_with_state_shows_timeline_drift_and_cause() {
 #[test]
 fn an_identifier_alone_and_a_resource_without_drift() {
     let store = quickstart_store();
-    let by_id = explain(&store, &["i-014f1a2b3c4d5e6f7", "--format", "json"]);
+    let by_id = explain(&store, "i-014f1a2b3c4d5e6f7", false, &["--format", "json"]);
     assert_eq!(by_id.code, 0, "{}", by_id.stderr);
     let v = json(&by_id);
     assert_eq!(v["drift"], serde_json::Value::Null);
@@ -96,30 +91,12 @@ fn an_identifier_alone_and_a_resource_without_drift() {
         "apply, stop, modify, start"
     );
 
-    let calm = explain(
-        &store,
-        &[
-            "aws_instance.web[0]",
-            "--declared",
-            "examples/quickstart/declared.tfstate",
-            "--live",
-            "examples/quickstart/live.tfstate",
-        ],
-    );
+    let calm = explain(&store, "aws_instance.web[0]", true, &[]);
     assert_eq!(calm.code, 0);
     assert!(calm.stdout.contains("No matching events."));
     assert!(calm.stdout.contains("No current drift."));
 
-    let unknown = explain(
-        &store,
-        &[
-            "aws_instance.nope",
-            "--declared",
-            "examples/quickstart/declared.tfstate",
-            "--live",
-            "examples/quickstart/live.tfstate",
-        ],
-    );
+    let unknown = explain(&store, "aws_instance.nope", true, &[]);
     assert_eq!(unknown.code, 1);
     assert!(
         unknown.stderr.contains("aws_instance.nope is not in"),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{driftlog, run, TempStore};
+use common::{driftlog, run, run_with_stdin, TempStore};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -187,26 +187,14 @@ fn missing_inputs_and_missing_store() {
 fn standard_input_is_read_and_deduplicated_by_content() {
     let store = TempStore::new();
     let feed = |text: String| {
-        let mut child = driftlog()
-            .arg("--store")
-            .arg(store.path())
-            .args(["ingest", "-"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code().unwrap(),
-            String::from_utf8(out.stdout).unwrap(),
-        )
+        let r = run_with_stdin(
+            driftlog()
+                .arg("--store")
+                .arg(store.path())
+                .args(["ingest", "-"]),
+            text.as_bytes(),
+        );
+        (r.code, r.stdout)
     };
     let text = format!("{}\n{}\n", record(21), record(22));
     let (code, out) = feed(text.clone());

@@ -5,6 +5,10 @@ use common::*;
 
 /// The README's first command, with a store of its own (shown as `[store]`).
 fn scan_quickstart(format: &str) -> Run {
+    scan_quickstart_with(&["--format", format])
+}
+
+fn scan_quickstart_with(extra: &[&str]) -> Run {
     let store = TempStore::new();
     let r = run(driftlog()
         .current_dir(workspace_root())
@@ -18,9 +22,8 @@ fn scan_quickstart(format: &str) -> Run {
             "examples/quickstart/live.tfstate",
             "--audit",
             "examples/quickstart/cloudtrail",
-            "--format",
-            format,
-        ]));
+        ])
+        .args(extra));
     let path = store.path().display().to_string();
     Run {
         stdout: r.stdout.replace(&path, "[store]"),
@@ -261,24 +264,7 @@ fn colour_only_when_asked_or_on_a_terminal() {
 
 #[test]
 fn events_after_the_live_side_was_observed_are_not_causes() {
-    let store = TempStore::new();
-    let r = run(driftlog()
-        .current_dir(workspace_root())
-        .arg("--store")
-        .arg(store.path())
-        .args([
-            "scan",
-            "--declared",
-            "examples/quickstart/declared.tfstate",
-            "--live",
-            "examples/quickstart/live.tfstate",
-            "--audit",
-            "examples/quickstart/cloudtrail",
-            "--as-of",
-            "2026-11-20T14:00:00Z",
-            "-f",
-            "json",
-        ]));
+    let r = scan_quickstart_with(&["--as-of", "2026-11-20T14:00:00Z", "-f", "json"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     let v = json(&r);
     let sg = v["findings"]

@@ -6,24 +6,8 @@ mod common;
 use common::*;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
 type Key = BTreeSet<(String, String, Vec<String>)>;
-
-fn generate(resources: usize, out: &Path) -> bool {
-    let Some(tool) = gen_corpus() else {
-        return false;
-    };
-    let status = Command::new("python3")
-        .arg(tool)
-        .args(["scenario", "--resources", &resources.to_string(), "--out"])
-        .arg(out)
-        .args(["--noise", "0"])
-        .status()
-        .expect("run gen-corpus");
-    assert!(status.success(), "gen-corpus failed");
-    true
-}
 
 fn expected(dir: &Path) -> (Key, BTreeSet<String>, String) {
     let key: serde_json::Value =
@@ -84,7 +68,7 @@ fn found(report: &serde_json::Value) -> Key {
 
 fn check_scenario(resources: usize) {
     let dir = tempfile::tempdir().unwrap();
-    if !generate(resources, dir.path()) {
+    if !gen_scenario(resources, dir.path(), Some(0)) {
         return;
     }
     let (drifted, not_drift, canary) = expected(dir.path());

@@ -77,6 +77,48 @@ pub fn run(cmd: &mut Command) -> Run {
     }
 }
 
+/// Run with `input` on standard input.
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run driftlog");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait for driftlog");
+    Run {
+        code: out.status.code().expect("exit code, not a signal"),
+        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
+    }
+}
+
+/// `gen-corpus scenario --resources N` into `out` (`noise` events, default 10 × N); false when
+/// the generator is absent (the caller skips).
+pub fn gen_scenario(resources: usize, out: &Path, noise: Option<usize>) -> bool {
+    let Some(tool) = gen_corpus() else {
+        return false;
+    };
+    let mut cmd = Command::new("python3");
+    cmd.arg(tool)
+        .args(["scenario", "--resources", &resources.to_string(), "--out"])
+        .arg(out);
+    if let Some(noise) = noise {
+        cmd.args(["--noise", &noise.to_string()]);
+    }
+    let status = cmd.status().expect("run gen-corpus");
+    assert!(status.success(), "gen-corpus failed");
+    true
+}
+
 pub fn scan(args: &[&str]) -> Run {
     run(driftlog().arg("scan").args(args))
 }
