@@ -280,7 +280,7 @@ fn each(ctx: &Ctx, array: &RawValue, pointer: String, sink: &mut dyn Sink) {
 fn emit(sink: &mut dyn Sink, event: driftlog_core::AuditEvent, raw: &RawValue) {
     sink.event(ParsedEvent {
         event,
-        raw: raw.get().as_bytes().to_vec(),
+        raw: std::borrow::Cow::Borrowed(raw.get().as_bytes()),
     })
 }
 

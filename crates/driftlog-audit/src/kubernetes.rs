@@ -88,7 +88,7 @@ fn completeness(stage: Option<&str>) -> u8 {
 }
 
 /// `Ok(None)`: a core/v1 `Event` (what `kubectl get events` shows), not an audit event.
-pub(crate) fn parse(raw: &RawValue) -> Result<Option<ParsedEvent>, String> {
+pub(crate) fn parse(raw: &RawValue) -> Result<Option<ParsedEvent<'_>>, String> {
     let e: Event = serde_json::from_str(raw.get()).map_err(crate::fields::describe_type_error)?;
     if e.audit_id.is_none() && e.involved_object.is_some() {
         return Ok(None);
@@ -185,9 +185,9 @@ pub(crate) fn parse(raw: &RawValue) -> Result<Option<ParsedEvent>, String> {
     let raw_bytes = if resource.as_deref() == Some("secrets")
         && (e.request_object.is_some() || e.response_object.is_some())
     {
-        redact_secret_data(raw.get())
+        std::borrow::Cow::Owned(redact_secret_data(raw.get()))
     } else {
-        raw.get().as_bytes().to_vec()
+        std::borrow::Cow::Borrowed(raw.get().as_bytes())
     };
 
     Ok(Some(ParsedEvent {

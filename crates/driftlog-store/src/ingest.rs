@@ -480,7 +480,7 @@ struct Prepare {
 }
 
 impl Sink for Prepare {
-    fn event(&mut self, e: driftlog_audit::ParsedEvent) {
+    fn event(&mut self, e: driftlog_audit::ParsedEvent<'_>) {
         let raw = self.evidence.add(&e.raw);
         self.events.push(PreparedEvent {
             event: e.event,
