@@ -14,4 +14,7 @@
 //! verify_inclusion(1, 3, &leaf_hash(b"finding 1"), &proof, &root).unwrap();
 //! ```
 
+pub mod log;
 pub mod merkle;
+
+pub use log::{canonical_json, Damage, Entry, Ledger, LedgerError};

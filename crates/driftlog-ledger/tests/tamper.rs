@@ -1,0 +1,63 @@
+//! Tampering with the stored log is found by `verify`, with the first bad index.
+
+use driftlog_ledger::merkle::{leaf_hash, verify_inclusion};
+use driftlog_ledger::Ledger;
+use serde_json::json;
+
+fn filled(dir: &tempfile::TempDir, n: u64) -> std::path::PathBuf {
+    let path = dir.path().join("ledger.db");
+    let mut ledger = Ledger::open(&path).unwrap();
+    let entries: Vec<(&str, serde_json::Value)> = (0..n)
+        .map(|i| {
+            (
+                "finding",
+                json!({"address": format!("aws_instance.web[{i}]"), "paths": ["instance_type"]}),
+            )
+        })
+        .collect();
+    ledger.append(&entries).unwrap();
+    path
+}
+
+fn raw(path: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).unwrap()
+}
+
+#[test]
+fn an_intact_log_verifies_and_proves() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = filled(&dir, 20);
+    let ledger = Ledger::open(&path).unwrap();
+    let (tree, damage) = ledger.verify().unwrap();
+    assert_eq!(damage, None);
+    assert_eq!(tree.len(), 20);
+    let entry = ledger.entry(7).unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&entry.body).contains("\"seq\":7"));
+    let proof = tree.inclusion_proof(7, 20).unwrap();
+    verify_inclusion(
+        7,
+        20,
+        &leaf_hash(&entry.body),
+        &proof,
+        &tree.root(20).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn every_kind_of_tampering_is_found_at_its_index() {
+    for (what, sql, bad) in [
+        ("a byte flipped", "UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), 'web[5]', 'web[X]') AS BLOB) WHERE idx = 5", 5),
+        ("an entry deleted", "DELETE FROM entries WHERE idx = 9", 9),
+        // Through a spare index: the primary key forbids swapping in one statement.
+        ("two entries swapped", "UPDATE entries SET idx = -1 WHERE idx = 3; UPDATE entries SET idx = 3 WHERE idx = 4; UPDATE entries SET idx = 4 WHERE idx = -1;", 3),
+        ("a leaf rewritten", "UPDATE entries SET leaf = zeroblob(32) WHERE idx = 12", 12),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = filled(&dir, 20);
+        raw(&path).execute_batch(sql).unwrap();
+        let (_, damage) = Ledger::open(&path).unwrap().verify().unwrap();
+        let damage = damage.unwrap_or_else(|| panic!("{what} was not found"));
+        assert_eq!(damage.index, bad, "{what}: {}", damage.reason);
+    }
+}
