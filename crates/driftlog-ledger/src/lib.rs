@@ -16,5 +16,6 @@
 
 pub mod log;
 pub mod merkle;
+pub mod note;
 
 pub use log::{canonical_json, Damage, Entry, Ledger, LedgerError};
