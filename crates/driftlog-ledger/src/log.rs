@@ -7,7 +7,8 @@
 //! changed byte, a deleted, swapped or inserted row, or a truncated log is found, with the first
 //! index where the log stops being what it was.
 
-use crate::merkle::{leaf_hash, Hash, ProofError, Tree};
+use crate::merkle::{leaf_hash, verify_consistency, Hash, ProofError, Tree};
+use crate::note::{Checkpoint, NoteError, SignerKey, VerifierKey};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,8 @@ pub enum LedgerError {
     Missing { path: PathBuf },
     #[error(transparent)]
     Proof(#[from] ProofError),
+    #[error(transparent)]
+    Note(#[from] NoteError),
 }
 
 /// One stored entry.
@@ -85,6 +88,10 @@ impl Ledger {
                  kind TEXT NOT NULL,
                  body BLOB NOT NULL,
                  leaf BLOB NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS checkpoints (
+                 size INTEGER PRIMARY KEY,
+                 note TEXT NOT NULL
              );",
         )
         .map_err(sql)?;
@@ -274,6 +281,142 @@ impl Ledger {
             expected += 1;
         }
         Ok((tree, None))
+    }
+
+    /// Sign a checkpoint of the whole log as it is (every entry is already durable: appends
+    /// commit with `synchronous = FULL`), store it, and return the signed note.
+    pub fn checkpoint(&mut self, signer: &SignerKey) -> Result<String, LedgerError> {
+        let tree = self.tree()?;
+        let size = tree.len();
+        let checkpoint = Checkpoint {
+            origin: signer.name.clone(),
+            size,
+            root: tree.root(size)?,
+        };
+        let note = signer.sign(&checkpoint.text())?;
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO checkpoints (size, note) VALUES (?1, ?2)",
+                params![size as i64, note],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(note)
+    }
+
+    /// Stored checkpoints, smallest first.
+    pub fn checkpoints(&self) -> Result<Vec<(u64, String)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT size, note FROM checkpoints ORDER BY size")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// Everything [`Ledger::verify`] checks, plus every stored checkpoint: its signature, that the
+    /// log still holds all the entries it covers with the same root, and that each is consistent
+    /// with the one before. Returns the number of checkpoints checked and the first damage.
+    pub fn verify_all(
+        &self,
+        verifier: Option<&VerifierKey>,
+    ) -> Result<(u64, usize, Option<Damage>), LedgerError> {
+        let (tree, damage) = self.verify()?;
+        let len = tree.len();
+        let checkpoints = self.checkpoints()?;
+        let mut previous: Option<Checkpoint> = None;
+        for (size, note) in &checkpoints {
+            let text = match verifier {
+                Some(v) => match v.open(note) {
+                    Ok(text) => text.to_owned(),
+                    Err(e) => {
+                        return Ok((
+                            len,
+                            checkpoints.len(),
+                            Some(Damage {
+                                index: previous.as_ref().map_or(0, |p| p.size),
+                                reason: format!("checkpoint of size {size}: {e}"),
+                            }),
+                        ))
+                    }
+                },
+                None => {
+                    note.split(
+                        "
+
+",
+                    )
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+                        + "
+"
+                }
+            };
+            let checkpoint = Checkpoint::parse(&text)?;
+            let good_until = previous.as_ref().map_or(0, |p| p.size);
+            if checkpoint.size != *size {
+                return Ok((
+                    len,
+                    checkpoints.len(),
+                    Some(Damage {
+                        index: good_until,
+                        reason: format!(
+                            "checkpoint stored as size {size} says {}",
+                            checkpoint.size
+                        ),
+                    }),
+                ));
+            }
+            if checkpoint.size > len {
+                return Ok((len, checkpoints.len(), Some(Damage {
+                    index: len,
+                    reason: format!(
+                        "the log has {len} entries but a signed checkpoint covers {}: entries were removed from the end",
+                        checkpoint.size
+                    ),
+                })));
+            }
+            if tree.root(checkpoint.size)? != checkpoint.root {
+                let index = damage
+                    .as_ref()
+                    .map_or(good_until, |d| d.index.min(checkpoint.size));
+                return Ok((
+                    len,
+                    checkpoints.len(),
+                    Some(Damage {
+                        index,
+                        reason: format!(
+                        "the entries below {} no longer hash to the signed root of that checkpoint",
+                        checkpoint.size
+                    ),
+                    }),
+                ));
+            }
+            if let Some(p) = &previous {
+                let proof = tree.consistency_proof(p.size, checkpoint.size)?;
+                if verify_consistency(p.size, checkpoint.size, &p.root, &checkpoint.root, &proof)
+                    .is_err()
+                {
+                    return Ok((
+                        len,
+                        checkpoints.len(),
+                        Some(Damage {
+                            index: p.size,
+                            reason: format!(
+                                "checkpoints {} and {} are not consistent",
+                                p.size, checkpoint.size
+                            ),
+                        }),
+                    ));
+                }
+            }
+            previous = Some(checkpoint);
+        }
+        Ok((len, checkpoints.len(), damage))
     }
 
     /// The stored leaf of an entry, for callers that only need the hash.

@@ -61,3 +61,91 @@ fn every_kind_of_tampering_is_found_at_its_index() {
         assert_eq!(damage.index, bad, "{what}: {}", damage.reason);
     }
 }
+
+mod with_checkpoints {
+    use super::*;
+    use driftlog_ledger::note::SignerKey;
+
+    fn signed(dir: &tempfile::TempDir) -> (std::path::PathBuf, SignerKey) {
+        let path = filled(dir, 10);
+        let key = SignerKey::generate("driftlog.test/ledger").unwrap();
+        let mut ledger = Ledger::open(&path).unwrap();
+        ledger.checkpoint(&key).unwrap();
+        let more: Vec<(&str, serde_json::Value)> =
+            (0..5).map(|i| ("scan", json!({"n": i}))).collect();
+        ledger.append(&more).unwrap();
+        ledger.checkpoint(&key).unwrap();
+        (path, key)
+    }
+
+    #[test]
+    fn an_intact_log_with_checkpoints_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, key) = signed(&dir);
+        let (len, checked, damage) = Ledger::open(&path)
+            .unwrap()
+            .verify_all(Some(&key.verifier()))
+            .unwrap();
+        assert_eq!((len, checked, damage), (15, 2, None));
+    }
+
+    #[test]
+    fn rewriting_an_entry_with_its_leaf_is_caught_by_the_signed_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, key) = signed(&dir);
+        // A careful forger recomputes the leaf too: only the signed root can tell.
+        let ledger = Ledger::open(&path).unwrap();
+        let entry = ledger.entry(4).unwrap().unwrap();
+        let forged = String::from_utf8(entry.body)
+            .unwrap()
+            .replace("web[4]", "web[9]");
+        let leaf = leaf_hash(forged.as_bytes());
+        raw(&path)
+            .execute(
+                "UPDATE entries SET body = ?1, leaf = ?2 WHERE idx = 4",
+                rusqlite::params![forged.as_bytes(), &leaf[..]],
+            )
+            .unwrap();
+        let (_, _, damage) = ledger.verify_all(Some(&key.verifier())).unwrap();
+        let damage = damage.expect("forgery found");
+        assert_eq!(damage.index, 0, "{}", damage.reason);
+        assert!(damage.reason.contains("signed root"), "{}", damage.reason);
+    }
+
+    #[test]
+    fn truncation_and_a_replaced_signature_are_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, key) = signed(&dir);
+        raw(&path)
+            .execute("DELETE FROM entries WHERE idx >= 12", [])
+            .unwrap();
+        let (_, _, damage) = Ledger::open(&path)
+            .unwrap()
+            .verify_all(Some(&key.verifier()))
+            .unwrap();
+        let damage = damage.expect("truncation found");
+        assert_eq!(damage.index, 12, "{}", damage.reason);
+
+        let dir = tempfile::tempdir().unwrap();
+        let (path, key) = signed(&dir);
+        let other = SignerKey::generate("driftlog.test/ledger").unwrap();
+        let ledger = Ledger::open(&path).unwrap();
+        let (size, note) = ledger.checkpoints().unwrap()[1].clone();
+        let text = note.split("\n\n").next().unwrap().to_owned() + "\n";
+        let resigned = other.sign(&text).unwrap();
+        raw(&path)
+            .execute(
+                "UPDATE checkpoints SET note = ?1 WHERE size = ?2",
+                rusqlite::params![resigned, size as i64],
+            )
+            .unwrap();
+        let (_, _, damage) = ledger.verify_all(Some(&key.verifier())).unwrap();
+        let damage = damage.expect("foreign signature found");
+        assert_eq!(damage.index, 10, "{}", damage.reason);
+        assert!(
+            damage.reason.contains("no valid signature"),
+            "{}",
+            damage.reason
+        );
+    }
+}
