@@ -92,6 +92,11 @@ pub struct Summary {
     pub records_rejected: u64,
     /// Well-formed records that are not audit events (digests, non-audit log entries).
     pub records_ignored: u64,
+    /// Every file read: path, SHA-256 and events, for the ledger.
+    pub files: Vec<(String, String, u64)>,
+    /// The oldest and newest event read, in microseconds.
+    pub first_event_us: Option<i64>,
+    pub last_event_us: Option<i64>,
 }
 
 impl Summary {
@@ -330,6 +335,16 @@ impl Batcher {
                     });
                 }
                 observer.file_done(bytes, batch.events.len() as u64);
+                summary.files.push((
+                    batch.path.clone(),
+                    batch.sha256.clone(),
+                    batch.events.len() as u64,
+                ));
+                for e in &batch.events {
+                    let t = e.event.time_us;
+                    summary.first_event_us = Some(summary.first_event_us.map_or(t, |f| f.min(t)));
+                    summary.last_event_us = Some(summary.last_event_us.map_or(t, |l| l.max(t)));
+                }
                 self.seen_bytes += bytes_on_disk(&batch, bytes);
                 self.seen_events += batch.events.len() as u64;
                 self.pending_events += batch.events.len();

@@ -24,6 +24,26 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, env = "DRIFTLOG_COLOR", global = true)]
     pub color: ColorChoice,
 
+    /// The tamper-evident ledger every scan and ingest appends to; `off` to append nothing.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = ".driftlog/ledger.db",
+        env = "DRIFTLOG_LEDGER",
+        global = true
+    )]
+    pub ledger: PathBuf,
+
+    /// The ledger's signing key: when it exists, each append ends with a signed checkpoint.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = ".driftlog/ledger.key",
+        env = "DRIFTLOG_LEDGER_KEY",
+        global = true
+    )]
+    pub ledger_key: PathBuf,
+
     /// The event store (SQLite; created on first use).
     #[arg(long, value_name = "FILE", default_value = driftlog_store::DEFAULT_PATH, env = "DRIFTLOG_STORE", global = true)]
     pub store: PathBuf,
@@ -104,6 +124,80 @@ driftlog explain aws_security_group.web --declared terraform.tfstate --live refr
 driftlog explain 'aws_instance.web[1]' --plan plan.json --format json"
     )]
     Explain(ExplainArgs),
+
+    /// The tamper-evident ledger: an RFC 9162 Merkle log of every scan, finding and ingest.
+    #[command(
+        long_about = "The tamper-evident ledger (--ledger, default .driftlog/ledger.db): \
+every scan, finding and ingest is appended as canonical JSON to an RFC 9162 Merkle tree, and, \
+once a key exists (`keygen`), each append ends with a checkpoint in the C2SP tlog-checkpoint \
+format, signed as a C2SP signed-note with Ed25519. Anyone holding a checkpoint can later prove \
+that no entry was altered, removed or reordered.",
+        after_help = "Examples:\n  \
+driftlog ledger keygen --name ledger.example.com/driftlog\n  \
+driftlog ledger checkpoint > cp-monday.txt\n  \
+driftlog ledger prove --entry 12 --checkpoint cp-monday.txt\n  \
+driftlog ledger consistency --old cp-monday.txt --new cp-friday.txt\n  \
+driftlog ledger verify"
+    )]
+    Ledger(LedgerArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LedgerArgs {
+    #[command(subcommand)]
+    pub command: LedgerCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LedgerCommand {
+    /// Make the Ed25519 signing key (--ledger-key) and its public half (same name, .pub).
+    Keygen {
+        /// The key's (and the log's origin) name, e.g. `ledger.example.com/driftlog`.
+        #[arg(long)]
+        name: String,
+        /// Replace an existing key.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print entries (index, kind, leaf hash, canonical JSON).
+    Show {
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Exclusive end.
+        #[arg(long)]
+        to: Option<u64>,
+        /// Only the entries' JSON, one per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign a checkpoint of the log as it is now (with the key), or print the latest.
+    Checkpoint,
+    /// An inclusion proof of one entry, as JSON (leaf_index, tree_size, leaf_hash, hashes).
+    Prove {
+        #[arg(long)]
+        entry: u64,
+        /// Prove against this signed checkpoint (default: the whole log now).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// The verifier key (default: the .pub beside --ledger-key).
+        #[arg(long = "pub", value_name = "FILE")]
+        public: Option<PathBuf>,
+    },
+    /// A consistency proof between two signed checkpoints, checked, as JSON.
+    Consistency {
+        #[arg(long, value_name = "FILE")]
+        old: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        new: PathBuf,
+        #[arg(long = "pub", value_name = "FILE")]
+        public: Option<PathBuf>,
+    },
+    /// Recompute every leaf and root, check every checkpoint's signature and consistency; exit 1
+    /// with the first bad entry on failure.
+    Verify {
+        #[arg(long = "pub", value_name = "FILE")]
+        public: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]

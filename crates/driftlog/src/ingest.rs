@@ -83,7 +83,7 @@ impl Observer for Progress {
     }
 }
 
-pub fn run(args: &IngestArgs, store_path: &Path) -> Result<u8> {
+pub fn run(args: &IngestArgs, store_path: &Path, ledger: &crate::ledger::Paths) -> Result<u8> {
     let mut store = Store::open(store_path)?;
     let started = Instant::now();
     let progress = Progress::new();
@@ -95,6 +95,8 @@ pub fn run(args: &IngestArgs, store_path: &Path) -> Result<u8> {
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }
+    crate::ledger::record_ingest(ledger, store_path, &summary)
+        .context("appending the ingest to the ledger")?;
     let elapsed = started.elapsed();
     let total = store.event_count()?;
     match args.format {

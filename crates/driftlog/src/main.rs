@@ -6,6 +6,7 @@ mod cli;
 mod events;
 mod explain;
 mod ingest;
+mod ledger;
 mod scan;
 
 use clap::Parser;
@@ -20,11 +21,16 @@ pub mod exit {
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    let ledger = ledger::Paths {
+        ledger: cli.ledger.clone(),
+        key: cli.ledger_key.clone(),
+    };
     let result = match &cli.command {
-        cli::Command::Scan(args) => scan::run(args, cli.color, &cli.store),
-        cli::Command::Ingest(args) => ingest::run(args, &cli.store),
+        cli::Command::Scan(args) => scan::run(args, cli.color, &cli.store, &ledger),
+        cli::Command::Ingest(args) => ingest::run(args, &cli.store, &ledger),
         cli::Command::Events(args) => events::run(args, &cli.store),
         cli::Command::Explain(args) => explain::run(args, &cli.store),
+        cli::Command::Ledger(args) => ledger::run(args, &ledger),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -233,7 +233,12 @@ fn today() -> jiff::civil::Date {
     jiff::ZonedDateTime::now().date()
 }
 
-pub fn run(args: &ScanArgs, color: ColorChoice, store: &Path) -> Result<u8> {
+pub fn run(
+    args: &ScanArgs,
+    color: ColorChoice,
+    store: &Path,
+    ledger: &crate::ledger::Paths,
+) -> Result<u8> {
     let rules = load_ignore_rules(args)?;
     let pb = if args.output.is_some()
         || args.format != OutputFormat::Console
@@ -292,6 +297,8 @@ pub fn run(args: &ScanArgs, color: ColorChoice, store: &Path) -> Result<u8> {
         warnings,
     );
     report.audit = audit;
+    // Recorded before the report is written: a report exists only for a recorded scan.
+    crate::ledger::record_scan(ledger, &report).context("appending the scan to the ledger")?;
     write_report(args, color, &report)?;
     Ok(if report.has_drift() {
         exit::DRIFT

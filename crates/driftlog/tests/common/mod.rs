@@ -18,6 +18,8 @@ pub fn driftlog() -> Command {
         .env_remove("DRIFTLOG_TERRAFORM")
         // Never pick up a developer's own `.driftlog/` store: scans without `--store` see none.
         .env("DRIFTLOG_STORE", "/nonexistent/driftlog-tests/events.db")
+        // The ledger is tested on its own (tests/ledger.rs); elsewhere nothing is appended.
+        .env("DRIFTLOG_LEDGER", "off")
         .env("COLUMNS", "120");
     cmd
 }

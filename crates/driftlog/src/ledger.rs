@@ -1,0 +1,322 @@
+//! `driftlog ledger …`, and the entries `scan` and `ingest` append on their own.
+
+use crate::cli::{LedgerArgs, LedgerCommand};
+use crate::exit;
+use anyhow::{bail, Context, Result};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use driftlog_core::event::format_time_us;
+use driftlog_core::ScanReport;
+use driftlog_ledger::merkle::{leaf_hash, verify_consistency, verify_inclusion};
+use driftlog_ledger::note::{Checkpoint, SignerKey, VerifierKey};
+use driftlog_ledger::Ledger;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// Where the ledger and its keys live (from the global options).
+pub struct Paths {
+    pub ledger: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Paths {
+    /// `--ledger off` turns automatic entries off.
+    pub fn enabled(&self) -> bool {
+        self.ledger.as_os_str() != "off"
+    }
+
+    fn public_key(&self) -> PathBuf {
+        self.key.with_extension("pub")
+    }
+
+    fn signer(&self) -> Result<Option<SignerKey>> {
+        if !self.key.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&self.key)
+            .with_context(|| format!("reading the ledger key {}", self.key.display()))?;
+        Ok(Some(SignerKey::parse(&text).with_context(|| {
+            format!("the ledger key {}", self.key.display())
+        })?))
+    }
+
+    fn verifier(&self, explicit: Option<&Path>) -> Result<Option<VerifierKey>> {
+        let path = explicit
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.public_key());
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            return Ok(Some(
+                VerifierKey::parse(&text).with_context(|| format!("{}", path.display()))?,
+            ));
+        }
+        if explicit.is_some() {
+            bail!("no verifier key at {}", path.display());
+        }
+        Ok(self.signer()?.map(|s| s.verifier()))
+    }
+}
+
+/// Append entries, then sign a checkpoint when a key is configured.
+fn record(paths: &Paths, entries: Vec<(&str, Value)>) -> Result<()> {
+    if !paths.enabled() || entries.is_empty() {
+        return Ok(());
+    }
+    let mut ledger = Ledger::open(&paths.ledger)?;
+    ledger.append(&entries)?;
+    if let Some(signer) = paths.signer()? {
+        ledger.checkpoint(&signer)?;
+    }
+    Ok(())
+}
+
+/// One entry for the scan, one per finding (paths only: values, and so secrets, never enter).
+pub fn record_scan(paths: &Paths, report: &ScanReport) -> Result<()> {
+    if !paths.enabled() {
+        return Ok(());
+    }
+    let scan_seq = Ledger::open(&paths.ledger)?.len()?;
+    let mut entries: Vec<(&str, Value)> = vec![(
+        "scan",
+        json!({
+            "driftlog_version": report.driftlog_version,
+            "mode": report.mode,
+            "inputs": report.inputs.iter().map(|i| json!({
+                "role": i.role, "path": i.path, "sha256": i.sha256, "bytes": i.bytes,
+            })).collect::<Vec<_>>(),
+            "summary": report.summary,
+            "audit": {
+                "events_in_store": report.audit.events_in_store,
+                "certain": report.audit.certain,
+                "likely": report.audit.likely,
+                "none": report.audit.none,
+            },
+        }),
+    )];
+    for f in &report.findings {
+        let attribution = f.attribution.as_ref().map(|a| {
+            json!({
+                "confidence": a.confidence.as_str(),
+                "caused_by": a.caused_by.iter().map(|c| json!({
+                    "source": c.source, "event_id": c.event_id, "principal": c.principal,
+                    "action": c.action, "time": c.time,
+                })).collect::<Vec<_>>(),
+            })
+        });
+        entries.push((
+            "finding",
+            json!({
+                "scan": scan_seq,
+                "address": f.address,
+                "type": f.resource_type,
+                "change": f.kind.as_str(),
+                "paths": f.changes.iter().map(|c| c.path.as_str()).collect::<Vec<_>>(),
+                "identifiers": f.identifiers,
+                "attribution": attribution,
+            }),
+        ));
+    }
+    record(paths, entries)
+}
+
+pub fn record_ingest(
+    paths: &Paths,
+    store: &Path,
+    s: &driftlog_store::ingest::Summary,
+) -> Result<()> {
+    if s.files.is_empty() {
+        return Ok(());
+    }
+    record(
+        paths,
+        vec![(
+            "ingest",
+            json!({
+                "store": store.display().to_string(),
+                "files": s.files.iter().map(|(path, sha256, events)| json!({
+                    "path": path, "sha256": sha256, "events": events,
+                })).collect::<Vec<_>>(),
+                "events_read": s.events_read,
+                "events_inserted": s.stored.inserted,
+                "duplicates": s.stored.duplicates,
+                "records_rejected": s.records_rejected,
+                "files_failed": s.files_failed,
+                "first_event": s.first_event_us.map(format_time_us),
+                "last_event": s.last_event_us.map(format_time_us),
+            }),
+        )],
+    )
+}
+
+fn b64(h: &[u8; 32]) -> String {
+    B64.encode(h)
+}
+
+fn read_checkpoint(path: &Path, verifier: Option<&VerifierKey>) -> Result<Checkpoint> {
+    let note =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = match verifier {
+        Some(v) => v
+            .open(&note)
+            .with_context(|| format!("{}: signature", path.display()))?
+            .to_owned(),
+        None => bail!(
+            "{}: no verifier key to check the checkpoint's signature (run `driftlog ledger keygen`, or pass --pub)",
+            path.display()
+        ),
+    };
+    Ok(Checkpoint::parse(&text).with_context(|| format!("{}", path.display()))?)
+}
+
+pub fn run(args: &LedgerArgs, paths: &Paths) -> Result<u8> {
+    if !paths.enabled() {
+        bail!("--ledger off: there is no ledger to work on");
+    }
+    match &args.command {
+        LedgerCommand::Keygen { name, force } => {
+            if paths.key.exists() && !force {
+                bail!(
+                    "{} exists; pass --force to replace it (checkpoints signed with the old key then need the old public key to verify)",
+                    paths.key.display()
+                );
+            }
+            let key = SignerKey::generate(name)?;
+            if let Some(dir) = paths.key.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            write_private(&paths.key, &(key.to_text() + "\n"))?;
+            std::fs::write(paths.public_key(), key.verifier().to_text() + "\n")?;
+            println!(
+                "wrote {} (keep it secret) and {}:\n{}",
+                paths.key.display(),
+                paths.public_key().display(),
+                key.verifier().to_text()
+            );
+            Ok(exit::CLEAN)
+        }
+        LedgerCommand::Show { from, to, json } => {
+            let ledger = Ledger::open_existing(&paths.ledger)?;
+            let entries = ledger.entries(*from, to.unwrap_or(u64::MAX))?;
+            for e in entries {
+                let body = String::from_utf8_lossy(&e.body);
+                if *json {
+                    println!("{body}");
+                } else {
+                    println!("{:>6} {:<8} {} {}", e.index, e.kind, b64(&e.leaf), body);
+                }
+            }
+            Ok(exit::CLEAN)
+        }
+        LedgerCommand::Checkpoint => {
+            let mut ledger = Ledger::open_existing(&paths.ledger)?;
+            match paths.signer()? {
+                Some(signer) => print!("{}", ledger.checkpoint(&signer)?),
+                None => match ledger.checkpoints()?.pop() {
+                    Some((_, note)) => print!("{note}"),
+                    None => bail!(
+                        "no signing key at {} and no stored checkpoint: run `driftlog ledger keygen --name NAME`",
+                        paths.key.display()
+                    ),
+                },
+            }
+            Ok(exit::CLEAN)
+        }
+        LedgerCommand::Prove {
+            entry,
+            checkpoint,
+            public,
+        } => {
+            let ledger = Ledger::open_existing(&paths.ledger)?;
+            let tree = ledger.tree()?;
+            let (size, root) = match checkpoint {
+                Some(path) => {
+                    let c = read_checkpoint(path, paths.verifier(public.as_deref())?.as_ref())?;
+                    (c.size, c.root)
+                }
+                None => (tree.len(), tree.root(tree.len())?),
+            };
+            let proof = tree.inclusion_proof(*entry, size)?;
+            let stored = ledger.entry(*entry)?.context("no such entry")?;
+            let leaf = leaf_hash(&stored.body);
+            verify_inclusion(*entry, size, &leaf, &proof, &root)
+                .context("the stored entry is not in that checkpoint's tree")?;
+            let out = json!({
+                "leaf_index": entry,
+                "tree_size": size,
+                "leaf_hash": b64(&leaf),
+                "root_hash": b64(&root),
+                "hashes": proof.iter().map(b64).collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(exit::CLEAN)
+        }
+        LedgerCommand::Consistency { old, new, public } => {
+            let ledger = Ledger::open_existing(&paths.ledger)?;
+            let verifier = paths.verifier(public.as_deref())?;
+            let (a, b) = (
+                read_checkpoint(old, verifier.as_ref())?,
+                read_checkpoint(new, verifier.as_ref())?,
+            );
+            let tree = ledger.tree()?;
+            let proof = tree.consistency_proof(a.size, b.size)?;
+            verify_consistency(a.size, b.size, &a.root, &b.root, &proof)
+                .context("the two checkpoints are not consistent with each other and this log")?;
+            let out = json!({
+                "old_size": a.size,
+                "new_size": b.size,
+                "hashes": proof.iter().map(b64).collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(exit::CLEAN)
+        }
+        LedgerCommand::Verify { public } => {
+            let ledger = Ledger::open_existing(&paths.ledger)?;
+            let verifier = paths.verifier(public.as_deref())?;
+            let (len, checked, damage) = ledger.verify_all(verifier.as_ref())?;
+            match damage {
+                None => {
+                    println!(
+                        "ledger {}: {len} entries verified; {checked} signed checkpoints{}",
+                        paths.ledger.display(),
+                        if verifier.is_some() {
+                            " verified and consistent"
+                        } else {
+                            " read (no verifier key: signatures not checked)"
+                        }
+                    );
+                    Ok(exit::CLEAN)
+                }
+                Some(d) => {
+                    eprintln!(
+                        "ledger {}: first bad entry {}: {}",
+                        paths.ledger.display(),
+                        d.index,
+                        d.reason
+                    );
+                    Ok(exit::ERROR)
+                }
+            }
+        }
+    }
+}
+
+/// A file only its owner can read.
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    std::fs::write(path, text)?;
+    Ok(())
+}
