@@ -166,7 +166,7 @@ fn read_checkpoint(path: &Path, verifier: Option<&VerifierKey>) -> Result<Checkp
             path.display()
         ),
     };
-    Ok(Checkpoint::parse(&text).with_context(|| format!("{}", path.display()))?)
+    Checkpoint::parse(&text).with_context(|| format!("{}", path.display()))
 }
 
 pub fn run(args: &LedgerArgs, paths: &Paths) -> Result<u8> {
