@@ -51,6 +51,7 @@ pub fn attribute_findings(
     store_path: &Path,
     until_us: i64,
     warnings: &mut Vec<String>,
+    ingested: &mut Option<driftlog_store::ingest::Summary>,
 ) -> Result<AuditSummary> {
     let store_name = store_path.display().to_string();
     if audit.is_empty() && !store_path.exists() {
@@ -68,11 +69,14 @@ pub fn attribute_findings(
         let summary = ingest(&mut store, audit, &Options::default(), &problems)
             .with_context(|| format!("ingesting --audit logs into {store_name}"))?;
         let problems = problems.0.into_inner().unwrap_or_default();
-        if summary.has_problems() {
+        let has_problems = summary.has_problems();
+        let (files_failed, records_rejected) = (summary.files_failed, summary.records_rejected);
+        *ingested = Some(summary);
+        if has_problems {
             warnings.push(format!(
                 "audit logs: {} files and {} records were left out; first: {}",
-                summary.files_failed,
-                summary.records_rejected,
+                files_failed,
+                records_rejected,
                 problems.first().map_or("", String::as_str)
             ));
         }

@@ -260,6 +260,7 @@ pub fn run(
     let (mut findings, ignored, expired) = rules.apply(scanned.findings, today());
     let mut warnings = scanned.warnings;
     // `--audit` logs are ingested even when there is nothing to attribute: the store keeps them.
+    let mut ingested = None;
     let audit = if args.no_attribution || (findings.is_empty() && args.audit.is_empty()) {
         driftlog_core::report::AuditSummary::default()
     } else {
@@ -280,6 +281,7 @@ pub fn run(
             store,
             until_us,
             &mut warnings,
+            &mut ingested,
         )?
     };
     if let Some(pb) = &pb {
@@ -298,6 +300,10 @@ pub fn run(
     );
     report.audit = audit;
     // Recorded before the report is written: a report exists only for a recorded scan.
+    if let Some(ingested) = &ingested {
+        crate::ledger::record_ingest(ledger, store, ingested)
+            .context("appending the --audit ingest to the ledger")?;
+    }
     crate::ledger::record_scan(ledger, &report).context("appending the scan to the ledger")?;
     write_report(args, color, &report)?;
     Ok(if report.has_drift() {

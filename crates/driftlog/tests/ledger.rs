@@ -122,9 +122,15 @@ fn scans_and_ingests_are_recorded_and_proofs_check_out_independently() {
     assert_eq!(cp1.code, 0, "{}", cp1.stderr);
     std::fs::write(w.dir.path().join("cp1.txt"), &cp1.stdout).unwrap();
 
-    // One scan entry and one per finding: 5. No secret value is in any.
+    // The --audit ingest, the scan, one entry per finding: 6. No secret value is in any.
     let show = w.run(&["ledger", "show", "--json"]);
-    assert_eq!(show.stdout.lines().count(), 5);
+    assert_eq!(show.stdout.lines().count(), 6);
+    assert!(show
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .contains("\"kind\":\"ingest\""));
     assert!(show.stdout.contains("\"kind\":\"scan\""));
     assert!(!show.stdout.contains("QUICKSTART-CANARY"));
 
@@ -132,7 +138,7 @@ fn scans_and_ingests_are_recorded_and_proofs_check_out_independently() {
     let leaves = w.leaves();
     let lines: Vec<&str> = cp1.stdout.lines().collect();
     assert_eq!(lines[0], "ledger.test/driftlog");
-    assert_eq!(lines[1], "5");
+    assert_eq!(lines[1], "6");
     assert_eq!(B64.decode(lines[2]).unwrap(), mth(&leaves));
     assert!(lines[4].starts_with("\u{2014} ledger.test/driftlog "));
 
@@ -142,9 +148,9 @@ fn scans_and_ingests_are_recorded_and_proofs_check_out_independently() {
     assert_eq!(ingest.code, 0, "{}", ingest.stderr);
     let cp2 = w.run(&["ledger", "checkpoint"]);
     std::fs::write(w.dir.path().join("cp2.txt"), &cp2.stdout).unwrap();
-    assert!(cp2.stdout.contains("\n6\n"));
+    assert!(cp2.stdout.contains("\n7\n"));
 
-    for entry in 0..5usize {
+    for entry in 0..6usize {
         let r = w.run(&[
             "ledger",
             "prove",
@@ -155,10 +161,10 @@ fn scans_and_ingests_are_recorded_and_proofs_check_out_independently() {
         ]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         let v = json(&r);
-        assert_eq!(v["tree_size"], 5);
+        assert_eq!(v["tree_size"], 6);
         assert_eq!(unb64(&v["leaf_hash"]), leaves[entry]);
         let hashes: Vec<Hash> = v["hashes"].as_array().unwrap().iter().map(unb64).collect();
-        assert_eq!(hashes, path(entry, &leaves[..5]), "entry {entry}");
+        assert_eq!(hashes, path(entry, &leaves[..6]), "entry {entry}");
     }
     let consistency = w.run(&[
         "ledger",
@@ -169,12 +175,12 @@ fn scans_and_ingests_are_recorded_and_proofs_check_out_independently() {
         "cp2.txt",
     ]);
     assert_eq!(consistency.code, 0, "{}", consistency.stderr);
-    assert_eq!(json(&consistency)["new_size"], 6);
+    assert_eq!(json(&consistency)["new_size"], 7);
 
     let verify = w.run(&["ledger", "verify"]);
     assert_eq!(verify.code, 0, "{}", verify.stderr);
     assert!(
-        verify.stdout.contains("6 entries verified"),
+        verify.stdout.contains("7 entries verified"),
         "{}",
         verify.stdout
     );
@@ -190,13 +196,13 @@ fn verify_reports_the_first_bad_entry() {
     assert_eq!(w.scan_quickstart().code, 2);
     let db = rusqlite::Connection::open(w.dir.path().join("ledger.db")).unwrap();
     db.execute(
-        "UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), 'changed', 'chanGed') AS BLOB) WHERE idx = 3",
+        "UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), 'changed', 'chanGed') AS BLOB) WHERE idx = 4",
         [],
     )
     .unwrap();
     let r = w.run(&["ledger", "verify"]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("first bad entry 3"), "{}", r.stderr);
+    assert!(r.stderr.contains("first bad entry 4"), "{}", r.stderr);
 }
 
 /// Appends forever, to be killed.
