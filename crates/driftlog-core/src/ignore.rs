@@ -201,6 +201,11 @@ impl IgnoreRules {
         self.rules.push(rule);
     }
 
+    /// The rules, in the order they apply.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }

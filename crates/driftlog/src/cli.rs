@@ -159,6 +159,20 @@ pub enum LedgerCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Record that someone accepts a drift (who, why, until when).
+    Ack {
+        /// The Terraform address (or identifier) acknowledged.
+        #[arg(long)]
+        address: String,
+        #[arg(long)]
+        reason: String,
+        /// Who acknowledges (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// Until when (YYYY-MM-DD).
+        #[arg(long)]
+        expires: Option<String>,
+    },
     /// Print entries (index, kind, leaf hash, canonical JSON).
     Show {
         #[arg(long, default_value_t = 0)]

@@ -120,6 +120,75 @@ pub fn record_scan(paths: &Paths, report: &ScanReport) -> Result<()> {
     record(paths, entries)
 }
 
+/// An `ignore-rules` entry whenever the rules a scan applies differ from the last recorded set
+/// (who owns each, why, until when): suppressing drift is a decision the record must show.
+pub fn record_ignore_rules(
+    paths: &Paths,
+    rules: &driftlog_core::ignore::IgnoreRules,
+) -> Result<()> {
+    if !paths.enabled() {
+        return Ok(());
+    }
+    let current: Vec<Value> = rules
+        .rules()
+        .iter()
+        .map(|r| {
+            json!({
+                "rule": r.text, "origin": r.origin, "owner": r.owner, "reason": r.reason,
+                "expires": r.expires.map(|d| d.to_string()),
+            })
+        })
+        .collect();
+    let ledger = Ledger::open(&paths.ledger)?;
+    let len = ledger.len()?;
+    // The latest recorded set, searching back from the end.
+    let mut previous: Option<Value> = None;
+    let mut end = len;
+    while end > 0 && previous.is_none() {
+        let start = end.saturating_sub(256);
+        for e in ledger.entries(start, end)?.into_iter().rev() {
+            if e.kind == "ignore-rules" {
+                previous = serde_json::from_slice::<Value>(&e.body)
+                    .ok()
+                    .and_then(|v| v.get("rules").cloned());
+                break;
+            }
+        }
+        end = start;
+    }
+    let unchanged = match &previous {
+        Some(p) => p == &Value::Array(current.clone()),
+        None => current.is_empty(),
+    };
+    if unchanged {
+        return Ok(());
+    }
+    record(paths, vec![("ignore-rules", json!({ "rules": current }))])
+}
+
+/// `driftlog ledger ack`: someone accepts a drift, for a reason, maybe until a date.
+fn record_ack(
+    paths: &Paths,
+    address: &str,
+    reason: &str,
+    by: &str,
+    expires: Option<&str>,
+) -> Result<u64> {
+    if let Some(date) = expires {
+        date.parse::<jiff::civil::Date>()
+            .with_context(|| format!("--expires: `{date}` is not a date (YYYY-MM-DD)"))?;
+    }
+    let mut ledger = Ledger::open(&paths.ledger)?;
+    let index = ledger.append(&[(
+        "ack",
+        json!({"address": address, "reason": reason, "by": by, "expires": expires}),
+    )])?[0];
+    if let Some(signer) = paths.signer()? {
+        ledger.checkpoint(&signer)?;
+    }
+    Ok(index)
+}
+
 pub fn record_ingest(
     paths: &Paths,
     store: &Path,
@@ -185,6 +254,11 @@ pub fn run(args: &LedgerArgs, paths: &Paths) -> Result<u8> {
             if let Some(dir) = paths.key.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
+            // A key change is itself recorded, before any checkpoint is signed with the new key.
+            Ledger::open(&paths.ledger)?.append(&[(
+                "key",
+                json!({"name": key.name, "verifier_key": key.verifier().to_text(), "replaced": paths.key.exists()}),
+            )])?;
             write_private(&paths.key, &(key.to_text() + "\n"))?;
             std::fs::write(paths.public_key(), key.verifier().to_text() + "\n")?;
             println!(
@@ -193,6 +267,20 @@ pub fn run(args: &LedgerArgs, paths: &Paths) -> Result<u8> {
                 paths.public_key().display(),
                 key.verifier().to_text()
             );
+            Ok(exit::CLEAN)
+        }
+        LedgerCommand::Ack {
+            address,
+            reason,
+            by,
+            expires,
+        } => {
+            let by = by
+                .clone()
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "unknown".to_owned());
+            let index = record_ack(paths, address, reason, &by, expires.as_deref())?;
+            println!("recorded acknowledgement of {address} by {by} as ledger entry {index}");
             Ok(exit::CLEAN)
         }
         LedgerCommand::Show { from, to, json } => {

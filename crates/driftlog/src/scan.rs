@@ -304,6 +304,8 @@ pub fn run(
         crate::ledger::record_ingest(ledger, store, ingested)
             .context("appending the --audit ingest to the ledger")?;
     }
+    crate::ledger::record_ignore_rules(ledger, &rules)
+        .context("appending the ignore rules to the ledger")?;
     crate::ledger::record_scan(ledger, &report).context("appending the scan to the ledger")?;
     write_report(args, color, &report)?;
     Ok(if report.has_drift() {

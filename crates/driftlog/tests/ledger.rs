@@ -122,23 +122,29 @@ fn scans_and_ingests_are_recorded_and_proofs_check_out_independently() {
     assert_eq!(cp1.code, 0, "{}", cp1.stderr);
     std::fs::write(w.dir.path().join("cp1.txt"), &cp1.stdout).unwrap();
 
-    // The --audit ingest, the scan, one entry per finding: 6. No secret value is in any.
+    // The key, the --audit ingest, the scan, one entry per finding: 7. No secret value is in any.
     let show = w.run(&["ledger", "show", "--json"]);
-    assert_eq!(show.stdout.lines().count(), 6);
-    assert!(show
+    let kinds: Vec<String> = show
         .stdout
         .lines()
-        .next()
-        .unwrap()
-        .contains("\"kind\":\"ingest\""));
-    assert!(show.stdout.contains("\"kind\":\"scan\""));
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["key", "ingest", "scan", "finding", "finding", "finding", "finding"]
+    );
     assert!(!show.stdout.contains("QUICKSTART-CANARY"));
 
     // The checkpoint's root is the reference MTH of the entries.
     let leaves = w.leaves();
     let lines: Vec<&str> = cp1.stdout.lines().collect();
     assert_eq!(lines[0], "ledger.test/driftlog");
-    assert_eq!(lines[1], "6");
+    assert_eq!(lines[1], "7");
     assert_eq!(B64.decode(lines[2]).unwrap(), mth(&leaves));
     assert!(lines[4].starts_with("\u{2014} ledger.test/driftlog "));
 
@@ -148,9 +154,9 @@ fn scans_and_ingests_are_recorded_and_proofs_check_out_independently() {
     assert_eq!(ingest.code, 0, "{}", ingest.stderr);
     let cp2 = w.run(&["ledger", "checkpoint"]);
     std::fs::write(w.dir.path().join("cp2.txt"), &cp2.stdout).unwrap();
-    assert!(cp2.stdout.contains("\n7\n"));
+    assert!(cp2.stdout.contains("\n8\n"));
 
-    for entry in 0..6usize {
+    for entry in 0..7usize {
         let r = w.run(&[
             "ledger",
             "prove",
@@ -161,10 +167,10 @@ fn scans_and_ingests_are_recorded_and_proofs_check_out_independently() {
         ]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         let v = json(&r);
-        assert_eq!(v["tree_size"], 6);
+        assert_eq!(v["tree_size"], 7);
         assert_eq!(unb64(&v["leaf_hash"]), leaves[entry]);
         let hashes: Vec<Hash> = v["hashes"].as_array().unwrap().iter().map(unb64).collect();
-        assert_eq!(hashes, path(entry, &leaves[..6]), "entry {entry}");
+        assert_eq!(hashes, path(entry, &leaves[..7]), "entry {entry}");
     }
     let consistency = w.run(&[
         "ledger",
@@ -175,12 +181,12 @@ fn scans_and_ingests_are_recorded_and_proofs_check_out_independently() {
         "cp2.txt",
     ]);
     assert_eq!(consistency.code, 0, "{}", consistency.stderr);
-    assert_eq!(json(&consistency)["new_size"], 7);
+    assert_eq!(json(&consistency)["new_size"], 8);
 
     let verify = w.run(&["ledger", "verify"]);
     assert_eq!(verify.code, 0, "{}", verify.stderr);
     assert!(
-        verify.stdout.contains("7 entries verified"),
+        verify.stdout.contains("8 entries verified"),
         "{}",
         verify.stdout
     );
@@ -196,7 +202,7 @@ fn verify_reports_the_first_bad_entry() {
     assert_eq!(w.scan_quickstart().code, 2);
     let db = rusqlite::Connection::open(w.dir.path().join("ledger.db")).unwrap();
     db.execute(
-        "UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), 'changed', 'chanGed') AS BLOB) WHERE idx = 4",
+        "UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), 'aws_', 'AWS_') AS BLOB) WHERE idx = 4",
         [],
     )
     .unwrap();
@@ -250,4 +256,46 @@ fn kill_9_during_appends_leaves_a_verifiable_log() {
         w.leaves().len() >= 5,
         "scans were recorded between the kills"
     );
+}
+
+#[test]
+fn acknowledgements_and_ignore_rule_changes_are_recorded() {
+    let w = Workspace::new();
+    let ack = w.run(&[
+        "ledger",
+        "ack",
+        "--address",
+        "aws_s3_bucket.assets",
+        "--reason",
+        "data team owns the tag now",
+        "--by",
+        "alice",
+        "--expires",
+        "2027-01-31",
+    ]);
+    assert_eq!(ack.code, 0, "{}", ack.stderr);
+    std::fs::write(
+        w.dir.path().join(".driftlogignore"),
+        "aws_s3_bucket.assets tags.Owner expires=2027-01-31 owner=alice\n",
+    )
+    .unwrap();
+    // Two scans with the same rules record the rules once.
+    assert_eq!(w.scan_quickstart().code, 2);
+    assert_eq!(w.scan_quickstart().code, 2);
+    let show = w.run(&["ledger", "show", "--json"]);
+    let entries: Vec<serde_json::Value> = show
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(entries[0]["kind"], "ack");
+    assert_eq!(entries[0]["by"], "alice");
+    assert_eq!(entries[0]["expires"], "2027-01-31");
+    let rule_entries: Vec<_> = entries
+        .iter()
+        .filter(|e| e["kind"] == "ignore-rules")
+        .collect();
+    assert_eq!(rule_entries.len(), 1);
+    assert_eq!(rule_entries[0]["rules"][0]["owner"], "alice");
+    assert_eq!(w.run(&["ledger", "verify"]).code, 0);
 }
