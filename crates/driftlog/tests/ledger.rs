@@ -57,6 +57,27 @@ fn path(m: usize, leaves: &[Hash]) -> Vec<Hash> {
     }
 }
 
+/// RFC 9162 §2.1.4.1 SUBPROOF(m, D[n], b).
+fn subproof(m: usize, leaves: &[Hash], b: bool) -> Vec<Hash> {
+    let n = leaves.len();
+    if m == n {
+        return if b { Vec::new() } else { vec![mth(leaves)] };
+    }
+    let mut k = 1;
+    while k * 2 < n {
+        k *= 2;
+    }
+    if m <= k {
+        let mut p = subproof(m, &leaves[..k], b);
+        p.push(mth(&leaves[k..]));
+        p
+    } else {
+        let mut p = subproof(m - k, &leaves[k..], false);
+        p.push(mth(&leaves[..k]));
+        p
+    }
+}
+
 struct Workspace {
     dir: tempfile::TempDir,
 }
@@ -181,7 +202,18 @@ fn scans_and_ingests_are_recorded_and_proofs_check_out_independently() {
         "cp2.txt",
     ]);
     assert_eq!(consistency.code, 0, "{}", consistency.stderr);
-    assert_eq!(json(&consistency)["new_size"], 8);
+    let c = json(&consistency);
+    assert_eq!(
+        (c["old_size"].as_u64(), c["new_size"].as_u64()),
+        (Some(7), Some(8))
+    );
+    let hashes: Vec<Hash> = c["hashes"].as_array().unwrap().iter().map(unb64).collect();
+    let all = w.leaves();
+    assert_eq!(hashes, subproof(7, &all[..8], true));
+    assert_eq!(
+        B64.decode(cp2.stdout.lines().nth(2).unwrap()).unwrap(),
+        mth(&all[..8])
+    );
 
     let verify = w.run(&["ledger", "verify"]);
     assert_eq!(verify.code, 0, "{}", verify.stderr);
