@@ -63,12 +63,7 @@ fn every_drift_in_the_quickstart_is_attributed() {
     let v = json(&r);
     assert_eq!(v["audit"]["certain"], 4);
     let cause = |address: &str| {
-        let f = v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["address"] == address)
-            .unwrap();
+        let f = finding(&v, address);
         assert_eq!(f["attribution"]["confidence"], "certain", "{address}");
         f["attribution"]["caused_by"][0].clone()
     };
@@ -88,12 +83,7 @@ fn every_drift_in_the_quickstart_is_attributed() {
     assert_eq!(cause("aws_instance.web[1]")["actor_kind"], "cli");
     assert_eq!(cause("aws_s3_bucket.assets")["actor_kind"], "sdk");
     assert_eq!(cause("aws_sqs_queue.jobs")["action"], "DeleteQueue");
-    let sg_finding = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["address"] == "aws_security_group.web")
-        .unwrap();
+    let sg_finding = finding(&v, "aws_security_group.web");
     assert_eq!(
         sg_finding["attribution"]["attempts"][0]["outcome"],
         "Client.UnauthorizedOperation"
@@ -124,12 +114,7 @@ fn json_report_has_the_documented_schema() {
     assert_eq!(v["summary"]["drifted"], 4);
     assert_eq!(v["summary"]["changed"], 3);
     assert_eq!(v["summary"]["deleted"], 1);
-    let sg = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["address"] == "aws_security_group.web")
-        .unwrap();
+    let sg = finding(&v, "aws_security_group.web");
     assert_eq!(sg["type"], "aws_security_group");
     assert_eq!(sg["kind"], "changed");
     assert_eq!(sg["changes"][0]["path"], "ingress");
@@ -267,12 +252,7 @@ fn events_after_the_live_side_was_observed_are_not_causes() {
     let r = scan_quickstart_with(&["--as-of", "2026-11-20T14:00:00Z", "-f", "json"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     let v = json(&r);
-    let sg = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["address"] == "aws_security_group.web")
-        .unwrap();
+    let sg = finding(&v, "aws_security_group.web");
     let a = &sg["attribution"];
     assert_eq!(
         a["confidence"], "none",

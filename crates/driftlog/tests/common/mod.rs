@@ -194,3 +194,13 @@ pub fn audit_data(file: &str) -> PathBuf {
         .join("tests/data/audit")
         .join(file)
 }
+
+/// The finding for `address` in a JSON scan report (panics if absent).
+pub fn finding<'a>(report: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["address"] == address)
+        .unwrap_or_else(|| panic!("no finding for {address}"))
+}
