@@ -58,26 +58,36 @@ impl Paths {
     }
 }
 
-/// Append entries, then sign a checkpoint when a key is configured.
-fn record(paths: &Paths, entries: Vec<(&str, Value)>) -> Result<()> {
-    if !paths.enabled() || entries.is_empty() {
-        return Ok(());
+/// Append the entries `build` makes (given the position the first will get), then sign a
+/// checkpoint when a key is configured. Returns the first entry's position.
+fn record(
+    paths: &Paths,
+    build: impl FnOnce(u64) -> Vec<(&'static str, Value)>,
+) -> Result<Option<u64>> {
+    if !paths.enabled() {
+        return Ok(None);
     }
     let mut ledger = Ledger::open(&paths.ledger)?;
-    ledger.append(&entries)?;
+    let entries = build(ledger.len()?);
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let first = ledger.append(&entries)?.first().copied();
     if let Some(signer) = paths.signer()? {
         ledger.checkpoint(&signer)?;
     }
-    Ok(())
+    Ok(first)
 }
 
 /// One entry for the scan, one per finding (paths only: values, and so secrets, never enter).
 pub fn record_scan(paths: &Paths, report: &ScanReport) -> Result<()> {
-    if !paths.enabled() {
-        return Ok(());
-    }
-    let scan_seq = Ledger::open(&paths.ledger)?.len()?;
-    let mut entries: Vec<(&str, Value)> = vec![(
+    record(paths, |scan_seq| scan_entries(report, scan_seq))?;
+    Ok(())
+}
+
+/// The scan entry (at `scan_seq`) and its findings' entries, which point back at it.
+fn scan_entries(report: &ScanReport, scan_seq: u64) -> Vec<(&'static str, Value)> {
+    let mut entries: Vec<(&'static str, Value)> = vec![(
         "scan",
         json!({
             "driftlog_version": report.driftlog_version,
@@ -117,7 +127,7 @@ pub fn record_scan(paths: &Paths, report: &ScanReport) -> Result<()> {
             }),
         ));
     }
-    record(paths, entries)
+    entries
 }
 
 /// An `ignore-rules` entry whenever the rules a scan applies differ from the last recorded set
@@ -163,7 +173,10 @@ pub fn record_ignore_rules(
     if unchanged {
         return Ok(());
     }
-    record(paths, vec![("ignore-rules", json!({ "rules": current }))])
+    record(paths, |_| {
+        vec![("ignore-rules", json!({ "rules": current }))]
+    })?;
+    Ok(())
 }
 
 /// `driftlog ledger ack`: someone accepts a drift, for a reason, maybe until a date.
@@ -178,15 +191,13 @@ fn record_ack(
         date.parse::<jiff::civil::Date>()
             .with_context(|| format!("--expires: `{date}` is not a date (YYYY-MM-DD)"))?;
     }
-    let mut ledger = Ledger::open(&paths.ledger)?;
-    let index = ledger.append(&[(
-        "ack",
-        json!({"address": address, "reason": reason, "by": by, "expires": expires}),
-    )])?[0];
-    if let Some(signer) = paths.signer()? {
-        ledger.checkpoint(&signer)?;
-    }
-    Ok(index)
+    record(paths, |_| {
+        vec![(
+            "ack",
+            json!({"address": address, "reason": reason, "by": by, "expires": expires}),
+        )]
+    })?
+    .context("--ledger off: there is no ledger to record in")
 }
 
 pub fn record_ingest(
@@ -197,8 +208,7 @@ pub fn record_ingest(
     if s.files.is_empty() {
         return Ok(());
     }
-    record(
-        paths,
+    record(paths, |_| {
         vec![(
             "ingest",
             json!({
@@ -214,8 +224,9 @@ pub fn record_ingest(
                 "first_event": s.first_event_us.map(format_time_us),
                 "last_event": s.last_event_us.map(format_time_us),
             }),
-        )],
-    )
+        )]
+    })?;
+    Ok(())
 }
 
 fn b64(h: &[u8; 32]) -> String {

@@ -123,17 +123,17 @@ pub fn changed_attributes(finding: &Finding) -> Vec<String> {
     }
     let mut out: Vec<String> = Vec::new();
     for change in &finding.changes {
-        let top = change
-            .path
-            .split(['.', '['])
-            .next()
-            .unwrap_or(&change.path)
-            .to_owned();
-        if !out.contains(&top) {
-            out.push(top);
+        let top = top_level(&change.path);
+        if !out.iter().any(|o| o == top) {
+            out.push(top.to_owned());
         }
     }
     out
+}
+
+/// `tags.Owner` → `tags`, `ingress[0].cidr_blocks` → `ingress`.
+fn top_level(path: &str) -> &str {
+    path.split(['.', '[']).next().unwrap_or(path)
 }
 
 /// Attribute `finding` from `events` (every event naming one of `identifiers`, any order).
@@ -168,19 +168,19 @@ pub fn attribute_with_requests(
     fallback_since_us: Option<i64>,
     request: &mut dyn FnMut(usize) -> Option<serde_json::Value>,
 ) -> Attribution {
-    let index_of = |e: &AuditEvent| {
-        events
-            .iter()
-            .position(|x| std::ptr::eq(x, e))
-            .unwrap_or_default()
-    };
-    let mut sorted: Vec<&AuditEvent> = events.iter().filter(|e| e.time_us <= until_us).collect();
-    sorted.sort_by(|a, b| (a.time_us, &a.event_id).cmp(&(b.time_us, &b.event_id)));
+    // Each event keeps its position in `events`, which is how `request` names it.
+    let mut sorted: Vec<(usize, &AuditEvent)> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.time_us <= until_us)
+        .collect();
+    sorted.sort_by(|(_, a), (_, b)| (a.time_us, &a.event_id).cmp(&(b.time_us, &b.event_id)));
 
     // The last apply: the latest successful write to the resource by Terraform.
     let last_apply = sorted
         .iter()
         .rev()
+        .map(|(_, e)| *e)
         .find(|e| e.actor.kind == ActorKind::Terraform && e.is_successful_write());
     let (since_us, since_reason) = match (last_apply, fallback_since_us) {
         (Some(e), _) => (
@@ -204,11 +204,11 @@ pub fn attribute_with_requests(
     };
 
     let attributes = changed_attributes(finding);
-    let mut writes: Vec<(&AuditEvent, Vec<(String, Explains)>)> = Vec::new();
+    let mut writes: Vec<(usize, &AuditEvent, Vec<(String, Explains)>)> = Vec::new();
     let mut attempts = Vec::new();
-    for e in sorted
+    for &(index, e) in sorted
         .iter()
-        .filter(|e| since_us.is_none_or(|s| e.time_us > s))
+        .filter(|(_, e)| since_us.is_none_or(|s| e.time_us > s))
     {
         if e.read_only == Some(true) || e.actor.kind == ActorKind::Terraform {
             continue;
@@ -224,7 +224,7 @@ pub fn attribute_with_requests(
         }
         match e.outcome {
             Outcome::Failure { .. } => attempts.push(EventRef::new(e, Vec::new())),
-            Outcome::Success | Outcome::Unknown => writes.push((e, how)),
+            Outcome::Success | Outcome::Unknown => writes.push((index, e, how)),
         }
     }
 
@@ -240,18 +240,18 @@ pub fn attribute_with_requests(
         let changes: Vec<&crate::finding::Change> = finding
             .changes
             .iter()
-            .filter(|c| c.path.split(['.', '[']).next() == Some(attribute.as_str()))
+            .filter(|c| top_level(&c.path) == attribute)
             .collect();
         let mut best = |want: Explains| {
             let mut silent = None;
-            for (i, (e, how)) in writes.iter().enumerate().rev() {
+            for (i, (index, e, how)) in writes.iter().enumerate().rev() {
                 if !e.outcome.is_success() || !how.iter().any(|(a, x)| a == attribute && *x == want)
                 {
                     continue;
                 }
                 let body = requests
                     .entry(i)
-                    .or_insert_with(|| request(index_of(e)))
+                    .or_insert_with(|| request(*index))
                     .as_ref();
                 match consistency::check(&changes, body) {
                     consistency::Consistency::Sets => return Some(i),
@@ -277,7 +277,7 @@ pub fn attribute_with_requests(
         Confidence::Certain
     } else if !chosen.is_empty() {
         Confidence::Likely
-    } else if let Some(i) = writes.iter().rposition(|(e, _)| e.outcome.is_success()) {
+    } else if let Some(i) = writes.iter().rposition(|(_, e, _)| e.outcome.is_success()) {
         // Writes that explain nothing we know of: the latest is the best guess.
         chosen.push(i);
         Confidence::Likely
@@ -285,7 +285,7 @@ pub fn attribute_with_requests(
         Confidence::None
     };
 
-    let to_ref = |(e, how): &(&AuditEvent, Vec<(String, Explains)>)| {
+    let to_ref = |(_, e, how): &(usize, &AuditEvent, Vec<(String, Explains)>)| {
         EventRef::new(e, how.iter().map(|(a, _)| a.clone()).collect())
     };
     let caused_by = chosen.iter().map(|&i| to_ref(&writes[i])).collect();
