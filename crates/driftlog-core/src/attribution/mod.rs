@@ -131,6 +131,10 @@ pub fn changed_attributes(finding: &Finding) -> Vec<String> {
     out
 }
 
+/// A successful (or not yet settled) write in the window: its position in the events given,
+/// the event, and how its action relates to each changed attribute.
+type Write<'e> = (usize, &'e AuditEvent, Vec<(String, Explains)>);
+
 /// `tags.Owner` → `tags`, `ingress[0].cidr_blocks` → `ingress`.
 fn top_level(path: &str) -> &str {
     path.split(['.', '[']).next().unwrap_or(path)
@@ -204,7 +208,7 @@ pub fn attribute_with_requests(
     };
 
     let attributes = changed_attributes(finding);
-    let mut writes: Vec<(usize, &AuditEvent, Vec<(String, Explains)>)> = Vec::new();
+    let mut writes: Vec<Write> = Vec::new();
     let mut attempts = Vec::new();
     for &(index, e) in sorted
         .iter()
@@ -285,9 +289,8 @@ pub fn attribute_with_requests(
         Confidence::None
     };
 
-    let to_ref = |(_, e, how): &(usize, &AuditEvent, Vec<(String, Explains)>)| {
-        EventRef::new(e, how.iter().map(|(a, _)| a.clone()).collect())
-    };
+    let to_ref =
+        |(_, e, how): &Write| EventRef::new(e, how.iter().map(|(a, _)| a.clone()).collect());
     let caused_by = chosen.iter().map(|&i| to_ref(&writes[i])).collect();
     let candidates = writes
         .iter()
