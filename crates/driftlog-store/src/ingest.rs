@@ -497,10 +497,7 @@ struct Prepare {
 impl Sink for Prepare {
     fn event(&mut self, e: driftlog_audit::ParsedEvent<'_>) {
         let raw = self.evidence.add(&e.raw);
-        self.events.push(PreparedEvent {
-            event: e.event,
-            raw,
-        });
+        self.events.push(PreparedEvent::new(e.event, raw));
     }
     fn reject(&mut self, r: Rejection) {
         self.rejections.push(r);

@@ -35,7 +35,7 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     /// The `strings` table in memory, for the writer (loaded on the first write).
-    strings: std::collections::HashMap<String, i64>,
+    strings: rustc_hash::FxHashMap<String, i64>,
     strings_loaded: bool,
     /// Recently decompressed evidence blocks, by id.
     blocks: std::cell::RefCell<std::collections::HashMap<i64, std::sync::Arc<Vec<u8>>>>,
@@ -95,6 +95,11 @@ impl Store {
                  PRAGMA cache_size = -262144;
                  PRAGMA busy_timeout = 10000;",
             )
+            .map_err(|e| StoreError::sql(&self.path, e))?;
+        // Building an index sorts every row; SQLite's sorter can use helper threads for it.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.conn
+            .pragma_update(None, "threads", cores as i64)
             .map_err(|e| StoreError::sql(&self.path, e))
     }
 

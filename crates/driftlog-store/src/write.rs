@@ -6,10 +6,25 @@ use driftlog_core::{AuditEvent, Outcome};
 use rusqlite::{params, OptionalExtension, ToSql};
 
 /// An event ready for the store, with where its raw record sits in its file's evidence.
+/// Everything that can be computed from the event alone is computed here, on the parsing
+/// threads, so the single writer only binds and steps.
 #[derive(Debug, Clone)]
 pub struct PreparedEvent {
     pub event: AuditEvent,
     pub raw: RawRef,
+    /// `event.resources` as the JSON array stored in the `resources` column.
+    resources_json: String,
+}
+
+impl PreparedEvent {
+    pub fn new(event: AuditEvent, raw: RawRef) -> Self {
+        let resources_json = serde_json::to_string(&event.resources).unwrap_or_default();
+        Self {
+            event,
+            raw,
+            resources_json,
+        }
+    }
 }
 
 /// A record's place in the evidence blocks: block (numbered within its file until the writer
@@ -219,7 +234,6 @@ impl Store {
                     Outcome::Failure { code, message } => (code.as_str(), message.as_deref()),
                     other => (other.label(), None),
                 };
-                let resources = serde_json::to_string(&e.resources).unwrap_or_default();
                 let (block, offset, len) = (p.raw.block as i64, p.raw.offset, p.raw.len);
                 let pr = &e.principal;
                 let values: [&dyn ToSql; 28] = [
@@ -246,7 +260,7 @@ impl Store {
                     &intern(&e.actor.rule)?,
                     &e.source_ip,
                     &e.user_agent.as_deref().map(&mut intern).transpose()?,
-                    &resources,
+                    &p.resources_json,
                     &e.completeness,
                     &block,
                     &offset,

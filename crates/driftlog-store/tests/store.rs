@@ -34,10 +34,7 @@ fn batch(path: &str, events: Vec<(AuditEvent, &str)>) -> FileBatch {
     let mut packer = EvidencePacker::default();
     let events = events
         .into_iter()
-        .map(|(event, raw)| PreparedEvent {
-            raw: packer.add(raw.as_bytes()),
-            event,
-        })
+        .map(|(event, raw)| PreparedEvent::new(event, packer.add(raw.as_bytes())))
         .collect();
     FileBatch {
         path: path.into(),
