@@ -31,10 +31,10 @@ pub enum StoreError {
     },
     #[error("no event store at {path}: run `driftlog ingest` first (or pass --store)")]
     Missing { path: PathBuf },
-    #[error("store {path}: stored event {id} is damaged: {reason}")]
+    #[error("store {path}: {what} is damaged: {reason}")]
     Damaged {
         path: PathBuf,
-        id: i64,
+        what: String,
         reason: String,
     },
 }

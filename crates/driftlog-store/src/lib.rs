@@ -4,7 +4,7 @@
 //! Embedded SQLite (bundled, so there is nothing to install) in WAL mode. Each batch of files
 //! is one transaction that also records the files it came from, so a crash (even `kill -9`)
 //! leaves either the whole batch or none of it, and the next run redoes exactly what is
-//! missing. Events are deduplicated on `(source, event_id)`; files already ingested are
+//! missing. Events are deduplicated on `(source, time, event_id)`; files already ingested are
 //! skipped by path, size and modification time without being read.
 //!
 //! ```no_run
@@ -17,6 +17,7 @@
 
 mod error;
 pub mod ingest;
+mod postings;
 mod query;
 mod schema;
 mod write;
@@ -37,6 +38,8 @@ pub struct Store {
     /// The `strings` table in memory, for the writer (loaded on the first write).
     strings: rustc_hash::FxHashMap<String, i64>,
     strings_loaded: bool,
+    /// Ids of resource names the writer has seen (a bounded cache of `ref_names`).
+    ref_names: rustc_hash::FxHashMap<String, i64>,
     /// Recently decompressed evidence blocks, by id.
     blocks: std::cell::RefCell<std::collections::HashMap<i64, std::sync::Arc<Vec<u8>>>>,
     /// The `strings` table by id, for readers (loaded on the first query).
@@ -53,11 +56,14 @@ impl Store {
             })?;
         }
         let conn = Connection::open(path).map_err(|e| StoreError::open(path, e))?;
+        // `rarray(?)`: a list of ids bound as one parameter (resource lookups).
+        rusqlite::vtab::array::load_module(&conn).map_err(|e| StoreError::open(path, e))?;
         let mut store = Self {
             conn,
             path: path.into(),
             strings: Default::default(),
             strings_loaded: false,
+            ref_names: Default::default(),
             blocks: Default::default(),
             names: Default::default(),
         };
@@ -152,14 +158,62 @@ impl Store {
         if orphans > 0 {
             problems.push(format!("{orphans} events have no evidence block"));
         }
-        let dangling = self.count(
-            "SELECT count(*) FROM refs r WHERE NOT EXISTS \
-             (SELECT 1 FROM events e WHERE e.id = r.event)",
-        )?;
+        let dangling = self.dangling_references()?;
         if dangling > 0 {
             problems.push(format!("{dangling} resource references point at no event"));
         }
         Ok(problems)
+    }
+
+    /// References (in the posting lists) to events the store does not hold.
+    fn dangling_references(&self) -> Result<u64, StoreError> {
+        let err = |e| StoreError::sql(&self.path, e);
+        let mut ids = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, first_us, events FROM ref_postings")
+            .map_err(err)?;
+        let mut rows = stmt.query([]).map_err(err)?;
+        let mut pairs = Vec::new();
+        while let Some(row) = rows.next().map_err(err)? {
+            let (posting, first_us): (i64, i64) =
+                (row.get(0).map_err(err)?, row.get(1).map_err(err)?);
+            let list: Vec<u8> = row.get(2).map_err(err)?;
+            pairs.clear();
+            postings::decode(first_us, &list, &mut pairs).map_err(|reason| {
+                StoreError::Damaged {
+                    path: self.path.clone(),
+                    what: format!("resource reference list {posting}"),
+                    reason,
+                }
+            })?;
+            ids.extend(pairs.iter().map(|p| p.1));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        // Walk both id lists in order.
+        let mut events = self
+            .conn
+            .prepare("SELECT id FROM events ORDER BY id")
+            .map_err(err)?;
+        let mut stored = events.query([]).map_err(err)?;
+        let mut next_stored = || -> Result<Option<i64>, StoreError> {
+            Ok(match stored.next().map_err(err)? {
+                Some(r) => Some(r.get(0).map_err(err)?),
+                None => None,
+            })
+        };
+        let mut current = next_stored()?;
+        let mut dangling = 0;
+        for id in ids {
+            while current.is_some_and(|c| c < id) {
+                current = next_stored()?;
+            }
+            if current != Some(id) {
+                dangling += 1;
+            }
+        }
+        Ok(dangling)
     }
 
     /// How many source files the store has recorded as completely ingested.

@@ -1,6 +1,6 @@
 //! Reading events back: the filters of `driftlog events`, each served by an index.
 
-use crate::{Store, StoreError};
+use crate::{postings, Store, StoreError};
 use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
 use rusqlite::types::Value;
 use rusqlite::Row;
@@ -60,6 +60,49 @@ fn select_from() -> String {
     )
 }
 
+/// The `WHERE` clauses and arguments of every filter but the resource.
+fn filters(q: &EventQuery) -> (Vec<String>, Vec<Value>) {
+    let mut args: Vec<Value> = Vec::new();
+    let mut clauses: Vec<String> = Vec::new();
+    let arg = |v: Value, args: &mut Vec<Value>| {
+        args.push(v);
+        format!("?{}", args.len())
+    };
+    if let Some(p) = &q.principal {
+        let a = arg(Value::Text(p.clone()), &mut args);
+        let glob = is_glob(p);
+        clauses.push(format!(
+            "({} OR {})",
+            interned_matches("principal", &a, glob),
+            interned_matches("issuer", &a, glob)
+        ));
+    }
+    if let Some(action) = &q.action {
+        let a = arg(Value::Text(action.clone()), &mut args);
+        clauses.push(interned_matches("action", &a, is_glob(action)));
+    }
+    if let Some(kind) = q.actor_kind {
+        let a = arg(Value::Text(kind.as_str().into()), &mut args);
+        clauses.push(interned_matches("actor_kind", &a, false));
+    }
+    if let Some(source) = q.source {
+        let a = arg(Value::Text(source.as_str().into()), &mut args);
+        clauses.push(interned_matches("source", &a, false));
+    }
+    if let Some(since) = q.since_us {
+        let a = arg(Value::Integer(since), &mut args);
+        clauses.push(format!("e.time_us >= {a}"));
+    }
+    if let Some(until) = q.until_us {
+        let a = arg(Value::Integer(until), &mut args);
+        clauses.push(format!("e.time_us <= {a}"));
+    }
+    if q.writes_only {
+        clauses.push("e.read_only = 0".into());
+    }
+    (clauses, args)
+}
+
 /// `e.COLUMN` holds the string `?N` (or, with a glob, any string it matches).
 fn interned_matches(column: &str, placeholder: &str, glob: bool) -> String {
     let op = if glob { "GLOB" } else { "=" };
@@ -73,75 +116,35 @@ fn is_glob(s: &str) -> bool {
 impl Store {
     /// Events matching `q`, oldest first.
     pub fn query(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+        let (clauses, args) = filters(q);
+        let rows = match &q.resource {
+            Some(resource) => self.rows_naming(resource, q, clauses, args)?,
+            None => self.rows_matching(q, clauses, args)?,
+        };
+        let mut names = self.names(false)?;
+        if rows.iter().any(|r| !r.resolvable(&names)) {
+            // Strings added since the names were loaded (by this process's own ingest).
+            names = self.names(true)?;
+        }
+        Ok(rows.into_iter().map(|r| r.resolve(&names)).collect())
+    }
+
+    /// Without a resource: one statement, served by the index of its most selective filter.
+    fn rows_matching(
+        &self,
+        q: &EventQuery,
+        clauses: Vec<String>,
+        mut args: Vec<Value>,
+    ) -> Result<Vec<RawRow>, StoreError> {
         let mut sql = select_from();
-        let mut args: Vec<Value> = Vec::new();
-        let mut clauses: Vec<String> = Vec::new();
-        let arg = |v: Value, args: &mut Vec<Value>| {
-            args.push(v);
-            format!("?{}", args.len())
-        };
-        // With a resource, rows come from its range of `refs`, already in time order, so a
-        // `--limit` stops early however many events name the resource.
-        let time = if let Some(resource) = &q.resource {
-            // Azure keeps resource ids lower-cased (they are case-insensitive there).
-            let lower = resource.to_ascii_lowercase();
-            let exact = arg(Value::Text(resource.clone()), &mut args);
-            let refs = if lower == *resource {
-                format!("r.ref = {exact}")
-            } else {
-                let lower = arg(Value::Text(lower), &mut args);
-                format!("r.ref IN ({exact}, {lower})")
-            };
-            sql = sql.replacen(
-                " FROM events e",
-                " FROM refs r JOIN events e ON e.id = r.event",
-                1,
-            );
-            clauses.push(refs);
-            "r.time_us"
-        } else {
-            "e.time_us"
-        };
-        if let Some(p) = &q.principal {
-            let a = arg(Value::Text(p.clone()), &mut args);
-            let glob = is_glob(p);
-            clauses.push(format!(
-                "({} OR {})",
-                interned_matches("principal", &a, glob),
-                interned_matches("issuer", &a, glob)
-            ));
-        }
-        if let Some(action) = &q.action {
-            let a = arg(Value::Text(action.clone()), &mut args);
-            clauses.push(interned_matches("action", &a, is_glob(action)));
-        }
-        if let Some(kind) = q.actor_kind {
-            let a = arg(Value::Text(kind.as_str().into()), &mut args);
-            clauses.push(interned_matches("actor_kind", &a, false));
-        }
-        if let Some(source) = q.source {
-            let a = arg(Value::Text(source.as_str().into()), &mut args);
-            clauses.push(interned_matches("source", &a, false));
-        }
-        if let Some(since) = q.since_us {
-            let a = arg(Value::Integer(since), &mut args);
-            clauses.push(format!("{time} >= {a}"));
-        }
-        if let Some(until) = q.until_us {
-            let a = arg(Value::Integer(until), &mut args);
-            clauses.push(format!("{time} <= {a}"));
-        }
-        if q.writes_only {
-            clauses.push("e.read_only = 0".into());
-        }
         if !clauses.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&clauses.join(" AND "));
         }
-        sql.push_str(&format!(" ORDER BY {time}, e.id"));
+        sql.push_str(" ORDER BY e.time_us, e.id");
         if let Some(limit) = q.limit {
-            let a = arg(Value::Integer(limit.min(i64::MAX as u64) as i64), &mut args);
-            sql.push_str(&format!(" LIMIT {a}"));
+            args.push(Value::Integer(limit.min(i64::MAX as u64) as i64));
+            sql.push_str(&format!(" LIMIT ?{}", args.len()));
         }
         let err = |e| StoreError::sql(&self.path, e);
         // Attribution runs the same shapes of query thousands of times.
@@ -151,16 +154,104 @@ impl Store {
             .map_err(err)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(err)?;
-        let mut names = self.names(false)?;
-        if rows.iter().any(|r| !r.resolvable(&names)) {
-            // Strings added since the names were loaded (by this process's own ingest).
-            names = self.names(true)?;
+        Ok(rows)
+    }
+
+    /// With a resource: its posting lists give the candidate events in time order; the other
+    /// filters run on those, a chunk at a time, so a `--limit` stops early however many events
+    /// name the resource.
+    fn rows_naming(
+        &self,
+        resource: &str,
+        q: &EventQuery,
+        clauses: Vec<String>,
+        args: Vec<Value>,
+    ) -> Result<Vec<RawRow>, StoreError> {
+        let candidates = self.events_named(resource, q.since_us, q.until_us)?;
+        let mut sql = select_from();
+        sql.push_str(&format!(" WHERE e.id IN rarray(?{})", args.len() + 1));
+        for c in &clauses {
+            sql.push_str(" AND ");
+            sql.push_str(c);
         }
-        let mut events: Vec<StoredEvent> = rows.into_iter().map(|r| r.resolve(&names)).collect();
-        // An event naming the resource in two spellings comes twice from `refs`.
-        let mut seen = std::collections::HashSet::new();
-        events.retain(|e| seen.insert(e.id));
-        Ok(events)
+        let err = |e| StoreError::sql(&self.path, e);
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(err)?;
+        let limit = q
+            .limit
+            .map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize);
+        let mut out = Vec::new();
+        let mut chunk_size = limit.clamp(16, 1024);
+        let mut rest = &candidates[..];
+        while !rest.is_empty() && out.len() < limit {
+            let (chunk, after) = rest.split_at(chunk_size.min(rest.len()));
+            rest = after;
+            chunk_size = (chunk_size * 2).min(8192);
+            let ids: rusqlite::vtab::array::Array =
+                std::rc::Rc::new(chunk.iter().map(|&(_, id)| Value::Integer(id)).collect());
+            let mut bound: Vec<&dyn rusqlite::ToSql> =
+                args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+            bound.push(&ids);
+            let mut found: rustc_hash::FxHashMap<i64, RawRow> = stmt
+                .query_map(&bound[..], read_row)
+                .map_err(err)?
+                .map(|r| r.map(|row| (row.id, row)))
+                .collect::<Result<_, _>>()
+                .map_err(err)?;
+            for (_, id) in chunk {
+                if out.len() == limit {
+                    break;
+                }
+                if let Some(row) = found.remove(id) {
+                    out.push(row);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The `(time, event)` pairs naming `resource` (in any of its spellings) within the
+    /// bounds, in order, each event once.
+    fn events_named(
+        &self,
+        resource: &str,
+        since_us: Option<i64>,
+        until_us: Option<i64>,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        let err = |e| StoreError::sql(&self.path, e);
+        // Azure keeps resource ids lower-cased (they are case-insensitive there).
+        let lower = resource.to_ascii_lowercase();
+        let (since, until) = (since_us.unwrap_or(i64::MIN), until_us.unwrap_or(i64::MAX));
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT p.id, p.first_us, p.events FROM ref_names n \
+                 JOIN ref_postings p ON p.name = n.id \
+                 WHERE n.text IN (?1, ?2) AND p.last_us >= ?3 AND p.first_us <= ?4",
+            )
+            .map_err(err)?;
+        let mut rows = stmt
+            .query(rusqlite::params![resource, lower, since, until])
+            .map_err(err)?;
+        let mut pairs = Vec::new();
+        while let Some(row) = rows.next().map_err(err)? {
+            let (posting, first_us): (i64, i64) =
+                (row.get(0).map_err(err)?, row.get(1).map_err(err)?);
+            let list = row
+                .get_ref(2)
+                .map_err(err)?
+                .as_blob()
+                .map_err(|e| err(e.into()))?;
+            postings::decode(first_us, list, &mut pairs).map_err(|reason| StoreError::Damaged {
+                path: self.path.clone(),
+                what: format!("resource reference list {posting}"),
+                reason,
+            })?;
+        }
+        pairs.retain(|&(t, _)| t >= since && t <= until);
+        pairs.sort_unstable();
+        // An event naming the resource in two spellings appears twice.
+        pairs.dedup_by_key(|p| p.1);
+        Ok(pairs)
     }
 
     /// Every event that names any of `identifiers`, oldest first, each once.
@@ -195,7 +286,7 @@ impl Store {
             .map_err(err)?;
         let damaged = |reason: String| StoreError::Damaged {
             path: self.path.clone(),
-            id,
+            what: format!("stored event {id}"),
             reason,
         };
         let cached = self.blocks.borrow().get(&block).cloned();

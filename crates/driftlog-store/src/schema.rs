@@ -3,11 +3,29 @@
 //! add the next one.
 
 use crate::error::Unplaced;
-use rusqlite::Connection;
+use crate::postings;
+use rusqlite::{Connection, Transaction};
 
-const MIGRATIONS: &[&str] = &[
-    // 1: events, their resources, their raw records, and the files they came from.
-    "CREATE TABLE files (
+/// One step of the schema: SQL, then (for data that SQL cannot reshape) code, in the same
+/// transaction.
+struct Migration {
+    sql: &'static str,
+    then: Option<fn(&Transaction) -> rusqlite::Result<()>>,
+}
+
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        sql: V1,
+        then: None,
+    },
+    Migration {
+        sql: V2,
+        then: Some(refs_to_postings),
+    },
+];
+
+// 1: events, their resources, their raw records, and the files they came from.
+const V1: &str = "CREATE TABLE files (
         id          INTEGER PRIMARY KEY,
         path        TEXT NOT NULL UNIQUE,
         size        INTEGER NOT NULL,
@@ -73,8 +91,66 @@ const MIGRATIONS: &[&str] = &[
         time_us INTEGER NOT NULL,
         event   INTEGER NOT NULL,
         PRIMARY KEY (ref, time_us, event)
-) WITHOUT ROWID;",
-];
+) WITHOUT ROWID;";
+
+// 2: resource references become posting lists (see `postings`), and an event's identity
+// includes its time, so that identities arrive in nearly ascending order instead of at random
+// (a re-delivered record carries the same time as the original).
+const V2: &str = "
+    CREATE TABLE ref_names (
+        id   INTEGER PRIMARY KEY,
+        text TEXT NOT NULL UNIQUE
+    );
+    -- The (time, event) pairs of one batch's events that name one resource.
+    CREATE TABLE ref_postings (
+        id       INTEGER PRIMARY KEY,
+        name     INTEGER NOT NULL,
+        first_us INTEGER NOT NULL,
+        last_us  INTEGER NOT NULL,
+        events   BLOB NOT NULL
+    );
+    CREATE INDEX ref_postings_name ON ref_postings (name, last_us);
+    DROP INDEX events_identity;
+    CREATE UNIQUE INDEX events_identity ON events (source, time_us, event_id);";
+
+/// Move the rows of version 1's `refs` into posting lists, then drop it.
+fn refs_to_postings(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch("INSERT INTO ref_names (text) SELECT DISTINCT ref FROM refs ORDER BY ref;")?;
+    let mut rows = tx.prepare(
+        "SELECT n.id, r.time_us, r.event FROM refs r JOIN ref_names n ON n.text = r.ref \
+         ORDER BY n.id, r.time_us, r.event",
+    )?;
+    let mut insert = tx.prepare(
+        "INSERT INTO ref_postings (name, first_us, last_us, events) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut write = |name: i64, pairs: &[(i64, i64)]| -> rusqlite::Result<()> {
+        for chunk in pairs.chunks(postings::MAX_PAIRS) {
+            let (first, last, list) = postings::encode(chunk);
+            insert.execute(rusqlite::params![name, first, last, list])?;
+        }
+        Ok(())
+    };
+    let mut current: Option<i64> = None;
+    let mut pairs = Vec::new();
+    let mut cursor = rows.query([])?;
+    while let Some(row) = cursor.next()? {
+        let name: i64 = row.get(0)?;
+        if current != Some(name) {
+            if let Some(done) = current {
+                write(done, &pairs)?;
+            }
+            current = Some(name);
+            pairs.clear();
+        }
+        pairs.push((row.get(1)?, row.get(2)?));
+    }
+    if let Some(done) = current {
+        write(done, &pairs)?;
+    }
+    drop(cursor);
+    drop(rows);
+    tx.execute_batch("DROP TABLE refs;")
+}
 
 /// Indexes that serve queries only. A large ingest drops them and builds them again at the
 /// end (sorting once is far cheaper than a million random insertions); if it is killed in
@@ -115,16 +191,76 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Unplaced> {
             known: CURRENT,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // Another process may have migrated between our read and our lock.
         let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if now > i as i64 {
             continue;
         }
-        tx.execute_batch(sql)?;
+        tx.execute_batch(step.sql)?;
+        if let Some(then) = step.then {
+            then(&tx)?;
+        }
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EventQuery, Store};
+
+    #[test]
+    fn a_version_1_store_keeps_its_references_through_migration_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(V1).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO strings (id, text) VALUES
+                    (1, 'aws'), (2, 'RunInstances'), (3, 'success'), (4, 'cli'), (5, 'a rule');
+                 INSERT INTO raw_blocks (id, lz4) VALUES (1, x'00');
+                 INSERT INTO events (id, source, event_id, time_us, action, outcome,
+                    actor_kind, actor_rule, resources, completeness, raw_block, raw_offset, raw_len)
+                 VALUES (1, 1, 'e1', 100, 2, 3, 4, 5, '[\"i-1\"]', 0, 1, 0, 0),
+                        (2, 1, 'e2', 200, 2, 3, 4, 5, '[\"i-1\",\"sg-1\"]', 0, 1, 0, 0),
+                        (3, 1, 'e3', 50, 2, 3, 4, 5, '[\"i-1\"]', 0, 1, 0, 0);
+                 INSERT INTO refs (ref, time_us, event) VALUES
+                    ('i-1', 100, 1), ('i-1', 200, 2), ('sg-1', 200, 2), ('i-1', 50, 3);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let naming = |resource: &str, since_us: Option<i64>| -> Vec<i64> {
+            let q = EventQuery {
+                resource: Some(resource.into()),
+                since_us,
+                ..EventQuery::default()
+            };
+            store.query(&q).unwrap().iter().map(|e| e.id).collect()
+        };
+        assert_eq!(naming("i-1", None), [3, 1, 2]);
+        assert_eq!(naming("i-1", Some(100)), [1, 2]);
+        assert_eq!(naming("sg-1", None), [2]);
+        assert!(naming("sg-2", None).is_empty());
+        assert_eq!(store.check().unwrap(), Vec::<String>::new());
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, CURRENT);
+        let old: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'refs'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, 0, "version 1's refs table is gone");
+    }
 }

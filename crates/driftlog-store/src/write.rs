@@ -1,7 +1,7 @@
 //! Writing batches of files: one transaction each, so a batch is in the store whole or not at
 //! all, together with the record of the files it came from.
 
-use crate::{Store, StoreError};
+use crate::{postings, Store, StoreError};
 use driftlog_core::{AuditEvent, Outcome};
 use rusqlite::{params, OptionalExtension, ToSql};
 
@@ -97,7 +97,7 @@ pub struct FileBatch {
 pub struct BatchStats {
     /// Events new to the store.
     pub inserted: u64,
-    /// Events the store already held (same source and id).
+    /// Events the store already held (same source, time and id).
     pub duplicates: u64,
     /// Events that replaced a less complete copy (a Kubernetes `ResponseComplete` stage
     /// arriving after `RequestReceived`).
@@ -136,7 +136,7 @@ fn upsert_sql() -> String {
         .join(", ");
     format!(
         "INSERT INTO events ({COLUMNS}) VALUES ({VALUES}) \
-         ON CONFLICT (source, event_id) DO UPDATE SET {updates} \
+         ON CONFLICT (source, time_us, event_id) DO UPDATE SET {updates} \
          WHERE excluded.completeness > events.completeness \
          RETURNING id"
     )
@@ -150,6 +150,7 @@ impl Store {
             // Ids interned in the rolled-back transaction do not exist: forget them all.
             self.strings.clear();
             self.strings_loaded = false;
+            self.ref_names.clear();
         }
         result
     }
@@ -190,7 +191,11 @@ impl Store {
             .collect();
         // Stable: for one event logged twice in a batch, the file order decides which comes first.
         events.sort_by(|a, b| {
-            (a.event.source, &a.event.event_id).cmp(&(b.event.source, &b.event.event_id))
+            (a.event.source, a.event.time_us, &a.event.event_id).cmp(&(
+                b.event.source,
+                b.event.time_us,
+                &b.event.event_id,
+            ))
         });
 
         if !self.strings_loaded {
@@ -303,14 +308,7 @@ impl Store {
             }
             refs.sort_unstable();
             refs.dedup();
-            let mut insert_ref = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO refs (ref, time_us, event) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(sql)?;
-            for (r, time_us, id) in refs {
-                insert_ref.execute(params![r, time_us, id]).map_err(sql)?;
-            }
+            write_postings(&tx, &mut self.ref_names, &refs).map_err(sql)?;
 
             let now = jiff::Timestamp::now().to_string();
             let mut record = tx
@@ -341,4 +339,47 @@ impl Store {
         tx.commit().map_err(sql)?;
         Ok(stats)
     }
+}
+
+/// Append one posting list per resource named in the batch. `refs` is sorted by name, time
+/// and event.
+fn write_postings(
+    tx: &rusqlite::Transaction,
+    names: &mut rustc_hash::FxHashMap<String, i64>,
+    refs: &[(&str, i64, i64)],
+) -> rusqlite::Result<()> {
+    let mut find = tx.prepare_cached("SELECT id FROM ref_names WHERE text = ?1")?;
+    let mut add = tx.prepare_cached("INSERT INTO ref_names (text) VALUES (?1)")?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO ref_postings (name, first_us, last_us, events) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    // Bounded whatever the corpus: a miss costs one index probe.
+    if names.len() > 1 << 20 {
+        names.clear();
+    }
+    let mut pairs: Vec<(i64, i64)> = Vec::new();
+    for group in refs.chunk_by(|a, b| a.0 == b.0) {
+        let text = group[0].0;
+        let name = match names.get(text) {
+            Some(id) => *id,
+            None => {
+                let id = match find.query_row([text], |r| r.get(0)).optional()? {
+                    Some(id) => id,
+                    None => {
+                        add.execute([text])?;
+                        tx.last_insert_rowid()
+                    }
+                };
+                names.insert(text.to_owned(), id);
+                id
+            }
+        };
+        pairs.clear();
+        pairs.extend(group.iter().map(|&(_, time, event)| (time, event)));
+        for chunk in pairs.chunks(postings::MAX_PAIRS) {
+            let (first, last, list) = postings::encode(chunk);
+            insert.execute(params![name, first, last, list])?;
+        }
+    }
+    Ok(())
 }
