@@ -280,7 +280,12 @@ fn streamalert_placeholders_are_rejected_one_by_one() {
         .into_iter()
         .filter(|e| e["event_id"] == "123aaac1-123d-456a-1k29a4dd2kea")
         .collect();
-    assert_eq!(shared.len(), 1, "one event per source and id");
+    let times: Vec<_> = shared.iter().map(|e| e["time"].as_str().unwrap()).collect();
+    assert_eq!(
+        times,
+        ["2017-01-01T00:20:50Z", "2019-07-08T19:44:37Z"],
+        "one event per source, id and time"
+    );
     let again = store.ingest(&[&dir]);
     assert_eq!(again.code, 1);
     assert!(again.stdout.contains("0 new"), "{}", again.stdout);
