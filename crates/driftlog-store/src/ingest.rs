@@ -219,7 +219,7 @@ pub fn ingest(
         (flushed, committed)
     });
     // Even after a failure, the store must not stay without its query indexes.
-    let indexed = store.ensure_query_indexes();
+    let indexed = store.leave_bulk();
     match committed {
         Ok(stats) => summary.stored = stats,
         Err(CommitError::Store(e)) => return Err(e),
@@ -237,7 +237,8 @@ pub fn ingest(
 }
 
 enum ToCommitter {
-    DropQueryIndexes,
+    /// A large ingest begins: see [`Store::enter_bulk`].
+    EnterBulk,
     Batch(Vec<FileBatch>),
 }
 
@@ -255,7 +256,7 @@ fn commit_batches(
     let mut stats = BatchStats::default();
     for message in batches {
         let done = match message {
-            ToCommitter::DropQueryIndexes => store.drop_query_indexes(),
+            ToCommitter::EnterBulk => store.enter_bulk(),
             ToCommitter::Batch(files) => store.write_batch(files).map(|s| stats += s),
         };
         if let Err(e) = done {
@@ -370,7 +371,7 @@ impl Batcher {
             let per_byte = self.seen_events as f64 / self.seen_bytes.max(1) as f64;
             let expected = (per_byte * planned_bytes as f64) as u64;
             self.bulk = if expected >= 100_000 && expected >= stored_before / 2 {
-                self.send(ToCommitter::DropQueryIndexes)?;
+                self.send(ToCommitter::EnterBulk)?;
                 Bulk::Yes
             } else {
                 Bulk::No

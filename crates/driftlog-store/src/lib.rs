@@ -86,22 +86,26 @@ impl Store {
     }
 
     fn configure(&mut self) -> Result<(), StoreError> {
-        // WAL: readers never block the writer, and a commit is one sequential append.
-        // synchronous=NORMAL: a process crash loses nothing committed; a power cut may lose the
-        // last transactions but never corrupts the file.
         // The large page cache keeps the hot parts of the indexes in memory while a batch is
         // written; it is a bound, not an allocation.
         self.conn
             .execute_batch(
                 "PRAGMA page_size = 16384;
-                 PRAGMA journal_mode = WAL;
-                 PRAGMA synchronous = NORMAL;
                  PRAGMA foreign_keys = ON;
                  PRAGMA temp_store = MEMORY;
                  PRAGMA cache_size = -262144;
                  PRAGMA busy_timeout = 10000;",
             )
             .map_err(|e| StoreError::sql(&self.path, e))?;
+        match self.set_journal() {
+            // Another process's bulk ingest holds the store in rollback-journal mode; it
+            // restores the WAL when it ends.
+            Err(StoreError::Sql {
+                source: rusqlite::Error::SqliteFailure(e, _),
+                ..
+            }) if e.code == rusqlite::ErrorCode::DatabaseBusy => {}
+            other => other?,
+        }
         // Building an index sorts every row; SQLite's sorter can use helper threads for it.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         self.conn
@@ -109,12 +113,47 @@ impl Store {
             .map_err(|e| StoreError::sql(&self.path, e))
     }
 
+    /// The everyday journal. WAL: readers never block the writer, and a commit is one
+    /// sequential append. synchronous=NORMAL: a process crash loses nothing committed; a power
+    /// cut may lose the last transactions but never corrupts the file.
+    fn set_journal(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .map_err(|e| StoreError::sql(&self.path, e))
+    }
+
     pub(crate) fn ensure_query_indexes(&self) -> Result<(), StoreError> {
         schema::ensure_query_indexes(&self.conn).map_err(|e| StoreError::sql(&self.path, e))
     }
 
-    pub(crate) fn drop_query_indexes(&self) -> Result<(), StoreError> {
-        schema::drop_query_indexes(&self.conn).map_err(|e| StoreError::sql(&self.path, e))
+    /// Prepare for a large ingest (a million events into a small store): drop the query indexes
+    /// (sorting once at the end is far cheaper than a million random insertions), and journal
+    /// with a rollback journal instead of the WAL. Nearly every page such an ingest writes is
+    /// new, and SQLite journals only pages that existed before the transaction, so each page is
+    /// written once, where the WAL writes it twice (log, then checkpoint). With
+    /// `synchronous=FULL` the rollback journal is as crash-safe as the WAL. If another
+    /// connection holds the store open the journal cannot change, and the WAL stays.
+    ///
+    /// A run killed in bulk mode leaves a store that the next open repairs: SQLite rolls back
+    /// the interrupted transaction, and [`Store::open`] restores the WAL and the indexes.
+    pub(crate) fn enter_bulk(&self) -> Result<(), StoreError> {
+        schema::drop_query_indexes(&self.conn).map_err(|e| StoreError::sql(&self.path, e))?;
+        let mode: rusqlite::Result<String> =
+            self.conn
+                .query_row("PRAGMA journal_mode = TRUNCATE", [], |r| r.get(0));
+        if mode.is_ok_and(|m| m.eq_ignore_ascii_case("truncate")) {
+            self.conn
+                .pragma_update(None, "synchronous", "FULL")
+                .map_err(|e| StoreError::sql(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// End a large ingest (or any ingest): build any missing query index and return to the
+    /// WAL. Safe to call when [`Store::enter_bulk`] was not.
+    pub(crate) fn leave_bulk(&self) -> Result<(), StoreError> {
+        self.ensure_query_indexes()?;
+        self.set_journal()
     }
 
     /// One number from the store.
