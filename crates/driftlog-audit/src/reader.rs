@@ -86,12 +86,13 @@ pub fn read(input: impl Read, sink: &mut dyn Sink) -> Result<(), FileError> {
 }
 
 fn read_text(mut input: impl BufRead, sink: &mut dyn Sink) -> Result<(), FileError> {
-    let mut line = Vec::new();
+    let mut buffer = Buffer::take();
+    let line = &mut buffer.0;
     let mut line_no = 0u64;
     // The first line that is not blank decides the layout.
     loop {
         line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
+        if input.read_until(b'\n', line)? == 0 {
             return Err(FileError::Empty);
         }
         line_no += 1;
@@ -102,31 +103,27 @@ fn read_text(mut input: impl BufRead, sink: &mut dyn Sink) -> Result<(), FileErr
             break;
         }
     }
-    let first = serde_json::Deserializer::from_slice(&line)
-        .into_iter::<&RawValue>()
-        .next();
-    match first.expect("a non-blank line yields a value or an error") {
-        Ok(_) => {
-            handle_line(&line, line_no, sink);
-            loop {
-                line.clear();
-                if input.read_until(b'\n', &mut line)? == 0 {
-                    return Ok(());
-                }
-                line_no += 1;
-                if !line.iter().all(u8::is_ascii_whitespace) {
-                    handle_line(&line, line_no, sink);
-                }
+    // The first line is handled as JSON lines unless its first value runs past the line's end:
+    // then the file is one document spread over several lines.
+    match handle_line(line, line_no, true, sink) {
+        Line::Handled => loop {
+            line.clear();
+            if input.read_until(b'\n', line)? == 0 {
+                return Ok(());
             }
-        }
-        Err(e) if e.is_eof() => {
+            line_no += 1;
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                handle_line(line, line_no, false, sink);
+            }
+        },
+        Line::FirstValueUnfinished => {
             // A document spread over several lines: read it whole.
             let first_line = line_no;
-            let mut doc = std::mem::take(&mut line);
-            input.read_to_end(&mut doc)?;
+            input.read_to_end(line)?;
+            let doc = &*line;
             // Several documents may follow one another (Firehose writes EventBridge events
             // back to back); every one must parse, or the file is left out whole.
-            let text = std::str::from_utf8(&doc).map_err(|e| FileError::Json {
+            let text = std::str::from_utf8(doc).map_err(|e| FileError::Json {
                 line: first_line as usize,
                 column: 0,
                 message: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
@@ -145,7 +142,7 @@ fn read_text(mut input: impl BufRead, sink: &mut dyn Sink) -> Result<(), FileErr
             }
             Ok(())
         }
-        Err(e) => Err(FileError::Json {
+        Line::FirstValueInvalid(e) => Err(FileError::Json {
             line: line_no as usize,
             column: e.column(),
             message: strip_position(&e),
@@ -153,7 +150,47 @@ fn read_text(mut input: impl BufRead, sink: &mut dyn Sink) -> Result<(), FileErr
     }
 }
 
-fn handle_line(line: &[u8], line_no: u64, sink: &mut dyn Sink) {
+/// The line (or whole document) buffer, kept per thread from one file to the next: a
+/// delivery file is read whole, and a fresh buffer for each would be grown, and its pages
+/// faulted in and zeroed by the kernel, again for every file.
+struct Buffer(Vec<u8>);
+
+thread_local! {
+    static BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl Buffer {
+    /// Larger buffers (a huge single-document file) are not kept.
+    const KEEP: usize = 64 << 20;
+
+    fn take() -> Self {
+        let mut v = BUFFER.take();
+        v.clear();
+        Buffer(v)
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        if self.0.capacity() <= Self::KEEP {
+            BUFFER.set(std::mem::take(&mut self.0));
+        }
+    }
+}
+
+/// What became of a line.
+enum Line {
+    /// Its values went to the sink (or it was rejected there).
+    Handled,
+    /// Its first value is cut short by the end of the line; nothing was sent to the sink.
+    FirstValueUnfinished,
+    /// Its first value is not JSON; nothing was sent to the sink.
+    FirstValueInvalid(serde_json::Error),
+}
+
+/// Send a line's values to the sink. On the file's `first` line, a first value that is cut
+/// short or not JSON is reported back instead (the caller decides what the file is).
+fn handle_line(line: &[u8], line_no: u64, first: bool, sink: &mut dyn Sink) -> Line {
     let reject = |sink: &mut dyn Sink, reason: String| {
         sink.reject(Rejection {
             location: crate::Location {
@@ -166,29 +203,44 @@ fn handle_line(line: &[u8], line_no: u64, sink: &mut dyn Sink) {
     let text = match std::str::from_utf8(line) {
         Ok(t) => t,
         Err(e) => {
-            return reject(
-                sink,
-                format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()),
-            )
+            let mut values = serde_json::Deserializer::from_slice(line).into_iter::<&RawValue>();
+            return match values.next() {
+                Some(Err(e)) if first && e.is_eof() => Line::FirstValueUnfinished,
+                Some(Err(e)) if first => Line::FirstValueInvalid(e),
+                _ => {
+                    reject(
+                        sink,
+                        format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()),
+                    );
+                    Line::Handled
+                }
+            };
         }
     };
     let ctx = Ctx::new(text, line_no);
     // A line may hold several values back to back; the first bad one ends the line.
-    for value in serde_json::Deserializer::from_str(text).into_iter::<&RawValue>() {
+    for (i, value) in serde_json::Deserializer::from_str(text)
+        .into_iter::<&RawValue>()
+        .enumerate()
+    {
         match value {
             Ok(raw) => container::dispatch(&ctx, raw, raw, String::new(), sink),
+            Err(e) if first && i == 0 && e.is_eof() => return Line::FirstValueUnfinished,
+            Err(e) if first && i == 0 => return Line::FirstValueInvalid(e),
             Err(e) => {
-                return reject(
+                reject(
                     sink,
                     format!(
                         "not valid JSON (column {}): {}",
                         e.column(),
                         strip_position(&e)
                     ),
-                )
+                );
+                break;
             }
         }
     }
+    Line::Handled
 }
 
 /// serde_json appends " at line L column C"; the caller reports the position its own way.

@@ -94,8 +94,9 @@ const V1: &str = "CREATE TABLE files (
 ) WITHOUT ROWID;";
 
 // 2: resource references become posting lists (see `postings`), and an event's identity
-// includes its time, so that identities arrive in nearly ascending order instead of at random
-// (a re-delivered record carries the same time as the original).
+// starts with its time, so that identities arrive in nearly ascending order instead of at
+// random (a re-delivered record carries the same time as the original), and the identity index
+// also serves time ranges (`events_time` is gone).
 const V2: &str = "
     CREATE TABLE ref_names (
         id   INTEGER PRIMARY KEY,
@@ -111,7 +112,8 @@ const V2: &str = "
     );
     CREATE INDEX ref_postings_name ON ref_postings (name, last_us);
     DROP INDEX events_identity;
-    CREATE UNIQUE INDEX events_identity ON events (source, time_us, event_id);";
+    DROP INDEX IF EXISTS events_time;
+    CREATE UNIQUE INDEX events_identity ON events (time_us, source, event_id);";
 
 /// Move the rows of version 1's `refs` into posting lists, then drop it.
 fn refs_to_postings(tx: &Transaction) -> rusqlite::Result<()> {
@@ -156,7 +158,6 @@ fn refs_to_postings(tx: &Transaction) -> rusqlite::Result<()> {
 /// end (sorting once is far cheaper than a million random insertions); if it is killed in
 /// between, the next open builds them, so a store never stays without them.
 pub(crate) const QUERY_INDEXES: &[(&str, &str)] = &[
-    ("events_time", "events (time_us)"),
     ("events_principal", "events (principal, time_us)"),
     (
         "events_issuer",

@@ -136,7 +136,7 @@ fn upsert_sql() -> String {
         .join(", ");
     format!(
         "INSERT INTO events ({COLUMNS}) VALUES ({VALUES}) \
-         ON CONFLICT (source, time_us, event_id) DO UPDATE SET {updates} \
+         ON CONFLICT (time_us, source, event_id) DO UPDATE SET {updates} \
          WHERE excluded.completeness > events.completeness \
          RETURNING id"
     )
@@ -184,18 +184,12 @@ impl Store {
             blocks.append(&mut f.blocks);
         }
         let mut block_used = vec![false; blocks.len()];
-        // Sorted keys touch each index page once per batch instead of at random.
-        let mut events: Vec<PreparedEvent> = files
-            .iter_mut()
-            .flat_map(|f| std::mem::take(&mut f.events))
-            .collect();
-        // Stable: for one event logged twice in a batch, the file order decides which comes first.
+        // Sorted keys touch each index page once per batch instead of at random. Stable: for one
+        // event logged twice in a batch, the file order decides which comes first.
+        let mut events: Vec<&PreparedEvent> = files.iter().flat_map(|f| &f.events).collect();
         events.sort_by(|a, b| {
-            (a.event.source, a.event.time_us, &a.event.event_id).cmp(&(
-                b.event.source,
-                b.event.time_us,
-                &b.event.event_id,
-            ))
+            let (a, b) = (&a.event, &b.event);
+            (a.time_us, a.source, &a.event_id).cmp(&(b.time_us, b.source, &b.event_id))
         });
 
         if !self.strings_loaded {
@@ -233,7 +227,7 @@ impl Store {
             let mut insert = tx.prepare_cached(&insert_sql()).map_err(sql)?;
             let mut upsert = tx.prepare_cached(&upsert_sql()).map_err(sql)?;
             let mut refs: Vec<(&str, i64, i64)> = Vec::new();
-            for p in &events {
+            for p in events {
                 let e = &p.event;
                 let (outcome, message) = match &e.outcome {
                     Outcome::Failure { code, message } => (code.as_str(), message.as_deref()),
