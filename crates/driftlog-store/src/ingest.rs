@@ -218,8 +218,8 @@ pub fn ingest(
             .unwrap_or_else(|_| Err(CommitError::Panicked));
         (flushed, committed)
     });
-    // Even after a failure, the store must not stay without its query indexes.
-    let indexed = store.leave_bulk();
+    // Even after a failure, the store returns to the WAL.
+    let journal = store.leave_bulk();
     match committed {
         Ok(stats) => summary.stored = stats,
         Err(CommitError::Store(e)) => return Err(e),
@@ -232,7 +232,7 @@ pub fn ingest(
     }
     // A send fails only when the committer stopped, and its error was returned above.
     let _ = flushed;
-    indexed?;
+    journal?;
     Ok(summary)
 }
 
@@ -270,7 +270,7 @@ fn commit_batches(
 /// The committer has stopped (its error is reported from its side).
 struct Stopped;
 
-/// Whether this ingest loads without query indexes (see `schema::QUERY_INDEXES`).
+/// Whether this ingest writes in bulk mode (see [`Store::enter_bulk`]).
 enum Bulk {
     Undecided {
         planned_bytes: u64,
@@ -360,8 +360,9 @@ impl Batcher {
     }
 
     /// At the first full batch, estimate the whole ingest from what was read so far: when it
-    /// brings at least 100k events and at least half as many as the store holds, rebuilding
-    /// the query indexes once at the end beats updating them per event.
+    /// brings at least 100k events and at least half as many as the store holds, most pages it
+    /// writes are new, and the rollback journal writes them once instead of twice. Small
+    /// ingests stay in the WAL, where readers never wait.
     fn decide_bulk(&mut self) -> Result<(), Stopped> {
         if let Bulk::Undecided {
             planned_bytes,

@@ -69,7 +69,6 @@ impl Store {
         };
         store.configure()?;
         schema::migrate(&mut store.conn).map_err(|e| e.at(path))?;
-        store.ensure_query_indexes()?;
         Ok(store)
     }
 
@@ -106,11 +105,7 @@ impl Store {
             }) if e.code == rusqlite::ErrorCode::DatabaseBusy => {}
             other => other?,
         }
-        // Building an index sorts every row; SQLite's sorter can use helper threads for it.
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        self.conn
-            .pragma_update(None, "threads", cores as i64)
-            .map_err(|e| StoreError::sql(&self.path, e))
+        Ok(())
     }
 
     /// The everyday journal. WAL: readers never block the writer, and a commit is one
@@ -122,22 +117,16 @@ impl Store {
             .map_err(|e| StoreError::sql(&self.path, e))
     }
 
-    pub(crate) fn ensure_query_indexes(&self) -> Result<(), StoreError> {
-        schema::ensure_query_indexes(&self.conn).map_err(|e| StoreError::sql(&self.path, e))
-    }
-
-    /// Prepare for a large ingest (a million events into a small store): drop the query indexes
-    /// (sorting once at the end is far cheaper than a million random insertions), and journal
-    /// with a rollback journal instead of the WAL. Nearly every page such an ingest writes is
-    /// new, and SQLite journals only pages that existed before the transaction, so each page is
-    /// written once, where the WAL writes it twice (log, then checkpoint). With
-    /// `synchronous=FULL` the rollback journal is as crash-safe as the WAL. If another
-    /// connection holds the store open the journal cannot change, and the WAL stays.
+    /// Prepare for a large ingest (a million events into a small store): journal with a
+    /// rollback journal instead of the WAL. Nearly every page such an ingest writes is new, and
+    /// SQLite journals only pages that existed before the transaction, so each page is written
+    /// once, where the WAL writes it twice (log, then checkpoint). With `synchronous=FULL` the
+    /// rollback journal is as crash-safe as the WAL. If another connection holds the store open
+    /// the journal cannot change, and the WAL stays.
     ///
     /// A run killed in bulk mode leaves a store that the next open repairs: SQLite rolls back
-    /// the interrupted transaction, and [`Store::open`] restores the WAL and the indexes.
+    /// the interrupted transaction, and [`Store::open`] restores the WAL.
     pub(crate) fn enter_bulk(&self) -> Result<(), StoreError> {
-        schema::drop_query_indexes(&self.conn).map_err(|e| StoreError::sql(&self.path, e))?;
         let mode: rusqlite::Result<String> =
             self.conn
                 .query_row("PRAGMA journal_mode = TRUNCATE", [], |r| r.get(0));
@@ -149,10 +138,8 @@ impl Store {
         Ok(())
     }
 
-    /// End a large ingest (or any ingest): build any missing query index and return to the
-    /// WAL. Safe to call when [`Store::enter_bulk`] was not.
+    /// End an ingest: return to the WAL. Safe to call when [`Store::enter_bulk`] was not.
     pub(crate) fn leave_bulk(&self) -> Result<(), StoreError> {
-        self.ensure_query_indexes()?;
         self.set_journal()
     }
 
@@ -208,25 +195,27 @@ impl Store {
     fn dangling_references(&self) -> Result<u64, StoreError> {
         let err = |e| StoreError::sql(&self.path, e);
         let mut ids = Vec::new();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, first_us, events FROM ref_postings")
-            .map_err(err)?;
-        let mut rows = stmt.query([]).map_err(err)?;
-        let mut pairs = Vec::new();
-        while let Some(row) = rows.next().map_err(err)? {
-            let (posting, first_us): (i64, i64) =
-                (row.get(0).map_err(err)?, row.get(1).map_err(err)?);
-            let list: Vec<u8> = row.get(2).map_err(err)?;
-            pairs.clear();
-            postings::decode(first_us, &list, &mut pairs).map_err(|reason| {
-                StoreError::Damaged {
-                    path: self.path.clone(),
-                    what: format!("resource reference list {posting}"),
-                    reason,
-                }
-            })?;
-            ids.extend(pairs.iter().map(|p| p.1));
+        for table in ["ref_postings", "string_postings"] {
+            let mut stmt = self
+                .conn
+                .prepare(&format!("SELECT id, first_us, events FROM {table}"))
+                .map_err(err)?;
+            let mut rows = stmt.query([]).map_err(err)?;
+            let mut pairs = Vec::new();
+            while let Some(row) = rows.next().map_err(err)? {
+                let (posting, first_us): (i64, i64) =
+                    (row.get(0).map_err(err)?, row.get(1).map_err(err)?);
+                let list: Vec<u8> = row.get(2).map_err(err)?;
+                pairs.clear();
+                postings::decode(first_us, &list, &mut pairs).map_err(|reason| {
+                    StoreError::Damaged {
+                        path: self.path.clone(),
+                        what: format!("posting list {posting} of {table}"),
+                        reason,
+                    }
+                })?;
+                ids.extend(pairs.iter().map(|p| p.1));
+            }
         }
         ids.sort_unstable();
         ids.dedup();

@@ -29,6 +29,23 @@ pub(crate) fn encode(pairs: &[(i64, i64)]) -> (i64, i64, Vec<u8>) {
     (first_us, last_us, out)
 }
 
+/// Encode `pairs` (any order) as one or more lists of at most [`MAX_PAIRS`], handing each
+/// to `row` with its `first_us` and `last_us`.
+pub(crate) fn write<E>(
+    mut pairs: Vec<(i64, i64)>,
+    mut row: impl FnMut(i64, i64, Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
+    if !pairs.is_sorted() {
+        pairs.sort_unstable();
+    }
+    pairs.dedup();
+    for chunk in pairs.chunks(MAX_PAIRS) {
+        let (first, last, list) = encode(chunk);
+        row(first, last, list)?;
+    }
+    Ok(())
+}
+
 /// Decode a list written by [`encode`], appending its pairs to `into`.
 pub(crate) fn decode(first_us: i64, list: &[u8], into: &mut Vec<(i64, i64)>) -> Result<(), String> {
     let (mut time, mut id) = (first_us, 0i64);

@@ -117,8 +117,21 @@ impl Store {
     /// Events matching `q`, oldest first.
     pub fn query(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
         let (clauses, args) = filters(q);
-        let rows = match &q.resource {
-            Some(resource) => self.rows_naming(resource, q, clauses, args)?,
+        // The narrowest filter with posting lists gives the candidates; the SQL clauses of all
+        // filters then run on those.
+        let (since, until) = (
+            q.since_us.unwrap_or(i64::MIN),
+            q.until_us.unwrap_or(i64::MAX),
+        );
+        let candidates = if let Some(resource) = &q.resource {
+            Some(self.events_named(resource, since, until)?)
+        } else if let Some(text) = q.principal.as_ref().or(q.action.as_ref()) {
+            Some(self.events_with_string(text, since, until)?)
+        } else {
+            None
+        };
+        let rows = match candidates {
+            Some(candidates) => self.rows_among(&candidates, q, clauses, args)?,
             None => self.rows_matching(q, clauses, args)?,
         };
         let mut names = self.names(false)?;
@@ -157,17 +170,15 @@ impl Store {
         Ok(rows)
     }
 
-    /// With a resource: its posting lists give the candidate events in time order; the other
-    /// filters run on those, a chunk at a time, so a `--limit` stops early however many events
-    /// name the resource.
-    fn rows_naming(
+    /// The rows among `candidates` (in time order) that match every filter, a chunk at a time,
+    /// so a `--limit` stops early however many candidates there are.
+    fn rows_among(
         &self,
-        resource: &str,
+        candidates: &[(i64, i64)],
         q: &EventQuery,
         clauses: Vec<String>,
         args: Vec<Value>,
     ) -> Result<Vec<RawRow>, StoreError> {
-        let candidates = self.events_named(resource, q.since_us, q.until_us)?;
         let mut sql = select_from();
         sql.push_str(&format!(" WHERE e.id IN rarray(?{})", args.len() + 1));
         for c in &clauses {
@@ -181,7 +192,7 @@ impl Store {
             .map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize);
         let mut out = Vec::new();
         let mut chunk_size = limit.clamp(16, 1024);
-        let mut rest = &candidates[..];
+        let mut rest = candidates;
         while !rest.is_empty() && out.len() < limit {
             let (chunk, after) = rest.split_at(chunk_size.min(rest.len()));
             rest = after;
@@ -214,28 +225,60 @@ impl Store {
     fn events_named(
         &self,
         resource: &str,
-        since_us: Option<i64>,
-        until_us: Option<i64>,
+        since: i64,
+        until: i64,
     ) -> Result<Vec<(i64, i64)>, StoreError> {
-        let err = |e| StoreError::sql(&self.path, e);
         // Azure keeps resource ids lower-cased (they are case-insensitive there).
         let lower = resource.to_ascii_lowercase();
-        let (since, until) = (since_us.unwrap_or(i64::MIN), until_us.unwrap_or(i64::MAX));
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT p.id, p.first_us, p.events FROM ref_names n \
-                 JOIN ref_postings p ON p.name = n.id \
-                 WHERE n.text IN (?1, ?2) AND p.last_us >= ?3 AND p.first_us <= ?4",
-            )
-            .map_err(err)?;
-        let mut rows = stmt
-            .query(rusqlite::params![resource, lower, since, until])
-            .map_err(err)?;
+        self.postings(
+            "SELECT p.id, p.first_us, p.events FROM ref_names n \
+             JOIN ref_postings p ON p.name = n.id \
+             WHERE n.text IN (?1, ?2) AND p.last_us >= ?3 AND p.first_us <= ?4",
+            rusqlite::params![resource, lower, since, until],
+            since,
+            until,
+        )
+    }
+
+    /// The `(time, event)` pairs of events whose principal, issuer or action is `text` (or,
+    /// with a glob, any string it matches), within the bounds, in order, each event once. A
+    /// string used both as a principal and as an action brings both kinds of events: the
+    /// caller's SQL clauses tell them apart.
+    fn events_with_string(
+        &self,
+        text: &str,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        let op = if is_glob(text) { "GLOB" } else { "=" };
+        self.postings(
+            &format!(
+                "SELECT p.id, p.first_us, p.events FROM strings s \
+                 JOIN string_postings p ON p.string = s.id \
+                 WHERE s.text {op} ?1 AND p.last_us >= ?2 AND p.first_us <= ?3"
+            ),
+            rusqlite::params![text, since, until],
+            since,
+            until,
+        )
+    }
+
+    /// Decode the posting lists `sql` selects (id, first_us, events), keep the pairs within the
+    /// bounds, sorted, each event once.
+    fn postings(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        let err = |e| StoreError::sql(&self.path, e);
+        let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
+        let mut rows = stmt.query(params).map_err(err)?;
         let mut pairs = Vec::new();
         while let Some(row) = rows.next().map_err(err)? {
-            let (posting, first_us): (i64, i64) =
-                (row.get(0).map_err(err)?, row.get(1).map_err(err)?);
+            let posting: i64 = row.get(0).map_err(err)?;
+            let first_us: i64 = row.get(1).map_err(err)?;
             let list = row
                 .get_ref(2)
                 .map_err(err)?
@@ -243,13 +286,13 @@ impl Store {
                 .map_err(|e| err(e.into()))?;
             postings::decode(first_us, list, &mut pairs).map_err(|reason| StoreError::Damaged {
                 path: self.path.clone(),
-                what: format!("resource reference list {posting}"),
+                what: format!("posting list {posting}"),
                 reason,
             })?;
         }
         pairs.retain(|&(t, _)| t >= since && t <= until);
         pairs.sort_unstable();
-        // An event naming the resource in two spellings appears twice.
+        // One event reached through two names (two spellings, or principal and issuer).
         pairs.dedup_by_key(|p| p.1);
         Ok(pairs)
     }

@@ -20,7 +20,7 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         sql: V2,
-        then: Some(refs_to_postings),
+        then: Some(fill_postings),
     },
 ];
 
@@ -93,10 +93,11 @@ const V1: &str = "CREATE TABLE files (
         PRIMARY KEY (ref, time_us, event)
 ) WITHOUT ROWID;";
 
-// 2: resource references become posting lists (see `postings`), and an event's identity
-// starts with its time, so that identities arrive in nearly ascending order instead of at
-// random (a re-delivered record carries the same time as the original), and the identity index
-// also serves time ranges (`events_time` is gone).
+// 2: lookups by resource, principal, issuer and action go through posting lists (see
+// `postings`) instead of B-tree indexes, so a bulk load appends and never rebuilds an index.
+// An event's identity starts with its time, so identities arrive in nearly ascending order
+// instead of at random (a re-delivered record carries the same time as the original), and the
+// identity index also serves time ranges.
 const V2: &str = "
     CREATE TABLE ref_names (
         id   INTEGER PRIMARY KEY,
@@ -111,72 +112,69 @@ const V2: &str = "
         events   BLOB NOT NULL
     );
     CREATE INDEX ref_postings_name ON ref_postings (name, last_us);
-    DROP INDEX events_identity;
+    -- The same for the principals, issuers and actions of events (ids into `strings`).
+    CREATE TABLE string_postings (
+        id       INTEGER PRIMARY KEY,
+        string   INTEGER NOT NULL,
+        first_us INTEGER NOT NULL,
+        last_us  INTEGER NOT NULL,
+        events   BLOB NOT NULL
+    );
+    CREATE INDEX string_postings_string ON string_postings (string, last_us);
     DROP INDEX IF EXISTS events_time;
+    DROP INDEX IF EXISTS events_principal;
+    DROP INDEX IF EXISTS events_issuer;
+    DROP INDEX IF EXISTS events_action;
+    DROP INDEX events_identity;
     CREATE UNIQUE INDEX events_identity ON events (time_us, source, event_id);";
 
-/// Move the rows of version 1's `refs` into posting lists, then drop it.
-fn refs_to_postings(tx: &Transaction) -> rusqlite::Result<()> {
+/// Fill the posting lists from version 1's `refs` table and `events` columns, then drop `refs`.
+fn fill_postings(tx: &Transaction) -> rusqlite::Result<()> {
     tx.execute_batch("INSERT INTO ref_names (text) SELECT DISTINCT ref FROM refs ORDER BY ref;")?;
-    let mut rows = tx.prepare(
+    fill(
+        tx,
         "SELECT n.id, r.time_us, r.event FROM refs r JOIN ref_names n ON n.text = r.ref \
-         ORDER BY n.id, r.time_us, r.event",
-    )?;
-    let mut insert = tx.prepare(
+         ORDER BY 1, 2, 3",
         "INSERT INTO ref_postings (name, first_us, last_us, events) VALUES (?1, ?2, ?3, ?4)",
     )?;
-    let mut write = |name: i64, pairs: &[(i64, i64)]| -> rusqlite::Result<()> {
-        for chunk in pairs.chunks(postings::MAX_PAIRS) {
-            let (first, last, list) = postings::encode(chunk);
-            insert.execute(rusqlite::params![name, first, last, list])?;
-        }
-        Ok(())
-    };
-    let mut current: Option<i64> = None;
-    let mut pairs = Vec::new();
-    let mut cursor = rows.query([])?;
-    while let Some(row) = cursor.next()? {
-        let name: i64 = row.get(0)?;
-        if current != Some(name) {
-            if let Some(done) = current {
-                write(done, &pairs)?;
-            }
-            current = Some(name);
-            pairs.clear();
-        }
-        pairs.push((row.get(1)?, row.get(2)?));
-    }
-    if let Some(done) = current {
-        write(done, &pairs)?;
-    }
-    drop(cursor);
-    drop(rows);
+    fill(
+        tx,
+        "SELECT action, time_us, id FROM events \
+         UNION SELECT principal, time_us, id FROM events WHERE principal IS NOT NULL \
+         UNION SELECT issuer, time_us, id FROM events WHERE issuer IS NOT NULL \
+         ORDER BY 1, 2, 3",
+        "INSERT INTO string_postings (string, first_us, last_us, events) VALUES (?1, ?2, ?3, ?4)",
+    )?;
     tx.execute_batch("DROP TABLE refs;")
 }
 
-/// Indexes that serve queries only. A large ingest drops them and builds them again at the
-/// end (sorting once is far cheaper than a million random insertions); if it is killed in
-/// between, the next open builds them, so a store never stays without them.
-pub(crate) const QUERY_INDEXES: &[(&str, &str)] = &[
-    ("events_principal", "events (principal, time_us)"),
-    (
-        "events_issuer",
-        "events (issuer, time_us) WHERE issuer IS NOT NULL",
-    ),
-    ("events_action", "events (action, time_us)"),
-];
-
-/// Create any missing query index.
-pub(crate) fn ensure_query_indexes(conn: &Connection) -> rusqlite::Result<()> {
-    for (name, on) in QUERY_INDEXES {
-        conn.execute_batch(&format!("CREATE INDEX IF NOT EXISTS {name} ON {on};"))?;
+/// Group the rows of `select` (key, time, event; ordered by key) into posting lists.
+fn fill(tx: &Transaction, select: &str, insert: &str) -> rusqlite::Result<()> {
+    let mut rows = tx.prepare(select)?;
+    let mut insert = tx.prepare(insert)?;
+    let mut write = |key: i64, pairs: Vec<(i64, i64)>| {
+        postings::write(pairs, |first, last, list| {
+            insert
+                .execute(rusqlite::params![key, first, last, list])
+                .map(drop)
+        })
+    };
+    let mut current: Option<(i64, Vec<(i64, i64)>)> = None;
+    let mut cursor = rows.query([])?;
+    while let Some(row) = cursor.next()? {
+        let key: i64 = row.get(0)?;
+        match &mut current {
+            Some((k, pairs)) if *k == key => pairs.push((row.get(1)?, row.get(2)?)),
+            _ => {
+                if let Some((k, pairs)) = current.take() {
+                    write(k, pairs)?;
+                }
+                current = Some((key, vec![(row.get(1)?, row.get(2)?)]));
+            }
+        }
     }
-    Ok(())
-}
-
-pub(crate) fn drop_query_indexes(conn: &Connection) -> rusqlite::Result<()> {
-    for (name, _) in QUERY_INDEXES {
-        conn.execute_batch(&format!("DROP INDEX IF EXISTS {name};"))?;
+    if let Some((k, pairs)) = current {
+        write(k, pairs)?;
     }
     Ok(())
 }
@@ -224,13 +222,19 @@ mod tests {
             conn.pragma_update(None, "user_version", 1).unwrap();
             conn.execute_batch(
                 "INSERT INTO strings (id, text) VALUES
-                    (1, 'aws'), (2, 'RunInstances'), (3, 'success'), (4, 'cli'), (5, 'a rule');
+                    (1, 'aws'), (2, 'RunInstances'), (3, 'success'), (4, 'cli'), (5, 'a rule'),
+                    (6, 'arn:aws:iam::1:user/ana'), (7, 'arn:aws:sts::1:assumed-role/ci/x'),
+                    (8, 'arn:aws:iam::1:role/ci'), (9, 'TerminateInstances');
                  INSERT INTO raw_blocks (id, lz4) VALUES (1, x'00');
                  INSERT INTO events (id, source, event_id, time_us, action, outcome,
                     actor_kind, actor_rule, resources, completeness, raw_block, raw_offset, raw_len)
                  VALUES (1, 1, 'e1', 100, 2, 3, 4, 5, '[\"i-1\"]', 0, 1, 0, 0),
                         (2, 1, 'e2', 200, 2, 3, 4, 5, '[\"i-1\",\"sg-1\"]', 0, 1, 0, 0),
-                        (3, 1, 'e3', 50, 2, 3, 4, 5, '[\"i-1\"]', 0, 1, 0, 0);
+                        (3, 1, 'e3', 50, 9, 3, 4, 5, '[\"i-1\"]', 0, 1, 0, 0);
+                 UPDATE events SET principal = 6 WHERE id = 1;
+                 UPDATE events SET principal = 7, issuer = 8 WHERE id IN (2, 3);
+                 CREATE INDEX events_principal ON events (principal, time_us);
+                 CREATE INDEX events_time ON events (time_us);
                  INSERT INTO refs (ref, time_us, event) VALUES
                     ('i-1', 100, 1), ('i-1', 200, 2), ('sg-1', 200, 2), ('i-1', 50, 3);",
             )
@@ -249,6 +253,28 @@ mod tests {
         assert_eq!(naming("i-1", Some(100)), [1, 2]);
         assert_eq!(naming("sg-1", None), [2]);
         assert!(naming("sg-2", None).is_empty());
+        let by =
+            |q: EventQuery| -> Vec<i64> { store.query(&q).unwrap().iter().map(|e| e.id).collect() };
+        let principal = |p: &str| EventQuery {
+            principal: Some(p.into()),
+            ..EventQuery::default()
+        };
+        assert_eq!(by(principal("arn:aws:iam::1:user/ana")), [1]);
+        assert_eq!(by(principal("arn:aws:iam::1:role/ci")), [3, 2], "by issuer");
+        assert_eq!(by(principal("arn:aws:sts::*")), [3, 2], "glob");
+        let action = |a: &str| EventQuery {
+            action: Some(a.into()),
+            ..EventQuery::default()
+        };
+        assert_eq!(by(action("RunInstances")), [1, 2]);
+        assert_eq!(by(action("*Instances")), [3, 1, 2]);
+        assert_eq!(
+            by(EventQuery {
+                limit: Some(1),
+                ..action("*Instances")
+            }),
+            [3]
+        );
         assert_eq!(store.check().unwrap(), Vec::<String>::new());
         let conn = Connection::open(&path).unwrap();
         let version: i64 = conn
@@ -263,5 +289,13 @@ mod tests {
             )
             .unwrap();
         assert_eq!(old, 0, "version 1's refs table is gone");
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(indexes, ["events_identity"], "lookups use posting lists");
     }
 }

@@ -4,6 +4,7 @@
 use crate::{postings, Store, StoreError};
 use driftlog_core::{AuditEvent, Outcome};
 use rusqlite::{params, OptionalExtension, ToSql};
+use rustc_hash::FxHashMap;
 
 /// An event ready for the store, with where its raw record sits in its file's evidence.
 /// Everything that can be computed from the event alone is computed here, on the parsing
@@ -226,7 +227,11 @@ impl Store {
                 .map_err(sql)?;
             let mut insert = tx.prepare_cached(&insert_sql()).map_err(sql)?;
             let mut upsert = tx.prepare_cached(&upsert_sql()).map_err(sql)?;
-            let mut refs: Vec<(&str, i64, i64)> = Vec::new();
+            // What the batch's events name, for the posting lists: resources by text, and
+            // principals, issuers and actions by their id in `strings`. Events come in time
+            // order, so every list is built in order.
+            let mut resources: FxHashMap<&str, Vec<(i64, i64)>> = FxHashMap::default();
+            let mut who_what: FxHashMap<i64, Vec<(i64, i64)>> = FxHashMap::default();
             for p in events {
                 let e = &p.event;
                 let (outcome, message) = match &e.outcome {
@@ -235,6 +240,9 @@ impl Store {
                 };
                 let (block, offset, len) = (p.raw.block as i64, p.raw.offset, p.raw.len);
                 let pr = &e.principal;
+                let action = intern(&e.action)?;
+                let principal = pr.id.as_deref().map(&mut intern).transpose()?;
+                let issuer = pr.issuer.as_deref().map(&mut intern).transpose()?;
                 let values: [&dyn ToSql; 28] = [
                     &next_id,
                     &intern(e.source.as_str())?,
@@ -243,13 +251,13 @@ impl Store {
                     &e.account.as_deref().map(&mut intern).transpose()?,
                     &e.region.as_deref().map(&mut intern).transpose()?,
                     &e.service.as_deref().map(&mut intern).transpose()?,
-                    &intern(&e.action)?,
+                    &action,
                     &e.read_only,
                     &intern(outcome)?,
                     &message,
-                    &pr.id.as_deref().map(&mut intern).transpose()?,
+                    &principal,
                     &pr.kind.as_deref().map(&mut intern).transpose()?,
-                    &pr.issuer.as_deref().map(&mut intern).transpose()?,
+                    &issuer,
                     &pr.session_name,
                     &pr.source_identity,
                     &pr.on_behalf_of,
@@ -288,7 +296,12 @@ impl Store {
                     // The earlier stage's references stay: the request named them too.
                 }
                 block_used[(p.raw.block - first_block as u64) as usize] = true;
-                refs.extend(e.resources.iter().map(|r| (r.as_str(), e.time_us, id)));
+                for r in &e.resources {
+                    resources.entry(r).or_default().push((e.time_us, id));
+                }
+                for s in [Some(action), principal, issuer].into_iter().flatten() {
+                    who_what.entry(s).or_default().push((e.time_us, id));
+                }
             }
             let mut insert_block = tx
                 .prepare_cached("INSERT INTO raw_blocks (id, lz4) VALUES (?1, ?2)")
@@ -300,9 +313,7 @@ impl Store {
                         .map_err(sql)?;
                 }
             }
-            refs.sort_unstable();
-            refs.dedup();
-            write_postings(&tx, &mut self.ref_names, &refs).map_err(sql)?;
+            write_postings(&tx, &mut self.ref_names, resources, who_what).map_err(sql)?;
 
             let now = jiff::Timestamp::now().to_string();
             let mut record = tx
@@ -335,25 +346,26 @@ impl Store {
     }
 }
 
-/// Append one posting list per resource named in the batch. `refs` is sorted by name, time
-/// and event.
+/// Append one posting list per resource, principal, issuer and action named in the batch.
 fn write_postings(
     tx: &rusqlite::Transaction,
-    names: &mut rustc_hash::FxHashMap<String, i64>,
-    refs: &[(&str, i64, i64)],
+    names: &mut FxHashMap<String, i64>,
+    resources: FxHashMap<&str, Vec<(i64, i64)>>,
+    who_what: FxHashMap<i64, Vec<(i64, i64)>>,
 ) -> rusqlite::Result<()> {
     let mut find = tx.prepare_cached("SELECT id FROM ref_names WHERE text = ?1")?;
     let mut add = tx.prepare_cached("INSERT INTO ref_names (text) VALUES (?1)")?;
-    let mut insert = tx.prepare_cached(
+    let mut insert_ref = tx.prepare_cached(
         "INSERT INTO ref_postings (name, first_us, last_us, events) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut insert_string = tx.prepare_cached(
+        "INSERT INTO string_postings (string, first_us, last_us, events) VALUES (?1, ?2, ?3, ?4)",
     )?;
     // Bounded whatever the corpus: a miss costs one index probe.
     if names.len() > 1 << 20 {
         names.clear();
     }
-    let mut pairs: Vec<(i64, i64)> = Vec::new();
-    for group in refs.chunk_by(|a, b| a.0 == b.0) {
-        let text = group[0].0;
+    for (text, pairs) in resources {
         let name = match names.get(text) {
             Some(id) => *id,
             None => {
@@ -368,12 +380,18 @@ fn write_postings(
                 id
             }
         };
-        pairs.clear();
-        pairs.extend(group.iter().map(|&(_, time, event)| (time, event)));
-        for chunk in pairs.chunks(postings::MAX_PAIRS) {
-            let (first, last, list) = postings::encode(chunk);
-            insert.execute(params![name, first, last, list])?;
-        }
+        postings::write(pairs, |first, last, list| {
+            insert_ref
+                .execute(params![name, first, last, list])
+                .map(drop)
+        })?;
+    }
+    for (string, pairs) in who_what {
+        postings::write(pairs, |first, last, list| {
+            insert_string
+                .execute(params![string, first, last, list])
+                .map(drop)
+        })?;
     }
     Ok(())
 }
