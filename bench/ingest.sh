@@ -77,7 +77,14 @@ for lo, hi in ((1, 10), (100, 1000), (1, 10**9)):
     ref, n = pick(lo, hi)
     all_ms, all_n = run("--resource", ref)
     last_ms, last_n = run("--resource", ref, "--writes-only", "--limit", "20")
-    print(f"| `{ref}` | {n} | {all_ms:.1f} ms ({all_n} events) | {last_ms:.1f} ms ({last_n} events) |")
+    print(f"| `--resource {ref}` | {n} | {all_ms:.1f} ms ({all_n} events) | {last_ms:.1f} ms ({last_n} events) |")
+# The busiest principal and action (their posting lists), the same two ways.
+for column in ("principal", "action"):
+    text, n = db.execute(f"SELECT s.text, count(*) FROM events e JOIN strings s ON s.id = e.{column} "
+                         "GROUP BY 1 ORDER BY 2 DESC LIMIT 1").fetchone()
+    all_ms, all_n = run(f"--{column}", text)
+    last_ms, last_n = run(f"--{column}", text, "--writes-only", "--limit", "20")
+    print(f"| `--{column} {text}` | {n} | {all_ms:.1f} ms ({all_n} events) | {last_ms:.1f} ms ({last_n} events) |")
 PY
 )
 store_mb=$(du -m "$work/driftlog.db" | cut -f1)
@@ -90,6 +97,6 @@ echo "| command | wall s | peak RSS MB | CPU | time ÷ driftlog |"
 echo "|---|---:|---:|---:|---:|"
 echo "$results" | awk -F'\t' -v d="$ingest_s" '{printf "| `%s` | %.2f | %d | %s | %.2f× |\n", $1, $2, $3, $4, $2/d}'
 echo
-echo "| \`driftlog events --resource\` | events naming it | all matches | \`--writes-only --limit 20\` |"
+echo "| \`driftlog events\` | events matching | all matches | \`--writes-only --limit 20\` |"
 echo "|---|---:|---:|---:|"
 echo "$lookup"
