@@ -15,6 +15,7 @@
 //! # Ok::<(), driftlog_store::StoreError>(())
 //! ```
 
+mod addresses;
 mod error;
 pub mod ingest;
 mod postings;

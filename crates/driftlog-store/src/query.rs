@@ -220,21 +220,29 @@ impl Store {
         Ok(out)
     }
 
-    /// The `(time, event)` pairs naming `resource` (in any of its spellings) within the
-    /// bounds, in order, each event once.
+    /// The `(time, event)` pairs naming `resource` (in any of its spellings, or, for a known
+    /// Terraform address, any identifier its resource had) within the bounds, in order, each
+    /// event once.
     fn events_named(
         &self,
         resource: &str,
         since: i64,
         until: i64,
     ) -> Result<Vec<(i64, i64)>, StoreError> {
+        let mut names = vec![resource.to_owned()];
+        names.extend(self.address_identifiers(resource)?);
         // Azure keeps resource ids lower-cased (they are case-insensitive there).
-        let lower = resource.to_ascii_lowercase();
+        let lower: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        names.extend(lower);
+        names.sort_unstable();
+        names.dedup();
+        let names: rusqlite::vtab::array::Array =
+            std::rc::Rc::new(names.into_iter().map(Value::Text).collect());
         self.postings(
             "SELECT p.id, p.first_us, p.events FROM ref_names n \
              JOIN ref_postings p ON p.name = n.id \
-             WHERE n.text IN (?1, ?2) AND p.last_us >= ?3 AND p.first_us <= ?4",
-            rusqlite::params![resource, lower, since, until],
+             WHERE n.text IN rarray(?1) AND p.last_us >= ?2 AND p.first_us <= ?3",
+            rusqlite::params![names, since, until],
             since,
             until,
         )

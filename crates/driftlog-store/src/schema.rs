@@ -121,6 +121,13 @@ const V2: &str = "
         events   BLOB NOT NULL
     );
     CREATE INDEX string_postings_string ON string_postings (string, last_us);
+    -- Terraform addresses with the identifiers their resources had when a scan reported them
+    -- (or `explain` resolved them), so `events --resource ADDRESS` works without the state.
+    CREATE TABLE addresses (
+        address    TEXT NOT NULL,
+        identifier TEXT NOT NULL,
+        PRIMARY KEY (address, identifier)
+    ) WITHOUT ROWID;
     DROP INDEX IF EXISTS events_time;
     DROP INDEX IF EXISTS events_principal;
     DROP INDEX IF EXISTS events_issuer;

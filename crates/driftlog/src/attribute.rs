@@ -81,6 +81,12 @@ pub fn attribute_findings(
             ));
         }
     }
+    // From now on `events --resource ADDRESS` finds what these resources' ids find.
+    store.remember_addresses(
+        findings
+            .iter()
+            .map(|f| (f.address.as_str(), f.identifiers.as_slice())),
+    )?;
     let events_in_store = store.event_count()?;
     if events_in_store == 0 {
         return Ok(AuditSummary {

@@ -33,6 +33,15 @@ pub fn run(args: &EventsArgs, store_path: &Path) -> Result<u8> {
         limit: args.limit,
     };
     let found = store.query(&query)?;
+    if let (Some(resource), EventsFormat::Table) = (&args.resource, args.format) {
+        let ids = store.address_identifiers(resource)?;
+        if !ids.is_empty() {
+            eprintln!(
+                "{resource} stands for {} (as scans reported it)",
+                ids.join(", ")
+            );
+        }
+    }
     let raws: Vec<Option<String>> = if args.raw {
         found
             .iter()

@@ -15,17 +15,22 @@ use std::path::Path;
 
 pub fn run(args: &ExplainArgs, store_path: &Path) -> Result<u8> {
     let has_state = args.declared.is_some() || args.plan.is_some();
+    let mut store = Store::open_existing(store_path)?;
     let (mut finding, identifiers): (Option<Finding>, Vec<String>) = if has_state {
-        crate::scan::resource_in_states(
+        let (finding, ids) = crate::scan::resource_in_states(
             args.declared.as_deref(),
             args.live.as_deref(),
             args.plan.as_deref(),
             &args.target,
-        )?
+        )?;
+        store.remember_addresses([(args.target.as_str(), ids.as_slice())])?;
+        (finding, ids)
     } else {
-        (None, vec![args.target.clone()])
+        // An address a scan (or an earlier `explain`) has seen stands for its identifiers.
+        let mut ids = vec![args.target.clone()];
+        ids.extend(store.address_identifiers(&args.target)?);
+        (None, ids)
     };
-    let store = Store::open_existing(store_path)?;
     let stored = store.events_naming(&identifiers)?;
     let events: Vec<_> = stored.iter().map(|s| s.event.clone()).collect();
     if let Some(f) = finding.as_mut() {

@@ -104,3 +104,49 @@ fn an_identifier_alone_and_a_resource_without_drift() {
         unknown.stderr
     );
 }
+
+#[test]
+fn an_address_a_scan_reported_is_a_resource_for_events_and_explain() {
+    let store = quickstart_store();
+    // Unknown yet: the address names nothing in the logs.
+    assert!(store
+        .events(&["--resource", "aws_security_group.web"])
+        .is_empty());
+    let scan = run(driftlog()
+        .current_dir(workspace_root())
+        .arg("--store")
+        .arg(store.path())
+        .arg("scan")
+        .args(STATES)
+        .args(["--format", "json"]));
+    assert_eq!(scan.code, 2, "{}", scan.stderr);
+
+    let by_address = store.events(&["--resource", "aws_security_group.web"]);
+    let by_id = store.events(&["--resource", "sg-0123456789abcdef0"]);
+    assert_eq!(by_address.len(), 4);
+    assert_eq!(by_address, by_id);
+    // The table says what the address stands for.
+    let table = run(driftlog().arg("--store").arg(store.path()).args([
+        "events",
+        "--resource",
+        "aws_security_group.web",
+    ]));
+    assert!(
+        table.stderr.contains(
+            "aws_security_group.web stands for \
+             arn:aws:ec2:eu-west-1:123456789012:security-group/sg-0123456789abcdef0, \
+             sg-0123456789abcdef0"
+        ),
+        "{}",
+        table.stderr
+    );
+    // And `explain` needs no state for it any more.
+    let r = explain(
+        &store,
+        "aws_security_group.web",
+        false,
+        &["--format", "json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r)["events"].as_array().unwrap().len(), 4);
+}
