@@ -97,24 +97,31 @@ impl Store {
                  PRAGMA busy_timeout = 10000;",
             )
             .map_err(|e| StoreError::sql(&self.path, e))?;
-        match self.set_journal() {
-            // Another process's bulk ingest holds the store in rollback-journal mode; it
-            // restores the WAL when it ends.
-            Err(StoreError::Sql {
-                source: rusqlite::Error::SqliteFailure(e, _),
-                ..
-            }) if e.code == rusqlite::ErrorCode::DatabaseBusy => {}
-            other => other?,
-        }
-        Ok(())
+        self.set_journal()
     }
 
     /// The everyday journal. WAL: readers never block the writer, and a commit is one
     /// sequential append. synchronous=NORMAL: a process crash loses nothing committed; a power
     /// cut may lose the last transactions but never corrupts the file.
+    ///
+    /// Changing the journal needs the store to itself. When another connection holds it (a
+    /// bulk ingest in rollback-journal mode, or readers while that ingest ends), the journal
+    /// stays as it is for now: whichever connection opens the store next restores the WAL.
     fn set_journal(&self) -> Result<(), StoreError> {
+        let switched = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0));
+        match switched {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) => {}
+            Err(e) => return Err(StoreError::sql(&self.path, e)),
+        }
         self.conn
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| StoreError::sql(&self.path, e))
     }
 
@@ -248,5 +255,70 @@ impl Store {
     /// How many source files the store has recorded as completely ingested.
     pub fn file_count(&self) -> Result<u64, StoreError> {
         self.count("SELECT count(*) FROM files")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn journal(store: &Store) -> String {
+        store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn bulk_mode_switches_the_journal_and_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("events.db")).unwrap();
+        assert_eq!(journal(&store), "wal");
+        store.enter_bulk().unwrap();
+        assert_eq!(journal(&store), "truncate");
+        store.leave_bulk().unwrap();
+        assert_eq!(journal(&store), "wal");
+    }
+
+    #[test]
+    fn bulk_mode_keeps_the_wal_while_another_connection_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let writer = Store::open(&path).unwrap();
+        let reader = Store::open(&path).unwrap();
+        // The reader is inside a read transaction, as during a long query.
+        reader
+            .conn
+            .execute_batch("BEGIN; SELECT count(*) FROM events;")
+            .unwrap();
+        writer.enter_bulk().unwrap();
+        assert_eq!(journal(&writer), "wal", "the switch waits for no reader");
+        assert_eq!(reader.event_count().unwrap(), 0);
+        reader.conn.execute_batch("COMMIT").unwrap();
+        writer.leave_bulk().unwrap();
+        assert_eq!(journal(&writer), "wal");
+    }
+
+    #[test]
+    fn a_reader_arriving_during_bulk_mode_does_not_fail_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let writer = Store::open(&path).unwrap();
+        writer.enter_bulk().unwrap();
+        assert_eq!(journal(&writer), "truncate");
+        // Opening tries to restore the WAL; the bulk writer holds the store, so it waits for
+        // nothing and reads in rollback-journal mode.
+        let reader = Store::open(&path).unwrap();
+        reader
+            .conn
+            .execute_batch("BEGIN; SELECT count(*) FROM events;")
+            .unwrap();
+        writer.leave_bulk().unwrap();
+        reader.conn.execute_batch("COMMIT").unwrap();
+        drop(reader);
+        // The next open (or the writer's next ingest) restores it.
+        drop(writer);
+        let again = Store::open(&path).unwrap();
+        assert_eq!(journal(&again), "wal");
     }
 }
