@@ -128,6 +128,10 @@ fn read_text(mut input: impl BufRead, sink: &mut dyn Sink) -> Result<(), FileErr
                 column: 0,
                 message: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
             })?;
+            let ctx = Ctx::new(text, first_line);
+            if container::delivery_file(&ctx, text, sink) {
+                return Ok(());
+            }
             let mut values = Vec::new();
             for value in serde_json::Deserializer::from_str(text).into_iter::<&RawValue>() {
                 values.push(value.map_err(|e| FileError::Json {
@@ -136,7 +140,6 @@ fn read_text(mut input: impl BufRead, sink: &mut dyn Sink) -> Result<(), FileErr
                     message: strip_position(&e),
                 })?);
             }
-            let ctx = Ctx::new(text, first_line);
             for raw in values {
                 container::dispatch(&ctx, raw, raw, String::new(), sink);
             }
@@ -218,6 +221,9 @@ fn handle_line(line: &[u8], line_no: u64, first: bool, sink: &mut dyn Sink) -> L
         }
     };
     let ctx = Ctx::new(text, line_no);
+    if container::delivery_file(&ctx, text, sink) {
+        return Line::Handled;
+    }
     // A line may hold several values back to back; the first bad one ends the line.
     for (i, value) in serde_json::Deserializer::from_str(text)
         .into_iter::<&RawValue>()
