@@ -2,7 +2,7 @@
 //! attribution and incident response ask ("every write to this security group this week").
 //!
 //! Embedded SQLite (bundled, so there is nothing to install) in WAL mode (a rollback journal
-//! while a bulk load runs, see [`Store::enter_bulk`]). Lookups by resource, principal and action
+//! while a bulk load runs, see `Store::enter_bulk`). Lookups by resource, principal and action
 //! read posting lists (see `postings`). Each batch of files
 //! is one transaction that also records the files it came from, so a crash (even `kill -9`)
 //! leaves either the whole batch or none of it, and the next run redoes exactly what is
