@@ -81,12 +81,16 @@ pub fn attribute_findings(
             ));
         }
     }
-    // From now on `events --resource ADDRESS` finds what these resources' ids find.
-    store.remember_addresses(
-        findings
-            .iter()
-            .map(|f| (f.address.as_str(), f.identifiers.as_slice())),
-    )?;
+    // From now on `events --resource ADDRESS` finds what these resources' ids find. A store
+    // that cannot be written to (read-only, busy) costs that convenience, not the scan.
+    let known = findings
+        .iter()
+        .map(|f| (f.address.as_str(), f.identifiers.as_slice()));
+    if let Err(e) = store.remember_addresses(known) {
+        warnings.push(format!(
+            "could not record the findings' Terraform addresses in the event store: {e}"
+        ));
+    }
     let events_in_store = store.event_count()?;
     if events_in_store == 0 {
         return Ok(AuditSummary {
