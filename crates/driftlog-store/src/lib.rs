@@ -206,26 +206,13 @@ impl Store {
         let err = |e| StoreError::sql(&self.path, e);
         let mut ids = Vec::new();
         for table in ["ref_postings", "string_postings"] {
-            let mut stmt = self
-                .conn
-                .prepare(&format!("SELECT id, first_us, events FROM {table}"))
-                .map_err(err)?;
-            let mut rows = stmt.query([]).map_err(err)?;
-            let mut pairs = Vec::new();
-            while let Some(row) = rows.next().map_err(err)? {
-                let (posting, first_us): (i64, i64) =
-                    (row.get(0).map_err(err)?, row.get(1).map_err(err)?);
-                let list: Vec<u8> = row.get(2).map_err(err)?;
-                pairs.clear();
-                postings::decode(first_us, &list, &mut pairs).map_err(|reason| {
-                    StoreError::Damaged {
-                        path: self.path.clone(),
-                        what: format!("posting list {posting} of {table}"),
-                        reason,
-                    }
-                })?;
-                ids.extend(pairs.iter().map(|p| p.1));
-            }
+            let pairs = self.postings(
+                &format!("SELECT id, first_us, events FROM {table}"),
+                [],
+                i64::MIN,
+                i64::MAX,
+            )?;
+            ids.extend(pairs.into_iter().map(|(_, id)| id));
         }
         ids.sort_unstable();
         ids.dedup();

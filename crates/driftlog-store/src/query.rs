@@ -273,7 +273,7 @@ impl Store {
 
     /// Decode the posting lists `sql` selects (id, first_us, events), keep the pairs within the
     /// bounds, sorted, each event once.
-    fn postings(
+    pub(crate) fn postings(
         &self,
         sql: &str,
         params: impl rusqlite::Params,

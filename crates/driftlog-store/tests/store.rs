@@ -146,3 +146,32 @@ fn set_user_version_to_99(path: &std::path::Path) -> bool {
     std::fs::write(path, bytes).unwrap();
     true
 }
+
+#[test]
+fn check_finds_a_missing_event_and_a_missing_evidence_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let mut store = Store::open(&path).unwrap();
+    let events = (0..3)
+        .map(|i| (event(&format!("e{i}"), 3, &["ns/web"]), "{}"))
+        .collect();
+    store.write_batch(vec![batch("/a", events)]).unwrap();
+    assert!(store.check().unwrap().is_empty());
+    // Damage the file behind the store's back: an event its posting lists name, then the
+    // evidence block the others point at.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("DELETE FROM events WHERE id = 2", []).unwrap();
+    assert_eq!(
+        store.check().unwrap(),
+        ["1 resource references point at no event"],
+        "the event is named by resource, principal and action lists: counted once"
+    );
+    conn.execute("DELETE FROM raw_blocks", []).unwrap();
+    assert_eq!(
+        store.check().unwrap(),
+        [
+            "2 events have no evidence block",
+            "1 resource references point at no event"
+        ]
+    );
+}
