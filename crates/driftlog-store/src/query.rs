@@ -1,4 +1,6 @@
-//! Reading events back: the filters of `driftlog events`, each served by an index.
+//! Reading events back: the filters of `driftlog events`. Resource, principal and action
+//! filters start from their posting lists (see `postings`), time ranges from the identity
+//! index; the other filters are SQL clauses on those candidates.
 
 use crate::{postings, Store, StoreError};
 use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
@@ -124,16 +126,21 @@ impl Store {
             q.until_us.unwrap_or(i64::MAX),
         );
         let candidates = if let Some(resource) = &q.resource {
-            Some(self.events_named(resource, since, until)?)
+            Some(self.events_named(std::slice::from_ref(resource), since, until)?)
         } else if let Some(text) = q.principal.as_ref().or(q.action.as_ref()) {
             Some(self.events_with_string(text, since, until)?)
         } else {
             None
         };
         let rows = match candidates {
-            Some(candidates) => self.rows_among(&candidates, q, clauses, args)?,
+            Some(candidates) => self.rows_among(&candidates, q.limit, clauses, args)?,
             None => self.rows_matching(q, clauses, args)?,
         };
+        self.resolve(rows)
+    }
+
+    /// Turn rows into events, their interned ids into text.
+    fn resolve(&self, rows: Vec<RawRow>) -> Result<Vec<StoredEvent>, StoreError> {
         let mut names = self.names(false)?;
         if rows.iter().any(|r| !r.resolvable(&names)) {
             // Strings added since the names were loaded (by this process's own ingest).
@@ -142,7 +149,8 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.resolve(&names)).collect())
     }
 
-    /// Without a resource: one statement, served by the index of its most selective filter.
+    /// Without candidates from posting lists: one statement (a time range reads the identity
+    /// index; anything else scans).
     fn rows_matching(
         &self,
         q: &EventQuery,
@@ -175,7 +183,7 @@ impl Store {
     fn rows_among(
         &self,
         candidates: &[(i64, i64)],
-        q: &EventQuery,
+        limit: Option<u64>,
         clauses: Vec<String>,
         args: Vec<Value>,
     ) -> Result<Vec<RawRow>, StoreError> {
@@ -187,9 +195,7 @@ impl Store {
         }
         let err = |e| StoreError::sql(&self.path, e);
         let mut stmt = self.conn.prepare_cached(&sql).map_err(err)?;
-        let limit = q
-            .limit
-            .map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize);
+        let limit = limit.map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize);
         let mut out = Vec::new();
         let mut chunk_size = limit.clamp(16, 1024);
         let mut rest = candidates;
@@ -220,17 +226,19 @@ impl Store {
         Ok(out)
     }
 
-    /// The `(time, event)` pairs naming `resource` (in any of its spellings, or, for a known
-    /// Terraform address, any identifier its resource had) within the bounds, in order, each
-    /// event once.
+    /// The `(time, event)` pairs naming any of `resources` (in any of their spellings, or, for
+    /// a known Terraform address, any identifier its resource had) within the bounds, in order,
+    /// each event once.
     fn events_named(
         &self,
-        resource: &str,
+        resources: &[String],
         since: i64,
         until: i64,
     ) -> Result<Vec<(i64, i64)>, StoreError> {
-        let mut names = vec![resource.to_owned()];
-        names.extend(self.address_identifiers(resource)?);
+        let mut names = resources.to_vec();
+        for resource in resources {
+            names.extend(self.address_identifiers(resource)?);
+        }
         // Azure keeps resource ids lower-cased (they are case-insensitive there).
         let lower: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
         names.extend(lower);
@@ -307,21 +315,9 @@ impl Store {
 
     /// Every event that names any of `identifiers`, oldest first, each once.
     pub fn events_naming(&self, identifiers: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut seen = std::collections::HashSet::new();
-        let mut events = Vec::new();
-        for id in identifiers {
-            let q = EventQuery {
-                resource: Some(id.clone()),
-                ..EventQuery::default()
-            };
-            for stored in self.query(&q)? {
-                if seen.insert(stored.id) {
-                    events.push(stored);
-                }
-            }
-        }
-        events.sort_by_key(|e| (e.event.time_us, e.id));
-        Ok(events)
+        let candidates = self.events_named(identifiers, i64::MIN, i64::MAX)?;
+        let rows = self.rows_among(&candidates, None, Vec::new(), Vec::new())?;
+        self.resolve(rows)
     }
 
     /// The original record of a stored event, as logged.
