@@ -205,15 +205,16 @@ fn handle_line(line: &[u8], line_no: u64, first: bool, sink: &mut dyn Sink) -> L
     };
     let text = match std::str::from_utf8(line) {
         Ok(t) => t,
-        Err(e) => {
+        Err(utf8) => {
+            // On the first line, JSON decides first: a document cut short by the line's end.
             let mut values = serde_json::Deserializer::from_slice(line).into_iter::<&RawValue>();
             return match values.next() {
-                Some(Err(e)) if first && e.is_eof() => Line::FirstValueUnfinished,
-                Some(Err(e)) if first => Line::FirstValueInvalid(e),
+                Some(Err(json)) if first && json.is_eof() => Line::FirstValueUnfinished,
+                Some(Err(json)) if first => Line::FirstValueInvalid(json),
                 _ => {
                     reject(
                         sink,
-                        format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()),
+                        format!("invalid UTF-8 at byte {} of the line", utf8.valid_up_to()),
                     );
                     Line::Handled
                 }
