@@ -94,6 +94,16 @@ struct Claims<'a> {
         borrow
     )]
     name: Str<'a>,
+    /// The caller's Entra object id (user, service principal or managed identity).
+    #[serde(
+        rename = "http://schemas.microsoft.com/identity/claims/objectidentifier",
+        alias = "oid",
+        borrow
+    )]
+    object_id: Str<'a>,
+    /// Present only in managed identities' tokens: the identity's resource id.
+    #[serde(borrow)]
+    xms_mirid: Str<'a>,
 }
 
 #[derive(Deserialize)]
@@ -115,6 +125,18 @@ struct HttpRequest<'a> {
 struct Authorization<'a> {
     #[serde(borrow)]
     scope: Str<'a>,
+    #[serde(borrow)]
+    evidence: Option<Evidence<'a>>,
+}
+
+/// Which role assignment allowed the call, and to whom it is assigned.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Evidence<'a> {
+    #[serde(borrow)]
+    principal_id: Str<'a>,
+    #[serde(borrow)]
+    principal_type: Str<'a>,
 }
 
 /// First-party application ids (learn.microsoft.com "Application IDs of commonly used
@@ -218,11 +240,17 @@ pub(crate) fn parse(raw: &RawValue) -> Result<AuditEvent, String> {
     if let Some(id) = &resource_id {
         refs::push(&mut resources, &id.to_ascii_lowercase());
     }
-    let scope = e
+    let authorization = e
         .authorization
         .as_ref()
-        .or_else(|| e.identity.as_ref().and_then(|i| i.authorization.as_ref()))
-        .and_then(|a| optional(&a.scope, "scope"));
+        .or_else(|| e.identity.as_ref().and_then(|i| i.authorization.as_ref()));
+    let scope = authorization.and_then(|a| optional(&a.scope, "scope"));
+    let evidence = e
+        .identity
+        .as_ref()
+        .and_then(|i| i.authorization.as_ref())
+        .and_then(|a| a.evidence.as_ref())
+        .or_else(|| authorization.and_then(|a| a.evidence.as_ref()));
     if let Some(scope) = scope {
         refs::push(&mut resources, &scope.to_ascii_lowercase());
     }
@@ -239,7 +267,9 @@ pub(crate) fn parse(raw: &RawValue) -> Result<AuditEvent, String> {
         .as_ref()
         .and_then(Localized::text)
         .map(str::to_owned)
-        .or_else(|| action.split('/').next().map(str::to_owned));
+        .or_else(|| action.split('/').next().map(str::to_owned))
+        // Resource providers are case-insensitive and logged in either case.
+        .map(|s| s.to_ascii_lowercase());
 
     Ok(AuditEvent {
         source: Source::Azure,
@@ -251,21 +281,7 @@ pub(crate) fn parse(raw: &RawValue) -> Result<AuditEvent, String> {
         action,
         read_only,
         outcome,
-        principal: Principal {
-            kind: claims
-                .and_then(|c| optional(&c.idtyp, "idtyp"))
-                .or_else(|| {
-                    caller.as_deref().map(|c| {
-                        if c.contains('@') {
-                            "user".to_owned()
-                        } else {
-                            "app".to_owned()
-                        }
-                    })
-                }),
-            id: caller,
-            ..Principal::default()
-        },
+        principal: principal(caller, claims, evidence),
         actor,
         source_ip: e
             .http_request
@@ -276,6 +292,41 @@ pub(crate) fn parse(raw: &RawValue) -> Result<AuditEvent, String> {
         resources,
         completeness: 0,
     })
+}
+
+/// Who called: `caller` (a UPN, or an object id), else the token's object id, else the role
+/// assignment's principal, else the application id. The type is the platform's own word: the
+/// role assignment's `principalType` (`User`, `ServicePrincipal`, `Group`…), `ManagedIdentity`
+/// when the token is a managed identity's, else the token's `idtyp` (`user`, `app`).
+fn principal(
+    caller: Option<String>,
+    claims: Option<&Claims>,
+    evidence: Option<&Evidence>,
+) -> Principal {
+    let id = caller
+        .or_else(|| claims.and_then(|c| optional(&c.object_id, "objectidentifier")))
+        .or_else(|| evidence.and_then(|e| optional(&e.principal_id, "principalId")))
+        .or_else(|| claims.and_then(|c| optional(&c.appid, "appid")));
+    let managed = claims.is_some_and(|c| optional(&c.xms_mirid, "xms_mirid").is_some());
+    let kind = evidence
+        .and_then(|e| optional(&e.principal_type, "principalType"))
+        .filter(|t| !(managed && t == "ServicePrincipal"))
+        .or_else(|| managed.then(|| "ManagedIdentity".to_owned()))
+        .or_else(|| claims.and_then(|c| optional(&c.idtyp, "idtyp")))
+        .or_else(|| {
+            id.as_deref().map(|c| {
+                if c.contains('@') {
+                    "user".to_owned()
+                } else {
+                    "app".to_owned()
+                }
+            })
+        });
+    Principal {
+        id,
+        kind,
+        ..Principal::default()
+    }
 }
 
 fn classify(claims: Option<&Claims>) -> Actor {
@@ -289,6 +340,9 @@ fn classify(claims: Option<&Claims>) -> Actor {
         {
             return Actor::new(*kind, *rule);
         }
+    }
+    if c.xms_mirid.is_some() {
+        return Actor::new(ActorKind::Sdk, "claims.xms_mirid (managed identity)");
     }
     if c.idtyp.as_deref() == Some("app") {
         return Actor::new(ActorKind::Sdk, "claims.idtyp:app (service principal)");

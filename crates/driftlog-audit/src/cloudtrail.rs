@@ -142,13 +142,12 @@ pub(crate) fn parse(raw: &RawValue) -> Result<AuditEvent, String> {
         &service,
         user_agent.as_deref(),
     );
-    let outcome = match optional(&r.error_code, "errorCode") {
-        Some(code) => Outcome::Failure {
-            code,
-            message: optional(&r.error_message, "errorMessage"),
-        },
-        None => Outcome::Success,
-    };
+    let outcome = outcome(&r);
+    // Sign-in events change who holds credentials: writes, unless the record says otherwise.
+    let read_only = r
+        .read_only
+        .or_else(|| (service == SIGNIN).then_some(false))
+        .or_else(|| fields::read_only_from_verb(&action));
 
     let mut resources = Vec::new();
     for res in r.resources.iter().flatten() {
@@ -168,7 +167,7 @@ pub(crate) fn parse(raw: &RawValue) -> Result<AuditEvent, String> {
         account,
         region: optional(&r.aws_region, "awsRegion"),
         service: Some(service),
-        read_only: r.read_only.or_else(|| fields::read_only_from_verb(&action)),
+        read_only,
         action,
         outcome,
         principal,
@@ -178,6 +177,44 @@ pub(crate) fn parse(raw: &RawValue) -> Result<AuditEvent, String> {
         resources,
         completeness: 0,
     })
+}
+
+/// The service of console sign-ins, role switches and MFA checks.
+const SIGNIN: &str = "signin.amazonaws.com";
+
+/// A record is a failure when it has an `errorCode`; or, as sign-in events record it, when
+/// `responseElements` says `"Failure"` (`{"ConsoleLogin": "Failure"}`, `SwitchRole`,
+/// `CheckMfa`…: the code is then `ConsoleLogin=Failure`); or when it has an `errorMessage`
+/// alone (code `Failure`).
+fn outcome(r: &Record<'_>) -> Outcome {
+    let message = optional(&r.error_message, "errorMessage");
+    if let Some(code) = optional(&r.error_code, "errorCode") {
+        return Outcome::Failure { code, message };
+    }
+    if let Some(step) = response_failure(r.response_elements) {
+        return Outcome::Failure {
+            code: format!("{step}=Failure"),
+            message,
+        };
+    }
+    match message {
+        Some(message) => Outcome::Failure {
+            code: "Failure".to_owned(),
+            message: Some(message),
+        },
+        None => Outcome::Success,
+    }
+}
+
+/// The key of a top-level `"Failure"` in `responseElements`. Searched for as text first: most
+/// records' responses are large and never say it.
+fn response_failure(response: Option<&RawValue>) -> Option<String> {
+    let text = response?.get();
+    memchr::memmem::find(text.as_bytes(), b"\"Failure\"")?;
+    let map: std::collections::BTreeMap<std::borrow::Cow<str>, &RawValue> =
+        serde_json::from_str(text).ok()?;
+    map.into_iter()
+        .find_map(|(key, value)| (value.get() == "\"Failure\"").then(|| key.into_owned()))
 }
 
 /// `lookup-events` lists the resources it matched beside the record.

@@ -90,6 +90,26 @@ struct Probe<'a> {
     event_data_id: Option<&'a RawValue>,
     #[serde(rename = "event_data_id", borrow)]
     event_data_id_snake: Option<&'a RawValue>,
+    /// CloudWatch Logs subscription data: `DATA_MESSAGE` or `CONTROL_MESSAGE`.
+    #[serde(rename = "messageType", borrow)]
+    message_type: Option<&'a RawValue>,
+    #[serde(rename = "logEvents", borrow)]
+    log_events: Option<&'a RawValue>,
+    #[serde(rename = "logGroup", borrow)]
+    log_group: Option<&'a RawValue>,
+    /// Azure diagnostic settings: `kube-audit`, `kube-audit-admin` for AKS (a string there; a
+    /// localized object in the Activity Log's REST shape).
+    #[serde(borrow)]
+    category: Option<&'a RawValue>,
+    #[serde(borrow)]
+    properties: Option<&'a RawValue>,
+    #[serde(rename = "resourceId", borrow)]
+    resource_id: Option<&'a RawValue>,
+}
+
+/// A probed value that is a JSON string, as text.
+fn string_value(value: Option<&RawValue>) -> Option<Cow<'_, str>> {
+    value.and_then(|v| serde_json::from_str(v.get()).ok())
 }
 
 /// Hand `value` (found at `pointer`, inside `anchor` which lies in the context's text) to the
@@ -135,6 +155,14 @@ pub(crate) fn dispatch(
 
     if let Some(records) = probe.records {
         return each_record(ctx, &records, at("Records"), sink);
+    }
+    if let Some(kind) = string_value(probe.message_type) {
+        return cloudwatch_logs(ctx, anchor, &kind, &probe, &pointer, sink);
+    }
+    if let Some(category) = string_value(probe.category).filter(|c| {
+        c.eq_ignore_ascii_case("kube-audit") || c.eq_ignore_ascii_case("kube-audit-admin")
+    }) {
+        return aks_audit(ctx, anchor, &category, &probe, &pointer, sink);
     }
     if let Some(events) = probe.lookup_events {
         return each(ctx, events, at("Events"), sink);
@@ -237,6 +265,172 @@ pub(crate) fn dispatch(
          entry (operationName)"
         ),
     )
+}
+
+/// A CloudWatch Logs subscription's payload (what a Lambda, Kinesis or Firehose subscriber
+/// receives): `{"messageType": "DATA_MESSAGE", "logGroup", "logEvents": [{"message": "..."}]}`,
+/// each message one record as text. CloudTrail sends its records this way, and EKS its
+/// Kubernetes audit events (log group `/aws/eks/CLUSTER/cluster`, which names the cluster).
+fn cloudwatch_logs(
+    ctx: &Ctx,
+    anchor: &RawValue,
+    kind: &str,
+    probe: &Probe<'_>,
+    pointer: &str,
+    sink: &mut dyn Sink,
+) {
+    #[derive(Deserialize)]
+    struct LogEvent<'a> {
+        #[serde(borrow)]
+        message: Option<Cow<'a, str>>,
+    }
+    if kind != "DATA_MESSAGE" {
+        return sink.ignore("CloudWatch Logs control message");
+    }
+    let Some(events) = probe.log_events else {
+        return sink.reject(Rejection {
+            location: ctx.locate(anchor, pointer.to_owned()),
+            reason: "CloudWatch Logs DATA_MESSAGE without `logEvents`".into(),
+        });
+    };
+    let cluster = string_value(probe.log_group)
+        .as_deref()
+        .and_then(|g| g.strip_prefix("/aws/eks/"))
+        .and_then(|rest| rest.strip_suffix("/cluster"))
+        .map(str::to_owned);
+    let events: Vec<LogEvent> = match serde_json::from_str(events.get()) {
+        Ok(e) => e,
+        Err(e) => {
+            return sink.reject(Rejection {
+                location: ctx.locate(anchor, join(pointer, "logEvents")),
+                reason: format!(
+                    "`logEvents` must be an array of {{\"message\": \"...\"}} objects ({})",
+                    crate::fields::describe_type_error(e)
+                ),
+            })
+        }
+    };
+    for (i, event) in events.iter().enumerate() {
+        let at = format!("{}[{i}].message", join(pointer, "logEvents"));
+        let Some(message) = &event.message else {
+            sink.reject(Rejection {
+                location: ctx.locate(anchor, at),
+                reason: "log event without a `message`".into(),
+            });
+            continue;
+        };
+        if !message.trim_start().starts_with('{') {
+            // EKS also sends its authenticator and controller logs, which are plain text.
+            sink.ignore("CloudWatch Logs message that is not a JSON record");
+            continue;
+        }
+        embedded(ctx, anchor, message, at, cluster.clone(), sink);
+    }
+}
+
+/// AKS audit logs as Azure diagnostic settings export them: one record per Kubernetes audit
+/// event, the `Event` in `properties.log` (a JSON string, or an object in some exports), the
+/// cluster named by the record's `resourceId`.
+fn aks_audit(
+    ctx: &Ctx,
+    anchor: &RawValue,
+    category: &str,
+    probe: &Probe<'_>,
+    pointer: &str,
+    sink: &mut dyn Sink,
+) {
+    #[derive(Deserialize)]
+    struct Properties<'a> {
+        #[serde(borrow)]
+        log: Option<&'a RawValue>,
+    }
+    let log = probe
+        .properties
+        .and_then(|p| serde_json::from_str::<Properties>(p.get()).ok())
+        .and_then(|p| p.log);
+    let at = join(pointer, "properties.log");
+    let Some(log) = log else {
+        return sink.reject(Rejection {
+            location: ctx.locate(anchor, pointer.to_owned()),
+            reason: format!("AKS `{category}` record without `properties.log`"),
+        });
+    };
+    let cluster = string_value(probe.resource_id).map(|id| id.to_ascii_lowercase());
+    if log.get().starts_with('{') {
+        return embedded(ctx, anchor, log.get(), at, cluster, sink);
+    }
+    match serde_json::from_str::<Cow<str>>(log.get()) {
+        Ok(text) => embedded(ctx, anchor, &text, at, cluster, sink),
+        Err(_) => sink.reject(Rejection {
+            location: ctx.locate(anchor, at),
+            reason:
+                "`properties.log` must be the Kubernetes audit event, as an object or a JSON string"
+                    .into(),
+        }),
+    }
+}
+
+/// Read a record that arrived as text inside another record (a CloudWatch Logs message, an
+/// AKS `properties.log`). Problems are reported at the envelope's place; `account` fills in
+/// events that do not name their account or cluster themselves.
+fn embedded(
+    ctx: &Ctx,
+    anchor: &RawValue,
+    text: &str,
+    pointer: String,
+    account: Option<String>,
+    sink: &mut dyn Sink,
+) {
+    let value = match serde_json::from_str::<&RawValue>(text) {
+        Ok(v) => v,
+        Err(e) => {
+            return sink.reject(Rejection {
+                location: ctx.locate(anchor, pointer),
+                reason: format!("the embedded record is not valid JSON: {}", e),
+            })
+        }
+    };
+    let inner = Ctx::new(text, 1);
+    let mut relay = Relay {
+        sink,
+        line: ctx.locate(anchor, String::new()).line,
+        pointer,
+        account,
+    };
+    dispatch(&inner, value, value, String::new(), &mut relay);
+}
+
+/// Passes events through to the real sink, relocating problems to the envelope.
+struct Relay<'s> {
+    sink: &'s mut dyn Sink,
+    line: u64,
+    pointer: String,
+    account: Option<String>,
+}
+
+impl Sink for Relay<'_> {
+    fn event(&mut self, mut event: ParsedEvent<'_>) {
+        if event.event.account.is_none() {
+            event.event.account.clone_from(&self.account);
+        }
+        self.sink.event(event);
+    }
+    fn reject(&mut self, rejection: Rejection) {
+        let pointer = match rejection.location.pointer.as_str() {
+            "" => self.pointer.clone(),
+            inner => format!("{} -> {inner}", self.pointer),
+        };
+        self.sink.reject(Rejection {
+            location: Location {
+                line: self.line,
+                pointer,
+            },
+            reason: rejection.reason,
+        });
+    }
+    fn ignore(&mut self, what: &'static str) {
+        self.sink.ignore(what);
+    }
 }
 
 /// The hot path, a CloudTrail delivery file (`{"Records":[...]}`, the whole text): its records

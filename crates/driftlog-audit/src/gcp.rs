@@ -64,6 +64,9 @@ struct AuthenticationInfo<'a> {
 struct Delegation<'a> {
     #[serde(borrow)]
     first_party_principal: Option<FirstParty<'a>>,
+    /// Workload identity federation: the external identity that impersonated the account.
+    #[serde(borrow)]
+    principal_subject: Str<'a>,
 }
 
 #[derive(Deserialize)]
@@ -148,29 +151,32 @@ pub(crate) fn parse(raw: &RawValue) -> Result<Option<AuditEvent>, String> {
     let auth = p.authentication_info.as_ref();
     let email = auth.and_then(|a| optional(&a.principal_email, "principalEmail"));
     let subject = auth.and_then(|a| optional(&a.principal_subject, "principalSubject"));
+    // Each link of a service-account delegation chain, first to last: a Google identity, or
+    // the external subject of workload identity federation.
     let delegation: Vec<String> = auth
         .and_then(|a| a.service_account_delegation_info.as_ref())
         .into_iter()
         .flatten()
-        .filter_map(|d| d.first_party_principal.as_ref())
-        .filter_map(|f| optional(&f.principal_email, "principalEmail"))
+        .filter_map(|d| {
+            d.first_party_principal
+                .as_ref()
+                .and_then(|f| optional(&f.principal_email, "principalEmail"))
+                .or_else(|| optional(&d.principal_subject, "principalSubject"))
+        })
         .collect();
-    let kind = subject
-        .as_deref()
-        .and_then(|s| s.split_once(':'))
-        .map(|(k, _)| k.to_owned())
-        .or_else(|| {
-            email.as_deref().map(|e| {
-                if e.ends_with(".gserviceaccount.com") {
-                    "serviceAccount".to_owned()
-                } else {
-                    "user".to_owned()
-                }
-            })
-        });
+    let kubernetes = p.service_name.as_deref() == Some("k8s.io");
+    let kind = if kubernetes && email.is_some() {
+        email.as_deref().map(crate::kubernetes::principal_kind)
+    } else {
+        principal_kind(email.as_deref(), subject.as_deref())
+    };
     let metadata = p.request_metadata.as_ref();
     let user_agent = metadata.and_then(|m| optional(&m.caller_supplied_user_agent, "userAgent"));
-    let actor = classify(user_agent.as_deref(), &delegation, email.as_deref());
+    let actor = if kubernetes {
+        crate::kubernetes::classify(email.as_deref(), user_agent.as_deref())
+    } else {
+        classify(user_agent.as_deref(), &delegation, email.as_deref())
+    };
 
     let outcome = match &p.status {
         Some(Status {
@@ -193,14 +199,24 @@ pub(crate) fn parse(raw: &RawValue) -> Result<Option<AuditEvent>, String> {
     let labels = e.resource.as_ref().and_then(|r| r.labels.as_ref());
     let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(|v| optional(v, k));
     let mut resources = Vec::new();
-    if let Some(name) = optional(&p.resource_name, "resourceName") {
-        refs::push(&mut resources, &name);
-        if let Some(tail) = name.rsplit('/').next() {
-            refs::push(&mut resources, tail);
+    let resource_name = optional(&p.resource_name, "resourceName");
+    if kubernetes {
+        // GKE: `core/v1/namespaces/default/pods/web`, `rbac.authorization.k8s.io/v1/clusterroles/x`.
+        // Indexed as native audit events index the object, so one `--resource` finds it in
+        // either log; request and response bodies are the object itself and name nothing else.
+        if let Some(name) = &resource_name {
+            kubernetes_refs(&mut resources, name);
         }
+    } else {
+        if let Some(name) = &resource_name {
+            refs::push(&mut resources, name);
+            if let Some(tail) = name.rsplit('/').next() {
+                refs::push(&mut resources, tail);
+            }
+        }
+        refs::collect(p.request, &mut resources);
+        refs::collect(p.response, &mut resources);
     }
-    refs::collect(p.request, &mut resources);
-    refs::collect(p.response, &mut resources);
     for (key, value) in labels.into_iter().flatten() {
         if key.ends_with("_id") && *key != "project_id" {
             if let Some(v) = optional(value, key) {
@@ -231,12 +247,13 @@ pub(crate) fn parse(raw: &RawValue) -> Result<Option<AuditEvent>, String> {
         time_us,
         account,
         region,
-        service: optional(&p.service_name, "serviceName"),
+        service: optional(&p.service_name, "serviceName").map(|s| s.to_ascii_lowercase()),
         action,
         read_only,
         outcome,
         principal: Principal {
-            id: email,
+            // Workload identity federation has no email: the external subject is the caller.
+            id: email.or(subject),
             kind,
             on_behalf_of: (!delegation.is_empty()).then(|| delegation.join(" -> ")),
             ..Principal::default()
@@ -247,6 +264,47 @@ pub(crate) fn parse(raw: &RawValue) -> Result<Option<AuditEvent>, String> {
         resources,
         completeness: 0,
     }))
+}
+
+/// What kind of identity a GCP principal is: `serviceAccount` and `user` by email, `federated`
+/// for a workload identity pool subject (`principal://iam.googleapis.com/…`), otherwise the
+/// prefix of `principalSubject` (`user:`, `serviceAccount:`).
+fn principal_kind(email: Option<&str>, subject: Option<&str>) -> Option<String> {
+    if let Some(e) = email {
+        return Some(
+            if e.ends_with(".gserviceaccount.com") {
+                "serviceAccount"
+            } else if e == "system@google.com" {
+                "system"
+            } else {
+                "user"
+            }
+            .to_owned(),
+        );
+    }
+    let s = subject?;
+    if s.starts_with("principal://") || s.starts_with("principalSet://") {
+        return Some("federated".to_owned());
+    }
+    s.split_once(':').map(|(k, _)| k.to_owned())
+}
+
+/// A GKE `resourceName` (`GROUP/VERSION/[namespaces/NS/]RESOURCE/NAME[/SUBRESOURCE]`, the core
+/// group spelled `core`) in the forms native Kubernetes audit events are indexed under.
+fn kubernetes_refs(out: &mut Vec<String>, resource_name: &str) {
+    let parts: Vec<&str> = resource_name.split('/').collect();
+    // The group may hold no dots (`core`, `apps`) or several; the version never has a slash.
+    let rest = match parts.as_slice() {
+        [_group, _version, rest @ ..] if !rest.is_empty() => rest,
+        _ => return,
+    };
+    match rest {
+        ["namespaces", ns, resource, name, ..] => {
+            crate::kubernetes::object_refs(out, resource, Some(ns), name)
+        }
+        [resource, name, ..] => crate::kubernetes::object_refs(out, resource, None, name),
+        _ => {}
+    }
 }
 
 /// `compute.instances.insert`, `google.iam.admin.v1.CreateServiceAccount`: the last segment's
@@ -263,12 +321,17 @@ fn is_write_method(method: &str) -> bool {
         "lookup",
         "test",
         "aggregated",
+        "watch",
     ]
     .iter()
     .any(|p| lower.starts_with(p))
 }
 
 fn classify(user_agent: Option<&str>, delegation: &[String], email: Option<&str>) -> Actor {
+    // Google's own automation, whatever agent string it sends.
+    if email == Some("system@google.com") {
+        return Actor::new(ActorKind::Service, "principal:system@google.com");
+    }
     let ua = user_agent.map(str::to_ascii_lowercase);
     if let Some(ua) = &ua {
         if ua.contains("terraform/") || ua.contains("terraform-provider-google") {

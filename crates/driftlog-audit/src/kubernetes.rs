@@ -140,17 +140,7 @@ pub(crate) fn parse(raw: &RawValue) -> Result<Option<ParsedEvent<'_>>, String> {
     let user_agent = optional(&e.user_agent, "userAgent");
     let actor = classify(username.as_deref(), user_agent.as_deref());
     let principal = Principal {
-        kind: username.as_deref().map(|u| {
-            if u.starts_with("system:serviceaccount:") {
-                "serviceAccount".to_owned()
-            } else if u.starts_with("system:node:") {
-                "node".to_owned()
-            } else if u.starts_with("system:") {
-                "system".to_owned()
-            } else {
-                "user".to_owned()
-            }
-        }),
+        kind: username.as_deref().map(principal_kind),
         id: username,
         on_behalf_of: e
             .impersonated_user
@@ -164,18 +154,7 @@ pub(crate) fn parse(raw: &RawValue) -> Result<Option<ParsedEvent<'_>>, String> {
         let namespace = optional(&o.namespace, "namespace");
         let name = optional(&o.name, "name");
         if let (Some(r), Some(n)) = (&resource, &name) {
-            match &namespace {
-                // `namespaces/default/pods/web` (the API path) and `default/web` (the id the
-                // Terraform kubernetes provider gives namespaced objects).
-                Some(ns) => {
-                    refs::push(&mut resources, &format!("namespaces/{ns}/{r}/{n}"));
-                    refs::push(&mut resources, &format!("{ns}/{n}"));
-                }
-                None => {
-                    refs::push(&mut resources, &format!("{r}/{n}"));
-                    refs::push(&mut resources, n);
-                }
-            }
+            object_refs(&mut resources, r, namespace.as_deref(), n);
         }
         if let Some(uid) = optional(&o.uid, "uid") {
             refs::push(&mut resources, &uid);
@@ -220,6 +199,42 @@ pub(crate) fn parse(raw: &RawValue) -> Result<Option<ParsedEvent<'_>>, String> {
     }))
 }
 
+/// The forms a Kubernetes object is indexed under, whichever log names it (native audit, GKE,
+/// EKS, AKS): `namespaces/default/pods/web` (the API path) and `default/web` (the id the
+/// Terraform kubernetes provider gives namespaced objects); `RESOURCE/NAME` and `NAME` for
+/// cluster-scoped objects.
+pub(crate) fn object_refs(
+    out: &mut Vec<String>,
+    resource: &str,
+    namespace: Option<&str>,
+    name: &str,
+) {
+    match namespace {
+        Some(ns) => {
+            refs::push(out, &format!("namespaces/{ns}/{resource}/{name}"));
+            refs::push(out, &format!("{ns}/{name}"));
+        }
+        None => {
+            refs::push(out, &format!("{resource}/{name}"));
+            refs::push(out, name);
+        }
+    }
+}
+
+/// The kind of a Kubernetes user name.
+pub(crate) fn principal_kind(user: &str) -> String {
+    if user.starts_with("system:serviceaccount:") {
+        "serviceAccount"
+    } else if user.starts_with("system:node:") {
+        "node"
+    } else if user.starts_with("system:") {
+        "system"
+    } else {
+        "user"
+    }
+    .to_owned()
+}
+
 /// Secret values logged at `RequestResponse` level must not become evidence that anyone with
 /// the store can read: keep the keys, drop the values.
 fn redact_secret_data(text: &str) -> Vec<u8> {
@@ -246,12 +261,22 @@ fn redact_secret_data(text: &str) -> Vec<u8> {
     serde_json::to_vec(&value).unwrap_or_else(|_| text.as_bytes().to_vec())
 }
 
-fn classify(username: Option<&str>, user_agent: Option<&str>) -> Actor {
+/// How a Kubernetes call was made. `system:` identities other than service accounts are the
+/// cluster's own components (`system:kube-controller-manager`, `system:node:…`, GKE's
+/// `system:gke-…`) and are `service` wherever they are logged; `system:anonymous` is an
+/// unauthenticated caller, not a component. Service accounts outside `kube-system` are
+/// workloads, which may be Terraform or kubectl running in a pod, so the user agent is
+/// consulted first for them.
+pub(crate) fn classify(username: Option<&str>, user_agent: Option<&str>) -> Actor {
     if let Some(user) = username {
+        if user == "system:anonymous" {
+            return Actor::new(
+                ActorKind::Unknown,
+                "user:system:anonymous (unauthenticated)",
+            );
+        }
         if user.starts_with("system:serviceaccount:kube-system:")
-            || user.starts_with("system:kube-")
-            || user.starts_with("system:node:")
-            || user == "system:apiserver"
+            || (user.starts_with("system:") && !user.starts_with("system:serviceaccount:"))
         {
             return Actor::new(ActorKind::Service, "user:system component");
         }

@@ -76,13 +76,28 @@ pub fn read(input: impl Read, sink: &mut dyn Sink) -> Result<(), FileError> {
     let gzip = is_gzip(input.fill_buf()?);
     if gzip {
         let decoder = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(input));
-        read_text(decoder, sink).map_err(|e| match e {
+        decode_text(decoder, sink).map_err(|e| match e {
             FileError::Io(io) => FileError::Gzip(io),
             other => other,
         })
     } else {
-        read_text(input, sink)
+        decode_text(input, sink)
     }
+}
+
+/// UTF-16 text (a log saved by Windows PowerShell) is transcoded to UTF-8 as it streams; UTF-8,
+/// the usual case, is read as it is, without a copy.
+fn decode_text(mut input: impl BufRead, sink: &mut dyn Sink) -> Result<(), FileError> {
+    let prefix = input.fill_buf()?;
+    let Some(utf16) = driftlog_core::text::sniff_utf16(prefix) else {
+        return read_text(input, sink);
+    };
+    let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
+        .encoding(Some(utf16.encoding()))
+        .bom_override(true)
+        .strip_bom(true)
+        .build(input);
+    read_text(BufReader::with_capacity(256 * 1024, decoder), sink)
 }
 
 fn read_text(mut input: impl BufRead, sink: &mut dyn Sink) -> Result<(), FileError> {

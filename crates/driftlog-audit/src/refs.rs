@@ -39,6 +39,10 @@ pub(crate) fn push(out: &mut Vec<String>, value: &str) {
         || value.chars().any(char::is_control)
         // Version numbers and counters (`versionId: "1"`) name nothing.
         || (value.len() < 6 && value.bytes().all(|b| b.is_ascii_digit()))
+        // Long-running operations (GCP `operation-…` and their `selfLink`s, Azure
+        // `…/operations/<id>` status links) are the call's own bookkeeping, not a resource.
+        || value.starts_with("operation-")
+        || value.contains("/operations/")
         || out.len() >= MAX_REFS * 2
     {
         return;
@@ -66,7 +70,14 @@ fn arn_resource_name(arn: &str) -> Option<&str> {
 
 fn is_identifier_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    const DENY: [&str; 17] = [
+    // Keys that end like identifiers but name no resource: request and session bookkeeping,
+    // people, and the host facts an agent reports (SSM's `agentName`, `computerName`,
+    // `availabilityZoneId`).
+    const DENY: [&str; 21] = [
+        "agentname",
+        "computername",
+        "availabilityzoneid",
+        "platformname",
         "requestid",
         "clienttoken",
         "accesskeyid",

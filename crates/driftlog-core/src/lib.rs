@@ -26,6 +26,7 @@ pub mod normalize;
 pub mod path;
 pub mod report;
 pub mod sensitive;
+pub mod text;
 
 pub use engine::{compare_instances, EngineError, ResourceInstance};
 pub use event::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};

@@ -415,6 +415,20 @@ fn looks_like_log(path: &Path) -> bool {
         .any(|ext| name.ends_with(ext))
 }
 
+/// JSON files that travel with logs but are none: manifests of exports and generated corpora,
+/// package and schema files.
+fn is_not_log_by_name(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    name == "manifest.json"
+        || name.ends_with(".manifest.json")
+        || name.ends_with("-manifest.json")
+        || name == "package.json"
+        || name.ends_with(".schema.json")
+}
+
 fn is_digest_path(path: &Path) -> bool {
     path.components()
         .any(|c| c.as_os_str() == "CloudTrail-Digest")
@@ -576,7 +590,16 @@ fn read_file(file: &Planned, known_hashes: &HashSet<String>) -> Outcome {
             .iter()
             .all(|r| r.reason.starts_with(driftlog_audit::UNRECOGNISED));
     if unrecognised && !file.named {
-        return Outcome::NotLog { bytes };
+        // A walked file whose name says log but whose JSON is no audit format: named, with the
+        // reason, and counted as failed, never dropped in silence. Only files whose name says
+        // they are not logs are passed over quietly.
+        if is_not_log_by_name(&file.path) {
+            return Outcome::NotLog { bytes };
+        }
+        return failed(format!(
+            "JSON, but no known audit log shape ({}); if it is a log, please report its format",
+            sink.rejections[0].reason
+        ));
     }
     finish(
         file.key.clone(),

@@ -1,7 +1,7 @@
 //! Detecting what a Terraform JSON file is and reading it into engine inputs.
 
 use crate::error::ReadError;
-use crate::input::Input;
+use crate::input::{display_path, Input};
 use crate::schema::{
     PlanChange, RelevantAttribute, ShowModule, ShowValues, StateResource, TopLevel,
 };
@@ -11,6 +11,7 @@ use driftlog_core::ResourceInstance;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// What a file turned out to be.
@@ -59,6 +60,8 @@ pub struct Plan<'a> {
     pub(crate) changes: Vec<PlanChange<'a>>,
     pub(crate) relevant: Vec<RelevantAttribute<'a>>,
     pub(crate) prior_state: Option<&'a RawValue>,
+    /// Entries left out because they did not have the expected shape, each naming its place.
+    pub warnings: Vec<String>,
     /// Terraform stopped with errors while planning.
     pub errored: bool,
     /// The plan's `timestamp` (RFC 3339), when it has one.
@@ -132,6 +135,21 @@ pub fn parse_bytes<'a>(path: &Path, bytes: &'a [u8]) -> Result<Document<'a>, Rea
         } else {
             DocumentKind::CloudPlan
         };
+        let mut warnings = Vec::new();
+        let drift = plan_entries(
+            path,
+            bytes,
+            "resource_drift",
+            top.resource_drift.unwrap_or_default(),
+            &mut warnings,
+        )?;
+        let changes = plan_entries(
+            path,
+            bytes,
+            "resource_changes",
+            top.resource_changes.unwrap_or_default(),
+            &mut warnings,
+        )?;
         return Ok(Document {
             kind,
             path: path.into(),
@@ -139,8 +157,9 @@ pub fn parse_bytes<'a>(path: &Path, bytes: &'a [u8]) -> Result<Document<'a>, Rea
             format_version,
             instances: Vec::new(),
             plan: Some(Plan {
-                drift: top.resource_drift.unwrap_or_default(),
-                changes: top.resource_changes.unwrap_or_default(),
+                drift,
+                changes,
+                warnings,
                 relevant: top.relevant_attributes.unwrap_or_default(),
                 prior_state: top.prior_state,
                 errored: top.errored.unwrap_or(false),
@@ -155,7 +174,7 @@ pub fn parse_bytes<'a>(path: &Path, bytes: &'a [u8]) -> Result<Document<'a>, Rea
             path: path.into(),
             terraform_version,
             format_version,
-            instances: show_instances(values),
+            instances: show_instances(path, values, "values")?,
             plan: None,
         });
     }
@@ -222,25 +241,110 @@ fn top_level_keys(bytes: &[u8]) -> String {
     }
 }
 
-fn index_key(path: &Path, address: &str, v: &Value) -> Result<Option<IndexKey>, ReadError> {
+/// A `count` (number) or `for_each` (string) key.
+fn index_key(v: &Value) -> Result<Option<IndexKey>, String> {
     match v {
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(IndexKey::Str(s.clone()))),
-        Value::Number(n) => {
-            n.as_i64()
-                .map(|i| Some(IndexKey::Int(i)))
-                .ok_or_else(|| ReadError::Invalid {
-                    path: path.into(),
-                    message: format!("{address}: index_key {n} is not an integer"),
-                })
-        }
-        other => Err(ReadError::Invalid {
-            path: path.into(),
-            message: format!(
-                "{address}: index_key must be a number (count) or string (for_each), found {other}"
-            ),
-        }),
+        Value::Number(n) => n
+            .as_i64()
+            .map(|i| Some(IndexKey::Int(i)))
+            .ok_or_else(|| format!("index {n} is not an integer")),
+        other => Err(format!(
+            "index must be a number (count) or a string (for_each), found {other}"
+        )),
     }
+}
+
+/// An instance's address from its parts: the enclosing module's address, mode, type, name and
+/// `count`/`for_each` key. Every reader builds addresses this way, because the `address`
+/// field itself is missing (Terraform 1.0.0 drift entries) or wrong (Terraform 0.12.0 `show
+/// -json`: no index on `count` instances, no `module.` prefix in child modules) in some
+/// Terraform versions. Only a part the entry does not give on its own (a module path, an
+/// index) is taken from `address`, as hand-made and third-party files sometimes leave those
+/// out.
+fn address_from_parts(
+    module: &str,
+    mode: &str,
+    resource_type: &str,
+    name: &str,
+    index: Option<&Value>,
+    address: Option<&str>,
+) -> Result<String, String> {
+    let data = match mode {
+        "managed" => false,
+        "data" => true,
+        other => {
+            return Err(format!(
+                "mode \"{other}\", expected \"managed\" or \"data\""
+            ))
+        }
+    };
+    let local = format!("{}{resource_type}.{name}", if data { "data." } else { "" });
+    // `module.a.aws_s3_bucket.b["k"]` → (`module.a`, `["k"]`) when it names this resource.
+    let (address_module, address_index) = address
+        .and_then(|a| {
+            let at = a.rfind(&local)?;
+            let before = &a[..at];
+            let after = &a[at + local.len()..];
+            let module_ok = before.is_empty() || before.ends_with('.');
+            let index_ok = after.is_empty() || (after.starts_with('[') && after.ends_with(']'));
+            (module_ok && index_ok).then(|| (before.trim_end_matches('.'), after))
+        })
+        .unwrap_or(("", ""));
+    let module = if module.is_empty() {
+        address_module
+    } else {
+        module
+    };
+    match index_key(index.unwrap_or(&Value::Null))? {
+        Some(key) => Ok(instance_address(
+            module,
+            data,
+            resource_type,
+            name,
+            Some(&key),
+        )),
+        None => {
+            let mut out = instance_address(module, data, resource_type, name, None);
+            out.push_str(address_index);
+            Ok(out)
+        }
+    }
+}
+
+/// The 1-based line of `inner` (a slice of `whole`), for messages.
+pub(crate) fn line_of(whole: &[u8], inner: &str) -> usize {
+    let offset = (inner.as_ptr() as usize)
+        .checked_sub(whole.as_ptr() as usize)
+        .filter(|o| *o <= whole.len())
+        .unwrap_or(0);
+    1 + memchr_count(b'\n', &whole[..offset])
+}
+
+fn memchr_count(needle: u8, haystack: &[u8]) -> usize {
+    haystack.iter().filter(|b| **b == needle).count()
+}
+
+/// Two instances with one address would silently shadow each other in the comparison: refuse
+/// the input, naming both places.
+fn reject_duplicates(
+    path: &Path,
+    instances: &[ResourceInstance<'_>],
+    positions: &[String],
+) -> Result<(), ReadError> {
+    let mut seen: HashMap<(&str, Option<&str>), usize> = HashMap::with_capacity(instances.len());
+    for (i, inst) in instances.iter().enumerate() {
+        if let Some(first) = seen.insert((&inst.address, inst.deposed.as_deref()), i) {
+            return Err(ReadError::Duplicate {
+                path: path.into(),
+                address: inst.address.clone(),
+                first: positions[first].clone(),
+                second: positions[i].clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn state_instances<'a>(
@@ -248,33 +352,43 @@ fn state_instances<'a>(
     resources: Vec<StateResource<'a>>,
 ) -> Result<Vec<ResourceInstance<'a>>, ReadError> {
     let mut out = Vec::with_capacity(resources.len());
-    for r in resources {
+    let mut positions = Vec::with_capacity(resources.len());
+    for (r_index, r) in resources.into_iter().enumerate() {
+        let module = r.module.as_deref().unwrap_or("");
+        let invalid = |at: String, message: String| ReadError::Invalid {
+            path: path.into(),
+            message: format!(
+                "{at} ({module}{}{}.{}): {message}",
+                if module.is_empty() { "" } else { "." },
+                r.resource_type,
+                r.name
+            ),
+        };
         let managed = match r.mode.as_ref() {
             "managed" => true,
             "data" => false,
             other => {
-                return Err(ReadError::Invalid {
-                    path: path.into(),
-                    message: format!(
-                        "{}.{}: mode \"{other}\", expected \"managed\" or \"data\"",
-                        r.resource_type, r.name
-                    ),
-                })
+                return Err(invalid(
+                    format!("resources[{r_index}]"),
+                    format!("mode \"{other}\", expected \"managed\" or \"data\""),
+                ))
             }
         };
-        let module = r.module.as_deref().unwrap_or("");
         let provider = provider_name(r.provider.as_deref().unwrap_or(""));
-        for inst in r.instances {
-            let base = instance_address(module, !managed, &r.resource_type, &r.name, None);
-            let key = index_key(path, &base, inst.index_key.as_ref().unwrap_or(&Value::Null))?;
+        for (i_index, inst) in r.instances.into_iter().enumerate() {
+            let at = format!("resources[{r_index}].instances[{i_index}]");
+            let address = address_from_parts(
+                module,
+                &r.mode,
+                &r.resource_type,
+                &r.name,
+                inst.index_key.as_ref(),
+                None,
+            )
+            .map_err(|m| invalid(at.clone(), m.replace("index", "index_key")))?;
+            positions.push(at);
             out.push(ResourceInstance {
-                address: instance_address(
-                    module,
-                    !managed,
-                    &r.resource_type,
-                    &r.name,
-                    key.as_ref(),
-                ),
+                address,
                 deposed: inst.deposed.map(|d| d.into_owned()),
                 resource_type: r.resource_type.to_string(),
                 provider: provider.clone(),
@@ -285,6 +399,7 @@ fn state_instances<'a>(
             });
         }
     }
+    reject_duplicates(path, &out, &positions)?;
     Ok(out)
 }
 
@@ -296,18 +411,56 @@ fn provider_name(raw: &str) -> String {
     }
 }
 
-pub(crate) fn show_instances(values: ShowValues<'_>) -> Vec<ResourceInstance<'_>> {
+/// Every resource instance of a `show -json` values tree (`pointer` names where it sits).
+pub(crate) fn show_instances<'a>(
+    path: &Path,
+    values: ShowValues<'a>,
+    pointer: &str,
+) -> Result<Vec<ResourceInstance<'a>>, ReadError> {
     let mut out = Vec::new();
+    let mut positions = Vec::new();
     if let Some(root) = values.root_module {
-        collect_module(root, &mut out);
+        collect_module(
+            path,
+            root,
+            format!("{pointer}.root_module"),
+            &mut out,
+            &mut positions,
+        )?;
     }
-    out
+    reject_duplicates(path, &out, &positions)?;
+    Ok(out)
 }
 
-fn collect_module<'a>(module: ShowModule<'a>, out: &mut Vec<ResourceInstance<'a>>) {
-    for r in module.resources {
+fn collect_module<'a>(
+    path: &Path,
+    module: ShowModule<'a>,
+    pointer: String,
+    out: &mut Vec<ResourceInstance<'a>>,
+    positions: &mut Vec<String>,
+) -> Result<(), ReadError> {
+    let module_address = module.address.as_deref().unwrap_or("");
+    for (i, r) in module.resources.into_iter().enumerate() {
+        let at = format!("{pointer}.resources[{i}]");
+        let address = match (&r.name, &r.address) {
+            (Some(name), address) => address_from_parts(
+                module_address,
+                &r.mode,
+                &r.resource_type,
+                name,
+                r.index.as_ref(),
+                address.as_deref(),
+            ),
+            (None, Some(address)) => Ok(address.to_string()),
+            (None, None) => Err("no `name` and no `address`".to_owned()),
+        }
+        .map_err(|message| ReadError::Invalid {
+            path: path.into(),
+            message: format!("{at}: {message}"),
+        })?;
+        positions.push(at);
         out.push(ResourceInstance {
-            address: r.address.into_owned(),
+            address,
             deposed: r.deposed_key.map(|d| d.into_owned()),
             resource_type: r.resource_type.into_owned(),
             provider: r.provider_name.map(|p| p.into_owned()).unwrap_or_default(),
@@ -317,8 +470,92 @@ fn collect_module<'a>(module: ShowModule<'a>, out: &mut Vec<ResourceInstance<'a>
             mask_form: MaskForm::Mirror,
         });
     }
-    for child in module.child_modules {
-        collect_module(child, out);
+    for (i, child) in module.child_modules.into_iter().enumerate() {
+        collect_module(
+            path,
+            child,
+            format!("{pointer}.child_modules[{i}]"),
+            out,
+            positions,
+        )?;
+    }
+    Ok(())
+}
+
+/// Read a plan's `resource_drift` or `resource_changes` entry by entry: an entry that does not
+/// have the expected shape is left out with a warning naming its position, and the rest of
+/// the plan is still read. Two entries for one address are an error.
+fn plan_entries<'a>(
+    path: &Path,
+    whole: &'a [u8],
+    field: &str,
+    entries: Vec<&'a RawValue>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<PlanChange<'a>>, ReadError> {
+    let mut out = Vec::with_capacity(entries.len());
+    let mut positions: Vec<String> = Vec::with_capacity(entries.len());
+    let mut seen: HashMap<(String, Option<String>), usize> = HashMap::new();
+    for (i, raw) in entries.into_iter().enumerate() {
+        let at = || format!("{field}[{i}] (line {})", line_of(whole, raw.get()));
+        let mut change: PlanChange<'a> = match serde_json::from_str(raw.get()) {
+            Ok(c) => c,
+            Err(e) => {
+                warnings.push(format!(
+                    "{}: {}: entry skipped: {}",
+                    display_path(path),
+                    at(),
+                    strip_position(&e)
+                ));
+                continue;
+            }
+        };
+        let resolved = match (&change.name, &change.address) {
+            (Some(name), address) => address_from_parts(
+                change.module_address.as_deref().unwrap_or(""),
+                change.mode.as_deref().unwrap_or("managed"),
+                &change.resource_type,
+                name,
+                change.index.as_ref(),
+                address.as_deref(),
+            ),
+            (None, Some(address)) => Ok(address.to_string()),
+            (None, None) => Err("it has neither `address` nor `name`".to_owned()),
+        };
+        match resolved {
+            Ok(a) => change.resolved = a,
+            Err(message) => {
+                warnings.push(format!(
+                    "{}: {}: entry skipped: {message}",
+                    display_path(path),
+                    at()
+                ));
+                continue;
+            }
+        }
+        let key = (
+            change.resolved.clone(),
+            change.deposed.as_deref().map(str::to_owned),
+        );
+        if let Some(first) = seen.insert(key, out.len()) {
+            return Err(ReadError::Duplicate {
+                path: path.into(),
+                address: change.resolved,
+                first: positions[first].clone(),
+                second: at(),
+            });
+        }
+        positions.push(at());
+        out.push(change);
+    }
+    Ok(out)
+}
+
+/// serde_json appends " at line L column C"; positions here are reported relative to the file.
+fn strip_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
     }
 }
 
@@ -342,7 +579,10 @@ impl<'a> Plan<'a> {
                 path: path.into(),
                 message: format!("prior_state: {e}"),
             })?;
-        Ok(prior.values.map(show_instances).unwrap_or_default())
+        match prior.values {
+            Some(values) => show_instances(path, values, "prior_state.values"),
+            None => Ok(Vec::new()),
+        }
     }
 
     pub fn has_prior_state(&self) -> bool {

@@ -57,6 +57,17 @@ pub enum ReadError {
     )]
     Unrecognized { path: PathBuf, keys: String },
 
+    #[error(
+        "{path}: {first} and {second} both have address {address}; an address must name one \
+         instance (was the file edited or merged by hand?)"
+    )]
+    Duplicate {
+        path: PathBuf,
+        address: String,
+        first: String,
+        second: String,
+    },
+
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
 

@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 pub struct Input {
     /// As the user named it (`-` for stdin).
     pub path: PathBuf,
+    /// The file as it is (hashed and measured as such).
     bytes: Bytes,
+    /// The same text as UTF-8, when the file was in another encoding (UTF-16 from Windows
+    /// PowerShell's `>`), or `None` when the file's own bytes are the text.
+    utf8: Option<Vec<u8>>,
 }
 
 enum Bytes {
@@ -47,37 +51,51 @@ impl Input {
             return Ok(Self::from_bytes(path, buf));
         }
         let map = map_file(&file).map_err(io)?;
-        Ok(Self {
-            path: path.into(),
-            bytes: Bytes::Mapped(map),
-        })
+        Ok(Self::new(path, Bytes::Mapped(map)))
     }
 
     pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Self {
+        Self::new(path, Bytes::Owned(bytes))
+    }
+
+    fn new(path: &Path, bytes: Bytes) -> Self {
+        let utf8 = driftlog_core::text::to_utf8(bytes.as_slice()).map(|t| t.into_bytes());
         Self {
             path: path.into(),
-            bytes: Bytes::Owned(bytes),
+            bytes,
+            utf8,
         }
     }
 
+    /// The input's text as UTF-8 (a UTF-8 byte order mark, if any, is left for the parser).
     pub fn bytes(&self) -> &[u8] {
-        match &self.bytes {
-            Bytes::Mapped(m) => m,
-            Bytes::Owned(v) => v,
+        match &self.utf8 {
+            Some(text) => text,
+            None => self.bytes.as_slice(),
         }
     }
 
+    /// SHA-256 of the file as it is on disk.
     pub fn sha256_hex(&self) -> String {
-        let digest = Sha256::digest(self.bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(Sha256::digest(self.bytes.as_slice()))
     }
 
+    /// Size of the file as it is on disk.
     pub fn len(&self) -> u64 {
-        self.bytes().len() as u64
+        self.bytes.as_slice().len() as u64
     }
 
     pub fn is_empty(&self) -> bool {
-        self.bytes().is_empty()
+        self.bytes.as_slice().is_empty()
+    }
+}
+
+impl Bytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
     }
 }
 

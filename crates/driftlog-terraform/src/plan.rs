@@ -82,7 +82,7 @@ pub fn scan_plan(path: &Path, plan: &Plan<'_>) -> Result<PlanScan, ReadError> {
             plan.drift
                 .par_iter()
                 .filter(|c| is_managed(c))
-                .map(|c| drift_entry(path, c, relevant.get(c.address.as_ref())))
+                .map(|c| drift_entry(path, c, relevant.get(c.resolved.as_str())))
                 .collect::<Result<Vec<_>, _>>()
         },
         || plan.prior_state_instances(path),
@@ -114,7 +114,7 @@ pub fn scan_plan(path: &Path, plan: &Plan<'_>) -> Result<PlanScan, ReadError> {
         .changes
         .iter()
         .filter(|c| is_managed(c))
-        .map(|c| pending_entry(path, c, drift_by_address.get(c.address.as_ref()).copied()))
+        .map(|c| pending_entry(path, c, drift_by_address.get(c.resolved.as_str()).copied()))
         .filter_map(Result::transpose)
         .collect::<Result<_, _>>()?;
     Ok(out)
@@ -125,7 +125,7 @@ fn drift_entry(
     c: &PlanChange<'_>,
     relevant: Option<&Vec<AttrPath>>,
 ) -> Result<(Option<Finding>, Vec<SuppressedChange>), ReadError> {
-    let address = c.address.as_ref();
+    let address = c.resolved.as_str();
     let acts = actions(c);
     // Identifiers are read from whichever sides the plan has; a side that does not parse just
     // contributes none (its problems are reported by the diff below).
@@ -191,7 +191,7 @@ fn pending_entry(
     if acts.iter().all(|a| a == "no-op" || a == "read") {
         return Ok(None);
     }
-    let address = c.address.as_ref();
+    let address = c.resolved.as_str();
     let is_update = acts == ["update"];
     let mut changes = Vec::new();
     if is_update {

@@ -23,10 +23,11 @@ pub struct TopLevel<'a> {
     /// `show -json` state.
     #[serde(borrow)]
     pub values: Option<ShowValues<'a>>,
+    /// Plan entries are split here and read one by one, so one odd entry costs only itself.
     #[serde(borrow)]
-    pub resource_drift: Option<Vec<PlanChange<'a>>>,
+    pub resource_drift: Option<Vec<&'a RawValue>>,
     #[serde(borrow)]
-    pub resource_changes: Option<Vec<PlanChange<'a>>>,
+    pub resource_changes: Option<Vec<&'a RawValue>>,
     #[serde(borrow)]
     pub relevant_attributes: Option<Vec<RelevantAttribute<'a>>>,
     #[serde(borrow)]
@@ -77,20 +78,31 @@ pub struct ShowValues<'a> {
 
 #[derive(Deserialize)]
 pub struct ShowModule<'a> {
+    /// `module.net`, `module.a["x"].module.b`; absent for the root module.
+    #[serde(borrow, default)]
+    pub address: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub resources: Vec<ShowResource<'a>>,
     #[serde(borrow, default)]
     pub child_modules: Vec<ShowModule<'a>>,
 }
 
+/// One resource instance of `show -json`. Terraform 0.12.0 wrote the same `address` for every
+/// `count` instance and left the `module.` prefix off child-module resources, so the address is
+/// rebuilt from the enclosing module's and `mode`/`type`/`name`/`index`; `address` is only a
+/// fallback.
 #[derive(Deserialize)]
 pub struct ShowResource<'a> {
-    #[serde(borrow)]
-    pub address: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub address: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub mode: Cow<'a, str>,
     #[serde(borrow, rename = "type")]
     pub resource_type: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub name: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub index: Option<Value>,
     #[serde(borrow, default)]
     pub provider_name: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -101,10 +113,22 @@ pub struct ShowResource<'a> {
     pub sensitive_values: Option<&'a RawValue>,
 }
 
+/// One entry of `resource_drift` or `resource_changes`. Terraform 1.0.0 wrote drift entries
+/// without `address`; it is rebuilt from `module_address`/`mode`/`type`/`name`/`index` into
+/// [`PlanChange::resolved`].
 #[derive(Deserialize)]
 pub struct PlanChange<'a> {
-    #[serde(borrow)]
-    pub address: Cow<'a, str>,
+    /// The address the entry is known by, rebuilt from its parts.
+    #[serde(skip)]
+    pub resolved: String,
+    #[serde(borrow, default)]
+    pub address: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub module_address: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub name: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub index: Option<Value>,
     #[serde(borrow, default)]
     pub previous_address: Option<Cow<'a, str>>,
     #[serde(borrow, default)]

@@ -93,6 +93,11 @@ fn scan_states(declared: &Path, live: &Path, pb: &Option<ProgressBar>) -> Result
             );
         }
     }
+    for doc in [&d_doc, &l_doc] {
+        if let Some(plan) = &doc.plan {
+            warnings.extend(plan.warnings.iter().cloned());
+        }
+    }
     if d_doc.kind.is_plan() {
         warnings.push(format!(
             "{}: declared side read from the plan's prior_state",
@@ -132,7 +137,7 @@ fn scan_plan_input(input: &Input, mode: &'static str, pb: &Option<ProgressBar>) 
     };
     step(pb, "comparing".to_owned());
     let scanned = scan_plan(&doc.path, plan)?;
-    let mut warnings = Vec::new();
+    let mut warnings = plan.warnings.clone();
     if plan.errored {
         warnings.push(
             "Terraform reported errors while making this plan; it may be incomplete".to_owned(),
