@@ -46,13 +46,16 @@ impl ResourceInstance<'_> {
 
     /// The attributes as a JSON value, with the paths the state marks sensitive.
     pub fn parse(&self) -> Result<(Value, SensitiveMask), EngineError> {
-        let attrs = match self.attributes {
+        let mut attrs = match self.attributes {
             Some(raw) => serde_json::from_str(raw.get()).map_err(|e| EngineError::Attributes {
                 address: self.address.clone(),
                 message: e.to_string(),
             })?,
             None => Value::Null,
         };
+        if self.mask_form == MaskForm::StatePaths {
+            crate::normalize::dynamic::unwrap(&mut attrs);
+        }
         let mask = match self.sensitive {
             None => SensitiveMask::None,
             Some(raw) => {

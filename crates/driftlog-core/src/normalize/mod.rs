@@ -7,6 +7,7 @@
 //! [`default_tags`].
 
 pub mod default_tags;
+pub mod dynamic;
 pub mod iam_policy;
 pub mod json_string;
 pub mod null_empty;
