@@ -14,7 +14,7 @@ fn main() {
                 for e in &out.events {
                     let ev = &e.event;
                     println!("  {} {} {} {:?} ro={:?} {} principal={:?}/{:?} on_behalf={:?} issuer={:?} actor={}({}) ip={:?} res={:?}",
-                        ev.event_id, driftlog_core::event::format_time_us(ev.time_us), ev.action, ev.service, ev.read_only, ev.outcome.label(),
+                        ev.event_id, driftlog_core::time::format_time_us(ev.time_us), ev.action, ev.service, ev.read_only, ev.outcome.label(),
                         ev.principal.id, ev.principal.kind, ev.principal.on_behalf_of, ev.principal.issuer, ev.actor.kind, ev.actor.rule, ev.source_ip, ev.resources);
                 }
                 for r in &out.rejections {

@@ -48,7 +48,7 @@ pub(crate) fn optional(value: &Str<'_>, field: &str) -> Option<String> {
 /// A time field that must parse as RFC 3339.
 pub(crate) fn required_time(value: &Str<'_>, field: &str) -> Result<i64, String> {
     let text = required(value, field)?;
-    driftlog_core::event::parse_time_us(text)
+    driftlog_core::time::parse_time_us(text)
         .ok_or_else(|| format!("`{field}` is not an RFC 3339 time: {text:?}"))
 }
 

@@ -101,7 +101,7 @@ pub(crate) fn parse(raw: &RawValue) -> Result<Option<ParsedEvent<'_>>, String> {
         .or(e.timestamp.as_ref())
         .or(e.stage_timestamp.as_ref())
         .ok_or("missing required field `requestReceivedTimestamp` (or `timestamp`)")?;
-    let time_us = driftlog_core::event::parse_time_us(time_text).ok_or_else(|| {
+    let time_us = driftlog_core::time::parse_time_us(time_text).ok_or_else(|| {
         format!("`requestReceivedTimestamp` is not an RFC 3339 time: {time_text:?}")
     })?;
 

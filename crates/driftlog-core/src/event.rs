@@ -232,34 +232,9 @@ impl AuditEvent {
     }
 }
 
-/// Format microseconds since the epoch as RFC 3339 UTC (`2024-11-04T09:12:03Z`, with fractional
-/// seconds only when there are any).
-pub fn format_time_us(us: i64) -> String {
-    match jiff::Timestamp::from_microsecond(us) {
-        Ok(ts) => ts.to_string(),
-        Err(_) => us.to_string(),
-    }
-}
-
-/// Parse an RFC 3339 timestamp into microseconds since the epoch.
-pub fn parse_time_us(s: &str) -> Option<i64> {
-    let ts: jiff::Timestamp = s.trim().parse().ok()?;
-    Some(ts.as_microsecond())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_round_trip() {
-        let us = parse_time_us("2022-07-06T13:22:16Z").unwrap();
-        assert_eq!(format_time_us(us), "2022-07-06T13:22:16Z");
-        let us = parse_time_us("2018-10-26T14:26:34.238974Z").unwrap();
-        assert_eq!(format_time_us(us), "2018-10-26T14:26:34.238974Z");
-        assert_eq!(parse_time_us("..."), None);
-        assert_eq!(parse_time_us("eventTime"), None);
-    }
 
     #[test]
     fn actor_kinds_parse_with_alias() {

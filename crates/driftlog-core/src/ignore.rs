@@ -14,20 +14,21 @@
 //! cannot quietly become permanent.
 
 use crate::finding::{Finding, FindingKind};
-use jiff::civil::Date;
+use crate::glob::Glob;
+use crate::time::{self, Bound, Direction, Time};
 use serde::Serialize;
-use wildmatch::WildMatch;
 
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub negated: bool,
-    address: WildMatch,
-    path: Option<WildMatch>,
+    address: Glob,
+    path: Option<Glob>,
     path_text: Option<String>,
     pub text: String,
     /// Where the rule was written: `file:line` or `--ignore`.
     pub origin: String,
-    pub expires: Option<Date>,
+    /// Applies through this time (a date: through that day, UTC).
+    pub expires: Option<Time>,
     pub owner: Option<String>,
     pub reason: Option<String>,
 }
@@ -118,7 +119,7 @@ impl Rule {
         }
         let mut rule = Rule {
             negated,
-            address: WildMatch::new(address),
+            address: Glob::new(address),
             path: None,
             path_text: None,
             text: line.split('#').next().unwrap_or(line).trim().to_owned(),
@@ -129,10 +130,11 @@ impl Rule {
         };
         for word in rest {
             match word.split_once('=') {
-                Some(("expires", date)) => {
-                    let parsed: Date = date
-                        .parse()
-                        .map_err(|_| err(format!("expires={date}: expected a date as YYYY-MM-DD")))?;
+                Some(("expires", when)) => {
+                    // A span would mean something else on every run, so a rule needs a date
+                    // or an instant; "now" is never consulted.
+                    let parsed = time::parse(when, jiff::Timestamp::UNIX_EPOCH, Bound::End, Direction::Absolute)
+                        .map_err(|e| err(format!("expires={when}: {e}")))?;
                     rule.expires = Some(parsed);
                 }
                 Some(("owner", owner)) => rule.owner = Some(owner.to_owned()),
@@ -141,7 +143,7 @@ impl Rule {
                     return Err(err(format!("unknown option '{key}=': expected expires=, owner= or reason=")));
                 }
                 None if rule.path.is_none() => {
-                    rule.path = Some(WildMatch::new(word));
+                    rule.path = Some(Glob::new(word));
                     rule.path_text = Some(word.clone());
                 }
                 None => return Err(err(format!("unexpected '{word}': a rule is ADDRESS [PATH] [expires=YYYY-MM-DD] [owner=NAME] [reason=TEXT]"))),
@@ -171,7 +173,7 @@ impl Rule {
     }
 
     fn expires_text(&self) -> Option<String> {
-        self.expires.map(|d| d.to_string())
+        self.expires.map(|t| t.to_string())
     }
 }
 
@@ -211,16 +213,17 @@ impl IgnoreRules {
     }
 
     /// Remove ignored findings and changes. Returns what was ignored and the rules that have
-    /// expired as of `today` (those did not apply).
+    /// expired as of `now` (those did not apply).
     pub fn apply(
         &self,
         findings: Vec<Finding>,
-        today: Date,
+        now: jiff::Timestamp,
     ) -> (Vec<Finding>, Vec<IgnoredItem>, Vec<ExpiredRule>) {
+        let now_us = now.as_microsecond();
         let (active, expired): (Vec<&Rule>, Vec<&Rule>) = self
             .rules
             .iter()
-            .partition(|r| r.expires.is_none_or(|d| today <= d));
+            .partition(|r| r.expires.is_none_or(|t| now_us <= t.us));
         let expired = expired
             .into_iter()
             .map(|r| ExpiredRule {
@@ -298,8 +301,8 @@ mod tests {
         }
     }
 
-    fn today() -> Date {
-        "2026-06-01".parse().unwrap()
+    fn today() -> jiff::Timestamp {
+        "2026-06-01T12:00:00Z".parse().unwrap()
     }
 
     #[test]
@@ -381,7 +384,7 @@ mod tests {
         // On the expiry date itself the rule still applies.
         let (kept, _, _) = rules.apply(
             vec![finding("aws_instance.web", &["x"])],
-            "2026-05-31".parse().unwrap(),
+            "2026-05-31T23:59:59Z".parse().unwrap(),
         );
         assert!(kept.is_empty());
     }
@@ -391,7 +394,13 @@ mod tests {
         let e = IgnoreRules::parse_file("ok.one\nbad.rule expires=tomorrow", ".driftlogignore")
             .unwrap_err();
         assert_eq!(e.origin, ".driftlogignore:2");
-        assert!(e.message.contains("YYYY-MM-DD"));
+        assert!(
+            e.message.contains("not a time: use a date (YYYY-MM-DD)"),
+            "{}",
+            e.message
+        );
+        let e = IgnoreRules::parse_file("bad.rule expires=30d", ".driftlogignore").unwrap_err();
+        assert!(e.message.contains("is a span"), "{}", e.message);
         assert!(IgnoreRules::parse_file("a b c", "f").is_err());
         assert!(IgnoreRules::parse_file("a color=red", "f").is_err());
         assert!(IgnoreRules::parse_file("a reason=\"open", "f").is_err());

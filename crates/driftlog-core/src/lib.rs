@@ -21,12 +21,14 @@ pub mod diff;
 pub mod engine;
 pub mod event;
 pub mod finding;
+pub mod glob;
 pub mod ignore;
 pub mod normalize;
 pub mod path;
 pub mod report;
 pub mod sensitive;
 pub mod text;
+pub mod time;
 
 pub use engine::{compare_instances, EngineError, ResourceInstance};
 pub use event::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};

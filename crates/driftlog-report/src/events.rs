@@ -2,7 +2,7 @@
 //! machines. The JSON shape is versioned with the scan report's [`crate::json`] version rules.
 
 use comfy_table::{presets, ContentArrangement, Table};
-use driftlog_core::event::format_time_us;
+use driftlog_core::time::format_time_us;
 use driftlog_core::{AuditEvent, Outcome};
 use serde_json::{json, Value};
 use std::io::{self, Write};

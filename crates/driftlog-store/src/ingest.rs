@@ -171,14 +171,26 @@ pub fn ingest(
         let known = &known_hashes;
         let committer = scope.spawn(move || commit_batches(writing, batches, cancel));
         scope.spawn(move || {
-            todo.par_iter().for_each_with(to_writer, |tx, file| {
+            // Files are parsed in parallel a chunk at a time and handed on in the order they
+            // were planned, so the same inputs always store the same events in the same order
+            // (two different records that share one identity keep the same copy on every run),
+            // while memory stays bounded by one chunk.
+            let chunk = (rayon::current_num_threads() * 8).max(16);
+            for files in todo.chunks(chunk) {
                 if cancel.load(Ordering::Relaxed) {
                     return;
                 }
-                if tx.send(read_file(file, known)).is_err() {
-                    cancel.store(true, Ordering::Relaxed);
+                let outcomes: Vec<Option<Outcome>> = files
+                    .par_iter()
+                    .map(|file| (!cancel.load(Ordering::Relaxed)).then(|| read_file(file, known)))
+                    .collect();
+                for outcome in outcomes.into_iter().flatten() {
+                    if to_writer.send(outcome).is_err() {
+                        cancel.store(true, Ordering::Relaxed);
+                        return;
+                    }
                 }
-            });
+            }
         });
         let mut batcher = Batcher {
             to_committer,

@@ -3,6 +3,7 @@
 //! index; the other filters are SQL clauses on those candidates.
 
 use crate::{postings, Store, StoreError};
+use driftlog_core::glob::Glob;
 use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
 use rusqlite::types::Value;
 use rusqlite::Row;
@@ -10,11 +11,12 @@ use rusqlite::Row;
 /// Filters; every one that is set must match.
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
-    /// An id, ARN, name, URL or Kubernetes path the event names (any of its spellings).
+    /// An id, ARN, name, URL or Kubernetes path the event names (any of its spellings), or a
+    /// glob ([`driftlog_core::glob`]) over them.
     pub resource: Option<String>,
-    /// The acting principal or the role/user it assumed (exact, or a glob with `*`).
+    /// The acting principal or the role/user it assumed (exact, or a glob).
     pub principal: Option<String>,
-    /// The action name (exact, or a glob with `*`).
+    /// The action name (exact, or a glob).
     pub action: Option<String>,
     pub actor_kind: Option<ActorKind>,
     pub source: Option<Source>,
@@ -71,7 +73,7 @@ fn filters(q: &EventQuery) -> (Vec<String>, Vec<Value>) {
         format!("?{}", args.len())
     };
     if let Some(p) = &q.principal {
-        let a = arg(Value::Text(p.clone()), &mut args);
+        let a = arg(Value::Text(sql_pattern(p)), &mut args);
         let glob = is_glob(p);
         clauses.push(format!(
             "({} OR {})",
@@ -80,7 +82,7 @@ fn filters(q: &EventQuery) -> (Vec<String>, Vec<Value>) {
         ));
     }
     if let Some(action) = &q.action {
-        let a = arg(Value::Text(action.clone()), &mut args);
+        let a = arg(Value::Text(sql_pattern(action)), &mut args);
         clauses.push(interned_matches("action", &a, is_glob(action)));
     }
     if let Some(kind) = q.actor_kind {
@@ -112,7 +114,17 @@ fn interned_matches(column: &str, placeholder: &str, glob: bool) -> String {
 }
 
 fn is_glob(s: &str) -> bool {
-    s.contains('*') || s.contains('?')
+    Glob::is_pattern(s)
+}
+
+/// What is bound for a filter: the text itself, or a glob in SQLite's spelling (brackets are
+/// literal in driftlog's dialect, a character class in SQLite's).
+fn sql_pattern(s: &str) -> String {
+    if is_glob(s) {
+        Glob::new(s).to_sqlite()
+    } else {
+        s.to_owned()
+    }
 }
 
 impl Store {
@@ -125,7 +137,9 @@ impl Store {
             q.since_us.unwrap_or(i64::MIN),
             q.until_us.unwrap_or(i64::MAX),
         );
-        let candidates = if let Some(resource) = &q.resource {
+        let candidates = if let Some(resource) = q.resource.as_deref().filter(|r| is_glob(r)) {
+            Some(self.events_named_like(resource, since, until)?)
+        } else if let Some(resource) = &q.resource {
             Some(self.events_named(std::slice::from_ref(resource), since, until)?)
         } else if let Some(text) = q.principal.as_ref().or(q.action.as_ref()) {
             Some(self.events_with_string(text, since, until)?)
@@ -256,6 +270,23 @@ impl Store {
         )
     }
 
+    /// The `(time, event)` pairs naming any resource that matches the glob `pattern`.
+    fn events_named_like(
+        &self,
+        pattern: &str,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        self.postings(
+            "SELECT p.id, p.first_us, p.events FROM ref_names n \
+             JOIN ref_postings p ON p.name = n.id \
+             WHERE n.text GLOB ?1 AND p.last_us >= ?2 AND p.first_us <= ?3",
+            rusqlite::params![sql_pattern(pattern), since, until],
+            since,
+            until,
+        )
+    }
+
     /// The `(time, event)` pairs of events whose principal, issuer or action is `text` (or,
     /// with a glob, any string it matches), within the bounds, in order, each event once. A
     /// string used both as a principal and as an action brings both kinds of events: the
@@ -273,7 +304,7 @@ impl Store {
                  JOIN string_postings p ON p.string = s.id \
                  WHERE s.text {op} ?1 AND p.last_us >= ?2 AND p.first_us <= ?3"
             ),
-            rusqlite::params![text, since, until],
+            rusqlite::params![sql_pattern(text), since, until],
             since,
             until,
         )

@@ -4,6 +4,59 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// The help heading of options every command takes.
+const GLOBAL: &str = "Global options";
+
+/// Diagnostics: what driftlog is doing and why, on standard error. Reports and summaries are
+/// output, not logs, and are never affected by these options.
+#[derive(Args, Debug)]
+pub struct Logging {
+    /// How much to log: error, warn, info, debug or trace.
+    #[arg(long, value_enum, default_value_t = LogLevel::Warn, env = "DRIFTLOG_LOG_LEVEL", global = true, help_heading = GLOBAL)]
+    pub log_level: LogLevel,
+
+    /// Log lines as text for people or as JSON objects for log collectors.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "DRIFTLOG_LOG_FORMAT", global = true, help_heading = GLOBAL)]
+    pub log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Send `tracing` events at or above the chosen level to standard error.
+pub fn init_logging(logging: &Logging) {
+    use tracing::Level;
+    let level = match logging.log_level {
+        LogLevel::Error => Level::ERROR,
+        LogLevel::Warn => Level::WARN,
+        LogLevel::Info => Level::INFO,
+        LogLevel::Debug => Level::DEBUG,
+        LogLevel::Trace => Level::TRACE,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match logging.log_format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        LogFormat::Json => builder.json().with_current_span(false).try_init(),
+    };
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "driftlog",
@@ -21,8 +74,11 @@ driftlog scan --plan plan.json --format sarif --output drift.sarif"
 )]
 pub struct Cli {
     /// When to colour console output.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, env = "DRIFTLOG_COLOR", global = true)]
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, env = "DRIFTLOG_COLOR", global = true, help_heading = GLOBAL)]
     pub color: ColorChoice,
+
+    #[command(flatten)]
+    pub logging: Logging,
 
     /// The tamper-evident ledger every scan and ingest appends to; `off` to append nothing.
     #[arg(
@@ -30,7 +86,8 @@ pub struct Cli {
         value_name = "FILE",
         default_value = ".driftlog/ledger.db",
         env = "DRIFTLOG_LEDGER",
-        global = true
+        global = true,
+        help_heading = GLOBAL
     )]
     pub ledger: PathBuf,
 
@@ -40,12 +97,13 @@ pub struct Cli {
         value_name = "FILE",
         default_value = ".driftlog/ledger.key",
         env = "DRIFTLOG_LEDGER_KEY",
-        global = true
+        global = true,
+        help_heading = GLOBAL
     )]
     pub ledger_key: PathBuf,
 
     /// The event store (SQLite; created on first use).
-    #[arg(long, value_name = "FILE", default_value = driftlog_store::DEFAULT_PATH, env = "DRIFTLOG_STORE", global = true)]
+    #[arg(long, value_name = "FILE", default_value = driftlog_store::DEFAULT_PATH, env = "DRIFTLOG_STORE", global = true, help_heading = GLOBAL)]
     pub store: PathBuf,
 
     #[command(subcommand)]
@@ -233,7 +291,7 @@ pub struct ExplainArgs {
     pub plan: Option<PathBuf>,
 
     /// Output format.
-    #[arg(long, short, value_enum, default_value_t = EventsFormat::Table)]
+    #[arg(long, short, value_enum, default_value_t = EventsFormat::Table, env = "DRIFTLOG_EXPLAIN_FORMAT")]
     pub format: EventsFormat,
 }
 
@@ -243,8 +301,8 @@ pub struct IngestArgs {
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
 
-    /// Summary format.
-    #[arg(long, short, value_enum, default_value_t = SummaryFormat::Text, env = "DRIFTLOG_FORMAT")]
+    /// Summary format. (Its own variable: `DRIFTLOG_FORMAT` is the scan report's format.)
+    #[arg(long, short, value_enum, default_value_t = SummaryFormat::Text, env = "DRIFTLOG_INGEST_FORMAT")]
     pub format: SummaryFormat,
 
     /// Events per transaction: larger is faster and uses more memory.

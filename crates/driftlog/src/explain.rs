@@ -5,7 +5,7 @@ use crate::cli::{EventsFormat, ExplainArgs};
 use crate::exit;
 use anyhow::Result;
 use driftlog_core::attribution::attribute_with_requests;
-use driftlog_core::event::format_time_us;
+use driftlog_core::time::format_time_us;
 use driftlog_core::{ActorKind, Finding};
 use driftlog_report::events::{event_json, render_table, EventView};
 use driftlog_store::Store;

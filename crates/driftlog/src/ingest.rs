@@ -85,6 +85,7 @@ impl Observer for Progress {
 
 pub fn run(args: &IngestArgs, store_path: &Path, ledger: &crate::ledger::Paths) -> Result<u8> {
     let mut store = Store::open(store_path)?;
+    tracing::debug!(store = %store_path.display(), paths = ?args.paths, batch_events = args.batch_events, "ingest starting");
     let started = Instant::now();
     let progress = Progress::new();
     let options = Options {
@@ -99,6 +100,17 @@ pub fn run(args: &IngestArgs, store_path: &Path, ledger: &crate::ledger::Paths) 
         .context("appending the ingest to the ledger")?;
     let elapsed = started.elapsed();
     let total = store.event_count()?;
+    tracing::info!(
+        files_read = summary.files_read,
+        files_unchanged = summary.files_unchanged,
+        files_failed = summary.files_failed,
+        events_read = summary.events_read,
+        inserted = summary.stored.inserted,
+        duplicates = summary.stored.duplicates,
+        records_rejected = summary.records_rejected,
+        seconds = elapsed.as_secs_f64(),
+        "ingest finished"
+    );
     match args.format {
         SummaryFormat::Text => println!("{}", text_summary(&summary, elapsed, total, store_path)),
         SummaryFormat::Json => println!(

@@ -5,7 +5,7 @@ use crate::exit;
 use anyhow::{bail, Context, Result};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use driftlog_core::event::format_time_us;
+use driftlog_core::time::format_time_us;
 use driftlog_core::ScanReport;
 use driftlog_ledger::merkle::{leaf_hash, verify_consistency, verify_inclusion};
 use driftlog_ledger::note::{Checkpoint, SignerKey, VerifierKey};
@@ -33,8 +33,7 @@ impl Paths {
         if !self.key.exists() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&self.key)
-            .with_context(|| format!("reading the ledger key {}", self.key.display()))?;
+        let text = fs_err::read_to_string(&self.key).context("reading the ledger key")?;
         Ok(Some(SignerKey::parse(&text).with_context(|| {
             format!("the ledger key {}", self.key.display())
         })?))
@@ -45,8 +44,7 @@ impl Paths {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| self.public_key());
         if path.exists() {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let text = fs_err::read_to_string(&path)?;
             return Ok(Some(
                 VerifierKey::parse(&text).with_context(|| format!("{}", path.display()))?,
             ));
@@ -187,10 +185,20 @@ fn record_ack(
     by: &str,
     expires: Option<&str>,
 ) -> Result<u64> {
-    if let Some(date) = expires {
-        date.parse::<jiff::civil::Date>()
-            .with_context(|| format!("--expires: `{date}` is not a date (YYYY-MM-DD)"))?;
-    }
+    // Recorded as written when it is a date, else as the instant it stands for (a span such
+    // as `30d` counts from now, and the ledger must say which day that was).
+    let expires = expires
+        .map(|text| {
+            driftlog_core::time::parse(
+                text,
+                jiff::Timestamp::now(),
+                driftlog_core::time::Bound::End,
+                driftlog_core::time::Direction::Future,
+            )
+            .map(|t| t.to_string())
+        })
+        .transpose()
+        .context("--expires")?;
     record(paths, |_| {
         vec![(
             "ack",
@@ -234,8 +242,7 @@ fn b64(h: &[u8; 32]) -> String {
 }
 
 fn read_checkpoint(path: &Path, verifier: Option<&VerifierKey>) -> Result<Checkpoint> {
-    let note =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let note = fs_err::read_to_string(path)?;
     let text = match verifier {
         Some(v) => v
             .open(&note)
@@ -263,7 +270,7 @@ pub fn run(args: &LedgerArgs, paths: &Paths) -> Result<u8> {
             }
             let key = SignerKey::generate(name)?;
             if let Some(dir) = paths.key.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
+                fs_err::create_dir_all(dir)?;
             }
             // A key change is itself recorded, before any checkpoint is signed with the new key.
             Ledger::open(&paths.ledger)?.append(&[(
@@ -271,7 +278,7 @@ pub fn run(args: &LedgerArgs, paths: &Paths) -> Result<u8> {
                 json!({"name": key.name, "verifier_key": key.verifier().to_text(), "replaced": paths.key.exists()}),
             )])?;
             write_private(&paths.key, &(key.to_text() + "\n"))?;
-            std::fs::write(paths.public_key(), key.verifier().to_text() + "\n")?;
+            fs_err::write(paths.public_key(), key.verifier().to_text() + "\n")?;
             println!(
                 "wrote {} (keep it secret) and {}:\n{}",
                 paths.key.display(),
@@ -405,8 +412,8 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
     #[cfg(unix)]
     {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
+        use fs_err::os::unix::fs::OpenOptionsExt;
+        let mut f = fs_err::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
@@ -416,6 +423,6 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
         f.sync_all()?;
     }
     #[cfg(not(unix))]
-    std::fs::write(path, text)?;
+    fs_err::write(path, text)?;
     Ok(())
 }

@@ -17,7 +17,8 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Exit codes, as `terraform plan -detailed-exitcode` uses them.
+/// Exit codes, as `terraform plan -detailed-exitcode` uses them. In CI 2 means "drift found",
+/// so nothing else ever exits 2: a usage error is an error (1).
 pub mod exit {
     pub const CLEAN: u8 = 0;
     pub const ERROR: u8 = 1;
@@ -25,7 +26,21 @@ pub mod exit {
 }
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // `--help` and `--version` are printed to stdout and succeed; clap would exit 2
+            // for a usage error, which CI would read as drift.
+            let code = if err.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::CLEAN
+            };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    cli::init_logging(&cli.logging);
     let ledger = ledger::Paths {
         ledger: cli.ledger.clone(),
         key: cli.ledger_key.clone(),
@@ -47,8 +62,41 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::from(exit::CLEAN);
             }
-            eprintln!("error: {err:#}");
+            tracing::debug!(error = ?err, "command failed");
+            eprintln!("error: {}", message(&err));
             ExitCode::from(exit::ERROR)
         }
+    }
+}
+
+/// The error and its causes on one line, each said once: library errors that name their file
+/// often include their cause's text already (`x.tfstate: No such file or directory`), and
+/// printing the chain as it is would repeat it.
+fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_are_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let err = anyhow::Error::new(io).context("x.tfstate: No such file or directory");
+        assert_eq!(message(&err), "x.tfstate: No such file or directory");
+        let err = anyhow::anyhow!("disk full").context("appending the scan to the ledger");
+        assert_eq!(message(&err), "appending the scan to the ledger: disk full");
     }
 }

@@ -5,6 +5,7 @@ use crate::exit;
 use anyhow::{bail, Context, Result};
 use driftlog_core::ignore::{IgnoreRules, Rule};
 use driftlog_core::report::InputFile;
+use driftlog_core::time::{self, Bound, Direction};
 use driftlog_core::{compare_instances, ResourceInstance, ScanReport};
 use driftlog_report::{Format, Style};
 use driftlog_terraform::document::{Document, DocumentKind};
@@ -84,6 +85,15 @@ fn scan_states(declared: &Path, live: &Path, pb: &Option<ProgressBar>) -> Result
         || (Document::parse(&l), l.sha256_hex()),
     );
     let (d_doc, l_doc) = (d_doc?, l_doc?);
+    for (role, doc) in [("declared", &d_doc), ("live", &l_doc)] {
+        tracing::debug!(
+            role,
+            path = %display_path(&doc.path),
+            detected = doc.kind.as_str(),
+            terraform_version = doc.terraform_version.as_deref(),
+            "input read"
+        );
+    }
     let mut warnings = Vec::new();
     for doc in [&d_doc, &l_doc] {
         if doc.plan.as_ref().is_some_and(|p| !p.has_prior_state()) {
@@ -128,6 +138,13 @@ fn scan_plan_input(input: &Input, mode: &'static str, pb: &Option<ProgressBar>) 
     step(pb, format!("reading {}", display_path(&input.path)));
     let (doc, hash) = rayon::join(|| Document::parse(input), || input.sha256_hex());
     let doc = doc?;
+    tracing::debug!(
+        path = %display_path(&doc.path),
+        detected = doc.kind.as_str(),
+        terraform_version = doc.terraform_version.as_deref(),
+        format_version = doc.format_version.as_deref(),
+        "plan read"
+    );
     let Some(plan) = &doc.plan else {
         bail!(
             "{}: this is a {} file, not a plan; compare states with --declared FILE --live FILE",
@@ -155,7 +172,7 @@ fn scan_plan_input(input: &Input, mode: &'static str, pb: &Option<ProgressBar>) 
         observed_at_us: plan
             .timestamp
             .as_deref()
-            .and_then(driftlog_core::event::parse_time_us),
+            .and_then(driftlog_core::time::parse_time_us),
     })
 }
 
@@ -183,8 +200,7 @@ fn load_ignore_rules(args: &ScanArgs) -> Result<IgnoreRules> {
         None => default_file.is_file().then_some(default_file),
     };
     if let Some(file) = file {
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("{}: cannot read ignore file", file.display()))?;
+        let text = fs_err::read_to_string(&file).context("reading the ignore file")?;
         rules = IgnoreRules::parse_file(&text, &file.display().to_string())?;
     }
     for (n, text) in args.ignore.iter().enumerate() {
@@ -234,10 +250,6 @@ pub(crate) fn resource_in_states(
     )
 }
 
-fn today() -> jiff::civil::Date {
-    jiff::ZonedDateTime::now().date()
-}
-
 pub fn run(
     args: &ScanArgs,
     color: ColorChoice,
@@ -245,6 +257,13 @@ pub fn run(
     ledger: &crate::ledger::Paths,
 ) -> Result<u8> {
     let rules = load_ignore_rules(args)?;
+    // Checked before any work, so a typo is an error even when nothing drifted.
+    let as_of = args
+        .as_of
+        .as_deref()
+        .map(|t| time::parse(t, jiff::Timestamp::now(), Bound::End, Direction::Past).map(|t| t.us))
+        .transpose()
+        .context("--as-of")?;
     let pb = if args.output.is_some()
         || args.format != OutputFormat::Console
         || std::io::stdout().is_terminal()
@@ -262,7 +281,14 @@ pub fn run(
         (None, None, None, Some(dir)) => scan_terraform_dir(dir, &pb)?,
         _ => bail!("give --declared FILE --live FILE, or --plan FILE, or --terraform DIR (see driftlog scan --help)"),
     };
-    let (mut findings, ignored, expired) = rules.apply(scanned.findings, today());
+    tracing::debug!(
+        mode = scanned.mode,
+        resources = scanned.resources_scanned,
+        findings = scanned.findings.len(),
+        suppressed = scanned.suppressed.len(),
+        "compared"
+    );
+    let (mut findings, ignored, expired) = rules.apply(scanned.findings, jiff::Timestamp::now());
     let mut warnings = scanned.warnings;
     // `--audit` logs are ingested even when there is nothing to attribute: the store keeps them.
     let mut ingested = None;
@@ -272,10 +298,8 @@ pub fn run(
         step(&pb, format!("attributing {} findings", findings.len()));
         // Causes are searched up to when the live side was observed: `--as-of`, else the
         // plan's timestamp, else now.
-        let until_us = match &args.as_of {
-            Some(t) => driftlog_core::event::parse_time_us(t).with_context(|| {
-                format!("--as-of: `{t}` is not an RFC 3339 time (e.g. 2024-11-10T23:30:00Z)")
-            })?,
+        let until_us = match as_of {
+            Some(t) => t,
             None => scanned
                 .observed_at_us
                 .unwrap_or_else(|| jiff::Timestamp::now().as_microsecond()),

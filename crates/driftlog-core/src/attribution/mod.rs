@@ -16,8 +16,9 @@ pub mod actions;
 pub mod consistency;
 pub mod identity;
 
-use crate::event::{format_time_us, AuditEvent, Outcome};
+use crate::event::{AuditEvent, Outcome};
 use crate::finding::{Finding, FindingKind};
+use crate::time::format_time_us;
 use crate::ActorKind;
 use actions::Explains;
 use serde::Serialize;

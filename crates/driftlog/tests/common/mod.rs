@@ -204,3 +204,37 @@ pub fn finding<'a>(report: &'a serde_json::Value, address: &str) -> &'a serde_js
         .find(|f| f["address"] == address)
         .unwrap_or_else(|| panic!("no finding for {address}"))
 }
+
+/// A whole run as one text for an `insta` snapshot: exit code, stdout and stderr, with the
+/// parts that change from run to run (temporary directories, the workspace path, times,
+/// durations) replaced by stable placeholders.
+pub fn snapshot(run: &Run, temp: &[&Path]) -> String {
+    let mut text = format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        run.code, run.stdout, run.stderr
+    );
+    for (i, dir) in temp.iter().enumerate() {
+        text = text.replace(&dir.display().to_string(), &format!("[TEMP{i}]"));
+    }
+    text = text.replace(&workspace_root().display().to_string(), "[WORKSPACE]");
+    durations_replaced(&text)
+}
+
+/// `in 0.0 s`-style durations replaced; times from fixtures are kept, since they are part of the
+/// expected output.
+fn durations_replaced(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let mut l = line.to_owned();
+        if let Some(at) = l.find(" in ") {
+            let rest = &l[at + 4..];
+            if let Some(end) = rest.find(" s") {
+                if rest[..end].chars().all(|c| c.is_ascii_digit() || c == '.') && end > 0 {
+                    l = format!("{} in [SECONDS]{}", &l[..at], &rest[end..]);
+                }
+            }
+        }
+        out.push_str(&l);
+    }
+    out
+}

@@ -1,0 +1,268 @@
+//! Issue 10 §2: the command-line contract CI relies on. Exit 2 means "drift found" and nothing
+//! else; usage errors are errors (1); an error is said once and names its file; every time flag
+//! speaks one grammar; environment twins never break another command. Whole runs are
+//! snapshot-tested (exit code, stdout and stderr).
+
+mod common;
+
+use common::{driftlog, quickstart, run, snapshot};
+use std::path::Path;
+
+fn snap(args: &[&str]) -> String {
+    let r = run(driftlog().args(args));
+    snapshot(&r, &[])
+}
+
+#[test]
+fn usage_errors_exit_1_never_2() {
+    for args in [
+        &["scan", "--bogus"][..],
+        &["no-such-command"],
+        &["scan", "--declared", "a.tfstate"],
+        &["scan", "--declared", "a", "--live", "b", "--plan", "c"],
+        &["scan", "--format", "yaml", "--plan", "p.json"],
+        &["events", "--limit", "many"],
+        &[],
+    ] {
+        let r = run(driftlog().args(args));
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{args:?}");
+    }
+    insta::assert_snapshot!("scan_bogus", snap(&["scan", "--bogus"]));
+    insta::assert_snapshot!(
+        "scan_conflict",
+        snap(&["scan", "--declared", "a", "--live", "b", "--plan", "c"])
+    );
+}
+
+#[test]
+fn help_and_version_succeed() {
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["--version"],
+        &["scan", "--help"],
+        &["help", "ingest"],
+    ] {
+        let r = run(driftlog().args(args));
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        assert!(!r.stdout.is_empty());
+    }
+    let help = run(driftlog().arg("--help")).stdout;
+    assert!(help.contains("Global options:"), "{help}");
+    for global in [
+        "--store",
+        "--ledger",
+        "--log-level",
+        "--log-format",
+        "--color",
+    ] {
+        let section = &help[help.find("Global options:").unwrap()..];
+        assert!(section.contains(global), "{global} under Global options");
+    }
+}
+
+#[test]
+fn an_error_is_said_once_and_names_its_file() {
+    insta::assert_snapshot!(
+        "missing_file",
+        snap(&[
+            "scan",
+            "--declared",
+            "/nonexistent/declared.tfstate",
+            "--live",
+            "/nonexistent/live.tfstate"
+        ])
+    );
+    let r = run(driftlog()
+        .args(["ingest", "/nonexistent/trail.json", "--ledger", "off"])
+        .env(
+            "DRIFTLOG_STORE",
+            std::env::temp_dir().join("driftlog-cli-contract.db"),
+        ));
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.stderr.matches("No such file or directory").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn one_time_grammar_with_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.db");
+    let ingest = run(driftlog()
+        .arg("--store")
+        .arg(&store)
+        .arg("ingest")
+        .arg(quickstart("cloudtrail")));
+    assert_eq!(ingest.code, 0, "{}", ingest.stderr);
+    let events = |args: &[&str]| {
+        run(driftlog()
+            .arg("--store")
+            .arg(&store)
+            .arg("events")
+            .args(args))
+    };
+    insta::assert_snapshot!(
+        "since_overflow",
+        snapshot(&events(&["--since", "99999999999999d"]), &[dir.path()])
+    );
+    insta::assert_snapshot!(
+        "since_garbage",
+        snapshot(&events(&["--since", "last tuesday"]), &[dir.path()])
+    );
+    // Every form is accepted: RFC 3339, a date, compact and spelled-out spans, ISO 8601.
+    for since in [
+        "2026-11-19T00:00:00Z",
+        "2026-11-19",
+        "1d12h",
+        "2 weeks",
+        "P1W",
+        "30m",
+    ] {
+        let r = events(&["--since", since, "--until", "2026-11-30", "-f", "json"]);
+        assert_eq!(r.code, 0, "{since}: {}", r.stderr);
+    }
+    let r = events(&[
+        "--since",
+        "2026-11-19",
+        "--until",
+        "2026-11-19",
+        "-f",
+        "json",
+    ]);
+    let all = common::json(&r);
+    assert!(
+        all["count"].as_u64().unwrap() > 0,
+        "the whole day is included"
+    );
+
+    // The same grammar for --as-of and for expiries.
+    let bad_as_of = common::scan(&[
+        "--declared",
+        quickstart("declared.tfstate").to_str().unwrap(),
+        "--live",
+        quickstart("live.tfstate").to_str().unwrap(),
+        "--as-of",
+        "soon",
+    ]);
+    assert_eq!(bad_as_of.code, 1);
+    assert!(
+        bad_as_of
+            .stderr
+            .starts_with("error: --as-of: `soon` is not a time"),
+        "{}",
+        bad_as_of.stderr
+    );
+    let bad_rule = common::scan(&[
+        "--declared",
+        quickstart("declared.tfstate").to_str().unwrap(),
+        "--live",
+        quickstart("live.tfstate").to_str().unwrap(),
+        "--ignore",
+        "aws_instance.* expires=30d",
+    ]);
+    assert_eq!(bad_rule.code, 1);
+    assert!(
+        bad_rule
+            .stderr
+            .contains("is a span, which counts from the moment it is read"),
+        "{}",
+        bad_rule.stderr
+    );
+}
+
+#[test]
+fn environment_twins_never_break_another_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.db");
+    for (var, value) in [
+        ("DRIFTLOG_FORMAT", "markdown"),
+        ("DRIFTLOG_FORMAT", "sarif"),
+        ("DRIFTLOG_EVENTS_FORMAT", "jsonl"),
+    ] {
+        for args in [
+            vec![
+                "ingest".to_owned(),
+                quickstart("cloudtrail").display().to_string(),
+            ],
+            vec!["events".to_owned(), "--limit".to_owned(), "1".to_owned()],
+            vec!["explain".to_owned(), "sg-0123456789abcdef0".to_owned()],
+            vec!["ledger".to_owned(), "show".to_owned()],
+        ] {
+            let r = run(driftlog()
+                .env(var, value)
+                .env("DRIFTLOG_LEDGER", dir.path().join("ledger.db"))
+                .arg("--store")
+                .arg(&store)
+                .args(&args));
+            assert_eq!(r.code, 0, "{var}={value} driftlog {args:?}: {}", r.stderr);
+        }
+    }
+}
+
+#[test]
+fn logs_go_to_stderr_as_text_or_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(driftlog()
+        .args(["--log-level", "debug", "--log-format", "json", "--store"])
+        .arg(dir.path().join("events.db"))
+        .arg("ingest")
+        .arg(quickstart("cloudtrail")));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert!(!lines.is_empty(), "debug logs expected");
+    for line in lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
+    }
+    assert!(r.stdout.contains("ingested"), "the summary stays on stdout");
+    // Quiet by default.
+    let quiet = run(driftlog()
+        .arg("--store")
+        .arg(dir.path().join("events.db"))
+        .arg("ingest")
+        .arg(quickstart("cloudtrail")));
+    assert_eq!(quiet.stderr, "");
+}
+
+#[test]
+fn globs_are_one_dialect_and_literal_brackets_stay_literal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.db");
+    let ingest = run(driftlog()
+        .arg("--store")
+        .arg(&store)
+        .arg("ingest")
+        .arg(quickstart("cloudtrail")));
+    assert_eq!(ingest.code, 0);
+    let count = |args: &[&str]| {
+        let r = run(driftlog()
+            .arg("--store")
+            .arg(&store)
+            .arg("events")
+            .args(args)
+            .args(["-f", "json"]));
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        common::json(&r)["count"].as_u64().unwrap()
+    };
+    assert!(count(&["--action", "Authorize*"]) > 0);
+    assert_eq!(
+        count(&["--action", "[A]uthorize*"]),
+        0,
+        "brackets are literal, not a class"
+    );
+    assert!(
+        count(&["--resource", "sg-*"]) > 0,
+        "--resource takes the same globs"
+    );
+    assert_eq!(
+        count(&["--resource", "sg-*"]),
+        count(&["--resource", "sg-????????????????*"])
+    );
+    let _ = Path::new("");
+}
