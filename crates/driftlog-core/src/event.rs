@@ -230,6 +230,70 @@ impl AuditEvent {
     pub fn is_successful_write(&self) -> bool {
         self.read_only == Some(false) && self.outcome.is_success()
     }
+
+    /// The bytes the ledger commits to for this event (format `driftlog-event-v1`): every
+    /// normalized field, then the SHA-256 of the original record kept as evidence. Fields are
+    /// written in a fixed order, each as a 4-byte big-endian length and its UTF-8 bytes, an
+    /// absent value as the length `0xFFFFFFFF`; numbers and booleans as their decimal or
+    /// `true`/`false` text; `resources` as their count and then each. The layout, not JSON,
+    /// because it is computed for every stored event: it is unambiguous, needs no escaping,
+    /// and is documented in docs/ledger.md for anyone re-deriving it.
+    pub fn canonical_bytes(&self, raw_sha256: &[u8; 32]) -> Vec<u8> {
+        fn field(out: &mut Vec<u8>, value: Option<&str>) {
+            match value {
+                Some(v) => {
+                    out.extend_from_slice(&(v.len() as u32).to_be_bytes());
+                    out.extend_from_slice(v.as_bytes());
+                }
+                None => out.extend_from_slice(&u32::MAX.to_be_bytes()),
+            }
+        }
+        let bool_text = |b: Option<bool>| b.map(|b| if b { "true" } else { "false" });
+        let (result, code, message) = match &self.outcome {
+            Outcome::Success => ("success", None, None),
+            Outcome::Failure { code, message } => {
+                ("failure", Some(code.as_str()), message.as_deref())
+            }
+            Outcome::Unknown => ("unknown", None, None),
+        };
+        let p = &self.principal;
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(b"driftlog-event-v1\n");
+        field(&mut out, Some(self.source.as_str()));
+        field(&mut out, Some(&self.event_id));
+        field(&mut out, Some(&self.time_us.to_string()));
+        for v in [&self.account, &self.region, &self.service] {
+            field(&mut out, v.as_deref());
+        }
+        field(&mut out, Some(&self.action));
+        field(&mut out, bool_text(self.read_only));
+        field(&mut out, Some(result));
+        field(&mut out, code);
+        field(&mut out, message);
+        for v in [
+            &p.id,
+            &p.kind,
+            &p.issuer,
+            &p.session_name,
+            &p.source_identity,
+            &p.on_behalf_of,
+            &p.invoked_by,
+        ] {
+            field(&mut out, v.as_deref());
+        }
+        field(&mut out, bool_text(p.mfa));
+        field(&mut out, Some(self.actor.kind.as_str()));
+        field(&mut out, Some(&self.actor.rule));
+        field(&mut out, self.source_ip.as_deref());
+        field(&mut out, self.user_agent.as_deref());
+        field(&mut out, Some(&self.resources.len().to_string()));
+        for r in &self.resources {
+            field(&mut out, Some(r));
+        }
+        field(&mut out, Some(&self.completeness.to_string()));
+        out.extend_from_slice(raw_sha256);
+        out
+    }
 }
 
 #[cfg(test)]

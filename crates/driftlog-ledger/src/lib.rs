@@ -18,4 +18,4 @@ pub mod log;
 pub mod merkle;
 pub mod note;
 
-pub use log::{canonical_json, Damage, Entry, Ledger, LedgerError};
+pub use log::{canonical_json, Damage, DamageKind, Entry, Ledger, LedgerError};

@@ -1,8 +1,7 @@
 //! The log itself: entries appended durably to a SQLite file of their own, and `verify`, which
 //! recomputes every leaf and root from the stored bytes.
 //!
-//! Entries are canonical JSON (keys sorted, no whitespace, integers and strings only — the
-//! subset on which RFC 8785 JCS and serde_json's compact output agree). Each row keeps the
+//! Entries are RFC 8785 (JCS) canonical JSON. Each row keeps the
 //! entry's bytes and the leaf hash computed at append time; `verify` recomputes both, so a
 //! changed byte, a deleted, swapped or inserted row, or a truncated log is found, with the first
 //! index where the log stops being what it was.
@@ -49,7 +48,30 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Damage {
     pub index: u64,
+    pub kind: DamageKind,
     pub reason: String,
+}
+
+/// What happened to the log, as far as the stored bytes and the signed checkpoints tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DamageKind {
+    /// An entry's bytes no longer hash to the leaf recorded beside them.
+    Altered,
+    /// Entries are missing from the middle (a gap, or later entries moved up into it).
+    Deleted,
+    /// Entries sit at positions other than the ones they record.
+    Reordered,
+    /// An entry is no longer canonical JSON.
+    NotCanonical,
+    /// The entries below a signed checkpoint no longer hash to its root, though each matches
+    /// its recorded leaf: an entry was rewritten together with its leaf.
+    Rewritten,
+    /// Fewer entries than a signed checkpoint covers: removed from the end.
+    Truncated,
+    /// A checkpoint's signature does not verify with the verifier key.
+    Resigned,
+    /// Two checkpoints that cannot both be views of one append-only log.
+    Inconsistent,
 }
 
 pub struct Ledger {
@@ -57,10 +79,11 @@ pub struct Ledger {
     path: PathBuf,
 }
 
-/// RFC 8785 subset: serde_json's `Value` keeps object keys sorted, and its compact output
-/// escapes exactly what JCS escapes.
+/// RFC 8785 (JCS) bytes of an entry, from a JCS implementation rather than serde_json's own
+/// output: that sorts keys only while no crate in the build enables serde_json's
+/// `preserve_order`, and formats numbers its own way.
 pub fn canonical_json(value: &Value) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap_or_default()
+    serde_json_canonicalizer::to_vec(value).unwrap_or_default()
 }
 
 impl Ledger {
@@ -221,7 +244,9 @@ impl Ledger {
     }
 
     /// Recompute every leaf from the stored bytes and check the indexes run 0, 1, 2… without a
-    /// gap. Returns the tree of the recomputed leaves and the first damage, if any.
+    /// gap, each entry recording its own position. Returns the tree of every recomputed leaf
+    /// (all entries, so its size is the log's) and the first damage, if any, named for what it
+    /// is: altered, deleted, reordered or not canonical.
     pub fn verify(&self) -> Result<(Tree, Option<Damage>), LedgerError> {
         let mut tree = Tree::default();
         let mut stmt = self
@@ -229,58 +254,80 @@ impl Ledger {
             .prepare("SELECT idx, body, leaf FROM entries ORDER BY idx")
             .map_err(|e| self.sql(e))?;
         let mut rows = stmt.query([]).map_err(|e| self.sql(e))?;
+        let mut first: Option<Damage> = None;
+        // Positions the entries record, kept to tell a deletion from a reordering.
+        let mut seqs: Vec<(u64, Option<u64>)> = Vec::new();
         let mut expected = 0u64;
+        let damage = |index, kind, reason: String| {
+            Some(Damage {
+                index,
+                kind,
+                reason,
+            })
+        };
         while let Some(row) = rows.next().map_err(|e| self.sql(e))? {
             let idx = row.get::<_, i64>(0).map_err(|e| self.sql(e))? as u64;
             let body: Vec<u8> = row.get(1).map_err(|e| self.sql(e))?;
             let stored: Vec<u8> = row.get(2).map_err(|e| self.sql(e))?;
-            if idx != expected {
-                return Ok((
-                    tree,
-                    Some(Damage {
-                        index: expected,
-                        reason: format!("entry {expected} is missing (the next stored is {idx})"),
-                    }),
-                ));
-            }
             let leaf = leaf_hash(&body);
-            if stored != leaf {
-                return Ok((
-                    tree,
-                    Some(Damage {
-                        index: idx,
-                        reason: format!("entry {idx} does not hash to its recorded leaf"),
-                    }),
-                ));
-            }
+            tree.push(leaf);
             let parsed = serde_json::from_slice::<Value>(&body).ok();
-            if parsed
+            let seq = parsed
                 .as_ref()
                 .and_then(|v| v.get("seq"))
-                .and_then(Value::as_u64)
-                != Some(idx)
-            {
-                return Ok((
-                    tree,
-                    Some(Damage {
-                        index: idx,
-                        reason: format!("entry {idx} records another position (moved or swapped)"),
-                    }),
-                ));
+                .and_then(Value::as_u64);
+            seqs.push((idx, seq));
+            if first.is_none() {
+                if idx != expected {
+                    first = damage(
+                        expected,
+                        DamageKind::Deleted,
+                        format!(
+                            "entries {expected} to {} were deleted (the next stored entry is {idx})",
+                            idx - 1
+                        ),
+                    );
+                } else if stored != leaf {
+                    first = damage(
+                        idx,
+                        DamageKind::Altered,
+                        format!("entry {idx} was altered: its bytes no longer hash to its recorded leaf"),
+                    );
+                } else if seq.is_some() && seq != Some(idx) {
+                    // Classified below, once every recorded position is known.
+                    first = damage(idx, DamageKind::Reordered, String::new());
+                } else if parsed.map(|v| canonical_json(&v) != body).unwrap_or(true) {
+                    first = damage(
+                        idx,
+                        DamageKind::NotCanonical,
+                        format!("entry {idx} is not canonical JSON (or records no position)"),
+                    );
+                }
             }
-            if parsed.map(|v| canonical_json(&v) != body).unwrap_or(true) {
-                return Ok((
-                    tree,
-                    Some(Damage {
-                        index: idx,
-                        reason: format!("entry {idx} is not canonical JSON"),
-                    }),
-                ));
-            }
-            tree.push(leaf);
-            expected += 1;
+            expected = idx + 1;
         }
-        Ok((tree, None))
+        if let Some(d) = first.as_mut().filter(|d| d.kind == DamageKind::Reordered) {
+            // Entries that moved up into a gap still record increasing positions; a reordering
+            // records one that goes back.
+            let from = seqs.iter().position(|(i, _)| *i == d.index).unwrap_or(0);
+            let recorded: Vec<u64> = seqs[from..].iter().filter_map(|(_, s)| *s).collect();
+            let at = seqs[from].1.unwrap_or_default();
+            if recorded.windows(2).all(|w| w[0] < w[1]) && at > d.index {
+                d.kind = DamageKind::Deleted;
+                d.reason = format!(
+                    "entries {} to {} were deleted and the later entries moved up (entry {} records position {at})",
+                    d.index,
+                    at - 1,
+                    d.index
+                );
+            } else {
+                d.reason = format!(
+                    "entry {} records position {at}: entries were reordered",
+                    d.index
+                );
+            }
+        }
+        Ok((tree, first))
     }
 
     /// Sign a checkpoint of the whole log as it is (every entry is already durable: appends
@@ -327,96 +374,88 @@ impl Ledger {
         let (tree, damage) = self.verify()?;
         let len = tree.len();
         let checkpoints = self.checkpoints()?;
+        // Damage to the entries themselves is the real cause; what checkpoints would say about
+        // it ("the root differs", "fewer entries") only repeats it less precisely.
+        if damage.is_some() {
+            return Ok((len, checkpoints.len(), damage));
+        }
+        let found = |index, kind, reason| {
+            Ok((
+                len,
+                checkpoints.len(),
+                Some(Damage {
+                    index,
+                    kind,
+                    reason,
+                }),
+            ))
+        };
         let mut previous: Option<Checkpoint> = None;
         for (size, note) in &checkpoints {
+            let good_until = previous.as_ref().map_or(0, |p| p.size);
             let text = match verifier {
                 Some(v) => match v.open(note) {
                     Ok(text) => text.to_owned(),
                     Err(e) => {
-                        return Ok((
-                            len,
-                            checkpoints.len(),
-                            Some(Damage {
-                                index: previous.as_ref().map_or(0, |p| p.size),
-                                reason: format!("checkpoint of size {size}: {e}"),
-                            }),
-                        ))
+                        return found(
+                            good_until,
+                            DamageKind::Resigned,
+                            format!(
+                                "checkpoint of size {size}: {e} (signed by another key, or forged)"
+                            ),
+                        )
                     }
                 },
-                None => {
-                    note.split(
-                        "
-
-",
-                    )
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned()
-                        + "
-"
-                }
+                None => note.split("\n\n").next().unwrap_or_default().to_owned() + "\n",
             };
             let checkpoint = Checkpoint::parse(&text)?;
-            let good_until = previous.as_ref().map_or(0, |p| p.size);
             if checkpoint.size != *size {
-                return Ok((
-                    len,
-                    checkpoints.len(),
-                    Some(Damage {
-                        index: good_until,
-                        reason: format!(
-                            "checkpoint stored as size {size} says {}",
-                            checkpoint.size
-                        ),
-                    }),
-                ));
+                return found(
+                    good_until,
+                    DamageKind::Inconsistent,
+                    format!("checkpoint stored as size {size} says {}", checkpoint.size),
+                );
             }
             if checkpoint.size > len {
-                return Ok((len, checkpoints.len(), Some(Damage {
-                    index: len,
-                    reason: format!(
-                        "the log has {len} entries but a signed checkpoint covers {}: entries were removed from the end",
-                        checkpoint.size
+                return found(
+                    len,
+                    DamageKind::Truncated,
+                    format!(
+                        "the log has {len} entries but a signed checkpoint covers {}: entries {len} to {} were removed from the end",
+                        checkpoint.size,
+                        checkpoint.size - 1
                     ),
-                })));
+                );
             }
             if tree.root(checkpoint.size)? != checkpoint.root {
-                let index = damage
-                    .as_ref()
-                    .map_or(good_until, |d| d.index.min(checkpoint.size));
-                return Ok((
-                    len,
-                    checkpoints.len(),
-                    Some(Damage {
-                        index,
-                        reason: format!(
-                        "the entries below {} no longer hash to the signed root of that checkpoint",
+                return found(
+                    good_until,
+                    DamageKind::Rewritten,
+                    format!(
+                        "the entries from {good_until} to {} no longer hash to the signed root of the checkpoint of size {}, though each matches its recorded leaf: an entry was rewritten together with its leaf",
+                        checkpoint.size - 1,
                         checkpoint.size
                     ),
-                    }),
-                ));
+                );
             }
             if let Some(p) = &previous {
                 let proof = tree.consistency_proof(p.size, checkpoint.size)?;
                 if verify_consistency(p.size, checkpoint.size, &p.root, &checkpoint.root, &proof)
                     .is_err()
                 {
-                    return Ok((
-                        len,
-                        checkpoints.len(),
-                        Some(Damage {
-                            index: p.size,
-                            reason: format!(
-                                "checkpoints {} and {} are not consistent",
-                                p.size, checkpoint.size
-                            ),
-                        }),
-                    ));
+                    return found(
+                        p.size,
+                        DamageKind::Inconsistent,
+                        format!(
+                            "checkpoints {} and {} are not consistent",
+                            p.size, checkpoint.size
+                        ),
+                    );
                 }
             }
             previous = Some(checkpoint);
         }
-        Ok((len, checkpoints.len(), damage))
+        Ok((len, checkpoints.len(), None))
     }
 
     /// The stored leaf of an entry, for callers that only need the hash.
@@ -435,5 +474,45 @@ impl Ledger {
             h.copy_from_slice(&l);
             h
         }))
+    }
+}
+
+#[cfg(test)]
+mod jcs_tests {
+    use super::canonical_json;
+    use serde_json::json;
+
+    #[test]
+    fn keys_sorted_by_utf16_units_whatever_the_insertion_order() {
+        let mut map = serde_json::Map::new();
+        for key in [
+            "zeta",
+            "alpha",
+            "\u{fb33}",
+            "\u{1f600}",
+            "\u{20ac}",
+            "Beta",
+            "1",
+        ] {
+            map.insert(key.into(), json!(1));
+        }
+        let bytes = canonical_json(&serde_json::Value::Object(map));
+        // RFC 8785 §3.2.3: by UTF-16 code units, so U+1F600 (a surrogate pair, D83D…) sorts
+        // before U+FB33, unlike in code-point or UTF-8 order.
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            "{\"1\":1,\"Beta\":1,\"alpha\":1,\"zeta\":1,\"\u{20ac}\":1,\"\u{1f600}\":1,\"\u{fb33}\":1}"
+        );
+    }
+
+    #[test]
+    fn numbers_and_strings_as_rfc_8785_writes_them() {
+        // RFC 8785 appendix B examples and §3.2.2.2 string escapes.
+        let v = json!({"n": [0.0, -0.0, 1e21, 1e-7, 0.000001, 123456789012345680000.0, 4.5, 2e-3],
+                       "s": "\u{0}\u{1f}\"\\/\u{7f}\u{e9}\n"});
+        assert_eq!(
+            String::from_utf8(canonical_json(&v)).unwrap(),
+            "{\"n\":[0,0,1e+21,1e-7,0.000001,123456789012345680000,4.5,0.002],\"s\":\"\\u0000\\u001f\\\"\\\\/\u{7f}\u{e9}\\n\"}"
+        );
     }
 }

@@ -78,6 +78,30 @@ mod with_checkpoints {
         (path, key)
     }
 
+    /// With signed checkpoints covering the damage, `verify_all` still names what happened to
+    /// the entries, not what the checkpoints would say about it ("removed from the end").
+    #[test]
+    fn each_kind_of_damage_is_told_apart() {
+        use driftlog_ledger::DamageKind::*;
+        for (what, sql, index, kind) in [
+            ("a byte changed", "UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), 'web[5]', 'web[X]') AS BLOB) WHERE idx = 5", 5, Altered),
+            ("an entry deleted", "DELETE FROM entries WHERE idx = 9", 9, Deleted),
+            ("an entry deleted and the rest moved up", "DELETE FROM entries WHERE idx = 9; UPDATE entries SET idx = idx - 1 WHERE idx > 9", 9, Deleted),
+            ("two entries swapped", "UPDATE entries SET idx = -1 WHERE idx = 3; UPDATE entries SET idx = 3 WHERE idx = 4; UPDATE entries SET idx = 4 WHERE idx = -1;", 3, Reordered),
+            ("the end cut off", "DELETE FROM entries WHERE idx >= 12", 12, Truncated),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let (path, key) = signed(&dir);
+            raw(&path).execute_batch(sql).unwrap();
+            let (_, _, damage) = Ledger::open(&path)
+                .unwrap()
+                .verify_all(Some(&key.verifier()))
+                .unwrap();
+            let damage = damage.unwrap_or_else(|| panic!("{what} was not found"));
+            assert_eq!((damage.index, damage.kind), (index, kind), "{what}: {}", damage.reason);
+        }
+    }
+
     #[test]
     fn an_intact_log_with_checkpoints_verifies() {
         let dir = tempfile::tempdir().unwrap();
@@ -109,6 +133,7 @@ mod with_checkpoints {
         let (_, _, damage) = ledger.verify_all(Some(&key.verifier())).unwrap();
         let damage = damage.expect("forgery found");
         assert_eq!(damage.index, 0, "{}", damage.reason);
+        assert_eq!(damage.kind, driftlog_ledger::DamageKind::Rewritten);
         assert!(damage.reason.contains("signed root"), "{}", damage.reason);
     }
 
@@ -125,6 +150,7 @@ mod with_checkpoints {
             .unwrap();
         let damage = damage.expect("truncation found");
         assert_eq!(damage.index, 12, "{}", damage.reason);
+        assert_eq!(damage.kind, driftlog_ledger::DamageKind::Truncated);
 
         let dir = tempfile::tempdir().unwrap();
         let (path, key) = signed(&dir);
@@ -142,6 +168,7 @@ mod with_checkpoints {
         let (_, _, damage) = ledger.verify_all(Some(&key.verifier())).unwrap();
         let damage = damage.expect("foreign signature found");
         assert_eq!(damage.index, 10, "{}", damage.reason);
+        assert_eq!(damage.kind, driftlog_ledger::DamageKind::Resigned);
         assert!(
             damage.reason.contains("no valid signature"),
             "{}",

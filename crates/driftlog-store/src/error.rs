@@ -31,6 +31,8 @@ pub enum StoreError {
     },
     #[error("no event store at {path}: run `driftlog ingest` first (or pass --store)")]
     Missing { path: PathBuf },
+    #[error("store {path}: a committed batch could not be recorded: {message}")]
+    Recording { path: PathBuf, message: String },
     #[error("store {path}: {what} is damaged: {reason}")]
     Damaged {
         path: PathBuf,

@@ -9,7 +9,7 @@
 //! most one batch. Only a single file is read whole (a CloudTrail delivery file, a few MB);
 //! JSON-lines files stream.
 
-use crate::{BatchStats, EvidencePacker, FileBatch, PreparedEvent, Store, StoreError};
+use crate::{BatchCommit, BatchStats, EvidencePacker, FileBatch, PreparedEvent, Store, StoreError};
 use driftlog_audit::{Location, Rejection, Sink};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -65,6 +65,11 @@ pub trait Observer: Sync {
     fn planned(&self, _files: u64, _bytes: u64) {}
     fn file_done(&self, _bytes: u64, _events: u64) {}
     fn problem(&self, _problem: &Problem) {}
+    /// A batch is durably in the store (called on the writer's thread, before the next batch
+    /// is written): the place to record it in the ledger. An error stops the ingest.
+    fn batch_committed(&self, _commit: &BatchCommit) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// An observer that watches nothing.
@@ -169,7 +174,7 @@ pub fn ingest(
     let (flushed, committed) = std::thread::scope(|scope| {
         let cancel = &cancel;
         let known = &known_hashes;
-        let committer = scope.spawn(move || commit_batches(writing, batches, cancel));
+        let committer = scope.spawn(move || commit_batches(writing, batches, cancel, observer));
         scope.spawn(move || {
             // Files are parsed in parallel a chunk at a time and handed on in the order they
             // were planned, so the same inputs always store the same events in the same order
@@ -264,12 +269,24 @@ fn commit_batches(
     store: &mut Store,
     batches: std::sync::mpsc::Receiver<ToCommitter>,
     cancel: &AtomicBool,
+    observer: &dyn Observer,
 ) -> Result<BatchStats, CommitError> {
     let mut stats = BatchStats::default();
     for message in batches {
         let done = match message {
             ToCommitter::EnterBulk => store.enter_bulk(),
-            ToCommitter::Batch(files) => store.write_batch(files).map(|s| stats += s),
+            ToCommitter::Batch(files) => store.write_batch(files).and_then(|(s, commit)| {
+                stats += s;
+                if commit.stored.is_empty() {
+                    return Ok(());
+                }
+                observer
+                    .batch_committed(&commit)
+                    .map_err(|message| StoreError::Recording {
+                        path: store.path().into(),
+                        message,
+                    })
+            }),
         };
         if let Err(e) = done {
             cancel.store(true, Ordering::Relaxed);
@@ -525,7 +542,7 @@ struct Prepare {
 impl Sink for Prepare {
     fn event(&mut self, e: driftlog_audit::ParsedEvent<'_>) {
         let raw = self.evidence.add(&e.raw);
-        self.events.push(PreparedEvent::new(e.event, raw));
+        self.events.push(PreparedEvent::new(e.event, raw, &e.raw));
     }
     fn reject(&mut self, r: Rejection) {
         self.rejections.push(r);

@@ -27,7 +27,9 @@ mod write;
 
 pub use error::StoreError;
 pub use query::{EventQuery, StoredEvent};
-pub use write::{BatchStats, EvidencePacker, FileBatch, PreparedEvent, RawRef};
+pub use write::{
+    event_leaf, BatchCommit, BatchStats, EvidencePacker, FileBatch, PreparedEvent, RawRef,
+};
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -73,6 +75,32 @@ impl Store {
         store.configure()?;
         schema::migrate(&mut store.conn).map_err(|e| e.at(path))?;
         Ok(store)
+    }
+
+    /// This store's identity (random, made when it was created or migrated to schema 3): the
+    /// ledger's batch entries name it.
+    pub fn store_id(&self) -> Result<String, StoreError> {
+        self.meta("store_id")?.ok_or_else(|| StoreError::Damaged {
+            path: self.path.clone(),
+            what: "the store's metadata".into(),
+            reason: "no store_id".into(),
+        })
+    }
+
+    /// Events with ids up to this one were stored before the ledger committed to contents.
+    pub fn unrecorded_until(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .meta("unrecorded_until")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| StoreError::sql(&self.path, e))
     }
 
     /// Open for reading only, failing if the store does not exist yet.

@@ -28,6 +28,9 @@ pub struct EventQuery {
     pub limit: Option<u64>,
 }
 
+/// A stored event, its original record, and the leaf recorded when it was stored.
+pub type EventWithEvidence = (StoredEvent, Vec<u8>, Option<[u8; 32]>);
+
 /// An event as stored, with the store's own row id (stable, usable with [`Store::raw`]).
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
@@ -352,6 +355,53 @@ impl Store {
     }
 
     /// The original record of a stored event, as logged.
+    /// Up to `limit` events with ids above `after`, in id order, each with its original record
+    /// and the leaf recorded when it was stored (none for events stored before schema 3): what
+    /// `driftlog verify` recomputes against the ledger.
+    pub fn events_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<EventWithEvidence>, StoreError> {
+        let err = |e| StoreError::sql(&self.path, e);
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let mut sql = select_from();
+        sql.push_str(" WHERE e.id > ?1 ORDER BY e.id LIMIT ?2");
+        let rows = {
+            let mut stmt = self.conn.prepare_cached(&sql).map_err(err)?;
+            let rows = stmt
+                .query_map(rusqlite::params![after, limit], read_row)
+                .map_err(err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(err)?;
+            rows
+        };
+        let leaves: rustc_hash::FxHashMap<i64, Option<Vec<u8>>> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT id, leaf FROM events WHERE id > ?1 ORDER BY id LIMIT ?2")
+                .map_err(err)?;
+            let leaves = stmt
+                .query_map(rusqlite::params![after, limit], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .map_err(err)?
+                .collect::<Result<_, _>>()
+                .map_err(err)?;
+            leaves
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for event in self.resolve(rows)? {
+            let raw = self.raw(event.id)?;
+            let leaf = leaves
+                .get(&event.id)
+                .and_then(|l| l.as_deref())
+                .and_then(|l| <[u8; 32]>::try_from(l).ok());
+            out.push((event, raw, leaf));
+        }
+        Ok(out)
+    }
+
     pub fn raw(&self, id: i64) -> Result<Vec<u8>, StoreError> {
         let err = |e| StoreError::sql(&self.path, e);
         let (block, offset, len): (i64, i64, i64) = self

@@ -22,6 +22,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: V2,
         then: Some(fill_postings),
     },
+    Migration {
+        sql: V3,
+        then: Some(name_the_store),
+    },
 ];
 
 // 1: events, their resources, their raw records, and the files they came from.
@@ -134,6 +138,35 @@ const V2: &str = "
     DROP INDEX IF EXISTS events_action;
     DROP INDEX events_identity;
     CREATE UNIQUE INDEX events_identity ON events (time_us, source, event_id);";
+
+// 3: the ledger commits to each stored event's contents. Every event keeps the leaf hash of its
+// canonical bytes (`AuditEvent::canonical_bytes`) as written, so `driftlog verify` can name
+// which event changed once a batch's root no longer matches its ledger entry. The store has an
+// identity of its own, which ledger entries name (one ledger may record several stores).
+// Events stored before this version have no leaf and are counted as unrecorded, not damaged.
+const V3: &str = "
+    ALTER TABLE events ADD COLUMN leaf BLOB;
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );";
+
+/// A random store id, and the last event id stored before version 3.
+fn name_the_store(tx: &Transaction) -> rusqlite::Result<()> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        rusqlite::Error::ToSqlConversionFailure(Box::new(std::io::Error::other(e.to_string())))
+    })?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('store_id', ?1)",
+        [hex::encode(bytes)],
+    )?;
+    tx.execute(
+        "INSERT INTO meta (key, value) SELECT 'unrecorded_until', coalesce(max(id), 0) FROM events",
+        [],
+    )?;
+    Ok(())
+}
 
 /// Fill the posting lists from version 1's `refs` table and `events` columns, then drop `refs`.
 fn fill_postings(tx: &Transaction) -> rusqlite::Result<()> {

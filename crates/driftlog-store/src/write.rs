@@ -5,6 +5,7 @@ use crate::{postings, Store, StoreError};
 use driftlog_core::{AuditEvent, Outcome};
 use rusqlite::{params, OptionalExtension, ToSql};
 use rustc_hash::FxHashMap;
+use sha2::{Digest, Sha256};
 
 /// An event ready for the store, with where its raw record sits in its file's evidence.
 /// Everything that can be computed from the event alone is computed here, on the parsing
@@ -15,15 +16,22 @@ pub struct PreparedEvent {
     pub raw: RawRef,
     /// `event.resources` as the JSON array stored in the `resources` column.
     resources_json: String,
+    /// The RFC 9162 leaf hash of the event's canonical bytes (its fields and its evidence's
+    /// SHA-256): what the ledger commits to.
+    pub leaf: [u8; 32],
 }
 
 impl PreparedEvent {
-    pub fn new(event: AuditEvent, raw: RawRef) -> Self {
+    /// `raw` is the original record, hashed here: this runs on the parser threads, so the
+    /// cost is spread over every core instead of falling on the single writer.
+    pub fn new(event: AuditEvent, raw: RawRef, raw_bytes: &[u8]) -> Self {
         let resources_json = serde_json::to_string(&event.resources).unwrap_or_default();
+        let leaf = event_leaf(&event, raw_bytes);
         Self {
             event,
             raw,
             resources_json,
+            leaf,
         }
     }
 }
@@ -117,9 +125,24 @@ const COLUMNS: &str =
     "id, source, event_id, time_us, account, region, service, action, read_only, \
     outcome, error_message, principal, principal_type, issuer, session_name, source_identity, \
     on_behalf_of, invoked_by, mfa, actor_kind, actor_rule, source_ip, user_agent, resources, \
-    completeness, raw_block, raw_offset, raw_len";
+    completeness, raw_block, raw_offset, raw_len, leaf";
 const VALUES: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-    ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28";
+    ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29";
+
+/// The leaf the ledger commits to for an event with this original record.
+pub fn event_leaf(event: &AuditEvent, raw: &[u8]) -> [u8; 32] {
+    let raw_sha256: [u8; 32] = Sha256::digest(raw).into();
+    driftlog_ledger::merkle::leaf_hash(&event.canonical_bytes(&raw_sha256))
+}
+
+/// What one committed batch stored, for the ledger: the events it inserted or replaced, by
+/// store id, with their leaves, in id order; and, for each event it replaced, the leaf the
+/// replaced copy had (which the earlier batch's ledger entry committed to).
+#[derive(Debug, Clone, Default)]
+pub struct BatchCommit {
+    pub stored: Vec<(i64, [u8; 32])>,
+    pub replaced: Vec<(i64, Option<[u8; 32]>)>,
+}
 
 /// Most events are complete as logged: the first copy wins and later ones are duplicates.
 fn insert_sql() -> String {
@@ -145,7 +168,10 @@ fn upsert_sql() -> String {
 
 impl Store {
     /// Write several files' events in one transaction.
-    pub fn write_batch(&mut self, files: Vec<FileBatch>) -> Result<BatchStats, StoreError> {
+    pub fn write_batch(
+        &mut self,
+        files: Vec<FileBatch>,
+    ) -> Result<(BatchStats, BatchCommit), StoreError> {
         let result = self.write_batch_in_transaction(files);
         if result.is_err() {
             // Ids interned in the rolled-back transaction do not exist: forget them all.
@@ -159,10 +185,11 @@ impl Store {
     fn write_batch_in_transaction(
         &mut self,
         mut files: Vec<FileBatch>,
-    ) -> Result<BatchStats, StoreError> {
+    ) -> Result<(BatchStats, BatchCommit), StoreError> {
         let path = self.path.clone();
         let sql = |e| StoreError::sql(&path, e);
         let mut stats = BatchStats::default();
+        let mut commit = BatchCommit::default();
 
         let counts: Vec<i64> = files.iter().map(|f| f.events.len() as i64).collect();
         let tx = self
@@ -227,6 +254,11 @@ impl Store {
                 .map_err(sql)?;
             let mut insert = tx.prepare_cached(&insert_sql()).map_err(sql)?;
             let mut upsert = tx.prepare_cached(&upsert_sql()).map_err(sql)?;
+            let mut stored_copy = tx
+                .prepare_cached(
+                    "SELECT id, leaf FROM events WHERE time_us = ?1 AND source = ?2 AND event_id = ?3",
+                )
+                .map_err(sql)?;
             // What the batch's events name, for the posting lists: resources by text, and
             // principals, issuers and actions by their id in `strings`. Events come in time
             // order, so every list is built in order.
@@ -243,9 +275,11 @@ impl Store {
                 let action = intern(&e.action)?;
                 let principal = pr.id.as_deref().map(&mut intern).transpose()?;
                 let issuer = pr.issuer.as_deref().map(&mut intern).transpose()?;
-                let values: [&dyn ToSql; 28] = [
+                let source = intern(e.source.as_str())?;
+                let leaf = &p.leaf[..];
+                let values: [&dyn ToSql; 29] = [
                     &next_id,
-                    &intern(e.source.as_str())?,
+                    &source,
                     &e.event_id,
                     &e.time_us,
                     &e.account.as_deref().map(&mut intern).transpose()?,
@@ -272,13 +306,23 @@ impl Store {
                     &block,
                     &offset,
                     &len,
+                    &leaf,
                 ];
+                let mut previous: Option<(i64, Option<Vec<u8>>)> = None;
                 let id = if e.completeness == 0 {
                     match insert.execute(&values[..]).map_err(sql)? {
                         0 => None,
                         _ => Some(next_id),
                     }
                 } else {
+                    // Logged in stages: a copy this replaces was committed to by an earlier
+                    // ledger entry, whose leaf must stay known.
+                    previous = stored_copy
+                        .query_row(params![e.time_us, source, e.event_id], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })
+                        .optional()
+                        .map_err(sql)?;
                     upsert
                         .query_row(&values[..], |r| r.get::<_, i64>(0))
                         .optional()
@@ -294,7 +338,19 @@ impl Store {
                 } else {
                     stats.upgraded += 1;
                     // The earlier stage's references stay: the request named them too.
+                    let old = previous
+                        .filter(|(old, _)| *old == id)
+                        .and_then(|(_, leaf)| leaf)
+                        .and_then(|l| <[u8; 32]>::try_from(l.as_slice()).ok());
+                    // Replaced twice in one batch: the leaf that counts is the first one.
+                    if !commit.replaced.iter().any(|(r, _)| *r == id)
+                        && !commit.stored.iter().any(|(s, _)| *s == id)
+                    {
+                        commit.replaced.push((id, old));
+                    }
+                    commit.stored.retain(|(s, _)| *s != id);
                 }
+                commit.stored.push((id, p.leaf));
                 block_used[(p.raw.block - first_block as u64) as usize] = true;
                 for r in &e.resources {
                     resources.entry(r).or_default().push((e.time_us, id));
@@ -342,7 +398,9 @@ impl Store {
             }
         }
         tx.commit().map_err(sql)?;
-        Ok(stats)
+        commit.stored.sort_unstable_by_key(|(id, _)| *id);
+        commit.replaced.sort_unstable_by_key(|(id, _)| *id);
+        Ok((stats, commit))
     }
 }
 

@@ -34,7 +34,10 @@ fn batch(path: &str, events: Vec<(AuditEvent, &str)>) -> FileBatch {
     let mut packer = EvidencePacker::default();
     let events = events
         .into_iter()
-        .map(|(event, raw)| PreparedEvent::new(event, packer.add(raw.as_bytes())))
+        .map(|(event, raw)| {
+            let at = packer.add(raw.as_bytes());
+            PreparedEvent::new(event, at, raw.as_bytes())
+        })
         .collect();
     FileBatch {
         path: path.into(),
@@ -60,7 +63,13 @@ fn evidence_round_trips_across_blocks() {
         .enumerate()
         .map(|(i, raw)| (event(&format!("e{i}"), 3, &["ns/web"]), raw.as_str()))
         .collect();
-    let stats = store.write_batch(vec![batch("/a", events)]).unwrap();
+    let (stats, commit) = store.write_batch(vec![batch("/a", events)]).unwrap();
+    assert_eq!(commit.stored.len(), 40);
+    assert!(
+        commit.stored.windows(2).all(|w| w[0].0 < w[1].0),
+        "in id order"
+    );
+    assert!(commit.replaced.is_empty());
     assert_eq!(stats.inserted, 40);
     let found = store.query(&EventQuery::default()).unwrap();
     assert_eq!(found.len(), 40);
@@ -81,6 +90,7 @@ fn a_more_complete_stage_replaces_the_stored_one_in_either_order() {
             vec![(event("a", 0, &["ns/web"]), "{\"stage\":0}")],
         )])
         .unwrap();
+    let (early, early_commit) = early;
     assert_eq!(early.inserted, 1);
     let late = store
         .write_batch(vec![batch(
@@ -88,13 +98,23 @@ fn a_more_complete_stage_replaces_the_stored_one_in_either_order() {
             vec![(event("a", 3, &["ns/web", "uid-1"]), "{\"stage\":3}")],
         )])
         .unwrap();
+    let (late, late_commit) = late;
     assert_eq!((late.inserted, late.upgraded), (0, 1));
+    // The replacing batch stores the event again and says which leaf the earlier batch
+    // committed to.
+    let id = early_commit.stored[0].0;
+    assert_eq!(late_commit.stored.len(), 1);
+    assert_eq!(late_commit.stored[0].0, id);
+    assert_ne!(late_commit.stored[0].1, early_commit.stored[0].1);
+    assert_eq!(late_commit.replaced, [(id, Some(early_commit.stored[0].1))]);
     let again = store
         .write_batch(vec![batch(
             "/3",
             vec![(event("a", 0, &["ns/web"]), "{\"stage\":0}")],
         )])
         .unwrap();
+    let (again, again_commit) = again;
+    assert!(again_commit.stored.is_empty());
     assert_eq!(
         again.duplicates, 1,
         "a less complete copy never replaces a better one"

@@ -2,6 +2,7 @@
 //! changed each drifted resource.
 
 use anyhow::{Context, Result};
+use driftlog_app::record::RecordingObserver;
 use driftlog_core::attribution::{attribute_with_requests, Attribution, Confidence};
 use driftlog_core::report::AuditSummary;
 use driftlog_core::Finding;
@@ -52,6 +53,7 @@ pub fn attribute_findings(
     until_us: i64,
     warnings: &mut Vec<String>,
     ingested: &mut Option<driftlog_store::ingest::Summary>,
+    ledger: &driftlog_app::record::Recorder,
 ) -> Result<AuditSummary> {
     let store_name = store_path.display().to_string();
     if audit.is_empty() && !store_path.exists() {
@@ -66,7 +68,12 @@ pub fn attribute_findings(
     let mut store = Store::open(store_path)?;
     if !audit.is_empty() {
         let problems = Problems::default();
-        let summary = ingest(&mut store, audit, &Options::default(), &problems)
+        let recording = RecordingObserver {
+            inner: &problems,
+            recorder: ledger,
+            store_id: store.store_id()?,
+        };
+        let summary = ingest(&mut store, audit, &Options::default(), &recording)
             .with_context(|| format!("ingesting --audit logs into {store_name}"))?;
         let problems = problems.0.into_inner().unwrap_or_default();
         let has_problems = summary.has_problems();

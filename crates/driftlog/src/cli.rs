@@ -198,6 +198,23 @@ driftlog ledger consistency --old cp-monday.txt --new cp-friday.txt\n  \
 driftlog ledger verify"
     )]
     Ledger(LedgerArgs),
+
+    /// Check the ledger, and that the event store holds exactly the events it committed to.
+    #[command(
+        long_about = "Check the ledger (as `ledger verify` does), then recompute every stored \
+event's leaf from its fields and original record and compare each ingest batch with the root \
+its ledger entry committed to. Names the first event that was altered, deleted or inserted \
+since it was stored; exit 1 if any.",
+        after_help = "Examples:\n  driftlog verify\n  driftlog --store /var/lib/driftlog/events.db --ledger /var/lib/driftlog/ledger.db verify --pub ledger.pub"
+    )]
+    Verify(VerifyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The verifier key (default: the .pub beside --ledger-key).
+    #[arg(long = "pub", value_name = "FILE")]
+    pub public: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -3,6 +3,7 @@
 use crate::cli::{IngestArgs, SummaryFormat};
 use crate::exit;
 use anyhow::{Context, Result};
+use driftlog_app::record::RecordingObserver;
 use driftlog_store::ingest::{ingest, Observer, Options, Problem, Summary};
 use driftlog_store::Store;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -91,12 +92,18 @@ pub fn run(args: &IngestArgs, store_path: &Path, ledger: &crate::ledger::Paths) 
     let options = Options {
         batch_events: args.batch_events,
     };
-    let summary = ingest(&mut store, &args.paths, &options, &progress)
+    let recording = RecordingObserver {
+        inner: &progress,
+        recorder: ledger,
+        store_id: store.store_id()?,
+    };
+    let summary = ingest(&mut store, &args.paths, &options, &recording)
         .with_context(|| format!("ingest into {} stopped", store_path.display()))?;
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }
-    crate::ledger::record_ingest(ledger, store_path, &summary)
+    ledger
+        .ingest(store_path, &summary)
         .context("appending the ingest to the ledger")?;
     let elapsed = started.elapsed();
     let total = store.event_count()?;

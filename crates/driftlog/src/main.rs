@@ -8,6 +8,7 @@ mod explain;
 mod ingest;
 mod ledger;
 mod scan;
+mod verify;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         cli::Command::Events(args) => events::run(args, &cli.store),
         cli::Command::Explain(args) => explain::run(args, &cli.store),
         cli::Command::Ledger(args) => ledger::run(args, &ledger),
+        cli::Command::Verify(args) => verify::run(args, &cli.store, &ledger),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -311,6 +311,7 @@ pub fn run(
             until_us,
             &mut warnings,
             &mut ingested,
+            ledger,
         )?
     };
     if let Some(pb) = &pb {
@@ -330,12 +331,16 @@ pub fn run(
     report.audit = audit;
     // Recorded before the report is written: a report exists only for a recorded scan.
     if let Some(ingested) = &ingested {
-        crate::ledger::record_ingest(ledger, store, ingested)
+        ledger
+            .ingest(store, ingested)
             .context("appending the --audit ingest to the ledger")?;
     }
-    crate::ledger::record_ignore_rules(ledger, &rules)
+    ledger
+        .ignore_rules(&rules)
         .context("appending the ignore rules to the ledger")?;
-    crate::ledger::record_scan(ledger, &report).context("appending the scan to the ledger")?;
+    ledger
+        .scan(&report)
+        .context("appending the scan to the ledger")?;
     write_report(args, color, &report)?;
     Ok(if report.has_drift() {
         exit::DRIFT

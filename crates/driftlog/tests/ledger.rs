@@ -143,7 +143,8 @@ fn scans_and_ingests_are_recorded_and_proofs_check_out_independently() {
     assert_eq!(cp1.code, 0, "{}", cp1.stderr);
     std::fs::write(w.dir.path().join("cp1.txt"), &cp1.stdout).unwrap();
 
-    // The key, the --audit ingest, the scan, one entry per finding: 7. No secret value is in any.
+    // The key, the --audit ingest's committed batch and its run, the scan, one entry per
+    // finding: 8. No secret value is in any.
     let show = w.run(&["ledger", "show", "--json"]);
     let kinds: Vec<String> = show
         .stdout
@@ -157,7 +158,16 @@ fn scans_and_ingests_are_recorded_and_proofs_check_out_independently() {
         .collect();
     assert_eq!(
         kinds,
-        ["key", "ingest", "scan", "finding", "finding", "finding", "finding"]
+        [
+            "key",
+            "ingest-batch",
+            "ingest",
+            "scan",
+            "finding",
+            "finding",
+            "finding",
+            "finding"
+        ]
     );
     assert!(!show.stdout.contains("QUICKSTART-CANARY"));
 
@@ -165,7 +175,7 @@ fn scans_and_ingests_are_recorded_and_proofs_check_out_independently() {
     let leaves = w.leaves();
     let lines: Vec<&str> = cp1.stdout.lines().collect();
     assert_eq!(lines[0], "ledger.test/driftlog");
-    assert_eq!(lines[1], "7");
+    assert_eq!(lines[1], "8");
     assert_eq!(B64.decode(lines[2]).unwrap(), mth(&leaves));
     assert!(lines[4].starts_with("\u{2014} ledger.test/driftlog "));
 
@@ -175,9 +185,9 @@ fn scans_and_ingests_are_recorded_and_proofs_check_out_independently() {
     assert_eq!(ingest.code, 0, "{}", ingest.stderr);
     let cp2 = w.run(&["ledger", "checkpoint"]);
     std::fs::write(w.dir.path().join("cp2.txt"), &cp2.stdout).unwrap();
-    assert!(cp2.stdout.contains("\n8\n"));
+    assert!(cp2.stdout.contains("\n10\n"), "{}", cp2.stdout);
 
-    for entry in 0..7usize {
+    for entry in 0..8usize {
         let r = w.run(&[
             "ledger",
             "prove",
@@ -188,10 +198,10 @@ fn scans_and_ingests_are_recorded_and_proofs_check_out_independently() {
         ]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         let v = json(&r);
-        assert_eq!(v["tree_size"], 7);
+        assert_eq!(v["tree_size"], 8);
         assert_eq!(unb64(&v["leaf_hash"]), leaves[entry]);
         let hashes: Vec<Hash> = v["hashes"].as_array().unwrap().iter().map(unb64).collect();
-        assert_eq!(hashes, path(entry, &leaves[..7]), "entry {entry}");
+        assert_eq!(hashes, path(entry, &leaves[..8]), "entry {entry}");
     }
     let consistency = w.run(&[
         "ledger",
@@ -205,20 +215,20 @@ fn scans_and_ingests_are_recorded_and_proofs_check_out_independently() {
     let c = json(&consistency);
     assert_eq!(
         (c["old_size"].as_u64(), c["new_size"].as_u64()),
-        (Some(7), Some(8))
+        (Some(8), Some(10))
     );
     let hashes: Vec<Hash> = c["hashes"].as_array().unwrap().iter().map(unb64).collect();
     let all = w.leaves();
-    assert_eq!(hashes, subproof(7, &all[..8], true));
+    assert_eq!(hashes, subproof(8, &all[..10], true));
     assert_eq!(
         B64.decode(cp2.stdout.lines().nth(2).unwrap()).unwrap(),
-        mth(&all[..8])
+        mth(&all[..10])
     );
 
     let verify = w.run(&["ledger", "verify"]);
     assert_eq!(verify.code, 0, "{}", verify.stderr);
     assert!(
-        verify.stdout.contains("8 entries verified"),
+        verify.stdout.contains("10 entries verified"),
         "{}",
         verify.stdout
     );

@@ -1,0 +1,263 @@
+//! Does the event store still hold what the ledger says was stored?
+//!
+//! Every committed ingest batch is recorded as an `ingest-batch` entry holding the RFC 9162
+//! root over its events' leaves (see [`crate::record::IngestBatchEntry`]). Verification
+//! recomputes each stored event's leaf from its fields and original record, rebuilds every
+//! batch's root, and compares. Each event also keeps the leaf recorded when it was written:
+//! once a batch's root proves those recorded leaves authentic, the event whose recomputed leaf
+//! differs is the one that was altered. Ids a batch committed to that the store no longer has
+//! were deleted; ids no batch committed to were inserted.
+
+use crate::record::Entry;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use driftlog_ledger::merkle::{Hash, Tree};
+use driftlog_ledger::{Ledger, LedgerError};
+use driftlog_store::{event_leaf, Store, StoreError};
+use std::collections::HashMap;
+use std::fmt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// One way the store differs from what the ledger recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The event's contents no longer hash to the leaf the batch committed to.
+    Altered { id: i64, event: String, entry: u64 },
+    /// A batch committed to this id; the store no longer has it.
+    Deleted { id: i64, entry: u64 },
+    /// No batch committed to this event.
+    Inserted { id: i64, event: String },
+    /// The batch's events no longer hash to its root, yet each matches the leaf recorded beside
+    /// it: an event was rewritten together with its recorded leaf.
+    Rewritten { entry: u64, ids: Vec<(i64, i64)> },
+}
+
+impl Problem {
+    /// The event id the problem is about (for ordering: the first problem by id is reported).
+    pub fn id(&self) -> i64 {
+        match self {
+            Problem::Altered { id, .. }
+            | Problem::Deleted { id, .. }
+            | Problem::Inserted { id, .. } => *id,
+            Problem::Rewritten { ids, .. } => ids.first().map_or(0, |r| r.0),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Altered { id, event, entry } => write!(
+                f,
+                "event {id} ({event}) was altered: its contents no longer hash to the leaf ledger entry {entry} committed to"
+            ),
+            Problem::Deleted { id, entry } => write!(
+                f,
+                "event {id} was deleted: ledger entry {entry} committed to it and the store no longer has it"
+            ),
+            Problem::Inserted { id, event } => write!(
+                f,
+                "event {id} ({event}) was inserted: no ledger entry commits to it (added by hand, or stored by an ingest that stopped before recording it)"
+            ),
+            Problem::Rewritten { entry, ids } => write!(
+                f,
+                "ledger entry {entry}: events {} no longer hash to its root although each matches its own recorded leaf: an event was rewritten together with its recorded leaf",
+                ids.iter()
+                    .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        }
+    }
+}
+
+/// What verification found.
+#[derive(Debug, Clone, Default)]
+pub struct Verification {
+    /// Events in the store.
+    pub events: u64,
+    /// Ledger batch entries for this store, and the events they commit to.
+    pub batches: u64,
+    pub committed: u64,
+    /// Events stored before the ledger committed to contents (store schema < 3).
+    pub unrecorded: u64,
+    /// Every problem, in event id order.
+    pub problems: Vec<Problem>,
+}
+
+struct Stored {
+    id: i64,
+    event: String,
+    recomputed: Hash,
+    recorded: Option<Hash>,
+}
+
+fn decode(b64: &str) -> Option<Hash> {
+    B64.decode(b64).ok().and_then(|v| v.try_into().ok())
+}
+
+fn root(leaves: &[Hash]) -> Option<Hash> {
+    let mut tree = Tree::default();
+    for l in leaves {
+        tree.push(*l);
+    }
+    tree.root(tree.len()).ok()
+}
+
+/// Check every event of `store` against the batch entries `ledger` holds for it.
+pub fn verify_store(store: &Store, ledger: &Ledger) -> Result<Verification, VerifyError> {
+    let store_id = store.store_id()?;
+    let legacy_until = store.unrecorded_until()?;
+
+    // The batch entries for this store, in ledger order.
+    let mut batches = Vec::new();
+    let len = ledger.len()?;
+    let mut start = 0;
+    while start < len {
+        let end = (start + 4096).min(len);
+        for e in ledger.entries(start, end)? {
+            if e.kind != "ingest-batch" {
+                continue;
+            }
+            if let Some(Entry::IngestBatch(b)) = Entry::parse(&e.body) {
+                if b.store == store_id {
+                    batches.push((e.index, b));
+                }
+            }
+        }
+        start = end;
+    }
+
+    // The leaf each batch committed to for an event a later batch replaced.
+    let mut owner: HashMap<i64, usize> = HashMap::new();
+    let mut committed_leaf: HashMap<(usize, i64), Option<Hash>> = HashMap::new();
+    for (i, (_, b)) in batches.iter().enumerate() {
+        for r in &b.replaced {
+            if let Some(&earlier) = owner.get(&r.id) {
+                committed_leaf.insert((earlier, r.id), r.leaf.as_deref().and_then(decode));
+            }
+        }
+        for &(a, z) in &b.ids {
+            for id in a..=z {
+                owner.insert(id, i);
+            }
+        }
+    }
+
+    // Every stored event, recomputed.
+    let mut stored: Vec<Stored> = Vec::new();
+    let mut after = i64::MIN;
+    loop {
+        let chunk = store.events_after(after, 4096)?;
+        let Some(last) = chunk.last() else { break };
+        after = last.0.id;
+        for (e, raw, recorded) in chunk {
+            stored.push(Stored {
+                id: e.id,
+                event: format!("{} {}", e.event.source, e.event.event_id),
+                recomputed: event_leaf(&e.event, &raw),
+                recorded,
+            });
+        }
+    }
+    let find = |id: i64| {
+        stored
+            .binary_search_by_key(&id, |s| s.id)
+            .ok()
+            .map(|i| &stored[i])
+    };
+
+    let mut out = Verification {
+        events: stored.len() as u64,
+        batches: batches.len() as u64,
+        ..Verification::default()
+    };
+    for (i, (seq, b)) in batches.iter().enumerate() {
+        let mut recomputed = Vec::new();
+        let mut recorded = Vec::new();
+        let mut suspects = Vec::new();
+        let mut deleted = false;
+        for &(a, z) in &b.ids {
+            for id in a..=z {
+                out.committed += 1;
+                let Some(s) = find(id) else {
+                    out.problems.push(Problem::Deleted { id, entry: *seq });
+                    deleted = true;
+                    continue;
+                };
+                match committed_leaf.get(&(i, id)) {
+                    // Replaced later: this batch's copy is gone by design; the later entry
+                    // says what it was.
+                    Some(leaf) => {
+                        let leaf = leaf.unwrap_or([0; 32]);
+                        recomputed.push(leaf);
+                        recorded.push(leaf);
+                    }
+                    None => {
+                        recomputed.push(s.recomputed);
+                        recorded.push(s.recorded.unwrap_or([0; 32]));
+                        if Some(s.recomputed) != s.recorded {
+                            suspects.push(s);
+                        }
+                    }
+                }
+            }
+        }
+        let want = decode(&b.root);
+        if !deleted && root(&recomputed) == want {
+            continue;
+        }
+        if deleted {
+            // The root cannot be rebuilt without the deleted events; an event that no longer
+            // matches the leaf recorded beside it was still changed.
+            for s in suspects {
+                out.problems.push(Problem::Altered {
+                    id: s.id,
+                    event: s.event.clone(),
+                    entry: *seq,
+                });
+            }
+        } else if !suspects.is_empty() {
+            // Events that no longer match the leaf recorded beside them changed (when the
+            // recorded leaves still give the root, they are authentic and these are exactly the
+            // altered events).
+            for s in suspects {
+                out.problems.push(Problem::Altered {
+                    id: s.id,
+                    event: s.event.clone(),
+                    entry: *seq,
+                });
+            }
+        } else {
+            out.problems.push(Problem::Rewritten {
+                entry: *seq,
+                ids: b.ids.clone(),
+            });
+        }
+    }
+    for s in &stored {
+        if s.id <= legacy_until {
+            out.unrecorded += 1;
+        } else if !owner.contains_key(&s.id) {
+            out.problems.push(Problem::Inserted {
+                id: s.id,
+                event: s.event.clone(),
+            });
+        }
+    }
+    out.problems.sort_by_key(Problem::id);
+    tracing::debug!(
+        events = out.events,
+        batches = out.batches,
+        problems = out.problems.len(),
+        "store verified against the ledger"
+    );
+    Ok(out)
+}
