@@ -7,7 +7,7 @@ use crate::finding::{Finding, FindingKind, PendingChange, SuppressedChange};
 use crate::ignore::{ExpiredRule, IgnoredItem};
 use serde::Serialize;
 
-/// Version of the JSON report schema (documented in the README).
+/// Version of the JSON report schema (documented in docs/reports.md).
 pub const FORMAT_VERSION: &str = "1.1";
 
 /// One input file the scan read.

@@ -1,5 +1,5 @@
-//! The machine format: the report serialized as is. Field names are the schema (see README,
-//! "JSON output"), and `format_version` says which schema.
+//! The machine format: the report serialized as is. Field names are the schema (docs/reports.md,
+//! "json"), and `format_version` says which schema.
 
 use driftlog_core::ScanReport;
 use std::io::{self, Write};

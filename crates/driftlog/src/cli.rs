@@ -464,7 +464,7 @@ pub struct ScanArgs {
 pub enum OutputFormat {
     /// Tables for people (colour on terminals; honours NO_COLOR).
     Console,
-    /// Versioned JSON for machines (see README, "JSON output").
+    /// Versioned JSON for machines (docs/reports.md).
     Json,
     /// Markdown for a pull-request comment.
     Markdown,

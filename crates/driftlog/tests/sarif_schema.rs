@@ -28,8 +28,9 @@ fn schema() -> Option<PathBuf> {
     let path = std::env::var_os("DRIFTLOG_SARIF_SCHEMA")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            workspace_root()
-                .join("target/ci-tools/node_modules/@microsoft/sarif-multitool-linux/sarif-2.1.0.json")
+            workspace_root().join(
+                "target/ci-tools/node_modules/@microsoft/sarif-multitool-linux/sarif-2.1.0.json",
+            )
         });
     let has_validator = Command::new("python3")
         .args(["-c", "import jsonschema"])
@@ -86,13 +87,30 @@ fn sarif_reports_are_valid_against_the_official_schema() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     files.push(quick);
     let plan = dir.path().join("plan.sarif");
-    let plan_input = workspace_root().join("crates/driftlog/tests/data/terraform/v1.0.0-drift-plan.json");
-    let r = scan(&["--plan", plan_input.to_str().unwrap(), "-f", "sarif", "-o", plan.to_str().unwrap()]);
+    let plan_input =
+        workspace_root().join("crates/driftlog/tests/data/terraform/v1.0.0-drift-plan.json");
+    let r = scan(&[
+        "--plan",
+        plan_input.to_str().unwrap(),
+        "-f",
+        "sarif",
+        "-o",
+        plan.to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     files.push(plan);
     let clean = dir.path().join("clean.sarif");
     let state = quickstart("declared.tfstate");
-    let r = scan(&["--declared", state.to_str().unwrap(), "--live", state.to_str().unwrap(), "-f", "sarif", "-o", clean.to_str().unwrap()]);
+    let r = scan(&[
+        "--declared",
+        state.to_str().unwrap(),
+        "--live",
+        state.to_str().unwrap(),
+        "-f",
+        "sarif",
+        "-o",
+        clean.to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     files.push(clean);
 
