@@ -239,14 +239,47 @@ impl AuditEvent {
     /// because it is computed for every stored event: it is unambiguous, needs no escaping,
     /// and is documented in docs/ledger.md for anyone re-deriving it.
     pub fn canonical_bytes(&self, raw_sha256: &[u8; 32]) -> Vec<u8> {
-        fn field(out: &mut Vec<u8>, value: Option<&str>) {
+        let mut out = Vec::with_capacity(256);
+        self.write_canonical(raw_sha256, &mut out);
+        out
+    }
+
+    /// [`AuditEvent::canonical_bytes`], appended to `out` (ingest reuses one buffer per thread:
+    /// this runs for every stored event).
+    pub fn write_canonical(&self, raw_sha256: &[u8; 32], out: &mut Vec<u8>) {
+        fn field(out: &mut Vec<u8>, value: Option<&[u8]>) {
             match value {
                 Some(v) => {
                     out.extend_from_slice(&(v.len() as u32).to_be_bytes());
-                    out.extend_from_slice(v.as_bytes());
+                    out.extend_from_slice(v);
                 }
                 None => out.extend_from_slice(&u32::MAX.to_be_bytes()),
             }
+        }
+        fn text(out: &mut Vec<u8>, value: Option<&str>) {
+            field(out, value.map(str::as_bytes));
+        }
+        fn number(out: &mut Vec<u8>, n: i64) {
+            let mut digits = [0u8; 20];
+            let mut at = digits.len();
+            let mut rest = n.unsigned_abs();
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (rest % 10) as u8;
+                rest /= 10;
+                if rest == 0 {
+                    break;
+                }
+            }
+            let mut buf = [0u8; 21];
+            let mut len = 0;
+            if n < 0 {
+                buf[0] = b'-';
+                len = 1;
+            }
+            let d = &digits[at..];
+            buf[len..len + d.len()].copy_from_slice(d);
+            field(out, Some(&buf[..len + d.len()]));
         }
         let bool_text = |b: Option<bool>| b.map(|b| if b { "true" } else { "false" });
         let (result, code, message) = match &self.outcome {
@@ -257,19 +290,18 @@ impl AuditEvent {
             Outcome::Unknown => ("unknown", None, None),
         };
         let p = &self.principal;
-        let mut out = Vec::with_capacity(256);
         out.extend_from_slice(b"driftlog-event-v1\n");
-        field(&mut out, Some(self.source.as_str()));
-        field(&mut out, Some(&self.event_id));
-        field(&mut out, Some(&self.time_us.to_string()));
+        text(out, Some(self.source.as_str()));
+        text(out, Some(&self.event_id));
+        number(out, self.time_us);
         for v in [&self.account, &self.region, &self.service] {
-            field(&mut out, v.as_deref());
+            text(out, v.as_deref());
         }
-        field(&mut out, Some(&self.action));
-        field(&mut out, bool_text(self.read_only));
-        field(&mut out, Some(result));
-        field(&mut out, code);
-        field(&mut out, message);
+        text(out, Some(&self.action));
+        text(out, bool_text(self.read_only));
+        text(out, Some(result));
+        text(out, code);
+        text(out, message);
         for v in [
             &p.id,
             &p.kind,
@@ -279,26 +311,81 @@ impl AuditEvent {
             &p.on_behalf_of,
             &p.invoked_by,
         ] {
-            field(&mut out, v.as_deref());
+            text(out, v.as_deref());
         }
-        field(&mut out, bool_text(p.mfa));
-        field(&mut out, Some(self.actor.kind.as_str()));
-        field(&mut out, Some(&self.actor.rule));
-        field(&mut out, self.source_ip.as_deref());
-        field(&mut out, self.user_agent.as_deref());
-        field(&mut out, Some(&self.resources.len().to_string()));
+        text(out, bool_text(p.mfa));
+        text(out, Some(self.actor.kind.as_str()));
+        text(out, Some(&self.actor.rule));
+        text(out, self.source_ip.as_deref());
+        text(out, self.user_agent.as_deref());
+        number(out, self.resources.len() as i64);
         for r in &self.resources {
-            field(&mut out, Some(r));
+            text(out, Some(r));
         }
-        field(&mut out, Some(&self.completeness.to_string()));
+        number(out, i64::from(self.completeness));
         out.extend_from_slice(raw_sha256);
-        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_bytes_are_length_prefixed_fields() {
+        let event = AuditEvent {
+            source: Source::Aws,
+            event_id: "e1".into(),
+            time_us: -5,
+            account: None,
+            region: Some("eu-west-1".into()),
+            service: None,
+            action: "CreateTags".into(),
+            read_only: Some(false),
+            outcome: Outcome::Success,
+            principal: Principal::default(),
+            actor: Actor::new(ActorKind::Cli, "r"),
+            source_ip: None,
+            user_agent: None,
+            resources: vec!["i-1".into()],
+            completeness: 3,
+        };
+        let bytes = event.canonical_bytes(&[7; 32]);
+        let none = [0xFF; 4];
+        let mut want = b"driftlog-event-v1\n".to_vec();
+        for part in [
+            &b"\0\0\0\x03aws"[..],
+            b"\0\0\0\x02e1",
+            b"\0\0\0\x02-5",
+            &none,
+            b"\0\0\0\x09eu-west-1",
+            &none,
+            b"\0\0\0\x0aCreateTags",
+            b"\0\0\0\x05false",
+            b"\0\0\0\x07success",
+            &none,
+            &none,
+        ] {
+            want.extend_from_slice(part);
+        }
+        for _ in 0..7 {
+            want.extend_from_slice(&none);
+        }
+        for part in [
+            &none[..],
+            b"\0\0\0\x03cli",
+            b"\0\0\0\x01r",
+            &none,
+            &none,
+            b"\0\0\0\x011",
+            b"\0\0\0\x03i-1",
+            b"\0\0\0\x013",
+            &[7; 32],
+        ] {
+            want.extend_from_slice(part);
+        }
+        assert_eq!(bytes, want);
+    }
 
     #[test]
     fn actor_kinds_parse_with_alias() {

@@ -11,7 +11,6 @@
 
 use crate::{BatchCommit, BatchStats, EvidencePacker, FileBatch, PreparedEvent, Store, StoreError};
 use driftlog_audit::{Location, Rejection, Sink};
-use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -175,28 +174,8 @@ pub fn ingest(
         let cancel = &cancel;
         let known = &known_hashes;
         let committer = scope.spawn(move || commit_batches(writing, batches, cancel, observer));
-        scope.spawn(move || {
-            // Files are parsed in parallel a chunk at a time and handed on in the order they
-            // were planned, so the same inputs always store the same events in the same order
-            // (two different records that share one identity keep the same copy on every run),
-            // while memory stays bounded by one chunk.
-            let chunk = (rayon::current_num_threads() * 8).max(16);
-            for files in todo.chunks(chunk) {
-                if cancel.load(Ordering::Relaxed) {
-                    return;
-                }
-                let outcomes: Vec<Option<Outcome>> = files
-                    .par_iter()
-                    .map(|file| (!cancel.load(Ordering::Relaxed)).then(|| read_file(file, known)))
-                    .collect();
-                for outcome in outcomes.into_iter().flatten() {
-                    if to_writer.send(outcome).is_err() {
-                        cancel.store(true, Ordering::Relaxed);
-                        return;
-                    }
-                }
-            }
-        });
+        let shared_known = std::sync::Arc::new(known_hashes.clone());
+        scope.spawn(move || parse_in_order(todo, shared_known, to_writer, cancel));
         let mut batcher = Batcher {
             to_committer,
             pending: Vec::new(),
@@ -265,6 +244,51 @@ enum CommitError {
 }
 
 /// The only thread that writes to the store.
+/// Parse files on the rayon pool and hand their outcomes on in the order they were planned, so
+/// the same inputs always store the same events in the same order (two different records
+/// that share one identity keep the same copy on every run). Files are started in order and at
+/// most a small window of them is in flight, so memory stays bounded and no core waits for a
+/// whole group to finish.
+fn parse_in_order(
+    todo: Vec<Planned>,
+    known: std::sync::Arc<HashSet<String>>,
+    to_writer: std::sync::mpsc::SyncSender<Outcome>,
+    cancel: &AtomicBool,
+) {
+    let window = (rayon::current_num_threads() * 4).max(8);
+    let mut in_flight: std::collections::VecDeque<std::sync::mpsc::Receiver<Outcome>> =
+        std::collections::VecDeque::with_capacity(window);
+    let forward = |rx: std::sync::mpsc::Receiver<Outcome>| match rx.recv() {
+        Ok(outcome) => to_writer.send(outcome).is_ok(),
+        // The task panicked: its file is lost; stop rather than store a partial result.
+        Err(_) => false,
+    };
+    for file in todo {
+        if cancel.load(Ordering::Relaxed) {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let known = known.clone();
+        rayon::spawn(move || {
+            let _ = tx.send(read_file(&file, &known));
+        });
+        in_flight.push_back(rx);
+        if in_flight.len() >= window {
+            let oldest = in_flight.pop_front().expect("window is not empty");
+            if !forward(oldest) {
+                cancel.store(true, Ordering::Relaxed);
+                return;
+            }
+        }
+    }
+    while let Some(rx) = in_flight.pop_front() {
+        if !forward(rx) {
+            cancel.store(true, Ordering::Relaxed);
+            return;
+        }
+    }
+}
+
 fn commit_batches(
     store: &mut Store,
     batches: std::sync::mpsc::Receiver<ToCommitter>,

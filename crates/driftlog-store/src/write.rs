@@ -56,8 +56,19 @@ pub struct EvidencePacker {
 /// Records are appended to a block until it reaches this size (lz4's window is 64 KiB).
 const BLOCK_BYTES: usize = 128 * 1024;
 
+thread_local! {
+    /// The open block's buffer, kept per parser thread from one file to the next: growing a
+    /// fresh one for every file costs a chain of reallocations and freshly zeroed pages.
+    static OPEN_BLOCK: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 impl EvidencePacker {
     pub fn add(&mut self, raw: &[u8]) -> RawRef {
+        if self.open.capacity() == 0 {
+            self.open = OPEN_BLOCK.take();
+            self.open.clear();
+            self.open.reserve(BLOCK_BYTES + raw.len());
+        }
         if !self.open.is_empty() && self.open.len() + raw.len() > BLOCK_BYTES {
             self.seal();
         }
@@ -81,6 +92,7 @@ impl EvidencePacker {
         if !self.open.is_empty() {
             self.seal();
         }
+        OPEN_BLOCK.set(std::mem::take(&mut self.open));
         self.sealed
     }
 }
@@ -131,8 +143,15 @@ const VALUES: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?1
 
 /// The leaf the ledger commits to for an event with this original record.
 pub fn event_leaf(event: &AuditEvent, raw: &[u8]) -> [u8; 32] {
+    thread_local! {
+        static CANONICAL: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
     let raw_sha256: [u8; 32] = Sha256::digest(raw).into();
-    driftlog_ledger::merkle::leaf_hash(&event.canonical_bytes(&raw_sha256))
+    CANONICAL.with_borrow_mut(|buf| {
+        buf.clear();
+        event.write_canonical(&raw_sha256, buf);
+        driftlog_ledger::merkle::leaf_hash(buf)
+    })
 }
 
 /// What one committed batch stored, for the ledger: the events it inserted or replaced, by
