@@ -280,10 +280,10 @@ fn address_from_parts(
             ))
         }
     };
-    let local = format!("{}{resource_type}.{name}", if data { "data." } else { "" });
     // `module.a.aws_s3_bucket.b["k"]` → (`module.a`, `["k"]`) when it names this resource.
     let (address_module, address_index) = address
         .and_then(|a| {
+            let local = format!("{}{resource_type}.{name}", if data { "data." } else { "" });
             let at = a.rfind(&local)?;
             let before = &a[..at];
             let after = &a[at + local.len()..];
@@ -328,10 +328,11 @@ fn memchr_count(needle: u8, haystack: &[u8]) -> usize {
 
 /// Two instances with one address would silently shadow each other in the comparison: refuse
 /// the input, naming both places.
+/// `position(i)` says where the `i`th instance is; it is only called for the message.
 fn reject_duplicates(
     path: &Path,
     instances: &[ResourceInstance<'_>],
-    positions: &[String],
+    position: impl Fn(usize) -> String,
 ) -> Result<(), ReadError> {
     let mut seen: HashMap<(&str, Option<&str>), usize> = HashMap::with_capacity(instances.len());
     for (i, inst) in instances.iter().enumerate() {
@@ -339,8 +340,8 @@ fn reject_duplicates(
             return Err(ReadError::Duplicate {
                 path: path.into(),
                 address: inst.address.clone(),
-                first: positions[first].clone(),
-                second: positions[i].clone(),
+                first: position(first),
+                second: position(i),
             });
         }
     }
@@ -352,7 +353,7 @@ fn state_instances<'a>(
     resources: Vec<StateResource<'a>>,
 ) -> Result<Vec<ResourceInstance<'a>>, ReadError> {
     let mut out = Vec::with_capacity(resources.len());
-    let mut positions = Vec::with_capacity(resources.len());
+    let mut positions: Vec<(usize, usize)> = Vec::with_capacity(resources.len());
     for (r_index, r) in resources.into_iter().enumerate() {
         let module = r.module.as_deref().unwrap_or("");
         let invalid = |at: String, message: String| ReadError::Invalid {
@@ -376,7 +377,6 @@ fn state_instances<'a>(
         };
         let provider = provider_name(r.provider.as_deref().unwrap_or(""));
         for (i_index, inst) in r.instances.into_iter().enumerate() {
-            let at = format!("resources[{r_index}].instances[{i_index}]");
             let address = address_from_parts(
                 module,
                 &r.mode,
@@ -385,8 +385,13 @@ fn state_instances<'a>(
                 inst.index_key.as_ref(),
                 None,
             )
-            .map_err(|m| invalid(at.clone(), m.replace("index", "index_key")))?;
-            positions.push(at);
+            .map_err(|m| {
+                invalid(
+                    format!("resources[{r_index}].instances[{i_index}]"),
+                    m.replace("index", "index_key"),
+                )
+            })?;
+            positions.push((r_index, i_index));
             out.push(ResourceInstance {
                 address,
                 deposed: inst.deposed.map(|d| d.into_owned()),
@@ -399,7 +404,10 @@ fn state_instances<'a>(
             });
         }
     }
-    reject_duplicates(path, &out, &positions)?;
+    reject_duplicates(path, &out, |i| {
+        let (r, n) = positions[i];
+        format!("resources[{r}].instances[{n}]")
+    })?;
     Ok(out)
 }
 
@@ -418,7 +426,7 @@ pub(crate) fn show_instances<'a>(
     pointer: &str,
 ) -> Result<Vec<ResourceInstance<'a>>, ReadError> {
     let mut out = Vec::new();
-    let mut positions = Vec::new();
+    let mut positions = Positions::default();
     if let Some(root) = values.root_module {
         collect_module(
             path,
@@ -428,8 +436,19 @@ pub(crate) fn show_instances<'a>(
             &mut positions,
         )?;
     }
-    reject_duplicates(path, &out, &positions)?;
+    reject_duplicates(path, &out, |i| {
+        let (module, r) = positions.of[i];
+        format!("{}.resources[{r}]", positions.modules[module])
+    })?;
     Ok(out)
+}
+
+/// Where each instance of a `show -json` tree sits: its module's pointer and its index there,
+/// kept as numbers so only a message builds the text.
+#[derive(Default)]
+struct Positions {
+    modules: Vec<String>,
+    of: Vec<(usize, usize)>,
 }
 
 fn collect_module<'a>(
@@ -437,11 +456,12 @@ fn collect_module<'a>(
     module: ShowModule<'a>,
     pointer: String,
     out: &mut Vec<ResourceInstance<'a>>,
-    positions: &mut Vec<String>,
+    positions: &mut Positions,
 ) -> Result<(), ReadError> {
     let module_address = module.address.as_deref().unwrap_or("");
+    let module_id = positions.modules.len();
+    positions.modules.push(pointer.clone());
     for (i, r) in module.resources.into_iter().enumerate() {
-        let at = format!("{pointer}.resources[{i}]");
         let address = match (&r.name, &r.address) {
             (Some(name), address) => address_from_parts(
                 module_address,
@@ -456,9 +476,9 @@ fn collect_module<'a>(
         }
         .map_err(|message| ReadError::Invalid {
             path: path.into(),
-            message: format!("{at}: {message}"),
+            message: format!("{pointer}.resources[{i}]: {message}"),
         })?;
-        positions.push(at);
+        positions.of.push((module_id, i));
         out.push(ResourceInstance {
             address,
             deposed: r.deposed_key.map(|d| d.into_owned()),
@@ -493,10 +513,13 @@ fn plan_entries<'a>(
     warnings: &mut Vec<String>,
 ) -> Result<Vec<PlanChange<'a>>, ReadError> {
     let mut out = Vec::with_capacity(entries.len());
-    let mut positions: Vec<String> = Vec::with_capacity(entries.len());
+    // Each kept entry's index and text, for the duplicate message; lines are counted only then.
+    let mut positions: Vec<(usize, &'a RawValue)> = Vec::with_capacity(entries.len());
     let mut seen: HashMap<(String, Option<String>), usize> = HashMap::new();
+    let place =
+        |i: usize, raw: &RawValue| format!("{field}[{i}] (line {})", line_of(whole, raw.get()));
     for (i, raw) in entries.into_iter().enumerate() {
-        let at = || format!("{field}[{i}] (line {})", line_of(whole, raw.get()));
+        let at = || place(i, raw);
         let mut change: PlanChange<'a> = match serde_json::from_str(raw.get()) {
             Ok(c) => c,
             Err(e) => {
@@ -537,14 +560,15 @@ fn plan_entries<'a>(
             change.deposed.as_deref().map(str::to_owned),
         );
         if let Some(first) = seen.insert(key, out.len()) {
+            let (first_i, first_raw) = positions[first];
             return Err(ReadError::Duplicate {
                 path: path.into(),
                 address: change.resolved,
-                first: positions[first].clone(),
+                first: place(first_i, first_raw),
                 second: at(),
             });
         }
-        positions.push(at());
+        positions.push((i, raw));
         out.push(change);
     }
     Ok(out)
