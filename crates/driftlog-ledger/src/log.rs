@@ -79,11 +79,46 @@ pub struct Ledger {
     path: PathBuf,
 }
 
-/// RFC 8785 (JCS) bytes of an entry, from a JCS implementation rather than serde_json's own
-/// output: that sorts keys only while no crate in the build enables serde_json's
-/// `preserve_order`, and formats numbers its own way.
+/// RFC 8785 (JCS) bytes of an entry.
+///
+/// serde_json's compact output is exactly JCS for the values driftlog writes — integers within
+/// ±2^53, object keys sorted, keys without characters at or above U+E000 (where UTF-8 byte
+/// order, serde_json's, and UTF-16 code-unit order, JCS's, part ways) — and several times
+/// faster than a general JCS serializer. Any value outside that subset, or a build in which
+/// some crate enabled serde_json's `preserve_order` (maps would keep insertion order), goes
+/// through a JCS implementation. A property test checks the two agree.
 pub fn canonical_json(value: &Value) -> Vec<u8> {
-    serde_json_canonicalizer::to_vec(value).unwrap_or_default()
+    if maps_are_sorted() && compact_is_jcs(value) {
+        serde_json::to_vec(value).unwrap_or_default()
+    } else {
+        serde_json_canonicalizer::to_vec(value).unwrap_or_default()
+    }
+}
+
+/// Whether serde_json's maps iterate in key order in this build.
+fn maps_are_sorted() -> bool {
+    static SORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SORTED.get_or_init(|| {
+        let mut map = serde_json::Map::new();
+        map.insert("b".into(), Value::Null);
+        map.insert("a".into(), Value::Null);
+        map.keys().map(String::as_str).eq(["a", "b"])
+    })
+}
+
+fn compact_is_jcs(value: &Value) -> bool {
+    const SAFE: u64 = 1 << 53;
+    match value {
+        Value::Number(n) => {
+            n.as_u64().is_some_and(|u| u <= SAFE)
+                || n.as_i64().is_some_and(|i| i.unsigned_abs() <= SAFE)
+        }
+        Value::Array(items) => items.iter().all(compact_is_jcs),
+        Value::Object(map) => map
+            .iter()
+            .all(|(k, v)| k.chars().all(|c| c < '\u{E000}') && compact_is_jcs(v)),
+        Value::Null | Value::Bool(_) | Value::String(_) => true,
+    }
 }
 
 impl Ledger {
@@ -480,7 +515,45 @@ impl Ledger {
 #[cfg(test)]
 mod jcs_tests {
     use super::canonical_json;
-    use serde_json::json;
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            "\\PC{0,8}".prop_map(Value::from),
+            "[\\u{0}-\\u{1f}\"\\\\/a\\u{e9}\\u{e000}\\u{fb33}\\u{1f600}]{0,6}"
+                .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    "[a-z\\u{e9}\\u{e000}\\u{fb33}\\u{1f600}]{0,4}",
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// The fast path, wherever it is taken, writes what a JCS implementation writes.
+        #[test]
+        fn always_jcs(v in value()) {
+            prop_assert_eq!(
+                canonical_json(&v),
+                serde_json_canonicalizer::to_vec(&v).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn keys_sorted_by_utf16_units_whatever_the_insertion_order() {
