@@ -9,10 +9,10 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use driftlog_core::ScanReport;
+use driftlog_ingest::{Observer, Problem, Summary};
 use driftlog_ledger::merkle::{Hash, Tree};
 use driftlog_ledger::note::SignerKey;
 use driftlog_ledger::{Ledger, LedgerError};
-use driftlog_store::ingest::{Observer, Problem, Summary};
 use driftlog_store::BatchCommit;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -45,7 +45,7 @@ fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
 }
 
 fn hex4(id: &[u8; 4]) -> String {
-    id.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(id)
 }
 
 /// `name`, `hex id`, decoded `0x01 ‖ 32 bytes` of a key string's last three fields.

@@ -19,13 +19,59 @@
 
 mod addresses;
 mod error;
-pub mod ingest;
 mod postings;
 mod query;
 mod schema;
 mod write;
 
 pub use error::StoreError;
+
+use std::collections::{HashMap, HashSet};
+
+/// Files already stored cleanly: by path (size, modification time in ns), and by content hash.
+pub type KnownFiles = (HashMap<String, (u64, i64)>, HashSet<String>);
+
+/// What the ingest pipeline (`driftlog-ingest`) needs of an event store. SQLite implements it
+/// now; a PostgreSQL store will implement the same, and the pipeline stays as it is.
+pub trait EventStore: Send {
+    /// Where the store is, for messages.
+    fn location(&self) -> &Path;
+    fn known_files(&self) -> Result<KnownFiles, StoreError>;
+    fn event_count(&self) -> Result<u64, StoreError>;
+    /// A large load is about to start: the store may switch to a faster mode for it.
+    fn enter_bulk(&self) -> Result<(), StoreError>;
+    /// The load ended (also after a failure): back to the normal mode.
+    fn leave_bulk(&self) -> Result<(), StoreError>;
+    /// Write several files' events in one transaction; what it stored, for the ledger.
+    fn write_batch(
+        &mut self,
+        files: Vec<FileBatch>,
+    ) -> Result<(BatchStats, BatchCommit), StoreError>;
+}
+
+impl EventStore for Store {
+    fn location(&self) -> &Path {
+        &self.path
+    }
+    fn known_files(&self) -> Result<KnownFiles, StoreError> {
+        Store::known_files(self)
+    }
+    fn event_count(&self) -> Result<u64, StoreError> {
+        Store::event_count(self)
+    }
+    fn enter_bulk(&self) -> Result<(), StoreError> {
+        Store::enter_bulk(self)
+    }
+    fn leave_bulk(&self) -> Result<(), StoreError> {
+        Store::leave_bulk(self)
+    }
+    fn write_batch(
+        &mut self,
+        files: Vec<FileBatch>,
+    ) -> Result<(BatchStats, BatchCommit), StoreError> {
+        Store::write_batch(self, files)
+    }
+}
 pub use query::{EventQuery, StoredEvent};
 pub use write::{
     event_leaf, BatchCommit, BatchStats, EvidencePacker, FileBatch, PreparedEvent, RawRef,
@@ -272,6 +318,35 @@ impl Store {
     /// How many source files the store has recorded as completely ingested.
     pub fn file_count(&self) -> Result<u64, StoreError> {
         self.count("SELECT count(*) FROM files")
+    }
+}
+
+impl Store {
+    /// Files already ingested cleanly: by path (size, mtime) and by content hash.
+    pub fn known_files(&self) -> Result<KnownFiles, StoreError> {
+        let err = |e| StoreError::sql(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, size, mtime_ns, sha256 FROM files")
+            .map_err(err)?;
+        let mut paths = HashMap::new();
+        let mut hashes = HashSet::new();
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(err)?;
+        for row in rows {
+            let (path, size, mtime, sha) = row.map_err(err)?;
+            paths.insert(path, (size as u64, mtime));
+            hashes.insert(sha);
+        }
+        Ok((paths, hashes))
     }
 }
 

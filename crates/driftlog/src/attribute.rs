@@ -6,7 +6,7 @@ use driftlog_app::record::RecordingObserver;
 use driftlog_core::attribution::{attribute_with_requests, Attribution, Confidence};
 use driftlog_core::report::AuditSummary;
 use driftlog_core::Finding;
-use driftlog_store::ingest::{ingest, Observer, Options, Problem};
+use driftlog_ingest::{ingest, Observer, Options, Problem};
 use driftlog_store::Store;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -52,7 +52,7 @@ pub fn attribute_findings(
     store_path: &Path,
     until_us: i64,
     warnings: &mut Vec<String>,
-    ingested: &mut Option<driftlog_store::ingest::Summary>,
+    ingested: &mut Option<driftlog_ingest::Summary>,
     ledger: &driftlog_app::record::Recorder,
 ) -> Result<AuditSummary> {
     let store_name = store_path.display().to_string();

@@ -4,7 +4,7 @@ use crate::cli::{IngestArgs, SummaryFormat};
 use crate::exit;
 use anyhow::{Context, Result};
 use driftlog_app::record::RecordingObserver;
-use driftlog_store::ingest::{ingest, Observer, Options, Problem, Summary};
+use driftlog_ingest::{ingest, Observer, Options, Problem, Summary};
 use driftlog_store::Store;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;

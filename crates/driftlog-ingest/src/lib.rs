@@ -9,8 +9,10 @@
 //! most one batch. Only a single file is read whole (a CloudTrail delivery file, a few MB);
 //! JSON-lines files stream.
 
-use crate::{BatchCommit, BatchStats, EvidencePacker, FileBatch, PreparedEvent, Store, StoreError};
 use driftlog_audit::{Location, Rejection, Sink};
+use driftlog_store::{
+    BatchCommit, BatchStats, EventStore, EvidencePacker, FileBatch, PreparedEvent, StoreError,
+};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -142,8 +144,8 @@ enum Outcome {
 }
 
 /// Ingest `inputs` (files, directories walked recursively, `-` for standard input).
-pub fn ingest(
-    store: &mut Store,
+pub fn ingest<S: EventStore>(
+    store: &mut S,
     inputs: &[PathBuf],
     options: &Options,
     observer: &dyn Observer,
@@ -169,7 +171,7 @@ pub fn ingest(
     // One full batch may wait while the previous one is committed: parsing never stops for a
     // commit, and memory stays at about two batches.
     let (to_committer, batches) = sync_channel::<ToCommitter>(1);
-    let writing: &mut Store = store;
+    let writing: &mut S = store;
     let (flushed, committed) = std::thread::scope(|scope| {
         let cancel = &cancel;
         let known = &known_hashes;
@@ -221,7 +223,7 @@ pub fn ingest(
         Err(CommitError::Store(e)) => return Err(e),
         Err(CommitError::Panicked) => {
             return Err(StoreError::Io {
-                path: store.path().into(),
+                path: store.location().into(),
                 source: std::io::Error::other("the store writer thread panicked"),
             })
         }
@@ -289,8 +291,8 @@ fn parse_in_order(
     }
 }
 
-fn commit_batches(
-    store: &mut Store,
+fn commit_batches<S: EventStore>(
+    store: &mut S,
     batches: std::sync::mpsc::Receiver<ToCommitter>,
     cancel: &AtomicBool,
     observer: &dyn Observer,
@@ -307,7 +309,7 @@ fn commit_batches(
                 observer
                     .batch_committed(&commit)
                     .map_err(|message| StoreError::Recording {
-                        path: store.path().into(),
+                        path: store.location().into(),
                         message,
                     })
             }),
@@ -605,10 +607,7 @@ impl<R: Read> Hashing<R> {
     fn finish(mut self) -> std::io::Result<(String, u64)> {
         std::io::copy(&mut self, &mut std::io::sink())?;
         let digest = self.hasher.finalize();
-        Ok((
-            digest.iter().map(|b| format!("{b:02x}")).collect(),
-            self.bytes,
-        ))
+        Ok((hex::encode(digest), self.bytes))
     }
 }
 
@@ -673,10 +672,7 @@ fn read_stdin() -> Outcome {
             bytes: 0,
         };
     }
-    let sha256: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha256 = hex::encode(Sha256::digest(&bytes));
     let mut sink = Prepare::default();
     if let Err(e) = driftlog_audit::read(&bytes[..], &mut sink) {
         return Outcome::Failed {
@@ -711,35 +707,5 @@ fn finish(
         bytes,
         rejections: sink.rejections,
         ignored: sink.ignored,
-    }
-}
-
-impl Store {
-    /// Files already ingested cleanly: by path (size, mtime) and by content hash.
-    #[allow(clippy::type_complexity)]
-    fn known_files(&self) -> Result<(HashMap<String, (u64, i64)>, HashSet<String>), StoreError> {
-        let err = |e| StoreError::sql(&self.path, e);
-        let mut stmt = self
-            .conn
-            .prepare("SELECT path, size, mtime_ns, sha256 FROM files")
-            .map_err(err)?;
-        let mut paths = HashMap::new();
-        let mut hashes = HashSet::new();
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })
-            .map_err(err)?;
-        for row in rows {
-            let (path, size, mtime, sha) = row.map_err(err)?;
-            paths.insert(path, (size as u64, mtime));
-            hashes.insert(sha);
-        }
-        Ok((paths, hashes))
     }
 }
