@@ -1,11 +1,92 @@
 //! driftlog's use cases, in one layer that the command line and the server both call: each
-//! takes a plain request and reports through plain results, so neither front end holds logic
-//! of its own.
+//! takes a plain request and reports through plain results and a [`Progress`], so neither
+//! front end holds logic of its own.
 //!
+//! - [`scan`]: read declared and live inputs, compare, ignore, attribute, record.
+//! - [`attribute`]: tie findings to the audit events that caused them.
 //! - [`record`]: what driftlog writes in its tamper-evident ledger (typed entry schemas) and
 //!   writing it, including the per-batch commitments to stored events' contents.
 //! - [`verify`]: recomputing the event store against those commitments, naming the first
 //!   altered, deleted or inserted event.
+//!
+//! ```no_run
+//! use driftlog_app::scan::{scan, ScanInputs, ScanRequest};
+//! use driftlog_app::{record::Recorder, Quiet};
+//! let request = ScanRequest {
+//!     inputs: ScanInputs::Plan("plan.json".into()),
+//!     ignore_file: None,
+//!     ignore: vec![],
+//!     audit: vec![],
+//!     attribution: true,
+//!     as_of: None,
+//!     store: ".driftlog/events.db".into(),
+//! };
+//! let ledger = Recorder { ledger: "off".into(), key: ".driftlog/ledger.key".into() };
+//! let report = scan(&request, &ledger, &Quiet)?;
+//! println!("{} drifted", report.summary.drifted);
+//! # Ok::<(), driftlog_app::AppError>(())
+//! ```
 
+pub mod attribute;
 pub mod record;
+pub mod scan;
 pub mod verify;
+
+use std::path::PathBuf;
+
+/// Where a long use case reports what it is doing (a spinner on a terminal, a log line in a
+/// service). Every method has a default that ignores it.
+pub trait Progress: Sync {
+    fn step(&self, _what: &str) {}
+}
+
+/// A [`Progress`] that shows nothing.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// Why a use case failed. Each variant carries what the user needs to act: the file, the
+/// option, the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Read(#[from] driftlog_terraform::ReadError),
+    #[error(transparent)]
+    Terraform(#[from] driftlog_terraform::runner::RunError),
+    #[error(transparent)]
+    Ignore(#[from] driftlog_core::ignore::IgnoreError),
+    #[error(transparent)]
+    Store(#[from] driftlog_store::StoreError),
+    #[error(transparent)]
+    Ledger(#[from] driftlog_ledger::LedgerError),
+    #[error(transparent)]
+    Verify(#[from] verify::VerifyError),
+    #[error("{option}: {source}")]
+    Time {
+        option: &'static str,
+        source: driftlog_core::time::TimeError,
+    },
+    #[error("{what}: {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("appending {what} to the ledger: {source}")]
+    Recording {
+        what: &'static str,
+        source: record::RecordError,
+    },
+    /// The inputs cannot be used as given (a state where a plan is needed, an address that is
+    /// not in the state).
+    #[error("{0}")]
+    Input(String),
+    /// A request that does not say what to do.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl AppError {
+    pub(crate) fn recording(what: &'static str, source: record::RecordError) -> Self {
+        AppError::Recording { what, source }
+    }
+}

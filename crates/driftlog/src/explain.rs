@@ -17,7 +17,7 @@ pub fn run(args: &ExplainArgs, store_path: &Path) -> Result<u8> {
     let has_state = args.declared.is_some() || args.plan.is_some();
     let mut store = Store::open_existing(store_path)?;
     let (mut finding, identifiers): (Option<Finding>, Vec<String>) = if has_state {
-        let (finding, ids) = crate::scan::resource_in_states(
+        let (finding, ids) = driftlog_app::scan::resource_in_states(
             args.declared.as_deref(),
             args.live.as_deref(),
             args.plan.as_deref(),

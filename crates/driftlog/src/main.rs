@@ -1,7 +1,6 @@
 //! The `driftlog` binary: argument parsing, wiring and exit codes. The work happens in the
 //! library crates; this stays thin.
 
-mod attribute;
 mod cli;
 mod events;
 mod explain;

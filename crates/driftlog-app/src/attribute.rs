@@ -1,8 +1,8 @@
-//! Attribution for `driftlog scan`: ingest `--audit` logs if given, then ask the event store who
-//! changed each drifted resource.
+//! Attribution for a scan: ingest `--audit` logs if given, then ask the event store who changed
+//! each drifted resource.
 
-use anyhow::{Context, Result};
-use driftlog_app::record::RecordingObserver;
+use crate::record::{Recorder, RecordingObserver};
+use crate::AppError;
 use driftlog_core::attribution::{attribute_with_requests, Attribution, Confidence};
 use driftlog_core::report::AuditSummary;
 use driftlog_core::Finding;
@@ -24,7 +24,7 @@ impl Observer for Problems {
     }
 }
 
-fn attribute_one(store: &Store, finding: &Finding, now: i64) -> Result<Attribution> {
+fn attribute_one(store: &Store, finding: &Finding, now: i64) -> Result<Attribution, AppError> {
     let stored = store.events_naming(&finding.identifiers)?;
     let ids: Vec<i64> = stored.iter().map(|s| s.id).collect();
     let events: Vec<_> = stored.into_iter().map(|s| s.event).collect();
@@ -53,8 +53,8 @@ pub fn attribute_findings(
     until_us: i64,
     warnings: &mut Vec<String>,
     ingested: &mut Option<driftlog_ingest::Summary>,
-    ledger: &driftlog_app::record::Recorder,
-) -> Result<AuditSummary> {
+    ledger: &Recorder,
+) -> Result<AuditSummary, AppError> {
     let store_name = store_path.display().to_string();
     if audit.is_empty() && !store_path.exists() {
         return Ok(AuditSummary {
@@ -73,8 +73,7 @@ pub fn attribute_findings(
             recorder: ledger,
             store_id: store.store_id()?,
         };
-        let summary = ingest(&mut store, audit, &Options::default(), &recording)
-            .with_context(|| format!("ingesting --audit logs into {store_name}"))?;
+        let summary = ingest(&mut store, audit, &Options::default(), &recording)?;
         let problems = problems.0.into_inner().unwrap_or_default();
         let has_problems = summary.has_problems();
         let (files_failed, records_rejected) = (summary.files_failed, summary.records_rejected);
@@ -119,8 +118,10 @@ pub fn attribute_findings(
     // (SQLite in WAL mode serves concurrent readers).
     findings.par_chunks_mut(32).try_for_each_init(
         || Store::open_existing(store_path),
-        |store, chunk| -> Result<()> {
-            let store = store.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+        |store, chunk| -> Result<(), AppError> {
+            let store = store
+                .as_ref()
+                .map_err(|e| AppError::Input(format!("opening the event store: {e}")))?;
             for finding in chunk {
                 finding.attribution = Some(attribute_one(store, finding, now)?);
             }
