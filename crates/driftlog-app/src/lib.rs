@@ -4,6 +4,8 @@
 //!
 //! - [`scan`]: read declared and live inputs, compare, ignore, attribute, record.
 //! - [`attribute`]: tie findings to the audit events that caused them.
+//! - [`ingest`]: audit logs into the event store, recorded batch by batch.
+//! - [`explain`]: one resource's story: its events, its drift and who caused it.
 //! - [`record`]: what driftlog writes in its tamper-evident ledger (typed entry schemas) and
 //!   writing it, including the per-batch commitments to stored events' contents.
 //! - [`verify`]: recomputing the event store against those commitments, naming the first
@@ -28,6 +30,8 @@
 //! ```
 
 pub mod attribute;
+pub mod explain;
+pub mod ingest;
 pub mod record;
 pub mod scan;
 pub mod verify;

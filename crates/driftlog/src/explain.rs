@@ -4,52 +4,29 @@
 use crate::cli::{EventsFormat, ExplainArgs};
 use crate::exit;
 use anyhow::Result;
-use driftlog_core::attribution::attribute_with_requests;
+use driftlog_app::explain::{ExplainRequest, Explanation};
 use driftlog_core::time::format_time_us;
-use driftlog_core::{ActorKind, Finding};
+use driftlog_core::ActorKind;
 use driftlog_report::events::{event_json, render_table, EventView};
-use driftlog_store::Store;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 
 pub fn run(args: &ExplainArgs, store_path: &Path) -> Result<u8> {
-    let has_state = args.declared.is_some() || args.plan.is_some();
-    let mut store = Store::open_existing(store_path)?;
-    let (mut finding, identifiers): (Option<Finding>, Vec<String>) = if has_state {
-        let (finding, ids) = driftlog_app::scan::resource_in_states(
-            args.declared.as_deref(),
-            args.live.as_deref(),
-            args.plan.as_deref(),
-            &args.target,
-        )?;
-        store.remember_addresses([(args.target.as_str(), ids.as_slice())])?;
-        (finding, ids)
-    } else {
-        // An address a scan (or an earlier `explain`) has seen stands for its identifiers.
-        let mut ids = vec![args.target.clone()];
-        ids.extend(store.address_identifiers(&args.target)?);
-        (None, ids)
+    let request = ExplainRequest {
+        target: args.target.clone(),
+        declared: args.declared.clone(),
+        live: args.live.clone(),
+        plan: args.plan.clone(),
+        store: store_path.to_owned(),
     };
-    let stored = store.events_naming(&identifiers)?;
+    let has_state = request.has_state();
+    let Explanation {
+        identifiers,
+        events: stored,
+        drift: finding,
+    } = driftlog_app::explain::explain(&request)?;
     let events: Vec<_> = stored.iter().map(|s| s.event.clone()).collect();
-    if let Some(f) = finding.as_mut() {
-        let now = jiff::Timestamp::now().as_microsecond();
-        let mut request = |i: usize| {
-            store
-                .raw(stored[i].id)
-                .ok()
-                .and_then(|raw| driftlog_audit::request_body(&raw))
-        };
-        f.attribution = Some(attribute_with_requests(
-            f,
-            &identifiers,
-            &events,
-            now,
-            None,
-            &mut request,
-        ));
-    }
     let views: Vec<EventView> = stored
         .iter()
         .map(|s| EventView {

@@ -3,14 +3,13 @@
 use crate::cli::{IngestArgs, SummaryFormat};
 use crate::exit;
 use anyhow::{Context, Result};
-use driftlog_app::record::RecordingObserver;
-use driftlog_ingest::{ingest, Observer, Options, Problem, Summary};
-use driftlog_store::Store;
+use driftlog_app::ingest::IngestRequest;
+use driftlog_ingest::{Observer, Options, Problem, Summary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Problems printed one by one before the rest are only counted.
 const SHOWN_PROBLEMS: u64 = 50;
@@ -85,44 +84,25 @@ impl Observer for Progress {
 }
 
 pub fn run(args: &IngestArgs, store_path: &Path, ledger: &crate::ledger::Paths) -> Result<u8> {
-    let mut store = Store::open(store_path)?;
-    tracing::debug!(store = %store_path.display(), paths = ?args.paths, batch_events = args.batch_events, "ingest starting");
-    let started = Instant::now();
     let progress = Progress::new();
-    let options = Options {
-        batch_events: args.batch_events,
+    let request = IngestRequest {
+        paths: args.paths.clone(),
+        store: store_path.to_owned(),
+        options: Options {
+            batch_events: args.batch_events,
+        },
     };
-    let recording = RecordingObserver {
-        inner: &progress,
-        recorder: ledger,
-        store_id: store.store_id()?,
-    };
-    let summary = ingest(&mut store, &args.paths, &options, &recording)
+    let outcome = driftlog_app::ingest::ingest(&request, ledger, &progress)
         .with_context(|| format!("ingest into {} stopped", store_path.display()))?;
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }
-    ledger
-        .ingest(store_path, &summary)
-        .context("appending the ingest to the ledger")?;
-    let elapsed = started.elapsed();
-    let total = store.event_count()?;
-    tracing::info!(
-        files_read = summary.files_read,
-        files_unchanged = summary.files_unchanged,
-        files_failed = summary.files_failed,
-        events_read = summary.events_read,
-        inserted = summary.stored.inserted,
-        duplicates = summary.stored.duplicates,
-        records_rejected = summary.records_rejected,
-        seconds = elapsed.as_secs_f64(),
-        "ingest finished"
-    );
+    let (summary, elapsed, total) = (&outcome.summary, outcome.elapsed, outcome.store_events);
     match args.format {
-        SummaryFormat::Text => println!("{}", text_summary(&summary, elapsed, total, store_path)),
+        SummaryFormat::Text => println!("{}", text_summary(summary, elapsed, total, store_path)),
         SummaryFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&json_summary(&summary, elapsed, total, store_path))?
+            serde_json::to_string_pretty(&json_summary(summary, elapsed, total, store_path))?
         ),
     }
     Ok(if summary.has_problems() {
