@@ -3,7 +3,8 @@
 
 use crate::record::{Recorder, RecordingObserver};
 use crate::AppError;
-use driftlog_core::attribution::{attribute_with_requests, Attribution, Confidence};
+use driftlog_core::attribution::attribute_with_requests;
+use driftlog_core::cause::{Attribution, Confidence};
 use driftlog_core::report::AuditSummary;
 use driftlog_core::Finding;
 use driftlog_ingest::{ingest, Observer, Options, Problem};

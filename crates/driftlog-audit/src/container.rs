@@ -5,7 +5,7 @@
 //! case's `data`. Each envelope is peeled here; the record readers never see them.
 
 use crate::error::{Location, Rejection};
-use crate::reader::{ParsedEvent, Sink};
+use crate::sink::{ParsedEvent, Sink};
 use crate::{azure, cloudtrail, gcp, kubernetes};
 use serde::Deserialize;
 use serde_json::value::RawValue;

@@ -2,8 +2,8 @@
 //! tools write without `apiVersion`).
 
 use crate::fields::{optional, required, Str};
-use crate::reader::ParsedEvent;
 use crate::refs;
+use crate::sink::ParsedEvent;
 use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
 use serde::Deserialize;
 use serde_json::value::RawValue;

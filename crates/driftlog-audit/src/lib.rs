@@ -32,8 +32,10 @@ mod kubernetes;
 mod reader;
 mod refs;
 mod request;
+mod sink;
 
 pub use container::UNRECOGNISED;
 pub use error::{FileError, Location, Rejection};
-pub use reader::{is_gzip, read, read_path, Collect, ParsedEvent, Sink};
+pub use reader::{is_gzip, read, read_path};
 pub use request::request_body;
+pub use sink::{Collect, ParsedEvent, Sink};

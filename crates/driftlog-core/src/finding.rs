@@ -47,7 +47,7 @@ pub struct Finding {
     pub identifiers: Vec<String>,
     /// Who made the change, from the audit logs (absent when attribution did not run).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub attribution: Option<crate::attribution::Attribution>,
+    pub attribution: Option<crate::cause::Attribution>,
 }
 
 /// One changed attribute path. `before` is the declared value, `after` the live one; both are

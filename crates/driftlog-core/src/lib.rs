@@ -17,6 +17,7 @@
 
 pub mod address;
 pub mod attribution;
+pub mod cause;
 pub mod diff;
 pub mod engine;
 pub mod event;

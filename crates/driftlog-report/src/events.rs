@@ -7,9 +7,6 @@ use driftlog_core::{AuditEvent, Outcome};
 use serde_json::{json, Value};
 use std::io::{self, Write};
 
-/// Version of the events JSON; bumped on any incompatible change.
-pub const EVENTS_FORMAT_VERSION: &str = "1.0";
-
 /// One event to show: the store's row id, the event, and (with `--raw`) the original record.
 pub struct EventView<'a> {
     pub id: i64,
@@ -63,7 +60,7 @@ pub fn event_json(view: &EventView) -> Value {
 /// `{"format_version": "1.0", "count": N, "events": [...]}`.
 pub fn write_json(events: &[EventView], out: &mut dyn Write) -> io::Result<()> {
     let doc = json!({
-        "format_version": EVENTS_FORMAT_VERSION,
+        "format_version": crate::formats::EVENTS,
         "count": events.len(),
         "events": events.iter().map(event_json).collect::<Vec<_>>(),
     });

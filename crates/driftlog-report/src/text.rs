@@ -76,7 +76,7 @@ pub fn plural(n: usize, word: &str) -> String {
 
 /// One event as a sentence: "AuthorizeSecurityGroupIngress by arn:… (for alice) via console
 /// (sessionCredentialFromConsole, MFA) at 2024-11-04T10:15:00Z from 203.0.113.9, event 3c57…".
-pub fn event_sentence(e: &driftlog_core::attribution::EventRef) -> String {
+pub fn event_sentence(e: &driftlog_core::cause::EventRef) -> String {
     let mut s = format!(
         "{} by {}",
         e.action,
@@ -106,8 +106,8 @@ pub fn event_sentence(e: &driftlog_core::attribution::EventRef) -> String {
 }
 
 /// The attribution of one finding in a few lines, for the console and Markdown.
-pub fn attribution_lines(a: &driftlog_core::attribution::Attribution) -> Vec<String> {
-    use driftlog_core::attribution::Confidence;
+pub fn attribution_lines(a: &driftlog_core::cause::Attribution) -> Vec<String> {
+    use driftlog_core::cause::Confidence;
     let mut lines = Vec::new();
     match a.confidence {
         Confidence::None => lines.push(format!(

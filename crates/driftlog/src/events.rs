@@ -68,10 +68,7 @@ pub fn run(args: &EventsArgs, store_path: &Path) -> Result<u8> {
     let mut out = stdout.lock();
     match args.format {
         EventsFormat::Table => {
-            let width = std::env::var("COLUMNS")
-                .ok()
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(160);
+            let width = driftlog_report::formats::terminal_width(160);
             out.write_all(render_table(&views, width).as_bytes())?;
         }
         EventsFormat::Json => write_json(&views, &mut out)?,

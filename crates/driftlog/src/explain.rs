@@ -41,7 +41,7 @@ pub fn run(args: &ExplainArgs, store_path: &Path) -> Result<u8> {
     match args.format {
         EventsFormat::Json | EventsFormat::Jsonl => {
             let doc = serde_json::json!({
-                "format_version": "1.0",
+                "format_version": driftlog_report::formats::EXPLAIN,
                 "target": args.target,
                 "identifiers": identifiers,
                 "store": store_path.display().to_string(),
@@ -78,10 +78,7 @@ pub fn run(args: &ExplainArgs, store_path: &Path) -> Result<u8> {
                     .map(|e| format!(", the last at {}", format_time_us(e.time_us)))
                     .unwrap_or_default()
             );
-            let width = std::env::var("COLUMNS")
-                .ok()
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(160);
+            let width = driftlog_report::formats::terminal_width(160);
             text.push_str(&render_table(&views, width));
             match &finding {
                 Some(f) => {

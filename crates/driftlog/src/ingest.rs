@@ -156,7 +156,7 @@ fn text_summary(s: &Summary, elapsed: Duration, total: u64, store: &Path) -> Str
 
 fn json_summary(s: &Summary, elapsed: Duration, total: u64, store: &Path) -> serde_json::Value {
     serde_json::json!({
-        "format_version": "1.0",
+        "format_version": driftlog_report::formats::INGEST_SUMMARY,
         "store": store.display().to_string(),
         "seconds": (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
         "files": {

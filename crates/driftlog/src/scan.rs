@@ -117,10 +117,7 @@ fn write_report(args: &ScanArgs, color: ColorChoice, report: &ScanReport) -> Res
             to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
-    let width = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(120);
+    let width = driftlog_report::formats::terminal_width(120);
     let style = Style { color, width };
     match &args.output {
         None => {
