@@ -130,72 +130,123 @@ pub fn compare_instances(
         .iter()
         .filter(|i| i.managed && !declared_keys.contains(&i.key()))
     {
-        out.findings.push(Finding {
-            address: l.address.clone(),
-            resource_type: l.resource_type.clone(),
-            provider: l.provider.clone(),
-            kind: FindingKind::Unmanaged,
-            deposed: l.deposed.clone(),
-            previous_address: None,
-            changes: Vec::new(),
-            identifiers: l
-                .parse()
-                .map(|(v, _)| identifiers(&l.resource_type, [&v]))
-                .unwrap_or_default(),
-            attribution: None,
-        });
+        // An unmanaged resource whose attributes do not parse is still reported, without
+        // identifiers.
+        let side = l.side().unwrap_or((Value::Null, SensitiveMask::None));
+        out.findings
+            .extend(compare_pair(l.pair(None, Some(side))).0);
     }
     Ok(out)
+}
+
+/// One resource instance as both sides have it: the unit every reader hands the engine. A
+/// state scan pairs instances by address; a plan's drift entry is a pair already (`before` is
+/// the declared side, `after` the live one). A side that is `None` does not exist there: no
+/// live side is a deletion, no declared side an unmanaged resource.
+#[derive(Debug, Clone)]
+pub struct Pair {
+    pub address: String,
+    pub resource_type: String,
+    pub provider: String,
+    pub deposed: Option<String>,
+    /// Where a moved resource was before (plans).
+    pub previous_address: Option<String>,
+    pub declared: Option<(Value, SensitiveMask)>,
+    pub live: Option<(Value, SensitiveMask)>,
+}
+
+/// The one path from a pair to a finding: deleted, unmanaged, or the attributes that changed
+/// (with the differences normalizers absorbed), secrets from either side masked.
+pub fn compare_pair(pair: Pair) -> (Option<Finding>, Vec<SuppressedChange>) {
+    let finding = |kind, changes, identifiers| Finding {
+        address: pair.address.clone(),
+        resource_type: pair.resource_type.clone(),
+        provider: pair.provider.clone(),
+        kind,
+        deposed: pair.deposed.clone(),
+        previous_address: pair.previous_address.clone(),
+        changes,
+        identifiers,
+        attribution: None,
+    };
+    match (&pair.declared, &pair.live) {
+        (None, None) => (None, Vec::new()),
+        (Some((before, _)), None) => {
+            let ids = identifiers(&pair.resource_type, [before]);
+            (
+                Some(finding(FindingKind::Deleted, Vec::new(), ids)),
+                Vec::new(),
+            )
+        }
+        (None, Some((after, _))) => {
+            let ids = identifiers(&pair.resource_type, [after]);
+            (
+                Some(finding(FindingKind::Unmanaged, Vec::new(), ids)),
+                Vec::new(),
+            )
+        }
+        (Some((before, before_mask)), Some((after, after_mask))) => {
+            let outcome = diff_attributes(
+                &pair.resource_type,
+                before,
+                after,
+                &before_mask.union(after_mask),
+            );
+            let suppressed = outcome
+                .suppressed
+                .into_iter()
+                .map(|(path, rule)| SuppressedChange {
+                    address: pair.address.clone(),
+                    path,
+                    rule,
+                })
+                .collect();
+            let drift = (!outcome.changes.is_empty()).then(|| {
+                let ids = identifiers(&pair.resource_type, [before, after]);
+                finding(FindingKind::Changed, outcome.changes, ids)
+            });
+            (drift, suppressed)
+        }
+    }
+}
+
+impl ResourceInstance<'_> {
+    /// This instance as one side of a [`Pair`].
+    fn side(&self) -> Result<(Value, SensitiveMask), EngineError> {
+        self.parse()
+    }
+
+    fn pair(
+        &self,
+        declared: Option<(Value, SensitiveMask)>,
+        live: Option<(Value, SensitiveMask)>,
+    ) -> Pair {
+        Pair {
+            address: self.address.clone(),
+            resource_type: self.resource_type.clone(),
+            provider: self.provider.clone(),
+            deposed: self.deposed.clone(),
+            previous_address: None,
+            declared,
+            live,
+        }
+    }
 }
 
 fn compare_one(
     declared: &ResourceInstance<'_>,
     live: Option<&ResourceInstance<'_>>,
 ) -> Result<(Option<Finding>, Vec<SuppressedChange>), EngineError> {
-    let finding = |kind, changes, identifiers| Finding {
-        address: declared.address.clone(),
-        resource_type: declared.resource_type.clone(),
-        provider: declared.provider.clone(),
-        kind,
-        deposed: declared.deposed.clone(),
-        previous_address: None,
-        changes,
-        identifiers,
-        attribution: None,
-    };
     let Some(live) = live else {
-        let (before, _) = declared.parse()?;
-        let ids = identifiers(&declared.resource_type, [&before]);
-        return Ok((
-            Some(finding(FindingKind::Deleted, Vec::new(), ids)),
-            Vec::new(),
-        ));
+        return Ok(compare_pair(declared.pair(Some(declared.side()?), None)));
     };
+    // Most resources did not drift: identical bytes need no parsing.
     if declared.attributes.map(RawValue::get) == live.attributes.map(RawValue::get) {
         return Ok((None, Vec::new()));
     }
-    let (before, before_mask) = declared.parse()?;
-    let (after, after_mask) = live.parse()?;
-    let outcome = diff_attributes(
-        &declared.resource_type,
-        &before,
-        &after,
-        &before_mask.union(&after_mask),
-    );
-    let suppressed = outcome
-        .suppressed
-        .into_iter()
-        .map(|(path, rule)| SuppressedChange {
-            address: declared.address.clone(),
-            path,
-            rule,
-        })
-        .collect();
-    let drift = (!outcome.changes.is_empty()).then(|| {
-        let ids = identifiers(&declared.resource_type, [&before, &after]);
-        finding(FindingKind::Changed, outcome.changes, ids)
-    });
-    Ok((drift, suppressed))
+    Ok(compare_pair(
+        declared.pair(Some(declared.side()?), Some(live.side()?)),
+    ))
 }
 
 #[cfg(test)]

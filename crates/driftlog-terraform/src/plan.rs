@@ -4,8 +4,8 @@
 use crate::document::Plan;
 use crate::error::ReadError;
 use crate::schema::{ChangeBody, PlanChange, RelevantAttribute};
-use driftlog_core::attribution::identity::identifiers;
 use driftlog_core::diff::diff_attributes;
+use driftlog_core::engine::{compare_pair, Pair};
 use driftlog_core::path::{AttrPath, Segment};
 use driftlog_core::sensitive::SensitiveMask;
 use driftlog_core::{Finding, FindingKind, PendingChange, SuppressedChange};
@@ -127,59 +127,53 @@ fn drift_entry(
 ) -> Result<(Option<Finding>, Vec<SuppressedChange>), ReadError> {
     let address = c.resolved.as_str();
     let acts = actions(c);
-    // Identifiers are read from whichever sides the plan has; a side that does not parse just
-    // contributes none (its problems are reported by the diff below).
-    let ids = || {
-        let sides: Vec<serde_json::Value> = [c.change.before, c.change.after]
-            .into_iter()
-            .flatten()
-            .filter_map(|raw| serde_json::from_str(raw.get()).ok())
-            .collect();
-        identifiers(&c.resource_type, sides.iter())
-    };
-    let finding = |kind, changes| Finding {
-        address: address.to_owned(),
-        resource_type: c.resource_type.to_string(),
-        provider: c.provider_name.as_deref().unwrap_or("").to_owned(),
-        kind,
-        deposed: c.deposed.as_deref().map(str::to_owned),
-        previous_address: c.previous_address.as_deref().map(str::to_owned),
-        changes,
-        identifiers: ids(),
-        attribution: None,
-    };
     if acts.iter().all(|a| a == "no-op" || a == "read") {
         return Ok((None, Vec::new()));
     }
-    if acts.iter().any(|a| a == "delete") && c.change.after.is_none() {
-        return Ok((Some(finding(FindingKind::Deleted, Vec::new())), Vec::new()));
-    }
-    if c.change.before.is_none() {
-        return Ok((
-            Some(finding(FindingKind::Unmanaged, Vec::new())),
-            Vec::new(),
-        ));
-    }
-    let (before, after, mask) = sides(path, address, &c.change)?;
-    let outcome = diff_attributes(&c.resource_type, &before, &after, &mask);
-    let suppressed = outcome
-        .suppressed
-        .into_iter()
-        .map(|(p, rule)| SuppressedChange {
-            address: address.to_owned(),
-            path: p,
-            rule,
-        })
-        .collect();
-    let mut changes = outcome.changes;
-    if let Some(relevant) = relevant {
-        for change in &mut changes {
+    // A drift entry is a pair already: `before` as Terraform last recorded it, `after` as the
+    // refresh found it. A side that does not parse contributes what it can (identifiers of a
+    // deletion or an unmanaged resource); a change needs both.
+    let side = |raw: Option<&RawValue>, mask: Option<&RawValue>, what: &str| {
+        let value = parse_raw(path, address, what, raw)?;
+        let mask = SensitiveMask::from_mirror(&parse_raw(path, address, "sensitive", mask)?);
+        Ok::<_, ReadError>((value, mask))
+    };
+    let lenient = |raw: Option<&RawValue>| {
+        raw.and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
+            .map(|v| (v, SensitiveMask::None))
+    };
+    let (declared, live) = if acts.iter().any(|a| a == "delete") && c.change.after.is_none() {
+        (
+            Some(lenient(c.change.before).unwrap_or((Value::Null, SensitiveMask::None))),
+            None,
+        )
+    } else if c.change.before.is_none() {
+        (
+            None,
+            Some(lenient(c.change.after).unwrap_or((Value::Null, SensitiveMask::None))),
+        )
+    } else {
+        (
+            Some(side(c.change.before, c.change.before_sensitive, "before")?),
+            Some(side(c.change.after, c.change.after_sensitive, "after")?),
+        )
+    };
+    let (mut finding, suppressed) = compare_pair(Pair {
+        address: address.to_owned(),
+        resource_type: c.resource_type.to_string(),
+        provider: c.provider_name.as_deref().unwrap_or("").to_owned(),
+        deposed: c.deposed.as_deref().map(str::to_owned),
+        previous_address: c.previous_address.as_deref().map(str::to_owned),
+        declared,
+        live,
+    });
+    if let (Some(f), Some(relevant)) = (finding.as_mut(), relevant) {
+        for change in &mut f.changes {
             change.relevant = AttrPath::parse(&change.path)
                 .is_some_and(|p| relevant.iter().any(|r| overlaps(&p, r)));
         }
     }
-    let drift = (!changes.is_empty()).then(|| finding(FindingKind::Changed, changes));
-    Ok((drift, suppressed))
+    Ok((finding, suppressed))
 }
 
 fn pending_entry(
