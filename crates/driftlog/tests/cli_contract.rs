@@ -141,14 +141,18 @@ fn one_time_grammar_with_clear_errors() {
     );
 
     // The same grammar for --as-of and for expiries.
-    let bad_as_of = common::scan(&[
-        "--declared",
-        quickstart("declared.tfstate").to_str().unwrap(),
-        "--live",
-        quickstart("live.tfstate").to_str().unwrap(),
-        "--as-of",
-        "soon",
-    ]);
+    let quickstart_scan = |extra: &[&str]| {
+        let (declared, live) = (quickstart("declared.tfstate"), quickstart("live.tfstate"));
+        let mut args = vec![
+            "--declared",
+            declared.to_str().unwrap(),
+            "--live",
+            live.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        common::scan(&args)
+    };
+    let bad_as_of = quickstart_scan(&["--as-of", "soon"]);
     assert_eq!(bad_as_of.code, 1);
     assert!(
         bad_as_of
@@ -157,14 +161,7 @@ fn one_time_grammar_with_clear_errors() {
         "{}",
         bad_as_of.stderr
     );
-    let bad_rule = common::scan(&[
-        "--declared",
-        quickstart("declared.tfstate").to_str().unwrap(),
-        "--live",
-        quickstart("live.tfstate").to_str().unwrap(),
-        "--ignore",
-        "aws_instance.* expires=30d",
-    ]);
+    let bad_rule = quickstart_scan(&["--ignore", "aws_instance.* expires=30d"]);
     assert_eq!(bad_rule.code, 1);
     assert!(
         bad_rule
