@@ -105,6 +105,15 @@ struct Probe<'a> {
     properties: Option<&'a RawValue>,
     #[serde(rename = "resourceId", borrow)]
     resource_id: Option<&'a RawValue>,
+    /// A container log line: Docker's json-file driver and Fluent Bit/Fluentd write
+    /// `{"log": "<the line>", "stream": "stdout", …}`; the API server's audit log goes there
+    /// with `--audit-log-path=-`.
+    #[serde(borrow)]
+    log: Option<&'a RawValue>,
+    #[serde(borrow)]
+    stream: Option<&'a RawValue>,
+    #[serde(borrow)]
+    kubernetes: Option<&'a RawValue>,
 }
 
 /// A probed value that is a JSON string, as text.
@@ -158,6 +167,15 @@ pub(crate) fn dispatch(
     }
     if let Some(kind) = string_value(probe.message_type) {
         return cloudwatch_logs(ctx, anchor, &kind, &probe, &pointer, sink);
+    }
+    if let (Some(line), true) = (
+        probe.log.and_then(|l| string_value(Some(l))),
+        probe.stream.is_some() || probe.kubernetes.is_some(),
+    ) {
+        if !line.trim_start().starts_with('{') {
+            return sink.ignore("container log line that is not a JSON record");
+        }
+        return embedded(ctx, anchor, &line, join(&pointer, "log"), None, sink);
     }
     if let Some(category) = string_value(probe.category).filter(|c| {
         c.eq_ignore_ascii_case("kube-audit") || c.eq_ignore_ascii_case("kube-audit-admin")

@@ -340,3 +340,26 @@ fn json_that_is_no_audit_log_is_named_not_dropped() {
     );
     assert!(!r.stderr.contains("MANIFEST"), "{}", r.stderr);
 }
+
+#[test]
+fn kubernetes_audit_logs_in_container_logs() {
+    // The API server with `--audit-log-path=-`, collected by Docker's json-file driver (first
+    // line) and by Fluent Bit with its Kubernetes metadata (third); its own klog lines in the
+    // same stream are not records.
+    let store = TempStore::new();
+    let r = store.ingest(&[
+        &shape("apiserver-container-log.jsonl"),
+        "--format".as_ref(),
+        "json".as_ref(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let summary = common::json(&r);
+    assert_eq!(summary["events"]["inserted"], 2);
+    assert_eq!(summary["records"]["ignored"], 1);
+    let patch = store.event("stdout-0001");
+    assert_eq!(patch["action"], "patch secrets");
+    assert_eq!(patch["actor"]["kind"], "kubectl");
+    let delete = store.event("stdout-0002");
+    assert_eq!(delete["actor"]["kind"], "terraform");
+    assert!(strs(&delete["resources"]).contains(&"shop/old-creds"));
+}
