@@ -5,6 +5,7 @@
 //! - [`scan`]: read declared and live inputs, compare, ignore, attribute, record.
 //! - [`attribute`]: tie findings to the audit events that caused them.
 //! - [`ingest`]: audit logs into the event store, recorded batch by batch.
+//! - [`events`]: search the event store.
 //! - [`explain`]: one resource's story: its events, its drift and who caused it.
 //! - [`record`]: what driftlog writes in its tamper-evident ledger (typed entry schemas) and
 //!   writing it, including the per-batch commitments to stored events' contents.
@@ -30,6 +31,7 @@
 //! ```
 
 pub mod attribute;
+pub mod events;
 pub mod explain;
 pub mod ingest;
 pub mod record;
