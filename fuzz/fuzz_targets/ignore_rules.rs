@@ -7,8 +7,8 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(rules) = IgnoreRules::parse_file(text, "fuzz") {
-            let today = "2026-01-01".parse().unwrap();
-            let _ = rules.apply(Vec::new(), today);
+            let now: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+            let _ = rules.apply(Vec::new(), now);
         }
     }
 });

@@ -17,5 +17,6 @@
 pub mod log;
 pub mod merkle;
 pub mod note;
+pub mod storage;
 
 pub use log::{canonical_json, Damage, DamageKind, Entry, Ledger, LedgerError};

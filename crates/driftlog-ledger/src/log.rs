@@ -8,7 +8,7 @@
 
 use crate::merkle::{leaf_hash, verify_consistency, Hash, ProofError, Tree};
 use crate::note::{Checkpoint, NoteError, SignerKey, VerifierKey};
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::storage::{SqliteStorage, Storage};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -74,9 +74,9 @@ pub enum DamageKind {
     Inconsistent,
 }
 
+/// The log: its logic, over any [`Storage`].
 pub struct Ledger {
-    conn: Connection,
-    path: PathBuf,
+    storage: Box<dyn Storage>,
 }
 
 /// RFC 8785 (JCS) bytes of an entry.
@@ -122,41 +122,9 @@ fn compact_is_jcs(value: &Value) -> bool {
 }
 
 impl Ledger {
-    /// Open (creating it if needed).
+    /// Open the SQLite ledger at `path` (creating it if needed).
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| LedgerError::Io {
-                path: parent.into(),
-                source,
-            })?;
-        }
-        let sql = |source| LedgerError::Sql {
-            path: path.into(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(sql)?;
-        // FULL: an append is on disk when it returns, so nothing is ever signed over an entry a
-        // power cut could take back.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             PRAGMA busy_timeout = 10000;
-             CREATE TABLE IF NOT EXISTS entries (
-                 idx  INTEGER PRIMARY KEY,
-                 kind TEXT NOT NULL,
-                 body BLOB NOT NULL,
-                 leaf BLOB NOT NULL
-             );
-             CREATE TABLE IF NOT EXISTS checkpoints (
-                 size INTEGER PRIMARY KEY,
-                 note TEXT NOT NULL
-             );",
-        )
-        .map_err(sql)?;
-        Ok(Self {
-            conn,
-            path: path.into(),
-        })
+        Ok(Self::with_storage(Box::new(SqliteStorage::open(path)?)))
     }
 
     pub fn open_existing(path: &Path) -> Result<Self, LedgerError> {
@@ -166,21 +134,14 @@ impl Ledger {
         Self::open(path)
     }
 
-    fn sql(&self, source: rusqlite::Error) -> LedgerError {
-        LedgerError::Sql {
-            path: self.path.clone(),
-            source,
-        }
+    /// A ledger kept in another storage.
+    pub fn with_storage(storage: Box<dyn Storage>) -> Self {
+        Self { storage }
     }
 
     /// Number of entries.
     pub fn len(&self) -> Result<u64, LedgerError> {
-        self.conn
-            .query_row("SELECT coalesce(max(idx) + 1, 0) FROM entries", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map(|n| n as u64)
-            .map_err(|e| self.sql(e))
+        self.storage.len()
     }
 
     pub fn is_empty(&self) -> Result<bool, LedgerError> {
@@ -189,70 +150,29 @@ impl Ledger {
 
     /// Append entries in one durable transaction; returns their indexes.
     pub fn append(&mut self, entries: &[(&str, Value)]) -> Result<Vec<u64>, LedgerError> {
-        let path = self.path.clone();
-        let sql = |source| LedgerError::Sql {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(sql)?;
-        let mut next: i64 = tx
-            .query_row("SELECT coalesce(max(idx) + 1, 0) FROM entries", [], |r| {
-                r.get(0)
-            })
-            .map_err(sql)?;
-        let mut indexes = Vec::with_capacity(entries.len());
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO entries (idx, kind, body, leaf) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(sql)?;
-            for (kind, body) in entries {
-                // Every entry names its own place and kind, so rows moved to another index no
-                // longer verify.
-                let mut body = body.clone();
-                if let Value::Object(map) = &mut body {
-                    map.insert("seq".into(), Value::from(next));
-                    map.insert("kind".into(), Value::from(*kind));
-                }
-                let bytes = canonical_json(&body);
-                let leaf = leaf_hash(&bytes);
-                insert
-                    .execute(params![next, kind, bytes, &leaf[..]])
-                    .map_err(sql)?;
-                indexes.push(next as u64);
-                next += 1;
-            }
-        }
-        tx.commit().map_err(sql)?;
-        Ok(indexes)
+        self.storage.append(&mut |first| {
+            Ok(entries
+                .iter()
+                .enumerate()
+                .map(|(i, (kind, body))| {
+                    // Every entry names its own place and kind, so rows moved to another index
+                    // no longer verify.
+                    let mut body = body.clone();
+                    if let Value::Object(map) = &mut body {
+                        map.insert("seq".into(), Value::from(first + i as u64));
+                        map.insert("kind".into(), Value::from(*kind));
+                    }
+                    let bytes = canonical_json(&body);
+                    let leaf = leaf_hash(&bytes);
+                    ((*kind).to_owned(), bytes, leaf)
+                })
+                .collect())
+        })
     }
 
     /// Entries `from..to` (clamped to the log).
     pub fn entries(&self, from: u64, to: u64) -> Result<Vec<Entry>, LedgerError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT idx, kind, body, leaf FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map(params![from as i64, to.min(i64::MAX as u64) as i64], |r| {
-                let leaf: Vec<u8> = r.get(3)?;
-                let mut hash = [0u8; 32];
-                if leaf.len() == 32 {
-                    hash.copy_from_slice(&leaf);
-                }
-                Ok(Entry {
-                    index: r.get::<_, i64>(0)? as u64,
-                    kind: r.get(1)?,
-                    body: r.get(2)?,
-                    leaf: hash,
-                })
-            })
-            .map_err(|e| self.sql(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+        self.storage.entries(from, to)
     }
 
     pub fn entry(&self, index: u64) -> Result<Option<Entry>, LedgerError> {
@@ -262,19 +182,7 @@ impl Ledger {
     /// The tree over the stored leaf hashes (as stored; [`Ledger::verify`] checks them).
     pub fn tree(&self) -> Result<Tree, LedgerError> {
         let mut tree = Tree::default();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT leaf FROM entries ORDER BY idx")
-            .map_err(|e| self.sql(e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.sql(e))?;
-        while let Some(row) = rows.next().map_err(|e| self.sql(e))? {
-            let leaf: Vec<u8> = row.get(0).map_err(|e| self.sql(e))?;
-            let mut hash = [0u8; 32];
-            if leaf.len() == 32 {
-                hash.copy_from_slice(&leaf);
-            }
-            tree.push(hash);
-        }
+        self.storage.for_each_leaf(&mut |leaf| tree.push(leaf))?;
         Ok(tree)
     }
 
@@ -284,11 +192,6 @@ impl Ledger {
     /// is: altered, deleted, reordered or not canonical.
     pub fn verify(&self) -> Result<(Tree, Option<Damage>), LedgerError> {
         let mut tree = Tree::default();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT idx, body, leaf FROM entries ORDER BY idx")
-            .map_err(|e| self.sql(e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.sql(e))?;
         let mut first: Option<Damage> = None;
         // Positions the entries record, kept to tell a deletion from a reordering.
         let mut seqs: Vec<(u64, Option<u64>)> = Vec::new();
@@ -300,10 +203,8 @@ impl Ledger {
                 reason,
             })
         };
-        while let Some(row) = rows.next().map_err(|e| self.sql(e))? {
-            let idx = row.get::<_, i64>(0).map_err(|e| self.sql(e))? as u64;
-            let body: Vec<u8> = row.get(1).map_err(|e| self.sql(e))?;
-            let stored: Vec<u8> = row.get(2).map_err(|e| self.sql(e))?;
+        self.storage.for_each(&mut |entry| {
+            let (idx, body, stored) = (entry.index, entry.body, entry.leaf);
             let leaf = leaf_hash(&body);
             tree.push(leaf);
             let parsed = serde_json::from_slice::<Value>(&body).ok();
@@ -326,7 +227,9 @@ impl Ledger {
                     first = damage(
                         idx,
                         DamageKind::Altered,
-                        format!("entry {idx} was altered: its bytes no longer hash to its recorded leaf"),
+                        format!(
+                            "entry {idx} was altered: its bytes no longer hash to its recorded leaf"
+                        ),
                     );
                 } else if seq.is_some() && seq != Some(idx) {
                     // Classified below, once every recorded position is known.
@@ -340,7 +243,8 @@ impl Ledger {
                 }
             }
             expected = idx + 1;
-        }
+            Ok(())
+        })?;
         if let Some(d) = first.as_mut().filter(|d| d.kind == DamageKind::Reordered) {
             // Entries that moved up into a gap still record increasing positions; a reordering
             // records one that goes back.
@@ -376,27 +280,13 @@ impl Ledger {
             root: tree.root(size)?,
         };
         let note = signer.sign(&checkpoint.text())?;
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO checkpoints (size, note) VALUES (?1, ?2)",
-                params![size as i64, note],
-            )
-            .map_err(|e| self.sql(e))?;
+        self.storage.put_checkpoint(size, &note)?;
         Ok(note)
     }
 
     /// Stored checkpoints, smallest first.
     pub fn checkpoints(&self) -> Result<Vec<(u64, String)>, LedgerError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT size, note FROM checkpoints ORDER BY size")
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
-            })
-            .map_err(|e| self.sql(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+        self.storage.checkpoints()
     }
 
     /// Everything [`Ledger::verify`] checks, plus every stored checkpoint: its signature, that the
@@ -495,20 +385,7 @@ impl Ledger {
 
     /// The stored leaf of an entry, for callers that only need the hash.
     pub fn leaf(&self, index: u64) -> Result<Option<Hash>, LedgerError> {
-        let leaf: Option<Vec<u8>> = self
-            .conn
-            .query_row(
-                "SELECT leaf FROM entries WHERE idx = ?1",
-                [index as i64],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sql(e))?;
-        Ok(leaf.filter(|l| l.len() == 32).map(|l| {
-            let mut h = [0u8; 32];
-            h.copy_from_slice(&l);
-            h
-        }))
+        self.storage.leaf(index)
     }
 }
 
