@@ -203,11 +203,10 @@ impl Ledger {
                 reason,
             })
         };
-        self.storage.for_each(&mut |entry| {
-            let (idx, body, stored) = (entry.index, entry.body, entry.leaf);
-            let leaf = leaf_hash(&body);
+        self.storage.for_each(&mut |idx, body, stored| {
+            let leaf = leaf_hash(body);
             tree.push(leaf);
-            let parsed = serde_json::from_slice::<Value>(&body).ok();
+            let parsed = serde_json::from_slice::<Value>(body).ok();
             let seq = parsed
                 .as_ref()
                 .and_then(|v| v.get("seq"))
@@ -223,7 +222,7 @@ impl Ledger {
                             idx - 1
                         ),
                     );
-                } else if stored != leaf {
+                } else if *stored != leaf {
                     first = damage(
                         idx,
                         DamageKind::Altered,

@@ -5,6 +5,7 @@
 
 use crate::log::{Entry, LedgerError};
 use crate::merkle::Hash;
+use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 
@@ -29,10 +30,11 @@ pub trait Storage: Send {
     /// Stored entries with `from <= index < to`, in index order (gaps are possible in a
     /// damaged log).
     fn entries(&self, from: u64, to: u64) -> Result<Vec<Entry>, LedgerError>;
-    /// Every stored entry in index order, streamed: the log may hold millions.
+    /// Every stored entry's index, bytes and recorded leaf, in index order, streamed and
+    /// borrowed: the log may hold millions.
     fn for_each(
         &self,
-        f: &mut dyn FnMut(Entry) -> Result<(), LedgerError>,
+        f: &mut dyn FnMut(u64, &[u8], &Hash) -> Result<(), LedgerError>,
     ) -> Result<(), LedgerError>;
     /// Every stored leaf hash in index order, without the entries' bytes (checkpoints and
     /// proofs need only these).
@@ -184,21 +186,23 @@ impl Storage for SqliteStorage {
 
     fn for_each(
         &self,
-        f: &mut dyn FnMut(Entry) -> Result<(), LedgerError>,
+        f: &mut dyn FnMut(u64, &[u8], &Hash) -> Result<(), LedgerError>,
     ) -> Result<(), LedgerError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT idx, kind, body, leaf FROM entries ORDER BY idx")
+            .prepare("SELECT idx, body, leaf FROM entries ORDER BY idx")
             .map_err(|e| self.sql(e))?;
         let mut rows = stmt.query([]).map_err(|e| self.sql(e))?;
         while let Some(r) = rows.next().map_err(|e| self.sql(e))? {
-            let entry = Entry {
-                index: r.get::<_, i64>(0).map_err(|e| self.sql(e))? as u64,
-                kind: r.get(1).map_err(|e| self.sql(e))?,
-                body: r.get(2).map_err(|e| self.sql(e))?,
-                leaf: hash(&r.get::<_, Vec<u8>>(3).map_err(|e| self.sql(e))?),
+            let idx = r.get::<_, i64>(0).map_err(|e| self.sql(e))? as u64;
+            let bytes = |i| -> Result<&[u8], LedgerError> {
+                Ok(match r.get_ref(i).map_err(|e| self.sql(e))? {
+                    ValueRef::Blob(b) | ValueRef::Text(b) => b,
+                    _ => &[],
+                })
             };
-            f(entry)?;
+            let leaf = hash(bytes(2)?);
+            f(idx, bytes(1)?, &leaf)?;
         }
         Ok(())
     }
