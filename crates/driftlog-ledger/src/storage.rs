@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 /// One row to append: kind, canonical bytes, leaf hash.
 pub type Row = (String, Vec<u8>, Hash);
 
+/// Called with each stored entry's index, bytes and recorded leaf.
+pub type Visit<'a> = dyn FnMut(u64, &[u8], &Hash) -> Result<(), LedgerError> + 'a;
+
 /// The rows of a log, in index order.
 pub trait Storage: Send {
     /// Where the log is, for messages.
@@ -32,10 +35,7 @@ pub trait Storage: Send {
     fn entries(&self, from: u64, to: u64) -> Result<Vec<Entry>, LedgerError>;
     /// Every stored entry's index, bytes and recorded leaf, in index order, streamed and
     /// borrowed: the log may hold millions.
-    fn for_each(
-        &self,
-        f: &mut dyn FnMut(u64, &[u8], &Hash) -> Result<(), LedgerError>,
-    ) -> Result<(), LedgerError>;
+    fn for_each(&self, f: &mut Visit<'_>) -> Result<(), LedgerError>;
     /// Every stored leaf hash in index order, without the entries' bytes (checkpoints and
     /// proofs need only these).
     fn for_each_leaf(&self, f: &mut dyn FnMut(Hash)) -> Result<(), LedgerError>;
@@ -184,10 +184,7 @@ impl Storage for SqliteStorage {
         rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
-    fn for_each(
-        &self,
-        f: &mut dyn FnMut(u64, &[u8], &Hash) -> Result<(), LedgerError>,
-    ) -> Result<(), LedgerError> {
+    fn for_each(&self, f: &mut Visit<'_>) -> Result<(), LedgerError> {
         let mut stmt = self
             .conn
             .prepare("SELECT idx, body, leaf FROM entries ORDER BY idx")
