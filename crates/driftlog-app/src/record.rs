@@ -233,6 +233,16 @@ impl Recorder {
         &self,
         build: impl FnOnce(u64) -> Vec<Entry>,
     ) -> Result<Option<u64>, RecordError> {
+        self.append(build, true)
+    }
+
+    /// `checkpoint`: sign one afterwards. A checkpoint hashes every leaf of the log, so entries
+    /// made many times in one run (committed batches) leave it to the run's last entry.
+    fn append(
+        &self,
+        build: impl FnOnce(u64) -> Vec<Entry>,
+        checkpoint: bool,
+    ) -> Result<Option<u64>, RecordError> {
         if !self.enabled() {
             return Ok(None);
         }
@@ -243,8 +253,10 @@ impl Recorder {
         }
         let parts: Vec<(&str, serde_json::Value)> = entries.iter().map(Entry::to_parts).collect();
         let first = ledger.append(&parts)?.first().copied();
-        if let Some(signer) = self.signer()? {
-            ledger.checkpoint(&signer)?;
+        if checkpoint {
+            if let Some(signer) = self.signer()? {
+                ledger.checkpoint(&signer)?;
+            }
         }
         Ok(first)
     }
@@ -257,7 +269,8 @@ impl Recorder {
 
     /// An ingest run's files and totals.
     pub fn ingest(&self, store: &Path, s: &Summary) -> Result<(), RecordError> {
-        if s.files.is_empty() {
+        // A run that stored anything is recorded (and signs over its batch entries).
+        if s.files.is_empty() && s.stored.inserted == 0 && s.stored.upgraded == 0 {
             return Ok(());
         }
         let time = |us: Option<i64>| us.map(driftlog_core::time::format_time_us);
@@ -285,9 +298,13 @@ impl Recorder {
         Ok(())
     }
 
-    /// A committed store batch (see [`IngestBatchEntry`]).
+    /// A committed store batch (see [`IngestBatchEntry`]). Durable at once, but signed over by
+    /// the checkpoint of the run's [`Recorder::ingest`] entry, not one checkpoint per batch.
     pub fn ingest_batch(&self, store_id: &str, commit: &BatchCommit) -> Result<(), RecordError> {
-        self.record(|_| vec![Entry::IngestBatch(batch_entry(store_id, commit))])?;
+        self.append(
+            |_| vec![Entry::IngestBatch(batch_entry(store_id, commit))],
+            false,
+        )?;
         Ok(())
     }
 
@@ -311,7 +328,7 @@ impl Recorder {
             })
             .collect();
         let ledger = Ledger::open(&self.ledger)?;
-        let previous = latest(&ledger, |e| match e {
+        let previous = latest(&ledger, "ignore-rules", |e| match e {
             Entry::IgnoreRules(r) => Some(r.rules),
             _ => None,
         })?;
@@ -338,12 +355,20 @@ impl Recorder {
     }
 }
 
-/// The newest entry `pick` accepts, searching back from the end.
-fn latest<T>(ledger: &Ledger, pick: impl Fn(Entry) -> Option<T>) -> Result<Option<T>, RecordError> {
+/// The newest entry of `kind` that `pick` accepts, searching back from the end. Only entries
+/// of that kind are parsed: a ledger holds millions of others.
+fn latest<T>(
+    ledger: &Ledger,
+    kind: &str,
+    pick: impl Fn(Entry) -> Option<T>,
+) -> Result<Option<T>, RecordError> {
     let mut end = ledger.len()?;
     while end > 0 {
         let start = end.saturating_sub(256);
         for e in ledger.entries(start, end)?.into_iter().rev() {
+            if e.kind != kind {
+                continue;
+            }
             if let Some(found) = Entry::parse(&e.body).and_then(&pick) {
                 return Ok(Some(found));
             }

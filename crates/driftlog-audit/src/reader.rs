@@ -28,8 +28,17 @@ pub fn read(input: impl Read, sink: &mut dyn Sink) -> Result<(), FileError> {
     let mut input = BufReader::with_capacity(256 * 1024, input);
     let gzip = is_gzip(input.fill_buf()?);
     if gzip {
-        let decoder = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(input));
-        decode_text(decoder, sink).map_err(|e| match e {
+        let mut decoder = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(input));
+        // Gzip inside gzip: CloudWatch Logs subscription data is gzip'd already, and a Firehose
+        // stream with compression on gzips it again.
+        let nested = is_gzip(decoder.fill_buf().map_err(FileError::Gzip)?);
+        let result = if nested {
+            let inner = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(decoder));
+            decode_text(inner, sink)
+        } else {
+            decode_text(decoder, sink)
+        };
+        result.map_err(|e| match e {
             FileError::Io(io) => FileError::Gzip(io),
             other => other,
         })

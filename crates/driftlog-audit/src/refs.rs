@@ -39,10 +39,7 @@ pub(crate) fn push(out: &mut Vec<String>, value: &str) {
         || value.chars().any(char::is_control)
         // Version numbers and counters (`versionId: "1"`) name nothing.
         || (value.len() < 6 && value.bytes().all(|b| b.is_ascii_digit()))
-        // Long-running operations (GCP `operation-…` and their `selfLink`s, Azure
-        // `…/operations/<id>` status links) are the call's own bookkeeping, not a resource.
-        || value.starts_with("operation-")
-        || value.contains("/operations/")
+        || is_operation(value)
         || out.len() >= MAX_REFS * 2
     {
         return;
@@ -57,6 +54,18 @@ pub(crate) fn push(out: &mut Vec<String>, value: &str) {
             out.push(tail.to_owned());
         }
     }
+}
+
+/// A long-running operation is the call's own bookkeeping, not a resource: GCP's operation
+/// names (`operation-1634612259304-5ceabd30fb515-…`) and the URLs of operations (GCP
+/// `selfLink`s, Azure `…/operations/<id>` status links). A resource merely named
+/// `operation-logs` is still one.
+fn is_operation(value: &str) -> bool {
+    let gcp_name = value
+        .strip_prefix("operation-")
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+    let url = value.starts_with("https://") || value.starts_with("http://");
+    gcp_name || (url && value.contains("/operations/"))
 }
 
 /// `arn:aws:iam::1:role/path/Admin` → `Admin`; `arn:aws:lambda:r:1:function:fn` → `fn`;
@@ -234,6 +243,28 @@ fn is_opaque_document(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operations_are_not_resources_but_names_like_them_are() {
+        let mut out = Vec::new();
+        for v in [
+            "operation-1634612259304-5ceabd30fb515-0ac8bbff",
+            "https://www.googleapis.com/compute/v1/projects/p/zones/z/operations/operation-1",
+            "https://management.azure.com/subscriptions/s/providers/Microsoft.Compute/locations/westus/operations/0f1e",
+            "operation-logs",
+            "arn:aws:s3:::operation-archive",
+        ] {
+            push(&mut out, v);
+        }
+        assert_eq!(
+            out,
+            [
+                "operation-logs",
+                "arn:aws:s3:::operation-archive",
+                "operation-archive"
+            ]
+        );
+    }
 
     fn refs(json: &str) -> Vec<String> {
         let raw: Box<RawValue> = serde_json::from_str(json).unwrap();

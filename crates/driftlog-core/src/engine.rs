@@ -132,7 +132,7 @@ pub fn compare_instances(
     {
         // An unmanaged resource whose attributes do not parse is still reported, without
         // identifiers.
-        let side = l.side().unwrap_or((Value::Null, SensitiveMask::None));
+        let side = l.parse().unwrap_or((Value::Null, SensitiveMask::None));
         out.findings
             .extend(compare_pair(l.pair(None, Some(side))).0);
     }
@@ -211,11 +211,8 @@ pub fn compare_pair(pair: Pair) -> (Option<Finding>, Vec<SuppressedChange>) {
 }
 
 impl ResourceInstance<'_> {
-    /// This instance as one side of a [`Pair`].
-    fn side(&self) -> Result<(Value, SensitiveMask), EngineError> {
-        self.parse()
-    }
-
+    /// This instance on one or both sides of a [`Pair`] (its sides as [`ResourceInstance::parse`]
+    /// reads them).
     fn pair(
         &self,
         declared: Option<(Value, SensitiveMask)>,
@@ -238,14 +235,14 @@ fn compare_one(
     live: Option<&ResourceInstance<'_>>,
 ) -> Result<(Option<Finding>, Vec<SuppressedChange>), EngineError> {
     let Some(live) = live else {
-        return Ok(compare_pair(declared.pair(Some(declared.side()?), None)));
+        return Ok(compare_pair(declared.pair(Some(declared.parse()?), None)));
     };
     // Most resources did not drift: identical bytes need no parsing.
     if declared.attributes.map(RawValue::get) == live.attributes.map(RawValue::get) {
         return Ok((None, Vec::new()));
     }
     Ok(compare_pair(
-        declared.pair(Some(declared.side()?), Some(live.side()?)),
+        declared.pair(Some(declared.parse()?), Some(live.parse()?)),
     ))
 }
 

@@ -152,6 +152,8 @@ pub fn ingest<S: EventStore>(
 ) -> Result<Summary, StoreError> {
     let mut summary = Summary::default();
     let (known_paths, known_hashes) = store.known_files()?;
+    // Shared with the parser tasks on the pool, which outlive no borrow.
+    let known_hashes = std::sync::Arc::new(known_hashes);
 
     let mut todo = Vec::new();
     let mut stdin = false;
@@ -176,7 +178,7 @@ pub fn ingest<S: EventStore>(
         let cancel = &cancel;
         let known = &known_hashes;
         let committer = scope.spawn(move || commit_batches(writing, batches, cancel, observer));
-        let shared_known = std::sync::Arc::new(known_hashes.clone());
+        let shared_known = known_hashes.clone();
         scope.spawn(move || parse_in_order(todo, shared_known, to_writer, cancel));
         let mut batcher = Batcher {
             to_committer,

@@ -208,7 +208,12 @@ impl Store {
         let path = self.path.clone();
         let sql = |e| StoreError::sql(&path, e);
         let mut stats = BatchStats::default();
-        let mut commit = BatchCommit::default();
+        // New events, in ascending id as they are inserted (the hot path: a plain push).
+        let mut inserted: Vec<(i64, [u8; 32])> = Vec::new();
+        // Events stored again in this batch (Kubernetes stages), by id, and the leaf each
+        // replaced copy had when an earlier batch committed to it.
+        let mut restored: FxHashMap<i64, [u8; 32]> = FxHashMap::default();
+        let mut replaced: FxHashMap<i64, Option<[u8; 32]>> = FxHashMap::default();
 
         let counts: Vec<i64> = files.iter().map(|f| f.events.len() as i64).collect();
         let tx = self
@@ -271,6 +276,7 @@ impl Store {
                     r.get(0)
                 })
                 .map_err(sql)?;
+            let first_new_id = next_id;
             let mut insert = tx.prepare_cached(&insert_sql()).map_err(sql)?;
             let mut upsert = tx.prepare_cached(&upsert_sql()).map_err(sql)?;
             let mut stored_copy = tx
@@ -354,6 +360,7 @@ impl Store {
                 if id == next_id {
                     stats.inserted += 1;
                     next_id += 1;
+                    inserted.push((id, p.leaf));
                 } else {
                     stats.upgraded += 1;
                     // The earlier stage's references stay: the request named them too.
@@ -361,15 +368,13 @@ impl Store {
                         .filter(|(old, _)| *old == id)
                         .and_then(|(_, leaf)| leaf)
                         .and_then(|l| <[u8; 32]>::try_from(l.as_slice()).ok());
-                    // Replaced twice in one batch: the leaf that counts is the first one.
-                    if !commit.replaced.iter().any(|(r, _)| *r == id)
-                        && !commit.stored.iter().any(|(s, _)| *s == id)
-                    {
-                        commit.replaced.push((id, old));
+                    // A copy inserted by this same batch replaces nothing an earlier batch
+                    // committed to; replaced twice, the leaf that counts is the first one.
+                    if id < first_new_id {
+                        replaced.entry(id).or_insert(old);
                     }
-                    commit.stored.retain(|(s, _)| *s != id);
+                    restored.insert(id, p.leaf);
                 }
-                commit.stored.push((id, p.leaf));
                 block_used[(p.raw.block - first_block as u64) as usize] = true;
                 for r in &e.resources {
                     resources.entry(r).or_default().push((e.time_us, id));
@@ -417,8 +422,20 @@ impl Store {
             }
         }
         tx.commit().map_err(sql)?;
-        commit.stored.sort_unstable_by_key(|(id, _)| *id);
-        commit.replaced.sort_unstable_by_key(|(id, _)| *id);
+        // The latest copy of each event this batch stored, in ascending id.
+        let mut stored = inserted;
+        if !restored.is_empty() {
+            for (id, leaf) in &mut stored {
+                if let Some(latest) = restored.remove(id) {
+                    *leaf = latest;
+                }
+            }
+            stored.extend(restored);
+            stored.sort_unstable_by_key(|(id, _)| *id);
+        }
+        let mut replaced: Vec<_> = replaced.into_iter().collect();
+        replaced.sort_unstable_by_key(|(id, _)| *id);
+        let commit = BatchCommit { stored, replaced };
         Ok((stats, commit))
     }
 }

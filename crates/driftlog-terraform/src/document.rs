@@ -1,6 +1,6 @@
 //! Detecting what a Terraform JSON file is and reading it into engine inputs.
 
-use crate::error::ReadError;
+use crate::error::{without_position, ReadError};
 use crate::input::{display_path, Input};
 use crate::schema::{
     PlanChange, RelevantAttribute, ShowModule, ShowValues, StateResource, TopLevel,
@@ -319,11 +319,7 @@ pub(crate) fn line_of(whole: &[u8], inner: &str) -> usize {
         .checked_sub(whole.as_ptr() as usize)
         .filter(|o| *o <= whole.len())
         .unwrap_or(0);
-    1 + memchr_count(b'\n', &whole[..offset])
-}
-
-fn memchr_count(needle: u8, haystack: &[u8]) -> usize {
-    haystack.iter().filter(|b| **b == needle).count()
+    1 + whole[..offset].iter().filter(|b| **b == b'\n').count()
 }
 
 /// Two instances with one address would silently shadow each other in the comparison: refuse
@@ -527,7 +523,7 @@ fn plan_entries<'a>(
                     "{}: {}: entry skipped: {}",
                     display_path(path),
                     at(),
-                    strip_position(&e)
+                    without_position(&e)
                 ));
                 continue;
             }
@@ -572,15 +568,6 @@ fn plan_entries<'a>(
         out.push(change);
     }
     Ok(out)
-}
-
-/// serde_json appends " at line L column C"; positions here are reported relative to the file.
-fn strip_position(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    match text.rfind(" at line ") {
-        Some(i) => text[..i].to_owned(),
-        None => text,
-    }
 }
 
 #[derive(Deserialize)]

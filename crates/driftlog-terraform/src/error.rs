@@ -81,16 +81,21 @@ pub enum ReadError {
 impl ReadError {
     /// Turn a serde_json error into one that names the file and position.
     pub(crate) fn json(path: &std::path::Path, err: &serde_json::Error) -> Self {
-        let text = err.to_string();
-        let message = match text.rfind(" at line ") {
-            Some(i) => text[..i].to_owned(),
-            None => text,
-        };
         Self::Json {
             path: path.to_owned(),
             line: err.line(),
             column: err.column(),
-            message,
+            message: without_position(err),
         }
+    }
+}
+
+/// serde_json's message without the " at line L column C" it appends: messages here say where
+/// in the file themselves.
+pub(crate) fn without_position(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
     }
 }

@@ -131,32 +131,22 @@ fn drift_entry(
         return Ok((None, Vec::new()));
     }
     // A drift entry is a pair already: `before` as Terraform last recorded it, `after` as the
-    // refresh found it. A side that does not parse contributes what it can (identifiers of a
-    // deletion or an unmanaged resource); a change needs both.
-    let side = |raw: Option<&RawValue>, mask: Option<&RawValue>, what: &str| {
-        let value = parse_raw(path, address, what, raw)?;
-        let mask = SensitiveMask::from_mirror(&parse_raw(path, address, "sensitive", mask)?);
-        Ok::<_, ReadError>((value, mask))
-    };
+    // refresh found it. A deletion or an unmanaged resource has one side; a side that does not
+    // parse then only costs its identifiers. A change needs both.
     let lenient = |raw: Option<&RawValue>| {
-        raw.and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
-            .map(|v| (v, SensitiveMask::None))
+        let value = raw
+            .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
+            .unwrap_or(Value::Null);
+        (value, SensitiveMask::None)
     };
     let (declared, live) = if acts.iter().any(|a| a == "delete") && c.change.after.is_none() {
-        (
-            Some(lenient(c.change.before).unwrap_or((Value::Null, SensitiveMask::None))),
-            None,
-        )
+        (Some(lenient(c.change.before)), None)
     } else if c.change.before.is_none() {
-        (
-            None,
-            Some(lenient(c.change.after).unwrap_or((Value::Null, SensitiveMask::None))),
-        )
+        (None, Some(lenient(c.change.after)))
     } else {
-        (
-            Some(side(c.change.before, c.change.before_sensitive, "before")?),
-            Some(side(c.change.after, c.change.after_sensitive, "after")?),
-        )
+        // The secrets of both sides go with one of them: `compare_pair` unites the masks.
+        let (before, after, mask) = sides(path, address, &c.change)?;
+        (Some((before, mask)), Some((after, SensitiveMask::None)))
     };
     let (mut finding, suppressed) = compare_pair(Pair {
         address: address.to_owned(),

@@ -6,7 +6,19 @@
 mod common;
 
 use common::{driftlog, quickstart, run, snapshot};
-use std::path::Path;
+
+/// A temporary event store holding the quickstart's CloudTrail.
+fn quickstart_store() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.db");
+    let ingest = run(driftlog()
+        .arg("--store")
+        .arg(&store)
+        .arg("ingest")
+        .arg(quickstart("cloudtrail")));
+    assert_eq!(ingest.code, 0, "{}", ingest.stderr);
+    (dir, store)
+}
 
 fn snap(args: &[&str]) -> String {
     let r = run(driftlog().args(args));
@@ -91,14 +103,7 @@ fn an_error_is_said_once_and_names_its_file() {
 
 #[test]
 fn one_time_grammar_with_clear_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("events.db");
-    let ingest = run(driftlog()
-        .arg("--store")
-        .arg(&store)
-        .arg("ingest")
-        .arg(quickstart("cloudtrail")));
-    assert_eq!(ingest.code, 0, "{}", ingest.stderr);
+    let (dir, store) = quickstart_store();
     let events = |args: &[&str]| {
         run(driftlog()
             .arg("--store")
@@ -229,14 +234,7 @@ fn logs_go_to_stderr_as_text_or_json() {
 
 #[test]
 fn globs_are_one_dialect_and_literal_brackets_stay_literal() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("events.db");
-    let ingest = run(driftlog()
-        .arg("--store")
-        .arg(&store)
-        .arg("ingest")
-        .arg(quickstart("cloudtrail")));
-    assert_eq!(ingest.code, 0);
+    let (_dir, store) = quickstart_store();
     let count = |args: &[&str]| {
         let r = run(driftlog()
             .arg("--store")
@@ -261,5 +259,4 @@ fn globs_are_one_dialect_and_literal_brackets_stay_literal() {
         count(&["--resource", "sg-*"]),
         count(&["--resource", "sg-????????????????*"])
     );
-    let _ = Path::new("");
 }

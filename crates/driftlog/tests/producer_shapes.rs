@@ -133,6 +133,15 @@ fn cloudwatch_logs_subscription_data_from_firehose() {
     let raw = &common::json(&raw)["events"][0]["raw"];
     assert_eq!(raw["eventID"], "c1c10000-0000-4000-8000-000000000003");
     assert!(raw.get("logEvents").is_none());
+
+    // With compression on, Firehose gzips the already gzip'd data again.
+    let twice = dir.path().join("firehose-delivery-2.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&std::fs::read(&object).unwrap()).unwrap();
+    std::fs::write(&twice, gz.finish().unwrap()).unwrap();
+    let again = TempStore::new();
+    ingest_ok(&again, &[&twice]);
+    assert_eq!(again.events(&[]), store.events(&[]));
 }
 
 #[test]
