@@ -26,6 +26,29 @@ pub struct IngestOutcome {
     pub store_events: u64,
 }
 
+impl IngestOutcome {
+    /// The totals to show for the run into `store`.
+    pub fn totals(&self, store: &std::path::Path) -> driftlog_report::ingest::IngestTotals {
+        let s = &self.summary;
+        driftlog_report::ingest::IngestTotals {
+            store: store.display().to_string(),
+            seconds: self.elapsed.as_secs_f64(),
+            files_read: s.files_read,
+            files_unchanged: s.files_unchanged,
+            files_not_logs: s.files_not_logs,
+            files_failed: s.files_failed,
+            bytes_read: s.bytes_read,
+            events_read: s.events_read,
+            inserted: s.stored.inserted,
+            duplicates: s.stored.duplicates,
+            upgraded: s.stored.upgraded,
+            records_rejected: s.records_rejected,
+            records_ignored: s.records_ignored,
+            store_events: self.store_events,
+        }
+    }
+}
+
 /// Ingest, reporting progress and problems to `observer`. Files or records left out are in
 /// the summary (`Summary::has_problems`), not errors: the rest was stored.
 pub fn ingest(

@@ -7,6 +7,7 @@
 //! - [`ingest`]: audit logs into the event store, recorded batch by batch.
 //! - [`events`]: search the event store.
 //! - [`explain`]: one resource's story: its events, its drift and who caused it.
+//! - [`ledger`]: the ledger itself: keys, acknowledgements, checkpoints, proofs, checks.
 //! - [`record`]: what driftlog writes in its tamper-evident ledger (typed entry schemas) and
 //!   writing it, including the per-batch commitments to stored events' contents.
 //! - [`verify`]: recomputing the event store against those commitments, naming the first
@@ -34,6 +35,7 @@ pub mod attribute;
 pub mod events;
 pub mod explain;
 pub mod ingest;
+pub mod ledger;
 pub mod record;
 pub mod scan;
 pub mod verify;

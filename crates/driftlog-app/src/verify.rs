@@ -261,3 +261,36 @@ pub fn verify_store(store: &Store, ledger: &Ledger) -> Result<Verification, Veri
     );
     Ok(out)
 }
+
+/// What `driftlog verify` found: the ledger's own check, then — only when the ledger is intact,
+/// since a damaged ledger vouches for nothing — the store against it.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub ledger: crate::ledger::LedgerCheck,
+    pub store: Option<Verification>,
+}
+
+impl Checked {
+    pub fn intact(&self) -> bool {
+        self.ledger.intact() && self.store.as_ref().is_some_and(|s| s.problems.is_empty())
+    }
+}
+
+/// Check the ledger, then the event store at `store` against it.
+pub fn verify(
+    store: &std::path::Path,
+    rec: &crate::record::Recorder,
+    public: Option<&std::path::Path>,
+) -> Result<Checked, crate::AppError> {
+    let ledger = crate::ledger::verify(rec, public)?;
+    if !ledger.intact() {
+        return Ok(Checked {
+            ledger,
+            store: None,
+        });
+    }
+    let log = Ledger::open_existing(&rec.ledger)?;
+    let events = Store::open_existing(store)?;
+    let store = Some(verify_store(&events, &log)?);
+    Ok(Checked { ledger, store })
+}

@@ -138,3 +138,79 @@ pub fn render_table(events: &[EventView], width: u16) -> String {
     }
     text
 }
+
+/// One resource's story, as `driftlog explain` tells it.
+pub struct Explained<'a> {
+    /// What the user asked about (an address or an identifier).
+    pub target: &'a str,
+    /// The identifiers searched for.
+    pub identifiers: &'a [String],
+    pub store: &'a str,
+    /// Every stored event naming it, oldest first.
+    pub events: &'a [EventView<'a>],
+    /// Its current drift, when state inputs were given and it drifted.
+    pub drift: Option<&'a driftlog_core::Finding>,
+    /// Whether state inputs were given (so "no drift" can be said).
+    pub has_state: bool,
+}
+
+/// The versioned JSON document of `explain`.
+pub fn explain_json(x: &Explained) -> Value {
+    json!({
+        "format_version": crate::formats::EXPLAIN,
+        "target": x.target,
+        "identifiers": x.identifiers,
+        "store": x.store,
+        "events": x.events.iter().map(event_json).collect::<Vec<_>>(),
+        "drift": x.drift,
+    })
+}
+
+/// The story for people: identifiers, a count of writes and Terraform applies, the events'
+/// table, and the current drift with who caused it.
+pub fn explain_text(x: &Explained, width: u16) -> String {
+    use std::fmt::Write as _;
+    let events: Vec<&AuditEvent> = x.events.iter().map(|v| v.event).collect();
+    let identifiers = match x.identifiers {
+        [] => "(none)".to_owned(),
+        ids => ids.join(", "),
+    };
+    let mut text = format!("{} — identifiers: {identifiers}\n", x.target);
+    let applies: Vec<_> = events
+        .iter()
+        .filter(|e| e.actor.kind == driftlog_core::ActorKind::Terraform && e.is_successful_write())
+        .collect();
+    let writes = events.iter().filter(|e| e.read_only == Some(false)).count();
+    let _ = writeln!(
+        text,
+        "{} events in {} ({writes} writes, {} by Terraform{})\n",
+        events.len(),
+        x.store,
+        applies.len(),
+        applies
+            .last()
+            .map(|e| format!(", the last at {}", format_time_us(e.time_us)))
+            .unwrap_or_default()
+    );
+    text.push_str(&render_table(x.events, width));
+    match x.drift {
+        Some(f) => {
+            let paths: Vec<&str> = f.changes.iter().map(|c| c.path.as_str()).collect();
+            let _ = writeln!(
+                text,
+                "\nCurrent drift: {} {} ({})",
+                f.address,
+                f.kind.as_str(),
+                paths.join(", ")
+            );
+            if let Some(a) = &f.attribution {
+                for line in crate::text::attribution_lines(a) {
+                    let _ = writeln!(text, "  {line}");
+                }
+            }
+        }
+        None if x.has_state => text.push_str("\nNo current drift.\n"),
+        None => {}
+    }
+    text
+}

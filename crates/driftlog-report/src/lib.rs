@@ -7,6 +7,7 @@
 pub mod console;
 pub mod events;
 pub mod formats;
+pub mod ingest;
 pub mod json;
 pub mod markdown;
 pub mod sarif;

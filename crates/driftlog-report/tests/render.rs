@@ -225,3 +225,35 @@ fn json() {
 fn sarif() {
     insta::assert_snapshot!(render(Format::Sarif));
 }
+
+fn ingest_totals(failed: u64) -> driftlog_report::ingest::IngestTotals {
+    driftlog_report::ingest::IngestTotals {
+        store: ".driftlog/events.db".into(),
+        seconds: 1.23456,
+        files_read: 12,
+        files_unchanged: 3,
+        files_not_logs: 2,
+        files_failed: failed,
+        bytes_read: 4_500_000,
+        events_read: 1000,
+        inserted: 990,
+        duplicates: 10,
+        upgraded: 1,
+        records_rejected: 0,
+        records_ignored: 4,
+        store_events: 5000,
+    }
+}
+
+#[test]
+fn ingest_summary_text() {
+    insta::assert_snapshot!(driftlog_report::ingest::text(&ingest_totals(1)));
+    let clean = driftlog_report::ingest::text(&ingest_totals(0));
+    assert!(!clean.contains("left out"), "{clean}");
+}
+
+#[test]
+fn ingest_summary_json() {
+    let doc = driftlog_report::ingest::json(&ingest_totals(0));
+    insta::assert_snapshot!(serde_json::to_string_pretty(&doc).unwrap());
+}

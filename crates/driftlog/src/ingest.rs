@@ -4,7 +4,7 @@ use crate::cli::{IngestArgs, SummaryFormat};
 use crate::exit;
 use anyhow::{Context, Result};
 use driftlog_app::ingest::IngestRequest;
-use driftlog_ingest::{Observer, Options, Problem, Summary};
+use driftlog_ingest::{Observer, Options, Problem};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -52,15 +52,12 @@ impl Progress {
 
 impl Observer for Progress {
     fn planned(&self, files: u64, bytes: u64) {
+        self.files.store(0, Ordering::Relaxed);
         if let Some(bar) = &self.bar {
             bar.set_length(bytes);
-            bar.set_message(format!("0/{files} files, 0 events"));
-        }
-        self.files.store(0, Ordering::Relaxed);
-        // Keep the planned file count for the message.
-        self.problems.fetch_add(0, Ordering::Relaxed);
-        if let Some(bar) = &self.bar {
+            // The prefix keeps the planned file count for the message.
             bar.set_prefix(files.to_string());
+            bar.set_message(format!("0/{files} files, 0 events"));
         }
     }
 
@@ -83,7 +80,11 @@ impl Observer for Progress {
     }
 }
 
-pub fn run(args: &IngestArgs, store_path: &Path, ledger: &crate::ledger::Paths) -> Result<u8> {
+pub fn run(
+    args: &IngestArgs,
+    store_path: &Path,
+    ledger: &driftlog_app::record::Recorder,
+) -> Result<u8> {
     let progress = Progress::new();
     let request = IngestRequest {
         paths: args.paths.clone(),
@@ -97,85 +98,17 @@ pub fn run(args: &IngestArgs, store_path: &Path, ledger: &crate::ledger::Paths) 
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }
-    let (summary, elapsed, total) = (&outcome.summary, outcome.elapsed, outcome.store_events);
+    let totals = outcome.totals(store_path);
     match args.format {
-        SummaryFormat::Text => println!("{}", text_summary(summary, elapsed, total, store_path)),
+        SummaryFormat::Text => println!("{}", driftlog_report::ingest::text(&totals)),
         SummaryFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&json_summary(summary, elapsed, total, store_path))?
+            serde_json::to_string_pretty(&driftlog_report::ingest::json(&totals))?
         ),
     }
-    Ok(if summary.has_problems() {
+    Ok(if totals.has_problems() {
         exit::ERROR
     } else {
         exit::CLEAN
-    })
-}
-
-fn text_summary(s: &Summary, elapsed: Duration, total: u64, store: &Path) -> String {
-    let secs = elapsed.as_secs_f64();
-    let mb = s.bytes_read as f64 / 1e6;
-    let mut text = format!(
-        "ingested {} events from {} files ({mb:.1} MB) in {secs:.1} s: {} new, {} already stored",
-        s.events_read, s.files_read, s.stored.inserted, s.stored.duplicates,
-    );
-    if s.stored.upgraded > 0 {
-        text.push_str(&format!(
-            ", {} replaced by a more complete copy",
-            s.stored.upgraded
-        ));
-    }
-    text.push_str(&format!(
-        "\n{} files unchanged since the last ingest (skipped)",
-        s.files_unchanged
-    ));
-    if s.files_not_logs > 0 {
-        text.push_str(&format!(
-            "; {} files in directories are not audit logs by name or are CloudTrail digests (skipped)",
-            s.files_not_logs
-        ));
-    }
-    if s.records_ignored > 0 {
-        text.push_str(&format!(
-            "\n{} records are not audit events (digests, other log entries) and were skipped",
-            s.records_ignored
-        ));
-    }
-    if s.has_problems() {
-        text.push_str(&format!(
-            "\nleft out: {} files and {} records (see the warnings above); the rest was stored",
-            s.files_failed, s.records_rejected
-        ));
-    }
-    text.push_str(&format!(
-        "\nstore {} now holds {total} events",
-        store.display()
-    ));
-    text
-}
-
-fn json_summary(s: &Summary, elapsed: Duration, total: u64, store: &Path) -> serde_json::Value {
-    serde_json::json!({
-        "format_version": driftlog_report::formats::INGEST_SUMMARY,
-        "store": store.display().to_string(),
-        "seconds": (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
-        "files": {
-            "read": s.files_read,
-            "unchanged": s.files_unchanged,
-            "not_logs": s.files_not_logs,
-            "failed": s.files_failed,
-        },
-        "bytes_read": s.bytes_read,
-        "events": {
-            "read": s.events_read,
-            "inserted": s.stored.inserted,
-            "duplicates": s.stored.duplicates,
-            "upgraded": s.stored.upgraded,
-        },
-        "records": {
-            "rejected": s.records_rejected,
-            "ignored": s.records_ignored,
-        },
-        "store_events": total,
     })
 }

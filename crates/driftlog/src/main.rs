@@ -41,7 +41,7 @@ fn main() -> ExitCode {
         }
     };
     cli::init_logging(&cli.logging);
-    let ledger = ledger::Paths {
+    let ledger = driftlog_app::record::Recorder {
         ledger: cli.ledger.clone(),
         key: cli.ledger_key.clone(),
     };

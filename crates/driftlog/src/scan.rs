@@ -79,7 +79,7 @@ pub fn run(
     args: &ScanArgs,
     color: ColorChoice,
     store: &Path,
-    ledger: &crate::ledger::Paths,
+    ledger: &driftlog_app::record::Recorder,
 ) -> Result<u8> {
     let request = request(args, store)?;
     // Progress only where it cannot mix with the report: a report to a file or in a machine

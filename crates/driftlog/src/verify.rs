@@ -4,42 +4,30 @@
 use crate::cli::VerifyArgs;
 use crate::exit;
 use anyhow::Result;
-use driftlog_app::verify::verify_store;
-use driftlog_ledger::Ledger;
-use driftlog_store::Store;
+use driftlog_app::record::Recorder;
 use std::path::Path;
 
-pub fn run(args: &VerifyArgs, store_path: &Path, paths: &crate::ledger::Paths) -> Result<u8> {
-    let ledger = Ledger::open_existing(&paths.ledger)?;
-    if !crate::ledger::verify_ledger(&ledger, paths, args.public.as_deref())? {
+pub fn run(args: &VerifyArgs, store_path: &Path, rec: &Recorder) -> Result<u8> {
+    let checked = driftlog_app::verify::verify(store_path, rec, args.public.as_deref())?;
+    let (true, Some(v)) = (crate::ledger::say_check(&checked.ledger), &checked.store) else {
         return Ok(exit::ERROR);
-    }
-    let store = Store::open_existing(store_path)?;
-    let v = verify_store(&store, &ledger)?;
+    };
     let store_name = store_path.display();
     if let Some(first) = v.problems.first() {
         eprintln!("store {store_name}: {first}");
-        if v.problems.len() > 1 {
+        if let Some(rest) = v.problems.get(1..).filter(|r| !r.is_empty()) {
+            let next: Vec<String> = rest.iter().take(5).map(|p| p.to_string()).collect();
             eprintln!(
                 "store {store_name}: {} more problem(s); the next: {}",
-                v.problems.len() - 1,
-                v.problems[1..]
-                    .iter()
-                    .take(5)
-                    .map(|p| p.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                rest.len(),
+                next.join("; ")
             );
         }
         return Ok(exit::ERROR);
     }
-    let unrecorded = if v.unrecorded > 0 {
-        format!(
-            "; {} stored before the ledger recorded event contents (not checked)",
-            v.unrecorded
-        )
-    } else {
-        String::new()
+    let unrecorded = match v.unrecorded {
+        0 => String::new(),
+        n => format!("; {n} stored before the ledger recorded event contents (not checked)"),
     };
     println!(
         "store {store_name}: {} events match the {} batch entries of the ledger that commit to them{unrecorded}",
