@@ -8,7 +8,7 @@ use driftlog_core::cause::{Attribution, Confidence};
 use driftlog_core::report::AuditSummary;
 use driftlog_core::Finding;
 use driftlog_ingest::{ingest, Observer, Options, Problem};
-use driftlog_store::Store;
+use driftlog_store::EventStore;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -25,7 +25,11 @@ impl Observer for Problems {
     }
 }
 
-fn attribute_one(store: &Store, finding: &Finding, now: i64) -> Result<Attribution, AppError> {
+fn attribute_one(
+    store: &dyn EventStore,
+    finding: &Finding,
+    now: i64,
+) -> Result<Attribution, AppError> {
     let stored = store.events_naming(&finding.identifiers)?;
     let ids: Vec<i64> = stored.iter().map(|s| s.id).collect();
     let events: Vec<_> = stored.into_iter().map(|s| s.event).collect();
@@ -66,7 +70,7 @@ pub fn attribute_findings(
             ..AuditSummary::default()
         });
     }
-    let mut store = Store::open(store_path)?;
+    let mut store = driftlog_store::open(store_path)?;
     if !audit.is_empty() {
         let problems = Problems::default();
         let recording = RecordingObserver {
@@ -74,7 +78,7 @@ pub fn attribute_findings(
             recorder: ledger,
             store_id: store.store_id()?,
         };
-        let summary = ingest(&mut store, audit, &Options::default(), &recording)?;
+        let summary = ingest(store.as_mut(), audit, &Options::default(), &recording)?;
         let problems = problems.0.into_inner().unwrap_or_default();
         let has_problems = summary.has_problems();
         let (files_failed, records_rejected) = (summary.files_failed, summary.records_rejected);
@@ -90,10 +94,11 @@ pub fn attribute_findings(
     }
     // From now on `events --resource ADDRESS` finds what these resources' ids find. A store
     // that cannot be written to (read-only, busy) costs that convenience, not the scan.
-    let known = findings
+    let known: Vec<(&str, &[String])> = findings
         .iter()
-        .map(|f| (f.address.as_str(), f.identifiers.as_slice()));
-    if let Err(e) = store.remember_addresses(known) {
+        .map(|f| (f.address.as_str(), f.identifiers.as_slice()))
+        .collect();
+    if let Err(e) = store.remember_addresses(&known) {
         warnings.push(format!(
             "could not record the findings' Terraform addresses in the event store: {e}"
         ));
@@ -118,13 +123,13 @@ pub fn attribute_findings(
     // Findings are attributed on every core, each thread reading through its own connection
     // (SQLite in WAL mode serves concurrent readers).
     findings.par_chunks_mut(32).try_for_each_init(
-        || Store::open_existing(store_path),
+        || driftlog_store::open_existing(store_path),
         |store, chunk| -> Result<(), AppError> {
             let store = store
                 .as_ref()
                 .map_err(|e| AppError::Input(format!("opening the event store: {e}")))?;
             for finding in chunk {
-                finding.attribution = Some(attribute_one(store, finding, now)?);
+                finding.attribution = Some(attribute_one(store.as_ref(), finding, now)?);
             }
             Ok(())
         },

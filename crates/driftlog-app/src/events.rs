@@ -4,7 +4,7 @@
 use crate::AppError;
 use driftlog_core::time::{self, Bound, Direction};
 use driftlog_core::{ActorKind, Source};
-use driftlog_store::{EventQuery, Store, StoredEvent};
+use driftlog_store::{EventQuery, StoredEvent};
 use std::path::PathBuf;
 
 /// The filters as a user writes them; every one that is set must match.
@@ -35,7 +35,7 @@ pub struct Found {
 }
 
 pub fn search(request: &EventsRequest) -> Result<Found, AppError> {
-    let store = Store::open_existing(&request.store)?;
+    let store = driftlog_store::open_existing(&request.store)?;
     let now = jiff::Timestamp::now();
     let when = |text: &Option<String>, bound, option| {
         text.as_deref()

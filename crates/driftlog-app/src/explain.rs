@@ -4,7 +4,7 @@
 use crate::AppError;
 use driftlog_core::attribution::attribute_with_requests;
 use driftlog_core::Finding;
-use driftlog_store::{Store, StoredEvent};
+use driftlog_store::StoredEvent;
 use std::path::PathBuf;
 
 /// One resource to explain: a Terraform address (with state inputs, or once a scan has seen
@@ -36,7 +36,7 @@ pub struct Explanation {
 }
 
 pub fn explain(request: &ExplainRequest) -> Result<Explanation, AppError> {
-    let mut store = Store::open_existing(&request.store)?;
+    let mut store = driftlog_store::open_existing(&request.store)?;
     let (mut drift, identifiers) = if request.has_state() {
         let (finding, ids) = crate::scan::resource_in_states(
             request.declared.as_deref(),
@@ -44,7 +44,7 @@ pub fn explain(request: &ExplainRequest) -> Result<Explanation, AppError> {
             request.plan.as_deref(),
             &request.target,
         )?;
-        store.remember_addresses([(request.target.as_str(), ids.as_slice())])?;
+        store.remember_addresses(&[(request.target.as_str(), ids.as_slice())])?;
         (finding, ids)
     } else {
         // An address a scan (or an earlier `explain`) has seen stands for its identifiers.

@@ -4,7 +4,6 @@
 use crate::record::{Recorder, RecordingObserver};
 use crate::AppError;
 use driftlog_ingest::{Observer, Options, Summary};
-use driftlog_store::Store;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -56,7 +55,7 @@ pub fn ingest(
     ledger: &Recorder,
     observer: &dyn Observer,
 ) -> Result<IngestOutcome, AppError> {
-    let mut store = Store::open(&request.store)?;
+    let mut store = driftlog_store::open(&request.store)?;
     tracing::debug!(
         store = %request.store.display(),
         paths = ?request.paths,
@@ -70,7 +69,7 @@ pub fn ingest(
         store_id: store.store_id()?,
     };
     let summary =
-        driftlog_ingest::ingest(&mut store, &request.paths, &request.options, &recording)?;
+        driftlog_ingest::ingest(store.as_mut(), &request.paths, &request.options, &recording)?;
     ledger
         .ingest(&request.store, &summary)
         .map_err(|e| AppError::recording("the ingest", e))?;

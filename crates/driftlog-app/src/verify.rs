@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use driftlog_ledger::merkle::{Hash, Tree};
 use driftlog_ledger::{Ledger, LedgerError};
-use driftlog_store::{event_leaf, Store, StoreError};
+use driftlog_store::{event_leaf, EventStore, StoreError};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -112,7 +112,7 @@ fn root(leaves: &[Hash]) -> Option<Hash> {
 }
 
 /// Check every event of `store` against the batch entries `ledger` holds for it.
-pub fn verify_store(store: &Store, ledger: &Ledger) -> Result<Verification, VerifyError> {
+pub fn verify_store(store: &dyn EventStore, ledger: &Ledger) -> Result<Verification, VerifyError> {
     let store_id = store.store_id()?;
     let legacy_until = store.unrecorded_until()?;
 
@@ -290,7 +290,7 @@ pub fn verify(
         });
     }
     let log = Ledger::open_existing(&rec.ledger)?;
-    let events = Store::open_existing(store)?;
-    let store = Some(verify_store(&events, &log)?);
+    let events = driftlog_store::open_existing(store)?;
+    let store = Some(verify_store(events.as_ref(), &log)?);
     Ok(Checked { ledger, store })
 }

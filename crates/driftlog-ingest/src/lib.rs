@@ -144,7 +144,7 @@ enum Outcome {
 }
 
 /// Ingest `inputs` (files, directories walked recursively, `-` for standard input).
-pub fn ingest<S: EventStore>(
+pub fn ingest<S: EventStore + ?Sized>(
     store: &mut S,
     inputs: &[PathBuf],
     options: &Options,
@@ -293,7 +293,7 @@ fn parse_in_order(
     }
 }
 
-fn commit_batches<S: EventStore>(
+fn commit_batches<S: EventStore + ?Sized>(
     store: &mut S,
     batches: std::sync::mpsc::Receiver<ToCommitter>,
     cancel: &AtomicBool,

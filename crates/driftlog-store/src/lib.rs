@@ -31,11 +31,17 @@ use std::collections::{HashMap, HashSet};
 /// Files already stored cleanly: by path (size, modification time in ns), and by content hash.
 pub type KnownFiles = (HashMap<String, (u64, i64)>, HashSet<String>);
 
-/// What the ingest pipeline (`driftlog-ingest`) needs of an event store. SQLite implements it
-/// now; a PostgreSQL store will implement the same, and the pipeline stays as it is.
+/// Everything driftlog asks of an event store: what the ingest pipeline (`driftlog-ingest`)
+/// writes through, and what the use cases (`driftlog-app`) query. SQLite implements it now; a
+/// PostgreSQL store will implement the same, and neither the pipeline nor the use cases change.
+/// Open one with [`open`] or [`open_existing`].
 pub trait EventStore: Send {
     /// Where the store is, for messages.
     fn location(&self) -> &Path;
+    /// This store's identity: the ledger's batch entries name it.
+    fn store_id(&self) -> Result<String, StoreError>;
+    /// Events with ids up to this one were stored before the ledger committed to contents.
+    fn unrecorded_until(&self) -> Result<i64, StoreError>;
     fn known_files(&self) -> Result<KnownFiles, StoreError>;
     fn event_count(&self) -> Result<u64, StoreError>;
     /// A large load is about to start: the store may switch to a faster mode for it.
@@ -47,11 +53,42 @@ pub trait EventStore: Send {
         &mut self,
         files: Vec<FileBatch>,
     ) -> Result<(BatchStats, BatchCommit), StoreError>;
+
+    /// The events matching every filter of `q`, newest first.
+    fn query(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Every event that names any of `identifiers`, oldest first, each once.
+    fn events_naming(&self, identifiers: &[String]) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Up to `limit` events with ids above `after`, in id order, with their original records
+    /// and recorded leaves: what `driftlog verify` recomputes.
+    fn events_after(&self, after: i64, limit: usize) -> Result<Vec<EventWithEvidence>, StoreError>;
+    /// The original record of a stored event, as logged.
+    fn raw(&self, id: i64) -> Result<Vec<u8>, StoreError>;
+
+    /// Remember the identifiers of each Terraform address; returns how many pairs were new.
+    fn remember_addresses(&mut self, known: &[(&str, &[String])]) -> Result<u64, StoreError>;
+    /// The identifiers remembered for `address`, sorted.
+    fn address_identifiers(&self, address: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// Open the store at `location` (creating it if needed) and bring its schema up to date.
+pub fn open(location: &Path) -> Result<Box<dyn EventStore>, StoreError> {
+    Ok(Box::new(Store::open(location)?))
+}
+
+/// Open the store at `location`, failing if it does not exist yet.
+pub fn open_existing(location: &Path) -> Result<Box<dyn EventStore>, StoreError> {
+    Ok(Box::new(Store::open_existing(location)?))
 }
 
 impl EventStore for Store {
     fn location(&self) -> &Path {
         &self.path
+    }
+    fn store_id(&self) -> Result<String, StoreError> {
+        Store::store_id(self)
+    }
+    fn unrecorded_until(&self) -> Result<i64, StoreError> {
+        Store::unrecorded_until(self)
     }
     fn known_files(&self) -> Result<KnownFiles, StoreError> {
         Store::known_files(self)
@@ -71,8 +108,26 @@ impl EventStore for Store {
     ) -> Result<(BatchStats, BatchCommit), StoreError> {
         Store::write_batch(self, files)
     }
+    fn query(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+        Store::query(self, q)
+    }
+    fn events_naming(&self, identifiers: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
+        Store::events_naming(self, identifiers)
+    }
+    fn events_after(&self, after: i64, limit: usize) -> Result<Vec<EventWithEvidence>, StoreError> {
+        Store::events_after(self, after, limit)
+    }
+    fn raw(&self, id: i64) -> Result<Vec<u8>, StoreError> {
+        Store::raw(self, id)
+    }
+    fn remember_addresses(&mut self, known: &[(&str, &[String])]) -> Result<u64, StoreError> {
+        Store::remember_addresses(self, known.iter().copied())
+    }
+    fn address_identifiers(&self, address: &str) -> Result<Vec<String>, StoreError> {
+        Store::address_identifiers(self, address)
+    }
 }
-pub use query::{EventQuery, StoredEvent};
+pub use query::{EventQuery, EventWithEvidence, StoredEvent};
 pub use write::{
     event_leaf, BatchCommit, BatchStats, EvidencePacker, FileBatch, PreparedEvent, RawRef,
 };

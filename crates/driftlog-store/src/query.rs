@@ -354,7 +354,6 @@ impl Store {
         self.resolve(rows)
     }
 
-    /// The original record of a stored event, as logged.
     /// Up to `limit` events with ids above `after`, in id order, each with its original record
     /// and the leaf recorded when it was stored (none for events stored before schema 3): what
     /// `driftlog verify` recomputes against the ledger.
@@ -402,6 +401,7 @@ impl Store {
         Ok(out)
     }
 
+    /// The original record of a stored event, as logged.
     pub fn raw(&self, id: i64) -> Result<Vec<u8>, StoreError> {
         let err = |e| StoreError::sql(&self.path, e);
         let (block, offset, len): (i64, i64, i64) = self
