@@ -3,6 +3,7 @@
 //! front end holds logic of its own.
 //!
 //! - [`scan`]: read declared and live inputs, compare, ignore, attribute, record.
+//! - [`compare`]: environments side by side: what differs, expected or not, and who changed it.
 //! - [`attribute`]: tie findings to the audit events that caused them.
 //! - [`ingest`]: audit logs into the event store, recorded batch by batch.
 //! - [`events`]: search the event store.
@@ -32,6 +33,7 @@
 //! ```
 
 pub mod attribute;
+pub mod compare;
 pub mod events;
 pub mod explain;
 pub mod ingest;

@@ -8,6 +8,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use driftlog_core::compare::CompareReport;
 use driftlog_core::ScanReport;
 use driftlog_ingest::{Observer, Problem, Summary};
 use driftlog_ledger::merkle::{Hash, Tree};
@@ -28,6 +29,7 @@ pub enum Entry {
     Key(KeyEntry),
     Ack(AckEntry),
     IgnoreRules(IgnoreRulesEntry),
+    Compare(CompareEntry),
 }
 
 /// A scan: its inputs (by hash), mode, summary counts and attribution counts.
@@ -147,6 +149,24 @@ pub struct AckEntry {
     pub expires: Option<String>,
 }
 
+/// A comparison of environments: each environment's input (by hash), the summary, and every
+/// unexpected difference by address and attribute path (never values).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompareEntry {
+    pub driftlog_version: String,
+    pub environments: Vec<ScanInput>,
+    pub summary: serde_json::Value,
+    pub unexpected: Vec<UnexpectedDifference>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnexpectedDifference {
+    pub address: String,
+    /// Environments it is missing from, when that is unexpected.
+    pub missing_from: Vec<String>,
+    pub paths: Vec<String>,
+}
+
 /// The ignore rules a scan applied, whenever they differ from the last recorded set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IgnoreRulesEntry {
@@ -173,6 +193,7 @@ impl Entry {
             Entry::Key(_) => "key",
             Entry::Ack(_) => "ack",
             Entry::IgnoreRules(_) => "ignore-rules",
+            Entry::Compare(_) => "compare",
         };
         let mut value = serde_json::to_value(self).unwrap_or_default();
         if let Some(map) = value.as_object_mut() {
@@ -265,6 +286,47 @@ impl Recorder {
     pub fn scan(&self, report: &ScanReport) -> Result<(), RecordError> {
         self.record(|seq| scan_entries(report, seq))?;
         Ok(())
+    }
+
+    /// A comparison and its unexpected differences, in one entry.
+    pub fn compare(&self, report: &CompareReport) -> Result<Option<u64>, RecordError> {
+        let entry = CompareEntry {
+            driftlog_version: report.driftlog_version.to_owned(),
+            environments: report
+                .environments
+                .iter()
+                .map(|e| ScanInput {
+                    role: e.name.clone(),
+                    path: e.input.path.clone(),
+                    sha256: e.input.sha256.clone(),
+                    bytes: e.input.bytes,
+                })
+                .collect(),
+            summary: serde_json::to_value(&report.summary).unwrap_or_default(),
+            unexpected: report
+                .resources
+                .iter()
+                .filter_map(|r| {
+                    let paths: Vec<String> = r
+                        .differences
+                        .iter()
+                        .filter(|d| d.expected.is_none())
+                        .map(|d| d.path.clone())
+                        .collect();
+                    let missing_from = if r.missing_is_unexpected() {
+                        r.missing_from.clone()
+                    } else {
+                        Vec::new()
+                    };
+                    (!paths.is_empty() || !missing_from.is_empty()).then(|| UnexpectedDifference {
+                        address: r.address.clone(),
+                        missing_from,
+                        paths,
+                    })
+                })
+                .collect(),
+        };
+        self.record(|_| vec![Entry::Compare(entry)])
     }
 
     /// An ingest run's files and totals.

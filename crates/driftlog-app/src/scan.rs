@@ -64,7 +64,12 @@ struct Scanned {
 }
 
 /// `sha256` is computed by the caller alongside parsing, so each input is hashed once.
-fn input_record(role: &str, input: &Input, kind: DocumentKind, sha256: String) -> InputFile {
+pub(crate) fn input_record(
+    role: &str,
+    input: &Input,
+    kind: DocumentKind,
+    sha256: String,
+) -> InputFile {
     InputFile {
         role: role.to_owned(),
         path: display_path(&input.path),
@@ -75,7 +80,7 @@ fn input_record(role: &str, input: &Input, kind: DocumentKind, sha256: String) -
 }
 
 /// Instances of a state document, or of a plan's prior state.
-fn state_side<'a>(doc: &Document<'a>) -> Result<Vec<ResourceInstance<'a>>, ReadError> {
+pub(crate) fn state_side<'a>(doc: &Document<'a>) -> Result<Vec<ResourceInstance<'a>>, ReadError> {
     match &doc.plan {
         Some(plan) => plan.prior_state_instances(&doc.path),
         None => Ok(doc.instances.clone()),

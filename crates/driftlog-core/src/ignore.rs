@@ -66,7 +66,7 @@ pub struct ExpiredRule {
 }
 
 /// Split a rule line into whitespace-separated tokens.
-fn tokens(line: &str) -> Result<Vec<String>, String> {
+pub(crate) fn tokens(line: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut current = String::new();
     let mut in_quotes = false;

@@ -18,6 +18,7 @@
 pub mod address;
 pub mod attribution;
 pub mod cause;
+pub mod compare;
 pub mod diff;
 pub mod engine;
 pub mod event;

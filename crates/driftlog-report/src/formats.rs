@@ -3,6 +3,8 @@
 
 /// `driftlog scan -f json` (the report struct carries it).
 pub const SCAN: &str = driftlog_core::report::FORMAT_VERSION;
+/// `driftlog compare -f json` (the report struct carries it).
+pub const COMPARE: &str = driftlog_core::compare::FORMAT_VERSION;
 /// `driftlog events -f json` / `jsonl`.
 pub const EVENTS: &str = "1.0";
 /// `driftlog explain -f json`.

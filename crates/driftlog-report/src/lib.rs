@@ -4,6 +4,7 @@
 //! Each writer is a pure function of the report (and, for the console, of whether to use
 //! colour), so each is snapshot-tested on the same reports.
 
+pub mod compare;
 pub mod console;
 pub mod events;
 pub mod formats;

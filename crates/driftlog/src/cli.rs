@@ -125,6 +125,26 @@ separately as \"not yet applied\"\n  \
 Any FILE may be `-` for standard input.")]
     Scan(ScanArgs),
 
+    /// Compare environments (dev, staging, prod…) built from the same configuration.
+    #[command(
+        long_about = "Compare environments built from the same Terraform configuration: which resources are missing from some, and which attributes differ, value by value.
+
+Resources are matched by address. Names and identifiers that embed the environment (web-prod-sg, arn:…:role/app-staging), each environment's account ids and regions, generated ids, timestamps and computed-only attributes (id, arn, addresses) are not differences; the scan's normalizers apply (policy JSON, sets, null vs empty). Secrets are compared but never shown.
+
+Differences that are by design are declared as rules (--rules, default .driftlog-compare; or --expect), one per line: ADDRESS_GLOB PATH_GLOB [ENVIRONMENTS], e.g.
+  aws_instance.*  instance_type
+  module.db.*     allocated_storage  prod>staging
+  aws_instance.bastion  (exists)  staging,prod
+Everything else is unexpected. With an event store, each unexpected difference names who last changed it in each environment.
+
+Exit codes: 0 no unexpected difference, 1 error, 2 unexpected differences.",
+        after_help = "Examples:
+  driftlog compare --env dev=dev.tfstate --env staging=staging.tfstate --env prod=prod.tfstate
+  driftlog compare --env staging=s.json --env prod=p.json --env-token prod=production --format markdown
+  driftlog compare --env dev=d.tfstate --env prod=p.tfstate --expect 'aws_instance.* instance_type' -f json"
+    )]
+    Compare(CompareArgs),
+
     /// Read audit logs into the event store.
     #[command(
         long_about = "Read audit logs into the event store (--store, default \
@@ -470,6 +490,78 @@ pub enum OutputFormat {
     Markdown,
     /// SARIF 2.1.0 for GitHub code scanning and other dashboards.
     Sarif,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// An environment and its state, NAME=FILE: a raw .tfstate, `terraform show -json`, or a
+    /// plan (its prior state). Two or more; the columns follow their order.
+    #[arg(long = "env", value_name = "NAME=FILE", required = true, value_parser = name_and_path)]
+    pub envs: Vec<(String, PathBuf)>,
+
+    /// Another word that names an environment inside identifiers, ENV=WORD
+    /// (`prod=production`). Repeatable. The environment's name is always one.
+    #[arg(long = "env-token", value_name = "ENV=WORD", value_parser = name_and_word)]
+    pub env_tokens: Vec<(String, String)>,
+
+    /// Rules of expected differences. Default: `.driftlog-compare` in the current directory, if
+    /// present.
+    #[arg(long, value_name = "FILE", env = "DRIFTLOG_COMPARE_RULES")]
+    pub rules: Option<PathBuf>,
+
+    /// An expected difference, as in the rules file: `ADDRESS_GLOB PATH_GLOB [ENVIRONMENTS]`.
+    /// Repeatable; applied after the file's.
+    #[arg(long, value_name = "RULE")]
+    pub expect: Vec<String>,
+
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = CompareFormat::Console, env = "DRIFTLOG_COMPARE_FORMAT")]
+    pub format: CompareFormat,
+
+    /// Write the report to FILE instead of standard output (written whole or not at all).
+    #[arg(long, short, value_name = "FILE", env = "DRIFTLOG_OUTPUT")]
+    pub output: Option<PathBuf>,
+
+    /// Do not ask the event store who changed each unexpected difference.
+    #[arg(long)]
+    pub no_attribution: bool,
+
+    /// In the console, also list the resources whose differences are all expected (the other
+    /// formats always list them).
+    #[arg(long)]
+    pub show_expected: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompareFormat {
+    /// A matrix per resource for people (colour on terminals; honours NO_COLOR).
+    Console,
+    /// Versioned JSON for machines (docs/compare.md).
+    Json,
+    /// Markdown for a pull-request comment or a wiki page.
+    Markdown,
+}
+
+fn name_and_path(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => {
+            Ok((name.to_owned(), PathBuf::from(path)))
+        }
+        _ => Err(format!(
+            "expected NAME=FILE, e.g. prod=prod.tfstate, not '{s}'"
+        )),
+    }
+}
+
+fn name_and_word(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((env, word)) if !env.is_empty() && !word.is_empty() => {
+            Ok((env.to_owned(), word.to_owned()))
+        }
+        _ => Err(format!(
+            "expected ENV=WORD, e.g. prod=production, not '{s}'"
+        )),
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,10 +2,12 @@
 //! library crates; this stays thin.
 
 mod cli;
+mod compare;
 mod events;
 mod explain;
 mod ingest;
 mod ledger;
+mod output;
 mod scan;
 mod verify;
 
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
     };
     let result = match &cli.command {
         cli::Command::Scan(args) => scan::run(args, cli.color, &cli.store, &ledger),
+        cli::Command::Compare(args) => compare::run(args, cli.color, &cli.store, &ledger),
         cli::Command::Ingest(args) => ingest::run(args, &cli.store, &ledger),
         cli::Command::Events(args) => events::run(args, &cli.store),
         cli::Command::Explain(args) => explain::run(args, &cli.store),

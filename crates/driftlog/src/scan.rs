@@ -3,20 +3,30 @@
 
 use crate::cli::{ColorChoice, OutputFormat, ScanArgs};
 use crate::exit;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use driftlog_app::scan::{ScanInputs, ScanRequest};
 use driftlog_app::Progress;
 use driftlog_core::ScanReport;
-use driftlog_report::{Format, Style};
+use driftlog_report::Format;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A spinner on stderr while big inputs are read, only on a terminal.
-struct Spinner(Option<ProgressBar>);
+pub struct Spinner(Option<ProgressBar>);
 
 impl Spinner {
+    /// Progress only where it cannot mix with the report: a report to a file or in a machine
+    /// format, or a console report on a terminal.
+    pub fn for_report(to_file: bool, console: bool) -> Self {
+        if to_file || !console || std::io::stdout().is_terminal() {
+            Self::new()
+        } else {
+            Self(None)
+        }
+    }
+
     fn new() -> Self {
         if !std::io::stderr().is_terminal() {
             return Self(None);
@@ -82,16 +92,7 @@ pub fn run(
     ledger: &driftlog_app::record::Recorder,
 ) -> Result<u8> {
     let request = request(args, store)?;
-    // Progress only where it cannot mix with the report: a report to a file or in a machine
-    // format, or a console report on a terminal.
-    let spinner = if args.output.is_some()
-        || args.format != OutputFormat::Console
-        || std::io::stdout().is_terminal()
-    {
-        Spinner::new()
-    } else {
-        Spinner(None)
-    };
+    let spinner = Spinner::for_report(args.output.is_some(), args.format == OutputFormat::Console);
     let report = driftlog_app::scan::scan(&request, ledger, &spinner)?;
     drop(spinner);
     write_report(args, color, &report)?;
@@ -109,35 +110,8 @@ fn write_report(args: &ScanArgs, color: ColorChoice, report: &ScanReport) -> Res
         OutputFormat::Markdown => Format::Markdown,
         OutputFormat::Sarif => Format::Sarif,
     };
-    let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
-    let color = match color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
-    };
-    let width = driftlog_report::formats::terminal_width(120);
-    let style = Style { color, width };
-    match &args.output {
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            driftlog_report::write(format, report, style, &mut lock)?;
-            lock.flush()?;
-        }
-        Some(path) => {
-            // Write beside the target and rename, so a reader never sees half a report.
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)
-                .with_context(|| format!("{}: cannot create the report file", path.display()))?;
-            driftlog_report::write(format, report, style, &mut tmp)?;
-            tmp.persist(path)
-                .with_context(|| format!("{}: cannot write the report", path.display()))?;
-        }
-    }
-    Ok(())
+    let style = crate::output::style(color, args.output.as_deref());
+    crate::output::emit(args.output.as_deref(), |out| {
+        driftlog_report::write(format, report, style, out)
+    })
 }

@@ -1,0 +1,50 @@
+//! Where reports go: standard output, or a file written whole or not at all.
+
+use crate::cli::ColorChoice;
+use anyhow::{Context, Result};
+use driftlog_report::Style;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+/// Colour and width for a console report going to `output` (standard output when `None`).
+pub fn style(color: ColorChoice, output: Option<&Path>) -> Style {
+    let to_terminal = output.is_none() && std::io::stdout().is_terminal();
+    let color = match color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    Style {
+        color,
+        width: driftlog_report::formats::terminal_width(120),
+    }
+}
+
+/// Run `write` on standard output, or on a file beside `output` that is renamed into place
+/// when complete, so a reader never sees half a report.
+pub fn emit(
+    output: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    match output {
+        None => {
+            let mut lock = std::io::stdout().lock();
+            write(&mut lock)?;
+            lock.flush()?;
+        }
+        Some(path) => {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)
+                .with_context(|| format!("{}: cannot create the report file", path.display()))?;
+            write(&mut tmp)?;
+            tmp.persist(path)
+                .with_context(|| format!("{}: cannot write the report", path.display()))?;
+        }
+    }
+    Ok(())
+}
