@@ -81,13 +81,8 @@ fn check(request: &CompareRequest) -> Result<Vec<String>, AppError> {
     Ok(names)
 }
 
-/// The expected-difference rules: the file's, then the inline ones; every environment they
-/// name must exist.
-pub fn load_rules(
-    file: Option<&Path>,
-    inline: &[String],
-    names: &[String],
-) -> Result<ExpectRules, AppError> {
+/// The expected-difference rules: the file's, then the inline ones.
+pub fn load_rules(file: Option<&Path>, inline: &[String]) -> Result<ExpectRules, AppError> {
     let mut rules = ExpectRules::default();
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|source| AppError::Io {
@@ -106,9 +101,6 @@ pub fn load_rules(
             rules.push(rule);
         }
     }
-    rules
-        .check_environments(names)
-        .map_err(|e| AppError::Input(e.to_string()))?;
     Ok(rules)
 }
 
@@ -120,7 +112,7 @@ pub fn compare(
     progress: &dyn Progress,
 ) -> Result<CompareReport, AppError> {
     let names = check(request)?;
-    let rules = load_rules(request.rules_file.as_deref(), &request.expect, &names)?;
+    let rules = load_rules(request.rules_file.as_deref(), &request.expect)?;
     progress.step(&format!("reading {} environments", names.len()));
     // Every input is read and parsed on its own core; each borrows from its bytes.
     let inputs: Vec<Input> = request
@@ -132,7 +124,7 @@ pub fn compare(
         .par_iter()
         .map(|input| Ok((Document::parse(input)?, input.sha256_hex())))
         .collect::<Result<_, ReadError>>()?;
-    let mut warnings = Vec::new();
+    let mut warnings = rules.unknown_environments(&names);
     let mut environments = Vec::with_capacity(parsed.len());
     for (((name, _), input), (doc, sha256)) in request.environments.iter().zip(&inputs).zip(&parsed)
     {

@@ -260,8 +260,11 @@ pub fn markdown(report: &CompareReport) -> String {
                     .cells
                     .iter()
                     .map(|c| {
-                        let text = cell_text(c, d, 60).replace('\n', "`<br>`");
-                        format!("`{}`", md_escape(&text))
+                        let lines: Vec<String> = cell_text(c, d, 60)
+                            .lines()
+                            .map(|l| format!("`{}`", md_escape(l)))
+                            .collect();
+                        lines.join("<br>")
                     })
                     .collect();
                 let v = match &d.expected {

@@ -237,21 +237,27 @@ impl ExpectRules {
         &self.rules
     }
 
-    /// Every environment a rule names must be one of `names`: a typo would otherwise make a
-    /// rule silently cover nothing.
-    pub fn check_environments(&self, names: &[String]) -> Result<(), RuleError> {
+    /// A warning for each rule that names an environment not among `names`: a typo would
+    /// otherwise make a rule silently cover nothing, while one rules file serves comparisons
+    /// of any subset of the environments.
+    pub fn unknown_environments(&self, names: &[String]) -> Vec<String> {
+        let mut warnings = Vec::new();
         for rule in &self.rules {
-            if let Some(unknown) = rule.names().find(|n| !names.iter().any(|m| m == n)) {
-                return Err(RuleError {
-                    origin: rule.origin.clone(),
-                    message: format!(
-                        "no environment '{unknown}' (the environments are {})",
-                        names.join(", ")
-                    ),
-                });
+            let mut unknown: Vec<&str> = rule
+                .names()
+                .filter(|n| !names.iter().any(|m| m == n))
+                .collect();
+            unknown.dedup();
+            if !unknown.is_empty() {
+                warnings.push(format!(
+                    "{}: names {}, not among the environments compared ({}); that part of the rule applies to nothing",
+                    rule.origin,
+                    unknown.join(", "),
+                    names.join(", ")
+                ));
             }
         }
-        Ok(())
+        warnings
     }
 
     /// The rule that makes an attribute difference expected, if every pair of environments
@@ -391,9 +397,11 @@ mod tests {
         let e = ExpectRules::parse_file("a b expires=2026-01-01\n", "f").unwrap_err();
         assert!(e.message.contains("unknown option"), "{e}");
         let r = rules("a b prod>stagin\n");
-        let e = r
-            .check_environments(&["dev".into(), "staging".into(), "prod".into()])
-            .unwrap_err();
-        assert!(e.message.contains("no environment 'stagin'"), "{e}");
+        let w = r.unknown_environments(&["dev".into(), "staging".into(), "prod".into()]);
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].starts_with(".driftlog-compare:1: names stagin, not among"),
+            "{w:?}"
+        );
     }
 }
