@@ -368,3 +368,62 @@ fn find_account(text: &str) -> Option<String> {
             .then(|| (*account).to_owned())
     })
 }
+
+/// With the prod account's CloudTrail in the store, the rule added only in prod names the
+/// console session that added it, in that environment's cell.
+#[test]
+fn unexpected_differences_name_who_changed_them() {
+    let dir = workspace_root().join("crates/driftlog/tests/data/compare");
+    let store = common::TempStore::new();
+    let ingested = store.ingest(&[&dir.join("prod-cloudtrail.json")]);
+    assert_eq!(ingested.code, 0, "{}", ingested.stderr);
+    let with_store = |format: &str| {
+        run(driftlog()
+            .current_dir(&dir)
+            .arg("--store")
+            .arg(store.path())
+            .args([
+                "compare",
+                "--env",
+                "dev=dev.tfstate",
+                "--env",
+                "staging=staging.tfstate",
+            ])
+            .args([
+                "--env",
+                "prod=prod.tfstate",
+                "--env-token",
+                "prod=production",
+            ])
+            .args(["--format", format]))
+    };
+    let r = with_store("json");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let report = json(&r);
+    let sg = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == "aws_security_group.web")
+        .unwrap();
+    let cells = sg["differences"][0]["cells"].as_array().unwrap();
+    assert!(cells[0].get("last_change").is_none(), "dev: {}", cells[0]);
+    let change = &cells[2]["last_change"];
+    assert_eq!(change["confidence"], "certain", "{change}");
+    assert_eq!(
+        change["caused_by"][0]["action"],
+        "AuthorizeSecurityGroupIngress"
+    );
+    assert_eq!(
+        change["caused_by"][0]["principal"],
+        "arn:aws:sts::333333333333:assumed-role/Admin/pat"
+    );
+    let console = with_store("console");
+    assert!(
+        console
+            .stdout
+            .contains("ingress in prod: caused by (certain)"),
+        "{}",
+        console.stdout
+    );
+}
