@@ -8,6 +8,7 @@ pub mod compare;
 pub mod console;
 pub mod events;
 pub mod formats;
+pub mod html;
 pub mod ingest;
 pub mod json;
 pub mod markdown;
@@ -24,6 +25,7 @@ pub enum Format {
     Json,
     Markdown,
     Sarif,
+    Html,
 }
 
 /// Options that only affect presentation.
@@ -55,5 +57,6 @@ pub fn write(
         Format::Json => json::write(report, out),
         Format::Markdown => out.write_all(markdown::render(report).as_bytes()),
         Format::Sarif => sarif::write(report, out),
+        Format::Html => out.write_all(html::scan(report).as_bytes()),
     }
 }

@@ -328,8 +328,23 @@ pub struct ExplainArgs {
     pub plan: Option<PathBuf>,
 
     /// Output format.
-    #[arg(long, short, value_enum, default_value_t = EventsFormat::Table, env = "DRIFTLOG_EXPLAIN_FORMAT")]
-    pub format: EventsFormat,
+    #[arg(long, short, value_enum, default_value_t = ExplainFormat::Table, env = "DRIFTLOG_EXPLAIN_FORMAT")]
+    pub format: ExplainFormat,
+
+    /// Write to FILE instead of standard output (written whole or not at all).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExplainFormat {
+    /// The events as a table, then the drift and its cause, for people.
+    Table,
+    /// One versioned JSON document (`jsonl` is accepted for the same).
+    #[value(alias = "jsonl")]
+    Json,
+    /// One self-contained HTML page with a timeline.
+    Html,
 }
 
 #[derive(Args, Debug)]
@@ -490,6 +505,9 @@ pub enum OutputFormat {
     Markdown,
     /// SARIF 2.1.0 for GitHub code scanning and other dashboards.
     Sarif,
+    /// One self-contained HTML page (no network requests; sorting and filtering with
+    /// JavaScript, readable without).
+    Html,
 }
 
 #[derive(Args, Debug)]
@@ -540,6 +558,9 @@ pub enum CompareFormat {
     Json,
     /// Markdown for a pull-request comment or a wiki page.
     Markdown,
+    /// One self-contained HTML page (no network requests; sorting and filtering with
+    /// JavaScript, readable without).
+    Html,
 }
 
 fn name_and_path(s: &str) -> Result<(String, PathBuf), String> {

@@ -35,6 +35,7 @@ pub fn run(args: &CompareArgs, color: ColorChoice, store: &Path, ledger: &Record
         }
         CompareFormat::Json => render::json(&report, out),
         CompareFormat::Markdown => out.write_all(render::markdown(&report).as_bytes()),
+        CompareFormat::Html => out.write_all(driftlog_report::html::compare(&report).as_bytes()),
     })?;
     Ok(if report.has_unexpected() {
         exit::DRIFT

@@ -1,12 +1,11 @@
 //! `driftlog explain`: everything the audit logs say about one resource, in time order, with its
 //! current drift and who caused it when state files are given.
 
-use crate::cli::{EventsFormat, ExplainArgs};
+use crate::cli::{ExplainArgs, ExplainFormat};
 use crate::exit;
 use anyhow::Result;
 use driftlog_app::explain::ExplainRequest;
 use driftlog_report::events::{explain_json, explain_text, EventView, Explained};
-use std::io::Write;
 use std::path::Path;
 
 pub fn run(args: &ExplainArgs, store_path: &Path) -> Result<u8> {
@@ -36,17 +35,16 @@ pub fn run(args: &ExplainArgs, store_path: &Path) -> Result<u8> {
         drift: found.drift.as_ref(),
         has_state: request.has_state(),
     };
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        EventsFormat::Json | EventsFormat::Jsonl => {
-            serde_json::to_writer_pretty(&mut out, &explain_json(&explained))?;
-            out.write_all(b"\n")?;
+    crate::output::emit(args.output.as_deref(), |out| match args.format {
+        ExplainFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &explain_json(&explained))?;
+            out.write_all(b"\n")
         }
-        EventsFormat::Table => {
+        ExplainFormat::Table => {
             let width = driftlog_report::formats::terminal_width(160);
-            out.write_all(explain_text(&explained, width).as_bytes())?;
+            out.write_all(explain_text(&explained, width).as_bytes())
         }
-    }
-    out.flush()?;
+        ExplainFormat::Html => out.write_all(driftlog_report::html::explain(&explained).as_bytes()),
+    })?;
     Ok(exit::CLEAN)
 }

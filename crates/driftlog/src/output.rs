@@ -42,6 +42,17 @@ pub fn emit(
             let mut tmp = tempfile::NamedTempFile::new_in(dir)
                 .with_context(|| format!("{}: cannot create the report file", path.display()))?;
             write(&mut tmp)?;
+            // A temporary file is private (0600); a report is as readable as any file the user
+            // writes, or as the one it replaces.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path)
+                    .map(|m| m.permissions().mode())
+                    .unwrap_or(0o644);
+                tmp.as_file()
+                    .set_permissions(std::fs::Permissions::from_mode(mode))?;
+            }
             tmp.persist(path)
                 .with_context(|| format!("{}: cannot write the report", path.display()))?;
         }

@@ -109,6 +109,7 @@ fn write_report(args: &ScanArgs, color: ColorChoice, report: &ScanReport) -> Res
         OutputFormat::Json => Format::Json,
         OutputFormat::Markdown => Format::Markdown,
         OutputFormat::Sarif => Format::Sarif,
+        OutputFormat::Html => Format::Html,
     };
     let style = crate::output::style(color, args.output.as_deref());
     crate::output::emit(args.output.as_deref(), |out| {
