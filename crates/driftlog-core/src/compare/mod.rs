@@ -280,38 +280,31 @@ fn compare_resource(
         .map(|(_, e)| e.profile.name.as_str())
         .collect();
 
-    let mut sides: Vec<Option<Side>> = Vec::with_capacity(instances.len());
+    // Each copy normalized; most resources differ in nothing else, and for them the values
+    // as stated are never needed (parsed again below only for those that differ).
+    let mut normalized: Vec<Option<(Value, SensitiveMask)>> = Vec::with_capacity(instances.len());
     for (instance, env) in instances.iter().zip(envs) {
-        sides.push(match instance {
+        normalized.push(match instance {
             None => None,
             Some(i) => {
-                let (original, mask) = i.parse()?;
-                let mut normalized = original.clone();
-                drop_computed(resource_type, &mut normalized);
-                env.profile.normalize(&mut normalized);
-                Some(Side {
-                    original,
-                    normalized,
-                    mask,
-                })
+                let (mut value, mask) = i.parse()?;
+                drop_computed(resource_type, &mut value);
+                env.profile.normalize(&mut value);
+                Some((value, mask))
             }
         });
     }
-    let present: Vec<usize> = (0..sides.len()).filter(|k| sides[*k].is_some()).collect();
-    let base = present[0];
-    let base_side = sides[base].as_ref().expect("present");
+    let present: Vec<usize> = (0..normalized.len())
+        .filter(|k| normalized[*k].is_some())
+        .collect();
+    let (base_value, base_mask) = normalized[present[0]].as_ref().expect("present");
     let mut paths: BTreeSet<String> = BTreeSet::new();
     for &k in &present[1..] {
-        let side = sides[k].as_ref().expect("present");
-        if side.normalized == base_side.normalized {
+        let (value, mask) = normalized[k].as_ref().expect("present");
+        if value == base_value {
             continue;
         }
-        let outcome = diff_attributes(
-            resource_type,
-            &base_side.normalized,
-            &side.normalized,
-            &base_side.mask.union(&side.mask),
-        );
+        let outcome = diff_attributes(resource_type, base_value, value, &base_mask.union(mask));
         paths.extend(outcome.changes.into_iter().map(|c| c.path));
     }
     // `tags_all.X` mirrors `tags.X` where both differ: reported once, under `tags`.
@@ -323,6 +316,20 @@ fn compare_resource(
         .collect();
     for p in mirrored {
         paths.remove(&p);
+    }
+    if paths.is_empty() && missing.is_empty() {
+        return Ok(None);
+    }
+    let mut sides: Vec<Option<Side>> = Vec::with_capacity(instances.len());
+    for (instance, n) in instances.iter().zip(normalized) {
+        sides.push(match (instance, n) {
+            (Some(i), Some((normalized, mask))) => Some(Side {
+                original: i.parse()?.0,
+                normalized,
+                mask,
+            }),
+            _ => None,
+        });
     }
 
     let mut differences = Vec::new();
