@@ -122,7 +122,10 @@ pub fn compare(
         .collect::<Result<_, _>>()?;
     let parsed: Vec<(Document<'_>, String)> = inputs
         .par_iter()
-        .map(|input| Ok((Document::parse(input)?, input.sha256_hex())))
+        .map(|input| {
+            let (doc, sha256) = rayon::join(|| Document::parse(input), || input.sha256_hex());
+            Ok((doc?, sha256))
+        })
         .collect::<Result<_, ReadError>>()?;
     let mut warnings = rules.unknown_environments(&names);
     let mut environments = Vec::with_capacity(parsed.len());

@@ -427,3 +427,22 @@ fn unexpected_differences_name_who_changed_them() {
         console.stdout
     );
 }
+
+/// A state compared with itself under names that occur in no value (and `a` or `us`, which
+/// occur inside regions and zones) differs in nothing.
+#[test]
+fn an_environment_equals_itself() {
+    let dir = workspace_root().join("crates/driftlog/tests/data/compare");
+    for (a, b) in [("a", "b"), ("us", "east"), ("one", "two")] {
+        let r = compare(
+            &dir,
+            &[
+                "--env",
+                &format!("{a}=prod.tfstate"),
+                "--env",
+                &format!("{b}=prod.tfstate"),
+            ],
+        );
+        assert_eq!(r.code, 0, "{a}/{b}: {}", r.stdout);
+    }
+}

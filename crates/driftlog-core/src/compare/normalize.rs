@@ -257,6 +257,13 @@ impl EnvProfile {
                 out.push_str("{region}");
                 changed = true;
                 i += len;
+                // The rest of that run (the `a` of `us-east-1a`) is not a word of its own.
+                let rest = b[i..]
+                    .iter()
+                    .position(|c| !c.is_ascii_alphanumeric())
+                    .map_or(b.len(), |p| i + p);
+                out.push_str(&s[i..rest]);
+                i = rest;
                 prev_run = None;
                 continue;
             }
@@ -453,6 +460,13 @@ mod tests {
         );
         assert_eq!(n("logs-111122223333-eu-west-1"), "logs-{account}-{region}");
         assert_eq!(n("eu-west-1b"), "{region}b");
+        // `a` after a region is a zone letter, not the environment `a`.
+        let a = EnvProfile {
+            regions: BTreeSet::from(["us-east-1".to_owned()]),
+            ..EnvProfile::new("a", &[])
+        };
+        assert_eq!(a.normalize_str("us-east-1a").as_deref(), Some("{region}a"));
+        assert_eq!(a.normalize_str("x-a").as_deref(), Some("x-{env}"));
         assert_eq!(n("eu-west-10"), "eu-west-10");
     }
 

@@ -243,11 +243,12 @@ impl ExpectRules {
     pub fn unknown_environments(&self, names: &[String]) -> Vec<String> {
         let mut warnings = Vec::new();
         for rule in &self.rules {
-            let mut unknown: Vec<&str> = rule
-                .names()
-                .filter(|n| !names.iter().any(|m| m == n))
-                .collect();
-            unknown.dedup();
+            let mut unknown: Vec<&str> = Vec::new();
+            for n in rule.names() {
+                if !names.iter().any(|m| m == n) && !unknown.contains(&n) {
+                    unknown.push(n);
+                }
+            }
             if !unknown.is_empty() {
                 warnings.push(format!(
                     "{}: names {}, not among the environments compared ({}); that part of the rule applies to nothing",
