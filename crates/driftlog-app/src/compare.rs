@@ -215,6 +215,7 @@ fn attribute_differences(report: &mut CompareReport, store: &Path) -> Result<(),
                         )],
                         identifiers: ids.clone(),
                         attribution: None,
+                        remediation: None,
                     };
                     let mut request = |i: usize| {
                         store

@@ -9,6 +9,7 @@
 //! - [`events`]: search the event store.
 //! - [`explain`]: one resource's story: its events, its drift and who caused it.
 //! - [`ledger`]: the ledger itself: keys, acknowledgements, checkpoints, proofs, checks.
+//! - [`remediate`]: revert commands, codify patches and accept lines for each finding.
 //! - [`record`]: what driftlog writes in its tamper-evident ledger (typed entry schemas) and
 //!   writing it, including the per-batch commitments to stored events' contents.
 //! - [`verify`]: recomputing the event store against those commitments, naming the first
@@ -39,6 +40,7 @@ pub mod explain;
 pub mod ingest;
 pub mod ledger;
 pub mod record;
+pub mod remediate;
 pub mod scan;
 pub mod verify;
 

@@ -48,6 +48,8 @@ pub struct ScanRequest {
     pub as_of: Option<String>,
     /// The event store searched for causes.
     pub store: PathBuf,
+    /// Add remediation to every finding (`None`: none).
+    pub remediate: Option<crate::remediate::RemediateOptions>,
 }
 
 /// The engine's result before ignore rules.
@@ -332,6 +334,10 @@ pub fn scan(
             ledger,
         )?
     };
+    if let Some(options) = &request.remediate {
+        progress.step("remediation");
+        crate::remediate::remediate(&mut findings, options)?;
+    }
     let mut report = ScanReport::new(
         scanned.mode,
         scanned.inputs,

@@ -8,7 +8,7 @@ use crate::time::format_time_us;
 use crate::ActorKind;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
     None,
@@ -27,7 +27,7 @@ impl Confidence {
 }
 
 /// One audit event, as a finding cites it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct EventRef {
     pub source: String,
     pub event_id: String,
@@ -47,7 +47,7 @@ pub struct EventRef {
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
     /// The changed attributes (or `deleted`) this event's action accounts for.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub explains: Vec<String>,
 }
 
@@ -76,7 +76,7 @@ impl EventRef {
 }
 
 /// The time searched for a cause.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Window {
     /// Exclusive lower bound; `None` when nothing bounds it (every stored event was searched).
     pub since: Option<String>,
@@ -87,7 +87,7 @@ pub struct Window {
 }
 
 /// What the audit logs say about one finding.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Attribution {
     pub confidence: Confidence,
     /// The event or events that made the change, oldest first.

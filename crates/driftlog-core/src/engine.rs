@@ -168,6 +168,7 @@ pub fn compare_pair(pair: Pair) -> (Option<Finding>, Vec<SuppressedChange>) {
         changes,
         identifiers,
         attribution: None,
+        remediation: None,
     };
     match (&pair.declared, &pair.live) {
         (None, None) => (None, Vec::new()),

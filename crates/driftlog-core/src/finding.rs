@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// How a resource drifted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
     /// Declared and live, but some attributes differ.
@@ -27,7 +27,7 @@ impl FindingKind {
 }
 
 /// One drifted resource instance.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Finding {
     pub address: String,
     #[serde(rename = "type")]
@@ -43,22 +43,25 @@ pub struct Finding {
     pub changes: Vec<Change>,
     /// The ids, ARNs and names the resource's attributes carry, by which audit events name it
     /// (see [`crate::attribution::identity`]).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub identifiers: Vec<String>,
     /// Who made the change, from the audit logs (absent when attribution did not run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attribution: Option<crate::cause::Attribution>,
+    /// How to fix it: revert, codify, accept (with `--remediate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<crate::remediate::Remediation>,
 }
 
 /// One changed attribute path. `before` is the declared value, `after` the live one; both are
 /// already redacted where sensitive.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Change {
     pub path: String,
     pub before: Value,
     pub after: Value,
     /// The value is secret: only the fact that it changed is shown.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sensitive: bool,
     /// For set-typed attributes: elements only on the live side.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,7 +70,7 @@ pub struct Change {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub removed: Option<Vec<Value>>,
     /// From a plan's `relevant_attributes`: this drift feeds a pending change.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub relevant: bool,
 }
 
@@ -95,7 +98,7 @@ pub struct SuppressedChange {
 }
 
 /// A change a plan would make that is pending configuration, not out-of-band drift.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct PendingChange {
     pub address: String,
     #[serde(rename = "type")]

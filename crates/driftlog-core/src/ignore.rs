@@ -298,6 +298,7 @@ mod tests {
                 .collect(),
             identifiers: Vec::new(),
             attribution: None,
+            remediation: None,
         }
     }
 

@@ -27,6 +27,7 @@ pub mod glob;
 pub mod ignore;
 pub mod normalize;
 pub mod path;
+pub mod remediate;
 pub mod report;
 pub mod sensitive;
 pub mod text;

@@ -8,7 +8,7 @@ use crate::ignore::{ExpiredRule, IgnoredItem};
 use serde::Serialize;
 
 /// Version of the JSON report schema (documented in docs/reports.md).
-pub const FORMAT_VERSION: &str = "1.1";
+pub const FORMAT_VERSION: &str = "1.2";
 
 /// One input file the scan read.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -105,6 +105,17 @@ pub fn render(report: &ScanReport, style: Style) -> String {
             }
             let _ = writeln!(out);
         }
+        if let Some(r) = &finding.remediation {
+            for line in crate::remediation::lines(r) {
+                let _ = writeln!(out, "  {line}");
+            }
+            if let Some(c) = r.codify.as_ref().filter(|c| !c.patch.is_empty()) {
+                for line in c.patch.lines() {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
+            let _ = writeln!(out);
+        }
     }
 
     if !report.not_yet_applied.is_empty() {

@@ -5,6 +5,8 @@
 pub const SCAN: &str = driftlog_core::report::FORMAT_VERSION;
 /// `driftlog compare -f json` (the report struct carries it).
 pub const COMPARE: &str = driftlog_core::compare::FORMAT_VERSION;
+/// `driftlog remediate -f json`.
+pub const REMEDIATION: &str = "1.0";
 /// `driftlog events -f json` / `jsonl`.
 pub const EVENTS: &str = "1.0";
 /// `driftlog explain -f json`.

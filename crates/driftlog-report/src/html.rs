@@ -255,6 +255,14 @@ pub fn scan(report: &ScanReport) -> String {
         changes: Vec<ChangeView>,
         evidence: Vec<Line>,
         search: String,
+        remediation: Option<RemediationView>,
+    }
+    #[derive(Serialize)]
+    struct RemediationView {
+        revert: Vec<Line>,
+        patch: String,
+        notes: Vec<String>,
+        accept: String,
     }
     let s = &report.summary;
     let mut rows = Vec::new();
@@ -304,6 +312,19 @@ pub fn scan(report: &ScanReport) -> String {
                 changes: f.changes.iter().map(change_view).collect(),
                 evidence,
                 search,
+                remediation: f.remediation.as_ref().map(|r| RemediationView {
+                    revert: r
+                        .revert
+                        .iter()
+                        .map(|c| Line {
+                            text: c.command.clone(),
+                            class: "",
+                        })
+                        .collect(),
+                    patch: r.codify.as_ref().map(|c| c.patch.clone()).unwrap_or_default(),
+                    notes: r.codify.as_ref().map(|c| c.notes.clone()).unwrap_or_default(),
+                    accept: r.accept.clone(),
+                }),
             }
         })
         .collect();

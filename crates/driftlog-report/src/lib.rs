@@ -12,6 +12,7 @@ pub mod html;
 pub mod ingest;
 pub mod json;
 pub mod markdown;
+pub mod remediation;
 pub mod sarif;
 pub mod text;
 

@@ -108,6 +108,23 @@ pub fn render(report: &ScanReport) -> String {
                 let _ = writeln!(out, "- {}", prose(&line));
             }
         }
+        if let Some(r) = &finding.remediation {
+            let _ = writeln!(out, "\n**How to fix it**\n");
+            let _ = writeln!(out, "Revert:\n\n```sh");
+            for c in &r.revert {
+                let _ = writeln!(out, "# {}\n{}", c.note, c.command);
+            }
+            let _ = writeln!(out, "```");
+            if let Some(c) = &r.codify {
+                if !c.patch.is_empty() {
+                    let _ = writeln!(out, "\nCodify (accept the live value):\n\n```diff\n{}```", c.patch);
+                }
+                for n in &c.notes {
+                    let _ = writeln!(out, "- {}", prose(n));
+                }
+            }
+            let _ = writeln!(out, "\nAccept for now (`.driftlogignore`):\n\n```\n{}\n```", r.accept);
+        }
         let _ = writeln!(out, "\n</details>\n");
     }
     if !report.not_yet_applied.is_empty() {

@@ -128,6 +128,7 @@ pub fn to_value(report: &ScanReport) -> Value {
                     "changes": f.changes,
                     "identifiers": f.identifiers,
                     "attribution": f.attribution,
+                    "remediation": f.remediation,
                 }
             })
         })

@@ -219,6 +219,20 @@ driftlog ledger verify"
     )]
     Ledger(LedgerArgs),
 
+    /// How to fix the findings of a saved JSON report: revert, codify, accept.
+    #[command(
+        long_about = "How to fix each finding of a saved `driftlog scan -f json` report: the \
+commands that put the declared values back (`terraform apply -target`, and for common AWS \
+changes the AWS CLI call that undoes the attributed one), a unified diff that accepts the live \
+values into the configuration (--config DIR), and an ignore line that accepts the drift for \
+now (--generate-ignore). Nothing is run or changed but the files you name.",
+        after_help = "Examples:\n  \
+driftlog scan --plan plan.json -f json -o drift.json; driftlog remediate drift.json --config ./infra\n  \
+driftlog remediate drift.json --config ./infra --patch accept.patch && git apply accept.patch\n  \
+driftlog remediate drift.json --generate-ignore .driftlogignore --owner alice --expires 14d"
+    )]
+    Remediate(RemediateCommandArgs),
+
     /// Check the ledger, and that the event store holds exactly the events it committed to.
     #[command(
         long_about = "Check the ledger (as `ledger verify` does), then recompute every stored \
@@ -334,6 +348,28 @@ pub struct ExplainArgs {
     /// Write to FILE instead of standard output (written whole or not at all).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct RemediateCommandArgs {
+    /// A report written by `driftlog scan -f json`.
+    #[arg(value_name = "REPORT")]
+    pub report: PathBuf,
+
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = RemediateFormat::Console)]
+    pub format: RemediateFormat,
+
+    #[command(flatten)]
+    pub remediation: RemediateArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RemediateFormat {
+    /// For people: per finding, the commands, the patch and the ignore line.
+    Console,
+    /// `{"format_version", "findings": [{"address", "remediation"}], "patch"}`.
+    Json,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -493,6 +529,41 @@ pub struct ScanArgs {
     /// the plan's `timestamp` in plan mode, else now.
     #[arg(long, value_name = "TIME", env = "DRIFTLOG_AS_OF")]
     pub as_of: Option<String>,
+
+    #[command(flatten)]
+    pub remediation: RemediateArgs,
+}
+
+/// How to fix what was found (docs/remediation.md).
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Remediation")]
+pub struct RemediateArgs {
+    /// Add to every finding how to fix it: the commands that revert it, a patch that
+    /// accepts it into the configuration (with --config), and an ignore line that accepts it
+    /// for now.
+    #[arg(long)]
+    pub remediate: bool,
+
+    /// The Terraform configuration directory to patch (implies --remediate).
+    #[arg(long, value_name = "DIR", env = "DRIFTLOG_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Write every codify edit as one patch (`git apply` / `patch -p1` in --config) to FILE.
+    #[arg(long, value_name = "FILE", requires = "config")]
+    pub patch: Option<PathBuf>,
+
+    /// Append a line per finding, with owner= and expires=, to this ignore file (implies
+    /// --remediate).
+    #[arg(long, value_name = "FILE")]
+    pub generate_ignore: Option<PathBuf>,
+
+    /// Who accepts the drift, in ignore lines. Default: $USER.
+    #[arg(long, value_name = "NAME")]
+    pub owner: Option<String>,
+
+    /// Until when ignore lines accept the drift: a date, or a span from now.
+    #[arg(long, value_name = "TIME", default_value = "30d")]
+    pub expires: String,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

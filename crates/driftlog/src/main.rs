@@ -8,6 +8,7 @@ mod explain;
 mod ingest;
 mod ledger;
 mod output;
+mod remediate;
 mod scan;
 mod verify;
 
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
         cli::Command::Events(args) => events::run(args, &cli.store),
         cli::Command::Explain(args) => explain::run(args, &cli.store),
         cli::Command::Ledger(args) => ledger::run(args, &ledger),
+        cli::Command::Remediate(args) => remediate::run(args),
         cli::Command::Verify(args) => verify::run(args, &cli.store, &ledger),
     };
     match result {

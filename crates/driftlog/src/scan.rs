@@ -82,6 +82,7 @@ fn request(args: &ScanArgs, store: &Path) -> Result<ScanRequest> {
         attribution: !args.no_attribution,
         as_of: args.as_of.clone(),
         store: store.to_owned(),
+        remediate: crate::remediate::options(&args.remediation),
     })
 }
 

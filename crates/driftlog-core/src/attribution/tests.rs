@@ -17,6 +17,7 @@ fn finding(kind: FindingKind, paths: &[&str]) -> Finding {
             .collect(),
         identifiers: vec!["sg-1".into()],
         attribution: None,
+        remediation: None,
     }
 }
 
