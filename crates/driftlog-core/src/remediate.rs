@@ -63,14 +63,50 @@ pub fn quote(word: &str) -> String {
 /// Attributes whose change makes Terraform replace the resource (the AWS provider's
 /// `ForceNew`), for the common types: reverting such a drift is `-replace`, not an update.
 const FORCES_NEW: &[(&str, &[&str])] = &[
-    ("aws_instance", &["ami", "availability_zone", "subnet_id", "placement_group", "tenancy", "key_name", "private_ip"]),
-    ("aws_db_instance", &["engine", "identifier", "availability_zone", "storage_encrypted", "username", "kms_key_id", "db_subnet_group_name"]),
-    ("aws_s3_bucket", &["bucket", "bucket_prefix", "object_lock_enabled"]),
-    ("aws_security_group", &["name", "name_prefix", "description", "vpc_id"]),
+    (
+        "aws_instance",
+        &[
+            "ami",
+            "availability_zone",
+            "subnet_id",
+            "placement_group",
+            "tenancy",
+            "key_name",
+            "private_ip",
+        ],
+    ),
+    (
+        "aws_db_instance",
+        &[
+            "engine",
+            "identifier",
+            "availability_zone",
+            "storage_encrypted",
+            "username",
+            "kms_key_id",
+            "db_subnet_group_name",
+        ],
+    ),
+    (
+        "aws_s3_bucket",
+        &["bucket", "bucket_prefix", "object_lock_enabled"],
+    ),
+    (
+        "aws_security_group",
+        &["name", "name_prefix", "description", "vpc_id"],
+    ),
     ("aws_sqs_queue", &["name", "name_prefix", "fifo_queue"]),
     ("aws_iam_role", &["name", "name_prefix", "path"]),
     ("aws_vpc", &["cidr_block", "instance_tenancy"]),
-    ("aws_subnet", &["vpc_id", "cidr_block", "availability_zone", "availability_zone_id"]),
+    (
+        "aws_subnet",
+        &[
+            "vpc_id",
+            "cidr_block",
+            "availability_zone",
+            "availability_zone_id",
+        ],
+    ),
     ("aws_lambda_function", &["function_name"]),
     ("terraform_data", &["triggers_replace"]),
 ];
@@ -277,7 +313,10 @@ const SQS_ATTRIBUTES: &[(&str, &str)] = &[
     ("policy", "Policy"),
     ("redrive_policy", "RedrivePolicy"),
     ("kms_master_key_id", "KmsMasterKeyId"),
-    ("kms_data_key_reuse_period_seconds", "KmsDataKeyReusePeriodSeconds"),
+    (
+        "kms_data_key_reuse_period_seconds",
+        "KmsDataKeyReusePeriodSeconds",
+    ),
     ("sqs_managed_sse_enabled", "SqsManagedSseEnabled"),
     ("content_based_deduplication", "ContentBasedDeduplication"),
 ];
@@ -325,7 +364,10 @@ fn aws_commands(f: &Finding) -> Vec<Command> {
         .iter()
         .filter_map(|(c, k)| text(&c.before).map(|v| (k.as_str(), v)))
         .collect();
-    let first_tag_path = tags.first().map(|(c, _)| c.path.clone()).unwrap_or_default();
+    let first_tag_path = tags
+        .first()
+        .map(|(c, _)| c.path.clone())
+        .unwrap_or_default();
     match f.resource_type.as_str() {
         "aws_security_group" => {
             if let Some(group) = t.starting("sg-") {
@@ -384,7 +426,11 @@ fn aws_commands(f: &Finding) -> Vec<Command> {
         }
         "aws_s3_bucket_policy" | "aws_s3_bucket" => {
             if let Some(bucket) = t.bucket() {
-                if let Some(c) = f.changes.iter().find(|c| c.path == "policy" && !c.sensitive) {
+                if let Some(c) = f
+                    .changes
+                    .iter()
+                    .find(|c| c.path == "policy" && !c.sensitive)
+                {
                     match text(&c.before).filter(|p| !p.is_empty()) {
                         Some(policy) => push(
                             format!(
@@ -396,7 +442,10 @@ fn aws_commands(f: &Finding) -> Vec<Command> {
                             "policy",
                         ),
                         None => push(
-                            format!("aws s3api delete-bucket-policy --bucket {}{region}", quote(bucket)),
+                            format!(
+                                "aws s3api delete-bucket-policy --bucket {}{region}",
+                                quote(bucket)
+                            ),
                             "the configuration declares no policy".into(),
                             "policy",
                         ),
@@ -454,17 +503,41 @@ fn aws_commands(f: &Finding) -> Vec<Command> {
     }
     // Tags, by the API each service tags with.
     if !tags.is_empty() {
-        let ec2 = t.starting("i-").or_else(|| t.starting("sg-")).or_else(|| t.starting("vpc-")).or_else(|| t.starting("subnet-"));
+        let ec2 = t
+            .starting("i-")
+            .or_else(|| t.starting("sg-"))
+            .or_else(|| t.starting("vpc-"))
+            .or_else(|| t.starting("subnet-"));
         match f.resource_type.as_str() {
             "aws_instance" | "aws_security_group" | "aws_vpc" | "aws_subnet" => {
                 if let Some(id) = ec2 {
                     if !added.is_empty() {
-                        let keys: Vec<String> = added.iter().map(|k| quote(&format!("Key={k}"))).collect();
-                        push(format!("aws ec2 delete-tags --resources {}{region} --tags {}", quote(id), keys.join(" ")), "removes the tags added outside Terraform".into(), &first_tag_path);
+                        let keys: Vec<String> =
+                            added.iter().map(|k| quote(&format!("Key={k}"))).collect();
+                        push(
+                            format!(
+                                "aws ec2 delete-tags --resources {}{region} --tags {}",
+                                quote(id),
+                                keys.join(" ")
+                            ),
+                            "removes the tags added outside Terraform".into(),
+                            &first_tag_path,
+                        );
                     }
                     if !restored.is_empty() {
-                        let tags: Vec<String> = restored.iter().map(|(k, v)| quote(&format!("Key={k},Value={v}"))).collect();
-                        push(format!("aws ec2 create-tags --resources {}{region} --tags {}", quote(id), tags.join(" ")), "sets the declared tag values back".into(), &first_tag_path);
+                        let tags: Vec<String> = restored
+                            .iter()
+                            .map(|(k, v)| quote(&format!("Key={k},Value={v}")))
+                            .collect();
+                        push(
+                            format!(
+                                "aws ec2 create-tags --resources {}{region} --tags {}",
+                                quote(id),
+                                tags.join(" ")
+                            ),
+                            "sets the declared tag values back".into(),
+                            &first_tag_path,
+                        );
                     }
                 }
             }
@@ -472,11 +545,30 @@ fn aws_commands(f: &Finding) -> Vec<Command> {
                 if let Some(role) = t.arn_name("iam") {
                     if !added.is_empty() {
                         let keys: Vec<String> = added.iter().map(|k| quote(k)).collect();
-                        push(format!("aws iam untag-role --role-name {} --tag-keys {}", quote(role), keys.join(" ")), "removes the tags added outside Terraform".into(), &first_tag_path);
+                        push(
+                            format!(
+                                "aws iam untag-role --role-name {} --tag-keys {}",
+                                quote(role),
+                                keys.join(" ")
+                            ),
+                            "removes the tags added outside Terraform".into(),
+                            &first_tag_path,
+                        );
                     }
                     if !restored.is_empty() {
-                        let tags: Vec<String> = restored.iter().map(|(k, v)| quote(&format!("Key={k},Value={v}"))).collect();
-                        push(format!("aws iam tag-role --role-name {} --tags {}", quote(role), tags.join(" ")), "sets the declared tag values back".into(), &first_tag_path);
+                        let tags: Vec<String> = restored
+                            .iter()
+                            .map(|(k, v)| quote(&format!("Key={k},Value={v}")))
+                            .collect();
+                        push(
+                            format!(
+                                "aws iam tag-role --role-name {} --tags {}",
+                                quote(role),
+                                tags.join(" ")
+                            ),
+                            "sets the declared tag values back".into(),
+                            &first_tag_path,
+                        );
                     }
                 }
             }
@@ -484,11 +576,30 @@ fn aws_commands(f: &Finding) -> Vec<Command> {
                 if let Some(url) = t.starting("https://sqs.") {
                     if !added.is_empty() {
                         let keys: Vec<String> = added.iter().map(|k| quote(k)).collect();
-                        push(format!("aws sqs untag-queue --queue-url {}{region} --tag-keys {}", quote(url), keys.join(" ")), "removes the tags added outside Terraform".into(), &first_tag_path);
+                        push(
+                            format!(
+                                "aws sqs untag-queue --queue-url {}{region} --tag-keys {}",
+                                quote(url),
+                                keys.join(" ")
+                            ),
+                            "removes the tags added outside Terraform".into(),
+                            &first_tag_path,
+                        );
                     }
                     if !restored.is_empty() {
-                        let map: Map<String, Value> = restored.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
-                        push(format!("aws sqs tag-queue --queue-url {}{region} --tags {}", quote(url), quote(&Value::Object(map).to_string())), "sets the declared tag values back".into(), &first_tag_path);
+                        let map: Map<String, Value> = restored
+                            .iter()
+                            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+                            .collect();
+                        push(
+                            format!(
+                                "aws sqs tag-queue --queue-url {}{region} --tags {}",
+                                quote(url),
+                                quote(&Value::Object(map).to_string())
+                            ),
+                            "sets the declared tag values back".into(),
+                            &first_tag_path,
+                        );
                     }
                 }
             }
@@ -496,11 +607,30 @@ fn aws_commands(f: &Finding) -> Vec<Command> {
                 if let Some(arn) = t.arn("lambda") {
                     if !added.is_empty() {
                         let keys: Vec<String> = added.iter().map(|k| quote(k)).collect();
-                        push(format!("aws lambda untag-resource --resource {}{region} --tag-keys {}", quote(arn), keys.join(" ")), "removes the tags added outside Terraform".into(), &first_tag_path);
+                        push(
+                            format!(
+                                "aws lambda untag-resource --resource {}{region} --tag-keys {}",
+                                quote(arn),
+                                keys.join(" ")
+                            ),
+                            "removes the tags added outside Terraform".into(),
+                            &first_tag_path,
+                        );
                     }
                     if !restored.is_empty() {
-                        let map: Map<String, Value> = restored.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
-                        push(format!("aws lambda tag-resource --resource {}{region} --tags {}", quote(arn), quote(&Value::Object(map).to_string())), "sets the declared tag values back".into(), &first_tag_path);
+                        let map: Map<String, Value> = restored
+                            .iter()
+                            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+                            .collect();
+                        push(
+                            format!(
+                                "aws lambda tag-resource --resource {}{region} --tags {}",
+                                quote(arn),
+                                quote(&Value::Object(map).to_string())
+                            ),
+                            "sets the declared tag values back".into(),
+                            &first_tag_path,
+                        );
                     }
                 }
             }
@@ -581,11 +711,17 @@ mod tests {
         let f = finding(
             "aws_security_group",
             "aws_security_group.web",
-            &["sg-0123456789abcdef0", "arn:aws:ec2:eu-west-1:123456789012:security-group/sg-0123456789abcdef0"],
+            &[
+                "sg-0123456789abcdef0",
+                "arn:aws:ec2:eu-west-1:123456789012:security-group/sg-0123456789abcdef0",
+            ],
             vec![c],
         );
         let r = remediate(&f, "alice", "2026-12-31");
-        assert_eq!(r.revert[0].command, "terraform apply -target=aws_security_group.web");
+        assert_eq!(
+            r.revert[0].command,
+            "terraform apply -target=aws_security_group.web"
+        );
         assert_eq!(
             r.revert[1].command,
             r#"aws ec2 revoke-security-group-ingress --group-id sg-0123456789abcdef0 --region eu-west-1 --ip-permissions '[{"FromPort":22,"IpProtocol":"tcp","IpRanges":[{"CidrIp":"0.0.0.0/0"}],"ToPort":22}]'"#
@@ -598,24 +734,54 @@ mod tests {
 
     #[test]
     fn addresses_and_values_are_quoted() {
-        let c = Change::new("policy".into(), json!("{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"it's\"}]}"), json!("{}"));
-        let f = finding("aws_s3_bucket_policy", "aws_s3_bucket_policy.b[\"x\"]", &["logs", "arn:aws:s3:::logs"], vec![c]);
+        let c = Change::new(
+            "policy".into(),
+            json!("{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"it's\"}]}"),
+            json!("{}"),
+        );
+        let f = finding(
+            "aws_s3_bucket_policy",
+            "aws_s3_bucket_policy.b[\"x\"]",
+            &["logs", "arn:aws:s3:::logs"],
+            vec![c],
+        );
         let r = remediate(&f, "bob", "2026-12-31");
-        assert_eq!(r.revert[0].command, r#"terraform apply -target='aws_s3_bucket_policy.b["x"]'"#);
+        assert_eq!(
+            r.revert[0].command,
+            r#"terraform apply -target='aws_s3_bucket_policy.b["x"]'"#
+        );
         // The shell gives the command back its words exactly.
         let words = shlex::split(&r.revert[1].command).unwrap();
-        assert_eq!(words[..5], ["aws", "s3api", "put-bucket-policy", "--bucket", "logs"]);
-        assert_eq!(words[6], "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"it's\"}]}");
+        assert_eq!(
+            words[..5],
+            ["aws", "s3api", "put-bucket-policy", "--bucket", "logs"]
+        );
+        assert_eq!(
+            words[6],
+            "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"it's\"}]}"
+        );
     }
 
     #[test]
     fn forced_replacement_and_secrets() {
-        let mut c = Change::new("password".into(), json!("(sensitive)"), json!("(sensitive)"));
+        let mut c = Change::new(
+            "password".into(),
+            json!("(sensitive)"),
+            json!("(sensitive)"),
+        );
         c.sensitive = true;
         let ami = Change::new("ami".into(), json!("ami-1"), json!("ami-2"));
-        let f = finding("aws_instance", "aws_instance.web", &["i-0abc"], vec![ami, c]);
+        let f = finding(
+            "aws_instance",
+            "aws_instance.web",
+            &["i-0abc"],
+            vec![ami, c],
+        );
         let r = remediate(&f, "o", "2026-12-31");
-        assert_eq!(r.revert[0].command, "terraform apply -replace=aws_instance.web");
+        assert_eq!(
+            r.revert[0].command,
+            "terraform apply -replace=aws_instance.web"
+        );
         assert_eq!(r.revert.len(), 1);
     }
 
@@ -626,12 +792,18 @@ mod tests {
         let f = finding(
             "aws_sqs_queue",
             "aws_sqs_queue.jobs",
-            &["https://sqs.us-east-1.amazonaws.com/123456789012/jobs", "arn:aws:sqs:us-east-1:123456789012:jobs"],
+            &[
+                "https://sqs.us-east-1.amazonaws.com/123456789012/jobs",
+                "arn:aws:sqs:us-east-1:123456789012:jobs",
+            ],
             vec![t, tag],
         );
         let r = remediate(&f, "o", "2026-12-31");
         let cmds: Vec<&str> = r.revert.iter().map(|c| c.command.as_str()).collect();
-        assert_eq!(cmds[1], r#"aws sqs set-queue-attributes --queue-url https://sqs.us-east-1.amazonaws.com/123456789012/jobs --region us-east-1 --attributes '{"VisibilityTimeout":"30"}'"#);
+        assert_eq!(
+            cmds[1],
+            r#"aws sqs set-queue-attributes --queue-url https://sqs.us-east-1.amazonaws.com/123456789012/jobs --region us-east-1 --attributes '{"VisibilityTimeout":"30"}'"#
+        );
         assert_eq!(cmds[2], "aws sqs untag-queue --queue-url https://sqs.us-east-1.amazonaws.com/123456789012/jobs --region us-east-1 --tag-keys CostCenter");
     }
 }

@@ -321,8 +321,16 @@ pub fn scan(report: &ScanReport) -> String {
                             class: "",
                         })
                         .collect(),
-                    patch: r.codify.as_ref().map(|c| c.patch.clone()).unwrap_or_default(),
-                    notes: r.codify.as_ref().map(|c| c.notes.clone()).unwrap_or_default(),
+                    patch: r
+                        .codify
+                        .as_ref()
+                        .map(|c| c.patch.clone())
+                        .unwrap_or_default(),
+                    notes: r
+                        .codify
+                        .as_ref()
+                        .map(|c| c.notes.clone())
+                        .unwrap_or_default(),
                     accept: r.accept.clone(),
                 }),
             }

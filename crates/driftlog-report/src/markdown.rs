@@ -117,13 +117,21 @@ pub fn render(report: &ScanReport) -> String {
             let _ = writeln!(out, "```");
             if let Some(c) = &r.codify {
                 if !c.patch.is_empty() {
-                    let _ = writeln!(out, "\nCodify (accept the live value):\n\n```diff\n{}```", c.patch);
+                    let _ = writeln!(
+                        out,
+                        "\nCodify (accept the live value):\n\n```diff\n{}```",
+                        c.patch
+                    );
                 }
                 for n in &c.notes {
                     let _ = writeln!(out, "- {}", prose(n));
                 }
             }
-            let _ = writeln!(out, "\nAccept for now (`.driftlogignore`):\n\n```\n{}\n```", r.accept);
+            let _ = writeln!(
+                out,
+                "\nAccept for now (`.driftlogignore`):\n\n```\n{}\n```",
+                r.accept
+            );
         }
         let _ = writeln!(out, "\n</details>\n");
     }

@@ -50,10 +50,12 @@ impl Config {
             root: root.to_owned(),
             dirs: BTreeMap::new(),
         };
-        let files = config.load_dir(Path::new("")).map_err(|message| ConfigError {
-            path: root.to_owned(),
-            message,
-        })?;
+        let files = config
+            .load_dir(Path::new(""))
+            .map_err(|message| ConfigError {
+                path: root.to_owned(),
+                message,
+            })?;
         if files == 0 {
             return Err(ConfigError {
                 path: root.to_owned(),
@@ -77,8 +79,8 @@ impl Config {
         names.sort();
         let mut files = Vec::new();
         for path in names {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             files.push(TfFile {
                 rel: rel.join(path.file_name().unwrap_or_default()),
                 original: text.clone(),
@@ -119,10 +121,7 @@ impl Config {
         for index in 0..self.dirs[&dir].len() {
             let file = &self.dirs[&dir][index];
             let Ok(body) = hcl_edit::parser::parse_body(&file.current) else {
-                notes.push(format!(
-                    "{}: not valid HCL; left alone",
-                    file.rel.display()
-                ));
+                notes.push(format!("{}: not valid HCL; left alone", file.rel.display()));
                 continue;
             };
             let Some(block) = find_resource(&body, &resource_type, &name) else {
@@ -200,6 +199,11 @@ impl Config {
             let source = self.module_source(&dir, call);
             match source {
                 Some(src) if src.starts_with("./") || src.starts_with("../") => {
+                    if let Some(meta) = self.module_meta(&dir, call) {
+                        notes.push(format!(
+                            "module \"{call}\" has `{meta}`: its files are shared by every instance, so a value changed there changes all of them, not only {address}"
+                        ));
+                    }
                     let next = normalize(&dir.join(&src));
                     if let Err(e) = self.load_dir(&next) {
                         notes.push(format!("module \"{call}\": {e}"));
@@ -230,6 +234,23 @@ impl Config {
         let resource_type = parts.get(i)?.clone();
         let name = strip_index(parts.get(i + 1)?).to_owned();
         Some((dir, resource_type, name))
+    }
+
+    /// `count` or `for_each` on a module call, if it has one.
+    fn module_meta(&self, dir: &Path, call: &str) -> Option<&'static str> {
+        for f in self.dirs.get(dir)? {
+            let Ok(body) = hcl_edit::parser::parse_body(&f.current) else {
+                continue;
+            };
+            for block in body.get_blocks("module") {
+                if label(block, 0) == Some(call) {
+                    return ["count", "for_each"]
+                        .into_iter()
+                        .find(|m| block.body.has_attribute(m));
+                }
+            }
+        }
+        None
     }
 
     fn module_source(&self, dir: &Path, call: &str) -> Option<String> {
@@ -361,15 +382,25 @@ fn is_literal(expr: &Expression) -> bool {
         | Expression::Number(_)
         | Expression::String(_) => true,
         Expression::Array(a) => a.iter().all(is_literal),
-        Expression::Object(o) => o.iter().all(|(k, v)| {
-            matches!(k, ObjectKey::Ident(_))
-                || k.as_expr().is_some_and(|e| matches!(e, Expression::String(_)))
-                    && is_literal(v.expr())
-        }) && o.iter().all(|(_, v)| is_literal(v.expr())),
-        Expression::HeredocTemplate(h) => !h.template.to_string().contains("${")
-            && !h.template.to_string().contains("%{"),
+        Expression::Object(o) => {
+            o.iter().all(|(k, v)| {
+                matches!(k, ObjectKey::Ident(_))
+                    || k.as_expr()
+                        .is_some_and(|e| matches!(e, Expression::String(_)))
+                        && is_literal(v.expr())
+            }) && o.iter().all(|(_, v)| is_literal(v.expr()))
+        }
+        Expression::HeredocTemplate(h) => !has_template_sequence(&h.template.to_string()),
         _ => false,
     }
+}
+
+/// A `${…}` or `%{…}` sequence not escaped as `$${` / `%%{`.
+fn has_template_sequence(text: &str) -> bool {
+    let b = text.as_bytes();
+    (1..b.len()).any(|i| {
+        b[i] == b'{' && (b[i - 1] == b'$' || b[i - 1] == b'%') && !(i >= 2 && b[i - 2] == b[i - 1])
+    })
 }
 
 fn describe(expr: &Expression, text: &str) -> String {
@@ -473,36 +504,48 @@ fn indent_at(text: &str, offset: usize) -> String {
         .collect()
 }
 
-/// The new text for a value at `range`: a heredoc stays a heredoc (JSON pretty-printed in it),
-/// anything else is written as an HCL literal.
+/// The new text for a value at `range`: a heredoc stays a heredoc where it can, anything else
+/// is written as an HCL literal.
 fn replacement(old: &Expression, text: &str, range: &Range<usize>, live: &Value) -> String {
     let indent = indent_at(text, range.start);
+    // A heredoc stays a heredoc when the value ends with a newline, as a heredoc's text does;
+    // its lines are the value's, exactly (Terraform compares the string, not its meaning).
     if let (Expression::HeredocTemplate(h), Value::String(s)) = (old, live) {
-        let body = serde_json::from_str::<Value>(s)
-            .ok()
-            .filter(|v| v.is_object() || v.is_array())
-            .and_then(|v| serde_json::to_string_pretty(&v).ok())
-            .unwrap_or_else(|| s.clone());
-        let escaped = body.replace("${", "$${").replace("%{", "%%{");
-        let delimiter = h.delimiter.as_str();
-        let indented = h.indent().is_some();
-        let (marker, pad) = if indented {
-            ("<<-", format!("{indent}  "))
-        } else {
-            ("<<", String::new())
-        };
-        let lines: Vec<String> = escaped.lines().map(|l| format!("{pad}{l}")).collect();
-        let close = if indented { indent.clone() } else { String::new() };
-        // The range ends after the closing delimiter's newline when the parser included it.
-        let trailing = if text.get(range.clone()).is_some_and(|t| t.ends_with('\n')) {
-            "\n"
-        } else {
-            ""
-        };
-        return format!(
-            "{marker}{delimiter}\n{}\n{close}{delimiter}{trailing}",
-            lines.join("\n")
-        );
+        if let Some(body) = s.strip_suffix('\n') {
+            let escaped = body.replace("${", "$${").replace("%{", "%%{");
+            let delimiter = h.delimiter.as_str();
+            let indented = h.indent().is_some();
+            let (marker, pad) = if indented {
+                ("<<-", format!("{indent}  "))
+            } else {
+                ("<<", String::new())
+            };
+            let lines: Vec<String> = escaped
+                .split('\n')
+                .map(|l| {
+                    if l.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{pad}{l}")
+                    }
+                })
+                .collect();
+            let close = if indented {
+                indent.clone()
+            } else {
+                String::new()
+            };
+            // The range ends after the closing delimiter's newline when the parser included it.
+            let trailing = if text.get(range.clone()).is_some_and(|t| t.ends_with('\n')) {
+                "\n"
+            } else {
+                ""
+            };
+            return format!(
+                "{marker}{delimiter}\n{}\n{close}{delimiter}{trailing}",
+                lines.join("\n")
+            );
+        }
     }
     hcl_value(live, &indent)
 }
@@ -543,7 +586,7 @@ fn edit_change(
         notes.push(format!(
             "{}: not set in the configuration (a default or a computed value); set `{top} = {}` by hand if it is an argument",
             change.path,
-            driftlog_core::remediate::quote(&change.after.to_string()).chars().take(80).collect::<String>()
+            crate::codify::hcl_value(&change.after, "").chars().take(80).collect::<String>()
         ));
         return;
     };
@@ -701,7 +744,10 @@ fn edit_blocks(
             range: insert_at..insert_at,
             text: format!("{indent}{name} {{\n{}\n{indent}}}\n", lines.join("\n")),
         });
-        notes.push(format!("{}: added a `{name}` block for the live-only element", change.path));
+        notes.push(format!(
+            "{}: added a `{name}` block for the live-only element",
+            change.path
+        ));
     }
     for element in removed {
         let Value::Object(map) = element else {
@@ -745,7 +791,10 @@ fn literal_equals(expr: &Expression, text: &str, value: &Value) -> bool {
             .iter()
             .map(|e| match e {
                 Expression::String(s) => Some(Value::String(s.to_string())),
-                Expression::Number(_) | Expression::Bool(_) => e.span().and_then(|r| text.get(r)).and_then(|t| serde_json::from_str(t).ok()),
+                Expression::Number(_) | Expression::Bool(_) => e
+                    .span()
+                    .and_then(|r| text.get(r))
+                    .and_then(|t| serde_json::from_str(t).ok()),
                 _ => None,
             })
             .collect::<Option<Vec<_>>>()

@@ -48,7 +48,11 @@ pub fn run(args: &RemediateCommandArgs) -> Result<u8> {
                 println!("\n{}", done.patch);
             }
             if let Some(path) = &done.ignore_written {
-                println!("{} ignore line(s) appended to {}", done.ignore_lines, path.display());
+                println!(
+                    "{} ignore line(s) appended to {}",
+                    done.ignore_lines,
+                    path.display()
+                );
             }
         }
     }
