@@ -65,6 +65,25 @@ impl Config {
         Ok(config)
     }
 
+    /// A configuration held in memory: `(relative path, text)` of each `.tf` file (for tests
+    /// and fuzzing; modules are found among the given files only).
+    pub fn from_sources(files: Vec<(PathBuf, String)>) -> Self {
+        let mut dirs: BTreeMap<PathBuf, Vec<TfFile>> = BTreeMap::new();
+        for (rel, text) in files {
+            let dir = rel.parent().map(Path::to_path_buf).unwrap_or_default();
+            dirs.entry(dir).or_default().push(TfFile {
+                rel,
+                original: text.clone(),
+                current: text,
+            });
+        }
+        dirs.entry(PathBuf::new()).or_default();
+        Self {
+            root: PathBuf::from("/nonexistent/driftlog-config"),
+            dirs,
+        }
+    }
+
     fn load_dir(&mut self, rel: &Path) -> Result<usize, String> {
         if let Some(files) = self.dirs.get(rel) {
             return Ok(files.len());

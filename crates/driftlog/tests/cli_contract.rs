@@ -185,6 +185,9 @@ fn environment_twins_never_break_another_command() {
         ("DRIFTLOG_FORMAT", "markdown"),
         ("DRIFTLOG_FORMAT", "sarif"),
         ("DRIFTLOG_EVENTS_FORMAT", "jsonl"),
+        ("DRIFTLOG_FORMAT", "html"),
+        ("DRIFTLOG_COMPARE_FORMAT", "html"),
+        ("DRIFTLOG_EXPLAIN_FORMAT", "json"),
     ] {
         for args in [
             vec![
