@@ -109,7 +109,7 @@ pub fn to_value(report: &ScanReport) -> Value {
         .findings
         .iter()
         .map(|f| {
-            json!({
+            let mut result = json!({
                 "ruleId": rule(f.kind)["id"],
                 "ruleIndex": rule_index(f.kind),
                 "level": rule(f.kind)["defaultConfiguration"]["level"],
@@ -128,9 +128,13 @@ pub fn to_value(report: &ScanReport) -> Value {
                     "changes": f.changes,
                     "identifiers": f.identifiers,
                     "attribution": f.attribution,
-                    "remediation": f.remediation,
                 }
-            })
+            });
+            // How to fix it, only when asked for (`--remediate`).
+            if let Some(r) = &f.remediation {
+                result["properties"]["remediation"] = json!(r);
+            }
+            result
         })
         .collect();
     json!({

@@ -25,14 +25,12 @@ pub fn options(args: &RemediateArgs) -> Option<RemediateOptions> {
 }
 
 pub fn run(args: &RemediateCommandArgs) -> Result<u8> {
-    let mut options = options(&args.remediation).unwrap_or_else(|| {
-        options(&RemediateArgs {
-            remediate: true,
-            ..args.remediation.clone()
-        })
-        .expect("remediate is set")
-    });
-    options.config = args.remediation.config.clone();
+    // The command is remediation itself: no flag is needed to ask for it.
+    let options = options(&RemediateArgs {
+        remediate: true,
+        ..args.remediation.clone()
+    })
+    .expect("remediate is set");
     let mut findings = read_report(&args.report)?;
     let done = remediate(&mut findings, &options)?;
     match args.format {

@@ -67,7 +67,7 @@ fn sarif_reports_are_valid_against_the_official_schema() {
     let Some(schema) = schema() else { return };
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
-    // The quickstart (changed, deleted, a secret, attribution) and a plan with pending
+    // The quickstart (changed, deleted, a secret, attribution, remediation) and a plan with pending
     // configuration changes and an unmanaged resource.
     let quick = dir.path().join("quickstart.sarif");
     let r = scan(&[
@@ -79,6 +79,7 @@ fn sarif_reports_are_valid_against_the_official_schema() {
         quickstart("cloudtrail").to_str().unwrap(),
         "--store",
         dir.path().join("events.db").to_str().unwrap(),
+        "--remediate",
         "-f",
         "sarif",
         "-o",
