@@ -26,6 +26,7 @@
 //!     attribution: true,
 //!     as_of: None,
 //!     store: ".driftlog/events.db".into(),
+//!     remediate: None,
 //! };
 //! let ledger = Recorder { ledger: "off".into(), key: ".driftlog/ledger.key".into() };
 //! let report = scan(&request, &ledger, &Quiet)?;
