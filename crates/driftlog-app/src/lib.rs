@@ -4,6 +4,7 @@
 //!
 //! - [`scan`]: read declared and live inputs, compare, ignore, attribute, record.
 //! - [`compare`]: environments side by side: what differs, expected or not, and who changed it.
+//! - [`cloudtrail`]: CloudTrail digest chains validated and recorded.
 //! - [`attribute`]: tie findings to the audit events that caused them.
 //! - [`ingest`]: audit logs into the event store, recorded batch by batch.
 //! - [`events`]: search the event store.
@@ -35,6 +36,7 @@
 //! ```
 
 pub mod attribute;
+pub mod cloudtrail;
 pub mod compare;
 pub mod events;
 pub mod explain;

@@ -30,6 +30,7 @@ pub enum Entry {
     Ack(AckEntry),
     IgnoreRules(IgnoreRulesEntry),
     Compare(CompareEntry),
+    CloudtrailDigest(CloudTrailDigestEntry),
 }
 
 /// A scan: its inputs (by hash), mode, summary counts and attribution counts.
@@ -167,6 +168,23 @@ pub struct UnexpectedDifference {
     pub paths: Vec<String>,
 }
 
+/// A CloudTrail digest validated by `driftlog cloudtrail verify`: CloudTrail's chain of custody
+/// continued in driftlog's own log. `valid` is false for a digest that failed (with `reason`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CloudTrailDigestEntry {
+    pub account: String,
+    pub region: String,
+    pub bucket: String,
+    pub key: String,
+    pub end: String,
+    /// SHA-256 (hex) of the digest's uncompressed bytes.
+    pub sha256: String,
+    pub signature: Option<String>,
+    pub logs_valid: u64,
+    pub valid: bool,
+    pub reason: Option<String>,
+}
+
 /// The ignore rules a scan applied, whenever they differ from the last recorded set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IgnoreRulesEntry {
@@ -194,6 +212,7 @@ impl Entry {
             Entry::Ack(_) => "ack",
             Entry::IgnoreRules(_) => "ignore-rules",
             Entry::Compare(_) => "compare",
+            Entry::CloudtrailDigest(_) => "cloudtrail-digest",
         };
         let mut value = serde_json::to_value(self).unwrap_or_default();
         if let Some(map) = value.as_object_mut() {
@@ -404,6 +423,35 @@ impl Recorder {
         Ok(())
     }
 
+    /// Validated CloudTrail digests, each once: a digest already recorded with the same
+    /// contents and verdict is not appended again. Returns how many were appended.
+    pub fn cloudtrail_digests(
+        &self,
+        digests: Vec<CloudTrailDigestEntry>,
+    ) -> Result<usize, RecordError> {
+        if !self.enabled() || digests.is_empty() {
+            return Ok(0);
+        }
+        let known: std::collections::HashSet<(String, String, bool)> =
+            match Ledger::open(&self.ledger) {
+                Ok(ledger) => all_of(&ledger, "cloudtrail-digest", |e| match e {
+                    Entry::CloudtrailDigest(d) => Some((d.key, d.sha256, d.valid)),
+                    _ => None,
+                })?
+                .into_iter()
+                .collect(),
+                Err(e) => return Err(e.into()),
+            };
+        let new: Vec<Entry> = digests
+            .into_iter()
+            .filter(|d| !known.contains(&(d.key.clone(), d.sha256.clone(), d.valid)))
+            .map(Entry::CloudtrailDigest)
+            .collect();
+        let n = new.len();
+        self.record(|_| new)?;
+        Ok(n)
+    }
+
     /// An acknowledgement; returns its position.
     pub fn ack(&self, ack: AckEntry) -> Result<Option<u64>, RecordError> {
         self.record(|_| vec![Entry::Ack(ack)])
@@ -438,6 +486,25 @@ fn latest<T>(
         end = start;
     }
     Ok(None)
+}
+
+/// Every entry of `kind` that `pick` accepts, oldest first (only those entries are parsed).
+fn all_of<T>(
+    ledger: &Ledger,
+    kind: &str,
+    pick: impl Fn(Entry) -> Option<T>,
+) -> Result<Vec<T>, RecordError> {
+    let (len, mut start, mut out) = (ledger.len()?, 0, Vec::new());
+    while start < len {
+        let end = (start + 4096).min(len);
+        for e in ledger.entries(start, end)? {
+            if e.kind == kind {
+                out.extend(Entry::parse(&e.body).and_then(&pick));
+            }
+        }
+        start = end;
+    }
+    Ok(out)
 }
 
 fn scan_entries(report: &ScanReport, scan_seq: u64) -> Vec<Entry> {

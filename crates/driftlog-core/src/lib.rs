@@ -25,6 +25,7 @@ pub mod event;
 pub mod finding;
 pub mod glob;
 pub mod ignore;
+pub mod integrity;
 pub mod normalize;
 pub mod path;
 pub mod remediate;

@@ -7,6 +7,8 @@ pub const SCAN: &str = driftlog_core::report::FORMAT_VERSION;
 pub const COMPARE: &str = driftlog_core::compare::FORMAT_VERSION;
 /// `driftlog remediate -f json`.
 pub const REMEDIATION: &str = "1.0";
+/// `driftlog cloudtrail verify -f json`.
+pub const CLOUDTRAIL_VERIFY: &str = "1.0";
 /// `driftlog events -f json` / `jsonl`.
 pub const EVENTS: &str = "1.0";
 /// `driftlog explain -f json`.

@@ -6,6 +6,7 @@
 
 pub mod compare;
 pub mod console;
+pub mod digests;
 pub mod events;
 pub mod formats;
 pub mod html;

@@ -233,6 +233,23 @@ driftlog remediate drift.json --generate-ignore .driftlogignore --owner alice --
     )]
     Remediate(RemediateCommandArgs),
 
+    /// CloudTrail's own integrity: validate digest files and their chain.
+    #[command(
+        long_about = "Validate CloudTrail's digest files as `aws cloudtrail validate-logs` does: each \
+digest's SHA256withRSA signature with the public key whose fingerprint it names, the chain \
+through previousDigestSignature, and the SHA-256 of every log file it lists. Reports each \
+hour per account and region as valid or invalid (which file, why), and the chain's gaps and \
+missing digests; each digest's verdict is appended to driftlog's ledger. Exit 1 on any \
+invalid or missing digest.",
+        after_help = "A local copy keeps no S3 metadata: put each digest's signature (its \
+x-amz-meta-signature) in a `.sig` file beside it, e.g.\n  \
+aws s3api head-object --bucket B --key K --query Metadata.signature --output text > DIR/K.sig\n\n\
+Examples:\n  \
+aws cloudtrail list-public-keys --start-time 2026-11-01 > keys.json\n  \
+driftlog cloudtrail verify ./trail-copy --public-keys keys.json"
+    )]
+    Cloudtrail(CloudtrailArgs),
+
     /// Check the ledger, and that the event store holds exactly the events it committed to.
     #[command(
         long_about = "Check the ledger (as `ledger verify` does), then recompute every stored \
@@ -348,6 +365,28 @@ pub struct ExplainArgs {
     /// Write to FILE instead of standard output (written whole or not at all).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct CloudtrailArgs {
+    #[command(subcommand)]
+    pub command: CloudtrailCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CloudtrailCommand {
+    /// Validate the digest files under PATH (a local copy of the trail's bucket).
+    Verify {
+        /// The copy: its `AWSLogs/…/CloudTrail-Digest/…` digests and the log files they list.
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+        /// `aws cloudtrail list-public-keys` output covering the digests' time span.
+        #[arg(long = "public-keys", value_name = "FILE")]
+        public_keys: PathBuf,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = SummaryFormat::Text)]
+        format: SummaryFormat,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -2,6 +2,7 @@
 //! library crates; this stays thin.
 
 mod cli;
+mod cloudtrail;
 mod compare;
 mod events;
 mod explain;
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
         cli::Command::Explain(args) => explain::run(args, &cli.store),
         cli::Command::Ledger(args) => ledger::run(args, &ledger),
         cli::Command::Remediate(args) => remediate::run(args),
+        cli::Command::Cloudtrail(args) => cloudtrail::run(args, &ledger),
         cli::Command::Verify(args) => verify::run(args, &cli.store, &ledger),
     };
     match result {
