@@ -35,6 +35,8 @@ pub struct CompareRequest {
     /// The event store asked who last changed each unexpected difference.
     pub store: PathBuf,
     pub attribution: bool,
+    /// How to reach AWS, for `s3://` states.
+    pub aws: driftlog_aws::AwsOptions,
 }
 
 fn valid_name(name: &str) -> bool {
@@ -118,8 +120,8 @@ pub fn compare(
     let inputs: Vec<Input> = request
         .environments
         .par_iter()
-        .map(|(_, path)| Input::open(path))
-        .collect::<Result<_, _>>()?;
+        .map(|(_, path)| crate::source::open_input(path, &request.aws))
+        .collect::<Result<_, AppError>>()?;
     let parsed: Vec<(Document<'_>, String)> = inputs
         .par_iter()
         .map(|input| {

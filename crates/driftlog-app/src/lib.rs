@@ -28,6 +28,7 @@
 //!     as_of: None,
 //!     store: ".driftlog/events.db".into(),
 //!     remediate: None,
+//!     aws: Default::default(),
 //! };
 //! let ledger = Recorder { ledger: "off".into(), key: ".driftlog/ledger.key".into() };
 //! let report = scan(&request, &ledger, &Quiet)?;
@@ -45,6 +46,7 @@ pub mod ledger;
 pub mod record;
 pub mod remediate;
 pub mod scan;
+pub mod source;
 pub mod verify;
 
 use std::path::PathBuf;

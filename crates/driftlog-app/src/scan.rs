@@ -50,6 +50,8 @@ pub struct ScanRequest {
     pub store: PathBuf,
     /// Add remediation to every finding (`None`: none).
     pub remediate: Option<crate::remediate::RemediateOptions>,
+    /// How to reach AWS, for `s3://` inputs.
+    pub aws: driftlog_aws::AwsOptions,
 }
 
 /// The engine's result before ignore rules.
@@ -89,13 +91,21 @@ pub(crate) fn state_side<'a>(doc: &Document<'a>) -> Result<Vec<ResourceInstance<
     }
 }
 
-fn scan_states(declared: &Path, live: &Path, progress: &dyn Progress) -> Result<Scanned, AppError> {
+fn scan_states(
+    declared: &Path,
+    live: &Path,
+    aws: &driftlog_aws::AwsOptions,
+    progress: &dyn Progress,
+) -> Result<Scanned, AppError> {
     progress.step(&format!(
         "reading {} and {}",
         display_path(declared),
         display_path(live)
     ));
-    let (d, l) = rayon::join(|| Input::open(declared), || Input::open(live));
+    let (d, l) = rayon::join(
+        || crate::source::open_input(declared, aws),
+        || crate::source::open_input(live, aws),
+    );
     let (d, l) = (d?, l?);
     let ((d_doc, d_hash), (l_doc, l_hash)) = rayon::join(
         || (Document::parse(&d), d.sha256_hex()),
@@ -242,7 +252,7 @@ pub fn resource_in_states(
     address: &str,
 ) -> Result<(Option<driftlog_core::Finding>, Vec<String>), AppError> {
     let scanned = match (declared, live, plan) {
-        (Some(d), Some(l), None) => scan_states(d, l, &Quiet)?,
+        (Some(d), Some(l), None) => scan_states(d, l, &Default::default(), &Quiet)?,
         (None, None, Some(p)) => scan_plan_input(&Input::open(p)?, "plan", &Quiet)?,
         _ => {
             return Err(AppError::Usage(
@@ -295,8 +305,14 @@ pub fn scan(
             source,
         })?;
     let scanned = match &request.inputs {
-        ScanInputs::States { declared, live } => scan_states(declared, live, progress)?,
-        ScanInputs::Plan(p) => scan_plan_input(&Input::open(p)?, "plan", progress)?,
+        ScanInputs::States { declared, live } => {
+            scan_states(declared, live, &request.aws, progress)?
+        }
+        ScanInputs::Plan(p) => scan_plan_input(
+            &crate::source::open_input(p, &request.aws)?,
+            "plan",
+            progress,
+        )?,
         ScanInputs::Terraform { dir, binary } => {
             scan_terraform_dir(dir, binary.as_deref(), progress)?
         }

@@ -106,8 +106,44 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", default_value = driftlog_store::DEFAULT_PATH, env = "DRIFTLOG_STORE", global = true, help_heading = GLOBAL)]
     pub store: PathBuf,
 
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How to reach AWS for `s3://` locations (the standard chain otherwise: environment,
+/// profiles, SSO, web identity).
+#[derive(Args, Debug, Clone)]
+pub struct AwsArgs {
+    /// The AWS profile to use.
+    #[arg(long, value_name = "NAME", global = true, help_heading = "AWS")]
+    pub profile: Option<String>,
+
+    /// The AWS region (default: the profile's or the environment's).
+    #[arg(long, value_name = "REGION", global = true, help_heading = "AWS")]
+    pub region: Option<String>,
+
+    /// An AWS-compatible endpoint (moto, LocalStack, MinIO): `http://127.0.0.1:5000`.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "DRIFTLOG_ENDPOINT_URL",
+        global = true,
+        help_heading = "AWS"
+    )]
+    pub endpoint_url: Option<String>,
+}
+
+impl AwsArgs {
+    pub fn options(&self) -> driftlog_aws::AwsOptions {
+        driftlog_aws::AwsOptions {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]

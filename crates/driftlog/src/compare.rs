@@ -9,7 +9,13 @@ use driftlog_app::record::Recorder;
 use driftlog_report::compare as render;
 use std::path::{Path, PathBuf};
 
-pub fn run(args: &CompareArgs, color: ColorChoice, store: &Path, ledger: &Recorder) -> Result<u8> {
+pub fn run(
+    args: &CompareArgs,
+    color: ColorChoice,
+    store: &Path,
+    aws: &driftlog_aws::AwsOptions,
+    ledger: &Recorder,
+) -> Result<u8> {
     let default_rules = PathBuf::from(DEFAULT_RULES_FILE);
     let request = CompareRequest {
         environments: args.envs.clone(),
@@ -21,6 +27,7 @@ pub fn run(args: &CompareArgs, color: ColorChoice, store: &Path, ledger: &Record
         expect: args.expect.clone(),
         store: store.to_owned(),
         attribution: !args.no_attribution,
+        aws: aws.clone(),
     };
     let spinner = crate::scan::Spinner::for_report(
         args.output.is_some(),

@@ -50,8 +50,12 @@ fn main() -> ExitCode {
         key: cli.ledger_key.clone(),
     };
     let result = match &cli.command {
-        cli::Command::Scan(args) => scan::run(args, cli.color, &cli.store, &ledger),
-        cli::Command::Compare(args) => compare::run(args, cli.color, &cli.store, &ledger),
+        cli::Command::Scan(args) => {
+            scan::run(args, cli.color, &cli.store, &cli.aws.options(), &ledger)
+        }
+        cli::Command::Compare(args) => {
+            compare::run(args, cli.color, &cli.store, &cli.aws.options(), &ledger)
+        }
         cli::Command::Ingest(args) => ingest::run(args, &cli.store, &ledger),
         cli::Command::Events(args) => events::run(args, &cli.store),
         cli::Command::Explain(args) => explain::run(args, &cli.store),

@@ -57,7 +57,7 @@ impl Drop for Spinner {
     }
 }
 
-fn request(args: &ScanArgs, store: &Path) -> Result<ScanRequest> {
+fn request(args: &ScanArgs, store: &Path, aws: &driftlog_aws::AwsOptions) -> Result<ScanRequest> {
     let inputs = match (&args.declared, &args.live, &args.plan, &args.terraform) {
         (Some(d), Some(l), None, None) => ScanInputs::States {
             declared: d.clone(),
@@ -83,6 +83,7 @@ fn request(args: &ScanArgs, store: &Path) -> Result<ScanRequest> {
         as_of: args.as_of.clone(),
         store: store.to_owned(),
         remediate: crate::remediate::options(&args.remediation),
+        aws: aws.clone(),
     })
 }
 
@@ -90,9 +91,10 @@ pub fn run(
     args: &ScanArgs,
     color: ColorChoice,
     store: &Path,
+    aws: &driftlog_aws::AwsOptions,
     ledger: &driftlog_app::record::Recorder,
 ) -> Result<u8> {
-    let request = request(args, store)?;
+    let request = request(args, store, aws)?;
     let spinner = Spinner::for_report(args.output.is_some(), args.format == OutputFormat::Console);
     let report = driftlog_app::scan::scan(&request, ledger, &spinner)?;
     drop(spinner);

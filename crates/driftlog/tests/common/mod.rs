@@ -2,6 +2,8 @@
 //! the corpus generator, and skip (saying why) when they are absent.
 #![allow(dead_code)]
 
+pub mod moto;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

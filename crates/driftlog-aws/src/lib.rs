@@ -1,0 +1,103 @@
+//! driftlog's AWS sources, through the official AWS SDK for Rust: objects in S3 (Terraform
+//! states and plans today; CloudTrail logs and digests next). The SDK is heavy, so it lives here
+//! alone and the rest of the workspace builds without it.
+//!
+//! Credentials and endpoints follow the standard AWS chain (environment, profiles, SSO, web
+//! identity), with `--profile`, `--region` and `--endpoint-url` (moto, LocalStack, MinIO) on
+//! top. An endpoint URL turns on path-style addressing, which AWS-compatible stores need.
+
+use aws_sdk_s3::config::Region;
+use std::sync::OnceLock;
+
+/// How to reach AWS (the global options).
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    /// An AWS-compatible endpoint (`http://127.0.0.1:5000`), with no path.
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error("{0}: not an s3://BUCKET/KEY location")]
+    NotS3(String),
+    #[error("s3://{bucket}/{key}: {message}")]
+    Get {
+        bucket: String,
+        key: String,
+        message: String,
+    },
+    #[error("starting the AWS client: {0}")]
+    Runtime(String),
+}
+
+/// `s3://bucket/key` split, when it is one.
+pub fn parse_s3(location: &str) -> Option<(&str, &str)> {
+    let rest = location.strip_prefix("s3://")?;
+    let (bucket, key) = rest.split_once('/')?;
+    (!bucket.is_empty() && !key.is_empty()).then_some((bucket, key))
+}
+
+/// Whether `location` names an object in S3.
+pub fn is_s3(location: &str) -> bool {
+    location.starts_with("s3://")
+}
+
+/// One runtime for the SDK's calls, made on first use: the rest of driftlog is synchronous.
+fn runtime() -> Result<&'static tokio::runtime::Runtime, AwsError> {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| AwsError::Runtime(e.to_string()))?;
+    Ok(RUNTIME.get_or_init(|| rt))
+}
+
+async fn s3_client(options: &AwsOptions) -> aws_sdk_s3::Client {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(p) = &options.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &options.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    if let Some(e) = &options.endpoint_url {
+        loader = loader.endpoint_url(e.trim_end_matches('/'));
+    }
+    let shared = loader.load().await;
+    let mut config = aws_sdk_s3::config::Builder::from(&shared);
+    if options.endpoint_url.is_some() {
+        config = config.force_path_style(true);
+    }
+    if shared.region().is_none() {
+        config = config.region(Region::new("us-east-1"));
+    }
+    aws_sdk_s3::Client::from_conf(config.build())
+}
+
+/// The bytes of `s3://bucket/key`.
+pub fn get_object(location: &str, options: &AwsOptions) -> Result<Vec<u8>, AwsError> {
+    let (bucket, key) = parse_s3(location).ok_or_else(|| AwsError::NotS3(location.to_owned()))?;
+    let fail = |message: String| AwsError::Get {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        message,
+    };
+    runtime()?.block_on(async {
+        let client = s3_client(options).await;
+        let out = client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| fail(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+        let bytes = out.body.collect().await.map_err(|e| fail(e.to_string()))?;
+        Ok(bytes.into_bytes().to_vec())
+    })
+}
