@@ -9,10 +9,12 @@ use std::path::PathBuf;
 /// What to validate.
 #[derive(Debug, Clone)]
 pub struct VerifyRequest {
-    /// A local copy of the trail's bucket (digests with `.sig` files beside them).
+    /// `s3://BUCKET/PREFIX` of the trail (signatures from the digests' metadata), or a local
+    /// copy of it (digests with `.sig` files beside them).
     pub path: PathBuf,
     /// `aws cloudtrail list-public-keys` output for the digests' time span.
     pub public_keys: PathBuf,
+    pub aws: driftlog_aws::AwsOptions,
 }
 
 /// The validation, and how many digests were newly recorded in the ledger.
@@ -30,6 +32,18 @@ pub fn verify(request: &VerifyRequest, ledger: &Recorder) -> Result<Verified, Ap
     })?;
     let keys = PublicKeys::from_list_public_keys(&text)
         .map_err(|e| AppError::Input(format!("{}: {e}", request.public_keys.display())))?;
+    let location = request.path.to_string_lossy();
+    if let Some(rest) = location.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let s3 =
+            driftlog_aws::S3::connect(&request.aws).map_err(|e| AppError::Input(e.to_string()))?;
+        let objects = S3Trail {
+            s3,
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+        };
+        return validate_and_record(&objects, &keys, ledger);
+    }
     if !request.path.is_dir() {
         return Err(AppError::Input(format!(
             "{}: not a directory (a local copy of the trail's bucket, e.g. `aws s3 sync s3://BUCKET/AWSLogs DIR/AWSLogs`)",
@@ -78,4 +92,42 @@ pub fn validate_and_record(
         validation,
         recorded,
     })
+}
+
+/// A trail's bucket in S3: digests listed under the prefix, their signatures from the object
+/// metadata CloudTrail writes (`x-amz-meta-signature`, `x-amz-meta-signature-algorithm`).
+struct S3Trail {
+    s3: driftlog_aws::S3,
+    bucket: String,
+    prefix: String,
+}
+
+impl Objects for S3Trail {
+    fn digests(&self) -> Result<Vec<(String, String)>, String> {
+        let keys = self
+            .s3
+            .list(&self.bucket, &self.prefix)
+            .map_err(|e| e.to_string())?;
+        Ok(keys
+            .into_iter()
+            .filter(|k| driftlog_audit::digest::is_digest_key(k))
+            .map(|k| (self.bucket.clone(), k))
+            .collect())
+    }
+
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<driftlog_audit::digest::Object>, String> {
+        Ok(self
+            .s3
+            .get(bucket, key)
+            .map_err(|e| e.to_string())?
+            .map(|(bytes, metadata)| driftlog_audit::digest::Object {
+                bytes,
+                signature: metadata.get("signature").cloned(),
+                signature_algorithm: metadata.get("signature-algorithm").cloned(),
+            }))
+    }
 }

@@ -101,3 +101,79 @@ pub fn get_object(location: &str, options: &AwsOptions) -> Result<Vec<u8>, AwsEr
         Ok(bytes.into_bytes().to_vec())
     })
 }
+
+/// An S3 client for many calls (listing a trail, fetching its objects), safe to share between
+/// threads.
+#[derive(Clone)]
+pub struct S3 {
+    client: aws_sdk_s3::Client,
+}
+
+/// An object's bytes and its user metadata (`x-amz-meta-*`, without the prefix).
+pub type ObjectWithMetadata = (Vec<u8>, std::collections::HashMap<String, String>);
+
+impl S3 {
+    pub fn connect(options: &AwsOptions) -> Result<Self, AwsError> {
+        let client = runtime()?.block_on(s3_client(options));
+        Ok(Self { client })
+    }
+
+    /// Every key under `prefix` in `bucket`, in S3's order.
+    pub fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, AwsError> {
+        let fail = |message: String| AwsError::Get {
+            bucket: bucket.to_owned(),
+            key: prefix.to_owned(),
+            message,
+        };
+        runtime()?.block_on(async {
+            let mut keys = Vec::new();
+            let mut pages = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page =
+                    page.map_err(|e| fail(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+                keys.extend(
+                    page.contents()
+                        .iter()
+                        .filter_map(|o| o.key().map(str::to_owned)),
+                );
+            }
+            Ok(keys)
+        })
+    }
+
+    /// One object with its metadata; `Ok(None)` when it does not exist.
+    pub fn get(&self, bucket: &str, key: &str) -> Result<Option<ObjectWithMetadata>, AwsError> {
+        let fail = |message: String| AwsError::Get {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            message,
+        };
+        runtime()?.block_on(async {
+            let out = match self
+                .client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+            {
+                Ok(out) => out,
+                Err(e) => {
+                    if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                        return Ok(None);
+                    }
+                    return Err(fail(aws_sdk_s3::error::DisplayErrorContext(e).to_string()));
+                }
+            };
+            let metadata = out.metadata().cloned().unwrap_or_default();
+            let bytes = out.body.collect().await.map_err(|e| fail(e.to_string()))?;
+            Ok(Some((bytes.into_bytes().to_vec(), metadata)))
+        })
+    }
+}

@@ -411,9 +411,10 @@ pub struct CloudtrailArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum CloudtrailCommand {
-    /// Validate the digest files under PATH (a local copy of the trail's bucket).
+    /// Validate the digest files under PATH: `s3://BUCKET/PREFIX`, or a local copy.
     Verify {
-        /// The copy: its `AWSLogs/…/CloudTrail-Digest/…` digests and the log files they list.
+        /// The trail's bucket (`s3://BUCKET/AWSLogs/…`), or a local copy of it: its
+        /// `…/CloudTrail-Digest/…` digests and the log files they list.
         #[arg(value_name = "PATH")]
         path: PathBuf,
         /// `aws cloudtrail list-public-keys` output covering the digests' time span.

@@ -6,7 +6,7 @@ use anyhow::Result;
 use driftlog_app::cloudtrail::{verify, VerifyRequest};
 use driftlog_app::record::Recorder;
 
-pub fn run(args: &CloudtrailArgs, ledger: &Recorder) -> Result<u8> {
+pub fn run(args: &CloudtrailArgs, aws: &driftlog_aws::AwsOptions, ledger: &Recorder) -> Result<u8> {
     let CloudtrailCommand::Verify {
         path,
         public_keys,
@@ -15,6 +15,7 @@ pub fn run(args: &CloudtrailArgs, ledger: &Recorder) -> Result<u8> {
     let request = VerifyRequest {
         path: path.clone(),
         public_keys: public_keys.clone(),
+        aws: aws.clone(),
     };
     let done = verify(&request, ledger)?;
     match format {

@@ -61,7 +61,7 @@ fn main() -> ExitCode {
         cli::Command::Explain(args) => explain::run(args, &cli.store),
         cli::Command::Ledger(args) => ledger::run(args, &ledger),
         cli::Command::Remediate(args) => remediate::run(args),
-        cli::Command::Cloudtrail(args) => cloudtrail::run(args, &ledger),
+        cli::Command::Cloudtrail(args) => cloudtrail::run(args, &cli.aws.options(), &ledger),
         cli::Command::Verify(args) => verify::run(args, &cli.store, &ledger),
     };
     match result {

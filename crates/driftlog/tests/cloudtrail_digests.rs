@@ -325,3 +325,65 @@ fn digest_chains_validate_and_tampering_is_named() {
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("no signature"), "{}", r.stdout);
 }
+
+/// The same chain in S3 (moto), each digest's signature in its object metadata as CloudTrail
+/// writes it: valid; a log file overwritten in the bucket: named.
+#[test]
+fn digest_chains_in_s3_validate_from_object_metadata() {
+    let Some(moto) = common::moto::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let signer = key();
+    let copy = dir.path().join("copy");
+    let digests = write_chain(&copy, &signer, 5);
+    let keys = keys_file(dir.path(), &[&signer]);
+    // Upload: logs as they are, digests with their signature as metadata (not as .sig files).
+    moto.python(&format!(
+        "import os\n\
+         root = {root:?}\n\
+         s3.create_bucket(Bucket='{BUCKET}')\n\
+         for d, _, files in os.walk(root):\n\
+         \x20   for f in files:\n\
+         \x20       path = os.path.join(d, f)\n\
+         \x20       key = os.path.relpath(path, root)\n\
+         \x20       if key.endswith('.sig'):\n\
+         \x20           continue\n\
+         \x20       extra = {{}}\n\
+         \x20       if os.path.exists(path + '.sig'):\n\
+         \x20           extra = {{'Metadata': {{'signature': open(path + '.sig').read(), 'signature-algorithm': 'SHA256withRSA'}}}}\n\
+         \x20       s3.put_object(Bucket='{BUCKET}', Key=key, Body=open(path, 'rb').read(), **extra)\n",
+        root = copy.display().to_string()
+    ));
+    let verify_s3 = |ledger: &str| {
+        run(common::moto::aws_env(&mut driftlog())
+            .arg("--ledger")
+            .arg(dir.path().join(ledger))
+            .args(["--endpoint-url", &moto.endpoint, "cloudtrail", "verify"])
+            .arg(format!("s3://{BUCKET}/AWSLogs/"))
+            .arg("--public-keys")
+            .arg(&keys))
+    };
+    let ok = verify_s3("a.db");
+    assert_eq!(ok.code, 0, "{}\n{}", ok.stdout, ok.stderr);
+    assert!(
+        ok.stdout
+            .contains("123456789012 eu-west-1: 5 of 5 digests valid"),
+        "{}",
+        ok.stdout
+    );
+    let log = read_digest(&copy, &digests[1])["logFiles"][0]["s3Object"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    moto.python(&format!(
+        "import gzip\ns3.put_object(Bucket='{BUCKET}', Key={log:?}, Body=gzip.compress(b'{{\"Records\": []}}'))\n"
+    ));
+    let bad = verify_s3("b.db");
+    assert_eq!(bad.code, 1, "{}", bad.stdout);
+    assert!(
+        bad.stdout.contains(&format!("{log}: altered")),
+        "{}",
+        bad.stdout
+    );
+}
