@@ -177,3 +177,74 @@ impl S3 {
         })
     }
 }
+
+/// One listed object.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+}
+
+impl S3 {
+    /// The "folders" directly under `prefix` (keys up to the next `/`).
+    pub fn folders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, AwsError> {
+        let fail = |message: String| AwsError::Get {
+            bucket: bucket.to_owned(),
+            key: prefix.to_owned(),
+            message,
+        };
+        runtime()?.block_on(async {
+            let mut out = Vec::new();
+            let mut pages = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .delimiter("/")
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page =
+                    page.map_err(|e| fail(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+                out.extend(
+                    page.common_prefixes()
+                        .iter()
+                        .filter_map(|p| p.prefix().map(str::to_owned)),
+                );
+            }
+            Ok(out)
+        })
+    }
+
+    /// Every object under `prefix`, with its size and ETag.
+    pub fn objects(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>, AwsError> {
+        let fail = |message: String| AwsError::Get {
+            bucket: bucket.to_owned(),
+            key: prefix.to_owned(),
+            message,
+        };
+        runtime()?.block_on(async {
+            let mut out = Vec::new();
+            let mut pages = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page =
+                    page.map_err(|e| fail(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+                out.extend(page.contents().iter().filter_map(|o| {
+                    Some(Listed {
+                        key: o.key()?.to_owned(),
+                        size: o.size().unwrap_or(0).max(0) as u64,
+                        etag: o.e_tag().unwrap_or("").trim_matches('"').to_owned(),
+                    })
+                }));
+            }
+            Ok(out)
+        })
+    }
+}

@@ -112,9 +112,38 @@ impl Summary {
     }
 }
 
+/// Objects read from a remote store (S3) instead of the file system: the pipeline lists them,
+/// skips those already stored, and fetches the rest on the parser threads.
+pub trait Remote: Send + Sync {
+    /// The object's bytes, as stored (gzip included).
+    fn fetch(&self, location: &str) -> Result<Vec<u8>, String>;
+}
+
+/// One remote object as listed: where it is, its size and its version (an ETag). An object
+/// stored before with the same location, size and version is skipped without being fetched.
+#[derive(Debug, Clone)]
+pub struct RemoteFile {
+    pub location: String,
+    pub size: u64,
+    pub version: String,
+}
+
+/// A stable 63-bit stamp of a remote object's version, kept where a file's modification time
+/// is (`files.mtime_ns`), so the same known-files check serves both.
+fn version_stamp(version: &str) -> i64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in version.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    (h >> 1) as i64
+}
+
 /// One file to read.
 struct Planned {
     path: PathBuf,
+    /// Fetched from here instead of read from `path`.
+    remote: Option<std::sync::Arc<dyn Remote>>,
     /// Named on the command line (always read) rather than found by walking a directory.
     named: bool,
     key: String,
@@ -164,6 +193,52 @@ pub fn ingest<S: EventStore + ?Sized>(
         }
         plan(input, &known_paths, &mut todo, &mut summary, observer);
     }
+    run_planned(store, todo, stdin, summary, known_hashes, options, observer)
+}
+
+/// Ingest remote objects (a CloudTrail bucket's listing), fetched through `remote`.
+pub fn ingest_remote<S: EventStore + ?Sized>(
+    store: &mut S,
+    files: Vec<RemoteFile>,
+    remote: std::sync::Arc<dyn Remote>,
+    options: &Options,
+    observer: &dyn Observer,
+) -> Result<Summary, StoreError> {
+    let mut summary = Summary::default();
+    let (known_paths, known_hashes) = store.known_files()?;
+    let known_hashes = std::sync::Arc::new(known_hashes);
+    let mut todo = Vec::new();
+    for f in files {
+        let stamp = version_stamp(&f.version);
+        if is_digest_path(Path::new(&f.location)) {
+            summary.files_not_logs += 1;
+            continue;
+        }
+        if known_paths.get(&f.location) == Some(&(f.size, stamp)) {
+            summary.files_unchanged += 1;
+            continue;
+        }
+        todo.push(Planned {
+            path: PathBuf::from(&f.location),
+            remote: Some(remote.clone()),
+            named: false,
+            key: f.location,
+            size: f.size,
+            mtime_ns: stamp,
+        });
+    }
+    run_planned(store, todo, false, summary, known_hashes, options, observer)
+}
+
+fn run_planned<S: EventStore + ?Sized>(
+    store: &mut S,
+    todo: Vec<Planned>,
+    stdin: bool,
+    mut summary: Summary,
+    known_hashes: std::sync::Arc<HashSet<String>>,
+    options: &Options,
+    observer: &dyn Observer,
+) -> Result<Summary, StoreError> {
     let planned_bytes: u64 = todo.iter().map(|p| p.size).sum();
     observer.planned(todo.len() as u64 + u64::from(stdin), planned_bytes);
 
@@ -529,6 +604,7 @@ fn plan(
         }
         todo.push(Planned {
             path: path.to_path_buf(),
+            remote: None,
             named,
             key,
             size: meta.len(),
@@ -619,9 +695,15 @@ fn read_file(file: &Planned, known_hashes: &HashSet<String>) -> Outcome {
         error,
         bytes: file.size,
     };
-    let handle = match std::fs::File::open(&file.path) {
-        Ok(h) => h,
-        Err(e) => return failed(format!("cannot read: {e}")),
+    let handle: Box<dyn std::io::Read> = match &file.remote {
+        Some(remote) => match remote.fetch(&file.key) {
+            Ok(bytes) => Box::new(std::io::Cursor::new(bytes)),
+            Err(e) => return failed(format!("cannot fetch: {e}")),
+        },
+        None => match std::fs::File::open(&file.path) {
+            Ok(h) => Box::new(h),
+            Err(e) => return failed(format!("cannot read: {e}")),
+        },
     };
     let mut reader = Hashing::new(handle);
     let mut sink = Prepare::default();

@@ -461,9 +461,18 @@ pub enum ExplainFormat {
 
 #[derive(Args, Debug)]
 pub struct IngestArgs {
-    /// Files or directories to read; `-` reads standard input.
+    /// Files or directories to read; `-` reads standard input; `s3://BUCKET[/PREFIX]` reads a
+    /// CloudTrail bucket (alone).
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
+
+    /// With s3://: list only the delivery days from this day on (a date, or an age: 7d).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// With s3://: list only the delivery days up to this day (default: today).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
 
     /// Summary format. (Its own variable: `DRIFTLOG_FORMAT` is the scan report's format.)
     #[arg(long, short, value_enum, default_value_t = SummaryFormat::Text, env = "DRIFTLOG_INGEST_FORMAT")]

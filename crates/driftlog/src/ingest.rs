@@ -80,21 +80,70 @@ impl Observer for Progress {
     }
 }
 
+/// The delivery days `--since`/`--until` stand for (a day's folder holds that day's files).
+fn days(args: &IngestArgs) -> Result<Option<(jiff::civil::Date, jiff::civil::Date)>> {
+    use driftlog_core::time::{parse, Bound, Direction};
+    if args.since.is_none() && args.until.is_none() {
+        return Ok(None);
+    }
+    let now = jiff::Timestamp::now();
+    let day = |text: &str, bound, option: &str| -> Result<jiff::civil::Date> {
+        let t = parse(text, now, bound, Direction::Past).with_context(|| option.to_owned())?;
+        let ts = jiff::Timestamp::from_microsecond(t.us)?;
+        Ok(jiff::tz::Offset::UTC.to_datetime(ts).date())
+    };
+    let since = match &args.since {
+        Some(t) => day(t, Bound::Start, "--since")?,
+        None => jiff::civil::date(2013, 11, 1), // CloudTrail's first deliveries
+    };
+    let until = match &args.until {
+        Some(t) => day(t, Bound::End, "--until")?,
+        None => jiff::tz::Offset::UTC.to_datetime(now).date(),
+    };
+    Ok(Some((since, until)))
+}
+
 pub fn run(
     args: &IngestArgs,
     store_path: &Path,
+    aws: &driftlog_aws::AwsOptions,
     ledger: &driftlog_app::record::Recorder,
 ) -> Result<u8> {
     let progress = Progress::new();
-    let request = IngestRequest {
-        paths: args.paths.clone(),
-        store: store_path.to_owned(),
-        options: Options {
-            batch_events: args.batch_events,
-        },
+    let options = Options {
+        batch_events: args.batch_events,
     };
-    let outcome = driftlog_app::ingest::ingest(&request, ledger, &progress)
-        .with_context(|| format!("ingest into {} stopped", store_path.display()))?;
+    let s3: Vec<&std::path::PathBuf> = args
+        .paths
+        .iter()
+        .filter(|p| driftlog_aws::is_s3(&p.to_string_lossy()))
+        .collect();
+    let outcome = if let Some(location) = s3.first() {
+        if args.paths.len() > 1 {
+            anyhow::bail!("an s3:// location is ingested alone: run one ingest per source");
+        }
+        let request = driftlog_app::ingest::S3IngestRequest {
+            location: location.to_string_lossy().into_owned(),
+            days: days(args)?,
+            store: store_path.to_owned(),
+            options,
+            aws: aws.clone(),
+        };
+        driftlog_app::ingest::ingest_s3(&request, ledger, &progress)
+    } else {
+        if args.since.is_some() || args.until.is_some() {
+            anyhow::bail!(
+                "--since and --until choose the days listed in s3://; local files are read whole"
+            );
+        }
+        let request = IngestRequest {
+            paths: args.paths.clone(),
+            store: store_path.to_owned(),
+            options,
+        };
+        driftlog_app::ingest::ingest(&request, ledger, &progress)
+    }
+    .with_context(|| format!("ingest into {} stopped", store_path.display()))?;
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }

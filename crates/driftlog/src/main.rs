@@ -56,7 +56,7 @@ fn main() -> ExitCode {
         cli::Command::Compare(args) => {
             compare::run(args, cli.color, &cli.store, &cli.aws.options(), &ledger)
         }
-        cli::Command::Ingest(args) => ingest::run(args, &cli.store, &ledger),
+        cli::Command::Ingest(args) => ingest::run(args, &cli.store, &cli.aws.options(), &ledger),
         cli::Command::Events(args) => events::run(args, &cli.store),
         cli::Command::Explain(args) => explain::run(args, &cli.store),
         cli::Command::Ledger(args) => ledger::run(args, &ledger),
