@@ -106,12 +106,23 @@ pub struct S3IngestRequest {
     pub aws: driftlog_aws::AwsOptions,
 }
 
+/// Objects the pipeline will read, fetched ahead in its order (see [`driftlog_aws::Prefetch`]).
 struct S3Fetch {
     s3: driftlog_aws::S3,
+    prefetch: std::sync::OnceLock<driftlog_aws::Prefetch>,
 }
 
 impl driftlog_ingest::Remote for S3Fetch {
+    fn will_fetch(&self, locations: &[String]) {
+        if let Ok(p) = self.s3.prefetch(locations.to_vec(), FETCH_AHEAD) {
+            let _ = self.prefetch.set(p);
+        }
+    }
+
     fn fetch(&self, location: &str) -> Result<Vec<u8>, String> {
+        if let Some(p) = self.prefetch.get() {
+            return p.take(location);
+        }
         let (bucket, key) = driftlog_aws::parse_s3(location)
             .ok_or_else(|| format!("{location}: not an S3 location"))?;
         match self.s3.get(bucket, key).map_err(|e| e.to_string())? {
@@ -120,6 +131,10 @@ impl driftlog_ingest::Remote for S3Fetch {
         }
     }
 }
+
+/// Objects fetched ahead of the parsers: enough to keep both cores busy while each request
+/// waits on the network, few enough to bound memory (CloudTrail files are small).
+const FETCH_AHEAD: usize = 32;
 
 /// The day folders of a CloudTrail delivery layout under `prefix` that fall in `days`
 /// (`…/AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/`): accounts and regions are
@@ -210,7 +225,10 @@ pub fn ingest_s3(
         recorder: ledger,
         store_id: store.store_id()?,
     };
-    let remote: std::sync::Arc<dyn driftlog_ingest::Remote> = std::sync::Arc::new(S3Fetch { s3 });
+    let remote: std::sync::Arc<dyn driftlog_ingest::Remote> = std::sync::Arc::new(S3Fetch {
+        s3,
+        prefetch: std::sync::OnceLock::new(),
+    });
     let summary = driftlog_ingest::ingest_remote(
         store.as_mut(),
         files,

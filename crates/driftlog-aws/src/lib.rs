@@ -248,3 +248,82 @@ impl S3 {
         })
     }
 }
+
+type Fetched = Result<Vec<u8>, String>;
+
+/// Objects fetched ahead of their reader, in the order they will be read, at most `ahead` at a
+/// time held in memory: the network waits overlap with the parsing instead of stalling it.
+pub struct Prefetch {
+    ready: std::sync::Arc<(
+        std::sync::Mutex<
+            std::collections::HashMap<String, (Fetched, tokio::sync::OwnedSemaphorePermit)>,
+        >,
+        std::sync::Condvar,
+    )>,
+}
+
+impl S3 {
+    /// Start fetching `locations` (`s3://bucket/key`) in order, `ahead` in flight or waiting.
+    pub fn prefetch(&self, locations: Vec<String>, ahead: usize) -> Result<Prefetch, AwsError> {
+        let ready = std::sync::Arc::new((
+            std::sync::Mutex::new(std::collections::HashMap::new()),
+            std::sync::Condvar::new(),
+        ));
+        let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(ahead.max(1)));
+        let client = self.clone();
+        let shared = ready.clone();
+        runtime()?.spawn(async move {
+            for location in locations {
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    return;
+                };
+                let client = client.clone();
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let result = match parse_s3(&location) {
+                        None => Err(format!("{location}: not an S3 location")),
+                        Some((bucket, key)) => client.get_async(bucket, key).await,
+                    };
+                    let (map, signal) = &*shared;
+                    if let Ok(mut m) = map.lock() {
+                        m.insert(location, (result, permit));
+                    }
+                    signal.notify_all();
+                });
+            }
+        });
+        Ok(Prefetch { ready })
+    }
+
+    async fn get_async(&self, bucket: &str, key: &str) -> Fetched {
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())?;
+        let bytes = out.body.collect().await.map_err(|e| e.to_string())?;
+        Ok(bytes.into_bytes().to_vec())
+    }
+}
+
+impl Prefetch {
+    /// The bytes of `location` (waiting for them if needed); each location is taken once.
+    pub fn take(&self, location: &str) -> Fetched {
+        let (map, signal) = &*self.ready;
+        let mut m = map
+            .lock()
+            .map_err(|_| "prefetch lock poisoned".to_owned())?;
+        loop {
+            if let Some((result, _permit)) = m.remove(location) {
+                // Dropping the permit lets the next object be fetched.
+                return result;
+            }
+            m = signal
+                .wait(m)
+                .map_err(|_| "prefetch lock poisoned".to_owned())?;
+        }
+    }
+}

@@ -115,6 +115,9 @@ impl Summary {
 /// Objects read from a remote store (S3) instead of the file system: the pipeline lists them,
 /// skips those already stored, and fetches the rest on the parser threads.
 pub trait Remote: Send + Sync {
+    /// The objects about to be read, in the order they will be read (those already stored
+    /// left out): a source may start fetching them ahead.
+    fn will_fetch(&self, _locations: &[String]) {}
     /// The object's bytes, as stored (gzip included).
     fn fetch(&self, location: &str) -> Result<Vec<u8>, String>;
 }
@@ -227,6 +230,7 @@ pub fn ingest_remote<S: EventStore + ?Sized>(
             mtime_ns: stamp,
         });
     }
+    remote.will_fetch(&todo.iter().map(|p| p.key.clone()).collect::<Vec<_>>());
     run_planned(store, todo, false, summary, known_hashes, options, observer)
 }
 
