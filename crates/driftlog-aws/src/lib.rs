@@ -251,15 +251,19 @@ impl S3 {
 
 type Fetched = Result<Vec<u8>, String>;
 
+/// Fetched objects by location, each with the permit that lets the next one be fetched once it
+/// is taken; and the signal that one arrived.
+type Ready = (
+    std::sync::Mutex<
+        std::collections::HashMap<String, (Fetched, tokio::sync::OwnedSemaphorePermit)>,
+    >,
+    std::sync::Condvar,
+);
+
 /// Objects fetched ahead of their reader, in the order they will be read, at most `ahead` at a
 /// time held in memory: the network waits overlap with the parsing instead of stalling it.
 pub struct Prefetch {
-    ready: std::sync::Arc<(
-        std::sync::Mutex<
-            std::collections::HashMap<String, (Fetched, tokio::sync::OwnedSemaphorePermit)>,
-        >,
-        std::sync::Condvar,
-    )>,
+    ready: std::sync::Arc<Ready>,
 }
 
 impl S3 {
