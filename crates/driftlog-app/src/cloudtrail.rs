@@ -104,14 +104,14 @@ struct S3Trail {
 
 impl Objects for S3Trail {
     fn digests(&self) -> Result<Vec<(String, String)>, String> {
-        let keys = self
+        let listed = self
             .s3
-            .list(&self.bucket, &self.prefix)
+            .objects(&self.bucket, &self.prefix)
             .map_err(|e| e.to_string())?;
-        Ok(keys
+        Ok(listed
             .into_iter()
-            .filter(|k| driftlog_audit::digest::is_digest_key(k))
-            .map(|k| (self.bucket.clone(), k))
+            .filter(|o| driftlog_audit::digest::is_digest_key(&o.key))
+            .map(|o| (self.bucket.clone(), o.key))
             .collect())
     }
 

@@ -125,10 +125,11 @@ impl driftlog_ingest::Remote for S3Fetch {
         }
         let (bucket, key) = driftlog_aws::parse_s3(location)
             .ok_or_else(|| format!("{location}: not an S3 location"))?;
-        match self.s3.get(bucket, key).map_err(|e| e.to_string())? {
-            Some((bytes, _)) => Ok(bytes),
-            None => Err("gone since it was listed".into()),
-        }
+        self.s3
+            .get(bucket, key)
+            .map_err(|e| e.to_string())?
+            .map(|(bytes, _)| bytes)
+            .ok_or_else(|| "gone since it was listed".to_owned())
     }
 }
 

@@ -194,6 +194,16 @@ pub fn validate(objects: &dyn Objects, keys: &PublicKeys) -> Result<Validation, 
         .map(|(i, (r, _))| ((r.bucket.clone(), r.key.clone()), i))
         .collect();
     let mut verdicts: Vec<DigestResult> = checked.iter().map(|(r, _)| r.clone()).collect();
+    // Whether a readable digest of the same account and region is older than this one: a
+    // break before the oldest digest listed is only where the copy starts.
+    let older_listed = |result: &DigestResult| {
+        checked.iter().any(|(r, p)| {
+            p.is_some()
+                && r.account == result.account
+                && r.region == result.region
+                && r.end < result.end
+        })
+    };
     for (i, (result, parsed)) in checked.iter().enumerate() {
         let Some(d) = parsed else { continue };
         match (&d.previous_digest_s3_bucket, &d.previous_digest_s3_object) {
@@ -217,13 +227,7 @@ pub fn validate(objects: &dyn Objects, keys: &PublicKeys) -> Result<Validation, 
                     None => {
                         // Absent here: missing unless it is older than anything listed (the
                         // start of what was copied).
-                        let older_listed = checked.iter().any(|(r, p)| {
-                            p.is_some()
-                                && r.account == result.account
-                                && r.region == result.region
-                                && r.end < result.end
-                        });
-                        if older_listed {
+                        if older_listed(result) {
                             out.breaks.push(ChainBreak {
                                 account: result.account.clone(),
                                 region: result.region.clone(),
@@ -236,13 +240,7 @@ pub fn validate(objects: &dyn Objects, keys: &PublicKeys) -> Result<Validation, 
                 }
             }
             _ => {
-                let older_listed = checked.iter().any(|(r, p)| {
-                    p.is_some()
-                        && r.account == result.account
-                        && r.region == result.region
-                        && r.end < result.end
-                });
-                if older_listed {
+                if older_listed(result) {
                     out.breaks.push(ChainBreak {
                         account: result.account.clone(),
                         region: result.region.clone(),

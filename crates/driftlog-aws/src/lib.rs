@@ -83,23 +83,14 @@ async fn s3_client(options: &AwsOptions) -> aws_sdk_s3::Client {
 /// The bytes of `s3://bucket/key`.
 pub fn get_object(location: &str, options: &AwsOptions) -> Result<Vec<u8>, AwsError> {
     let (bucket, key) = parse_s3(location).ok_or_else(|| AwsError::NotS3(location.to_owned()))?;
-    let fail = |message: String| AwsError::Get {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        message,
-    };
-    runtime()?.block_on(async {
-        let client = s3_client(options).await;
-        let out = client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| fail(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
-        let bytes = out.body.collect().await.map_err(|e| fail(e.to_string()))?;
-        Ok(bytes.into_bytes().to_vec())
-    })
+    match S3::connect(options)?.get(bucket, key)? {
+        Some((bytes, _)) => Ok(bytes),
+        None => Err(AwsError::Get {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            message: "NoSuchKey: there is no such object".into(),
+        }),
+    }
 }
 
 /// An S3 client for many calls (listing a trail, fetching its objects), safe to share between
@@ -118,63 +109,33 @@ impl S3 {
         Ok(Self { client })
     }
 
-    /// Every key under `prefix` in `bucket`, in S3's order.
-    pub fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, AwsError> {
-        let fail = |message: String| AwsError::Get {
-            bucket: bucket.to_owned(),
-            key: prefix.to_owned(),
-            message,
-        };
-        runtime()?.block_on(async {
-            let mut keys = Vec::new();
-            let mut pages = self
-                .client
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(prefix)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page =
-                    page.map_err(|e| fail(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
-                keys.extend(
-                    page.contents()
-                        .iter()
-                        .filter_map(|o| o.key().map(str::to_owned)),
-                );
-            }
-            Ok(keys)
-        })
-    }
-
     /// One object with its metadata; `Ok(None)` when it does not exist.
     pub fn get(&self, bucket: &str, key: &str) -> Result<Option<ObjectWithMetadata>, AwsError> {
-        let fail = |message: String| AwsError::Get {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            message,
+        runtime()?
+            .block_on(self.fetch(bucket, key))
+            .map_err(|message| AwsError::Get {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                message,
+            })
+    }
+
+    async fn fetch(&self, bucket: &str, key: &str) -> Result<Option<ObjectWithMetadata>, String> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(aws_sdk_s3::error::DisplayErrorContext(e).to_string()),
         };
-        runtime()?.block_on(async {
-            let out = match self
-                .client
-                .get_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-            {
-                Ok(out) => out,
-                Err(e) => {
-                    if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                        return Ok(None);
-                    }
-                    return Err(fail(aws_sdk_s3::error::DisplayErrorContext(e).to_string()));
-                }
-            };
-            let metadata = out.metadata().cloned().unwrap_or_default();
-            let bytes = out.body.collect().await.map_err(|e| fail(e.to_string()))?;
-            Ok(Some((bytes.into_bytes().to_vec(), metadata)))
-        })
+        let metadata = out.metadata().cloned().unwrap_or_default();
+        let bytes = out.body.collect().await.map_err(|e| e.to_string())?;
+        Ok(Some((bytes.into_bytes().to_vec(), metadata)))
     }
 }
 
@@ -300,16 +261,10 @@ impl S3 {
     }
 
     async fn get_async(&self, bucket: &str, key: &str) -> Fetched {
-        let out = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())?;
-        let bytes = out.body.collect().await.map_err(|e| e.to_string())?;
-        Ok(bytes.into_bytes().to_vec())
+        self.fetch(bucket, key)
+            .await?
+            .map(|(bytes, _)| bytes)
+            .ok_or_else(|| "gone since it was listed".to_owned())
     }
 }
 

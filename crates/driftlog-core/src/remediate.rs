@@ -321,6 +321,14 @@ const SQS_ATTRIBUTES: &[(&str, &str)] = &[
     ("content_based_deduplication", "ContentBasedDeduplication"),
 ];
 
+/// How a tagging API takes tags to set.
+enum TagForm {
+    /// `'Key=K,Value=V' …` (EC2, IAM).
+    KeyValue,
+    /// `'{"K": "V"}'` (SQS, Lambda).
+    JsonMap,
+}
+
 /// The tag key of a `tags.KEY` change.
 fn tag_key(change: &Change) -> Option<String> {
     match AttrPath::parse(&change.path)?.0.as_slice() {
@@ -501,149 +509,99 @@ fn aws_commands(f: &Finding) -> Vec<Command> {
         }
         _ => {}
     }
-    // Tags, by the API each service tags with.
+    // Tags, by the API each service tags with: the command that removes keys, the one that
+    // sets tags, how it takes tags, and how it names a key to remove.
     if !tags.is_empty() {
-        let ec2 = t
-            .starting("i-")
-            .or_else(|| t.starting("sg-"))
-            .or_else(|| t.starting("vpc-"))
-            .or_else(|| t.starting("subnet-"));
-        match f.resource_type.as_str() {
-            "aws_instance" | "aws_security_group" | "aws_vpc" | "aws_subnet" => {
-                if let Some(id) = ec2 {
-                    if !added.is_empty() {
-                        let keys: Vec<String> =
-                            added.iter().map(|k| quote(&format!("Key={k}"))).collect();
-                        push(
-                            format!(
-                                "aws ec2 delete-tags --resources {}{region} --tags {}",
-                                quote(id),
-                                keys.join(" ")
-                            ),
-                            "removes the tags added outside Terraform".into(),
-                            &first_tag_path,
-                        );
-                    }
-                    if !restored.is_empty() {
-                        let tags: Vec<String> = restored
-                            .iter()
-                            .map(|(k, v)| quote(&format!("Key={k},Value={v}")))
-                            .collect();
-                        push(
-                            format!(
-                                "aws ec2 create-tags --resources {}{region} --tags {}",
-                                quote(id),
-                                tags.join(" ")
-                            ),
-                            "sets the declared tag values back".into(),
-                            &first_tag_path,
-                        );
-                    }
-                }
+        let ec2 = ["i-", "sg-", "vpc-", "subnet-"]
+            .iter()
+            .find_map(|p| t.starting(p));
+        let api = match f.resource_type.as_str() {
+            "aws_instance" | "aws_security_group" | "aws_vpc" | "aws_subnet" => ec2.map(|id| {
+                let target = format!("--resources {}{region}", quote(id));
+                (
+                    format!("aws ec2 delete-tags {target} --tags"),
+                    format!("aws ec2 create-tags {target} --tags"),
+                    TagForm::KeyValue,
+                    "Key=",
+                )
+            }),
+            "aws_iam_role" => t.arn_name("iam").map(|role| {
+                let target = format!("--role-name {}", quote(role));
+                (
+                    format!("aws iam untag-role {target} --tag-keys"),
+                    format!("aws iam tag-role {target} --tags"),
+                    TagForm::KeyValue,
+                    "",
+                )
+            }),
+            "aws_sqs_queue" => t.starting("https://sqs.").map(|url| {
+                let target = format!("--queue-url {}{region}", quote(url));
+                (
+                    format!("aws sqs untag-queue {target} --tag-keys"),
+                    format!("aws sqs tag-queue {target} --tags"),
+                    TagForm::JsonMap,
+                    "",
+                )
+            }),
+            "aws_lambda_function" => t.arn("lambda").map(|arn| {
+                let target = format!("--resource {}{region}", quote(arn));
+                (
+                    format!("aws lambda untag-resource {target} --tag-keys"),
+                    format!("aws lambda tag-resource {target} --tags"),
+                    TagForm::JsonMap,
+                    "",
+                )
+            }),
+            _ => None,
+        };
+        if let Some((untag, tag, form, key_prefix)) = api {
+            if !added.is_empty() {
+                // EC2 names keys to delete as `Key=K`; the others take bare keys.
+                let keys: Vec<String> = added
+                    .iter()
+                    .map(|k| quote(&format!("{key_prefix}{k}")))
+                    .collect();
+                push(
+                    format!("{untag} {}", keys.join(" ")),
+                    "removes the tags added outside Terraform".into(),
+                    &first_tag_path,
+                );
             }
-            "aws_iam_role" => {
-                if let Some(role) = t.arn_name("iam") {
-                    if !added.is_empty() {
-                        let keys: Vec<String> = added.iter().map(|k| quote(k)).collect();
-                        push(
-                            format!(
-                                "aws iam untag-role --role-name {} --tag-keys {}",
-                                quote(role),
-                                keys.join(" ")
-                            ),
-                            "removes the tags added outside Terraform".into(),
-                            &first_tag_path,
-                        );
-                    }
-                    if !restored.is_empty() {
-                        let tags: Vec<String> = restored
-                            .iter()
-                            .map(|(k, v)| quote(&format!("Key={k},Value={v}")))
-                            .collect();
-                        push(
-                            format!(
-                                "aws iam tag-role --role-name {} --tags {}",
-                                quote(role),
-                                tags.join(" ")
-                            ),
-                            "sets the declared tag values back".into(),
-                            &first_tag_path,
-                        );
-                    }
-                }
-            }
-            "aws_sqs_queue" => {
-                if let Some(url) = t.starting("https://sqs.") {
-                    if !added.is_empty() {
-                        let keys: Vec<String> = added.iter().map(|k| quote(k)).collect();
-                        push(
-                            format!(
-                                "aws sqs untag-queue --queue-url {}{region} --tag-keys {}",
-                                quote(url),
-                                keys.join(" ")
-                            ),
-                            "removes the tags added outside Terraform".into(),
-                            &first_tag_path,
-                        );
-                    }
-                    if !restored.is_empty() {
+            if !restored.is_empty() {
+                let values = match form {
+                    TagForm::KeyValue => restored
+                        .iter()
+                        .map(|(k, v)| quote(&format!("Key={k},Value={v}")))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    TagForm::JsonMap => {
                         let map: Map<String, Value> = restored
                             .iter()
                             .map(|(k, v)| ((*k).to_owned(), json!(v)))
                             .collect();
-                        push(
-                            format!(
-                                "aws sqs tag-queue --queue-url {}{region} --tags {}",
-                                quote(url),
-                                quote(&Value::Object(map).to_string())
-                            ),
-                            "sets the declared tag values back".into(),
-                            &first_tag_path,
-                        );
+                        quote(&Value::Object(map).to_string())
                     }
-                }
+                };
+                push(
+                    format!("{tag} {values}"),
+                    "sets the declared tag values back".into(),
+                    &first_tag_path,
+                );
             }
-            "aws_lambda_function" => {
-                if let Some(arn) = t.arn("lambda") {
-                    if !added.is_empty() {
-                        let keys: Vec<String> = added.iter().map(|k| quote(k)).collect();
-                        push(
-                            format!(
-                                "aws lambda untag-resource --resource {}{region} --tag-keys {}",
-                                quote(arn),
-                                keys.join(" ")
-                            ),
-                            "removes the tags added outside Terraform".into(),
-                            &first_tag_path,
-                        );
-                    }
-                    if !restored.is_empty() {
-                        let map: Map<String, Value> = restored
-                            .iter()
-                            .map(|(k, v)| ((*k).to_owned(), json!(v)))
-                            .collect();
-                        push(
-                            format!(
-                                "aws lambda tag-resource --resource {}{region} --tags {}",
-                                quote(arn),
-                                quote(&Value::Object(map).to_string())
-                            ),
-                            "sets the declared tag values back".into(),
-                            &first_tag_path,
-                        );
-                    }
-                }
+        } else if f.resource_type == "aws_s3_bucket" {
+            if let Some(bucket) = t.bucket() {
+                let declared: Vec<String> =
+                    restored.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                push(
+                    format!(
+                        "aws s3api get-bucket-tagging --bucket {}{region}  # then put-bucket-tagging with the declared tags: {}",
+                        quote(bucket),
+                        declared.join(", ")
+                    ),
+                    "bucket tags are replaced as a whole set: put back the declared set (the other declared tags are in the configuration)".into(),
+                    &first_tag_path,
+                );
             }
-            "aws_s3_bucket" => {
-                if let Some(bucket) = t.bucket() {
-                    push(
-                        format!("aws s3api get-bucket-tagging --bucket {}{region}  # then put-bucket-tagging with the declared tags: {}", quote(bucket), restored.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")),
-                        "bucket tags are replaced as a whole set: put back the declared set (the other declared tags are in the configuration)".into(),
-                        &first_tag_path,
-                    );
-                }
-            }
-            _ => {}
         }
     }
     out

@@ -173,13 +173,14 @@ impl Config {
                 self.root.join(&dir).display()
             ));
         }
-        // This finding's own patch: its edits alone, against the files on disk.
+        // This finding's patch, against the files on disk, for each file it edited. A file an
+        // earlier finding edited too carries those edits as well (the combined `patch()` is
+        // the one to apply when several findings share a file).
         let mut patch = String::new();
         let mut files = Vec::new();
         for (f, (rel, previous)) in self.dirs[&dir].iter().zip(&before) {
             if f.current != *previous {
-                let own = splice_delta(&f.original, previous, &f.current);
-                patch.push_str(&unified(rel, &f.original, &own));
+                patch.push_str(&unified(rel, &f.original, &f.current));
                 files.push(rel.display().to_string());
             }
         }
@@ -371,16 +372,6 @@ fn apply(text: &str, mut edits: Vec<Edit>) -> String {
         last = e.range.start;
     }
     out
-}
-
-/// The edits a finding made since `previous`, applied to `original` instead: for a finding's
-/// own patch when earlier findings edited the same file.
-fn splice_delta(original: &str, previous: &str, current: &str) -> String {
-    if original == previous {
-        return current.to_owned();
-    }
-    // Rare (two drifted resources in one file): fall back to the cumulative text.
-    current.to_owned()
 }
 
 fn unified(rel: &Path, old: &str, new: &str) -> String {
