@@ -9,6 +9,8 @@
 use aws_sdk_s3::config::Region;
 use std::sync::OnceLock;
 
+pub mod live;
+
 /// How to reach AWS (the global options).
 #[derive(Debug, Clone, Default)]
 pub struct AwsOptions {
@@ -16,6 +18,8 @@ pub struct AwsOptions {
     pub region: Option<String>,
     /// An AWS-compatible endpoint (`http://127.0.0.1:5000`), with no path.
     pub endpoint_url: Option<String>,
+    /// Roles to assume, one per account, for live reads (`--role-arn`).
+    pub role_arns: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +49,7 @@ pub fn is_s3(location: &str) -> bool {
 }
 
 /// One runtime for the SDK's calls, made on first use: the rest of driftlog is synchronous.
-fn runtime() -> Result<&'static tokio::runtime::Runtime, AwsError> {
+pub(crate) fn runtime() -> Result<&'static tokio::runtime::Runtime, AwsError> {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     if let Some(rt) = RUNTIME.get() {
         return Ok(rt);
@@ -58,7 +62,9 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, AwsError> {
     Ok(RUNTIME.get_or_init(|| rt))
 }
 
-async fn s3_client(options: &AwsOptions) -> aws_sdk_s3::Client {
+/// The shared SDK configuration the options describe. `retries: false` turns the SDK's own
+/// retries off, for callers that retry (and count) themselves.
+pub(crate) async fn load_shared(options: &AwsOptions, retries: bool) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(p) = &options.profile {
         loader = loader.profile_name(p);
@@ -69,13 +75,23 @@ async fn s3_client(options: &AwsOptions) -> aws_sdk_s3::Client {
     if let Some(e) = &options.endpoint_url {
         loader = loader.endpoint_url(e.trim_end_matches('/'));
     }
+    if !retries {
+        loader = loader.retry_config(aws_config::retry::RetryConfig::disabled());
+    }
     let shared = loader.load().await;
+    if shared.region().is_none() {
+        let mut b = shared.to_builder();
+        b.set_region(Some(Region::new("us-east-1")));
+        return b.build();
+    }
+    shared
+}
+
+async fn s3_client(options: &AwsOptions) -> aws_sdk_s3::Client {
+    let shared = load_shared(options, true).await;
     let mut config = aws_sdk_s3::config::Builder::from(&shared);
     if options.endpoint_url.is_some() {
         config = config.force_path_style(true);
-    }
-    if shared.region().is_none() {
-        config = config.region(Region::new("us-east-1"));
     }
     aws_sdk_s3::Client::from_conf(config.build())
 }
