@@ -50,6 +50,32 @@ fn attribute_one(
     ))
 }
 
+/// Store `--audit` logs (recorded batch by batch in the ledger); problems become warnings.
+pub(crate) fn ingest_audit(
+    store: &mut dyn EventStore,
+    audit: &[PathBuf],
+    warnings: &mut Vec<String>,
+    ledger: &Recorder,
+) -> Result<driftlog_ingest::Summary, AppError> {
+    let problems = Problems::default();
+    let recording = RecordingObserver {
+        inner: &problems,
+        recorder: ledger,
+        store_id: store.store_id()?,
+    };
+    let summary = ingest(store, audit, &Options::default(), &recording)?;
+    let problems = problems.0.into_inner().unwrap_or_default();
+    if summary.has_problems() {
+        warnings.push(format!(
+            "audit logs: {} files and {} records were left out; first: {}",
+            summary.files_failed,
+            summary.records_rejected,
+            problems.first().map_or("", String::as_str)
+        ));
+    }
+    Ok(summary)
+}
+
 /// Attribute every finding in place; returns the summary for the report and adds warnings.
 pub fn attribute_findings(
     findings: &mut [Finding],
@@ -72,25 +98,7 @@ pub fn attribute_findings(
     }
     let mut store = driftlog_store::open(store_path)?;
     if !audit.is_empty() {
-        let problems = Problems::default();
-        let recording = RecordingObserver {
-            inner: &problems,
-            recorder: ledger,
-            store_id: store.store_id()?,
-        };
-        let summary = ingest(store.as_mut(), audit, &Options::default(), &recording)?;
-        let problems = problems.0.into_inner().unwrap_or_default();
-        let has_problems = summary.has_problems();
-        let (files_failed, records_rejected) = (summary.files_failed, summary.records_rejected);
-        *ingested = Some(summary);
-        if has_problems {
-            warnings.push(format!(
-                "audit logs: {} files and {} records were left out; first: {}",
-                files_failed,
-                records_rejected,
-                problems.first().map_or("", String::as_str)
-            ));
-        }
+        *ingested = Some(ingest_audit(store.as_mut(), audit, warnings, ledger)?);
     }
     // From now on `events --resource ADDRESS` finds what these resources' ids find. A store
     // that cannot be written to (read-only, busy) costs that convenience, not the scan.

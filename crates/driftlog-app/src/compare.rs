@@ -218,6 +218,7 @@ fn attribute_differences(report: &mut CompareReport, store: &Path) -> Result<(),
                         identifiers: ids.clone(),
                         attribution: None,
                         remediation: None,
+                        discovery: None,
                     };
                     let mut request = |i: usize| {
                         store

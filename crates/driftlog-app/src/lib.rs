@@ -55,6 +55,8 @@ use std::path::PathBuf;
 /// service). Every method has a default that ignores it.
 pub trait Progress: Sync {
     fn step(&self, _what: &str) {}
+    /// `done` of `total` units of `what` (a progress bar).
+    fn count(&self, _what: &str, _done: u64, _total: u64) {}
 }
 
 /// A [`Progress`] that shows nothing.

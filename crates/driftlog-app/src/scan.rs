@@ -16,6 +16,8 @@ use driftlog_terraform::plan::scan_plan;
 use driftlog_terraform::{runner, ReadError};
 use std::path::{Path, PathBuf};
 
+pub mod live;
+
 /// What to compare.
 #[derive(Debug, Clone)]
 pub enum ScanInputs {
@@ -24,6 +26,11 @@ pub enum ScanInputs {
     States { declared: PathBuf, live: PathBuf },
     /// A plan's JSON: its `resource_drift`.
     Plan(PathBuf),
+    /// Declared states read against the AWS APIs (`--live aws`).
+    LiveAws {
+        declared: Vec<PathBuf>,
+        options: live::LiveOptions,
+    },
     /// A Terraform working directory: a refresh-only plan is made there.
     Terraform {
         dir: PathBuf,
@@ -55,7 +62,7 @@ pub struct ScanRequest {
 }
 
 /// The engine's result before ignore rules.
-struct Scanned {
+pub(crate) struct Scanned {
     mode: &'static str,
     inputs: Vec<InputFile>,
     resources_scanned: usize,
@@ -304,6 +311,9 @@ pub fn scan(
             option: "--as-of",
             source,
         })?;
+    let mut ingested = None;
+    let mut warnings = Vec::new();
+    let mut live_summary = None;
     let scanned = match &request.inputs {
         ScanInputs::States { declared, live } => {
             scan_states(declared, live, &request.aws, progress)?
@@ -316,6 +326,30 @@ pub fn scan(
         ScanInputs::Terraform { dir, binary } => {
             scan_terraform_dir(dir, binary.as_deref(), progress)?
         }
+        ScanInputs::LiveAws { declared, options } => {
+            let until_us = as_of.unwrap_or_else(|| jiff::Timestamp::now().as_microsecond());
+            // The audit logs go in first: their create calls find unmanaged resources too.
+            let created = |targets: &[driftlog_aws::live::Target]| {
+                if !request.attribution || (request.audit.is_empty() && !request.store.exists()) {
+                    return Ok(Vec::new());
+                }
+                let mut store = driftlog_store::open(&request.store)?;
+                if !request.audit.is_empty() {
+                    progress.step("storing the audit logs");
+                    ingested = Some(crate::attribute::ingest_audit(
+                        store.as_mut(),
+                        &request.audit,
+                        &mut warnings,
+                        ledger,
+                    )?);
+                }
+                live::created_in_logs(store.as_ref(), targets, until_us)
+            };
+            let (scanned, summary, partial) =
+                live::scan_live_aws(declared, options, &request.aws, created, progress)?;
+            live_summary = Some((summary, partial));
+            scanned
+        }
     };
     tracing::debug!(
         mode = scanned.mode,
@@ -325,10 +359,11 @@ pub fn scan(
         "compared"
     );
     let (mut findings, ignored, expired) = rules.apply(scanned.findings, jiff::Timestamp::now());
-    let mut warnings = scanned.warnings;
+    warnings.extend(scanned.warnings);
+    // Logs a live scan already stored are not ingested twice.
+    let audit_left: &[PathBuf] = if ingested.is_some() { &[] } else { &request.audit };
     // `--audit` logs are ingested even when there is nothing to attribute: the store keeps them.
-    let mut ingested = None;
-    let audit = if !request.attribution || (findings.is_empty() && request.audit.is_empty()) {
+    let audit = if !request.attribution || (findings.is_empty() && audit_left.is_empty()) {
         driftlog_core::report::AuditSummary::default()
     } else {
         progress.step(&format!("attributing {} findings", findings.len()));
@@ -342,7 +377,7 @@ pub fn scan(
         };
         attribute_findings(
             &mut findings,
-            &request.audit,
+            audit_left,
             &request.store,
             until_us,
             &mut warnings,
@@ -366,6 +401,10 @@ pub fn scan(
         warnings,
     );
     report.audit = audit;
+    if let Some((summary, partial)) = live_summary {
+        report.live = Some(summary);
+        report.partial = partial;
+    }
     // Recorded before the report is returned: a report exists only for a recorded scan.
     if let Some(ingested) = &ingested {
         ledger

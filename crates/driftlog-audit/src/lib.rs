@@ -25,6 +25,7 @@
 mod azure;
 mod cloudtrail;
 mod container;
+pub mod created;
 pub mod digest;
 mod error;
 mod fields;

@@ -34,6 +34,8 @@ pub enum AwsError {
     },
     #[error("starting the AWS client: {0}")]
     Runtime(String),
+    #[error("reading AWS: {0}")]
+    Live(String),
 }
 
 /// `s3://bucket/key` split, when it is one.

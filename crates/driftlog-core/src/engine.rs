@@ -169,6 +169,7 @@ pub fn compare_pair(pair: Pair) -> (Option<Finding>, Vec<SuppressedChange>) {
         identifiers,
         attribution: None,
         remediation: None,
+        discovery: None,
     };
     match (&pair.declared, &pair.live) {
         (None, None) => (None, Vec::new()),

@@ -53,6 +53,24 @@ pub struct Finding {
     /// How to fix it: revert, codify, accept (with `--remediate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<crate::remediate::Remediation>,
+    /// For an unmanaged resource of a live read: how it was found (`api`, `audit-log`, or
+    /// `api, audit-log`), and the id to import it by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<Discovery>,
+}
+
+/// How a live read found an unmanaged resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Discovery {
+    pub found_by: String,
+    pub id: String,
+    pub region: String,
+    /// Whether the resource was seen to exist (`false`: its existence could not be checked,
+    /// only that it was created and not deleted in the logs).
+    pub seen_live: bool,
+    /// What is known of the arguments an import's resource block needs.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub attributes: serde_json::Map<String, Value>,
 }
 
 /// One changed attribute path. `before` is the declared value, `after` the live one; both are

@@ -299,6 +299,7 @@ mod tests {
             identifiers: Vec::new(),
             attribution: None,
             remediation: None,
+            discovery: None,
         }
     }
 

@@ -657,6 +657,7 @@ mod tests {
             identifiers: ids.iter().map(|s| (*s).to_owned()).collect(),
             attribution: None,
             remediation: None,
+            discovery: None,
         }
     }
 

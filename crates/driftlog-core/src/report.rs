@@ -8,7 +8,7 @@ use crate::ignore::{ExpiredRule, IgnoredItem};
 use serde::Serialize;
 
 /// Version of the JSON report schema (documented in docs/reports.md).
-pub const FORMAT_VERSION: &str = "1.2";
+pub const FORMAT_VERSION: &str = "1.3";
 
 /// One input file the scan read.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -50,6 +50,72 @@ pub struct ScanReport {
     pub warnings: Vec<String>,
     /// What the audit logs could say about the findings (format 1.1).
     pub audit: AuditSummary,
+    /// What a live read of the cloud did (format 1.3; only for `--live aws`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveSummary>,
+    /// Some reads failed (see `live.alerts`): the findings cover only what could be read
+    /// (format 1.3; present only when true).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+}
+
+/// A live read: where it looked, what it cost, and what it could not check.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LiveSummary {
+    /// `aws`.
+    pub provider: String,
+    pub regions: Vec<String>,
+    /// Declared resources read and found, and read and gone.
+    pub read: usize,
+    pub missing: usize,
+    /// Whether every supported type was listed for unmanaged resources.
+    pub enumerated: bool,
+    /// API requests made (every attempt), how many were throttled, and retries.
+    pub requests: u64,
+    pub throttled: u64,
+    pub retried: u64,
+    /// Attributes (or whole resources) that were not compared, by type.
+    pub not_checked: Vec<NotChecked>,
+    /// Resources that exist but belong to nobody's configuration by design (AWS defaults).
+    pub excluded: Vec<Excluded>,
+    /// Reads that failed; any alert makes the report `partial`.
+    pub alerts: Vec<LiveAlert>,
+}
+
+/// What was not compared for one type, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotChecked {
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    /// How many declared resources of the type this applies to.
+    pub resources: usize,
+    /// `attributes not read` (the listed ones were not compared), `type not supported`,
+    /// `no id in the state`, or `read failed`.
+    pub reason: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<String>,
+}
+
+/// A live resource left out of the unmanaged ones, with the rule that left it out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Excluded {
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub id: String,
+    pub region: String,
+    pub rule: String,
+}
+
+/// A service and region that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LiveAlert {
+    pub service: String,
+    pub region: String,
+    pub types: Vec<String>,
+    /// `denied` (permissions, a region not opted in, an unsupported endpoint) or `failed`.
+    pub kind: String,
+    pub code: String,
+    pub message: String,
 }
 
 /// The audit evidence a scan used for attribution.
@@ -111,6 +177,8 @@ impl ScanReport {
             expired_ignore_rules,
             warnings,
             audit: AuditSummary::default(),
+            live: None,
+            partial: false,
         }
     }
 

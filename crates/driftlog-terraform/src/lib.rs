@@ -16,6 +16,7 @@
 pub mod codify;
 pub mod document;
 pub mod error;
+pub mod imports;
 pub mod input;
 pub mod plan;
 pub mod runner;

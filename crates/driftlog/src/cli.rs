@@ -45,15 +45,46 @@ pub fn init_logging(logging: &Logging) {
         LogLevel::Debug => Level::DEBUG,
         LogLevel::Trace => Level::TRACE,
     };
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    // The AWS SDK logs its own retries and credential lookups as warnings; driftlog reports
+    // every failure itself, so the SDK speaks only when debugging.
+    let sdk = if level >= Level::DEBUG {
+        LevelFilter::from_level(level)
+    } else {
+        LevelFilter::OFF
+    };
+    let mut targets = Targets::new().with_default(level);
+    for t in [
+        "aws_config",
+        "aws_runtime",
+        "aws_credential_types",
+        "aws_smithy_runtime",
+        "aws_smithy_http_client",
+        "aws_sdk_s3",
+        "aws_sdk_sts",
+        "aws_sdk_sso",
+        "hyper",
+        "hyper_util",
+        "rustls",
+        "h2",
+    ] {
+        targets = targets.with_target(t, sdk);
+    }
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false);
     let _ = match logging.log_format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        LogFormat::Text => tracing_subscriber::registry()
+            .with(
+                layer
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .with_filter(targets),
+            )
             .try_init(),
-        LogFormat::Json => builder.json().with_current_span(false).try_init(),
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(layer.json().with_current_span(false).with_filter(targets))
+            .try_init(),
     };
 }
 
@@ -134,6 +165,18 @@ pub struct AwsArgs {
         help_heading = "AWS"
     )]
     pub endpoint_url: Option<String>,
+
+    /// A role to assume for live reads, one per account to read (`arn:aws:iam::ACCOUNT:role/NAME`).
+    /// Repeatable; each declared resource is read through the role of its ARN's account.
+    #[arg(
+        long = "role-arn",
+        value_name = "ARN",
+        env = "DRIFTLOG_ROLE_ARN",
+        value_delimiter = ',',
+        global = true,
+        help_heading = "AWS"
+    )]
+    pub role_arns: Vec<String>,
 }
 
 impl AwsArgs {
@@ -142,6 +185,7 @@ impl AwsArgs {
             profile: self.profile.clone(),
             region: self.region.clone(),
             endpoint_url: self.endpoint_url.clone(),
+            role_arns: self.role_arns.clone(),
         }
     }
 }
@@ -556,12 +600,13 @@ fn parse_source(s: &str) -> Result<driftlog_core::Source, String> {
 
 #[derive(Args, Debug)]
 pub struct ScanArgs {
-    /// The declared state: what Terraform last applied.
-    #[arg(long, value_name = "FILE", requires = "live", conflicts_with_all = ["plan", "terraform"], env = "DRIFTLOG_DECLARED")]
-    pub declared: Option<PathBuf>,
+    /// The declared state: what Terraform last applied (a file, `-`, or `s3://BUCKET/KEY`).
+    /// With `--live aws`, repeatable: every state that manages the account.
+    #[arg(long, value_name = "FILE", requires = "live", conflicts_with_all = ["plan", "terraform"], env = "DRIFTLOG_DECLARED", value_delimiter = ',')]
+    pub declared: Vec<PathBuf>,
 
-    /// The live state: a refreshed state (`terraform apply -refresh-only`, `show -json`) or a plan
-    /// whose prior state is live.
+    /// The live side: a refreshed state (`terraform apply -refresh-only`, `show -json`), a plan
+    /// whose prior state is live, or `aws` to read the AWS APIs themselves (docs/live-aws.md).
     #[arg(
         long,
         value_name = "FILE",
@@ -617,6 +662,29 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub remediation: RemediateArgs,
+
+    #[command(flatten)]
+    pub live_aws: LiveAwsArgs,
+}
+
+/// `--live aws` (docs/live-aws.md).
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Live AWS (--live aws)")]
+pub struct LiveAwsArgs {
+    /// Regions to read and to list for unmanaged resources: a list, or `all` (every region
+    /// enabled for the account). Default: --region's.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub regions: Vec<String>,
+
+    /// Read the declared resources only; do not list the account for unmanaged ones (the
+    /// audit logs still name resources created outside any state).
+    #[arg(long)]
+    pub managed_only: bool,
+
+    /// Write Terraform 1.5+ `import` blocks, with skeleton resource blocks, for every
+    /// unmanaged resource to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub generate_imports: Option<PathBuf>,
 }
 
 /// How to fix what was found (docs/remediation.md).

@@ -4,6 +4,7 @@
 use crate::cli::{ColorChoice, OutputFormat, ScanArgs};
 use crate::exit;
 use anyhow::{bail, Result};
+use driftlog_app::scan::live::LiveOptions;
 use driftlog_app::scan::{ScanInputs, ScanRequest};
 use driftlog_app::Progress;
 use driftlog_core::ScanReport;
@@ -47,6 +48,20 @@ impl Progress for Spinner {
             pb.set_message(what.to_owned());
         }
     }
+
+    fn count(&self, what: &str, done: u64, total: u64) {
+        if let Some(pb) = &self.0 {
+            if pb.length() != Some(total) {
+                pb.set_style(
+                    ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({elapsed})")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                pb.set_length(total);
+            }
+            pb.set_position(done);
+            pb.set_message(what.to_owned());
+        }
+    }
 }
 
 impl Drop for Spinner {
@@ -58,13 +73,31 @@ impl Drop for Spinner {
 }
 
 fn request(args: &ScanArgs, store: &Path, aws: &driftlog_aws::AwsOptions) -> Result<ScanRequest> {
-    let inputs = match (&args.declared, &args.live, &args.plan, &args.terraform) {
-        (Some(d), Some(l), None, None) => ScanInputs::States {
+    let live_aws = args.live.as_deref() == Some(Path::new("aws"));
+    if !live_aws
+        && (!args.live_aws.regions.is_empty()
+            || args.live_aws.managed_only
+            || args.live_aws.generate_imports.is_some())
+    {
+        bail!("--regions, --managed-only and --generate-imports go with --live aws");
+    }
+    let inputs = match (args.declared.as_slice(), &args.live, &args.plan, &args.terraform) {
+        ([_, ..], Some(_), None, None) if live_aws => ScanInputs::LiveAws {
+            declared: args.declared.clone(),
+            options: LiveOptions {
+                regions: args.live_aws.regions.clone(),
+                enumerate: !args.live_aws.managed_only,
+            },
+        },
+        ([d], Some(l), None, None) => ScanInputs::States {
             declared: d.clone(),
             live: l.clone(),
         },
-        (None, None, Some(p), None) => ScanInputs::Plan(p.clone()),
-        (None, None, None, Some(dir)) => ScanInputs::Terraform {
+        ([_, _, ..], Some(_), None, None) => {
+            bail!("several --declared states go with --live aws; compare two states one pair at a time")
+        }
+        ([], None, Some(p), None) => ScanInputs::Plan(p.clone()),
+        ([], None, None, Some(dir)) => ScanInputs::Terraform {
             dir: dir.clone(),
             binary: std::env::var("DRIFTLOG_TERRAFORM").ok(),
         },
@@ -98,6 +131,9 @@ pub fn run(
     let spinner = Spinner::for_report(args.output.is_some(), args.format == OutputFormat::Console);
     let report = driftlog_app::scan::scan(&request, ledger, &spinner)?;
     drop(spinner);
+    if let Some(path) = &args.live_aws.generate_imports {
+        write_imports(path, &report)?;
+    }
     write_report(args, color, &report)?;
     Ok(if report.has_drift() {
         exit::DRIFT
@@ -118,4 +154,10 @@ fn write_report(args: &ScanArgs, color: ColorChoice, report: &ScanReport) -> Res
     crate::output::emit(args.output.as_deref(), |out| {
         driftlog_report::write(format, report, style, out)
     })
+}
+
+/// The `--generate-imports` file, written whole or not at all.
+fn write_imports(path: &Path, report: &ScanReport) -> Result<()> {
+    let text = driftlog_app::scan::live::imports(report);
+    crate::output::emit(Some(path), |out| out.write_all(text.as_bytes()))
 }

@@ -379,3 +379,20 @@ pub async fn route_tables(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fet
         }
     }
 }
+
+/// The regions enabled for the account (opted-in or not requiring opt-in).
+pub async fn regions(ctx: &Ctx, region: &str) -> Result<Vec<String>, CallError> {
+    let client = aws_sdk_ec2::Client::new(&ctx.config(region).await);
+    let out = ctx
+        .pacer
+        .call("ec2", region, || client.describe_regions().send())
+        .await?;
+    let mut names: Vec<String> = out
+        .regions()
+        .iter()
+        .filter(|r| r.opt_in_status() != Some("not-opted-in"))
+        .filter_map(|r| r.region_name().map(str::to_owned))
+        .collect();
+    names.sort();
+    Ok(names)
+}

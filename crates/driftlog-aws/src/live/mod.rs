@@ -150,6 +150,34 @@ pub fn checks(tf_type: &str, attribute: &str) -> bool {
     registry::spec(tf_type).is_some_and(|s| registry::is_checked(s, attribute))
 }
 
+/// The key by which a resource of `tf_type` named `id` is compared with declared ones (queue
+/// URLs by name, since hosts differ between endpoints).
+pub fn match_key(tf_type: &str, id: &str) -> Option<String> {
+    registry::spec(tf_type).map(|s| s.api.match_key(id))
+}
+
+/// Every `(type, key)` the targets declare, including what one resource declares for another
+/// type (a bucket with an inline `policy` declares its bucket policy).
+pub fn declared_keys(targets: &[Target]) -> HashSet<(String, String)> {
+    let mut out = HashSet::new();
+    for t in targets {
+        let Some(spec) = registry::spec(&t.tf_type) else {
+            continue;
+        };
+        let Some(key) = (spec.key)(&t.attributes) else {
+            continue;
+        };
+        let key = spec.api.match_key(&key);
+        if t.tf_type == "aws_s3_bucket"
+            && t.attributes.get("policy").and_then(Value::as_str).is_some_and(|p| !p.is_empty())
+        {
+            out.insert(("aws_s3_bucket_policy".to_owned(), key.clone()));
+        }
+        out.insert((t.tf_type.clone(), key));
+    }
+    out
+}
+
 /// The region a declared resource lives in: its `region` attribute (provider 6, buckets),
 /// its ARN, its availability zone, else `None`.
 pub fn region_of(attrs: &Value) -> Option<String> {
@@ -201,6 +229,11 @@ async fn read_async(options: &AwsOptions, request: &LiveRequest, progress: Progr
     let default_region = configs.default_region();
     let regions: Vec<String> = if request.regions.is_empty() {
         vec![default_region.clone()]
+    } else if request.regions.iter().any(|r| r == "all") {
+        let ctx = Ctx { pacer: pacer.clone(), configs: configs.clone(), role: None };
+        ec2::regions(&ctx, &default_region)
+            .await
+            .map_err(|e| AwsError::Live(format!("listing the account's regions (--regions all): {e}")))?
     } else {
         request.regions.clone()
     };
@@ -474,6 +507,14 @@ async fn read_async(options: &AwsOptions, request: &LiveRequest, progress: Progr
     regions_read.sort();
     regions_read.dedup();
     let c = &pacer.counters;
+    // Nothing answered at all (no credentials, a wrong endpoint): an error, not a report.
+    if !alerts.is_empty() && c.requests.load(Ordering::Relaxed) > 0 && fetched.is_empty() && listed.is_empty() {
+        let a = &alerts[0];
+        return Err(AwsError::Live(format!(
+            "no request succeeded (credentials? --endpoint-url?); the first to fail: {} in {}: {}: {}",
+            a.service, a.region, a.code, a.message
+        )));
+    }
     Ok(LiveRead {
         outcomes,
         discovered,

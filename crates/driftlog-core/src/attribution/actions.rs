@@ -313,6 +313,13 @@ pub enum Explains {
 /// `deleted` for a resource that is gone).
 pub fn explains(action: &str, attribute: &str) -> Explains {
     let action = canonical_action(action);
+    if attribute == "created" {
+        return if is_create(action) {
+            Explains::Yes
+        } else {
+            Explains::No
+        };
+    }
     if attribute == "deleted" {
         return if is_delete(action) {
             Explains::Yes
@@ -328,6 +335,18 @@ pub fn explains(action: &str, attribute: &str) -> Explains {
         Some((_, attrs)) if attrs.contains(&"*") => Explains::Possibly,
         _ => Explains::No,
     }
+}
+
+/// Creates make a resource (`CreateTags` changes one; `PutBucketPolicy` and `PutRolePolicy`
+/// make the policy resource when there was none).
+pub fn is_create(action: &str) -> bool {
+    let action = canonical_action(action);
+    if TAGGING.contains(&action) {
+        return false;
+    }
+    ["Create", "Run"].iter().any(|verb| action.starts_with(verb))
+        || matches!(action, "PutBucketPolicy" | "PutRolePolicy" | "PutUserPolicy")
+        || action.starts_with("create ")
 }
 
 /// Deletes remove the resource itself (`DeleteTags` removes tags, not the resource).

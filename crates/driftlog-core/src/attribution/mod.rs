@@ -29,6 +29,9 @@ pub fn changed_attributes(finding: &Finding) -> Vec<String> {
     if finding.kind == FindingKind::Deleted {
         return vec!["deleted".to_owned()];
     }
+    if finding.kind == FindingKind::Unmanaged {
+        return vec!["created".to_owned()];
+    }
     let mut out: Vec<String> = Vec::new();
     for change in &finding.changes {
         let top = top_level(&change.path);
@@ -88,13 +91,17 @@ pub fn attribute_with_requests(
         .collect();
     sorted.sort_by(|(_, a), (_, b)| (a.time_us, &a.event_id).cmp(&(b.time_us, &b.event_id)));
 
-    // The last apply: the latest successful write to the resource by Terraform.
+    // The last apply: the latest successful write to the resource by Terraform. An unmanaged
+    // resource was never applied: its whole history is searched for who created it, Terraform
+    // included (a state that lost it).
+    let unmanaged = finding.kind == FindingKind::Unmanaged;
     let last_apply = sorted
         .iter()
         .rev()
         .map(|(_, e)| *e)
+        .filter(|_| !unmanaged)
         .find(|e| e.actor.kind == ActorKind::Terraform && e.is_successful_write());
-    let (since_us, since_reason) = match (last_apply, fallback_since_us) {
+    let (since_us, since_reason) = match (last_apply, fallback_since_us.filter(|_| !unmanaged)) {
         (Some(e), _) => (
             Some(e.time_us),
             format!(
@@ -122,7 +129,7 @@ pub fn attribute_with_requests(
         .iter()
         .filter(|(_, e)| since_us.is_none_or(|s| e.time_us > s))
     {
-        if e.read_only == Some(true) || e.actor.kind == ActorKind::Terraform {
+        if e.read_only == Some(true) || (e.actor.kind == ActorKind::Terraform && !unmanaged) {
             continue;
         }
         let how: Vec<(String, Explains)> = attributes

@@ -18,6 +18,7 @@ fn finding(kind: FindingKind, paths: &[&str]) -> Finding {
         identifiers: vec!["sg-1".into()],
         attribution: None,
         remediation: None,
+        discovery: None,
     }
 }
 

@@ -13,6 +13,7 @@ fn finding(address: &str, changes: Vec<Change>) -> Finding {
         identifiers: vec![],
         attribution: None,
         remediation: None,
+        discovery: None,
     }
 }
 
