@@ -361,7 +361,11 @@ pub fn scan(
     let (mut findings, ignored, expired) = rules.apply(scanned.findings, jiff::Timestamp::now());
     warnings.extend(scanned.warnings);
     // Logs a live scan already stored are not ingested twice.
-    let audit_left: &[PathBuf] = if ingested.is_some() { &[] } else { &request.audit };
+    let audit_left: &[PathBuf] = if ingested.is_some() {
+        &[]
+    } else {
+        &request.audit
+    };
     // `--audit` logs are ingested even when there is nothing to attribute: the store keeps them.
     let audit = if !request.attribution || (findings.is_empty() && audit_left.is_empty()) {
         driftlog_core::report::AuditSummary::default()

@@ -13,42 +13,117 @@ type Path = &'static [&'static str];
 
 /// `(eventSource, eventName, type, paths tried in order)`.
 const CREATES: &[(&str, &str, &str, &[Path])] = &[
-    ("ec2.amazonaws.com", "CreateVpc", "aws_vpc", &[&["responseElements", "vpc", "vpcId"]]),
-    ("ec2.amazonaws.com", "CreateSubnet", "aws_subnet", &[&["responseElements", "subnet", "subnetId"]]),
-    ("ec2.amazonaws.com", "CreateSecurityGroup", "aws_security_group", &[&["responseElements", "groupId"]]),
-    ("ec2.amazonaws.com", "CreateRouteTable", "aws_route_table", &[&["responseElements", "routeTable", "routeTableId"]]),
+    (
+        "ec2.amazonaws.com",
+        "CreateVpc",
+        "aws_vpc",
+        &[&["responseElements", "vpc", "vpcId"]],
+    ),
+    (
+        "ec2.amazonaws.com",
+        "CreateSubnet",
+        "aws_subnet",
+        &[&["responseElements", "subnet", "subnetId"]],
+    ),
+    (
+        "ec2.amazonaws.com",
+        "CreateSecurityGroup",
+        "aws_security_group",
+        &[&["responseElements", "groupId"]],
+    ),
+    (
+        "ec2.amazonaws.com",
+        "CreateRouteTable",
+        "aws_route_table",
+        &[&["responseElements", "routeTable", "routeTableId"]],
+    ),
     (
         "ec2.amazonaws.com",
         "RunInstances",
         "aws_instance",
-        &[&["responseElements", "instancesSet", "items", "*", "instanceId"]],
+        &[&[
+            "responseElements",
+            "instancesSet",
+            "items",
+            "*",
+            "instanceId",
+        ]],
     ),
-    ("s3.amazonaws.com", "CreateBucket", "aws_s3_bucket", &[&["requestParameters", "bucketName"]]),
-    ("s3.amazonaws.com", "PutBucketPolicy", "aws_s3_bucket_policy", &[&["requestParameters", "bucketName"]]),
-    ("iam.amazonaws.com", "CreateRole", "aws_iam_role", &[&["requestParameters", "roleName"]]),
-    ("iam.amazonaws.com", "CreateUser", "aws_iam_user", &[&["requestParameters", "userName"]]),
-    ("iam.amazonaws.com", "CreatePolicy", "aws_iam_policy", &[&["responseElements", "policy", "arn"]]),
-    ("rds.amazonaws.com", "CreateDBInstance", "aws_db_instance", &[&["requestParameters", "dBInstanceIdentifier"]]),
+    (
+        "s3.amazonaws.com",
+        "CreateBucket",
+        "aws_s3_bucket",
+        &[&["requestParameters", "bucketName"]],
+    ),
+    (
+        "s3.amazonaws.com",
+        "PutBucketPolicy",
+        "aws_s3_bucket_policy",
+        &[&["requestParameters", "bucketName"]],
+    ),
+    (
+        "iam.amazonaws.com",
+        "CreateRole",
+        "aws_iam_role",
+        &[&["requestParameters", "roleName"]],
+    ),
+    (
+        "iam.amazonaws.com",
+        "CreateUser",
+        "aws_iam_user",
+        &[&["requestParameters", "userName"]],
+    ),
+    (
+        "iam.amazonaws.com",
+        "CreatePolicy",
+        "aws_iam_policy",
+        &[&["responseElements", "policy", "arn"]],
+    ),
+    (
+        "rds.amazonaws.com",
+        "CreateDBInstance",
+        "aws_db_instance",
+        &[&["requestParameters", "dBInstanceIdentifier"]],
+    ),
     (
         "lambda.amazonaws.com",
         "CreateFunction",
         "aws_lambda_function",
-        &[&["responseElements", "functionName"], &["requestParameters", "functionName"]],
+        &[
+            &["responseElements", "functionName"],
+            &["requestParameters", "functionName"],
+        ],
     ),
     (
         "sqs.amazonaws.com",
         "CreateQueue",
         "aws_sqs_queue",
-        &[&["responseElements", "queueUrl"], &["requestParameters", "queueName"]],
+        &[
+            &["responseElements", "queueUrl"],
+            &["requestParameters", "queueName"],
+        ],
     ),
-    ("sns.amazonaws.com", "CreateTopic", "aws_sns_topic", &[&["responseElements", "topicArn"]]),
+    (
+        "sns.amazonaws.com",
+        "CreateTopic",
+        "aws_sns_topic",
+        &[&["responseElements", "topicArn"]],
+    ),
     (
         "dynamodb.amazonaws.com",
         "CreateTable",
         "aws_dynamodb_table",
-        &[&["requestParameters", "tableName"], &["responseElements", "tableDescription", "tableName"]],
+        &[
+            &["requestParameters", "tableName"],
+            &["responseElements", "tableDescription", "tableName"],
+        ],
     ),
-    ("kms.amazonaws.com", "CreateKey", "aws_kms_key", &[&["responseElements", "keyMetadata", "keyId"]]),
+    (
+        "kms.amazonaws.com",
+        "CreateKey",
+        "aws_kms_key",
+        &[&["responseElements", "keyMetadata", "keyId"]],
+    ),
 ];
 
 /// The create calls this module knows, as `eventName`s (for a store query).
@@ -98,8 +173,14 @@ pub fn created_resources(raw: &[u8]) -> Vec<(&'static str, String)> {
     if r.get("errorCode").is_some_and(|c| !c.is_null()) {
         return Vec::new();
     }
-    let source = r.get("eventSource").and_then(Value::as_str).unwrap_or_default();
-    let name = r.get("eventName").and_then(Value::as_str).unwrap_or_default();
+    let source = r
+        .get("eventSource")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let name = r
+        .get("eventName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     // Lambda logs the API version after the name (`CreateFunction20150331`).
     let name = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == 'v');
     let mut out = Vec::new();
@@ -126,11 +207,23 @@ mod tests {
     #[test]
     fn ids_from_responses_requests_and_envelopes() {
         let run = br#"{"eventSource":"ec2.amazonaws.com","eventName":"RunInstances","responseElements":{"instancesSet":{"items":[{"instanceId":"i-1"},{"instanceId":"i-2"}]}}}"#;
-        assert_eq!(created_resources(run), vec![("aws_instance", "i-1".into()), ("aws_instance", "i-2".into())]);
+        assert_eq!(
+            created_resources(run),
+            vec![
+                ("aws_instance", "i-1".into()),
+                ("aws_instance", "i-2".into())
+            ]
+        );
         let queue = br#"{"detail":{"eventSource":"sqs.amazonaws.com","eventName":"CreateQueue","requestParameters":{"queueName":"q"},"responseElements":null}}"#;
-        assert_eq!(created_resources(queue), vec![("aws_sqs_queue", "q".into())]);
+        assert_eq!(
+            created_resources(queue),
+            vec![("aws_sqs_queue", "q".into())]
+        );
         let lambda = br#"{"eventSource":"lambda.amazonaws.com","eventName":"CreateFunction20150331","requestParameters":{"functionName":"f"}}"#;
-        assert_eq!(created_resources(lambda), vec![("aws_lambda_function", "f".into())]);
+        assert_eq!(
+            created_resources(lambda),
+            vec![("aws_lambda_function", "f".into())]
+        );
         let failed = br#"{"eventSource":"iam.amazonaws.com","eventName":"CreateRole","errorCode":"AccessDenied","requestParameters":{"roleName":"r"}}"#;
         assert!(created_resources(failed).is_empty());
         // Same name, other service: not ours.

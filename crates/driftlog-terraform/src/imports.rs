@@ -18,7 +18,10 @@ const REQUIRED: &[(&str, &[&str])] = &[
     ("aws_iam_role", &["name", "path"]),
     ("aws_iam_policy", &["name", "path"]),
     ("aws_iam_user", &["name", "path"]),
-    ("aws_db_instance", &["identifier", "instance_class", "engine"]),
+    (
+        "aws_db_instance",
+        &["identifier", "instance_class", "engine"],
+    ),
     ("aws_lambda_function", &["function_name", "role"]),
     ("aws_sqs_queue", &["name"]),
     ("aws_sns_topic", &["name"]),
@@ -114,11 +117,24 @@ pub fn render(imports: &[Import<'_>]) -> String {
             let _ = writeln!(out, "# {}", line.replace('\n', " "));
         }
         out.push_str("import {\n");
-        aligned(&[("to", i.address.to_owned()), ("id", hcl_string(i.id))], "  ", &mut out);
+        aligned(
+            &[("to", i.address.to_owned()), ("id", hcl_string(i.id))],
+            "  ",
+            &mut out,
+        );
         out.push_str("}\n\n");
         let name = i.address.split_once('.').map_or(i.address, |(_, n)| n);
-        let _ = writeln!(out, "resource {} {} {{", hcl_string(i.resource_type), hcl_string(name));
-        let lines: Vec<(&str, String)> = i.attributes.iter().map(|(k, v)| (k.as_str(), hcl_value(v))).collect();
+        let _ = writeln!(
+            out,
+            "resource {} {} {{",
+            hcl_string(i.resource_type),
+            hcl_string(name)
+        );
+        let lines: Vec<(&str, String)> = i
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), hcl_value(v)))
+            .collect();
         aligned(&lines, "  ", &mut out);
         out.push_str("}\n");
     }
@@ -143,8 +159,14 @@ mod tests {
             attributes: &attrs,
             comment: vec!["found by the API in us-east-1".into()],
         }]);
-        assert!(text.contains("import {\n  to = aws_security_group.web\n  id = \"sg-1\"\n}\n"), "{text}");
-        assert!(text.contains("  description = \"say \\\"hi\\\"\"\n"), "{text}");
+        assert!(
+            text.contains("import {\n  to = aws_security_group.web\n  id = \"sg-1\"\n}\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  description = \"say \\\"hi\\\"\"\n"),
+            "{text}"
+        );
         assert!(text.contains("  name        = \"web $${x}\"\n"), "{text}");
         assert!(text.contains("  vpc_id      = \"vpc-1\"\n"), "{text}");
         assert!(!text.contains("ingress"));

@@ -203,7 +203,7 @@ separately as \"not yet applied\"\n  \
 --terraform DIR               runs `terraform plan -refresh-only` and `show -json` in DIR for you \
 (terraform, else tofu, on PATH, or $DRIFTLOG_TERRAFORM)\n\n\
 Any FILE may be `-` for standard input.")]
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
 
     /// Compare environments (dev, staging, prod…) built from the same configuration.
     #[command(

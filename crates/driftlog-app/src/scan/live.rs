@@ -67,7 +67,9 @@ pub(crate) fn created_in_logs(
                 let Some(key) = live::match_key(tf_type, &id) else {
                     continue;
                 };
-                if declared.contains(&(tf_type.to_owned(), key.clone())) || !seen.insert((tf_type, key)) {
+                if declared.contains(&(tf_type.to_owned(), key.clone()))
+                    || !seen.insert((tf_type, key))
+                {
                     continue;
                 }
                 out.push(Created {
@@ -86,12 +88,23 @@ pub(crate) fn created_in_logs(
 fn label(tf_type: &str, id: &str, attrs: &Value, taken: &mut HashSet<String>) -> String {
     let named = ["name", "bucket", "function_name", "identifier"]
         .iter()
-        .find_map(|k| attrs.get(*k).and_then(Value::as_str).filter(|s| !s.is_empty()));
+        .find_map(|k| {
+            attrs
+                .get(*k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        });
     let id = named.unwrap_or(id);
     let tail = id.rsplit(['/', ':']).find(|s| !s.is_empty()).unwrap_or(id);
     let mut name: String = tail
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
         name.insert_str(0, "r_");
@@ -154,12 +167,17 @@ pub(crate) fn scan_live_aws(
                 display_path(path)
             )));
         }
-        for instance in state_side(&doc)?.iter().filter(|i| i.managed && i.deposed.is_none()) {
+        for instance in state_side(&doc)?
+            .iter()
+            .filter(|i| i.managed && i.deposed.is_none())
+        {
             let (attributes, mask) = instance.parse().map_err(|source| ReadError::Engine {
                 path: input.path.clone(),
                 source,
             })?;
-            if !instance.provider.contains("hashicorp/aws") && !instance.resource_type.starts_with("aws_") {
+            if !instance.provider.contains("hashicorp/aws")
+                && !instance.resource_type.starts_with("aws_")
+            {
                 continue;
             }
             targets.push(Target {
@@ -168,7 +186,12 @@ pub(crate) fn scan_live_aws(
             });
             meta.push((instance.address.clone(), instance.provider.clone(), mask));
         }
-        inputs.push(input_record("declared", &input, doc.kind, input.sha256_hex()));
+        inputs.push(input_record(
+            "declared",
+            &input,
+            doc.kind,
+            input.sha256_hex(),
+        ));
     }
     let created = created(&targets)?;
 
@@ -183,8 +206,10 @@ pub(crate) fn scan_live_aws(
         pace: None,
     };
     progress.step("reading AWS");
-    let read = live::read(aws, &request, &|what, done, total| progress.count(what, done, total))
-        .map_err(|e| AppError::Input(e.to_string()))?;
+    let read = live::read(aws, &request, &|what, done, total| {
+        progress.count(what, done, total)
+    })
+    .map_err(|e| AppError::Input(e.to_string()))?;
 
     // Declared resources: compared, gone, or not checked.
     let mut findings = Vec::new();
@@ -192,7 +217,9 @@ pub(crate) fn scan_live_aws(
     let mut not_checked: BTreeMap<(String, String), (usize, HashSet<String>)> = BTreeMap::new();
     let mut unread_by_alert: HashMap<usize, usize> = HashMap::new();
     let (mut found, mut missing) = (0, 0);
-    for ((target, (address, provider, mask)), outcome) in targets.iter().zip(&meta).zip(&read.outcomes) {
+    for ((target, (address, provider, mask)), outcome) in
+        targets.iter().zip(&meta).zip(&read.outcomes)
+    {
         let pair = |declared, live| Pair {
             address: address.clone(),
             resource_type: target.tf_type.clone(),
@@ -217,7 +244,10 @@ pub(crate) fn scan_live_aws(
                     .as_object()
                     .map(|m| {
                         m.keys()
-                            .filter(|k| !declared.get(k.as_str()).is_some() && !matches!(k.as_str(), "id" | "arn" | "timeouts"))
+                            .filter(|k| {
+                                declared.get(k.as_str()).is_none()
+                                    && !matches!(k.as_str(), "id" | "arn" | "timeouts")
+                            })
                             .cloned()
                             .collect()
                     })
@@ -232,11 +262,12 @@ pub(crate) fn scan_live_aws(
                     f.identifiers = identifiers(&target.tf_type, [&target.attributes]);
                     f
                 }));
-                suppressed.extend(s.into_iter());
+                suppressed.extend(s);
             }
             Outcome::Missing => {
                 missing += 1;
-                let (f, _) = compare_pair(pair(Some((target.attributes.clone(), mask.clone())), None));
+                let (f, _) =
+                    compare_pair(pair(Some((target.attributes.clone(), mask.clone())), None));
                 findings.extend(f);
             }
             Outcome::Unsupported => note("type not supported by live reads", Vec::new()),
@@ -278,7 +309,10 @@ pub(crate) fn scan_live_aws(
                 id: d.id.clone(),
                 region: d.region.clone(),
                 seen_live: true,
-                attributes: driftlog_terraform::imports::skeleton_attributes(d.tf_type, &d.attributes),
+                attributes: driftlog_terraform::imports::skeleton_attributes(
+                    d.tf_type,
+                    &d.attributes,
+                ),
             },
         ));
     }
@@ -317,7 +351,9 @@ pub(crate) fn scan_live_aws(
                         id: c.id.clone(),
                         region: c.region.clone().unwrap_or_default(),
                         seen_live: seen.is_some(),
-                        attributes: driftlog_terraform::imports::skeleton_attributes(c.tf_type, &attrs),
+                        attributes: driftlog_terraform::imports::skeleton_attributes(
+                            c.tf_type, &attrs,
+                        ),
                     },
                 ));
             }
@@ -349,7 +385,11 @@ pub(crate) fn scan_live_aws(
             a.region,
             a.code,
             a.types.join(", "),
-            if unread > 0 { format!(", {unread} declared resources not read") } else { String::new() }
+            if unread > 0 {
+                format!(", {unread} declared resources not read")
+            } else {
+                String::new()
+            }
         ));
     }
     let partial = !alerts.is_empty();
@@ -364,11 +404,18 @@ pub(crate) fn scan_live_aws(
         retried: read.retried,
         not_checked: not_checked
             .into_iter()
-            .filter(|((_, reason), (_, attrs))| reason != "attributes not read" || !attrs.is_empty())
+            .filter(|((_, reason), (_, attrs))| {
+                reason != "attributes not read" || !attrs.is_empty()
+            })
             .map(|((resource_type, reason), (resources, attrs))| {
                 let mut attributes: Vec<String> = attrs.into_iter().collect();
                 attributes.sort();
-                NotChecked { resource_type, resources, reason, attributes }
+                NotChecked {
+                    resource_type,
+                    resources,
+                    reason,
+                    attributes,
+                }
             })
             .collect(),
         excluded,
@@ -403,8 +450,16 @@ pub fn imports(report: &driftlog_core::ScanReport) -> String {
                 "{}: found by {} in {}{}",
                 f.address,
                 d.found_by,
-                if d.region.is_empty() { "the account" } else { &d.region },
-                if d.seen_live { "" } else { " (existence not checked)" }
+                if d.region.is_empty() {
+                    "the account"
+                } else {
+                    &d.region
+                },
+                if d.seen_live {
+                    ""
+                } else {
+                    " (existence not checked)"
+                }
             )];
             if let Some(e) = f.attribution.as_ref().and_then(|a| a.caused_by.first()) {
                 comment.push(format!(
@@ -435,15 +490,39 @@ mod tests {
     fn labels_are_identifiers_and_unique() {
         let mut taken = HashSet::new();
         let none = json!({});
-        assert_eq!(label("aws_sqs_queue", "http://h/1234/jobs.fifo", &none, &mut taken), "aws_sqs_queue.jobs_fifo");
-        assert_eq!(label("aws_sqs_queue", "https://x/9/jobs.fifo", &none, &mut taken), "aws_sqs_queue.jobs_fifo_2");
-        assert_eq!(label("aws_kms_key", "1234abcd-12ab", &none, &mut taken), "aws_kms_key.r_1234abcd-12ab");
         assert_eq!(
-            label("aws_iam_policy", "arn:aws:iam::1:policy/team/deploy", &none, &mut taken),
+            label(
+                "aws_sqs_queue",
+                "http://h/1234/jobs.fifo",
+                &none,
+                &mut taken
+            ),
+            "aws_sqs_queue.jobs_fifo"
+        );
+        assert_eq!(
+            label("aws_sqs_queue", "https://x/9/jobs.fifo", &none, &mut taken),
+            "aws_sqs_queue.jobs_fifo_2"
+        );
+        assert_eq!(
+            label("aws_kms_key", "1234abcd-12ab", &none, &mut taken),
+            "aws_kms_key.r_1234abcd-12ab"
+        );
+        assert_eq!(
+            label(
+                "aws_iam_policy",
+                "arn:aws:iam::1:policy/team/deploy",
+                &none,
+                &mut taken
+            ),
             "aws_iam_policy.deploy"
         );
         assert_eq!(
-            label("aws_security_group", "sg-0abc", &json!({"name": "temp sg"}), &mut taken),
+            label(
+                "aws_security_group",
+                "sg-0abc",
+                &json!({"name": "temp sg"}),
+                &mut taken
+            ),
             "aws_security_group.temp_sg"
         );
     }

@@ -138,11 +138,19 @@ fn rule_blocks(perms: &[IpPermission], own_id: &str, own_account: &str) -> Vec<V
         }
         for r in p.ipv6_ranges() {
             let i = block_for(r.description());
-            pushes.push((i, "ipv6_cidr_blocks", json!(r.cidr_ipv6().unwrap_or_default())));
+            pushes.push((
+                i,
+                "ipv6_cidr_blocks",
+                json!(r.cidr_ipv6().unwrap_or_default()),
+            ));
         }
         for r in p.prefix_list_ids() {
             let i = block_for(r.description());
-            pushes.push((i, "prefix_list_ids", json!(r.prefix_list_id().unwrap_or_default())));
+            pushes.push((
+                i,
+                "prefix_list_ids",
+                json!(r.prefix_list_id().unwrap_or_default()),
+            ));
         }
         for g in p.user_id_group_pairs() {
             let i = block_for(g.description());
@@ -151,7 +159,9 @@ fn rule_blocks(perms: &[IpPermission], own_id: &str, own_account: &str) -> Vec<V
                 pushes.push((i, "self", Value::Bool(true)));
             } else {
                 let name = match g.user_id() {
-                    Some(acct) if !acct.is_empty() && acct != own_account => format!("{acct}/{gid}"),
+                    Some(acct) if !acct.is_empty() && acct != own_account => {
+                        format!("{acct}/{gid}")
+                    }
                     _ => gid.to_owned(),
                 };
                 pushes.push((i, "security_groups", json!(name)));
@@ -182,7 +192,11 @@ fn rule_blocks(perms: &[IpPermission], own_id: &str, own_account: &str) -> Vec<V
     blocks
 }
 
-pub async fn security_groups(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fetched, CallError> {
+pub async fn security_groups(
+    ctx: &Ctx,
+    region: &str,
+    ids: &[String],
+) -> Result<Fetched, CallError> {
     let client = aws_sdk_ec2::Client::new(&ctx.config(region).await);
     let mut out = Vec::new();
     let mut token: Option<String> = None;
@@ -296,7 +310,11 @@ pub async fn instances(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fetche
             if matches!(state, Some("terminated" | "shutting-down")) {
                 continue;
             }
-            let mut groups: Vec<&str> = i.security_groups().iter().filter_map(|g| g.group_id()).collect();
+            let mut groups: Vec<&str> = i
+                .security_groups()
+                .iter()
+                .filter_map(|g| g.group_id())
+                .collect();
             groups.sort_unstable();
             let a = json!({
                 "id": id,
@@ -337,7 +355,9 @@ pub async fn route_tables(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fet
             })
             .await?;
         for t in page.route_tables() {
-            let Some(id) = t.route_table_id() else { continue };
+            let Some(id) = t.route_table_id() else {
+                continue;
+            };
             let routes: Vec<Value> = t
                 .routes()
                 .iter()

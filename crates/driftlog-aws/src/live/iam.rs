@@ -67,12 +67,17 @@ pub async fn list_roles(ctx: &Ctx, region: &str) -> Result<Fetched, CallError> {
     loop {
         let page = ctx
             .pacer
-            .call("iam", region, || c.list_roles().set_marker(marker.clone()).send())
+            .call("iam", region, || {
+                c.list_roles().set_marker(marker.clone()).send()
+            })
             .await?;
         for r in page.roles() {
             out.push((r.role_name().to_owned(), role_json(r)));
         }
-        marker = page.marker().map(str::to_owned).filter(|_| page.is_truncated());
+        marker = page
+            .marker()
+            .map(str::to_owned)
+            .filter(|_| page.is_truncated());
         if marker.is_none() {
             return Ok(out);
         }
@@ -90,7 +95,10 @@ pub async fn role_policies(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fe
         match ctx
             .pacer
             .call("iam", region, || {
-                c.get_role_policy().role_name(role).policy_name(policy).send()
+                c.get_role_policy()
+                    .role_name(role)
+                    .policy_name(policy)
+                    .send()
             })
             .await
         {
@@ -112,7 +120,11 @@ pub async fn role_policies(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fe
 
 /// The managed policies attached to each role (by role name): one listing serves every
 /// attachment of the role.
-pub async fn role_attachments(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fetched, CallError> {
+pub async fn role_attachments(
+    ctx: &Ctx,
+    region: &str,
+    ids: &[String],
+) -> Result<Fetched, CallError> {
     let c = client(ctx, region).await;
     let mut out = Vec::new();
     for role in ids {
@@ -138,7 +150,10 @@ pub async fn role_attachments(ctx: &Ctx, region: &str, ids: &[String]) -> Result
                     .iter()
                     .filter_map(|p| p.policy_arn().map(str::to_owned)),
             );
-            marker = page.marker().map(str::to_owned).filter(|_| page.is_truncated());
+            marker = page
+                .marker()
+                .map(str::to_owned)
+                .filter(|_| page.is_truncated());
             if marker.is_none() {
                 out.push((role.clone(), json!({"role": role, "policy_arns": arns})));
                 break;
@@ -167,7 +182,10 @@ pub async fn policies(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fetched
         let document = match ctx
             .pacer
             .call("iam", region, || {
-                c.get_policy_version().policy_arn(arn).version_id(version).send()
+                c.get_policy_version()
+                    .policy_arn(arn)
+                    .version_id(version)
+                    .send()
             })
             .await
         {
@@ -216,7 +234,10 @@ pub async fn list_policies(ctx: &Ctx, region: &str) -> Result<Fetched, CallError
                 json!({"id": arn, "arn": arn, "name": p.policy_name(), "path": p.path()}),
             ));
         }
-        marker = page.marker().map(str::to_owned).filter(|_| page.is_truncated());
+        marker = page
+            .marker()
+            .map(str::to_owned)
+            .filter(|_| page.is_truncated());
         if marker.is_none() {
             return Ok(out);
         }
@@ -262,12 +283,17 @@ pub async fn list_users(ctx: &Ctx, region: &str) -> Result<Fetched, CallError> {
     loop {
         let page = ctx
             .pacer
-            .call("iam", region, || c.list_users().set_marker(marker.clone()).send())
+            .call("iam", region, || {
+                c.list_users().set_marker(marker.clone()).send()
+            })
             .await?;
         for u in page.users() {
             out.push((u.user_name().to_owned(), user_json(u)));
         }
-        marker = page.marker().map(str::to_owned).filter(|_| page.is_truncated());
+        marker = page
+            .marker()
+            .map(str::to_owned)
+            .filter(|_| page.is_truncated());
         if marker.is_none() {
             return Ok(out);
         }

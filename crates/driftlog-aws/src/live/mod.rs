@@ -169,7 +169,10 @@ pub fn declared_keys(targets: &[Target]) -> HashSet<(String, String)> {
         };
         let key = spec.api.match_key(&key);
         if t.tf_type == "aws_s3_bucket"
-            && t.attributes.get("policy").and_then(Value::as_str).is_some_and(|p| !p.is_empty())
+            && t.attributes
+                .get("policy")
+                .and_then(Value::as_str)
+                .is_some_and(|p| !p.is_empty())
         {
             out.insert(("aws_s3_bucket_policy".to_owned(), key.clone()));
         }
@@ -181,7 +184,12 @@ pub fn declared_keys(targets: &[Target]) -> HashSet<(String, String)> {
 /// The region a declared resource lives in: its `region` attribute (provider 6, buckets),
 /// its ARN, its availability zone, else `None`.
 pub fn region_of(attrs: &Value) -> Option<String> {
-    let text = |k: &str| attrs.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let text = |k: &str| {
+        attrs
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
     if let Some(r) = text("region") {
         return Some(r.to_owned());
     }
@@ -202,7 +210,12 @@ pub fn region_of(attrs: &Value) -> Option<String> {
 
 /// The account an ARN or `owner_id` names.
 fn account_of(attrs: &Value) -> Option<String> {
-    let text = |k: &str| attrs.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let text = |k: &str| {
+        attrs
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
     text("arn")
         .and_then(|a| a.split(':').nth(4))
         .filter(|a| !a.is_empty())
@@ -219,26 +232,44 @@ struct Slot {
 }
 
 /// Read what `request` asks for.
-pub fn read(options: &AwsOptions, request: &LiveRequest, progress: ProgressFn<'_>) -> Result<LiveRead, AwsError> {
+pub fn read(
+    options: &AwsOptions,
+    request: &LiveRequest,
+    progress: ProgressFn<'_>,
+) -> Result<LiveRead, AwsError> {
     crate::runtime()?.block_on(read_async(options, request, progress))
 }
 
-async fn read_async(options: &AwsOptions, request: &LiveRequest, progress: ProgressFn<'_>) -> Result<LiveRead, AwsError> {
+async fn read_async(
+    options: &AwsOptions,
+    request: &LiveRequest,
+    progress: ProgressFn<'_>,
+) -> Result<LiveRead, AwsError> {
     let configs = Arc::new(clients::Configs::load(options).await);
     let pacer = Arc::new(Pacer::new(request.pace.unwrap_or_default()));
     let default_region = configs.default_region();
     let regions: Vec<String> = if request.regions.is_empty() {
         vec![default_region.clone()]
     } else if request.regions.iter().any(|r| r == "all") {
-        let ctx = Ctx { pacer: pacer.clone(), configs: configs.clone(), role: None };
-        ec2::regions(&ctx, &default_region)
-            .await
-            .map_err(|e| AwsError::Live(format!("listing the account's regions (--regions all): {e}")))?
+        let ctx = Ctx {
+            pacer: pacer.clone(),
+            configs: configs.clone(),
+            role: None,
+        };
+        ec2::regions(&ctx, &default_region).await.map_err(|e| {
+            AwsError::Live(format!(
+                "listing the account's regions (--regions all): {e}"
+            ))
+        })?
     } else {
         request.regions.clone()
     };
     // IAM answers in one region for the account.
-    let global_region = if regions.contains(&default_region) { default_region.clone() } else { regions[0].clone() };
+    let global_region = if regions.contains(&default_region) {
+        default_region.clone()
+    } else {
+        regions[0].clone()
+    };
     let scope_of = |attrs: &Value| -> Option<String> {
         let account = account_of(attrs)?;
         options
@@ -256,7 +287,8 @@ async fn read_async(options: &AwsOptions, request: &LiveRequest, progress: Progr
     };
 
     // What each target needs.
-    let mut slots_of_targets: Vec<Option<(Slot, String)>> = Vec::with_capacity(request.targets.len());
+    let mut slots_of_targets: Vec<Option<(Slot, String)>> =
+        Vec::with_capacity(request.targets.len());
     let mut wanted: BTreeMap<Slot, HashSet<String>> = BTreeMap::new();
     for t in &request.targets {
         let Some(spec) = registry::spec(&t.tf_type) else {
@@ -267,7 +299,11 @@ async fn read_async(options: &AwsOptions, request: &LiveRequest, progress: Progr
             slots_of_targets.push(None);
             continue;
         };
-        let slot = Slot { role: scope_of(&t.attributes), api: spec.api, region: region_for(spec.api, &t.attributes) };
+        let slot = Slot {
+            role: scope_of(&t.attributes),
+            api: spec.api,
+            region: region_for(spec.api, &t.attributes),
+        };
         wanted.entry(slot.clone()).or_default().insert(id.clone());
         slots_of_targets.push(Some((slot, id)));
     }
@@ -277,8 +313,16 @@ async fn read_async(options: &AwsOptions, request: &LiveRequest, progress: Progr
             probe_slots.push(None);
             continue;
         };
-        let region = if spec.api.global() { global_region.clone() } else { region.clone().unwrap_or_else(|| regions[0].clone()) };
-        let slot = Slot { role: None, api: spec.api, region };
+        let region = if spec.api.global() {
+            global_region.clone()
+        } else {
+            region.clone().unwrap_or_else(|| regions[0].clone())
+        };
+        let slot = Slot {
+            role: None,
+            api: spec.api,
+            region,
+        };
         wanted.entry(slot.clone()).or_default().insert(id.clone());
         probe_slots.push(Some((slot, id.clone())));
     }
@@ -300,7 +344,11 @@ async fn read_async(options: &AwsOptions, request: &LiveRequest, progress: Progr
                     regions.iter().collect()
                 };
                 for region in list_regions {
-                    let slot = Slot { role: role.clone(), api: spec.api, region: region.clone() };
+                    let slot = Slot {
+                        role: role.clone(),
+                        api: spec.api,
+                        region: region.clone(),
+                    };
                     if seen.insert(slot.clone()) {
                         listings.push((slot, spec));
                     }
@@ -309,35 +357,40 @@ async fn read_async(options: &AwsOptions, request: &LiveRequest, progress: Progr
         }
     }
 
-    let ctx_for = |role: &Option<String>| Ctx { pacer: pacer.clone(), configs: configs.clone(), role: role.clone() };
+    let ctx_for = |role: &Option<String>| Ctx {
+        pacer: pacer.clone(),
+        configs: configs.clone(),
+        role: role.clone(),
+    };
     let mut alerts: Vec<Alert> = Vec::new();
     let mut alert_of_slot: HashMap<Slot, usize> = HashMap::new();
-    let mut raise = |alerts: &mut Vec<Alert>, slot: &Slot, tf_types: Vec<String>, e: CallError| -> usize {
-        let (code, message, kind) = match e {
-            CallError::Denied { code, message } => (code, message, "denied"),
-            CallError::Failed { code, message } => (code, message, "failed"),
-            CallError::NotFound(code) => (code, String::new(), "failed"),
-        };
-        if let Some(&i) = alert_of_slot.get(slot) {
-            let a: &mut Alert = &mut alerts[i];
-            for t in tf_types {
-                if !a.resource_types.contains(&t) {
-                    a.resource_types.push(t);
+    let mut raise =
+        |alerts: &mut Vec<Alert>, slot: &Slot, tf_types: Vec<String>, e: CallError| -> usize {
+            let (code, message, kind) = match e {
+                CallError::Denied { code, message } => (code, message, "denied"),
+                CallError::Failed { code, message } => (code, message, "failed"),
+                CallError::NotFound(code) => (code, String::new(), "failed"),
+            };
+            if let Some(&i) = alert_of_slot.get(slot) {
+                let a: &mut Alert = &mut alerts[i];
+                for t in tf_types {
+                    if !a.resource_types.contains(&t) {
+                        a.resource_types.push(t);
+                    }
                 }
+                return i;
             }
-            return i;
-        }
-        alerts.push(Alert {
-            service: slot.api.service().to_owned(),
-            region: slot.region.clone(),
-            resource_types: tf_types,
-            code,
-            message,
-            kind,
-        });
-        alert_of_slot.insert(slot.clone(), alerts.len() - 1);
-        alerts.len() - 1
-    };
+            alerts.push(Alert {
+                service: slot.api.service().to_owned(),
+                region: slot.region.clone(),
+                resource_types: tf_types,
+                code,
+                message,
+                kind,
+            });
+            alert_of_slot.insert(slot.clone(), alerts.len() - 1);
+            alerts.len() - 1
+        };
 
     let total_tasks = |n: usize| n as u64;
     let mut listed: HashMap<Slot, Fetched> = HashMap::new();
@@ -401,7 +454,11 @@ async fn read_async(options: &AwsOptions, request: &LiveRequest, progress: Progr
         while let Some(joined) = set.join_next().await {
             let (slot, result) = joined.map_err(|e| AwsError::Runtime(e.to_string()))?;
             done += 1;
-            progress(&format!("reading {} {}", slot.region, slot.api.service()), done, total);
+            progress(
+                &format!("reading {} {}", slot.region, slot.api.service()),
+                done,
+                total,
+            );
             match result {
                 Ok(objects) => fetched.entry(slot).or_default().extend(objects),
                 Err(e) => {
@@ -412,7 +469,12 @@ async fn read_async(options: &AwsOptions, request: &LiveRequest, progress: Progr
     }
 
     // Separately declared rules leave their groups on both sides.
-    let covered = rules::covered_by_group(request.targets.iter().map(|t| (t.tf_type.as_str(), &t.attributes)));
+    let covered = rules::covered_by_group(
+        request
+            .targets
+            .iter()
+            .map(|t| (t.tf_type.as_str(), &t.attributes)),
+    );
 
     let mut outcomes = Vec::with_capacity(request.targets.len());
     for (t, slot) in request.targets.iter().zip(&slots_of_targets) {
@@ -466,22 +528,37 @@ async fn read_async(options: &AwsOptions, request: &LiveRequest, progress: Progr
     for (t, slot) in request.targets.iter().zip(&slots_of_targets) {
         if let (Some(spec), Some((slot, id))) = (registry::spec(&t.tf_type), slot) {
             if spec.enumerate {
-                let region = if slot.api.global() || slot.api == Api::Bucket { String::new() } else { slot.region.clone() };
+                let region = if slot.api.global() || slot.api == Api::Bucket {
+                    String::new()
+                } else {
+                    slot.region.clone()
+                };
                 managed.insert((slot.role.clone(), slot.api, region, slot.api.match_key(id)));
             }
         }
     }
     let mut discovered = Vec::new();
     for (slot, spec) in &listings {
-        let Some(objects) = listed.get(slot) else { continue };
-        let region_key = if slot.api.global() || slot.api == Api::Bucket { String::new() } else { slot.region.clone() };
+        let Some(objects) = listed.get(slot) else {
+            continue;
+        };
+        let region_key = if slot.api.global() || slot.api == Api::Bucket {
+            String::new()
+        } else {
+            slot.region.clone()
+        };
         for (id, attrs) in objects {
             let mut attributes = attrs.clone();
             let mut excluded = None;
             let mut region = slot.region.clone();
             if let Some(m) = attributes.as_object_mut() {
-                excluded = m.remove("__default").and_then(|v| v.as_str().map(str::to_owned));
-                if let Some(r) = m.remove("__region").and_then(|v| v.as_str().map(str::to_owned)) {
+                excluded = m
+                    .remove("__default")
+                    .and_then(|v| v.as_str().map(str::to_owned));
+                if let Some(r) = m
+                    .remove("__region")
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                {
                     region = r;
                 }
                 m.retain(|k, _| !k.starts_with("__"));
@@ -489,7 +566,12 @@ async fn read_async(options: &AwsOptions, request: &LiveRequest, progress: Progr
             if slot.api.global() {
                 region = "global".into();
             }
-            let is_managed = managed.contains(&(slot.role.clone(), slot.api, region_key.clone(), slot.api.match_key(id)));
+            let is_managed = managed.contains(&(
+                slot.role.clone(),
+                slot.api,
+                region_key.clone(),
+                slot.api.match_key(id),
+            ));
             discovered.push(Discovered {
                 tf_type: spec.tf_type,
                 region,
@@ -503,12 +585,20 @@ async fn read_async(options: &AwsOptions, request: &LiveRequest, progress: Progr
     }
     discovered.sort_by(|a, b| (a.tf_type, &a.region, &a.id).cmp(&(b.tf_type, &b.region, &b.id)));
 
-    let mut regions_read: Vec<String> = wanted.keys().map(|s| s.region.clone()).chain(listings.iter().map(|(s, _)| s.region.clone())).collect();
+    let mut regions_read: Vec<String> = wanted
+        .keys()
+        .map(|s| s.region.clone())
+        .chain(listings.iter().map(|(s, _)| s.region.clone()))
+        .collect();
     regions_read.sort();
     regions_read.dedup();
     let c = &pacer.counters;
     // Nothing answered at all (no credentials, a wrong endpoint): an error, not a report.
-    if !alerts.is_empty() && c.requests.load(Ordering::Relaxed) > 0 && fetched.is_empty() && listed.is_empty() {
+    if !alerts.is_empty()
+        && c.requests.load(Ordering::Relaxed) > 0
+        && fetched.is_empty()
+        && listed.is_empty()
+    {
         let a = &alerts[0];
         return Err(AwsError::Live(format!(
             "no request succeeded (credentials? --endpoint-url?); the first to fail: {} in {}: {}: {}",
@@ -538,12 +628,19 @@ fn comparable(spec: &TypeSpec, declared: Value, live: Value) -> (Value, Value) {
         return (Value::Object(d), live);
     };
     if let Some(all) = l.get("tags_all").and_then(Value::as_object).cloned() {
-        let defaults: HashSet<&String> = match (d.get("tags_all").and_then(Value::as_object), d.get("tags").and_then(Value::as_object)) {
+        let defaults: HashSet<&String> = match (
+            d.get("tags_all").and_then(Value::as_object),
+            d.get("tags").and_then(Value::as_object),
+        ) {
             (Some(da), Some(dt)) => da.keys().filter(|k| !dt.contains_key(*k)).collect(),
             (Some(da), None) => da.keys().collect(),
             _ => HashSet::new(),
         };
-        let own: Map<String, Value> = all.iter().filter(|(k, _)| !defaults.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let own: Map<String, Value> = all
+            .iter()
+            .filter(|(k, _)| !defaults.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         l.insert("tags".into(), Value::Object(own));
     }
     l.retain(|k, _| registry::is_checked(spec, k) && d.contains_key(k));

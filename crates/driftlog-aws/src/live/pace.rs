@@ -343,21 +343,39 @@ mod tests {
 
     #[test]
     fn error_codes_are_classified_as_aws_spells_them() {
-        assert_eq!(classify("Throttling", "Rate exceeded", Some(400)), Kind::Throttled);
+        assert_eq!(
+            classify("Throttling", "Rate exceeded", Some(400)),
+            Kind::Throttled
+        );
         assert_eq!(classify("", "Rate exceeded", Some(400)), Kind::Throttled);
-        assert_eq!(classify("RequestLimitExceeded", "", Some(503)), Kind::Throttled);
+        assert_eq!(
+            classify("RequestLimitExceeded", "", Some(503)),
+            Kind::Throttled
+        );
         assert_eq!(classify("SlowDown", "", Some(503)), Kind::Throttled);
         assert_eq!(classify("AccessDenied", "", Some(403)), Kind::Denied);
-        assert_eq!(classify("UnauthorizedOperation", "", Some(400)), Kind::Denied);
+        assert_eq!(
+            classify("UnauthorizedOperation", "", Some(400)),
+            Kind::Denied
+        );
         assert_eq!(classify("OptInRequired", "", Some(400)), Kind::Denied);
-        assert_eq!(classify("NoSuchBucketPolicy", "", Some(404)), Kind::NotFound);
-        assert_eq!(classify("DBInstanceNotFound", "", Some(404)), Kind::NotFound);
+        assert_eq!(
+            classify("NoSuchBucketPolicy", "", Some(404)),
+            Kind::NotFound
+        );
+        assert_eq!(
+            classify("DBInstanceNotFound", "", Some(404)),
+            Kind::NotFound
+        );
         assert_eq!(
             classify("AWS.SimpleQueueService.NonExistentQueue", "", Some(400)),
             Kind::NotFound
         );
         assert_eq!(classify("InternalError", "", Some(500)), Kind::Transient);
-        assert_eq!(classify("RequestFailed", "connection reset", None), Kind::Transient);
+        assert_eq!(
+            classify("RequestFailed", "connection reset", None),
+            Kind::Transient
+        );
         assert_eq!(classify("ValidationError", "", Some(400)), Kind::Other);
     }
 

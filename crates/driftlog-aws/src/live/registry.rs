@@ -41,9 +41,11 @@ impl Api {
         use Api::*;
         match self {
             Vpc | Subnet | SecurityGroup | SecurityGroupRule | Instance | RouteTable => "ec2",
-            Bucket | BucketPolicy | BucketVersioning | BucketEncryption | BucketPublicAccessBlock => {
-                "s3"
-            }
+            Bucket
+            | BucketPolicy
+            | BucketVersioning
+            | BucketEncryption
+            | BucketPublicAccessBlock => "s3",
             Role | RolePolicy | RoleAttachments | Policy | User => "iam",
             DbInstance => "rds",
             Function => "lambda",
@@ -75,7 +77,12 @@ impl Api {
         self.service() == "ec2" || matches!(self, Api::DbInstance)
     }
 
-    pub(crate) async fn fetch(self, ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fetched, CallError> {
+    pub(crate) async fn fetch(
+        self,
+        ctx: &Ctx,
+        region: &str,
+        ids: &[String],
+    ) -> Result<Fetched, CallError> {
         use Api::*;
         match self {
             Vpc => ec2::vpcs(ctx, region, ids).await,
@@ -108,7 +115,9 @@ impl Api {
     pub(crate) async fn list(self, ctx: &Ctx, region: &str) -> Option<Result<Fetched, CallError>> {
         use Api::*;
         Some(match self {
-            Vpc | Subnet | SecurityGroup | Instance | RouteTable => self.fetch(ctx, region, &[]).await,
+            Vpc | Subnet | SecurityGroup | Instance | RouteTable => {
+                self.fetch(ctx, region, &[]).await
+            }
             Bucket => s3::list_buckets(ctx, region).await,
             Role => iam::list_roles(ctx, region).await,
             Policy => iam::list_policies(ctx, region).await,
@@ -193,9 +202,9 @@ fn security_group_id(v: &Value) -> Option<String> {
     attr("security_group_id")(v)
 }
 fn role_policy_id(v: &Value) -> Option<String> {
-    id(v).filter(|i| i.contains(':')).or_else(|| {
-        Some(format!("{}:{}", attr("role")(v)?, attr("name")(v)?))
-    })
+    id(v)
+        .filter(|i| i.contains(':'))
+        .or_else(|| Some(format!("{}:{}", attr("role")(v)?, attr("name")(v)?)))
 }
 
 fn attachment(object: &Value, declared: &Value) -> Option<Value> {

@@ -32,7 +32,12 @@ fn port(v: Option<&Value>) -> i64 {
     }
 }
 
-fn header(egress: bool, proto: &str, from: Option<&Value>, to: Option<&Value>) -> (bool, String, i64, i64) {
+fn header(
+    egress: bool,
+    proto: &str,
+    from: Option<&Value>,
+    to: Option<&Value>,
+) -> (bool, String, i64, i64) {
     let proto = protocol(proto);
     if proto == "-1" {
         (egress, proto, 0, 0)
@@ -43,7 +48,11 @@ fn header(egress: bool, proto: &str, from: Option<&Value>, to: Option<&Value>) -
 
 fn strings(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -59,16 +68,28 @@ const SOURCES: [(&str, &str); 4] = [
 fn block_atoms(egress: bool, block: &Value, group_field: &str) -> Vec<(Atom, String)> {
     let (e, proto, from, to) = header(
         egress,
-        block.get("protocol").and_then(Value::as_str).unwrap_or("-1"),
+        block
+            .get("protocol")
+            .and_then(Value::as_str)
+            .unwrap_or("-1"),
         block.get("from_port"),
         block.get("to_port"),
     );
-    let description = block.get("description").and_then(Value::as_str).unwrap_or("").to_owned();
+    let description = block
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
     let mut out = Vec::new();
     for (field, kind) in SOURCES {
         let field = if kind == "group" { group_field } else { field };
         let values = if field == "source_security_group_id" {
-            block.get(field).and_then(Value::as_str).filter(|s| !s.is_empty()).map(|s| vec![s.to_owned()]).unwrap_or_default()
+            block
+                .get(field)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(|s| vec![s.to_owned()])
+                .unwrap_or_default()
         } else {
             strings(block.get(field))
         };
@@ -88,7 +109,10 @@ pub fn declared_rule_atoms(tf_type: &str, attrs: &Value) -> Option<(String, Vec<
     let atoms = match tf_type {
         "aws_security_group_rule" => {
             let egress = attrs.get("type").and_then(Value::as_str) == Some("egress");
-            block_atoms(egress, attrs, "source_security_group_id").into_iter().map(|(a, _)| a).collect()
+            block_atoms(egress, attrs, "source_security_group_id")
+                .into_iter()
+                .map(|(a, _)| a)
+                .collect()
         }
         "aws_vpc_security_group_ingress_rule" | "aws_vpc_security_group_egress_rule" => {
             let egress = tf_type.ends_with("egress_rule");
@@ -102,11 +126,20 @@ pub fn declared_rule_atoms(tf_type: &str, attrs: &Value) -> Option<(String, Vec<
 fn vpc_rule_atom(egress: bool, attrs: &Value) -> Option<Atom> {
     let (e, proto, from, to) = header(
         egress,
-        attrs.get("ip_protocol").and_then(Value::as_str).unwrap_or("-1"),
+        attrs
+            .get("ip_protocol")
+            .and_then(Value::as_str)
+            .unwrap_or("-1"),
         attrs.get("from_port"),
         attrs.get("to_port"),
     );
-    let text = |k: &str| attrs.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+    let text = |k: &str| {
+        attrs
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
     let (kind, value) = if let Some(c) = text("cidr_ipv4") {
         ("cidr", c)
     } else if let Some(c) = text("cidr_ipv6") {
@@ -136,16 +169,18 @@ pub fn regroup(egress: bool, blocks: Option<&Value>, covered: &HashSet<Atom>) ->
                 continue;
             }
             let (_, proto, from, to, kind, value) = atom;
-            let entry = groups.entry((proto.clone(), from, to, description.clone())).or_insert_with(|| {
-                let Value::Object(m) = json!({
-                    "cidr_blocks": [], "description": description, "from_port": from,
-                    "ipv6_cidr_blocks": [], "prefix_list_ids": [], "protocol": proto,
-                    "security_groups": [], "self": false, "to_port": to,
-                }) else {
-                    unreachable!()
-                };
-                m
-            });
+            let entry = groups
+                .entry((proto.clone(), from, to, description.clone()))
+                .or_insert_with(|| {
+                    let Value::Object(m) = json!({
+                        "cidr_blocks": [], "description": description, "from_port": from,
+                        "ipv6_cidr_blocks": [], "prefix_list_ids": [], "protocol": proto,
+                        "security_groups": [], "self": false, "to_port": to,
+                    }) else {
+                        unreachable!()
+                    };
+                    m
+                });
             let field = match kind {
                 "cidr" => "cidr_blocks",
                 "ipv6" => "ipv6_cidr_blocks",
@@ -188,7 +223,9 @@ pub fn adjust_group(attrs: &mut Value, covered: &HashSet<Atom>) {
 }
 
 /// Atoms covered by separate rule resources, by group id.
-pub fn covered_by_group<'a>(declared: impl Iterator<Item = (&'a str, &'a Value)>) -> HashMap<String, HashSet<Atom>> {
+pub fn covered_by_group<'a>(
+    declared: impl Iterator<Item = (&'a str, &'a Value)>,
+) -> HashMap<String, HashSet<Atom>> {
     let mut out: HashMap<String, HashSet<Atom>> = HashMap::new();
     for (tf_type, attrs) in declared {
         if let Some((group, atoms)) = declared_rule_atoms(tf_type, attrs) {
@@ -220,11 +257,23 @@ pub fn legacy_rule(group: &Value, declared: &Value) -> Option<Value> {
     let mut out = declared.clone();
     let mut present = 0;
     let mut description = None;
-    for (list, kind) in [("cidr_blocks", "cidr"), ("ipv6_cidr_blocks", "ipv6"), ("prefix_list_ids", "prefix")] {
+    for (list, kind) in [
+        ("cidr_blocks", "cidr"),
+        ("ipv6_cidr_blocks", "ipv6"),
+        ("prefix_list_ids", "prefix"),
+    ] {
         let kept: Vec<Value> = strings(declared.get(list))
             .into_iter()
             .filter_map(|v| {
-                let (e, p, f, t) = header(egress, declared.get("protocol").and_then(Value::as_str).unwrap_or("-1"), declared.get("from_port"), declared.get("to_port"));
+                let (e, p, f, t) = header(
+                    egress,
+                    declared
+                        .get("protocol")
+                        .and_then(Value::as_str)
+                        .unwrap_or("-1"),
+                    declared.get("from_port"),
+                    declared.get("to_port"),
+                );
                 let d = live.get(&(e, p, f, t, kind, v.clone()))?;
                 description.get_or_insert_with(|| d.clone());
                 Some(Value::String(v))
@@ -235,10 +284,26 @@ pub fn legacy_rule(group: &Value, declared: &Value) -> Option<Value> {
             out[list] = Value::Array(kept);
         }
     }
-    let (e, p, f, t) = header(egress, declared.get("protocol").and_then(Value::as_str).unwrap_or("-1"), declared.get("from_port"), declared.get("to_port"));
-    if let Some(src) = declared.get("source_security_group_id").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+    let (e, p, f, t) = header(
+        egress,
+        declared
+            .get("protocol")
+            .and_then(Value::as_str)
+            .unwrap_or("-1"),
+        declared.get("from_port"),
+        declared.get("to_port"),
+    );
+    if let Some(src) = declared
+        .get("source_security_group_id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
         let kind = if src == own { "self" } else { "group" };
-        let value = if kind == "self" { String::new() } else { src.to_owned() };
+        let value = if kind == "self" {
+            String::new()
+        } else {
+            src.to_owned()
+        };
         match live.get(&(e, p.clone(), f, t, kind, value)) {
             Some(d) => {
                 present += 1;
@@ -308,9 +373,15 @@ mod tests {
             "from_port": 22, "to_port": 22, "cidr_blocks": ["192.0.2.0/24"], "description": "ssh"});
         let covered = covered_by_group([("aws_security_group_rule", &rule)].into_iter());
         let c = &covered["sg-1"];
-        assert_eq!(regroup(false, Some(&declared), c), regroup(false, Some(&live), c));
+        assert_eq!(
+            regroup(false, Some(&declared), c),
+            regroup(false, Some(&live), c)
+        );
         // Without knowing about the separate rule, the group would differ.
-        assert_ne!(regroup(false, Some(&declared), &HashSet::new()), regroup(false, Some(&live), &HashSet::new()));
+        assert_ne!(
+            regroup(false, Some(&declared), &HashSet::new()),
+            regroup(false, Some(&live), &HashSet::new())
+        );
         // And the rule itself is found in the group.
         let group = json!({"id": "sg-1", "ingress": live});
         let seen = legacy_rule(&group, &rule).unwrap();
@@ -323,8 +394,12 @@ mod tests {
     fn a_vpc_rule_resource_covers_its_atom() {
         let rule = json!({"security_group_id": "sg-1", "ip_protocol": "-1", "cidr_ipv4": "0.0.0.0/0",
             "from_port": null, "to_port": null});
-        let (group, atoms) = declared_rule_atoms("aws_vpc_security_group_egress_rule", &rule).unwrap();
+        let (group, atoms) =
+            declared_rule_atoms("aws_vpc_security_group_egress_rule", &rule).unwrap();
         assert_eq!(group, "sg-1");
-        assert_eq!(atoms, vec![(true, "-1".to_owned(), 0, 0, "cidr", "0.0.0.0/0".to_owned())]);
+        assert_eq!(
+            atoms,
+            vec![(true, "-1".to_owned(), 0, 0, "cidr", "0.0.0.0/0".to_owned())]
+        );
     }
 }

@@ -37,7 +37,9 @@ pub async fn buckets(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fetched,
     for bucket in ids {
         let tag_set = match ctx
             .pacer
-            .call("s3", region, || c.get_bucket_tagging().bucket(bucket).send())
+            .call("s3", region, || {
+                c.get_bucket_tagging().bucket(bucket).send()
+            })
             .await
         {
             Ok(t) => tags(t.tag_set().iter().map(|t| (Some(t.key()), Some(t.value())))),
@@ -64,7 +66,11 @@ pub async fn buckets(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fetched,
     Ok(out)
 }
 
-pub async fn bucket_policies(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fetched, CallError> {
+pub async fn bucket_policies(
+    ctx: &Ctx,
+    region: &str,
+    ids: &[String],
+) -> Result<Fetched, CallError> {
     let mut out = Vec::new();
     for bucket in ids {
         match policy_text(ctx, region, bucket).await {
@@ -85,7 +91,9 @@ pub async fn versionings(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fetc
     for bucket in ids {
         let v = match ctx
             .pacer
-            .call("s3", region, || c.get_bucket_versioning().bucket(bucket).send())
+            .call("s3", region, || {
+                c.get_bucket_versioning().bucket(bucket).send()
+            })
             .await
         {
             Ok(v) => v,
@@ -111,7 +119,9 @@ pub async fn encryptions(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fetc
     for bucket in ids {
         let e = match ctx
             .pacer
-            .call("s3", region, || c.get_bucket_encryption().bucket(bucket).send())
+            .call("s3", region, || {
+                c.get_bucket_encryption().bucket(bucket).send()
+            })
             .await
         {
             Ok(e) => e,
@@ -158,7 +168,9 @@ pub async fn public_access_blocks(
     for bucket in ids {
         let p = match ctx
             .pacer
-            .call("s3", region, || c.get_public_access_block().bucket(bucket).send())
+            .call("s3", region, || {
+                c.get_public_access_block().bucket(bucket).send()
+            })
             .await
         {
             Ok(p) => p,
@@ -192,7 +204,9 @@ pub async fn list_buckets(ctx: &Ctx, region: &str) -> Result<Fetched, CallError>
         let page = ctx
             .pacer
             .call("s3", region, || {
-                c.list_buckets().set_continuation_token(token.clone()).send()
+                c.list_buckets()
+                    .set_continuation_token(token.clone())
+                    .send()
             })
             .await?;
         for b in page.buckets() {

@@ -113,7 +113,9 @@ pub async fn topics(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fetched, 
     for arn in ids {
         let got = match ctx
             .pacer
-            .call("sns", region, || c.get_topic_attributes().topic_arn(arn).send())
+            .call("sns", region, || {
+                c.get_topic_attributes().topic_arn(arn).send()
+            })
             .await
         {
             Ok(a) => a,
@@ -123,7 +125,9 @@ pub async fn topics(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fetched, 
         let attrs = got.attributes().cloned().unwrap_or_default();
         let tag_map = match ctx
             .pacer
-            .call("sns", region, || c.list_tags_for_resource().resource_arn(arn).send())
+            .call("sns", region, || {
+                c.list_tags_for_resource().resource_arn(arn).send()
+            })
             .await
         {
             Ok(t) => tags(t.tags().iter().map(|t| (Some(t.key()), Some(t.value())))),
@@ -178,14 +182,18 @@ pub async fn functions(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fetche
     for name in ids {
         let got = match ctx
             .pacer
-            .call("lambda", region, || c.get_function().function_name(name).send())
+            .call("lambda", region, || {
+                c.get_function().function_name(name).send()
+            })
             .await
         {
             Ok(f) => f,
             Err(CallError::NotFound(_)) => continue,
             Err(e) => return Err(e),
         };
-        let Some(f) = got.configuration() else { continue };
+        let Some(f) = got.configuration() else {
+            continue;
+        };
         let environment: Vec<Value> = f
             .environment()
             .and_then(|e| e.variables())
@@ -232,7 +240,9 @@ pub async fn list_functions(ctx: &Ctx, region: &str) -> Result<Fetched, CallErro
             })
             .await?;
         for f in page.functions() {
-            let Some(name) = f.function_name() else { continue };
+            let Some(name) = f.function_name() else {
+                continue;
+            };
             out.push((
                 name.to_owned(),
                 json!({"id": name, "function_name": name, "arn": f.function_arn()}),
@@ -277,7 +287,9 @@ pub async fn db_instances(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fet
         match ctx
             .pacer
             .call("rds", region, || {
-                c.describe_db_instances().db_instance_identifier(ident).send()
+                c.describe_db_instances()
+                    .db_instance_identifier(ident)
+                    .send()
             })
             .await
         {
@@ -323,7 +335,9 @@ pub async fn tables(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fetched, 
     for name in ids {
         let got = match ctx
             .pacer
-            .call("dynamodb", region, || c.describe_table().table_name(name).send())
+            .call("dynamodb", region, || {
+                c.describe_table().table_name(name).send()
+            })
             .await
         {
             Ok(t) => t,
@@ -389,7 +403,9 @@ pub async fn list_tables(ctx: &Ctx, region: &str) -> Result<Fetched, CallError> 
         let page = ctx
             .pacer
             .call("dynamodb", region, || {
-                c.list_tables().set_exclusive_start_table_name(start.clone()).send()
+                c.list_tables()
+                    .set_exclusive_start_table_name(start.clone())
+                    .send()
             })
             .await?;
         for name in page.table_names() {
@@ -415,7 +431,9 @@ pub async fn keys(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fetched, Ca
             Err(CallError::NotFound(_)) => continue,
             Err(e) => return Err(e),
         };
-        let Some(k) = got.key_metadata() else { continue };
+        let Some(k) = got.key_metadata() else {
+            continue;
+        };
         // The provider treats a key scheduled for deletion as gone.
         if k.key_state().map(|s| s.as_str()) == Some("PendingDeletion") {
             continue;
@@ -425,7 +443,11 @@ pub async fn keys(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fetched, Ca
             .call("kms", region, || c.list_resource_tags().key_id(id).send())
             .await
         {
-            Ok(t) => tags(t.tags().iter().map(|t| (Some(t.tag_key()), Some(t.tag_value())))),
+            Ok(t) => tags(
+                t.tags()
+                    .iter()
+                    .map(|t| (Some(t.tag_key()), Some(t.tag_value()))),
+            ),
             Err(CallError::NotFound(_)) => continue,
             Err(e) => return Err(e),
         };
@@ -453,7 +475,9 @@ pub async fn list_keys(ctx: &Ctx, region: &str) -> Result<Fetched, CallError> {
     loop {
         let page = ctx
             .pacer
-            .call("kms", region, || c.list_aliases().set_marker(marker.clone()).send())
+            .call("kms", region, || {
+                c.list_aliases().set_marker(marker.clone()).send()
+            })
             .await?;
         for a in page.aliases() {
             if a.alias_name().is_some_and(|n| n.starts_with("alias/aws/")) {
@@ -462,7 +486,10 @@ pub async fn list_keys(ctx: &Ctx, region: &str) -> Result<Fetched, CallError> {
                 }
             }
         }
-        marker = page.next_marker().map(str::to_owned).filter(|_| page.truncated());
+        marker = page
+            .next_marker()
+            .map(str::to_owned)
+            .filter(|_| page.truncated());
         if marker.is_none() {
             break;
         }
@@ -471,7 +498,9 @@ pub async fn list_keys(ctx: &Ctx, region: &str) -> Result<Fetched, CallError> {
     loop {
         let page = ctx
             .pacer
-            .call("kms", region, || c.list_keys().set_marker(marker.clone()).send())
+            .call("kms", region, || {
+                c.list_keys().set_marker(marker.clone()).send()
+            })
             .await?;
         for k in page.keys() {
             let Some(id) = k.key_id() else { continue };
@@ -481,7 +510,10 @@ pub async fn list_keys(ctx: &Ctx, region: &str) -> Result<Fetched, CallError> {
             }
             out.push((id.to_owned(), a));
         }
-        marker = page.next_marker().map(str::to_owned).filter(|_| page.truncated());
+        marker = page
+            .next_marker()
+            .map(str::to_owned)
+            .filter(|_| page.truncated());
         if marker.is_none() {
             return Ok(out);
         }

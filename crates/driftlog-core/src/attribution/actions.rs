@@ -344,8 +344,13 @@ pub fn is_create(action: &str) -> bool {
     if TAGGING.contains(&action) {
         return false;
     }
-    ["Create", "Run"].iter().any(|verb| action.starts_with(verb))
-        || matches!(action, "PutBucketPolicy" | "PutRolePolicy" | "PutUserPolicy")
+    ["Create", "Run"]
+        .iter()
+        .any(|verb| action.starts_with(verb))
+        || matches!(
+            action,
+            "PutBucketPolicy" | "PutRolePolicy" | "PutUserPolicy"
+        )
         || action.starts_with("create ")
 }
 

@@ -33,6 +33,7 @@ def tags_pair(tags, defaults=None):
 
 
 DEFAULT_TAGS = {"ManagedBy": "terraform"}
+CANARY = "CANARY-SECRET-5f1e2d"
 
 
 class State:
@@ -285,6 +286,22 @@ def scenario(endpoint, out):
     make_queue(st, sqs, region, "events", {"Team": "app"}, visibility=60)
     make_topic(st, sns, region, "alerts")
     make_table(st, ddb, region, "sessions")
+    # A database whose password the state marks sensitive: it must never be printed.
+    rds = client("rds", endpoint, region)
+    d = rds.create_db_instance(DBInstanceIdentifier="app-db", DBInstanceClass="db.t3.micro", Engine="postgres",
+                               AllocatedStorage=20, MasterUsername="app_admin", MasterUserPassword=CANARY,
+                               DBName="app", Tags=[{"Key": k, "Value": v} for k, v in DEFAULT_TAGS.items()])["DBInstance"]
+    t, ta = tags_pair({}, DEFAULT_TAGS)
+    st.add("aws_db_instance", "app", {
+        "address": d.get("Endpoint", {}).get("Address", ""), "allocated_storage": 20, "arn": d["DBInstanceArn"],
+        "backup_retention_period": d.get("BackupRetentionPeriod", 0), "db_name": "app", "engine": "postgres",
+        "engine_version": d.get("EngineVersion", ""), "id": d.get("DbiResourceId", "db-X"), "identifier": "app-db",
+        "instance_class": "db.t3.micro", "multi_az": False, "password": CANARY, "port": 5432,
+        "publicly_accessible": d.get("PubliclyAccessible", False), "resource_id": d.get("DbiResourceId", ""),
+        "skip_final_snapshot": True, "storage_encrypted": False, "storage_type": d.get("StorageType", "gp2"),
+        "tags": t, "tags_all": ta, "username": "app_admin",
+        "vpc_security_group_ids": sorted(g["VpcSecurityGroupId"] for g in d.get("VpcSecurityGroups", []))},
+        sensitive=[[{"type": "get_attr", "value": "password"}]])
     # A data source is read, never compared.
     st.resources.append({"mode": "data", "type": "aws_caller_identity", "name": "current", "provider": PROVIDER,
                          "instances": [{"schema_version": 0, "attributes": {"account_id": ACCOUNT, "id": ACCOUNT}}]})
@@ -345,6 +362,7 @@ def scenario(endpoint, out):
                               "creator": f"arn:aws:iam::{ACCOUNT}:user/bob", "actor_kind": "cli"},
         },
         "ids": {"web": web, "db": db, "vpc": vid, "instance": iid},
+        "canary": CANARY,
     }
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f, indent=2)
