@@ -219,6 +219,7 @@ fn attribute_differences(report: &mut CompareReport, store: &Path) -> Result<(),
                         attribution: None,
                         remediation: None,
                         discovery: None,
+                        stack: None,
                     };
                     let mut request = |i: usize| {
                         store

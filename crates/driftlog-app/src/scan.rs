@@ -29,6 +29,9 @@ pub enum ScanInputs {
     /// Declared states read against the AWS APIs (`--live aws`).
     LiveAws {
         declared: Vec<PathBuf>,
+        /// How to fetch the declared states, when it differs from the live read's options (a
+        /// backend block's region); `None`: the same.
+        state_aws: Option<driftlog_aws::AwsOptions>,
         options: live::LiveOptions,
     },
     /// A Terraform working directory: a refresh-only plan is made there.
@@ -326,7 +329,11 @@ pub fn scan(
         ScanInputs::Terraform { dir, binary } => {
             scan_terraform_dir(dir, binary.as_deref(), progress)?
         }
-        ScanInputs::LiveAws { declared, options } => {
+        ScanInputs::LiveAws {
+            declared,
+            state_aws,
+            options,
+        } => {
             let until_us = as_of.unwrap_or_else(|| jiff::Timestamp::now().as_microsecond());
             // The audit logs go in first: their create calls find unmanaged resources too.
             let created = |targets: &[driftlog_aws::live::Target]| {
@@ -345,8 +352,14 @@ pub fn scan(
                 }
                 live::created_in_logs(store.as_ref(), targets, until_us)
             };
-            let (scanned, summary, partial) =
-                live::scan_live_aws(declared, options, &request.aws, created, progress)?;
+            let (scanned, summary, partial) = live::scan_live_aws(
+                declared,
+                options,
+                &request.aws,
+                state_aws.as_ref().unwrap_or(&request.aws),
+                created,
+                progress,
+            )?;
             live_summary = Some((summary, partial));
             scanned
         }

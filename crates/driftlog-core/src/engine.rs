@@ -170,6 +170,7 @@ pub fn compare_pair(pair: Pair) -> (Option<Finding>, Vec<SuppressedChange>) {
         attribution: None,
         remediation: None,
         discovery: None,
+        stack: None,
     };
     match (&pair.declared, &pair.live) {
         (None, None) => (None, Vec::new()),

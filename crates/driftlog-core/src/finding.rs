@@ -42,6 +42,9 @@ pub struct Finding {
     /// Address before a `moved` block renamed it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_address: Option<String>,
+    /// The state it is declared in, when a live scan read several (format 1.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
     pub changes: Vec<Change>,
     /// The ids, ARNs and names the resource's attributes carry, by which audit events name it
     /// (see [`crate::attribution::identity`]).

@@ -300,6 +300,7 @@ mod tests {
             attribution: None,
             remediation: None,
             discovery: None,
+            stack: None,
         }
     }
 

@@ -658,6 +658,7 @@ mod tests {
             attribution: None,
             remediation: None,
             discovery: None,
+            stack: None,
         }
     }
 

@@ -77,6 +77,9 @@ pub fn render(report: &ScanReport, style: Style) -> String {
         if let Some(previous) = &finding.previous_address {
             let _ = write!(title, " (moved from {previous})");
         }
+        if let Some(stack) = &finding.stack {
+            let _ = write!(title, " (in {stack})");
+        }
         let _ = writeln!(out, "{title}");
         match finding.kind {
             FindingKind::Changed => {
@@ -201,6 +204,9 @@ pub fn render(report: &ScanReport, style: Style) -> String {
         let _ = write!(out, " {}.", notes.join("; "));
     }
     out.push('\n');
+    if let Some(line) = crate::text::live_line(report) {
+        let _ = writeln!(out, "{line}");
+    }
     if let Some(line) = crate::text::audit_line(report) {
         let _ = writeln!(out, "{line}");
     }

@@ -394,6 +394,7 @@ pub fn scan(report: &ScanReport) -> String {
             headline,
             cards => ser(&cards),
             audit_line => crate::text::audit_line(report),
+            live_line => crate::text::live_line(report),
             inputs => ser(&report.inputs),
             timeline => timeline_svg(&rows).map(Value::from_safe_string),
             findings => ser(&findings),

@@ -165,6 +165,9 @@ pub fn render(report: &ScanReport) -> String {
     for w in &report.warnings {
         let _ = writeln!(out, "> **Warning:** {w}\n");
     }
+    if let Some(line) = crate::text::live_line(report) {
+        let _ = writeln!(out, "{}\n", prose(&line));
+    }
     if let Some(line) = crate::text::audit_line(report) {
         let _ = writeln!(out, "{}", prose(&line));
     }

@@ -171,6 +171,44 @@ pub fn attribution_lines(a: &driftlog_core::cause::Attribution) -> Vec<String> {
     lines
 }
 
+/// The one-line account of a live read: where, at what cost, what was left out.
+pub fn live_line(report: &driftlog_core::ScanReport) -> Option<String> {
+    let l = report.live.as_ref()?;
+    let not_checked: usize = l
+        .not_checked
+        .iter()
+        .filter(|n| n.reason != "attributes not read")
+        .map(|n| n.resources)
+        .sum();
+    let mut line = format!(
+        "Live {}: {} resources read ({} gone) in {} with {} requests ({} throttled, {} retried); {} AWS defaults excluded",
+        l.provider,
+        l.read,
+        l.missing,
+        l.regions.join(", "),
+        l.requests,
+        l.throttled,
+        l.retried,
+        l.excluded.len(),
+    );
+    if not_checked > 0 {
+        line.push_str(&format!(
+            "; {not_checked} declared resources not checked (see --format json)"
+        ));
+    }
+    if !l.enumerated {
+        line.push_str("; not listed for unmanaged resources (--managed-only)");
+    }
+    if report.partial {
+        line.push_str(&format!(
+            "; PARTIAL: {} reads refused or failed",
+            l.alerts.len()
+        ));
+    }
+    line.push('.');
+    Some(line)
+}
+
 /// The one-line account of the audit evidence, when there is drift to attribute.
 pub fn audit_line(report: &driftlog_core::ScanReport) -> Option<String> {
     if report.findings.is_empty() {

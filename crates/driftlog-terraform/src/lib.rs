@@ -13,6 +13,7 @@
 //! # Ok::<(), driftlog_terraform::ReadError>(())
 //! ```
 
+pub mod backend;
 pub mod codify;
 pub mod document;
 pub mod error;

@@ -607,12 +607,7 @@ pub struct ScanArgs {
 
     /// The live side: a refreshed state (`terraform apply -refresh-only`, `show -json`), a plan
     /// whose prior state is live, or `aws` to read the AWS APIs themselves (docs/live-aws.md).
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "declared",
-        env = "DRIFTLOG_LIVE"
-    )]
+    #[arg(long, value_name = "FILE", env = "DRIFTLOG_LIVE")]
     pub live: Option<PathBuf>,
 
     /// A plan in JSON (`terraform show -json PLANFILE`).
@@ -624,7 +619,8 @@ pub struct ScanArgs {
     )]
     pub plan: Option<PathBuf>,
 
-    /// A Terraform/OpenTofu working directory to make a refresh-only plan in.
+    /// A Terraform/OpenTofu working directory to make a refresh-only plan in; with `--live aws`,
+    /// the directory whose `backend "s3"` block names the state (Terraform is not run).
     #[arg(long, value_name = "DIR", env = "DRIFTLOG_TERRAFORM_DIR")]
     pub terraform: Option<PathBuf>,
 

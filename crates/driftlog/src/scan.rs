@@ -72,6 +72,13 @@ impl Drop for Spinner {
     }
 }
 
+fn live_options(args: &ScanArgs) -> LiveOptions {
+    LiveOptions {
+        regions: args.live_aws.regions.clone(),
+        enumerate: !args.live_aws.managed_only,
+    }
+}
+
 fn request(args: &ScanArgs, store: &Path, aws: &driftlog_aws::AwsOptions) -> Result<ScanRequest> {
     let live_aws = args.live.as_deref() == Some(Path::new("aws"));
     if !live_aws
@@ -84,11 +91,18 @@ fn request(args: &ScanArgs, store: &Path, aws: &driftlog_aws::AwsOptions) -> Res
     let inputs = match (args.declared.as_slice(), &args.live, &args.plan, &args.terraform) {
         ([_, ..], Some(_), None, None) if live_aws => ScanInputs::LiveAws {
             declared: args.declared.clone(),
-            options: LiveOptions {
-                regions: args.live_aws.regions.clone(),
-                enumerate: !args.live_aws.managed_only,
-            },
+            state_aws: None,
+            options: live_options(args),
         },
+        // The state the configuration's S3 backend names, read without running Terraform.
+        ([], Some(_), None, Some(dir)) if live_aws => {
+            let (state, fetch) = driftlog_app::scan::live::backend_state(dir, aws)?;
+            ScanInputs::LiveAws {
+                declared: vec![state],
+                state_aws: Some(fetch),
+                options: live_options(args),
+            }
+        }
         ([d], Some(l), None, None) => ScanInputs::States {
             declared: d.clone(),
             live: l.clone(),
@@ -101,7 +115,7 @@ fn request(args: &ScanArgs, store: &Path, aws: &driftlog_aws::AwsOptions) -> Res
             dir: dir.clone(),
             binary: std::env::var("DRIFTLOG_TERRAFORM").ok(),
         },
-        _ => bail!("give --declared FILE --live FILE, or --plan FILE, or --terraform DIR (see driftlog scan --help)"),
+        _ => bail!("give --declared FILE --live FILE|aws, or --plan FILE, or --terraform DIR [--live aws] (see driftlog scan --help)"),
     };
     let default_ignore = PathBuf::from(".driftlogignore");
     Ok(ScanRequest {

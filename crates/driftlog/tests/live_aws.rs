@@ -467,3 +467,109 @@ fn no_answer_from_aws_is_an_error_not_a_clean_report() {
         .arg(&state));
     assert_eq!(usage.code, 1, "{}", usage.stderr);
 }
+
+#[test]
+fn states_found_by_a_glob_or_a_backend_block() {
+    let Some(moto) = start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let expected = seed(&moto, dir.path());
+    // The state split in two stacks, and whole under a workspace key.
+    moto.python(&format!(
+        "import os\n\
+         doc = json.load(open({state:?}))\n\
+         net = [r for r in doc['resources'] if r['type'].startswith(('aws_vpc', 'aws_subnet', 'aws_security_group'))]\n\
+         app = [r for r in doc['resources'] if r not in net]\n\
+         s3.create_bucket(Bucket='tf-state')\n\
+         for name, part in (('net', net), ('app', app)):\n\
+         \x20   s3.put_object(Bucket='tf-state', Key=f'stacks/{{name}}/terraform.tfstate', Body=json.dumps(dict(doc, resources=part)))\n\
+         s3.put_object(Bucket='tf-state', Key='stacks/README.md', Body=b'not a state')\n\
+         s3.upload_file({state:?}, 'tf-state', 'workspaces/prod/app/terraform.tfstate')\n",
+        state = dir.path().join("declared.tfstate").display().to_string()
+    ));
+    let glob = run(aws_env(&mut driftlog())
+        .current_dir(dir.path())
+        .args(["--endpoint-url", &moto.endpoint, "--store", "glob.db"])
+        .args([
+            "scan",
+            "--declared",
+            "s3://tf-state/stacks/**/terraform.tfstate",
+            "--live",
+            "aws",
+        ])
+        .args(["--managed-only", "--audit", "cloudtrail", "-f", "json"]));
+    assert_eq!(glob.code, 2, "{}", glob.stderr);
+    let glob = json(&glob);
+    let inputs: Vec<&str> = glob["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        inputs,
+        [
+            "s3://tf-state/stacks/app/terraform.tfstate",
+            "s3://tf-state/stacks/net/terraform.tfstate"
+        ]
+    );
+    let changed: BTreeSet<&str> = glob["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "changed")
+        .map(|f| f["address"].as_str().unwrap())
+        .collect();
+    let want: BTreeSet<&str> = expected["changed"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(changed, want);
+    let web = glob["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["address"] == "aws_security_group.web")
+        .unwrap();
+    assert_eq!(web["stack"], "s3://tf-state/stacks/net/terraform.tfstate");
+    // A rule in one stack and its group in another still cover each other: no false drift.
+    assert!(!changed.contains("aws_security_group.db"));
+
+    // The configuration's backend block names the state; the workspace picks the key.
+    let config = dir.path().join("infra");
+    std::fs::create_dir_all(config.join(".terraform")).unwrap();
+    std::fs::write(config.join(".terraform/environment"), "prod").unwrap();
+    std::fs::write(
+        config.join("backend.tf"),
+        format!(
+            "terraform {{\n  backend \"s3\" {{\n    bucket               = \"tf-state\"\n    key                  = \"app/terraform.tfstate\"\n    region               = \"us-east-1\"\n    workspace_key_prefix = \"workspaces\"\n    endpoints = {{\n      s3 = \"{}\"\n    }}\n  }}\n}}\n",
+            moto.endpoint
+        ),
+    )
+    .unwrap();
+    let backend = run(aws_env(&mut driftlog())
+        .current_dir(dir.path())
+        .env_remove("TF_WORKSPACE")
+        .args(["--endpoint-url", &moto.endpoint, "--store", "backend.db"])
+        .args([
+            "scan",
+            "--terraform",
+            "infra",
+            "--live",
+            "aws",
+            "--managed-only",
+        ])
+        .args(["--audit", "cloudtrail", "-f", "json"]));
+    assert_eq!(backend.code, 2, "{}", backend.stderr);
+    let backend = json(&backend);
+    assert_eq!(
+        backend["inputs"][0]["path"],
+        "s3://tf-state/workspaces/prod/app/terraform.tfstate"
+    );
+    assert_eq!(
+        backend["summary"]["changed"],
+        expected["changed"].as_object().unwrap().len()
+    );
+    assert_eq!(backend["summary"]["deleted"], 1);
+}

@@ -110,7 +110,7 @@ fn json_report_has_the_documented_schema() {
     let r = scan_quickstart("json");
     assert_eq!(r.code, 2);
     let v = json(&r);
-    assert_eq!(v["format_version"], "1.2");
+    assert_eq!(v["format_version"], "1.3");
     assert_eq!(v["summary"]["drifted"], 4);
     assert_eq!(v["summary"]["changed"], 3);
     assert_eq!(v["summary"]["deleted"], 1);

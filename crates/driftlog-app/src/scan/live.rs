@@ -23,6 +23,29 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
+/// The state a configuration's `backend "s3"` block names (for its current workspace), and the
+/// AWS options to fetch it with: the backend's region, profile and endpoint over the global
+/// ones, since the state bucket need not be in the scanned region.
+pub fn backend_state(
+    dir: &std::path::Path,
+    aws: &driftlog_aws::AwsOptions,
+) -> Result<(PathBuf, driftlog_aws::AwsOptions), AppError> {
+    let backend =
+        driftlog_terraform::backend::s3_backend(dir).map_err(|e| AppError::Input(e.to_string()))?;
+    let workspace = driftlog_terraform::backend::workspace(dir);
+    let mut fetch = aws.clone();
+    if backend.region.is_some() {
+        fetch.region = backend.region.clone();
+    }
+    if backend.profile.is_some() && aws.profile.is_none() {
+        fetch.profile = backend.profile.clone();
+    }
+    if backend.endpoint.is_some() && aws.endpoint_url.is_none() {
+        fetch.endpoint_url = backend.endpoint.clone();
+    }
+    Ok((PathBuf::from(backend.state_location(&workspace)), fetch))
+}
+
 /// How far a live read goes.
 #[derive(Debug, Clone, Default)]
 pub struct LiveOptions {
@@ -131,6 +154,7 @@ fn unmanaged(tf_type: &str, address: String, attrs: &Value, discovery: Discovery
         attribution: None,
         remediation: None,
         discovery: Some(discovery),
+        stack: None,
     }
 }
 
@@ -149,17 +173,21 @@ pub(crate) fn scan_live_aws(
     declared: &[PathBuf],
     options: &LiveOptions,
     aws: &driftlog_aws::AwsOptions,
+    state_aws: &driftlog_aws::AwsOptions,
     created: impl FnOnce(&[Target]) -> Result<Vec<Created>, AppError>,
     progress: &dyn Progress,
 ) -> Result<(Scanned, LiveSummary, bool), AppError> {
     // The declared side: every managed instance of every state.
     let mut inputs = Vec::new();
     let mut targets: Vec<Target> = Vec::new();
-    let mut meta: Vec<(String, String, SensitiveMask)> = Vec::new();
+    let mut meta: Vec<(String, String, SensitiveMask, Option<String>)> = Vec::new();
     let mut warnings = Vec::new();
-    for path in declared {
+    let declared = crate::source::expand(declared, state_aws)?;
+    for path in &declared {
         progress.step(&format!("reading {}", display_path(path)));
-        let input = crate::source::open_input(path, aws)?;
+        let input = crate::source::open_input(path, state_aws)?;
+        // Several states: each finding says which one declares it.
+        let stack = (declared.len() > 1).then(|| display_path(path));
         let doc = Document::parse(&input)?;
         if doc.plan.as_ref().is_some_and(|p| !p.has_prior_state()) {
             return Err(AppError::Input(format!(
@@ -184,7 +212,12 @@ pub(crate) fn scan_live_aws(
                 tf_type: instance.resource_type.clone(),
                 attributes,
             });
-            meta.push((instance.address.clone(), instance.provider.clone(), mask));
+            meta.push((
+                instance.address.clone(),
+                instance.provider.clone(),
+                mask,
+                stack.clone(),
+            ));
         }
         inputs.push(input_record(
             "declared",
@@ -217,7 +250,7 @@ pub(crate) fn scan_live_aws(
     let mut not_checked: BTreeMap<(String, String), (usize, HashSet<String>)> = BTreeMap::new();
     let mut unread_by_alert: HashMap<usize, usize> = HashMap::new();
     let (mut found, mut missing) = (0, 0);
-    for ((target, (address, provider, mask)), outcome) in
+    for ((target, (address, provider, mask, stack)), outcome) in
         targets.iter().zip(&meta).zip(&read.outcomes)
     {
         let pair = |declared, live| Pair {
@@ -260,6 +293,7 @@ pub(crate) fn scan_live_aws(
                 // Audit events name the resource by the ids the comparison leaves out.
                 findings.extend(f.map(|mut f| {
                     f.identifiers = identifiers(&target.tf_type, [&target.attributes]);
+                    f.stack = stack.clone();
                     f
                 }));
                 suppressed.extend(s);
@@ -280,7 +314,7 @@ pub(crate) fn scan_live_aws(
     }
 
     // What nobody declared: listed by the APIs, and created according to the audit logs.
-    let mut taken: HashSet<String> = meta.iter().map(|(a, _, _)| a.clone()).collect();
+    let mut taken: HashSet<String> = meta.iter().map(|(a, _, _, _)| a.clone()).collect();
     let mut excluded = Vec::new();
     let mut by_key: HashMap<(String, String), usize> = HashMap::new();
     for d in &read.discovered {

@@ -19,6 +19,7 @@ fn finding(kind: FindingKind, paths: &[&str]) -> Finding {
         attribution: None,
         remediation: None,
         discovery: None,
+        stack: None,
     }
 }
 

@@ -14,6 +14,7 @@ fn finding(address: &str, changes: Vec<Change>) -> Finding {
         attribution: None,
         remediation: None,
         discovery: None,
+        stack: None,
     }
 }
 
