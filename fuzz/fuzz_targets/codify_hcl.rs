@@ -36,6 +36,8 @@ fuzz_target!(|data: &[u8]| {
             identifiers: vec![],
             attribution: None,
             remediation: None,
+            discovery: None,
+            stack: None,
         };
         let _ = config.codify(&finding);
     }

@@ -57,65 +57,73 @@ pub fn s3_backend(dir: &Path) -> Result<S3Backend, BackendError> {
     files.sort();
     for file in files {
         let text = std::fs::read_to_string(&file).map_err(io)?;
-        let name = file.display().to_string();
-        let body = hcl_edit::parser::parse_body(&text).map_err(|e| BackendError::Syntax {
-            file: name.clone(),
-            message: e.to_string(),
-        })?;
-        for terraform in body.get_blocks("terraform") {
-            for backend in terraform.body.get_blocks("backend") {
-                if backend.labels.first().map(|l| l.as_str()) != Some("s3") {
-                    continue;
-                }
-                let b = &backend.body;
-                let required = |field: &'static str| {
-                    literal(b, field).ok_or(BackendError::Missing {
-                        file: name.clone(),
-                        field,
-                    })
-                };
-                let endpoint = b
-                    .get_blocks("endpoints")
-                    .next()
-                    .and_then(|e| literal(&e.body, "s3"))
-                    .or_else(|| {
-                        b.get_attribute("endpoints").and_then(|a| match &a.value {
-                            Expression::Object(o) => o.iter().find_map(|(k, v)| {
-                                let key = match k {
-                                    hcl_edit::expr::ObjectKey::Ident(i) => i.as_str().to_owned(),
-                                    hcl_edit::expr::ObjectKey::Expression(Expression::String(
-                                        s,
-                                    )) => s.value().to_string(),
-                                    _ => return None,
-                                };
-                                match v.expr() {
-                                    Expression::String(s) if key == "s3" => {
-                                        Some(s.value().to_string())
-                                    }
-                                    _ => None,
-                                }
-                            }),
-                            _ => None,
-                        })
-                    })
-                    .or_else(|| literal(b, "endpoint"));
-                return Ok(S3Backend {
-                    bucket: required("bucket")?,
-                    key: required("key")?,
-                    region: literal(b, "region"),
-                    workspace_key_prefix: literal(b, "workspace_key_prefix"),
-                    profile: literal(b, "profile"),
-                    role_arn: literal(b, "role_arn").or_else(|| {
-                        b.get_blocks("assume_role")
-                            .next()
-                            .and_then(|a| literal(&a.body, "role_arn"))
-                    }),
-                    endpoint,
-                });
-            }
+        if let Some(backend) = parse_s3_backend(&file.display().to_string(), &text)? {
+            return Ok(backend);
         }
     }
     Err(BackendError::NotFound(dir.display().to_string()))
+}
+
+/// The S3 backend one `.tf` file declares, if it declares one.
+pub fn parse_s3_backend(name: &str, text: &str) -> Result<Option<S3Backend>, BackendError> {
+    let body = hcl_edit::parser::parse_body(text).map_err(|e| BackendError::Syntax {
+        file: name.to_owned(),
+        message: e.to_string(),
+    })?;
+    for terraform in body.get_blocks("terraform") {
+        for backend in terraform.body.get_blocks("backend") {
+            if backend.labels.first().map(|l| l.as_str()) != Some("s3") {
+                continue;
+            }
+            let b = &backend.body;
+            let required = |field: &'static str| {
+                literal(b, field).ok_or(BackendError::Missing {
+                    file: name.to_owned(),
+                    field,
+                })
+            };
+            return Ok(Some(S3Backend {
+                bucket: required("bucket")?,
+                key: required("key")?,
+                region: literal(b, "region"),
+                workspace_key_prefix: literal(b, "workspace_key_prefix"),
+                profile: literal(b, "profile"),
+                role_arn: literal(b, "role_arn").or_else(|| {
+                    b.get_blocks("assume_role")
+                        .next()
+                        .and_then(|a| literal(&a.body, "role_arn"))
+                }),
+                endpoint: endpoint(b),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// `endpoints { s3 = … }`, `endpoints = { s3 = … }`, or the older `endpoint`.
+fn endpoint(b: &Body) -> Option<String> {
+    b.get_blocks("endpoints")
+        .next()
+        .and_then(|e| literal(&e.body, "s3"))
+        .or_else(|| {
+            b.get_attribute("endpoints").and_then(|a| match &a.value {
+                Expression::Object(o) => o.iter().find_map(|(k, v)| {
+                    let key = match k {
+                        hcl_edit::expr::ObjectKey::Ident(i) => i.as_str().to_owned(),
+                        hcl_edit::expr::ObjectKey::Expression(Expression::String(s)) => {
+                            s.value().to_string()
+                        }
+                        _ => return None,
+                    };
+                    match v.expr() {
+                        Expression::String(s) if key == "s3" => Some(s.value().to_string()),
+                        _ => None,
+                    }
+                }),
+                _ => None,
+            })
+        })
+        .or_else(|| literal(b, "endpoint"))
 }
 
 /// The workspace Terraform would use in `dir`.
