@@ -4,6 +4,7 @@
 mod common;
 
 use common::moto::{aws_env, start};
+use common::proxy::Proxy;
 use common::{driftlog, json, quickstart, run};
 
 #[test]
@@ -152,20 +153,124 @@ fn cloudtrail_from_s3_ingests_like_local_files() {
     assert_eq!(again["files"]["read"], 0);
     assert_eq!(again["files"]["unchanged"], first["files"]["read"]);
 
-    // One day: only that day's folders are listed and read.
+    // One day: only that day's folders are listed and read, counted by a proxy in front of
+    // moto: one GET per file of the day, and no listing below another day's date.
     let day_files: usize = walk_count(&corpus.join("AWSLogs"), "/2024/11/05/");
     assert!(day_files > 0);
-    let one_day = ingest(
-        &dir.path().join("day.db"),
-        &[
+    let counting = Proxy::start(&moto, 0.0, "", 0);
+    let one_day = run(aws_env(&mut driftlog())
+        .args([
+            "--endpoint-url",
+            &counting.endpoint,
+            "--ledger",
+            "off",
+            "--store",
+        ])
+        .arg(dir.path().join("day.db"))
+        .args([
+            "ingest",
             "s3://trail/org/",
             "--since",
             "2024-11-05",
             "--until",
             "2024-11-05",
-        ],
-    );
+        ])
+        .args(["-f", "json"]));
+    assert_eq!(one_day.code, 0, "{}", one_day.stderr);
+    let one_day = json(&one_day);
     assert_eq!(one_day["files"]["read"], day_files as u64, "{one_day}");
+    let stats = counting.stats();
+    assert_eq!(stats["s3_gets"], day_files as u64, "{stats}");
+    let lists: Vec<&str> = stats["s3_lists"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    let dated: Vec<&&str> = lists.iter().filter(|p| p.contains("/2024/")).collect();
+    assert!(!dated.is_empty(), "{lists:?}");
+    assert!(
+        dated.iter().all(|p| p.contains("/2024/11/05/")),
+        "a listing outside the window: {lists:?}"
+    );
+    // Accounts × regions day folders, plus the walk down to them: nothing else.
+    let trails = walk_dirs(&corpus.join("AWSLogs"), 3);
+    assert!(
+        lists.len() <= 1 + 2 * trails + 4 * trails,
+        "{} listings: {lists:?}",
+        lists.len()
+    );
+
+    // Killed mid-ingest (kill -9), then run again: exactly the local events, none twice.
+    let slow = Proxy::start(&moto, 0.0, "", 40);
+    let killed = dir.path().join("killed.db");
+    let mut child = aws_env(&mut driftlog())
+        .args([
+            "--endpoint-url",
+            &slow.endpoint,
+            "--ledger",
+            "off",
+            "--store",
+        ])
+        .arg(&killed)
+        .args(["ingest", "s3://trail/org/", "--batch-events", "500"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once the first batches are committed, before the last.
+    let started = std::time::Instant::now();
+    let mut stored_before_kill = 0;
+    while started.elapsed() < std::time::Duration::from_secs(60) {
+        if killed.exists() {
+            stored_before_kill = event_count(&killed);
+            if stored_before_kill > 0 {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL: no cleanup runs
+    let status = child.wait().unwrap();
+    let total = event_ids(&local_store).len();
+    assert!(
+        stored_before_kill > 0 && stored_before_kill < total,
+        "the kill was meant to land mid-ingest: {stored_before_kill} of {total} stored"
+    );
+    let resumed = ingest(&killed, &["s3://trail/org/"]);
+    assert_eq!(
+        event_ids(&killed),
+        event_ids(&local_store),
+        "killed ({status}) then resumed: {resumed}"
+    );
+}
+
+/// Folders `depth` levels below `dir` (3 below `AWSLogs`: account/CloudTrail/region, the trails).
+fn walk_dirs(dir: &std::path::Path, depth: usize) -> usize {
+    if depth == 0 {
+        return 1;
+    }
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .map(|e| walk_dirs(&e.path(), depth - 1))
+        .sum()
+}
+
+/// Events in a store, read while another process may be writing it.
+fn event_count(store: &std::path::Path) -> usize {
+    let r = run(driftlog()
+        .arg("--store")
+        .arg(store)
+        .args(["events", "--limit", "1000000", "--format", "json"]));
+    if r.code != 0 {
+        return 0;
+    }
+    serde_json::from_str::<serde_json::Value>(&r.stdout)
+        .ok()
+        .and_then(|v| v["events"].as_array().map(Vec::len))
+        .unwrap_or(0)
 }
 
 fn walk_count(dir: &std::path::Path, needle: &str) -> usize {

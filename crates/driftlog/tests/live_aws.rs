@@ -7,12 +7,12 @@
 mod common;
 
 use common::moto::{aws_env, start, Moto};
+use common::proxy::Proxy;
 use common::{driftlog, json, run, workspace_root};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 fn support(file: &str) -> PathBuf {
     workspace_root()
@@ -34,57 +34,6 @@ fn seed(moto: &Moto, dir: &Path) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap()
-}
-
-/// A throttling / denying proxy in front of moto.
-struct Proxy {
-    endpoint: String,
-    child: Child,
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Proxy {
-    fn start(moto: &Moto, throttle: f64, deny: &str) -> Self {
-        let mut child = Command::new("python3")
-            .arg(support("aws_proxy.py"))
-            .args([
-                "--upstream",
-                &moto.endpoint,
-                "--throttle",
-                &throttle.to_string(),
-            ])
-            .args(["--deny", deny, "--seed", "7"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the proxy");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port: u16 = line.trim().parse().expect("proxy port");
-        Self {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            child,
-        }
-    }
-
-    fn stats(&self) -> Value {
-        let out = Command::new("python3")
-            .arg("-c")
-            .arg(format!(
-                "import urllib.request;print(urllib.request.urlopen('{}/__proxy/stats').read().decode())",
-                self.endpoint
-            ))
-            .output()
-            .unwrap();
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
 }
 
 /// `scan --live aws` of the scenario through `endpoint`, its own store in `dir`.
@@ -357,8 +306,8 @@ fn throttled_at_30_percent_the_result_is_the_same() {
     let dir = tempfile::tempdir().unwrap();
     seed(&moto, dir.path());
     // Both runs go through a proxy, so queue URLs (which moto builds from the Host) agree.
-    let calm = Proxy::start(&moto, 0.0, "");
-    let busy = Proxy::start(&moto, 0.3, "");
+    let calm = Proxy::start(&moto, 0.0, "", 0);
+    let busy = Proxy::start(&moto, 0.3, "", 0);
     // One observation time for both, so attribution windows agree.
     let now = Command::new("date")
         .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
@@ -398,7 +347,7 @@ fn access_denied_on_one_service_gives_a_partial_report() {
     let Some(moto) = start() else { return };
     let dir = tempfile::tempdir().unwrap();
     let expected = seed(&moto, dir.path());
-    let proxy = Proxy::start(&moto, 0.0, "sns");
+    let proxy = Proxy::start(&moto, 0.0, "sns", 0);
     let r = live_scan(&proxy.endpoint, dir.path(), "events.db", &[]);
     assert_eq!(r.code, 2, "drift is still drift: {}", r.stderr);
     let report = json(&r);

@@ -7,13 +7,15 @@ Prints the port it listens on, then serves until killed. A configurable share of
 answered with each service's own throttling error (EC2 `RequestLimitExceeded`, query services
 `Throttling`/`Rate exceeded`, JSON services `ThrottlingException`, Lambda HTTP 429, S3
 `SlowDown`), chosen by a seeded random generator; requests to denied services get that
-service's access-denied error. GET /__proxy/stats returns the counts.
+service's access-denied error; `--delay-ms` slows every request. GET /__proxy/stats returns the
+counts, S3 object reads and listings (with their prefixes) among them.
 """
-import argparse, http.client, json, random, re, sys, threading
+import argparse, http.client, json, random, re, sys, threading, time
+from urllib.parse import parse_qs
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
-STATS = {"requests": 0, "throttled": 0, "denied": 0, "forwarded": 0}
+STATS = {"requests": 0, "throttled": 0, "denied": 0, "forwarded": 0, "s3_gets": 0, "s3_lists": []}
 LOCK = threading.Lock()
 
 
@@ -68,8 +70,16 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         data = self.rfile.read(length) if length else None
         service = service_of(self.headers)
+        if self.server.delay:
+            time.sleep(self.server.delay)
         with LOCK:
             STATS["requests"] += 1
+            if service == "s3" and self.command == "GET":
+                query = parse_qs(urlparse(self.path).query, keep_blank_values=True)
+                if "list-type" in query or "prefix" in query or "delimiter" in query:
+                    STATS["s3_lists"].append((query.get("prefix") or [""])[0])
+                elif urlparse(self.path).path.count("/") >= 2:
+                    STATS["s3_gets"] += 1
             kind = None
             if service in self.server.deny:
                 kind = "deny"
@@ -113,6 +123,7 @@ def main():
     ap.add_argument("--throttle", type=float, default=0.0)
     ap.add_argument("--deny", default="")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--delay-ms", type=float, default=0.0, help="wait this long before each request")
     a = ap.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     server.daemon_threads = True
@@ -120,6 +131,7 @@ def main():
     server.throttle = a.throttle
     server.deny = {s for s in a.deny.split(",") if s}
     server.rng = random.Random(a.seed)
+    server.delay = a.delay_ms / 1000.0
     print(server.server_address[1], flush=True)
     server.serve_forever()
 
