@@ -522,3 +522,56 @@ fn states_found_by_a_glob_or_a_backend_block() {
     );
     assert_eq!(backend["summary"]["deleted"], 1);
 }
+
+/// Several accounts: each resource is read through the role of its ARN's account.
+#[test]
+fn each_account_is_read_through_its_role() {
+    let Some(moto) = start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("declared.tfstate");
+    moto.python(&format!(
+        "sts = boto3.client('sts', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+         c = sts.assume_role(RoleArn='arn:aws:iam::222222222222:role/reader', RoleSessionName='seed')['Credentials']\n\
+         other = boto3.client('sqs', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id=c['AccessKeyId'], aws_secret_access_key=c['SecretAccessKey'], aws_session_token=c['SessionToken'])\n\
+         own = boto3.client('sqs', endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+         resources = []\n\
+         for client, account, name in ((own, '123456789012', 'own-q'), (other, '222222222222', 'other-q')):\n\
+         \x20   url = client.create_queue(QueueName=name)['QueueUrl']\n\
+         \x20   resources.append({{'mode': 'managed', 'type': 'aws_sqs_queue', 'name': name.replace('-', '_'), 'provider': 'provider[\"registry.terraform.io/hashicorp/aws\"]',\n\
+         \x20       'instances': [{{'schema_version': 0, 'attributes': {{'id': url, 'name': name, 'arn': f'arn:aws:sqs:us-east-1:{{account}}:{{name}}', 'tags': {{}}, 'tags_all': {{}}}}}}]}})\n\
+         json.dump({{'version': 4, 'terraform_version': '1.9.8', 'serial': 1, 'lineage': 'l', 'outputs': {{}}, 'resources': resources}}, open({:?}, 'w'))\n",
+        state.display().to_string()
+    ));
+    let scan = |roles: &[&str]| {
+        let mut cmd = driftlog();
+        aws_env(&mut cmd).args(["--endpoint-url", &moto.endpoint]);
+        for r in roles {
+            cmd.args(["--role-arn", r]);
+        }
+        run(cmd
+            .args([
+                "scan",
+                "--no-attribution",
+                "--managed-only",
+                "--live",
+                "aws",
+                "-f",
+                "json",
+                "--declared",
+            ])
+            .arg(&state))
+    };
+    let with_role = scan(&["arn:aws:iam::222222222222:role/reader"]);
+    assert_eq!(
+        with_role.code, 0,
+        "{}\n{}",
+        with_role.stdout, with_role.stderr
+    );
+    assert_eq!(json(&with_role)["live"]["read"], 2);
+    // Without the role, the other account's queue is looked for in the caller's: not found.
+    let without = scan(&[]);
+    assert_eq!(without.code, 2, "{}", without.stderr);
+    let without = json(&without);
+    assert_eq!(without["findings"][0]["address"], "aws_sqs_queue.other_q");
+    assert_eq!(without["findings"][0]["kind"], "deleted");
+}
