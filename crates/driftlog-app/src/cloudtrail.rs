@@ -3,7 +3,9 @@
 
 use crate::record::{CloudTrailDigestEntry, Recorder};
 use crate::AppError;
-use driftlog_audit::digest::{validate, LocalCopy, Objects, PublicKeys, Status, Validation};
+use driftlog_audit::digest::{
+    validate, KeySource, LocalCopy, Objects, PublicKeys, RsaPublicKey, Status, Validation,
+};
 use std::path::PathBuf;
 
 /// What to validate.
@@ -12,8 +14,9 @@ pub struct VerifyRequest {
     /// `s3://BUCKET/PREFIX` of the trail (signatures from the digests' metadata), or a local
     /// copy of it (digests with `.sig` files beside them).
     pub path: PathBuf,
-    /// `aws cloudtrail list-public-keys` output for the digests' time span.
-    pub public_keys: PathBuf,
+    /// `aws cloudtrail list-public-keys` output for the digests' time span (offline); `None`:
+    /// ask CloudTrail's `ListPublicKeys` in each digest's region.
+    pub public_keys: Option<PathBuf>,
     pub aws: driftlog_aws::AwsOptions,
 }
 
@@ -25,13 +28,24 @@ pub struct Verified {
 }
 
 pub fn verify(request: &VerifyRequest, ledger: &Recorder) -> Result<Verified, AppError> {
-    let text = std::fs::read_to_string(&request.public_keys).map_err(|source| AppError::Io {
-        path: request.public_keys.clone(),
-        what: "reading the public keys",
-        source,
-    })?;
-    let keys = PublicKeys::from_list_public_keys(&text)
-        .map_err(|e| AppError::Input(format!("{}: {e}", request.public_keys.display())))?;
+    let keys: Box<dyn KeySource> = match &request.public_keys {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| AppError::Io {
+                path: path.clone(),
+                what: "reading the public keys",
+                source,
+            })?;
+            Box::new(
+                PublicKeys::from_list_public_keys(&text)
+                    .map_err(|e| AppError::Input(format!("{}: {e}", path.display())))?,
+            )
+        }
+        None => Box::new(ListedKeys {
+            aws: request.aws.clone(),
+            by_region: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }),
+    };
+    let keys = keys.as_ref();
     let location = request.path.to_string_lossy();
     if let Some(rest) = location.strip_prefix("s3://") {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -42,7 +56,7 @@ pub fn verify(request: &VerifyRequest, ledger: &Recorder) -> Result<Verified, Ap
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
         };
-        return validate_and_record(&objects, &keys, ledger);
+        return validate_and_record(&objects, keys, ledger);
     }
     if !request.path.is_dir() {
         return Err(AppError::Input(format!(
@@ -51,13 +65,57 @@ pub fn verify(request: &VerifyRequest, ledger: &Recorder) -> Result<Verified, Ap
         )));
     }
     let objects = LocalCopy::new(&request.path);
-    validate_and_record(&objects, &keys, ledger)
+    validate_and_record(&objects, keys, ledger)
+}
+
+/// Keys from CloudTrail's `ListPublicKeys`, asked once per region (and again for a digest older
+/// than what was asked), from the digest's start to now. A region that cannot be asked leaves
+/// its digests "no public key", with the reason logged.
+struct ListedKeys {
+    aws: driftlog_aws::AwsOptions,
+    /// Per region: the earliest start asked for, and the keys.
+    by_region: std::sync::Mutex<std::collections::HashMap<String, (i64, PublicKeys)>>,
+}
+
+impl KeySource for ListedKeys {
+    fn key(&self, region: &str, fingerprint: &str, start: &str) -> Option<RsaPublicKey> {
+        let start_s = driftlog_core::time::parse_time_us(start).map_or(0, |us| us / 1_000_000);
+        // A day of slack: keys rotate on their own schedule.
+        let from = start_s - 86_400;
+        let mut map = self.by_region.lock().ok()?;
+        if let Some((asked, keys)) = map.get(region) {
+            if let Some(k) = keys.key(region, fingerprint, start) {
+                return Some(k);
+            }
+            if *asked <= from {
+                return None;
+            }
+        }
+        let now = jiff::Timestamp::now().as_second();
+        let listed = match driftlog_aws::list_public_keys(&self.aws, region, from, now) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(region, error = %e, "ListPublicKeys failed");
+                return None;
+            }
+        };
+        let entry = map
+            .entry(region.to_owned())
+            .or_insert_with(|| (from, PublicKeys::default()));
+        entry.0 = entry.0.min(from);
+        for (f, der) in listed {
+            if let Err(e) = entry.1.insert_der(&f, &der) {
+                tracing::warn!(region, error = %e, "a listed public key is unusable");
+            }
+        }
+        entry.1.key(region, fingerprint, start)
+    }
 }
 
 /// Validate what `objects` holds and record every digest's verdict in the ledger.
 pub fn validate_and_record(
     objects: &dyn Objects,
-    keys: &PublicKeys,
+    keys: &dyn KeySource,
     ledger: &Recorder,
 ) -> Result<Verified, AppError> {
     let validation = validate(objects, keys).map_err(AppError::Input)?;

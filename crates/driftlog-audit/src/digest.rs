@@ -18,7 +18,7 @@ use flate2::read::MultiGzDecoder;
 use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::signature::Verifier;
-use rsa::RsaPublicKey;
+pub use rsa::RsaPublicKey;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -130,6 +130,20 @@ impl PublicKeys {
     }
 }
 
+/// Where the public key a digest names comes from: a `list-public-keys` file, or CloudTrail's
+/// `ListPublicKeys` asked per region (keys are regional) for the digest's time.
+pub trait KeySource: Sync {
+    /// The key with `fingerprint` that signed a digest of `region` starting at `start`
+    /// (RFC 3339).
+    fn key(&self, region: &str, fingerprint: &str, start: &str) -> Option<RsaPublicKey>;
+}
+
+impl KeySource for PublicKeys {
+    fn key(&self, _region: &str, fingerprint: &str, _start: &str) -> Option<RsaPublicKey> {
+        self.get(fingerprint).cloned()
+    }
+}
+
 /// The string CloudTrail signs: end time, the digest's location, the SHA-256 of its
 /// (uncompressed) bytes, and the previous digest's signature (`null` when there is none).
 pub fn string_to_sign(d: &DigestFile, digest_bytes: &[u8]) -> String {
@@ -179,7 +193,7 @@ fn region_of(key: &str) -> String {
 }
 
 /// Validate every digest `objects` has and their chains.
-pub fn validate(objects: &dyn Objects, keys: &PublicKeys) -> Result<Validation, String> {
+pub fn validate(objects: &dyn Objects, keys: &dyn KeySource) -> Result<Validation, String> {
     use rayon::prelude::*;
     let listed = objects.digests()?;
     // Each digest checked on its own (in parallel: log files are hashed), then chained.
@@ -263,7 +277,7 @@ pub fn validate(objects: &dyn Objects, keys: &PublicKeys) -> Result<Validation, 
 
 fn check_one(
     objects: &dyn Objects,
-    keys: &PublicKeys,
+    keys: &dyn KeySource,
     bucket: &str,
     key: &str,
 ) -> Result<(DigestResult, Option<DigestFile>), String> {
@@ -329,7 +343,11 @@ fn check_one(
             return fail(result, format!("unsupported signature algorithm {alg}"));
         }
     }
-    let Some(public) = keys.get(&d.digest_public_key_fingerprint) else {
+    let Some(public) = keys.key(
+        &result.region,
+        &d.digest_public_key_fingerprint,
+        &d.digest_start_time,
+    ) else {
         return fail(
             result,
             format!(
@@ -338,7 +356,7 @@ fn check_one(
             ),
         );
     };
-    if !signature_verifies(public, string_to_sign(&d, &bytes).as_bytes(), signature) {
+    if !signature_verifies(&public, string_to_sign(&d, &bytes).as_bytes(), signature) {
         return fail(
             result,
             "signature does not verify: the digest was altered or signed with another key".into(),

@@ -304,3 +304,47 @@ impl Prefetch {
         }
     }
 }
+
+/// One CloudTrail public key: its fingerprint and DER PKCS#1 bytes.
+pub type PublicKey = (String, Vec<u8>);
+
+/// CloudTrail's `ListPublicKeys` in `region` for the keys valid between `start` and `end`
+/// (seconds since the epoch): what `aws cloudtrail validate-logs` asks for.
+pub fn list_public_keys(
+    options: &AwsOptions,
+    region: &str,
+    start: i64,
+    end: i64,
+) -> Result<Vec<PublicKey>, AwsError> {
+    runtime()?.block_on(async {
+        let mut shared = load_shared(options, true).await.to_builder();
+        shared.set_region(Some(Region::new(region.to_owned())));
+        let client = aws_sdk_cloudtrail::Client::new(&shared.build());
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = client
+                .list_public_keys()
+                .start_time(aws_smithy_types::DateTime::from_secs(start))
+                .end_time(aws_smithy_types::DateTime::from_secs(end))
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::Live(format!(
+                        "CloudTrail ListPublicKeys in {region}: {}",
+                        aws_sdk_cloudtrail::error::DisplayErrorContext(e)
+                    ))
+                })?;
+            for k in page.public_key_list() {
+                if let (Some(f), Some(v)) = (k.fingerprint(), k.value()) {
+                    out.push((f.to_owned(), v.as_ref().to_vec()));
+                }
+            }
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    })
+}

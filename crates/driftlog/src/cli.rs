@@ -461,9 +461,11 @@ pub enum CloudtrailCommand {
         /// `…/CloudTrail-Digest/…` digests and the log files they list.
         #[arg(value_name = "PATH")]
         path: PathBuf,
-        /// `aws cloudtrail list-public-keys` output covering the digests' time span.
+        /// `aws cloudtrail list-public-keys` output covering the digests' time span, for
+        /// offline checks. Default: CloudTrail's ListPublicKeys, per region, for each digest's
+        /// time.
         #[arg(long = "public-keys", value_name = "FILE")]
-        public_keys: PathBuf,
+        public_keys: Option<PathBuf>,
         /// Output format.
         #[arg(long, short, value_enum, default_value_t = SummaryFormat::Text)]
         format: SummaryFormat,

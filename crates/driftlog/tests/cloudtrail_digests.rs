@@ -372,6 +372,24 @@ fn digest_chains_in_s3_validate_from_object_metadata() {
         "{}",
         ok.stdout
     );
+    // Online: the keys come from CloudTrail's ListPublicKeys (a stub on loopback, since moto
+    // lacks it), asked once, in the digests' region, from the first digest's time.
+    let stub = common::proxy::Proxy::start_with(&moto, 0.0, "", 0, Some(&keys));
+    let online = run(common::moto::aws_env(&mut driftlog())
+        .arg("--ledger")
+        .arg(dir.path().join("online.db"))
+        .args(["--endpoint-url", &stub.endpoint, "cloudtrail", "verify"])
+        .arg(format!("s3://{BUCKET}/AWSLogs/")));
+    assert_eq!(online.code, 0, "{}\n{}", online.stdout, online.stderr);
+    assert!(
+        online.stdout.contains("5 of 5 digests valid"),
+        "{}",
+        online.stdout
+    );
+    let asked = stub.stats()["list_public_keys"].clone();
+    assert_eq!(asked.as_array().unwrap().len(), 1, "{asked}");
+    assert_eq!(asked[0]["region"], "eu-west-1", "{asked}");
+
     let log = read_digest(&copy, &digests[1])["logFiles"][0]["s3Object"]
         .as_str()
         .unwrap()

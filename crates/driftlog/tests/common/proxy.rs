@@ -22,9 +22,25 @@ impl Proxy {
     /// `throttle`: share of requests answered with throttling errors; `deny`: services
     /// (comma-separated) answered with access denied; `delay_ms` before every request.
     pub fn start(moto: &Moto, throttle: f64, deny: &str, delay_ms: u32) -> Self {
+        Self::start_with(moto, throttle, deny, delay_ms, None)
+    }
+
+    /// Also answering CloudTrail's ListPublicKeys from a `list-public-keys` file.
+    pub fn start_with(
+        moto: &Moto,
+        throttle: f64,
+        deny: &str,
+        delay_ms: u32,
+        public_keys: Option<&std::path::Path>,
+    ) -> Self {
         let script = workspace_root().join("crates/driftlog/tests/support/aws_proxy.py");
-        let mut child = Command::new("python3")
-            .arg(script)
+        let mut cmd = Command::new("python3");
+        if let Some(keys) = public_keys {
+            cmd.arg(&script).arg("--public-keys").arg(keys);
+        } else {
+            cmd.arg(&script);
+        }
+        let mut child = cmd
             .args([
                 "--upstream",
                 &moto.endpoint,

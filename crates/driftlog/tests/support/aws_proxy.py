@@ -7,7 +7,8 @@ Prints the port it listens on, then serves until killed. A configurable share of
 answered with each service's own throttling error (EC2 `RequestLimitExceeded`, query services
 `Throttling`/`Rate exceeded`, JSON services `ThrottlingException`, Lambda HTTP 429, S3
 `SlowDown`), chosen by a seeded random generator; requests to denied services get that
-service's access-denied error; `--delay-ms` slows every request. GET /__proxy/stats returns the
+service's access-denied error; `--delay-ms` slows every request; with `--public-keys FILE` it answers CloudTrail's
+ListPublicKeys (which moto lacks) from an `aws cloudtrail list-public-keys` file. GET /__proxy/stats returns the
 counts, S3 object reads and listings (with their prefixes) among them.
 """
 import argparse, http.client, json, random, re, sys, threading, time
@@ -15,7 +16,8 @@ from urllib.parse import parse_qs
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
-STATS = {"requests": 0, "throttled": 0, "denied": 0, "forwarded": 0, "s3_gets": 0, "s3_lists": []}
+STATS = {"requests": 0, "throttled": 0, "denied": 0, "forwarded": 0, "s3_gets": 0, "s3_lists": [],
+         "list_public_keys": []}
 LOCK = threading.Lock()
 
 
@@ -89,6 +91,10 @@ class Handler(BaseHTTPRequestHandler):
                 STATS["throttled"] += 1
             else:
                 STATS["forwarded"] += 1
+        if not kind and service == "cloudtrail" and self.server.public_keys is not None \
+                and self.headers.get("X-Amz-Target", "").endswith("ListPublicKeys"):
+            self.list_public_keys(data)
+            return
         if kind:
             status, headers, body = error_for(service, self.headers.get("Content-Type"), kind)
             body = body.encode()
@@ -113,6 +119,29 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
         conn.close()
 
+    def list_public_keys(self, data):
+        """moto lacks CloudTrail's ListPublicKeys: answer it from a `list-public-keys` file,
+        keys valid in the asked range only, with the region recorded."""
+        import datetime
+        asked = json.loads(data or b"{}")
+        region = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/", self.headers.get("Authorization", ""))
+        with LOCK:
+            STATS["list_public_keys"].append({"region": region.group(1) if region else "", **asked})
+        epoch = lambda t: datetime.datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp()
+        keys = []
+        for k in self.server.public_keys["PublicKeyList"]:
+            start, end = epoch(k["ValidityStartTime"]), epoch(k["ValidityEndTime"])
+            if asked.get("EndTime", end) < start or asked.get("StartTime", start) > end:
+                continue
+            keys.append({"Value": k["Value"], "ValidityStartTime": start, "ValidityEndTime": end,
+                         "Fingerprint": k["Fingerprint"]})
+        body = json.dumps({"PublicKeyList": keys}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_any
 
 
@@ -123,6 +152,7 @@ def main():
     ap.add_argument("--throttle", type=float, default=0.0)
     ap.add_argument("--deny", default="")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--public-keys", help="answer CloudTrail ListPublicKeys from this list-public-keys file")
     ap.add_argument("--delay-ms", type=float, default=0.0, help="wait this long before each request")
     a = ap.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
@@ -132,6 +162,7 @@ def main():
     server.deny = {s for s in a.deny.split(",") if s}
     server.rng = random.Random(a.seed)
     server.delay = a.delay_ms / 1000.0
+    server.public_keys = json.load(open(a.public_keys)) if a.public_keys else None
     print(server.server_address[1], flush=True)
     server.serve_forever()
 
