@@ -28,10 +28,20 @@ pub struct Verified {
 }
 
 pub fn verify(request: &VerifyRequest, ledger: &Recorder) -> Result<Verified, AppError> {
-    let keys: Box<dyn KeySource> = match &request.public_keys {
+    let keys = key_source(request.public_keys.as_deref(), &request.aws)?;
+    let objects = trail_objects(&request.path, &request.aws)?;
+    validate_and_record(objects.as_ref(), keys.as_ref(), ledger)
+}
+
+/// The public keys: from a `list-public-keys` file, else CloudTrail's `ListPublicKeys`.
+fn key_source(
+    public_keys: Option<&std::path::Path>,
+    aws: &driftlog_aws::AwsOptions,
+) -> Result<Box<dyn KeySource>, AppError> {
+    Ok(match public_keys {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|source| AppError::Io {
-                path: path.clone(),
+                path: path.to_owned(),
                 what: "reading the public keys",
                 source,
             })?;
@@ -41,31 +51,64 @@ pub fn verify(request: &VerifyRequest, ledger: &Recorder) -> Result<Verified, Ap
             )
         }
         None => Box::new(ListedKeys {
-            aws: request.aws.clone(),
+            aws: aws.clone(),
             by_region: std::sync::Mutex::new(std::collections::HashMap::new()),
         }),
-    };
-    let keys = keys.as_ref();
-    let location = request.path.to_string_lossy();
+    })
+}
+
+/// A trail's objects: `s3://BUCKET/PREFIX`, or a local copy of the bucket (the folder holding
+/// `AWSLogs/`, or `AWSLogs/` itself or a folder inside it).
+fn trail_objects(
+    path: &std::path::Path,
+    aws: &driftlog_aws::AwsOptions,
+) -> Result<Box<dyn Objects>, AppError> {
+    let location = path.to_string_lossy();
     if let Some(rest) = location.strip_prefix("s3://") {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let s3 =
-            driftlog_aws::S3::connect(&request.aws).map_err(|e| AppError::Input(e.to_string()))?;
-        let objects = S3Trail {
+        let s3 = driftlog_aws::S3::connect(aws).map_err(|e| AppError::Input(e.to_string()))?;
+        return Ok(Box::new(S3Trail {
             s3,
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
-        };
-        return validate_and_record(&objects, keys, ledger);
+        }));
     }
-    if !request.path.is_dir() {
+    if !path.is_dir() {
         return Err(AppError::Input(format!(
             "{}: not a directory (a local copy of the trail's bucket, e.g. `aws s3 sync s3://BUCKET/AWSLogs DIR/AWSLogs`)",
-            request.path.display()
+            path.display()
         )));
     }
-    let objects = LocalCopy::new(&request.path);
-    validate_and_record(&objects, keys, ledger)
+    // Keys start at `AWSLogs/`: the copy's root is the folder above it.
+    let root = path
+        .ancestors()
+        .find(|a| a.join("AWSLogs").is_dir())
+        .unwrap_or(path);
+    Ok(Box::new(LocalCopy::new(root)))
+}
+
+/// What `ingest --verify-digests` acts on: the digests under `path` validated, the log files
+/// a digest says were altered (refused) and those a valid digest vouches for.
+pub fn digest_gate(
+    paths: &[&std::path::Path],
+    public_keys: Option<&std::path::Path>,
+    aws: &driftlog_aws::AwsOptions,
+) -> Result<driftlog_ingest::DigestGate, AppError> {
+    let keys = key_source(public_keys, aws)?;
+    let mut gate = driftlog_ingest::DigestGate::default();
+    for path in paths {
+        let objects = trail_objects(path, aws)?;
+        let validation = validate(objects.as_ref(), keys.as_ref()).map_err(AppError::Input)?;
+        for d in &validation.digests {
+            for (key, why) in &d.logs_invalid {
+                gate.refused.insert(key.clone(), why.clone());
+            }
+            // Hashes are checked only once the digest's signature verified: a signed digest
+            // vouches for each file whose hash matches, whatever its siblings' fate.
+            gate.intact.extend(d.logs_intact.iter().cloned());
+        }
+    }
+    Ok(gate)
 }
 
 /// Keys from CloudTrail's `ListPublicKeys`, asked once per region (and again for a digest older

@@ -14,6 +14,35 @@ pub struct IngestRequest {
     pub paths: Vec<PathBuf>,
     pub store: PathBuf,
     pub options: Options,
+    /// Check CloudTrail's digests first; refuse altered log files (`--verify-digests`).
+    pub verify_digests: Option<VerifyDigests>,
+}
+
+/// `--verify-digests`: where the public keys come from.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyDigests {
+    /// A `list-public-keys` file; `None`: CloudTrail's `ListPublicKeys`.
+    pub public_keys: Option<PathBuf>,
+    pub aws: driftlog_aws::AwsOptions,
+}
+
+/// The options with the digest verdicts for `sources` added, when asked.
+fn gated(
+    options: &Options,
+    verify: Option<&VerifyDigests>,
+    sources: &[&std::path::Path],
+) -> Result<Options, AppError> {
+    let mut options = options.clone();
+    if let Some(v) = verify {
+        let gate = crate::cloudtrail::digest_gate(sources, v.public_keys.as_deref(), &v.aws)?;
+        tracing::info!(
+            refused = gate.refused.len(),
+            intact = gate.intact.len(),
+            "digests checked"
+        );
+        options.digests = Some(std::sync::Arc::new(gate));
+    }
+    Ok(options)
 }
 
 /// What an ingest did.
@@ -36,6 +65,8 @@ impl IngestOutcome {
             files_unchanged: s.files_unchanged,
             files_not_logs: s.files_not_logs,
             files_failed: s.files_failed,
+            files_refused: s.files_refused,
+            files_unverified: s.files_unverified,
             bytes_read: s.bytes_read,
             events_read: s.events_read,
             inserted: s.stored.inserted,
@@ -68,8 +99,14 @@ pub fn ingest(
         recorder: ledger,
         store_id: store.store_id()?,
     };
-    let summary =
-        driftlog_ingest::ingest(store.as_mut(), &request.paths, &request.options, &recording)?;
+    let sources: Vec<&std::path::Path> = request
+        .paths
+        .iter()
+        .filter(|p| p.is_dir())
+        .map(PathBuf::as_path)
+        .collect();
+    let options = gated(&request.options, request.verify_digests.as_ref(), &sources)?;
+    let summary = driftlog_ingest::ingest(store.as_mut(), &request.paths, &options, &recording)?;
     ledger
         .ingest(&request.store, &summary)
         .map_err(|e| AppError::recording("the ingest", e))?;
@@ -104,6 +141,7 @@ pub struct S3IngestRequest {
     pub store: PathBuf,
     pub options: Options,
     pub aws: driftlog_aws::AwsOptions,
+    pub verify_digests: Option<VerifyDigests>,
 }
 
 /// Objects the pipeline will read, fetched ahead in its order (see [`driftlog_aws::Prefetch`]).
@@ -230,13 +268,14 @@ pub fn ingest_s3(
         s3,
         prefetch: std::sync::OnceLock::new(),
     });
-    let summary = driftlog_ingest::ingest_remote(
-        store.as_mut(),
-        files,
-        remote,
+    let location = PathBuf::from(&request.location);
+    let options = gated(
         &request.options,
-        &recording,
+        request.verify_digests.as_ref(),
+        &[location.as_path()],
     )?;
+    let summary =
+        driftlog_ingest::ingest_remote(store.as_mut(), files, remote, &options, &recording)?;
     ledger
         .ingest(&request.store, &summary)
         .map_err(|e| AppError::recording("the ingest", e))?;

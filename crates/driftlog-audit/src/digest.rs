@@ -291,6 +291,7 @@ fn check_one(
         status: Status::Valid,
         logs_valid: 0,
         logs_invalid: Vec::new(),
+        logs_intact: Vec::new(),
         sha256: String::new(),
         signature: None,
     };
@@ -379,7 +380,10 @@ fn check_one(
             },
         };
         match problem {
-            None => result.logs_valid += 1,
+            None => {
+                result.logs_valid += 1;
+                result.logs_intact.push(log.s3_object.clone());
+            }
             Some(why) => result.logs_invalid.push((log.s3_object.clone(), why)),
         }
     }

@@ -27,6 +27,9 @@ pub struct DigestResult {
     pub logs_valid: usize,
     /// Log files that are missing or altered: `(key, why)`.
     pub logs_invalid: Vec<(String, String)>,
+    /// The keys of the intact log files (for `ingest --verify-digests`; not in reports).
+    #[serde(skip)]
+    pub logs_intact: Vec<String>,
     /// The SHA-256 of the digest's uncompressed bytes (for the ledger).
     pub sha256: String,
     pub signature: Option<String>,

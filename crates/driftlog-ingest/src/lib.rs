@@ -25,13 +25,34 @@ use std::sync::mpsc::sync_channel;
 pub struct Options {
     /// Events per transaction. Larger batches amortise index updates; each costs memory.
     pub batch_events: usize,
+    /// CloudTrail's digest verdicts (`ingest --verify-digests`): log files a digest says were
+    /// altered are refused, files no valid digest lists are counted as unverified.
+    pub digests: Option<std::sync::Arc<DigestGate>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             batch_events: 50_000,
+            digests: None,
         }
+    }
+}
+
+/// What digest validation said about log files, keyed from `AWSLogs/` on (the object key in
+/// the trail's bucket), so S3 locations and local copies match alike.
+#[derive(Debug, Clone, Default)]
+pub struct DigestGate {
+    /// Log files to refuse, with why.
+    pub refused: std::collections::HashMap<String, String>,
+    /// Log files a valid digest lists with a matching hash.
+    pub intact: HashSet<String>,
+}
+
+impl DigestGate {
+    /// The key a file is known by: its path from `AWSLogs/` on.
+    pub fn key_of(location: &str) -> Option<&str> {
+        location.find("AWSLogs/").map(|i| &location[i..])
     }
 }
 
@@ -90,6 +111,12 @@ pub struct Summary {
     pub files_not_logs: u64,
     /// Files left out whole.
     pub files_failed: u64,
+    /// Files refused because their CloudTrail digest says they were altered (counted in
+    /// `files_failed` too).
+    pub files_refused: u64,
+    /// Files stored though no valid digest vouches for them (not yet digested, or digests
+    /// off).
+    pub files_unverified: u64,
     pub bytes_read: u64,
     /// Events parsed from the files read.
     pub events_read: u64,
@@ -243,6 +270,28 @@ fn run_planned<S: EventStore + ?Sized>(
     options: &Options,
     observer: &dyn Observer,
 ) -> Result<Summary, StoreError> {
+    let todo = match &options.digests {
+        None => todo,
+        Some(gate) => todo
+            .into_iter()
+            .filter(|p| {
+                let key = DigestGate::key_of(&p.key);
+                if let Some(reason) = key.and_then(|k| gate.refused.get(k)) {
+                    summary.files_failed += 1;
+                    summary.files_refused += 1;
+                    observer.problem(&Problem::File {
+                        path: p.key.clone(),
+                        error: format!("refused (--verify-digests): {reason}"),
+                    });
+                    return false;
+                }
+                if !key.is_some_and(|k| gate.intact.contains(k)) {
+                    summary.files_unverified += 1;
+                }
+                true
+            })
+            .collect(),
+    };
     let planned_bytes: u64 = todo.iter().map(|p| p.size).sum();
     observer.planned(todo.len() as u64 + u64::from(stdin), planned_bytes);
 

@@ -14,7 +14,7 @@ pub const EVENTS: &str = "1.0";
 /// `driftlog explain -f json`.
 pub const EXPLAIN: &str = "1.0";
 /// `driftlog ingest -f json`, the run's summary.
-pub const INGEST_SUMMARY: &str = "1.0";
+pub const INGEST_SUMMARY: &str = "1.1";
 
 /// The width tables are laid out for: `$COLUMNS` when set (terminals and CI set it), else
 /// `default`.

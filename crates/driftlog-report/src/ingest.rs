@@ -13,6 +13,9 @@ pub struct IngestTotals {
     pub files_unchanged: u64,
     pub files_not_logs: u64,
     pub files_failed: u64,
+    /// With `--verify-digests`: files refused (altered), and stored without a valid digest.
+    pub files_refused: u64,
+    pub files_unverified: u64,
     pub bytes_read: u64,
     pub events_read: u64,
     pub inserted: u64,
@@ -61,6 +64,13 @@ pub fn text(t: &IngestTotals) -> String {
             t.records_ignored
         ));
     }
+    if t.files_refused > 0 || t.files_unverified > 0 {
+        text.push_str(&format!(
+            "\ndigests: {} refused as altered, {} stored without a valid digest vouching for them",
+            plural(t.files_refused as usize, "file"),
+            plural(t.files_unverified as usize, "file")
+        ));
+    }
     if t.has_problems() {
         text.push_str(&format!(
             "\nleft out: {} and {} (see the warnings above); the rest was stored",
@@ -77,7 +87,7 @@ pub fn text(t: &IngestTotals) -> String {
 
 /// The versioned JSON summary (docs/audit-logs.md).
 pub fn json(t: &IngestTotals) -> Value {
-    json!({
+    let mut v = json!({
         "format_version": crate::formats::INGEST_SUMMARY,
         "store": t.store,
         "seconds": (t.seconds * 1000.0).round() / 1000.0,
@@ -99,5 +109,11 @@ pub fn json(t: &IngestTotals) -> Value {
             "ignored": t.records_ignored,
         },
         "store_events": t.store_events,
-    })
+    });
+    // 1.1: only with --verify-digests.
+    if t.files_refused > 0 || t.files_unverified > 0 {
+        v["files"]["refused"] = json!(t.files_refused);
+        v["files"]["unverified"] = json!(t.files_unverified);
+    }
+    v
 }

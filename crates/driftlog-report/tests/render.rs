@@ -234,6 +234,8 @@ fn ingest_totals(failed: u64) -> driftlog_report::ingest::IngestTotals {
         files_unchanged: 3,
         files_not_logs: 2,
         files_failed: failed,
+        files_refused: 0,
+        files_unverified: 0,
         bytes_read: 4_500_000,
         events_read: 1000,
         inserted: 990,

@@ -527,6 +527,17 @@ pub struct IngestArgs {
     /// Events per transaction: larger is faster and uses more memory.
     #[arg(long, value_name = "N", default_value_t = 50_000, hide = true)]
     pub batch_events: usize,
+
+    /// Check the trail's CloudTrail digests first (as `cloudtrail verify` does): log files a
+    /// digest says were altered are refused; files no valid digest vouches for are stored and
+    /// counted as unverified.
+    #[arg(long)]
+    pub verify_digests: bool,
+
+    /// With --verify-digests: `aws cloudtrail list-public-keys` output, for offline checks.
+    /// Default: CloudTrail's ListPublicKeys.
+    #[arg(long = "public-keys", value_name = "FILE", requires = "verify_digests")]
+    pub public_keys: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -112,6 +112,7 @@ pub fn run(
     let progress = Progress::new();
     let options = Options {
         batch_events: args.batch_events,
+        ..Options::default()
     };
     let s3: Vec<&std::path::PathBuf> = args
         .paths
@@ -128,6 +129,7 @@ pub fn run(
             store: store_path.to_owned(),
             options,
             aws: aws.clone(),
+            verify_digests: verify_digests(args, aws),
         };
         driftlog_app::ingest::ingest_s3(&request, ledger, &progress)
     } else {
@@ -140,6 +142,7 @@ pub fn run(
             paths: args.paths.clone(),
             store: store_path.to_owned(),
             options,
+            verify_digests: verify_digests(args, aws),
         };
         driftlog_app::ingest::ingest(&request, ledger, &progress)
     }
@@ -160,4 +163,15 @@ pub fn run(
     } else {
         exit::CLEAN
     })
+}
+
+fn verify_digests(
+    args: &IngestArgs,
+    aws: &driftlog_aws::AwsOptions,
+) -> Option<driftlog_app::ingest::VerifyDigests> {
+    args.verify_digests
+        .then(|| driftlog_app::ingest::VerifyDigests {
+            public_keys: args.public_keys.clone(),
+            aws: aws.clone(),
+        })
 }

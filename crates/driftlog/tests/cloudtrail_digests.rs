@@ -51,6 +51,15 @@ fn string_to_sign(d: &Value, digest_bytes: &[u8]) -> String {
 
 /// Writes `hours` hourly digests (each over two gzipped log files) into `root` as a local copy
 /// of the bucket, signed and chained; returns the digest keys oldest first.
+/// A CloudTrail record as the reader stores it.
+fn record(id: &str, time: &str) -> Value {
+    json!({"eventVersion": "1.08", "userIdentity": {"type": "IAMUser", "arn": format!("arn:aws:iam::{ACCOUNT}:user/ops"),
+           "accountId": ACCOUNT, "userName": "ops"}, "eventTime": time, "eventSource": "ec2.amazonaws.com",
+           "eventName": "DescribeInstances", "awsRegion": REGION, "sourceIPAddress": "203.0.113.1",
+           "userAgent": "aws-cli/2.15.0", "requestParameters": null, "responseElements": null, "eventID": id,
+           "readOnly": true, "eventType": "AwsApiCall", "recipientAccountId": ACCOUNT})
+}
+
 fn write_chain(root: &Path, signer: &RsaPrivateKey, hours: usize) -> Vec<String> {
     let mut keys = Vec::new();
     let mut previous: Option<(String, String)> = None; // (key, signature)
@@ -62,7 +71,7 @@ fn write_chain(root: &Path, signer: &RsaPrivateKey, hours: usize) -> Vec<String>
             let key = format!(
                 "AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/{day}/{ACCOUNT}_CloudTrail_{REGION}_{stamp}_log{n}.json.gz"
             );
-            let body = json!({"Records": [{"eventID": format!("e-{h}-{n}"), "eventName": "DescribeInstances", "eventTime": format!("2026-11-20T{:02}:10:00Z", h)}]});
+            let body = json!({"Records": [record(&format!("e-{h}-{n}"), &format!("2026-11-20T{:02}:10:00Z", h))]});
             let plain = serde_json::to_vec(&body).unwrap();
             let path = root.join(&key);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -404,4 +413,56 @@ fn digest_chains_in_s3_validate_from_object_metadata() {
         "{}",
         bad.stdout
     );
+}
+
+/// `ingest --verify-digests`: a log file its digest says was altered is refused (named, exit
+/// 1, none of its events stored); a file no digest covers yet is stored and counted.
+#[test]
+fn ingest_refuses_log_files_their_digest_says_were_altered() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = key();
+    let copy = dir.path().join("copy");
+    let digests = write_chain(&copy, &signer, 3);
+    let keys = keys_file(dir.path(), &[&signer]);
+    let altered = read_digest(&copy, &digests[1])["logFiles"][0]["s3Object"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let forged = json!({"Records": [record("forged", "2026-11-20T01:10:00Z")]});
+    std::fs::write(
+        copy.join(&altered),
+        gzip(&serde_json::to_vec(&forged).unwrap()),
+    )
+    .unwrap();
+    let fresh = format!(
+        "AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2026/11/20/{ACCOUNT}_CloudTrail_{REGION}_20261120T0530Z_log0.json.gz"
+    );
+    let body = json!({"Records": [record("fresh", "2026-11-20T05:10:00Z")]});
+    std::fs::write(copy.join(&fresh), gzip(&serde_json::to_vec(&body).unwrap())).unwrap();
+    let store = dir.path().join("events.db");
+    let r = run(driftlog()
+        .args(["--ledger", "off", "--store"])
+        .arg(&store)
+        .arg("ingest")
+        .arg(copy.join("AWSLogs"))
+        .args(["--verify-digests", "--public-keys"])
+        .arg(&keys)
+        .args(["-f", "json"]));
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("refused (--verify-digests): altered"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains(&altered), "{}", r.stderr);
+    let summary: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(summary["files"]["refused"], 1, "{summary}");
+    assert_eq!(summary["files"]["unverified"], 1, "{summary}");
+    assert_eq!(summary["events"]["inserted"], 6, "{summary}");
+    let events = run(driftlog()
+        .arg("--store")
+        .arg(&store)
+        .args(["events", "--format", "json"]));
+    assert!(!events.stdout.contains("\"forged\""), "{}", events.stdout);
+    assert!(events.stdout.contains("\"fresh\""), "{}", events.stdout);
 }
