@@ -50,37 +50,82 @@ fn attribute_one(
     ))
 }
 
+/// How far back `--audit s3://…` lists a trail's delivery days before the scan's time: as far
+/// as CloudTrail's own event history goes.
+const S3_AUDIT_DAYS: i64 = 90;
+
 /// Store `--audit` logs (recorded batch by batch in the ledger); problems become warnings.
+/// Local files and folders are one run, whose summary is returned for the scan to record;
+/// each `s3://BUCKET[/PREFIX]` trail is its own run (recorded as it ends), listing only the
+/// delivery days of the [`S3_AUDIT_DAYS`] before `until_us`.
 pub(crate) fn ingest_audit(
-    store: &mut dyn EventStore,
+    store_path: &Path,
     audit: &[PathBuf],
+    aws: &driftlog_aws::AwsOptions,
+    until_us: i64,
     warnings: &mut Vec<String>,
     ledger: &Recorder,
-) -> Result<driftlog_ingest::Summary, AppError> {
+) -> Result<Option<driftlog_ingest::Summary>, AppError> {
+    let note =
+        |warnings: &mut Vec<String>, summary: &driftlog_ingest::Summary, problems: Problems| {
+            let problems = problems.0.into_inner().unwrap_or_default();
+            if summary.has_problems() {
+                warnings.push(format!(
+                    "audit logs: {} files and {} records were left out; first: {}",
+                    summary.files_failed,
+                    summary.records_rejected,
+                    problems.first().map_or("", String::as_str)
+                ));
+            }
+        };
+    let (remote, local): (Vec<&PathBuf>, Vec<&PathBuf>) = audit
+        .iter()
+        .partition(|p| driftlog_aws::is_s3(&p.to_string_lossy()));
+    let until = jiff::tz::Offset::UTC
+        .to_datetime(
+            jiff::Timestamp::from_microsecond(until_us)
+                .map_err(|e| AppError::Input(format!("the scan's time: {e}")))?,
+        )
+        .date();
+    let since = until
+        .checked_sub(jiff::Span::new().days(S3_AUDIT_DAYS))
+        .unwrap_or(until);
+    for location in remote {
+        let request = crate::ingest::S3IngestRequest {
+            location: location.to_string_lossy().into_owned(),
+            days: Some((since, until)),
+            store: store_path.to_owned(),
+            options: Options::default(),
+            aws: aws.clone(),
+            verify_digests: None,
+        };
+        let problems = Problems::default();
+        let outcome = crate::ingest::ingest_s3(&request, ledger, &problems)?;
+        note(warnings, &outcome.summary, problems);
+    }
+    if local.is_empty() {
+        return Ok(None);
+    }
+    let mut store = driftlog_store::open(store_path)?;
     let problems = Problems::default();
     let recording = RecordingObserver {
         inner: &problems,
         recorder: ledger,
         store_id: store.store_id()?,
     };
-    let summary = ingest(store, audit, &Options::default(), &recording)?;
-    let problems = problems.0.into_inner().unwrap_or_default();
-    if summary.has_problems() {
-        warnings.push(format!(
-            "audit logs: {} files and {} records were left out; first: {}",
-            summary.files_failed,
-            summary.records_rejected,
-            problems.first().map_or("", String::as_str)
-        ));
-    }
-    Ok(summary)
+    let local: Vec<PathBuf> = local.into_iter().cloned().collect();
+    let summary = ingest(store.as_mut(), &local, &Options::default(), &recording)?;
+    note(warnings, &summary, problems);
+    Ok(Some(summary))
 }
 
 /// Attribute every finding in place; returns the summary for the report and adds warnings.
+#[allow(clippy::too_many_arguments)]
 pub fn attribute_findings(
     findings: &mut [Finding],
     audit: &[PathBuf],
     store_path: &Path,
+    aws: &driftlog_aws::AwsOptions,
     until_us: i64,
     warnings: &mut Vec<String>,
     ingested: &mut Option<driftlog_ingest::Summary>,
@@ -96,10 +141,10 @@ pub fn attribute_findings(
             ..AuditSummary::default()
         });
     }
-    let mut store = driftlog_store::open(store_path)?;
     if !audit.is_empty() {
-        *ingested = Some(ingest_audit(store.as_mut(), audit, warnings, ledger)?);
+        *ingested = ingest_audit(store_path, audit, aws, until_us, warnings, ledger)?;
     }
+    let mut store = driftlog_store::open(store_path)?;
     // From now on `events --resource ADDRESS` finds what these resources' ids find. A store
     // that cannot be written to (read-only, busy) costs that convenience, not the scan.
     let known: Vec<(&str, &[String])> = findings

@@ -315,6 +315,7 @@ pub fn scan(
             source,
         })?;
     let mut ingested = None;
+    let mut audit_stored = false;
     let mut warnings = Vec::new();
     let mut live_summary = None;
     let scanned = match &request.inputs {
@@ -340,16 +341,19 @@ pub fn scan(
                 if !request.attribution || (request.audit.is_empty() && !request.store.exists()) {
                     return Ok(Vec::new());
                 }
-                let mut store = driftlog_store::open(&request.store)?;
                 if !request.audit.is_empty() {
                     progress.step("storing the audit logs");
-                    ingested = Some(crate::attribute::ingest_audit(
-                        store.as_mut(),
+                    audit_stored = true;
+                    ingested = crate::attribute::ingest_audit(
+                        &request.store,
                         &request.audit,
+                        &request.aws,
+                        until_us,
                         &mut warnings,
                         ledger,
-                    )?);
+                    )?;
                 }
+                let store = driftlog_store::open(&request.store)?;
                 live::created_in_logs(store.as_ref(), targets, until_us)
             };
             let (scanned, summary, partial) = live::scan_live_aws(
@@ -396,6 +400,7 @@ pub fn scan(
             &mut findings,
             audit_left,
             &request.store,
+            &request.aws,
             until_us,
             &mut warnings,
             &mut ingested,

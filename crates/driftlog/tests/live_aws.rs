@@ -521,6 +521,48 @@ fn states_found_by_a_glob_or_a_backend_block() {
         expected["changed"].as_object().unwrap().len()
     );
     assert_eq!(backend["summary"]["deleted"], 1);
+
+    // The audit logs straight from a trail bucket: today's delivery folder, listed by date.
+    moto.python(&format!(
+        "import gzip, time\n\
+         s3.create_bucket(Bucket='trail')\n\
+         day = time.strftime('%Y/%m/%d', time.gmtime())\n\
+         body = gzip.compress(open({records:?}, 'rb').read())\n\
+         s3.put_object(Bucket='trail', Key=f'AWSLogs/123456789012/CloudTrail/us-east-1/{{day}}/123456789012_CloudTrail_us-east-1_x.json.gz', Body=body)\n",
+        records = dir.path().join("cloudtrail/records.json").display().to_string()
+    ));
+    let from_s3 = run(aws_env(&mut driftlog())
+        .current_dir(dir.path())
+        .args(["--endpoint-url", &moto.endpoint, "--store", "trail.db"])
+        .args([
+            "scan",
+            "--declared",
+            "declared.tfstate",
+            "--live",
+            "aws",
+            "--managed-only",
+        ])
+        .args(["--audit", "s3://trail/", "-f", "json"]));
+    assert_eq!(from_s3.code, 2, "{}", from_s3.stderr);
+    let from_s3 = json(&from_s3);
+    let creators: BTreeSet<&str> = from_s3["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "unmanaged")
+        .map(|f| {
+            f["attribution"]["caused_by"][0]["principal"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        creators,
+        BTreeSet::from([
+            "arn:aws:iam::123456789012:user/alice",
+            "arn:aws:iam::123456789012:user/bob"
+        ])
+    );
 }
 
 /// Several accounts: each resource is read through the role of its ARN's account.
