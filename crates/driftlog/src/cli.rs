@@ -201,8 +201,14 @@ Give one of:\n  \
 HCP Terraform redacted plan): reports `resource_drift`; pending configuration changes are listed \
 separately as \"not yet applied\"\n  \
 --terraform DIR               runs `terraform plan -refresh-only` and `show -json` in DIR for you \
-(terraform, else tofu, on PATH, or $DRIFTLOG_TERRAFORM)\n\n\
-Any FILE may be `-` for standard input.")]
+(terraform, else tofu, on PATH, or $DRIFTLOG_TERRAFORM)\n  \
+--declared STATE... --live aws   the states against the AWS account itself: every declared resource \
+read through the AWS SDK, plus what no state declares, from listings and the audit logs \
+(docs/live-aws.md); `--terraform DIR --live aws` reads the state its backend \"s3\" block names\n\n\
+Any FILE may be `-` for standard input, or `s3://BUCKET/KEY`.\n\n\
+Examples:\n  \
+driftlog scan --declared terraform.tfstate --live refreshed.tfstate --audit AWSLogs/\n  \
+driftlog scan --declared 's3://tf-state/**/terraform.tfstate' --live aws --regions all --generate-imports unmanaged.tf")]
     Scan(Box<ScanArgs>),
 
     /// Compare environments (dev, staging, prod…) built from the same configuration.
