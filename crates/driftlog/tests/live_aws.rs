@@ -590,9 +590,12 @@ fn each_account_is_read_through_its_role() {
         for r in roles {
             cmd.args(["--role-arn", r]);
         }
+        // Every region the account has enabled (DescribeRegions); the queues are read in theirs.
         run(cmd
             .args([
                 "scan",
+                "--regions",
+                "all",
                 "--no-attribution",
                 "--managed-only",
                 "--live",
