@@ -20,6 +20,8 @@ pub struct AwsOptions {
     pub endpoint_url: Option<String>,
     /// Roles to assume, one per account, for live reads (`--role-arn`).
     pub role_arns: Vec<String>,
+    /// A role to assume for S3 objects (a backend block's `role_arn`, for the state bucket).
+    pub s3_role_arn: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +92,19 @@ pub(crate) async fn load_shared(options: &AwsOptions, retries: bool) -> aws_conf
 }
 
 async fn s3_client(options: &AwsOptions) -> aws_sdk_s3::Client {
-    let shared = load_shared(options, true).await;
+    let mut shared = load_shared(options, true).await;
+    if let Some(role) = &options.s3_role_arn {
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+            .session_name("driftlog")
+            .configure(&shared)
+            .build()
+            .await;
+        let mut b = shared.to_builder();
+        b.set_credentials_provider(Some(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        ));
+        shared = b.build();
+    }
     let mut config = aws_sdk_s3::config::Builder::from(&shared);
     if options.endpoint_url.is_some() {
         config = config.force_path_style(true);

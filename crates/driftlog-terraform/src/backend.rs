@@ -88,25 +88,22 @@ pub fn parse_s3_backend(name: &str, text: &str) -> Result<Option<S3Backend>, Bac
                 region: literal(b, "region"),
                 workspace_key_prefix: literal(b, "workspace_key_prefix"),
                 profile: literal(b, "profile"),
-                role_arn: literal(b, "role_arn").or_else(|| {
-                    b.get_blocks("assume_role")
-                        .next()
-                        .and_then(|a| literal(&a.body, "role_arn"))
-                }),
-                endpoint: endpoint(b),
+                role_arn: literal(b, "role_arn").or_else(|| nested(b, "assume_role", "role_arn")),
+                endpoint: nested(b, "endpoints", "s3").or_else(|| literal(b, "endpoint")),
             }));
         }
     }
     Ok(None)
 }
 
-/// `endpoints { s3 = … }`, `endpoints = { s3 = … }`, or the older `endpoint`.
-fn endpoint(b: &Body) -> Option<String> {
-    b.get_blocks("endpoints")
+/// `NAME { FIELD = "…" }` or `NAME = { FIELD = "…" }`: backend settings Terraform accepts
+/// either way (`endpoints`, `assume_role`).
+fn nested(b: &Body, name: &str, field: &str) -> Option<String> {
+    b.get_blocks(name)
         .next()
-        .and_then(|e| literal(&e.body, "s3"))
+        .and_then(|e| literal(&e.body, field))
         .or_else(|| {
-            b.get_attribute("endpoints").and_then(|a| match &a.value {
+            b.get_attribute(name).and_then(|a| match &a.value {
                 Expression::Object(o) => o.iter().find_map(|(k, v)| {
                     let key = match k {
                         hcl_edit::expr::ObjectKey::Ident(i) => i.as_str().to_owned(),
@@ -116,14 +113,13 @@ fn endpoint(b: &Body) -> Option<String> {
                         _ => return None,
                     };
                     match v.expr() {
-                        Expression::String(s) if key == "s3" => Some(s.value().to_string()),
+                        Expression::String(s) if key == field => Some(s.value().to_string()),
                         _ => None,
                     }
                 }),
                 _ => None,
             })
         })
-        .or_else(|| literal(b, "endpoint"))
 }
 
 /// The workspace Terraform would use in `dir`.

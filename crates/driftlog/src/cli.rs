@@ -186,6 +186,7 @@ impl AwsArgs {
             region: self.region.clone(),
             endpoint_url: self.endpoint_url.clone(),
             role_arns: self.role_arns.clone(),
+            s3_role_arn: None,
         }
     }
 }

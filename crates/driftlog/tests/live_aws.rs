@@ -492,15 +492,22 @@ fn states_found_by_a_glob_or_a_backend_block() {
     std::fs::write(
         config.join("backend.tf"),
         format!(
-            "terraform {{\n  backend \"s3\" {{\n    bucket               = \"tf-state\"\n    key                  = \"app/terraform.tfstate\"\n    region               = \"us-east-1\"\n    workspace_key_prefix = \"workspaces\"\n    endpoints = {{\n      s3 = \"{}\"\n    }}\n  }}\n}}\n",
+            "terraform {{\n  backend \"s3\" {{\n    bucket               = \"tf-state\"\n    key                  = \"app/terraform.tfstate\"\n    region               = \"us-east-1\"\n    workspace_key_prefix = \"workspaces\"\n    assume_role = {{\n      role_arn = \"arn:aws:iam::123456789012:role/state-reader\"\n    }}\n    endpoints = {{\n      s3 = \"{}\"\n    }}\n  }}\n}}\n",
             moto.endpoint
         ),
     )
     .unwrap();
+    // Through a counting proxy: the backend's role is assumed (STS) to fetch the state.
+    let counting = Proxy::start(&moto, 0.0, "", 0);
     let backend = run(aws_env(&mut driftlog())
         .current_dir(dir.path())
         .env_remove("TF_WORKSPACE")
-        .args(["--endpoint-url", &moto.endpoint, "--store", "backend.db"])
+        .args([
+            "--endpoint-url",
+            &counting.endpoint,
+            "--store",
+            "backend.db",
+        ])
         .args([
             "scan",
             "--terraform",
@@ -521,6 +528,11 @@ fn states_found_by_a_glob_or_a_backend_block() {
         expected["changed"].as_object().unwrap().len()
     );
     assert_eq!(backend["summary"]["deleted"], 1);
+    let stats = counting.stats();
+    assert!(
+        stats["by_service"]["sts"].as_u64().unwrap_or(0) >= 1,
+        "{stats}"
+    );
 
     // The audit logs straight from a trail bucket: today's delivery folder, listed by date.
     moto.python(&format!(

@@ -24,8 +24,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 /// The state a configuration's `backend "s3"` block names (for its current workspace), and the
-/// AWS options to fetch it with: the backend's region, profile and endpoint over the global
-/// ones, since the state bucket need not be in the scanned region.
+/// AWS options to fetch it with: the backend's region, profile, endpoint and role over the
+/// global ones, since the state bucket need not be in the scanned region or account.
 pub fn backend_state(
     dir: &std::path::Path,
     aws: &driftlog_aws::AwsOptions,
@@ -43,6 +43,8 @@ pub fn backend_state(
     if backend.endpoint.is_some() && aws.endpoint_url.is_none() {
         fetch.endpoint_url = backend.endpoint.clone();
     }
+    // The backend's role reaches the state bucket; live reads keep their own credentials.
+    fetch.s3_role_arn = backend.role_arn.clone();
     Ok((PathBuf::from(backend.state_location(&workspace)), fetch))
 }
 

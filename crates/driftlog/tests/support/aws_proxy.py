@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
 STATS = {"requests": 0, "throttled": 0, "denied": 0, "forwarded": 0, "s3_gets": 0, "s3_lists": [],
-         "list_public_keys": []}
+         "list_public_keys": [], "by_service": {}}
 LOCK = threading.Lock()
 
 
@@ -79,6 +79,7 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(self.server.delay)
         with LOCK:
             STATS["requests"] += 1
+            STATS["by_service"][service] = STATS["by_service"].get(service, 0) + 1
             if service == "s3" and self.command == "GET":
                 query = parse_qs(urlparse(self.path).query, keep_blank_values=True)
                 if "list-type" in query or "prefix" in query or "delimiter" in query:
