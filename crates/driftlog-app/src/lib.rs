@@ -39,6 +39,8 @@
 pub mod attribute;
 pub mod cloudtrail;
 pub mod compare;
+/// The service configuration (`driftlog.toml`), in its own crate so it is fuzzed alone.
+pub use driftlog_config as config;
 pub mod events;
 pub mod explain;
 pub mod ingest;

@@ -337,6 +337,19 @@ driftlog cloudtrail verify ./trail-copy --public-keys keys.json"
     )]
     Cloudtrail(CloudtrailArgs),
 
+    /// Check a `driftlog.toml` (the service's configuration): syntax, keys, schedules,
+    /// references, and that no secret is written in it.
+    #[command(
+        long_about = "Check a service configuration (docs/service.md) as `driftlog serve` reads it: \
+TOML syntax, known keys, stack names and environments, cron schedules, comparison references, \
+notification targets, and that no secret (URL, signing key, token, database URL) is written in \
+the file instead of an environment variable or a file. Every problem is printed with its file, \
+line, column and key; exit 1 if any. Environment variables and files the configuration names \
+but that are absent here are notes, not errors.",
+        after_help = "Examples:\n  driftlog config check\n  driftlog config check deploy/driftlog.toml"
+    )]
+    Config(ConfigArgs),
+
     /// Check the ledger, and that the event store holds exactly the events it committed to.
     #[command(
         long_about = "Check the ledger (as `ledger verify` does), then recompute every stored \
@@ -452,6 +465,26 @@ pub struct ExplainArgs {
     /// Write to FILE instead of standard output (written whole or not at all).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Validate the configuration file.
+    Check {
+        /// The configuration (default `driftlog.toml`).
+        #[arg(
+            value_name = "FILE",
+            env = "DRIFTLOG_CONFIG_FILE",
+            default_value = "driftlog.toml"
+        )]
+        file: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]

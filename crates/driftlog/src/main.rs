@@ -4,6 +4,7 @@
 mod cli;
 mod cloudtrail;
 mod compare;
+mod config;
 mod events;
 mod explain;
 mod ingest;
@@ -62,6 +63,7 @@ fn main() -> ExitCode {
         cli::Command::Ledger(args) => ledger::run(args, &ledger),
         cli::Command::Remediate(args) => remediate::run(args),
         cli::Command::Cloudtrail(args) => cloudtrail::run(args, &cli.aws.options(), &ledger),
+        cli::Command::Config(args) => config::run(args),
         cli::Command::Verify(args) => verify::run(args, &cli.store, &ledger),
     };
     match result {

@@ -1,0 +1,549 @@
+//! `driftlog.toml`: what `driftlog serve` watches — stacks with their environment and
+//! schedule, audit sources, environment comparisons, notification targets, the store and the
+//! ledger — and its validation, shared by `driftlog config check` (for CI) and the service.
+//!
+//! Every error names the file, the line and column, and the key (`stack[2].schedule`), and all
+//! of them are reported at once. Secrets (webhook URLs, signing keys, tokens, database URLs)
+//! never live in the file: a key such as `url` or `secret` is refused with the way to give it
+//! (`url_env = "VAR"` or `url_file = "PATH"`).
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use toml::Spanned;
+
+/// The file's name when none is given.
+pub const DEFAULT_PATH: &str = "driftlog.toml";
+
+/// A validated configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub store: Store,
+    #[serde(default)]
+    pub ledger: Ledger,
+    #[serde(default, rename = "stack")]
+    pub stacks: Vec<Stack>,
+    #[serde(default)]
+    pub audit: Vec<AuditSource>,
+    #[serde(default)]
+    pub compare: Vec<Comparison>,
+    #[serde(default)]
+    pub notify: Vec<Notify>,
+}
+
+/// Where events and findings history live: a SQLite file, or a database whose URL (it holds a
+/// password) comes from the environment or a file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    pub path: Option<PathBuf>,
+    pub url_env: Option<String>,
+    pub url_file: Option<PathBuf>,
+    /// Refused: a database URL carries credentials.
+    url: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ledger {
+    pub path: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+/// One stack: a state (and what to compare it with) or a Terraform directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stack {
+    pub name: Spanned<String>,
+    pub environment: Spanned<String>,
+    /// The declared state: a file or `s3://BUCKET/KEY`.
+    pub state: Option<Spanned<String>>,
+    /// A Terraform directory (its backend names the state with `live = "aws"`; otherwise a
+    /// refresh-only plan is made there).
+    pub terraform: Option<Spanned<PathBuf>>,
+    /// `aws` (read the account) or a refreshed state; required with `state`.
+    pub live: Option<Spanned<String>>,
+    /// Cron syntax (`minute hour day month weekday`), UTC.
+    pub schedule: Spanned<String>,
+    pub ignore_file: Option<PathBuf>,
+    #[serde(default)]
+    pub regions: Vec<String>,
+}
+
+/// Audit logs to ingest as they arrive: a directory or `s3://BUCKET/PREFIX`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSource {
+    pub path: Spanned<String>,
+    pub schedule: Spanned<String>,
+    #[serde(default)]
+    pub verify_digests: bool,
+}
+
+/// Environments of the same configuration compared on a schedule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Comparison {
+    pub name: Spanned<String>,
+    /// Stack names, two or more.
+    pub stacks: Spanned<Vec<String>>,
+    pub rules: Option<PathBuf>,
+    pub schedule: Spanned<String>,
+}
+
+/// Where alerts go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    pub name: Spanned<String>,
+    /// `webhook` (generic JSON, HMAC-signed) or `slack`.
+    pub kind: Spanned<String>,
+    pub url_env: Option<String>,
+    pub url_file: Option<PathBuf>,
+    /// The HMAC-SHA256 signing key (webhooks).
+    pub secret_env: Option<String>,
+    pub secret_file: Option<PathBuf>,
+    /// Which changes to send: `new`, `changed`, `resolved` (default all three).
+    pub on: Option<Spanned<Vec<String>>>,
+    /// Only these environments (default all).
+    #[serde(default)]
+    pub environments: Vec<String>,
+    /// Refused: secrets do not go in the file.
+    url: Option<Spanned<toml::Value>>,
+    secret: Option<Spanned<toml::Value>>,
+    token: Option<Spanned<toml::Value>>,
+}
+
+/// One problem, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: usize,
+    pub column: usize,
+    /// `stack[2].schedule`; empty for a syntax error.
+    pub key: String,
+    pub message: String,
+}
+
+/// Why a configuration was refused: every problem found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.problems.iter().map(|p| self.line(p)).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError {
+    pub file: String,
+    pub problems: Vec<Problem>,
+}
+
+impl ConfigError {
+    fn line(&self, p: &Problem) -> String {
+        let key = if p.key.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", p.key)
+        };
+        format!("{}:{}:{}: {key}{}", self.file, p.line, p.column, p.message)
+    }
+}
+
+/// Something to check where the config is used, not wrong in the file itself: an environment
+/// variable not set here, a file not present here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub key: String,
+    pub message: String,
+}
+
+/// Line and column (1-based) of a byte offset.
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+struct Checker<'a> {
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn at<T>(&mut self, spanned: &Spanned<T>, key: String, message: impl Into<String>) {
+        let (line, column) = position(self.text, spanned.span().start);
+        self.problems.push(Problem {
+            line,
+            column,
+            key,
+            message: message.into(),
+        });
+    }
+
+    fn schedule(&mut self, s: &Spanned<String>, key: String) {
+        if let Err(e) = croner::Cron::from_str(s.get_ref()) {
+            self.at(
+                s,
+                key,
+                format!(
+                    "`{}` is not a schedule in cron syntax (minute hour day month weekday, UTC): {e}",
+                    s.get_ref()
+                ),
+            );
+        }
+    }
+
+    fn refuse_secret(&mut self, v: &Option<Spanned<toml::Value>>, key: String, name: &str) {
+        if let Some(v) = v {
+            self.at(
+                v,
+                key,
+                format!(
+                    "secrets do not go in the config file: give `{name}_env = \"VARIABLE\"` or `{name}_file = \"PATH\"`"
+                ),
+            );
+        }
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Parse and validate `text` (read from `file`).
+pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
+    let fail = |problems| ConfigError {
+        file: file.to_owned(),
+        problems,
+    };
+    let config: Config = toml::from_str(text).map_err(|e: toml::de::Error| {
+        let (line, column) = e.span().map_or((1, 1), |s| position(text, s.start));
+        fail(vec![Problem {
+            line,
+            column,
+            key: String::new(),
+            message: e.message().trim().to_owned(),
+        }])
+    })?;
+    let mut c = Checker {
+        text,
+        problems: Vec::new(),
+    };
+    c.refuse_secret(&config.store.url, "store.url".into(), "url");
+    if config.store.path.is_some() as u8
+        + config.store.url_env.is_some() as u8
+        + config.store.url_file.is_some() as u8
+        > 1
+    {
+        c.problems.push(Problem {
+            line: 1,
+            column: 1,
+            key: "store".into(),
+            message: "give one of path, url_env and url_file".into(),
+        });
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, s) in config.stacks.iter().enumerate() {
+        let key = |k: &str| format!("stack[{i}].{k}");
+        if !valid_name(s.name.get_ref()) {
+            c.at(
+                &s.name,
+                key("name"),
+                "a name is letters, digits, `-`, `_` and `.`",
+            );
+        } else if !names.insert(s.name.get_ref().clone()) {
+            c.at(
+                &s.name,
+                key("name"),
+                format!("`{}` names two stacks", s.name.get_ref()),
+            );
+        }
+        if !valid_name(s.environment.get_ref()) {
+            c.at(
+                &s.environment,
+                key("environment"),
+                "an environment is letters, digits, `-`, `_` and `.` (dev, staging, prod…)",
+            );
+        }
+        match (&s.state, &s.terraform, &s.live) {
+            (Some(_), None, Some(_)) | (None, Some(_), _) => {}
+            (Some(state), None, None) => c.at(
+                state,
+                key("live"),
+                "a state is compared with something: `live = \"aws\"` or `live = \"REFRESHED-STATE\"`",
+            ),
+            (Some(state), Some(_), _) => {
+                c.at(state, key("state"), "give `state` or `terraform`, not both")
+            }
+            (None, None, _) => c.at(
+                &s.name,
+                key("state"),
+                "a stack needs `state = \"FILE|s3://…\"` or `terraform = \"DIR\"`",
+            ),
+        }
+        c.schedule(&s.schedule, key("schedule"));
+    }
+    for (i, a) in config.audit.iter().enumerate() {
+        if a.path.get_ref().trim().is_empty() {
+            c.at(
+                &a.path,
+                format!("audit[{i}].path"),
+                "an audit source needs a path",
+            );
+        }
+        c.schedule(&a.schedule, format!("audit[{i}].schedule"));
+    }
+    let mut comparisons = std::collections::HashSet::new();
+    for (i, cmp) in config.compare.iter().enumerate() {
+        let key = |k: &str| format!("compare[{i}].{k}");
+        if !comparisons.insert(cmp.name.get_ref().clone()) {
+            c.at(
+                &cmp.name,
+                key("name"),
+                format!("`{}` names two comparisons", cmp.name.get_ref()),
+            );
+        }
+        if cmp.stacks.get_ref().len() < 2 {
+            c.at(
+                &cmp.stacks,
+                key("stacks"),
+                "a comparison needs two stacks or more",
+            );
+        }
+        for name in cmp.stacks.get_ref() {
+            if !names.contains(name) {
+                c.at(
+                    &cmp.stacks,
+                    key("stacks"),
+                    format!("no stack is named `{name}`"),
+                );
+            }
+        }
+        c.schedule(&cmp.schedule, key("schedule"));
+    }
+    let mut targets = std::collections::HashSet::new();
+    for (i, n) in config.notify.iter().enumerate() {
+        let key = |k: &str| format!("notify[{i}].{k}");
+        c.refuse_secret(&n.url, key("url"), "url");
+        c.refuse_secret(&n.secret, key("secret"), "secret");
+        c.refuse_secret(&n.token, key("token"), "secret");
+        if !targets.insert(n.name.get_ref().clone()) {
+            c.at(
+                &n.name,
+                key("name"),
+                format!("`{}` names two targets", n.name.get_ref()),
+            );
+        }
+        let kind = n.kind.get_ref().as_str();
+        if !matches!(kind, "webhook" | "slack") {
+            c.at(
+                &n.kind,
+                key("kind"),
+                format!("`{kind}` is not a target kind (webhook, slack)"),
+            );
+        }
+        if n.url_env.is_some() == n.url_file.is_some() {
+            c.at(
+                &n.name,
+                key("url_env"),
+                "give one of `url_env` and `url_file`",
+            );
+        }
+        if kind == "webhook" && n.secret_env.is_none() && n.secret_file.is_none() {
+            c.at(
+                &n.name,
+                key("secret_env"),
+                "a webhook is signed (HMAC-SHA256): give `secret_env` or `secret_file`",
+            );
+        }
+        if let Some(on) = &n.on {
+            for what in on.get_ref() {
+                if !matches!(what.as_str(), "new" | "changed" | "resolved") {
+                    c.at(
+                        on,
+                        key("on"),
+                        format!("`{what}` is not new, changed or resolved"),
+                    );
+                }
+            }
+        }
+    }
+    if c.problems.is_empty() {
+        Ok(config)
+    } else {
+        c.problems.sort_by_key(|p| (p.line, p.column));
+        Err(fail(c.problems))
+    }
+}
+
+impl Config {
+    /// What to check where the service runs: secrets' variables and files, local paths
+    /// (relative ones from `base`, the configuration file's folder).
+    pub fn notices(&self, base: &Path) -> Vec<Notice> {
+        let mut out = Vec::new();
+        let mut var = |key: String, name: &Option<String>| {
+            if let Some(v) = name {
+                if std::env::var_os(v).is_none() {
+                    out.push(Notice {
+                        key,
+                        message: format!("the environment variable {v} is not set here"),
+                    });
+                }
+            }
+        };
+        var("store.url_env".into(), &self.store.url_env);
+        for (i, n) in self.notify.iter().enumerate() {
+            var(format!("notify[{i}].url_env"), &n.url_env);
+            var(format!("notify[{i}].secret_env"), &n.secret_env);
+        }
+        let mut file = |key: String, p: Option<&Path>| {
+            if let Some(p) = p {
+                if !base.join(p).exists() {
+                    out.push(Notice {
+                        key,
+                        message: format!("{} does not exist here", p.display()),
+                    });
+                }
+            }
+        };
+        for (i, n) in self.notify.iter().enumerate() {
+            file(format!("notify[{i}].url_file"), n.url_file.as_deref());
+            file(format!("notify[{i}].secret_file"), n.secret_file.as_deref());
+        }
+        for (i, s) in self.stacks.iter().enumerate() {
+            file(
+                format!("stack[{i}].terraform"),
+                s.terraform.as_ref().map(|t| t.get_ref().as_path()),
+            );
+        }
+        out
+    }
+
+    /// One line: what the file declares.
+    pub fn summary(&self) -> String {
+        let stacks: Vec<String> = self
+            .stacks
+            .iter()
+            .map(|s| format!("{} ({})", s.name.get_ref(), s.environment.get_ref()))
+            .collect();
+        let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        format!(
+            "{}{}; {}; {}; {}",
+            count(self.stacks.len(), "stack"),
+            if stacks.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", stacks.join(", "))
+            },
+            count(self.audit.len(), "audit source"),
+            count(self.compare.len(), "comparison"),
+            count(self.notify.len(), "notification target")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[store]
+path = ".driftlog/events.db"
+
+[[stack]]
+name = "network"
+environment = "prod"
+state = "s3://tf-state/prod/network.tfstate"
+live = "aws"
+schedule = "0 */6 * * *"
+
+[[stack]]
+name = "app-staging"
+environment = "staging"
+terraform = "infra/app"
+schedule = "30 * * * *"
+
+[[stack]]
+name = "app-prod"
+environment = "prod"
+terraform = "infra/app"
+schedule = "30 * * * *"
+
+[[audit]]
+path = "s3://trail/AWSLogs/"
+schedule = "*/10 * * * *"
+
+[[compare]]
+name = "app"
+stacks = ["app-staging", "app-prod"]
+schedule = "0 7 * * *"
+
+[[notify]]
+name = "ops"
+kind = "webhook"
+url_env = "DRIFTLOG_OPS_WEBHOOK"
+secret_env = "DRIFTLOG_OPS_SECRET"
+on = ["new", "resolved"]
+"#;
+
+    #[test]
+    fn a_good_file_parses() {
+        let c = parse("driftlog.toml", GOOD).unwrap();
+        assert_eq!(c.stacks.len(), 3);
+        assert_eq!(
+            c.summary(),
+            "3 stacks (network (prod), app-staging (staging), app-prod (prod)); 1 audit source; 1 comparison; 1 notification target"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_located_and_named() {
+        let bad = GOOD
+            .replace("0 */6 * * *", "61 * * * *")
+            .replace(
+                "[\"app-staging\", \"app-prod\"]",
+                "[\"app-staging\", \"app-qa\"]",
+            )
+            .replace(
+                "url_env = \"DRIFTLOG_OPS_WEBHOOK\"",
+                "url = \"https://hooks.example.com/T0/B0/x\"",
+            );
+        let e = parse("driftlog.toml", &bad).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("driftlog.toml:10:12: stack[0].schedule: `61 * * * *` is not a schedule"),
+            "{text}"
+        );
+        assert!(
+            text.contains("compare[0].stacks: no stack is named `app-qa`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("notify[0].url: secrets do not go in the config file"),
+            "{text}"
+        );
+        // The secret itself is never repeated.
+        assert!(!text.contains("hooks.example.com"), "{text}");
+        assert!(
+            text.contains("notify[0].url_env: give one of `url_env` and `url_file`"),
+            "{text}"
+        );
+
+        let syntax = parse("d.toml", "[[stack]]\nname = \"a\"\nschedul = \"x\"\n").unwrap_err();
+        assert!(
+            syntax
+                .to_string()
+                .starts_with("d.toml:3:1: unknown field `schedul`"),
+            "{syntax}"
+        );
+        let twice = GOOD.replace("name = \"app-prod\"", "name = \"network\"");
+        assert!(parse("d.toml", &twice)
+            .unwrap_err()
+            .to_string()
+            .contains("`network` names two stacks"));
+        let neither = "[[stack]]\nname = \"a\"\nenvironment = \"dev\"\nschedule = \"* * * * *\"\n";
+        assert!(parse("d.toml", neither)
+            .unwrap_err()
+            .to_string()
+            .contains("a stack needs `state"));
+    }
+}
