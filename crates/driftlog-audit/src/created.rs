@@ -231,4 +231,63 @@ mod tests {
         assert!(created_resources(other).is_empty());
         assert!(created_resources(b"garbage").is_empty());
     }
+
+    /// Real records from ../shared/fixtures (or $DRIFTLOG_FIXTURES): each create names the id
+    /// its type is read by, from the response where AWS assigned it, else the request.
+    #[test]
+    fn real_create_records() {
+        let dir = std::env::var_os("DRIFTLOG_FIXTURES")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+            })
+            .join("aws-cloudtrail");
+        if !dir.is_dir() {
+            eprintln!("SKIP: shared fixtures not found at {}", dir.display());
+            return;
+        }
+        let cases: [(&str, (&str, &str)); 5] = [
+            (
+                "stackstate__ec2__run_instances.json",
+                ("aws_instance", "i-0f70dba7ea83d6dec"),
+            ),
+            (
+                "stackstate__sqs__sqs_create_queue.json",
+                (
+                    "aws_sqs_queue",
+                    "https://sqs.eu-west-1.amazonaws.com/731070500579/STS_stackpack_test",
+                ),
+            ),
+            (
+                "stackstate__sns__sns_create_topic.json",
+                (
+                    "aws_sns_topic",
+                    "arn:aws:sns:eu-west-1:731070500579:my-topic-1",
+                ),
+            ),
+            (
+                "stackstate__lambda__create_function.json",
+                (
+                    "aws_lambda_function",
+                    "com-stackstate-prod-sam-seed-PutHello-1LUD3ESBOR6EY",
+                ),
+            ),
+            // No response logged: the request names the function.
+            (
+                "stackstate__lambda__create_function_missing_responseElements.json",
+                (
+                    "aws_lambda_function",
+                    "com-github-dnvriend-dnv-sam-seed-GetHello-R8NVI6CUWUHL",
+                ),
+            ),
+        ];
+        for (file, (tf_type, id)) in cases {
+            let raw = std::fs::read(dir.join(file)).unwrap();
+            assert_eq!(
+                created_resources(&raw),
+                vec![(tf_type, id.to_owned())],
+                "{file}"
+            );
+        }
+    }
 }

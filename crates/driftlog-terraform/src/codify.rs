@@ -482,7 +482,8 @@ fn hcl_key(k: &str) -> String {
     }
 }
 
-fn hcl_string(s: &str) -> String {
+/// A string as an HCL quoted template: escapes, and `${`/`%{` kept literal.
+pub(crate) fn hcl_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     let mut chars = s.chars().peekable();

@@ -3,6 +3,7 @@
 //! knows them), written the way `terraform fmt` writes them, so the file passes
 //! `terraform fmt -check` and `terraform plan -generate-config-out` can fill in the rest.
 
+use crate::codify::hcl_string;
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
 
@@ -59,32 +60,6 @@ pub struct Import<'a> {
     pub attributes: &'a Map<String, Value>,
     /// Lines for a comment above the blocks (how it was found, who created it).
     pub comment: Vec<String>,
-}
-
-/// A string as an HCL quoted template: escapes, and `${`/`%{` kept literal.
-pub fn hcl_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '$' | '%' if chars.peek() == Some(&'{') => {
-                out.push(c);
-                out.push(c);
-            }
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn hcl_value(v: &Value) -> String {

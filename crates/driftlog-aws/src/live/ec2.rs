@@ -8,7 +8,7 @@
 use super::pace::CallError;
 use super::{tags, Ctx, Fetched};
 use aws_sdk_ec2::types::{Filter, IpPermission, Tag};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// Ids per request (EC2 accepts up to 200 values in one filter).
 pub const BATCH: usize = 200;
@@ -98,7 +98,7 @@ pub async fn subnets(ctx: &Ctx, region: &str, ids: &[String]) -> Result<Fetched,
     }
 }
 
-use super::rules::protocol as protocol_name;
+use super::rules::{self, protocol as protocol_name};
 
 /// Ports as the provider stores them: 0 for "all protocols" and when AWS gives none.
 fn ports(protocol: &str, from: Option<i32>, to: Option<i32>) -> (i64, i64) {
@@ -108,55 +108,43 @@ fn ports(protocol: &str, from: Option<i32>, to: Option<i32>) -> (i64, i64) {
     (i64::from(from.unwrap_or(0)), i64::from(to.unwrap_or(0)))
 }
 
-/// The provider's flattening of one group's permissions into `ingress`/`egress` blocks: one
-/// block per permission and description, the group itself as `self`, other groups by id
-/// (`account/id` when in another account).
-fn rule_blocks(perms: &[IpPermission], own_id: &str, own_account: &str) -> Vec<Value> {
-    let mut blocks: Vec<Value> = Vec::new();
+/// A group's permissions as rule atoms (the group itself as `self`, other groups by id, or
+/// `account/id` in another account), grouped the provider's way by
+/// [`rules::group_atoms`]: one block per protocol, ports and description.
+fn rule_blocks(perms: &[IpPermission], own_id: &str, own_account: &str, egress: bool) -> Value {
+    let mut atoms = Vec::new();
     for p in perms {
         let protocol = protocol_name(p.ip_protocol().unwrap_or("-1"));
         let (from, to) = ports(&protocol, p.from_port(), p.to_port());
-        let mut by_description: Vec<(String, Map<String, Value>)> = Vec::new();
-        let mut block_for = |description: Option<&str>| -> usize {
+        let mut atom = |kind: &'static str, value: String, description: Option<&str>| {
             let d = description.unwrap_or_default().to_owned();
-            if let Some(i) = by_description.iter().position(|(k, _)| *k == d) {
-                return i;
-            }
-            let b = json!({
-                "cidr_blocks": [], "description": d, "from_port": from, "ipv6_cidr_blocks": [],
-                "prefix_list_ids": [], "protocol": protocol, "security_groups": [], "self": false,
-                "to_port": to,
-            });
-            let Value::Object(m) = b else { unreachable!() };
-            by_description.push((d, m));
-            by_description.len() - 1
+            atoms.push(((egress, protocol.clone(), from, to, kind, value), d));
         };
-        let mut pushes: Vec<(usize, &str, Value)> = Vec::new();
         for r in p.ip_ranges() {
-            let i = block_for(r.description());
-            pushes.push((i, "cidr_blocks", json!(r.cidr_ip().unwrap_or_default())));
+            atom(
+                "cidr",
+                r.cidr_ip().unwrap_or_default().into(),
+                r.description(),
+            );
         }
         for r in p.ipv6_ranges() {
-            let i = block_for(r.description());
-            pushes.push((
-                i,
-                "ipv6_cidr_blocks",
-                json!(r.cidr_ipv6().unwrap_or_default()),
-            ));
+            atom(
+                "ipv6",
+                r.cidr_ipv6().unwrap_or_default().into(),
+                r.description(),
+            );
         }
         for r in p.prefix_list_ids() {
-            let i = block_for(r.description());
-            pushes.push((
-                i,
-                "prefix_list_ids",
-                json!(r.prefix_list_id().unwrap_or_default()),
-            ));
+            atom(
+                "prefix",
+                r.prefix_list_id().unwrap_or_default().into(),
+                r.description(),
+            );
         }
         for g in p.user_id_group_pairs() {
-            let i = block_for(g.description());
             let gid = g.group_id().unwrap_or_default();
             if gid == own_id {
-                pushes.push((i, "self", Value::Bool(true)));
+                atom("self", String::new(), g.description());
             } else {
                 let name = match g.user_id() {
                     Some(acct) if !acct.is_empty() && acct != own_account => {
@@ -164,32 +152,11 @@ fn rule_blocks(perms: &[IpPermission], own_id: &str, own_account: &str) -> Vec<V
                     }
                     _ => gid.to_owned(),
                 };
-                pushes.push((i, "security_groups", json!(name)));
+                atom("group", name, g.description());
             }
-        }
-        for (i, key, v) in pushes {
-            let m = &mut by_description[i].1;
-            match (key, m.get_mut(key)) {
-                ("self", Some(slot)) => *slot = v,
-                (_, Some(Value::Array(list))) => list.push(v),
-                _ => {}
-            }
-        }
-        for (_, mut m) in by_description {
-            for key in [
-                "cidr_blocks",
-                "ipv6_cidr_blocks",
-                "prefix_list_ids",
-                "security_groups",
-            ] {
-                if let Some(Value::Array(list)) = m.get_mut(key) {
-                    list.sort_by_key(|v| v.as_str().unwrap_or_default().to_owned());
-                }
-            }
-            blocks.push(Value::Object(m));
         }
     }
-    blocks
+    rules::group_atoms(atoms)
 }
 
 pub async fn security_groups(
@@ -219,8 +186,8 @@ pub async fn security_groups(
                 "name": g.group_name().unwrap_or_default(),
                 "description": g.description().unwrap_or_default(),
                 "vpc_id": g.vpc_id().unwrap_or_default(),
-                "ingress": rule_blocks(g.ip_permissions(), id, owner),
-                "egress": rule_blocks(g.ip_permissions_egress(), id, owner),
+                "ingress": rule_blocks(g.ip_permissions(), id, owner, false),
+                "egress": rule_blocks(g.ip_permissions_egress(), id, owner, true),
                 "tags_all": ec2_tags(g.tags()),
             });
             if g.group_name() == Some("default") {

@@ -392,7 +392,6 @@ async fn read_async(
             alerts.len() - 1
         };
 
-    let total_tasks = |n: usize| n as u64;
     let mut listed: HashMap<Slot, Fetched> = HashMap::new();
     {
         let mut set = tokio::task::JoinSet::new();
@@ -405,7 +404,7 @@ async fn read_async(
                 (slot, tf_type, r)
             });
         }
-        let total = total_tasks(listings.len());
+        let total = listings.len() as u64;
         let mut done = 0;
         while let Some(joined) = set.join_next().await {
             let (slot, tf_type, result) = joined.map_err(|e| AwsError::Runtime(e.to_string()))?;
@@ -449,7 +448,7 @@ async fn read_async(
                 (slot, r)
             });
         }
-        let total = total_tasks(tasks.len());
+        let total = tasks.len() as u64;
         let mut done = 0;
         while let Some(joined) = set.join_next().await {
             let (slot, result) = joined.map_err(|e| AwsError::Runtime(e.to_string()))?;

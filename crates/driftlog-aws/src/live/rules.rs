@@ -162,38 +162,47 @@ fn vpc_rule_atom(egress: bool, attrs: &Value) -> Option<Atom> {
 /// protocol, ports and description, lists sorted: the same shape whichever way each side
 /// grouped them.
 pub fn regroup(egress: bool, blocks: Option<&Value>, covered: &HashSet<Atom>) -> Value {
+    group_atoms(
+        blocks
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .flat_map(|block| block_atoms(egress, block, "security_groups"))
+            .filter(|(atom, _)| !covered.contains(atom)),
+    )
+}
+
+/// Rule blocks in the provider's shape from atoms and their descriptions: one block per
+/// protocol, ports and description, sources sorted. Both what AWS holds (`ec2`) and what a
+/// state declares ([`regroup`]) take this shape.
+pub fn group_atoms(atoms: impl IntoIterator<Item = (Atom, String)>) -> Value {
     let mut groups: BTreeMap<(String, i64, i64, String), Map<String, Value>> = BTreeMap::new();
-    for block in blocks.and_then(Value::as_array).into_iter().flatten() {
-        for (atom, description) in block_atoms(egress, block, "security_groups") {
-            if covered.contains(&atom) {
+    for (atom, description) in atoms {
+        let (_, proto, from, to, kind, value) = atom;
+        let entry = groups
+            .entry((proto.clone(), from, to, description.clone()))
+            .or_insert_with(|| {
+                let Value::Object(m) = json!({
+                    "cidr_blocks": [], "description": description, "from_port": from,
+                    "ipv6_cidr_blocks": [], "prefix_list_ids": [], "protocol": proto,
+                    "security_groups": [], "self": false, "to_port": to,
+                }) else {
+                    unreachable!()
+                };
+                m
+            });
+        let field = match kind {
+            "cidr" => "cidr_blocks",
+            "ipv6" => "ipv6_cidr_blocks",
+            "prefix" => "prefix_list_ids",
+            "group" => "security_groups",
+            _ => {
+                entry.insert("self".into(), Value::Bool(true));
                 continue;
             }
-            let (_, proto, from, to, kind, value) = atom;
-            let entry = groups
-                .entry((proto.clone(), from, to, description.clone()))
-                .or_insert_with(|| {
-                    let Value::Object(m) = json!({
-                        "cidr_blocks": [], "description": description, "from_port": from,
-                        "ipv6_cidr_blocks": [], "prefix_list_ids": [], "protocol": proto,
-                        "security_groups": [], "self": false, "to_port": to,
-                    }) else {
-                        unreachable!()
-                    };
-                    m
-                });
-            let field = match kind {
-                "cidr" => "cidr_blocks",
-                "ipv6" => "ipv6_cidr_blocks",
-                "prefix" => "prefix_list_ids",
-                "group" => "security_groups",
-                _ => {
-                    entry.insert("self".into(), Value::Bool(true));
-                    continue;
-                }
-            };
-            if let Some(Value::Array(list)) = entry.get_mut(field) {
-                list.push(Value::String(value));
-            }
+        };
+        if let Some(Value::Array(list)) = entry.get_mut(field) {
+            list.push(Value::String(value));
         }
     }
     Value::Array(
@@ -257,33 +266,6 @@ pub fn legacy_rule(group: &Value, declared: &Value) -> Option<Value> {
     let mut out = declared.clone();
     let mut present = 0;
     let mut description = None;
-    for (list, kind) in [
-        ("cidr_blocks", "cidr"),
-        ("ipv6_cidr_blocks", "ipv6"),
-        ("prefix_list_ids", "prefix"),
-    ] {
-        let kept: Vec<Value> = strings(declared.get(list))
-            .into_iter()
-            .filter_map(|v| {
-                let (e, p, f, t) = header(
-                    egress,
-                    declared
-                        .get("protocol")
-                        .and_then(Value::as_str)
-                        .unwrap_or("-1"),
-                    declared.get("from_port"),
-                    declared.get("to_port"),
-                );
-                let d = live.get(&(e, p, f, t, kind, v.clone()))?;
-                description.get_or_insert_with(|| d.clone());
-                Some(Value::String(v))
-            })
-            .collect();
-        present += kept.len();
-        if out.get(list).is_some() {
-            out[list] = Value::Array(kept);
-        }
-    }
     let (e, p, f, t) = header(
         egress,
         declared
@@ -293,6 +275,24 @@ pub fn legacy_rule(group: &Value, declared: &Value) -> Option<Value> {
         declared.get("from_port"),
         declared.get("to_port"),
     );
+    for (list, kind) in [
+        ("cidr_blocks", "cidr"),
+        ("ipv6_cidr_blocks", "ipv6"),
+        ("prefix_list_ids", "prefix"),
+    ] {
+        let kept: Vec<Value> = strings(declared.get(list))
+            .into_iter()
+            .filter_map(|v| {
+                let d = live.get(&(e, p.clone(), f, t, kind, v.clone()))?;
+                description.get_or_insert_with(|| d.clone());
+                Some(Value::String(v))
+            })
+            .collect();
+        present += kept.len();
+        if out.get(list).is_some() {
+            out[list] = Value::Array(kept);
+        }
+    }
     if let Some(src) = declared
         .get("source_security_group_id")
         .and_then(Value::as_str)
