@@ -332,3 +332,23 @@ pub fn verify(rec: &Recorder, public: Option<&Path>) -> Result<LedgerCheck, AppE
         damage,
     })
 }
+
+/// The ledger at a glance (the dashboard's ledger panel): its size and its latest stored
+/// checkpoint, without signing a new one.
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerStatus {
+    pub entries: u64,
+    /// The size the latest checkpoint covers, and the note itself.
+    pub checkpoint_size: Option<u64>,
+    pub checkpoint: Option<String>,
+}
+
+pub fn status(rec: &Recorder) -> Result<LedgerStatus, AppError> {
+    let ledger = open(rec)?;
+    let last = ledger.checkpoints()?.pop();
+    Ok(LedgerStatus {
+        entries: ledger.len()?,
+        checkpoint_size: last.as_ref().map(|(size, _)| *size),
+        checkpoint: last.map(|(_, note)| note),
+    })
+}

@@ -13,6 +13,7 @@
 //! - [`remediate`]: revert commands, codify patches and accept lines for each finding.
 //! - [`record`]: what driftlog writes in its tamper-evident ledger (typed entry schemas) and
 //!   writing it, including the per-batch commitments to stored events' contents.
+//! - [`service`]: the jobs `driftlog serve` runs on schedules, recorded in the history.
 //! - [`verify`]: recomputing the event store against those commitments, naming the first
 //!   altered, deleted or inserted event.
 //!
@@ -48,6 +49,7 @@ pub mod ledger;
 pub mod record;
 pub mod remediate;
 pub mod scan;
+pub mod service;
 pub mod source;
 pub mod verify;
 

@@ -31,6 +31,45 @@ pub struct Config {
     pub compare: Vec<Comparison>,
     #[serde(default)]
     pub notify: Vec<Notify>,
+    #[serde(default)]
+    pub server: Server,
+    /// API tokens, by the SHA-256 of their value (`driftlog token new` makes one).
+    #[serde(default, rename = "token")]
+    pub tokens: Vec<Token>,
+}
+
+/// Where `driftlog serve` listens.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// `HOST:PORT` (default `127.0.0.1:8080`).
+    pub listen: Option<Spanned<String>>,
+}
+
+/// An API token: only its hash is in the file, so the file is not a secret.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Token {
+    pub name: Spanned<String>,
+    /// `read` (every GET) or `admin` (also acknowledgements and runs on demand).
+    pub role: Spanned<String>,
+    /// The SHA-256 of the token, in hex.
+    pub sha256: Spanned<String>,
+    /// Refused: the token itself.
+    value: Option<Spanned<toml::Value>>,
+    token: Option<Spanned<toml::Value>>,
+}
+
+/// The default `[server] listen`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The first time `schedule` (cron syntax, UTC, an optional leading seconds field) fires after
+/// `after_us` (microseconds since the epoch); `None` if it never does or is not a schedule.
+pub fn next_due(schedule: &str, after_us: i64) -> Option<i64> {
+    let cron = croner::Cron::from_str(schedule).ok()?;
+    let after = chrono::DateTime::from_timestamp_micros(after_us)?;
+    let next = cron.find_next_occurrence(&after, false).ok()?;
+    Some(next.timestamp_micros())
 }
 
 /// Where events and findings history live: a SQLite file, or a database whose URL (it holds a
@@ -186,6 +225,16 @@ impl Checker<'_> {
                     "`{}` is not a schedule in cron syntax (minute hour day month weekday, UTC): {e}",
                     s.get_ref()
                 ),
+            );
+        }
+    }
+
+    fn refuse_token(&mut self, v: &Option<Spanned<toml::Value>>, key: String) {
+        if let Some(v) = v {
+            self.at(
+                v,
+                key,
+                "a token does not go in the config file, only its hash: `sha256 = \"…\"` (`driftlog token new` prints both)",
             );
         }
     }
@@ -367,6 +416,46 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
             }
         }
     }
+    if let Some(listen) = &config.server.listen {
+        if listen.get_ref().parse::<std::net::SocketAddr>().is_err() {
+            c.at(
+                listen,
+                "server.listen".into(),
+                format!(
+                    "`{}` is not HOST:PORT (an IP address and a port, like 127.0.0.1:8080)",
+                    listen.get_ref()
+                ),
+            );
+        }
+    }
+    let mut tokens = std::collections::HashSet::new();
+    for (i, t) in config.tokens.iter().enumerate() {
+        let key = |k: &str| format!("token[{i}].{k}");
+        c.refuse_token(&t.value, key("value"));
+        c.refuse_token(&t.token, key("token"));
+        if !tokens.insert(t.name.get_ref().clone()) {
+            c.at(
+                &t.name,
+                key("name"),
+                format!("`{}` names two tokens", t.name.get_ref()),
+            );
+        }
+        if !matches!(t.role.get_ref().as_str(), "read" | "admin") {
+            c.at(
+                &t.role,
+                key("role"),
+                format!("`{}` is not a role (read, admin)", t.role.get_ref()),
+            );
+        }
+        let hash = t.sha256.get_ref();
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            c.at(
+                &t.sha256,
+                key("sha256"),
+                "a token's SHA-256 is 64 hex digits (`driftlog token new` prints it)",
+            );
+        }
+    }
     if c.problems.is_empty() {
         Ok(config)
     } else {
@@ -545,5 +634,51 @@ on = ["new", "resolved"]
             .unwrap_err()
             .to_string()
             .contains("a stack needs `state"));
+    }
+
+    #[test]
+    fn tokens_are_hashes_and_the_server_listens_on_an_address() {
+        let good = format!(
+            "{GOOD}\n[server]\nlisten = \"127.0.0.1:9000\"\n\n[[token]]\nname = \"ci\"\nrole = \"read\"\nsha256 = \"{}\"\n",
+            "ab".repeat(32)
+        );
+        let c = parse("d.toml", &good).unwrap();
+        assert_eq!(c.tokens[0].role.get_ref(), "read");
+        let bad = good.replace("127.0.0.1:9000", "localhost").replace(
+            "role = \"read\"",
+            "role = \"root\"\nvalue = \"dl_secret123\"",
+        );
+        let text = parse("d.toml", &bad).unwrap_err().to_string();
+        assert!(
+            text.contains("server.listen: `localhost` is not HOST:PORT"),
+            "{text}"
+        );
+        assert!(
+            text.contains("token[0].role: `root` is not a role"),
+            "{text}"
+        );
+        assert!(
+            text.contains("token[0].value: a token does not go in the config file"),
+            "{text}"
+        );
+        assert!(!text.contains("dl_secret123"), "{text}");
+        let short = good.replace(&"ab".repeat(32), "abc");
+        assert!(parse("d.toml", &short)
+            .unwrap_err()
+            .to_string()
+            .contains("64 hex digits"));
+    }
+
+    #[test]
+    fn a_schedule_fires_next_in_utc_with_optional_seconds() {
+        // 2024-11-10T23:30:00Z
+        let t = 1_731_281_400_000_000;
+        assert_eq!(next_due("0 */6 * * *", t), Some(t + 30 * 60 * 1_000_000));
+        assert_eq!(
+            next_due("*/5 * * * * *", t),
+            Some(t + 5_000_000),
+            "seconds first"
+        );
+        assert_eq!(next_due("61 * * * *", t), None);
     }
 }

@@ -33,6 +33,10 @@ pub enum StoreError {
     Missing { path: PathBuf },
     #[error("store {path}: a committed batch could not be recorded: {message}")]
     Recording { path: PathBuf, message: String },
+    /// A worker's lease on a job ended and another worker took it over: what it did is not
+    /// recorded (the other worker's run is).
+    #[error("store {path}: the lease on job `{job}` was lost to another worker; its run is not recorded")]
+    LeaseLost { path: PathBuf, job: String },
     #[error("store {path}: {what} is damaged: {reason}")]
     Damaged {
         path: PathBuf,

@@ -22,6 +22,7 @@ mod error;
 mod postings;
 mod query;
 mod schema;
+pub mod service;
 mod write;
 
 pub use error::StoreError;

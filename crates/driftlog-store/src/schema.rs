@@ -26,6 +26,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: V3,
         then: Some(name_the_store),
     },
+    Migration {
+        sql: V4,
+        then: None,
+    },
 ];
 
 // 1: events, their resources, their raw records, and the files they came from.
@@ -150,6 +154,70 @@ const V3: &str = "
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );";
+
+// 4: the service's history (`driftlog serve`, see `crate::service`): runs, each finding's
+// life, scheduled jobs claimed under a lease, and the alert outbox.
+const V4: &str = "
+    CREATE TABLE service_runs (
+        id          INTEGER PRIMARY KEY,
+        job         TEXT NOT NULL,
+        stack       TEXT,
+        environment TEXT,
+        started_us  INTEGER NOT NULL,
+        finished_us INTEGER NOT NULL,
+        outcome     TEXT NOT NULL,
+        open        INTEGER NOT NULL,
+        new         INTEGER NOT NULL,
+        changed     INTEGER NOT NULL,
+        resolved    INTEGER NOT NULL,
+        summary     TEXT NOT NULL
+    );
+    CREATE INDEX service_runs_stack ON service_runs (stack, id);
+    CREATE TABLE service_findings (
+        id          INTEGER PRIMARY KEY,
+        stack       TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        address     TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        first_seen_us INTEGER NOT NULL,
+        last_seen_us  INTEGER NOT NULL,
+        changed_us    INTEGER NOT NULL,
+        resolved_us   INTEGER,
+        first_run   INTEGER NOT NULL,
+        last_run    INTEGER NOT NULL,
+        acked_by    TEXT,
+        acked_us    INTEGER,
+        ack_note    TEXT,
+        finding     TEXT NOT NULL,
+        UNIQUE (stack, address, kind)
+    );
+    CREATE INDEX service_findings_state ON service_findings (state, stack, id);
+    CREATE TABLE service_jobs (
+        name           TEXT PRIMARY KEY,
+        due_us         INTEGER NOT NULL,
+        owner          TEXT,
+        lease_until_us INTEGER,
+        claims         INTEGER NOT NULL DEFAULT 0,
+        last_run       INTEGER
+    );
+    CREATE TABLE service_deliveries (
+        id             INTEGER PRIMARY KEY,
+        target         TEXT NOT NULL,
+        run            INTEGER NOT NULL,
+        body           TEXT NOT NULL,
+        created_us     INTEGER NOT NULL,
+        state          TEXT NOT NULL,
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        next_us        INTEGER NOT NULL,
+        owner          TEXT,
+        lease_until_us INTEGER,
+        last_error     TEXT,
+        done_us        INTEGER,
+        UNIQUE (target, run)
+    );
+    CREATE INDEX service_deliveries_due ON service_deliveries (state, next_us);";
 
 /// A random store id, and the last event id stored before version 3.
 fn name_the_store(tx: &Transaction) -> rusqlite::Result<()> {

@@ -350,6 +350,30 @@ but that are absent here are notes, not errors.",
     )]
     Config(ConfigArgs),
 
+    /// Run the service: scheduled scans, audit ingest, history, alerts, API and dashboard.
+    #[command(
+        long_about = "Run driftlog as a service (docs/service.md), watching what a driftlog.toml \
+declares: each stack is scanned on its schedule, audit sources are ingested on theirs, and \
+comparisons run on theirs. Every run is kept in the store with each finding's life (first seen, \
+last seen, changed, resolved, acknowledged); new, changed and resolved findings are sent once \
+to the notification targets (signed webhooks, Slack). The same process serves the JSON API \
+(/api/v1/, described at /api/v1/openapi.json), the dashboard (/), /metrics, /healthz and \
+/readyz.\n\n\
+Jobs are claimed under a lease, so several `serve` processes may share one store: each job \
+runs once, and a job whose worker died is taken over when its lease ends. SIGTERM (or Ctrl-C) \
+stops claiming, lets running jobs finish for --grace seconds, and releases the rest.\n\n\
+The API and the dashboard need a token from the configuration's [[token]] list (`driftlog \
+token new`); with none, serve listens only on a loopback address.",
+        after_help = "Examples:\n  driftlog serve\n  driftlog serve --config /etc/driftlog/driftlog.toml --listen 0.0.0.0:8080 --public-url https://drift.example.com"
+    )]
+    Serve(ServeArgs),
+
+    /// Make an API token for `serve` (printed once; the configuration keeps only its hash).
+    #[command(
+        after_help = "Example:\n  driftlog token new --name ci --role read >> token.txt\n  (then add the printed [[token]] table to driftlog.toml)"
+    )]
+    Token(TokenArgs),
+
     /// Check the ledger, and that the event store holds exactly the events it committed to.
     #[command(
         long_about = "Check the ledger (as `ledger verify` does), then recompute every stored \
@@ -359,6 +383,56 @@ since it was stored; exit 1 if any.",
         after_help = "Examples:\n  driftlog verify\n  driftlog --store /var/lib/driftlog/events.db --ledger /var/lib/driftlog/ledger.db verify --pub ledger.pub"
     )]
     Verify(VerifyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The service configuration.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "DRIFTLOG_CONFIG_FILE",
+        default_value = "driftlog.toml"
+    )]
+    pub config: PathBuf,
+    /// Where to listen, `HOST:PORT` (default: the configuration's [server] listen, else
+    /// 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR", env = "DRIFTLOG_LISTEN")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// The dashboard's address as people reach it, for links in alerts.
+    #[arg(long, value_name = "URL", env = "DRIFTLOG_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Jobs this process runs at once.
+    #[arg(long, value_name = "N", default_value_t = 2, env = "DRIFTLOG_JOBS")]
+    pub jobs: usize,
+    /// Seconds a job's lease lasts without renewal (a dead worker's job is taken over after it).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lease: u64,
+    /// Seconds running jobs get to finish on SIGTERM before they are released.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub grace: u64,
+    /// Milliseconds between looks at the store for due jobs and alerts.
+    #[arg(long, value_name = "MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(10..))]
+    pub poll_ms: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Print a new token and the [[token]] table (with its SHA-256) for driftlog.toml.
+    New {
+        /// Who or what uses it (shown as who acknowledged a finding).
+        #[arg(long)]
+        name: String,
+        /// `read` (every GET) or `admin` (also acknowledgements and runs on demand).
+        #[arg(long, value_parser = ["read", "admin"], default_value = "read")]
+        role: String,
+    },
 }
 
 #[derive(Args, Debug)]

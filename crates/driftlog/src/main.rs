@@ -12,6 +12,7 @@ mod ledger;
 mod output;
 mod remediate;
 mod scan;
+mod serve;
 mod verify;
 
 use clap::Parser;
@@ -64,6 +65,8 @@ fn main() -> ExitCode {
         cli::Command::Remediate(args) => remediate::run(args),
         cli::Command::Cloudtrail(args) => cloudtrail::run(args, &cli.aws.options(), &ledger),
         cli::Command::Config(args) => config::run(args),
+        cli::Command::Serve(args) => serve::run(args, &cli.aws.options()),
+        cli::Command::Token(args) => serve::token(args),
         cli::Command::Verify(args) => verify::run(args, &cli.store, &ledger),
     };
     match result {

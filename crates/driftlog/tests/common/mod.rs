@@ -2,6 +2,7 @@
 //! the corpus generator, and skip (saying why) when they are absent.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod moto;
 pub mod proxy;
 

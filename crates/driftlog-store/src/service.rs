@@ -1,0 +1,1140 @@
+//! The service's history (`driftlog serve`): what each scheduled run saw, each finding's life
+//! (first seen, last seen, changed, resolved, acknowledged), the jobs the schedules make, and
+//! the alert outbox.
+//!
+//! Several workers may share one store, so every write that must happen once is guarded here,
+//! not in the callers:
+//!
+//! - A job is a row claimed under a lease ([`ServiceStore::claim_job`]): one worker at a time
+//!   holds it; a worker that dies loses it when the lease ends, and another takes it over.
+//! - A run is recorded only by the worker that still holds its job's lease, in one transaction
+//!   with the findings' transitions and the alerts they cause ([`ServiceStore::record_run`]).
+//!   A worker whose lease was taken over gets [`StoreError::LeaseLost`] and records nothing, so
+//!   a run is never recorded twice and an alert never sent twice.
+//! - Alerts are rows of an outbox, one per target and run, claimed under a lease like jobs.
+//!
+//! SQLite implements it here ([`ServiceDb`]); PostgreSQL implements the same trait with
+//! `SELECT … FOR UPDATE SKIP LOCKED`.
+
+use crate::{Store, StoreError};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// One finished run of a job, as recorded.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// The job's name (`stack:NAME`, `audit:PATH`, `compare:NAME`).
+    pub job: String,
+    pub stack: Option<String>,
+    pub environment: Option<String>,
+    pub started_us: i64,
+    pub finished_us: i64,
+    /// `clean`, `drift`, `partial`, `ingested`, `compared` or `error`.
+    pub outcome: String,
+    /// What the run did, for people (counts, inputs, the error), as JSON.
+    pub summary: Value,
+}
+
+/// A finding a stack's run saw.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub address: String,
+    /// `changed`, `deleted` or `unmanaged`.
+    pub kind: String,
+    /// Changes when the drift itself changes (another value), not when only its attribution
+    /// does.
+    pub fingerprint: String,
+    /// The finding as the scan reported it (already redacted).
+    pub finding: Value,
+}
+
+/// How a finding's life moved in a run: what alerts are about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// Seen for the first time, or again after it was resolved.
+    New,
+    /// Still there, with another value.
+    Changed,
+    /// No longer seen.
+    Resolved,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::New => "new",
+            Change::Changed => "changed",
+            Change::Resolved => "resolved",
+        }
+    }
+}
+
+/// A finding's transition in a run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Transition {
+    pub change: Change,
+    pub finding_id: i64,
+    pub stack: String,
+    pub environment: String,
+    pub address: String,
+    pub kind: String,
+    pub finding: Value,
+}
+
+/// An alert to send: its target's name and the body (signed when sent).
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub target: String,
+    pub body: String,
+}
+
+/// What recording a run did.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub run_id: i64,
+    pub transitions: Vec<Transition>,
+    pub deliveries: usize,
+}
+
+/// A job this worker holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub job: String,
+    pub worker: String,
+    /// When it was due.
+    pub due_us: i64,
+    /// How many times it has been claimed (more than the runs: a takeover counts).
+    pub claims: i64,
+}
+
+/// A recorded run, as listed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub job: String,
+    pub stack: Option<String>,
+    pub environment: Option<String>,
+    pub started_us: i64,
+    pub finished_us: i64,
+    pub outcome: String,
+    pub open: i64,
+    pub new: i64,
+    pub changed: i64,
+    pub resolved: i64,
+    pub summary: Value,
+}
+
+/// A finding's life, as listed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FindingRow {
+    pub id: i64,
+    pub stack: String,
+    pub environment: String,
+    pub address: String,
+    pub kind: String,
+    /// `open` or `resolved`.
+    pub state: String,
+    pub first_seen_us: i64,
+    pub last_seen_us: i64,
+    /// When it last became new, changed or resolved.
+    pub changed_us: i64,
+    pub resolved_us: Option<i64>,
+    pub first_run: i64,
+    pub last_run: i64,
+    pub acknowledged: Option<Acknowledgement>,
+    pub finding: Value,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Acknowledgement {
+    pub by: String,
+    pub at_us: i64,
+    pub note: Option<String>,
+}
+
+/// Filters of a findings listing; every one given must match.
+#[derive(Debug, Clone, Default)]
+pub struct FindingQuery {
+    pub stack: Option<String>,
+    pub environment: Option<String>,
+    pub kind: Option<String>,
+    /// `open` or `resolved`.
+    pub state: Option<String>,
+    /// Only findings that became new, changed or resolved at or after this time.
+    pub since_us: Option<i64>,
+    /// Ids above this one (pagination: the last id of the previous page).
+    pub after_id: Option<i64>,
+    pub limit: usize,
+}
+
+/// Filters of a runs listing.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    pub stack: Option<String>,
+    /// Ids below this one (pagination, newest first).
+    pub before_id: Option<i64>,
+    pub limit: usize,
+}
+
+/// A stack's standing: its open findings and its last runs.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct StackStatus {
+    pub stack: String,
+    pub environment: String,
+    pub open: i64,
+    pub changed: i64,
+    pub deleted: i64,
+    pub unmanaged: i64,
+    pub acknowledged: i64,
+    pub last_run: Option<RunRow>,
+    /// When a run last finished without an error.
+    pub last_success_us: Option<i64>,
+}
+
+/// An alert in the outbox.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub target: String,
+    pub run: i64,
+    pub body: String,
+    pub created_us: i64,
+    /// `pending`, `delivered` or `dead` (gave up: the dead-letter record).
+    pub state: String,
+    pub attempts: i64,
+    pub next_us: i64,
+    pub last_error: Option<String>,
+    pub done_us: Option<i64>,
+}
+
+/// How an attempt to deliver ended.
+#[derive(Debug, Clone)]
+pub enum Settle {
+    Delivered {
+        at_us: i64,
+    },
+    /// Failed; try again at `next_us`.
+    Retry {
+        next_us: i64,
+        error: String,
+    },
+    /// Failed for good.
+    Dead {
+        at_us: i64,
+        error: String,
+    },
+}
+
+/// Everything the service asks of its store. See the module documentation for what each
+/// guarantees when several workers share it.
+pub trait ServiceStore: Send + Sync {
+    /// Make sure each job exists; a new job is first due at its time. Existing jobs keep their
+    /// own due times.
+    fn ensure_jobs(&self, jobs: &[(String, i64)]) -> Result<(), StoreError>;
+    /// Claim the job due longest ago whose lease is free or expired, for `lease_us`.
+    fn claim_job(
+        &self,
+        worker: &str,
+        now_us: i64,
+        lease_us: i64,
+    ) -> Result<Option<Claim>, StoreError>;
+    /// Extend a held lease; `false` if it was lost.
+    fn renew_job(&self, claim: &Claim, until_us: i64) -> Result<bool, StoreError>;
+    /// The job is done: free it, due next at `next_due_us`. `false` if the lease was lost.
+    fn finish_job(&self, claim: &Claim, next_due_us: i64) -> Result<bool, StoreError>;
+    /// Give a job back unfinished (shutdown): it stays due.
+    fn release_job(&self, claim: &Claim) -> Result<(), StoreError>;
+    /// Make a job due now (a run on demand); `false` if there is no such job.
+    fn run_now(&self, job: &str, now_us: i64) -> Result<bool, StoreError>;
+    /// Record a run of a held job. With `observed`, the stack's findings move: new ones open,
+    /// changed ones change, and (when `resolve_missing`, which a partial read must not set)
+    /// open ones not seen are resolved. `deliver` turns the run's transitions into alerts,
+    /// written in the same transaction.
+    fn record_run(
+        &self,
+        claim: &Claim,
+        run: &RunRecord,
+        observed: Option<&[Observed]>,
+        resolve_missing: bool,
+        deliver: &dyn Fn(i64, &[Transition]) -> Vec<NewDelivery>,
+    ) -> Result<Recorded, StoreError>;
+
+    fn runs(&self, q: &RunQuery) -> Result<Vec<RunRow>, StoreError>;
+    fn findings(&self, q: &FindingQuery) -> Result<Vec<FindingRow>, StoreError>;
+    fn finding(&self, id: i64) -> Result<Option<FindingRow>, StoreError>;
+    /// Acknowledge an open finding; `false` if there is no such finding.
+    fn acknowledge(
+        &self,
+        id: i64,
+        by: &str,
+        note: Option<&str>,
+        now_us: i64,
+    ) -> Result<bool, StoreError>;
+    /// Every stack that has run, with its standing.
+    fn stacks(&self) -> Result<Vec<StackStatus>, StoreError>;
+
+    /// Claim the pending alert due longest ago, for `lease_us`.
+    fn claim_delivery(
+        &self,
+        worker: &str,
+        now_us: i64,
+        lease_us: i64,
+    ) -> Result<Option<DeliveryRow>, StoreError>;
+    fn settle_delivery(&self, id: i64, worker: &str, how: &Settle) -> Result<(), StoreError>;
+    /// Alerts, newest first (`state`: only those).
+    fn deliveries(&self, state: Option<&str>, limit: usize)
+        -> Result<Vec<DeliveryRow>, StoreError>;
+}
+
+/// The service's history in the SQLite event store (schema version 4): one connection that
+/// writes, one that reads (WAL: reads never wait for a write).
+pub struct ServiceDb {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+}
+
+impl ServiceDb {
+    /// Open (creating it if needed) the store at `path` and bring its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let writer = Store::open(path)?.conn;
+        let reader = Store::open(path)?.conn;
+        Ok(Self {
+            path: path.into(),
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sql(&self, e: rusqlite::Error) -> StoreError {
+        StoreError::sql(&self.path, e)
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn).map_err(|e| self.sql(e))
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn).map_err(|e| self.sql(e))
+    }
+}
+
+const RUN_COLUMNS: &str = "id, job, stack, environment, started_us, finished_us, outcome, open, \
+                           new, changed, resolved, summary";
+
+fn run_row(r: &rusqlite::Row) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: r.get(0)?,
+        job: r.get(1)?,
+        stack: r.get(2)?,
+        environment: r.get(3)?,
+        started_us: r.get(4)?,
+        finished_us: r.get(5)?,
+        outcome: r.get(6)?,
+        open: r.get(7)?,
+        new: r.get(8)?,
+        changed: r.get(9)?,
+        resolved: r.get(10)?,
+        summary: json(r.get::<_, String>(11)?),
+    })
+}
+
+const FINDING_COLUMNS: &str = "id, stack, environment, address, kind, state, first_seen_us, \
+    last_seen_us, changed_us, resolved_us, first_run, last_run, acked_by, acked_us, ack_note, \
+    finding";
+
+fn finding_row(r: &rusqlite::Row) -> rusqlite::Result<FindingRow> {
+    let by: Option<String> = r.get(12)?;
+    Ok(FindingRow {
+        id: r.get(0)?,
+        stack: r.get(1)?,
+        environment: r.get(2)?,
+        address: r.get(3)?,
+        kind: r.get(4)?,
+        state: r.get(5)?,
+        first_seen_us: r.get(6)?,
+        last_seen_us: r.get(7)?,
+        changed_us: r.get(8)?,
+        resolved_us: r.get(9)?,
+        first_run: r.get(10)?,
+        last_run: r.get(11)?,
+        acknowledged: match by {
+            Some(by) => Some(Acknowledgement {
+                by,
+                at_us: r.get::<_, Option<i64>>(13)?.unwrap_or(0),
+                note: r.get(14)?,
+            }),
+            None => None,
+        },
+        finding: json(r.get::<_, String>(15)?),
+    })
+}
+
+const DELIVERY_COLUMNS: &str =
+    "id, target, run, body, created_us, state, attempts, next_us, last_error, done_us";
+
+fn delivery_row(r: &rusqlite::Row) -> rusqlite::Result<DeliveryRow> {
+    Ok(DeliveryRow {
+        id: r.get(0)?,
+        target: r.get(1)?,
+        run: r.get(2)?,
+        body: r.get(3)?,
+        created_us: r.get(4)?,
+        state: r.get(5)?,
+        attempts: r.get(6)?,
+        next_us: r.get(7)?,
+        last_error: r.get(8)?,
+        done_us: r.get(9)?,
+    })
+}
+
+fn json(text: String) -> Value {
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+/// Whether `claim` still holds its job's lease, inside a transaction.
+fn holds(conn: &Connection, claim: &Claim) -> rusqlite::Result<bool> {
+    let owner: Option<Option<String>> = conn
+        .query_row(
+            "SELECT owner FROM service_jobs WHERE name = ?1",
+            [&claim.job],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(owner.flatten().as_deref() == Some(claim.worker.as_str()))
+}
+
+impl ServiceStore for ServiceDb {
+    fn ensure_jobs(&self, jobs: &[(String, i64)]) -> Result<(), StoreError> {
+        self.write(|conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare(
+                    "INSERT INTO service_jobs (name, due_us) VALUES (?1, ?2) \
+                     ON CONFLICT (name) DO NOTHING",
+                )?;
+                for (name, due) in jobs {
+                    insert.execute(params![name, due])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    fn claim_job(
+        &self,
+        worker: &str,
+        now_us: i64,
+        lease_us: i64,
+    ) -> Result<Option<Claim>, StoreError> {
+        // One statement: SQLite runs it under its write lock, so two workers never claim the
+        // same row.
+        self.write(|conn| {
+            conn.query_row(
+                "UPDATE service_jobs SET owner = ?1, lease_until_us = ?2 + ?3, claims = claims + 1 \
+                 WHERE name = (SELECT name FROM service_jobs \
+                               WHERE due_us <= ?2 AND (owner IS NULL OR lease_until_us < ?2) \
+                               ORDER BY due_us, name LIMIT 1) \
+                 RETURNING name, due_us, claims",
+                params![worker, now_us, lease_us],
+                |r| {
+                    Ok(Claim {
+                        job: r.get(0)?,
+                        worker: worker.to_owned(),
+                        due_us: r.get(1)?,
+                        claims: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    fn renew_job(&self, claim: &Claim, until_us: i64) -> Result<bool, StoreError> {
+        self.write(|conn| {
+            conn.execute(
+                "UPDATE service_jobs SET lease_until_us = ?3 WHERE name = ?1 AND owner = ?2",
+                params![claim.job, claim.worker, until_us],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
+    fn finish_job(&self, claim: &Claim, next_due_us: i64) -> Result<bool, StoreError> {
+        self.write(|conn| {
+            conn.execute(
+                "UPDATE service_jobs SET owner = NULL, lease_until_us = NULL, due_us = ?3 \
+                 WHERE name = ?1 AND owner = ?2",
+                params![claim.job, claim.worker, next_due_us],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
+    fn release_job(&self, claim: &Claim) -> Result<(), StoreError> {
+        self.write(|conn| {
+            conn.execute(
+                "UPDATE service_jobs SET owner = NULL, lease_until_us = NULL \
+                 WHERE name = ?1 AND owner = ?2",
+                params![claim.job, claim.worker],
+            )
+            .map(drop)
+        })
+    }
+
+    fn run_now(&self, job: &str, now_us: i64) -> Result<bool, StoreError> {
+        self.write(|conn| {
+            conn.execute(
+                "UPDATE service_jobs SET due_us = min(due_us, ?2) WHERE name = ?1",
+                params![job, now_us],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
+    fn record_run(
+        &self,
+        claim: &Claim,
+        run: &RunRecord,
+        observed: Option<&[Observed]>,
+        resolve_missing: bool,
+        deliver: &dyn Fn(i64, &[Transition]) -> Vec<NewDelivery>,
+    ) -> Result<Recorded, StoreError> {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        if !holds(&tx, claim).map_err(|e| self.sql(e))? {
+            return Err(StoreError::LeaseLost {
+                path: self.path.clone(),
+                job: claim.job.clone(),
+            });
+        }
+        let recorded = (|| -> rusqlite::Result<Recorded> {
+            tx.execute(
+                "INSERT INTO service_runs (job, stack, environment, started_us, finished_us, \
+                 outcome, open, new, changed, resolved, summary) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, 0, 0, ?7)",
+                params![
+                    run.job,
+                    run.stack,
+                    run.environment,
+                    run.started_us,
+                    run.finished_us,
+                    run.outcome,
+                    run.summary.to_string()
+                ],
+            )?;
+            let run_id = tx.last_insert_rowid();
+            let mut transitions = Vec::new();
+            if let (Some(observed), Some(stack)) = (observed, &run.stack) {
+                let environment = run.environment.clone().unwrap_or_default();
+                transitions = move_findings(
+                    &tx,
+                    run_id,
+                    run.finished_us,
+                    stack,
+                    &environment,
+                    observed,
+                    resolve_missing,
+                )?;
+            }
+            let open: i64 = match &run.stack {
+                Some(stack) => tx.query_row(
+                    "SELECT count(*) FROM service_findings WHERE stack = ?1 AND state = 'open'",
+                    [stack],
+                    |r| r.get(0),
+                )?,
+                None => 0,
+            };
+            let count = |c: Change| transitions.iter().filter(|t| t.change == c).count() as i64;
+            tx.execute(
+                "UPDATE service_runs SET open = ?2, new = ?3, changed = ?4, resolved = ?5 \
+                 WHERE id = ?1",
+                params![
+                    run_id,
+                    open,
+                    count(Change::New),
+                    count(Change::Changed),
+                    count(Change::Resolved)
+                ],
+            )?;
+            let mut deliveries = 0;
+            if !transitions.is_empty() {
+                let mut insert = tx.prepare(
+                    "INSERT INTO service_deliveries (target, run, body, created_us, state, next_us) \
+                     VALUES (?1, ?2, ?3, ?4, 'pending', ?4) ON CONFLICT (target, run) DO NOTHING",
+                )?;
+                for d in deliver(run_id, &transitions) {
+                    deliveries += insert.execute(params![d.target, run_id, d.body, run.finished_us])?;
+                }
+            }
+            tx.execute(
+                "UPDATE service_jobs SET last_run = ?2 WHERE name = ?1",
+                params![claim.job, run_id],
+            )?;
+            Ok(Recorded {
+                run_id,
+                transitions,
+                deliveries,
+            })
+        })()
+        .map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))?;
+        Ok(recorded)
+    }
+
+    fn runs(&self, q: &RunQuery) -> Result<Vec<RunRow>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM service_runs \
+                 WHERE (?1 IS NULL OR stack = ?1) AND (?2 IS NULL OR id < ?2) \
+                 ORDER BY id DESC LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(params![q.stack, q.before_id, q.limit as i64], run_row)?;
+            rows.collect()
+        })
+    }
+
+    fn findings(&self, q: &FindingQuery) -> Result<Vec<FindingRow>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {FINDING_COLUMNS} FROM service_findings \
+                 WHERE (?1 IS NULL OR stack = ?1) AND (?2 IS NULL OR environment = ?2) \
+                   AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR state = ?4) \
+                   AND (?5 IS NULL OR changed_us >= ?5) AND (?6 IS NULL OR id > ?6) \
+                 ORDER BY id LIMIT ?7"
+            ))?;
+            let rows = stmt.query_map(
+                params![
+                    q.stack,
+                    q.environment,
+                    q.kind,
+                    q.state,
+                    q.since_us,
+                    q.after_id,
+                    q.limit as i64
+                ],
+                finding_row,
+            )?;
+            rows.collect()
+        })
+    }
+
+    fn finding(&self, id: i64) -> Result<Option<FindingRow>, StoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                &format!("SELECT {FINDING_COLUMNS} FROM service_findings WHERE id = ?1"),
+                [id],
+                finding_row,
+            )
+            .optional()
+        })
+    }
+
+    fn acknowledge(
+        &self,
+        id: i64,
+        by: &str,
+        note: Option<&str>,
+        now_us: i64,
+    ) -> Result<bool, StoreError> {
+        self.write(|conn| {
+            conn.execute(
+                "UPDATE service_findings SET acked_by = ?2, acked_us = ?3, ack_note = ?4 \
+                 WHERE id = ?1",
+                params![id, by, now_us, note],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
+    fn stacks(&self) -> Result<Vec<StackStatus>, StoreError> {
+        self.read(|conn| {
+            let mut out: Vec<StackStatus> = Vec::new();
+            let mut stmt = conn.prepare_cached(
+                "SELECT stack, max(environment), \
+                        count(*) FILTER (WHERE state = 'open'), \
+                        count(*) FILTER (WHERE state = 'open' AND kind = 'changed'), \
+                        count(*) FILTER (WHERE state = 'open' AND kind = 'deleted'), \
+                        count(*) FILTER (WHERE state = 'open' AND kind = 'unmanaged'), \
+                        count(*) FILTER (WHERE state = 'open' AND acked_by IS NOT NULL) \
+                 FROM service_findings GROUP BY stack",
+            )?;
+            let mut counts: std::collections::HashMap<String, StackStatus> = stmt
+                .query_map([], |r| {
+                    Ok(StackStatus {
+                        stack: r.get(0)?,
+                        environment: r.get(1)?,
+                        open: r.get(2)?,
+                        changed: r.get(3)?,
+                        deleted: r.get(4)?,
+                        unmanaged: r.get(5)?,
+                        acknowledged: r.get(6)?,
+                        ..StackStatus::default()
+                    })
+                })?
+                .map(|s| s.map(|s| (s.stack.clone(), s)))
+                .collect::<rusqlite::Result<_>>()?;
+            let mut last = conn.prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM service_runs WHERE id IN \
+                 (SELECT max(id) FROM service_runs WHERE stack IS NOT NULL GROUP BY stack) \
+                 ORDER BY stack"
+            ))?;
+            let runs = last
+                .query_map([], run_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut ok = conn.prepare_cached(
+                "SELECT max(finished_us) FROM service_runs WHERE stack = ?1 AND outcome != 'error'",
+            )?;
+            for run in runs {
+                let stack = run.stack.clone().unwrap_or_default();
+                let mut status = counts.remove(&stack).unwrap_or_else(|| StackStatus {
+                    stack: stack.clone(),
+                    environment: run.environment.clone().unwrap_or_default(),
+                    ..StackStatus::default()
+                });
+                status.last_success_us = ok.query_row([&stack], |r| r.get(0))?;
+                status.last_run = Some(run);
+                out.push(status);
+            }
+            out.extend(counts.into_values());
+            out.sort_by(|a, b| a.stack.cmp(&b.stack));
+            Ok(out)
+        })
+    }
+
+    fn claim_delivery(
+        &self,
+        worker: &str,
+        now_us: i64,
+        lease_us: i64,
+    ) -> Result<Option<DeliveryRow>, StoreError> {
+        self.write(|conn| {
+            conn.query_row(
+                &format!(
+                    "UPDATE service_deliveries SET owner = ?1, lease_until_us = ?2 + ?3, \
+                     attempts = attempts + 1 \
+                     WHERE id = (SELECT id FROM service_deliveries \
+                                 WHERE state = 'pending' AND next_us <= ?2 \
+                                   AND (owner IS NULL OR lease_until_us < ?2) \
+                                 ORDER BY next_us, id LIMIT 1) \
+                     RETURNING {DELIVERY_COLUMNS}"
+                ),
+                params![worker, now_us, lease_us],
+                delivery_row,
+            )
+            .optional()
+        })
+    }
+
+    fn settle_delivery(&self, id: i64, worker: &str, how: &Settle) -> Result<(), StoreError> {
+        self.write(|conn| {
+            let (state, next, error, done): (&str, Option<i64>, Option<&str>, Option<i64>) =
+                match how {
+                    Settle::Delivered { at_us } => ("delivered", None, None, Some(*at_us)),
+                    Settle::Retry { next_us, error } => {
+                        ("pending", Some(*next_us), Some(error), None)
+                    }
+                    Settle::Dead { at_us, error } => ("dead", None, Some(error), Some(*at_us)),
+                };
+            conn.execute(
+                "UPDATE service_deliveries SET state = ?3, next_us = coalesce(?4, next_us), \
+                 last_error = coalesce(?5, last_error), done_us = ?6, owner = NULL, \
+                 lease_until_us = NULL \
+                 WHERE id = ?1 AND owner = ?2",
+                params![id, worker, state, next, error, done],
+            )
+            .map(drop)
+        })
+    }
+
+    fn deliveries(
+        &self,
+        state: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRow>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM service_deliveries \
+                 WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![state, limit as i64], delivery_row)?;
+            rows.collect()
+        })
+    }
+}
+
+/// Move the stack's findings for what a run saw; the transitions, in address order.
+fn move_findings(
+    tx: &Connection,
+    run_id: i64,
+    now_us: i64,
+    stack: &str,
+    environment: &str,
+    observed: &[Observed],
+    resolve_missing: bool,
+) -> rusqlite::Result<Vec<Transition>> {
+    let mut transitions = Vec::new();
+    let mut seen = HashSet::new();
+    let mut find = tx.prepare_cached(
+        "SELECT id, state, fingerprint FROM service_findings \
+         WHERE stack = ?1 AND address = ?2 AND kind = ?3",
+    )?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO service_findings (stack, environment, address, kind, fingerprint, state, \
+         first_seen_us, last_seen_us, changed_us, first_run, last_run, finding) \
+         VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?6, ?6, ?7, ?7, ?8)",
+    )?;
+    for o in observed {
+        let finding = o.finding.to_string();
+        let known: Option<(i64, String, String)> = find
+            .query_row(params![stack, o.address, o.kind], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        let (id, change) = match known {
+            None => {
+                insert.execute(params![
+                    stack,
+                    environment,
+                    o.address,
+                    o.kind,
+                    o.fingerprint,
+                    now_us,
+                    run_id,
+                    finding
+                ])?;
+                (tx.last_insert_rowid(), Some(Change::New))
+            }
+            Some((id, state, _)) if state == "resolved" => {
+                // Back after a fix: a new finding again, acknowledged by nobody yet.
+                tx.execute(
+                    "UPDATE service_findings SET state = 'open', fingerprint = ?2, \
+                     first_seen_us = ?3, last_seen_us = ?3, changed_us = ?3, resolved_us = NULL, \
+                     first_run = ?4, last_run = ?4, acked_by = NULL, acked_us = NULL, \
+                     ack_note = NULL, finding = ?5, environment = ?6 WHERE id = ?1",
+                    params![id, o.fingerprint, now_us, run_id, finding, environment],
+                )?;
+                (id, Some(Change::New))
+            }
+            Some((id, _, fingerprint)) if fingerprint != o.fingerprint => {
+                // Another value: what was acknowledged is not what is there now.
+                tx.execute(
+                    "UPDATE service_findings SET fingerprint = ?2, last_seen_us = ?3, \
+                     changed_us = ?3, last_run = ?4, acked_by = NULL, acked_us = NULL, \
+                     ack_note = NULL, finding = ?5 WHERE id = ?1",
+                    params![id, o.fingerprint, now_us, run_id, finding],
+                )?;
+                (id, Some(Change::Changed))
+            }
+            Some((id, _, _)) => {
+                // The same drift; its attribution may have been found since.
+                tx.execute(
+                    "UPDATE service_findings SET last_seen_us = ?2, last_run = ?3, finding = ?4 \
+                     WHERE id = ?1",
+                    params![id, now_us, run_id, finding],
+                )?;
+                (id, None)
+            }
+        };
+        seen.insert(id);
+        if let Some(change) = change {
+            transitions.push(Transition {
+                change,
+                finding_id: id,
+                stack: stack.to_owned(),
+                environment: environment.to_owned(),
+                address: o.address.clone(),
+                kind: o.kind.clone(),
+                finding: o.finding.clone(),
+            });
+        }
+    }
+    if resolve_missing {
+        let mut open = tx.prepare_cached(
+            "SELECT id, address, kind, finding FROM service_findings \
+             WHERE stack = ?1 AND state = 'open' ORDER BY id",
+        )?;
+        let gone: Vec<(i64, String, String, String)> = open
+            .query_map([stack], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .filter(|r| r.as_ref().map_or(true, |(id, ..)| !seen.contains(id)))
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, address, kind, finding) in gone {
+            tx.execute(
+                "UPDATE service_findings SET state = 'resolved', resolved_us = ?2, \
+                 changed_us = ?2, last_run = ?3 WHERE id = ?1",
+                params![id, now_us, run_id],
+            )?;
+            transitions.push(Transition {
+                change: Change::Resolved,
+                finding_id: id,
+                stack: stack.to_owned(),
+                environment: environment.to_owned(),
+                address,
+                kind,
+                finding: json(finding),
+            });
+        }
+    }
+    transitions.sort_by(|a, b| (&a.address, &a.kind).cmp(&(&b.address, &b.kind)));
+    Ok(transitions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn db() -> (tempfile::TempDir, ServiceDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = ServiceDb::open(&dir.path().join("events.db")).unwrap();
+        (dir, db)
+    }
+
+    fn seen(address: &str, value: &str) -> Observed {
+        Observed {
+            address: address.into(),
+            kind: "changed".into(),
+            fingerprint: value.into(),
+            finding: json!({"address": address, "value": value}),
+        }
+    }
+
+    fn run(job: &str, at: i64) -> RunRecord {
+        RunRecord {
+            job: job.into(),
+            stack: Some("net".into()),
+            environment: Some("prod".into()),
+            started_us: at,
+            finished_us: at,
+            outcome: "drift".into(),
+            summary: json!({}),
+        }
+    }
+
+    fn claim(db: &ServiceDb, worker: &str, now: i64) -> Claim {
+        db.claim_job(worker, now, 1_000)
+            .unwrap()
+            .expect("a job is due")
+    }
+
+    fn one_per_target(run: i64, t: &[Transition]) -> Vec<NewDelivery> {
+        vec![NewDelivery {
+            target: "hook".into(),
+            body: format!("run {run}: {}", t.len()),
+        }]
+    }
+
+    #[test]
+    fn a_finding_is_new_then_changed_then_resolved_then_new_again() {
+        let (_dir, db) = db();
+        db.ensure_jobs(&[("stack:net".into(), 0)]).unwrap();
+        let step = |at: i64, observed: &[Observed]| {
+            let c = claim(&db, "w1", at);
+            let r = db
+                .record_run(
+                    &c,
+                    &run("stack:net", at),
+                    Some(observed),
+                    true,
+                    &one_per_target,
+                )
+                .unwrap();
+            assert!(db.finish_job(&c, at + 1).unwrap());
+            r.transitions
+                .iter()
+                .map(|t| (t.change, t.address.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(step(10, &[seen("a", "1")]), [(Change::New, "a".into())]);
+        assert_eq!(
+            step(20, &[seen("a", "1")]),
+            [],
+            "the same drift is not news"
+        );
+        assert_eq!(
+            step(30, &[seen("a", "2"), seen("b", "1")]),
+            [(Change::Changed, "a".into()), (Change::New, "b".into())]
+        );
+        assert_eq!(
+            step(40, &[seen("b", "1")]),
+            [(Change::Resolved, "a".into())]
+        );
+        assert_eq!(
+            step(50, &[seen("a", "2"), seen("b", "1")]),
+            [(Change::New, "a".into())]
+        );
+        let a = db
+            .findings(&FindingQuery {
+                state: Some("open".into()),
+                limit: 10,
+                ..FindingQuery::default()
+            })
+            .unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!((a[0].address.as_str(), a[0].first_seen_us), ("a", 50));
+        assert_eq!((a[1].first_seen_us, a[1].last_seen_us), (30, 50));
+        let runs = db
+            .runs(&RunQuery {
+                limit: 10,
+                ..RunQuery::default()
+            })
+            .unwrap();
+        assert_eq!(runs.len(), 5);
+        assert_eq!((runs[0].open, runs[0].new), (2, 1));
+        // Runs 1, 3, 4 and 5 moved something: one alert each; run 2 none.
+        let d = db.deliveries(None, 10).unwrap();
+        assert_eq!(d.iter().map(|d| d.run).collect::<Vec<_>>(), [5, 4, 3, 1]);
+        let status = db.stacks().unwrap();
+        assert_eq!(status.len(), 1);
+        assert_eq!((status[0].open, status[0].changed), (2, 2));
+        assert_eq!(status[0].last_run.as_ref().unwrap().id, 5);
+    }
+
+    #[test]
+    fn a_partial_run_resolves_nothing_and_an_acknowledgement_lasts_until_the_value_changes() {
+        let (_dir, db) = db();
+        db.ensure_jobs(&[("stack:net".into(), 0)]).unwrap();
+        let c = claim(&db, "w", 1);
+        db.record_run(
+            &c,
+            &run("stack:net", 1),
+            Some(&[seen("a", "1")]),
+            true,
+            &one_per_target,
+        )
+        .unwrap();
+        db.finish_job(&c, 2).unwrap();
+        assert!(db.acknowledge(1, "ana", Some("planned"), 3).unwrap());
+        let c = claim(&db, "w", 5);
+        let r = db
+            .record_run(&c, &run("stack:net", 5), Some(&[]), false, &one_per_target)
+            .unwrap();
+        assert!(r.transitions.is_empty(), "a partial read resolves nothing");
+        db.finish_job(&c, 6).unwrap();
+        assert_eq!(
+            db.finding(1).unwrap().unwrap().acknowledged.unwrap().by,
+            "ana"
+        );
+        let c = claim(&db, "w", 7);
+        db.record_run(
+            &c,
+            &run("stack:net", 7),
+            Some(&[seen("a", "2")]),
+            true,
+            &one_per_target,
+        )
+        .unwrap();
+        assert!(db.finding(1).unwrap().unwrap().acknowledged.is_none());
+        assert!(!db.acknowledge(99, "ana", None, 8).unwrap());
+    }
+
+    #[test]
+    fn a_job_is_held_by_one_worker_and_taken_over_when_its_lease_ends() {
+        let (_dir, db) = db();
+        db.ensure_jobs(&[("stack:net".into(), 100), ("audit:x".into(), 50)])
+            .unwrap();
+        assert!(
+            db.claim_job("w1", 10, 1_000).unwrap().is_none(),
+            "nothing due yet"
+        );
+        let first = claim(&db, "w1", 100);
+        assert_eq!(first.job, "audit:x", "the job due longest ago first");
+        let second = claim(&db, "w2", 100);
+        assert_eq!(second.job, "stack:net");
+        assert!(
+            db.claim_job("w3", 500, 1_000).unwrap().is_none(),
+            "both are held"
+        );
+        // w1 dies; after its lease, w3 takes the job over and records the run.
+        let taken = claim(&db, "w3", 1_200);
+        assert_eq!((taken.job.as_str(), taken.claims), ("audit:x", 2));
+        let late = db.record_run(&first, &run("audit:x", 1_300), None, true, &one_per_target);
+        assert!(
+            matches!(late, Err(StoreError::LeaseLost { .. })),
+            "{late:?}"
+        );
+        assert!(!db.finish_job(&first, 5_000).unwrap());
+        db.record_run(&taken, &run("audit:x", 1_300), None, true, &one_per_target)
+            .unwrap();
+        assert!(db.finish_job(&taken, 9_000).unwrap());
+        assert_eq!(
+            db.runs(&RunQuery {
+                limit: 9,
+                ..Default::default()
+            })
+            .unwrap()
+            .len(),
+            1
+        );
+        // A released job is due again at once.
+        db.release_job(&second).unwrap();
+        assert_eq!(claim(&db, "w2", 1_300).job, "stack:net");
+        // A run on demand makes a job due now.
+        assert!(db.claim_job("w2", 1_400, 1_000).unwrap().is_none());
+        assert!(db.run_now("audit:x", 1_400).unwrap());
+        assert!(!db.run_now("audit:nope", 1_400).unwrap());
+        assert_eq!(claim(&db, "w2", 1_400).job, "audit:x");
+    }
+
+    #[test]
+    fn an_alert_is_retried_then_dead_lettered() {
+        let (_dir, db) = db();
+        db.ensure_jobs(&[("stack:net".into(), 0)]).unwrap();
+        let c = claim(&db, "w", 1);
+        db.record_run(
+            &c,
+            &run("stack:net", 1),
+            Some(&[seen("a", "1")]),
+            true,
+            &one_per_target,
+        )
+        .unwrap();
+        let d = db.claim_delivery("w", 1, 100).unwrap().unwrap();
+        assert!(db.claim_delivery("x", 2, 100).unwrap().is_none(), "held");
+        db.settle_delivery(
+            d.id,
+            "w",
+            &Settle::Retry {
+                next_us: 50,
+                error: "503".into(),
+            },
+        )
+        .unwrap();
+        assert!(
+            db.claim_delivery("w", 10, 100).unwrap().is_none(),
+            "not due yet"
+        );
+        let d = db.claim_delivery("w", 60, 100).unwrap().unwrap();
+        assert_eq!(d.attempts, 2);
+        db.settle_delivery(
+            d.id,
+            "w",
+            &Settle::Dead {
+                at_us: 61,
+                error: "gave up".into(),
+            },
+        )
+        .unwrap();
+        let dead = db.deliveries(Some("dead"), 5).unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].last_error.as_deref(), Some("gave up"));
+        assert!(db.claim_delivery("w", 1_000, 100).unwrap().is_none());
+    }
+}

@@ -1,0 +1,772 @@
+//! Issue 13: `driftlog serve` end to end. Two stacks in two environments (gen-corpus
+//! scenarios) and their CloudTrail directories, a real `driftlog serve` process on loopback, a
+//! webhook receiver that checks the signature itself (its own HMAC, not driftlog's code), and
+//! the API and dashboard read over HTTP.
+//!
+//! A drift planted in prod between two scheduled runs gives exactly one webhook, naming who
+//! caused it; it shows in the API and on the dashboard with its cause; reverting it resolves it
+//! with one more webhook. The scenario's canary secret never appears in any answer.
+
+mod common;
+
+use common::{driftlog, gen_corpus};
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "whsec-test-7f3a";
+const ADMIN: &str = "dl_admin_token_for_tests";
+const READER: &str = "dl_read_token_for_tests";
+
+/// A request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A webhook receiver on 127.0.0.1: records every request and answers 200.
+fn receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+    let sink = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut headers = Vec::new();
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                let l = line.trim_end();
+                if l.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = l.split_once(':') {
+                    headers.push((k.trim().to_owned(), v.trim().to_owned()));
+                }
+            }
+            let len: usize = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .map_or(0, |(_, v)| v.parse().unwrap());
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            sink.lock().unwrap().push(Received { headers, body });
+            let mut stream = reader.into_inner();
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, got)
+}
+
+/// The receiver's own check of `Driftlog-Signature: t=…,v1=…` (docs/service.md).
+fn signature_ok(r: &Received) -> bool {
+    let Some(header) = r.header("driftlog-signature") else {
+        return false;
+    };
+    let mut t = "";
+    let mut v1 = "";
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", v)) => t = v,
+            Some(("v1", v)) => v1 = v,
+            _ => {}
+        }
+    }
+    let age = jiff::Timestamp::now().as_second() - t.parse::<i64>().unwrap_or(0);
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(&r.body);
+    age.abs() < 300 && hex::encode(mac.finalize().into_bytes()) == v1
+}
+
+struct Http {
+    addr: String,
+}
+
+struct Answer {
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+impl Http {
+    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        req.push_str(body);
+        s.write_all(req.as_bytes()).unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        let status = head.split(' ').nth(1).unwrap_or("0").parse().unwrap();
+        // Bodies come whole here (content-length), or chunked: undo the chunking.
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            let mut out = String::new();
+            let mut rest = body;
+            while let Some((size, tail)) = rest.split_once("\r\n") {
+                let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                out.push_str(&tail[..n]);
+                rest = &tail[n + 2..];
+            }
+            out
+        } else {
+            body.to_owned()
+        };
+        Answer {
+            status,
+            headers: head.to_owned(),
+            body,
+        }
+    }
+
+    fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        self.request("GET", path, &headers, "")
+    }
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn scenario(seed: u32, out: &Path) {
+    let tool = gen_corpus().unwrap();
+    let status = Command::new("python3")
+        .arg(tool)
+        .args([
+            "scenario",
+            "--resources",
+            "20",
+            "--seed",
+            &seed.to_string(),
+            "--out",
+        ])
+        .arg(out)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Start `driftlog serve` on a free loopback port (its log in `dir/serve.log`) and wait until
+/// it is ready.
+fn serve(dir: &Path, config: &Path, env: &[(&str, &str)]) -> (Server, Http) {
+    let port = free_port();
+    let log = std::fs::File::create(dir.join("serve.log")).unwrap();
+    let mut cmd = driftlog();
+    cmd.args(["serve", "--config"])
+        .arg(config)
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--poll-ms",
+            "100",
+            "--lease",
+            "10",
+        ])
+        .args(["--public-url", "http://dashboard.test"])
+        .env("DRIFTLOG_LOG_LEVEL", "info")
+        .stdout(Stdio::null())
+        .stderr(log);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let server = Server(cmd.spawn().unwrap());
+    let http = Http {
+        addr: format!("127.0.0.1:{port}"),
+    };
+    wait_for("/readyz", Duration::from_secs(60), || {
+        TcpStream::connect(&http.addr).is_ok() && http.get("/readyz", None).status == 200
+    });
+    (server, http)
+}
+
+fn sha(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+#[test]
+fn a_planted_drift_alerts_once_shows_with_its_cause_and_resolves_when_reverted() {
+    if gen_corpus().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (dev, prod) = (dir.path().join("dev"), dir.path().join("prod"));
+    scenario(1, &dev);
+    scenario(2, &prod);
+    let key: Value =
+        serde_json::from_slice(&std::fs::read(prod.join("answer-key.json")).unwrap()).unwrap();
+    let planted = &key["drifted"][0];
+    let canary = key["canary_secret"].as_str().unwrap().to_owned();
+    // prod starts as declared; the drift is planted later by swapping in the drifted state.
+    let prod_live = dir.path().join("prod-live.tfstate");
+    std::fs::copy(prod.join("declared.tfstate"), &prod_live).unwrap();
+
+    let (hook, received) = receiver();
+    let config = format!(
+        r#"
+[store]
+path = "state/events.db"
+
+[ledger]
+path = "state/ledger.db"
+key = "state/ledger.key"
+
+[[stack]]
+name = "app-dev"
+environment = "dev"
+state = "dev/declared.tfstate"
+live = "dev/live.tfstate"
+schedule = "*/2 * * * * *"
+
+[[stack]]
+name = "app-prod"
+environment = "prod"
+state = "prod/declared.tfstate"
+live = "prod-live.tfstate"
+schedule = "*/2 * * * * *"
+
+[[audit]]
+path = "dev/cloudtrail"
+schedule = "*/5 * * * * *"
+
+[[audit]]
+path = "prod/cloudtrail"
+schedule = "*/5 * * * * *"
+
+[[compare]]
+name = "app"
+stacks = ["app-dev", "app-prod"]
+schedule = "*/10 * * * * *"
+
+[[notify]]
+name = "prod-hook"
+kind = "webhook"
+url_env = "TEST_HOOK_URL"
+secret_env = "TEST_HOOK_SECRET"
+environments = ["prod"]
+
+[[token]]
+name = "ops-admin"
+role = "admin"
+sha256 = "{}"
+
+[[token]]
+name = "ci"
+role = "read"
+sha256 = "{}"
+"#,
+        sha(ADMIN),
+        sha(READER)
+    );
+    let config_path = dir.path().join("driftlog.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let check = common::run(driftlog().args(["config", "check"]).arg(&config_path));
+    assert_eq!(check.code, 0, "{}", check.stderr);
+
+    let (mut server, http) = serve(
+        dir.path(),
+        &config_path,
+        &[
+            ("TEST_HOOK_URL", hook.as_str()),
+            ("TEST_HOOK_SECRET", SECRET),
+        ],
+    );
+    let serve_log = || std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+    assert_eq!(http.get("/healthz", None).body, "ok\n");
+
+    // Tokens: none is 401, a reader may read but not write, an admin may write.
+    assert_eq!(http.get("/api/v1/stacks", None).status, 401);
+    assert_eq!(http.get("/api/v1/stacks", Some("dl_wrong")).status, 401);
+
+    // Both stacks run; dev has its scenario's drift from the start, prod none.
+    let stacks = |http: &Http| http.get("/api/v1/stacks", Some(READER)).json();
+    wait_for(
+        "a first run of each stack after the audit logs",
+        Duration::from_secs(90),
+        || {
+            let s = stacks(&http);
+            let ran = s["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["status"]["last_run"]["id"].is_i64());
+            let events = http.get("/api/v1/runs?limit=100", Some(READER)).json()["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["outcome"] == "ingested")
+                .count();
+            ran && events >= 2
+        },
+    );
+    // Runs after the ingests attribute dev's drift.
+    let dev_cause = || {
+        let f = http
+            .get("/api/v1/findings?stack=app-dev&state=open", Some(READER))
+            .json();
+        f["items"][0]["finding"]["attribution"]["caused_by"][0]["principal"].clone()
+    };
+    wait_for("dev's drift attributed", Duration::from_secs(60), || {
+        dev_cause().is_string()
+    });
+    let dev_key: Value =
+        serde_json::from_slice(&std::fs::read(dev.join("answer-key.json")).unwrap()).unwrap();
+    assert_eq!(
+        dev_cause(),
+        dev_key["drifted"][0]["caused_by"]["principal_arn"]
+    );
+    let s = stacks(&http);
+    let prod_status = s["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "app-prod")
+        .unwrap();
+    assert_eq!(prod_status["status"]["open"], 0, "{s}");
+    assert!(
+        received.lock().unwrap().is_empty(),
+        "dev's findings are not for the prod target"
+    );
+
+    // Plant the drift between two scheduled runs.
+    let runs_before = http
+        .get("/api/v1/runs?stack=app-prod&limit=1", Some(READER))
+        .json()["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    std::fs::copy(prod.join("live.tfstate"), &prod_live).unwrap();
+    wait_for("the webhook", Duration::from_secs(60), || {
+        !received.lock().unwrap().is_empty()
+    });
+    // Two more prod runs: the same drift is not news.
+    let latest_prod_run = || {
+        http.get("/api/v1/runs?stack=app-prod&limit=1", Some(READER))
+            .json()["items"][0]["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let after = latest_prod_run();
+    wait_for("two more prod runs", Duration::from_secs(60), || {
+        latest_prod_run() >= after + 2
+    });
+    let got = received.lock().unwrap().clone();
+    assert_eq!(
+        got.len(),
+        1,
+        "exactly one webhook: {:?}\n{}",
+        got,
+        serve_log()
+    );
+    let hook_call = &got[0];
+    assert!(
+        signature_ok(hook_call),
+        "the receiver verifies the signature: {:?}",
+        hook_call.headers
+    );
+    assert!(hook_call.header("driftlog-delivery").is_some());
+    let payload: Value = serde_json::from_slice(&hook_call.body).unwrap();
+    assert_eq!(payload["format_version"], "1.0");
+    assert_eq!(payload["run"]["stack"], "app-prod");
+    assert!(payload["run"]["id"].as_i64().unwrap() > runs_before);
+    let change = &payload["changes"][0];
+    assert_eq!(payload["changes"].as_array().unwrap().len(), 1, "{payload}");
+    assert_eq!(change["change"], "new");
+    assert_eq!(change["address"], planted["address"]);
+    assert_eq!(
+        change["caused_by"]["principal"],
+        planted["caused_by"]["principal_arn"]
+    );
+    assert_eq!(
+        change["caused_by"]["event_id"],
+        planted["caused_by"]["eventID"]
+    );
+    let id = change["finding_id"].as_i64().unwrap();
+    assert_eq!(
+        change["url"],
+        format!("http://dashboard.test/findings/{id}")
+    );
+
+    // The API has it, with its cause and evidence.
+    let f = http.get(&format!("/api/v1/findings/{id}"), Some(READER));
+    assert_eq!(f.status, 200);
+    assert!(f
+        .headers
+        .to_ascii_lowercase()
+        .contains("content-type: application/json"));
+    let f = f.json();
+    assert_eq!(
+        (f["state"].as_str(), f["environment"].as_str()),
+        (Some("open"), Some("prod"))
+    );
+    assert_eq!(f["finding"]["attribution"]["confidence"], "certain");
+    let listed = http
+        .get(
+            "/api/v1/findings?environment=prod&state=open&kind=changed",
+            Some(READER),
+        )
+        .json();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        http.get("/api/v1/findings?kind=bogus", Some(READER)).status,
+        400
+    );
+    assert_eq!(
+        http.get("/api/v1/findings/999999", Some(READER)).status,
+        404
+    );
+    let e = http.get("/api/v1/findings?limit=5000", Some(READER));
+    assert_eq!(e.status, 400);
+    assert!(e.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("at most 1000"));
+
+    // The event search reaches the cause.
+    let principal = planted["caused_by"]["principal_arn"].as_str().unwrap();
+    let ev = http
+        .get(
+            &format!(
+                "/api/v1/events?principal={}&writes_only=true",
+                principal.replace(':', "%3A").replace('/', "%2F")
+            ),
+            Some(READER),
+        )
+        .json();
+    assert!(
+        ev["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event_id"] == planted["caused_by"]["eventID"]),
+        "{ev}"
+    );
+
+    // The dashboard shows it with its cause, to a signed-in reader.
+    let page = http.get(&format!("/findings/{id}"), Some(READER));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(principal), "the cause is on the page");
+    assert!(page
+        .body
+        .contains(planted["caused_by"]["eventID"].as_str().unwrap()));
+    let signin = http.get("/", None);
+    assert_eq!(signin.status, 303, "no token: to the sign-in page");
+    let overview = http.request(
+        "GET",
+        "/",
+        &[("cookie", &format!("driftlog_token={READER}"))],
+        "",
+    );
+    assert_eq!(overview.status, 200);
+    assert!(overview.body.contains("app-prod") && overview.body.contains("<svg"));
+
+    // Acknowledging is for admins; the cookie alone cannot write (CSRF).
+    let ack = |token: &str| {
+        http.request(
+            "POST",
+            &format!("/api/v1/findings/{id}/ack"),
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("content-type", "application/json"),
+            ],
+            r#"{"note":"known, fix in PR 12"}"#,
+        )
+    };
+    assert_eq!(ack(READER).status, 403);
+    let csrf = http.request(
+        "POST",
+        &format!("/api/v1/findings/{id}/ack"),
+        &[
+            ("cookie", &format!("driftlog_token={ADMIN}")),
+            ("content-type", "application/json"),
+        ],
+        "{}",
+    );
+    assert_eq!(csrf.status, 403, "{}", csrf.body);
+    let acked = ack(ADMIN);
+    assert_eq!(acked.status, 200, "{}", acked.body);
+    assert_eq!(acked.json()["acknowledged"]["by"], "ops-admin");
+
+    // Metrics count the open finding by stack, environment and kind.
+    let metrics = http.get("/metrics", Some(READER));
+    assert!(
+        metrics.body.contains(
+            r#"driftlog_open_findings{stack="app-prod",environment="prod",kind="changed"} 1"#
+        ),
+        "{}",
+        metrics.body
+    );
+    assert!(metrics.body.contains("driftlog_runs_total"));
+
+    // Revert: the next run resolves it, with one more webhook.
+    std::fs::copy(prod.join("declared.tfstate"), &prod_live).unwrap();
+    wait_for("the resolved webhook", Duration::from_secs(60), || {
+        received.lock().unwrap().len() >= 2
+    });
+    let after = latest_prod_run();
+    wait_for("two more prod runs", Duration::from_secs(60), || {
+        latest_prod_run() >= after + 2
+    });
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "{}", serve_log());
+    assert!(signature_ok(&got[1]));
+    let resolved: Value = serde_json::from_slice(&got[1].body).unwrap();
+    assert_eq!(resolved["changes"][0]["change"], "resolved");
+    assert_eq!(resolved["changes"][0]["finding_id"], id);
+    let f = http
+        .get(&format!("/api/v1/findings/{id}"), Some(READER))
+        .json();
+    assert_eq!(f["state"], "resolved");
+    let alerts = http.get("/api/v1/alerts", Some(READER)).json();
+    assert!(
+        alerts["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["state"] == "delivered"),
+        "{alerts}"
+    );
+
+    // The comparison ran on its own schedule.
+    let runs = http.get("/api/v1/runs?limit=500", Some(READER)).json();
+    assert!(
+        runs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["job"] == "compare:app" && r["outcome"] == "compared"),
+        "{runs}"
+    );
+
+    // No answer carried the scenario's secret.
+    for path in [
+        "/api/v1/findings?limit=1000",
+        "/api/v1/runs?limit=1000",
+        "/api/v1/alerts",
+        "/",
+    ] {
+        let body = http.get(path, Some(READER)).body;
+        assert!(!body.contains(&canary), "{path} leaks the canary");
+    }
+    for r in &got {
+        assert!(!String::from_utf8_lossy(&r.body).contains(&canary));
+    }
+    assert!(!serve_log().contains(&canary));
+    assert!(!serve_log().contains(&hook), "the webhook URL is a secret");
+
+    // SIGTERM: a clean stop.
+    let pid = server.0.id();
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = server.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}\n{}", serve_log());
+    assert!(serve_log().contains("stopped"));
+}
+
+/// The dashboard in Debian's Chromium: each page loads with no console error, shows the
+/// numbers the API has, and its screenshot is a real page (kept with
+/// `DRIFTLOG_KEEP_SCREENSHOTS=DIR`). No tokens here: on loopback the dashboard is open.
+#[test]
+fn the_dashboard_renders_in_chromium_with_the_numbers_of_the_api() {
+    let Some(chromium) = common::browser::chromium() else {
+        return;
+    };
+    if gen_corpus().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    scenario(1, &dir.path().join("dev"));
+    scenario(2, &dir.path().join("prod"));
+    scenario(3, &dir.path().join("staging"));
+    let key: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("prod/answer-key.json")).unwrap())
+            .unwrap();
+    let mut config = String::new();
+    for env in ["dev", "staging", "prod"] {
+        config.push_str(&format!(
+            "[[stack]]\nname = \"app-{env}\"\nenvironment = \"{env}\"\nstate = \"{env}/declared.tfstate\"\nlive = \"{env}/live.tfstate\"\nschedule = \"*/2 * * * * *\"\n\n[[audit]]\npath = \"{env}/cloudtrail\"\nschedule = \"*/3 * * * * *\"\n\n"
+        ));
+    }
+    config.push_str("[[compare]]\nname = \"app\"\nstacks = [\"app-staging\", \"app-prod\"]\nschedule = \"*/4 * * * * *\"\n\n[store]\npath = \"state/events.db\"\n\n[ledger]\npath = \"state/ledger.db\"\nkey = \"state/ledger.key\"\n");
+    let config_path = dir.path().join("driftlog.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let (_server, http) = serve(dir.path(), &config_path, &[]);
+    let prod_finding =
+        || http.get("/api/v1/findings?stack=app-prod", None).json()["items"][0].clone();
+    wait_for(
+        "prod's drift attributed, after a few runs",
+        Duration::from_secs(90),
+        || {
+            let f = prod_finding();
+            f["finding"]["attribution"]["caused_by"][0]["principal"].is_string()
+                && http.get("/api/v1/runs?stack=app-prod&limit=5", None).json()["items"]
+                    .as_array()
+                    .unwrap()
+                    .len()
+                    >= 4
+        },
+    );
+    let f = prod_finding();
+    let id = f["id"].as_i64().unwrap();
+    let ack = http.request(
+        "POST",
+        &format!("/api/v1/findings/{id}/ack"),
+        &[],
+        r#"{"note":"tracked in OPS-12"}"#,
+    );
+    assert_eq!(ack.status, 200, "{}", ack.body);
+    let stacks = http.get("/api/v1/stacks", None).json();
+    let open: i64 = stacks["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"]["open"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(open, 3, "one drift per scenario: {stacks}");
+
+    let shots = dir.path().join("shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let base = format!("http://{}", http.addr);
+    let principal = key["drifted"][0]["caused_by"]["principal_arn"]
+        .as_str()
+        .unwrap();
+    let pages: [(&str, String, Vec<String>); 4] = [
+        (
+            "overview",
+            format!("{base}/"),
+            vec![
+                r#"id="open-total">3<"#.into(),
+                "app-prod".into(),
+                "app-staging".into(),
+                "app-dev".into(),
+                "<polyline".into(),
+                "Environments".into(),
+                " ago".into(),
+            ],
+        ),
+        (
+            "stack",
+            format!("{base}/stacks/app-prod"),
+            vec![
+                "Open findings (1)".into(),
+                principal.into(),
+                "Scan now".into(),
+                "anonymous".into(),
+            ],
+        ),
+        (
+            "finding",
+            format!("{base}/findings/{id}"),
+            vec![
+                f["address"].as_str().unwrap().into(),
+                principal.into(),
+                "certain".into(),
+                r#"class="ev cause""#.into(),
+                "tracked in OPS-12".into(),
+                key["drifted"][0]["caused_by"]["eventID"]
+                    .as_str()
+                    .unwrap()
+                    .into(),
+            ],
+        ),
+        ("login", format!("{base}/login"), vec!["Sign in".into()]),
+    ];
+    let canary = key["canary_secret"].as_str().unwrap();
+    for (name, url, expect) in &pages {
+        let r = common::browser::render_url(
+            &chromium,
+            url,
+            &shots.join(format!("dashboard-{name}.png")),
+        );
+        for text in expect {
+            assert!(
+                r.dom.contains(text.as_str()),
+                "{name}: `{text}` not on the rendered page"
+            );
+        }
+        assert!(
+            !r.log.contains("Uncaught") && !r.log.contains(":ERROR:CONSOLE"),
+            "{name}: console errors: {}",
+            r.log
+        );
+        let n = common::browser::colours(&r.screenshot);
+        assert!(n > 20, "{name}: the screenshot looks blank ({n} colours)");
+        assert!(!r.dom.contains(canary), "{name} shows the canary secret");
+    }
+}
