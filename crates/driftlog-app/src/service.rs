@@ -112,11 +112,12 @@ impl Service {
                 .unwrap_or_else(|| driftlog_store::DEFAULT_PATH.into()),
         );
         let ledger = Recorder {
-            ledger: config
-                .ledger
-                .path
-                .as_ref()
-                .map_or_else(|| base.join(".driftlog/ledger.db"), |p| base.join(p)),
+            // `off`, as on the command line, appends nothing.
+            ledger: match &config.ledger.path {
+                Some(p) if p.as_os_str() == "off" => p.clone(),
+                Some(p) => base.join(p),
+                None => base.join(".driftlog/ledger.db"),
+            },
             key: config
                 .ledger
                 .key

@@ -135,6 +135,11 @@ impl FromRequestParts<Arc<State>> for Admin {
     }
 }
 
+/// A filter given empty (`?stack=`) is no filter: forms and scripts send empty fields.
+fn given(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.trim().is_empty())
+}
+
 /// A query string that does not parse is a 400 in the API's error shape.
 pub struct Q<T>(pub T);
 
@@ -368,7 +373,7 @@ async fn runs(
     Q(p): Q<RunParams>,
 ) -> Result<Json<Value>, ApiError> {
     let q = RunQuery {
-        stack: p.stack,
+        stack: given(p.stack),
         before_id: p.before,
         limit: limit(p.limit)?,
     };
@@ -400,6 +405,12 @@ async fn findings(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
     Q(p): Q<FindingParams>,
 ) -> Result<Json<Value>, ApiError> {
+    let p = FindingParams {
+        stack: given(p.stack),
+        environment: given(p.environment),
+        since: given(p.since),
+        ..p
+    };
     if let Some(k) = &p.kind {
         if !matches!(k.as_str(), "changed" | "deleted" | "unmanaged") {
             return Err(ApiError::bad_request(
@@ -559,13 +570,13 @@ async fn events(
         .map_err(|_| ApiError::bad_request("source: not a log source"))?;
     let request = driftlog_app::events::EventsRequest {
         store: state.service.store.clone(),
-        resource: p.resource,
-        principal: p.principal,
-        action: p.action,
+        resource: given(p.resource),
+        principal: given(p.principal),
+        action: given(p.action),
         actor_kind,
         source,
-        since: p.since,
-        until: p.until,
+        since: given(p.since),
+        until: given(p.until),
         writes_only: p.writes_only.unwrap_or(false),
         limit: Some(limit(p.limit)? as u64),
         raw: false,

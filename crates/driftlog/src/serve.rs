@@ -45,7 +45,11 @@ pub fn run(args: &ServeArgs, aws: &driftlog_aws::AwsOptions) -> Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(driftlog_server::serve(service, options))?;
+    let served = runtime.block_on(driftlog_server::serve(service, options));
+    // A job released after the grace period may still block a thread (a read that never
+    // ends): do not wait for it, its lease is free and another worker will run it.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    served?;
     Ok(exit::CLEAN)
 }
 

@@ -227,6 +227,8 @@ fn serve(dir: &Path, config: &Path, env: &[(&str, &str)]) -> (Server, Http) {
             "100",
             "--lease",
             "10",
+            "--grace",
+            "2",
         ])
         .args(["--public-url", "http://dashboard.test"])
         .env("DRIFTLOG_LOG_LEVEL", "info")
@@ -769,4 +771,295 @@ fn the_dashboard_renders_in_chromium_with_the_numbers_of_the_api() {
         assert!(n > 20, "{name}: the screenshot looks blank ({n} colours)");
         assert!(!r.dom.contains(canary), "{name} shows the canary secret");
     }
+}
+
+/// The OpenAPI document is checked against the running server by schemathesis (PyPI): every
+/// operation with generated valid and invalid requests, stateful sequences, and every check
+/// (status codes, content types, response schemas, no server error).
+#[test]
+fn the_api_conforms_to_its_openapi_document_under_schemathesis() {
+    if gen_corpus().is_none() {
+        return;
+    }
+    if Command::new("schemathesis")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIP: no schemathesis on PATH (scripts/install-test-tools installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    scenario(1, &dir.path().join("e1"));
+    scenario(2, &dir.path().join("e2"));
+    let config = format!(
+        "[store]\npath = \"state/events.db\"\n\n[ledger]\npath = \"off\"\n\n\
+         [[stack]]\nname = \"a\"\nenvironment = \"dev\"\nstate = \"e1/declared.tfstate\"\nlive = \"e1/live.tfstate\"\nschedule = \"*/5 * * * * *\"\n\n\
+         [[stack]]\nname = \"b\"\nenvironment = \"prod\"\nstate = \"e2/declared.tfstate\"\nlive = \"e2/live.tfstate\"\nschedule = \"*/5 * * * * *\"\n\n\
+         [[audit]]\npath = \"e2/cloudtrail\"\nschedule = \"0 * * * *\"\n\n\
+         [[token]]\nname = \"admin\"\nrole = \"admin\"\nsha256 = \"{}\"\n",
+        sha(ADMIN)
+    );
+    let config_path = dir.path().join("driftlog.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let (_server, http) = serve(dir.path(), &config_path, &[]);
+    wait_for("findings to exist", Duration::from_secs(60), || {
+        http.get("/api/v1/findings", Some(ADMIN)).json()["items"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2)
+    });
+    let out = Command::new("schemathesis")
+        .args(["run", &format!("http://{}/api/v1/openapi.json", http.addr)])
+        .args(["-H", &format!("Authorization: Bearer {ADMIN}")])
+        .args([
+            "--checks",
+            "all",
+            "--max-examples",
+            "60",
+            "--seed",
+            "20261129",
+        ])
+        .env("SCHEMATHESIS_HOOKS", "")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "schemathesis found failures:\n{text}");
+    assert!(text.contains("passed"), "{text}");
+}
+
+/// Several workers share one store. A worker killed with SIGKILL in the middle of a job loses
+/// it when its lease ends and another takes it over; the run is recorded once. A worker
+/// stopped with SIGTERM releases a job still running after the grace period, and the next
+/// worker runs it at once. The job's declared state is a named pipe, so it stays "running"
+/// exactly until the test writes the state into it.
+#[test]
+fn a_killed_workers_job_is_taken_over_once_and_a_stopped_workers_job_is_released() {
+    if gen_corpus().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sc = dir.path().join("sc");
+    scenario(2, &sc);
+    let fifo = dir.path().join("declared.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let config = "[store]\npath = \"state/events.db\"\n\n[ledger]\npath = \"off\"\n\n\
+                  [[stack]]\nname = \"p\"\nenvironment = \"prod\"\nstate = \"declared.fifo\"\nlive = \"sc/live.tfstate\"\nschedule = \"0 0 1 1 *\"\n";
+    let config_path = dir.path().join("driftlog.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let declared = std::fs::read(sc.join("declared.tfstate")).unwrap();
+    let feed = |fifo: std::path::PathBuf, bytes: Vec<u8>| {
+        // Opening a pipe for writing waits for its reader: the worker's job.
+        std::thread::spawn(move || std::fs::write(fifo, bytes).unwrap())
+    };
+    let worker = |name: &str| {
+        let sub = dir.path().join(name);
+        std::fs::create_dir_all(&sub).unwrap();
+        serve(&sub, &config_path, &[])
+    };
+    let log = |name: &str| {
+        std::fs::read_to_string(dir.path().join(name).join("serve.log")).unwrap_or_default()
+    };
+    let claimed = |name: &str, claims: u32| log(name).contains(&format!("claims={claims}"));
+
+    // A claims the job and blocks in it; it is killed.
+    let (mut a, _) = worker("a");
+    wait_for("A to claim the job", Duration::from_secs(30), || {
+        claimed("a", 1)
+    });
+    a.0.kill().unwrap();
+    a.0.wait().unwrap();
+    // B takes it over once A's lease (10 s, renewed every 3 s) ends, and runs it.
+    let (mut b, http) = worker("b");
+    let runs = |http: &Http| {
+        http.get("/api/v1/runs?stack=p", None).json()["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!claimed("b", 2), "the lease still holds");
+    wait_for("B to take the job over", Duration::from_secs(30), || {
+        claimed("b", 2)
+    });
+    let writer = feed(fifo.clone(), declared.clone());
+    wait_for("B's run", Duration::from_secs(30), || {
+        !runs(&http).is_empty()
+    });
+    writer.join().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let recorded = runs(&http);
+    assert_eq!(recorded.len(), 1, "recorded once: {recorded:?}");
+    assert_eq!(recorded[0]["outcome"], "drift");
+    assert_eq!(recorded[0]["new"], 1);
+
+    // A run on demand; B claims it and is stopped while it blocks: it releases the job.
+    let now = http.request("POST", "/api/v1/stacks/p/run", &[], "");
+    assert_eq!(now.status, 202, "{}", now.body);
+    wait_for(
+        "B to claim the run on demand",
+        Duration::from_secs(30),
+        || claimed("b", 3),
+    );
+    Command::new("kill")
+        .args(["-TERM", &b.0.id().to_string()])
+        .status()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = b.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "B did not stop: {}",
+            log("b")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{}", log("b"));
+    assert!(log("b").contains("released"), "{}", log("b"));
+    // C runs the released job at once, without waiting for a lease.
+    let (_c, http) = worker("c");
+    wait_for(
+        "C to claim the released job",
+        Duration::from_secs(5),
+        || claimed("c", 4),
+    );
+    let writer = feed(fifo.clone(), declared);
+    wait_for("C's run", Duration::from_secs(30), || {
+        runs(&http).len() == 2
+    });
+    writer.join().unwrap();
+    let recorded = runs(&http);
+    assert_eq!(
+        recorded[0]["new"], 0,
+        "the same drift is not new again: {recorded:?}"
+    );
+    assert_eq!(recorded[0]["open"], 1);
+}
+
+/// A receiver that answers 503 twice then 200 gets the alert on the third attempt (same
+/// delivery id each time); one that answers 404 gets one attempt, and the alert is
+/// dead-lettered, visible in the API and on the dashboard.
+#[test]
+fn alerts_are_retried_with_backoff_and_refused_ones_are_dead_lettered() {
+    if gen_corpus().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    scenario(1, &dir.path().join("sc"));
+    // A receiver with scripted answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let sink = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut first = String::new();
+            reader.read_line(&mut first).unwrap();
+            let path = first.split(' ').nth(1).unwrap_or("").to_owned();
+            let mut len = 0;
+            let mut delivery = String::new();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let l = line.trim_end().to_ascii_lowercase();
+                if l.is_empty() {
+                    break;
+                }
+                if let Some(v) = l.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+                if let Some(v) = l.strip_prefix("driftlog-delivery:") {
+                    delivery = v.trim().to_owned();
+                }
+            }
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            let tries = {
+                let mut s = sink.lock().unwrap();
+                s.push((path.clone(), delivery));
+                s.iter().filter(|(p, _)| *p == path).count()
+            };
+            let status = match path.as_str() {
+                "/flaky" if tries <= 2 => "503 Service Unavailable",
+                "/gone" => "404 Not Found",
+                _ => "200 OK",
+            };
+            let mut stream = reader.into_inner();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+    });
+    let config = "[store]\npath = \"state/events.db\"\n\n[ledger]\npath = \"off\"\n\n\
+         [[stack]]\nname = \"s\"\nenvironment = \"dev\"\nstate = \"sc/declared.tfstate\"\nlive = \"sc/live.tfstate\"\nschedule = \"0 0 1 1 *\"\n\n\
+         [[notify]]\nname = \"flaky\"\nkind = \"webhook\"\nurl_env = \"FLAKY_URL\"\nsecret_env = \"HOOK_SECRET\"\n\n\
+         [[notify]]\nname = \"gone\"\nkind = \"slack\"\nurl_env = \"GONE_URL\"\n";
+    let config_path = dir.path().join("driftlog.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let flaky = format!("{base}/flaky");
+    let gone = format!("{base}/gone");
+    let (_server, http) = serve(
+        dir.path(),
+        &config_path,
+        &[
+            ("FLAKY_URL", &flaky),
+            ("GONE_URL", &gone),
+            ("HOOK_SECRET", SECRET),
+        ],
+    );
+    let alerts = |state: &str| {
+        http.get(&format!("/api/v1/alerts?state={state}"), None)
+            .json()["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    wait_for(
+        "the flaky target's alert, on its third attempt",
+        Duration::from_secs(60),
+        || !alerts("delivered").is_empty(),
+    );
+    let delivered = alerts("delivered");
+    assert_eq!(delivered[0]["target"], "flaky");
+    assert_eq!(delivered[0]["attempts"], 3);
+    let dead = alerts("dead");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(
+        (dead[0]["target"].as_str(), dead[0]["attempts"].as_i64()),
+        (Some("gone"), Some(1))
+    );
+    assert!(
+        dead[0]["last_error"].as_str().unwrap().contains("404"),
+        "{dead:?}"
+    );
+    assert_eq!(
+        dead[0]["body"]["text"], "driftlog: 1 new in s (dev)",
+        "a Slack message"
+    );
+    let seen = seen.lock().unwrap().clone();
+    let flaky_ids: Vec<&String> = seen
+        .iter()
+        .filter(|(p, _)| p == "/flaky")
+        .map(|(_, d)| d)
+        .collect();
+    assert_eq!(flaky_ids.len(), 3);
+    assert!(
+        flaky_ids.iter().all(|d| *d == flaky_ids[0]),
+        "one delivery id across retries"
+    );
+    let page = http.get("/", None).body;
+    assert!(
+        page.contains("gone") && page.contains("404"),
+        "dead letters on the dashboard"
+    );
 }
