@@ -237,8 +237,9 @@ pub enum Attempt {
     Refused(String),
 }
 
-/// How long to wait before attempt `attempt + 1` (1-based): exponential from 2 s, capped at
-/// 10 minutes, with full jitter so many alerts do not retry in step.
+/// How long to wait after failed attempt `attempt` (1-based): a ceiling of 2^attempt seconds,
+/// capped at 10 minutes, of which half is fixed and half random ("equal jitter"), so many
+/// alerts failing together do not retry in step.
 pub fn backoff(attempt: i64) -> Duration {
     let cap = 2u64.saturating_pow(attempt.clamp(1, 20) as u32).min(600);
     let mut b = [0u8; 8];
