@@ -318,23 +318,51 @@ pub fn run_json(r: &driftlog_store::service::RunRow) -> Value {
     })
 }
 
-pub fn finding_json(f: &driftlog_store::service::FindingRow) -> Value {
-    json!({
-        "id": f.id,
-        "stack": f.stack,
-        "environment": f.environment,
-        "address": f.address,
-        "kind": f.kind,
-        "state": f.state,
-        "first_seen": time(f.first_seen_us),
-        "last_seen": time(f.last_seen_us),
-        "changed": time(f.changed_us),
-        "resolved": f.resolved_us.map(time),
-        "first_run": f.first_run,
-        "last_run": f.last_run,
-        "acknowledged": f.acknowledged.as_ref().map(|a| json!({"by": a.by, "at": time(a.at_us), "note": a.note})),
-        "finding": f.finding,
-    })
+/// A finding as the API serves it. The stored report entry is written out as stored, not
+/// parsed and serialized again: listing pages are mostly that.
+#[derive(serde::Serialize)]
+pub struct FindingOut<'a> {
+    id: i64,
+    stack: &'a str,
+    environment: &'a str,
+    address: &'a str,
+    kind: &'a str,
+    state: &'a str,
+    first_seen: String,
+    last_seen: String,
+    changed: String,
+    resolved: Option<String>,
+    first_run: i64,
+    last_run: i64,
+    acknowledged: Option<Value>,
+    finding: &'a serde_json::value::RawValue,
+}
+
+pub fn finding_json(f: &driftlog_store::service::FindingRow) -> FindingOut<'_> {
+    FindingOut {
+        id: f.id,
+        stack: &f.stack,
+        environment: &f.environment,
+        address: &f.address,
+        kind: &f.kind,
+        state: &f.state,
+        first_seen: time(f.first_seen_us),
+        last_seen: time(f.last_seen_us),
+        changed: time(f.changed_us),
+        resolved: f.resolved_us.map(time),
+        first_run: f.first_run,
+        last_run: f.last_run,
+        acknowledged: f
+            .acknowledged
+            .as_ref()
+            .map(|a| json!({"by": a.by, "at": time(a.at_us), "note": a.note})),
+        finding: &f.finding,
+    }
+}
+
+/// The same as a value (the dashboard's templates read its fields).
+pub fn finding_value(f: &driftlog_store::service::FindingRow) -> Value {
+    serde_json::to_value(finding_json(f)).unwrap_or(Value::Null)
 }
 
 fn limit(n: Option<usize>) -> Result<usize, ApiError> {
@@ -404,7 +432,7 @@ async fn findings(
     _: Reader,
     axum::extract::State(state): axum::extract::State<Arc<State>>,
     Q(p): Q<FindingParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let p = FindingParams {
         stack: given(p.stack),
         environment: given(p.environment),
@@ -437,10 +465,16 @@ async fn findings(
     let next = (rows.len() == n)
         .then(|| rows.last().map(|r| r.id))
         .flatten();
-    Ok(Json(json!({
-        "items": rows.iter().map(finding_json).collect::<Vec<_>>(),
-        "next": next,
-    })))
+    #[derive(serde::Serialize)]
+    struct Page<'a> {
+        items: Vec<FindingOut<'a>>,
+        next: Option<i64>,
+    }
+    Ok(Json(Page {
+        items: rows.iter().map(finding_json).collect(),
+        next,
+    })
+    .into_response())
 }
 
 fn id(text: &str) -> Result<i64, ApiError> {
@@ -452,11 +486,11 @@ async fn finding(
     _: Reader,
     axum::extract::State(state): axum::extract::State<Arc<State>>,
     Path(raw): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = id(&raw)?;
     let row = state.blocking(move |s| s.finding(id)).await?;
     let row = row.ok_or_else(|| ApiError::not_found(format!("no finding {id}")))?;
-    Ok(Json(finding_json(&row)))
+    Ok(Json(finding_json(&row)).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -470,7 +504,7 @@ async fn acknowledge(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
     Path(raw): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = id(&raw)?;
     // An empty body is no note; anything else is `{"note": "…"}`.
     let body: AckBody = if body.iter().all(u8::is_ascii_whitespace) {
@@ -495,7 +529,7 @@ async fn acknowledge(
     let row = state.blocking(move |s| s.finding(id)).await?;
     let row = row.ok_or_else(|| ApiError::not_found(format!("no finding {id}")))?;
     tracing::info!(finding = id, by = %who.name, "acknowledged");
-    Ok(Json(finding_json(&row)))
+    Ok(Json(finding_json(&row)).into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,7 +9,7 @@
 //! - `/findings/ID`: what changed, who caused it with the evidence, and the resource's
 //!   timeline of audit events (SVG).
 
-use crate::api::{finding_json, run_json, stack_list};
+use crate::api::{finding_value, run_json, stack_list};
 use crate::auth::{Caller, Role, COOKIE};
 use crate::State;
 use axum::extract::{Form, Path};
@@ -211,7 +211,7 @@ async fn overview(
             open => open,
             drifting => drifting,
             environments => v(&environments),
-            recent => v(&recent.iter().map(finding_json).collect::<Vec<_>>()),
+            recent => v(&recent.iter().map(finding_value).collect::<Vec<_>>()),
             comparisons => v(&comparisons),
             dead => v(&dead.iter().map(|d| json!({"id": d.id, "target": d.target, "run": d.run, "attempts": d.attempts, "error": d.last_error})).collect::<Vec<_>>()),
             ledger => v(&ledger),
@@ -271,8 +271,8 @@ async fn stack(
             name => name,
             environment => environment,
             schedule => config.schedule.get_ref(),
-            open => v(&open.iter().map(|f| finding_json(f)).collect::<Vec<_>>()),
-            resolved => v(&resolved.iter().map(|f| finding_json(f)).collect::<Vec<_>>()),
+            open => v(&open.iter().map(|f| finding_value(f)).collect::<Vec<_>>()),
+            resolved => v(&resolved.iter().map(|f| finding_value(f)).collect::<Vec<_>>()),
             runs => v(&runs.iter().take(30).map(run_json).collect::<Vec<_>>()),
             plot => minijinja::Value::from_safe_string(drift_plot(&runs)),
         },
@@ -298,7 +298,8 @@ async fn finding(
         Err(e) => return unavailable(e),
     };
     // The resource's story: the audit events that name it (by its identifiers).
-    let identifiers: Vec<String> = row.finding["identifiers"]
+    let finding = row.finding_value();
+    let identifiers: Vec<String> = finding["identifiers"]
         .as_array()
         .map(|a| {
             a.iter()
@@ -324,7 +325,7 @@ async fn finding(
     .ok()
     .flatten()
     .unwrap_or_default();
-    let causes: Vec<String> = row.finding["attribution"]["caused_by"]
+    let causes: Vec<String> = finding["attribution"]["caused_by"]
         .as_array()
         .map(|a| {
             a.iter()
@@ -351,7 +352,7 @@ async fn finding(
         context! {
             caller => caller.name,
             admin => caller.role == Role::Admin,
-            f => v(&finding_json(&row)),
+            f => v(&finding_value(&row)),
             timeline => v(&timeline),
             timeline_svg => minijinja::Value::from_safe_string(svg),
         },

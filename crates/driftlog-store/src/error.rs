@@ -37,6 +37,9 @@ pub enum StoreError {
     /// recorded (the other worker's run is).
     #[error("store {path}: the lease on job `{job}` was lost to another worker; its run is not recorded")]
     LeaseLost { path: PathBuf, job: String },
+    /// A database server's error (PostgreSQL); `location` never carries a password.
+    #[error("store {}: {message}", location.display())]
+    Database { location: PathBuf, message: String },
     #[error("store {path}: {what} is damaged: {reason}")]
     Damaged {
         path: PathBuf,

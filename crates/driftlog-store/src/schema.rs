@@ -193,7 +193,21 @@ const V4: &str = "
         finding     TEXT NOT NULL,
         UNIQUE (stack, address, kind)
     );
-    CREATE INDEX service_findings_state ON service_findings (state, stack, id);
+    CREATE INDEX service_findings_state ON service_findings (state, id);
+    CREATE INDEX service_findings_stack ON service_findings (stack, state, id);
+    CREATE INDEX service_findings_environment ON service_findings (environment, state, id);
+    CREATE INDEX service_findings_changed ON service_findings (changed_us);
+    CREATE TABLE service_stacks (
+        stack           TEXT PRIMARY KEY,
+        environment     TEXT NOT NULL,
+        open            INTEGER NOT NULL,
+        changed         INTEGER NOT NULL,
+        deleted         INTEGER NOT NULL,
+        unmanaged       INTEGER NOT NULL,
+        acknowledged    INTEGER NOT NULL,
+        last_run        INTEGER NOT NULL,
+        last_success_us INTEGER
+    );
     CREATE TABLE service_jobs (
         name           TEXT PRIMARY KEY,
         due_us         INTEGER NOT NULL,

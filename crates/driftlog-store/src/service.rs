@@ -146,7 +146,8 @@ pub struct FindingRow {
     pub first_run: i64,
     pub last_run: i64,
     pub acknowledged: Option<Acknowledgement>,
-    pub finding: Value,
+    /// The finding as the scan reported it, as stored: served without being parsed again.
+    pub finding: Box<serde_json::value::RawValue>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -178,6 +179,90 @@ pub struct RunQuery {
     /// Ids below this one (pagination, newest first).
     pub before_id: Option<i64>,
     pub limit: usize,
+}
+
+/// A value bound to a query's placeholder, whatever the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    Text(String),
+    Int(i64),
+}
+
+/// The `WHERE` clause of a findings listing with only the filters given (so the database uses
+/// the index that fits: a `(? IS NULL OR …)` clause hides them), then the order and `LIMIT`,
+/// with its parameters in order. `placeholder(n)` writes the n-th (1-based) parameter in the
+/// database's syntax (`?1`, `$1`).
+pub fn finding_filter(q: &FindingQuery, placeholder: fn(usize) -> String) -> (String, Vec<Param>) {
+    let mut clauses = Vec::new();
+    let mut params = Vec::new();
+    let mut add = |column: &str, op: &str, p: Param| {
+        params.push(p);
+        clauses.push(format!("{column} {op} {}", placeholder(params.len())));
+    };
+    for (column, value) in [
+        ("stack", &q.stack),
+        ("environment", &q.environment),
+        ("kind", &q.kind),
+        ("state", &q.state),
+    ] {
+        if let Some(v) = value {
+            add(column, "=", Param::Text(v.clone()));
+        }
+    }
+    if let Some(t) = q.since_us {
+        add("changed_us", ">=", Param::Int(t));
+    }
+    if let Some(id) = q.after_id {
+        add("id", ">", Param::Int(id));
+    }
+    finish(clauses, params, "ORDER BY id", q.limit, placeholder)
+}
+
+/// The same for a runs listing (newest first).
+pub fn run_filter(q: &RunQuery, placeholder: fn(usize) -> String) -> (String, Vec<Param>) {
+    let mut clauses = Vec::new();
+    let mut params = Vec::new();
+    if let Some(stack) = &q.stack {
+        params.push(Param::Text(stack.clone()));
+        clauses.push(format!("stack = {}", placeholder(params.len())));
+    }
+    if let Some(id) = q.before_id {
+        params.push(Param::Int(id));
+        clauses.push(format!("id < {}", placeholder(params.len())));
+    }
+    finish(clauses, params, "ORDER BY id DESC", q.limit, placeholder)
+}
+
+fn finish(
+    clauses: Vec<String>,
+    mut params: Vec<Param>,
+    order: &str,
+    limit: usize,
+    placeholder: fn(usize) -> String,
+) -> (String, Vec<Param>) {
+    let clause = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {} ", clauses.join(" AND "))
+    };
+    params.push(Param::Int(limit as i64));
+    (
+        format!("{clause}{order} LIMIT {}", placeholder(params.len())),
+        params,
+    )
+}
+
+impl rusqlite::ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Param::Text(s) => s.to_sql(),
+            Param::Int(i) => i.to_sql(),
+        }
+    }
+}
+
+fn sqlite_placeholder(n: usize) -> String {
+    format!("?{n}")
 }
 
 /// A stack's standing: its open findings and its last runs.
@@ -291,22 +376,29 @@ pub trait ServiceStore: Send + Sync {
 }
 
 /// The service's history in the SQLite event store (schema version 4): one connection that
-/// writes, one that reads (WAL: reads never wait for a write).
+/// writes, and a few that read (WAL: reads never wait for a write, and each other not at all).
 pub struct ServiceDb {
     path: PathBuf,
     writer: Mutex<Connection>,
-    reader: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
 }
+
+/// Reading connections: enough for both cores' request threads to never queue on one.
+const READERS: usize = 8;
 
 impl ServiceDb {
     /// Open (creating it if needed) the store at `path` and bring its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let writer = Store::open(path)?.conn;
-        let reader = Store::open(path)?.conn;
+        let readers = (0..READERS)
+            .map(|_| Store::open(path).map(|s| Mutex::new(s.conn)))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             path: path.into(),
             writer: Mutex::new(writer),
-            reader: Mutex::new(reader),
+            readers,
+            next_reader: Default::default(),
         })
     }
 
@@ -326,29 +418,79 @@ impl ServiceDb {
         f(&mut conn).map_err(|e| self.sql(e))
     }
 
+    /// On a free reading connection (the first one not in use, from a rotating start), else
+    /// wait for the next in turn.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
-        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let start = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = self.readers.len();
+        let conn = (0..n)
+            .find_map(|i| self.readers[(start + i) % n].try_lock().ok())
+            .unwrap_or_else(|| {
+                self.readers[start % n]
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+            });
         f(&conn).map_err(|e| self.sql(e))
     }
 }
+
+/// A stack's counters after a run (`?1` stack, `?2` environment, `?3` run, `?4` when it
+/// succeeded or NULL), so listing stacks reads one row each instead of counting findings.
+/// The same SQL in SQLite and PostgreSQL (which writes `$1` for `?1`: [`dollar_placeholders`]).
+pub const REFRESH_STACK: &str = "INSERT INTO service_stacks (stack, environment, open, changed, \
+     deleted, unmanaged, acknowledged, last_run, last_success_us) \
+     SELECT CAST(?1 AS TEXT), CAST(?2 AS TEXT), count(*), \
+            count(*) FILTER (WHERE kind = 'changed'), count(*) FILTER (WHERE kind = 'deleted'), \
+            count(*) FILTER (WHERE kind = 'unmanaged'), count(*) FILTER (WHERE acked_by IS NOT NULL), \
+            CAST(?3 AS BIGINT), CAST(?4 AS BIGINT) \
+     FROM service_findings WHERE stack = ?1 AND state = 'open' \
+     ON CONFLICT (stack) DO UPDATE SET environment = excluded.environment, open = excluded.open, \
+        changed = excluded.changed, deleted = excluded.deleted, unmanaged = excluded.unmanaged, \
+        acknowledged = excluded.acknowledged, last_run = excluded.last_run, \
+        last_success_us = coalesce(excluded.last_success_us, service_stacks.last_success_us)";
+
+/// SQL written with `?N` placeholders, for PostgreSQL (`$N`). Only for the constants here,
+/// whose `?` are all placeholders.
+pub fn dollar_placeholders(sql: &str) -> String {
+    sql.replace('?', "$")
+}
+
+/// The acknowledged count of the stack of finding `?1`, after an acknowledgement.
+pub const RECOUNT_ACKS: &str = "UPDATE service_stacks SET acknowledged = \
+     (SELECT count(*) FROM service_findings f WHERE f.stack = service_stacks.stack \
+        AND f.state = 'open' AND f.acked_by IS NOT NULL) \
+     WHERE stack = (SELECT stack FROM service_findings WHERE id = ?1)";
+
+/// The stacks with their counters and last run: the same SQL in both databases.
+pub const STACKS: &str = "SELECT s.stack, s.environment, s.open, s.changed, s.deleted, \
+     s.unmanaged, s.acknowledged, s.last_success_us, r.id, r.job, r.stack, r.environment, \
+     r.started_us, r.finished_us, r.outcome, r.open, r.new, r.changed, r.resolved, r.summary \
+     FROM service_stacks s JOIN service_runs r ON r.id = s.last_run ORDER BY s.stack";
 
 const RUN_COLUMNS: &str = "id, job, stack, environment, started_us, finished_us, outcome, open, \
                            new, changed, resolved, summary";
 
 fn run_row(r: &rusqlite::Row) -> rusqlite::Result<RunRow> {
+    run_row_at(r, 0)
+}
+
+/// A run from the row's columns `at..`, in [`RUN_COLUMNS`] order.
+fn run_row_at(r: &rusqlite::Row, at: usize) -> rusqlite::Result<RunRow> {
     Ok(RunRow {
-        id: r.get(0)?,
-        job: r.get(1)?,
-        stack: r.get(2)?,
-        environment: r.get(3)?,
-        started_us: r.get(4)?,
-        finished_us: r.get(5)?,
-        outcome: r.get(6)?,
-        open: r.get(7)?,
-        new: r.get(8)?,
-        changed: r.get(9)?,
-        resolved: r.get(10)?,
-        summary: json(r.get::<_, String>(11)?),
+        id: r.get(at)?,
+        job: r.get(at + 1)?,
+        stack: r.get(at + 2)?,
+        environment: r.get(at + 3)?,
+        started_us: r.get(at + 4)?,
+        finished_us: r.get(at + 5)?,
+        outcome: r.get(at + 6)?,
+        open: r.get(at + 7)?,
+        new: r.get(at + 8)?,
+        changed: r.get(at + 9)?,
+        resolved: r.get(at + 10)?,
+        summary: json(r.get::<_, String>(at + 11)?),
     })
 }
 
@@ -379,7 +521,7 @@ fn finding_row(r: &rusqlite::Row) -> rusqlite::Result<FindingRow> {
             }),
             None => None,
         },
-        finding: json(r.get::<_, String>(15)?),
+        finding: raw(r.get::<_, String>(15)?),
     })
 }
 
@@ -399,6 +541,20 @@ fn delivery_row(r: &rusqlite::Row) -> rusqlite::Result<DeliveryRow> {
         last_error: r.get(8)?,
         done_us: r.get(9)?,
     })
+}
+
+/// Stored JSON as it is (stored by this code, so it is JSON; a damaged row reads as a string).
+fn raw(text: String) -> Box<serde_json::value::RawValue> {
+    serde_json::value::RawValue::from_string(text).unwrap_or_else(|e| {
+        serde_json::value::to_raw_value(&e.to_string()).expect("a string serializes")
+    })
+}
+
+impl FindingRow {
+    /// The finding as a value, for code that reads its fields.
+    pub fn finding_value(&self) -> Value {
+        serde_json::from_str(self.finding.get()).unwrap_or(Value::Null)
+    }
 }
 
 fn json(text: String) -> Value {
@@ -553,11 +709,16 @@ impl ServiceStore for ServiceDb {
                 )?;
             }
             let open: i64 = match &run.stack {
-                Some(stack) => tx.query_row(
-                    "SELECT count(*) FROM service_findings WHERE stack = ?1 AND state = 'open'",
-                    [stack],
-                    |r| r.get(0),
-                )?,
+                Some(stack) => {
+                    let success = (run.outcome != "error").then_some(run.finished_us);
+                    let environment = run.environment.as_deref().unwrap_or("");
+                    tx.execute(REFRESH_STACK, params![stack, environment, run_id, success])?;
+                    tx.query_row(
+                        "SELECT open FROM service_stacks WHERE stack = ?1",
+                        [stack],
+                        |r| r.get(0),
+                    )?
+                }
                 None => 0,
             };
             let count = |c: Change| transitions.iter().filter(|t| t.change == c).count() as i64;
@@ -598,38 +759,22 @@ impl ServiceStore for ServiceDb {
     }
 
     fn runs(&self, q: &RunQuery) -> Result<Vec<RunRow>, StoreError> {
+        let (filter, params) = run_filter(q, sqlite_placeholder);
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {RUN_COLUMNS} FROM service_runs \
-                 WHERE (?1 IS NULL OR stack = ?1) AND (?2 IS NULL OR id < ?2) \
-                 ORDER BY id DESC LIMIT ?3"
-            ))?;
-            let rows = stmt.query_map(params![q.stack, q.before_id, q.limit as i64], run_row)?;
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM service_runs {filter}"))?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), run_row)?;
             rows.collect()
         })
     }
 
     fn findings(&self, q: &FindingQuery) -> Result<Vec<FindingRow>, StoreError> {
+        let (filter, params) = finding_filter(q, sqlite_placeholder);
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {FINDING_COLUMNS} FROM service_findings \
-                 WHERE (?1 IS NULL OR stack = ?1) AND (?2 IS NULL OR environment = ?2) \
-                   AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR state = ?4) \
-                   AND (?5 IS NULL OR changed_us >= ?5) AND (?6 IS NULL OR id > ?6) \
-                 ORDER BY id LIMIT ?7"
+                "SELECT {FINDING_COLUMNS} FROM service_findings {filter}"
             ))?;
-            let rows = stmt.query_map(
-                params![
-                    q.stack,
-                    q.environment,
-                    q.kind,
-                    q.state,
-                    q.since_us,
-                    q.after_id,
-                    q.limit as i64
-                ],
-                finding_row,
-            )?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), finding_row)?;
             rows.collect()
         })
     }
@@ -653,67 +798,35 @@ impl ServiceStore for ServiceDb {
         now_us: i64,
     ) -> Result<bool, StoreError> {
         self.write(|conn| {
-            conn.execute(
+            let tx = conn.transaction()?;
+            let n = tx.execute(
                 "UPDATE service_findings SET acked_by = ?2, acked_us = ?3, ack_note = ?4 \
                  WHERE id = ?1",
                 params![id, by, now_us, note],
-            )
-            .map(|n| n == 1)
+            )?;
+            tx.execute(RECOUNT_ACKS, [id])?;
+            tx.commit()?;
+            Ok(n == 1)
         })
     }
 
     fn stacks(&self) -> Result<Vec<StackStatus>, StoreError> {
         self.read(|conn| {
-            let mut out: Vec<StackStatus> = Vec::new();
-            let mut stmt = conn.prepare_cached(
-                "SELECT stack, max(environment), \
-                        count(*) FILTER (WHERE state = 'open'), \
-                        count(*) FILTER (WHERE state = 'open' AND kind = 'changed'), \
-                        count(*) FILTER (WHERE state = 'open' AND kind = 'deleted'), \
-                        count(*) FILTER (WHERE state = 'open' AND kind = 'unmanaged'), \
-                        count(*) FILTER (WHERE state = 'open' AND acked_by IS NOT NULL) \
-                 FROM service_findings GROUP BY stack",
-            )?;
-            let mut counts: std::collections::HashMap<String, StackStatus> = stmt
-                .query_map([], |r| {
-                    Ok(StackStatus {
-                        stack: r.get(0)?,
-                        environment: r.get(1)?,
-                        open: r.get(2)?,
-                        changed: r.get(3)?,
-                        deleted: r.get(4)?,
-                        unmanaged: r.get(5)?,
-                        acknowledged: r.get(6)?,
-                        ..StackStatus::default()
-                    })
-                })?
-                .map(|s| s.map(|s| (s.stack.clone(), s)))
-                .collect::<rusqlite::Result<_>>()?;
-            let mut last = conn.prepare_cached(&format!(
-                "SELECT {RUN_COLUMNS} FROM service_runs WHERE id IN \
-                 (SELECT max(id) FROM service_runs WHERE stack IS NOT NULL GROUP BY stack) \
-                 ORDER BY stack"
-            ))?;
-            let runs = last
-                .query_map([], run_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut ok = conn.prepare_cached(
-                "SELECT max(finished_us) FROM service_runs WHERE stack = ?1 AND outcome != 'error'",
-            )?;
-            for run in runs {
-                let stack = run.stack.clone().unwrap_or_default();
-                let mut status = counts.remove(&stack).unwrap_or_else(|| StackStatus {
-                    stack: stack.clone(),
-                    environment: run.environment.clone().unwrap_or_default(),
-                    ..StackStatus::default()
-                });
-                status.last_success_us = ok.query_row([&stack], |r| r.get(0))?;
-                status.last_run = Some(run);
-                out.push(status);
-            }
-            out.extend(counts.into_values());
-            out.sort_by(|a, b| a.stack.cmp(&b.stack));
-            Ok(out)
+            let mut stmt = conn.prepare_cached(STACKS)?;
+            let rows = stmt.query_map([], |r| {
+                Ok(StackStatus {
+                    stack: r.get(0)?,
+                    environment: r.get(1)?,
+                    open: r.get(2)?,
+                    changed: r.get(3)?,
+                    deleted: r.get(4)?,
+                    unmanaged: r.get(5)?,
+                    acknowledged: r.get(6)?,
+                    last_success_us: r.get(7)?,
+                    last_run: Some(run_row_at(r, 8)?),
+                })
+            })?;
+            rows.collect()
         })
     }
 
@@ -896,245 +1009,19 @@ fn move_findings(
     Ok(transitions)
 }
 
+#[doc(hidden)]
+pub mod conformance;
+
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn db() -> (tempfile::TempDir, ServiceDb) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = ServiceDb::open(&dir.path().join("events.db")).unwrap();
-        (dir, db)
-    }
-
-    fn seen(address: &str, value: &str) -> Observed {
-        Observed {
-            address: address.into(),
-            kind: "changed".into(),
-            fingerprint: value.into(),
-            finding: json!({"address": address, "value": value}),
+    /// The conformance suite, each case on a fresh SQLite store.
+    #[test]
+    fn the_sqlite_store_conforms() {
+        for (name, case) in super::conformance::cases() {
+            let dir = tempfile::tempdir().unwrap();
+            let db = super::ServiceDb::open(&dir.path().join("events.db")).unwrap();
+            eprintln!("case {name}");
+            case(&db);
         }
-    }
-
-    fn run(job: &str, at: i64) -> RunRecord {
-        RunRecord {
-            job: job.into(),
-            stack: Some("net".into()),
-            environment: Some("prod".into()),
-            started_us: at,
-            finished_us: at,
-            outcome: "drift".into(),
-            summary: json!({}),
-        }
-    }
-
-    fn claim(db: &ServiceDb, worker: &str, now: i64) -> Claim {
-        db.claim_job(worker, now, 1_000)
-            .unwrap()
-            .expect("a job is due")
-    }
-
-    fn one_per_target(run: i64, t: &[Transition]) -> Vec<NewDelivery> {
-        vec![NewDelivery {
-            target: "hook".into(),
-            body: format!("run {run}: {}", t.len()),
-        }]
-    }
-
-    #[test]
-    fn a_finding_is_new_then_changed_then_resolved_then_new_again() {
-        let (_dir, db) = db();
-        db.ensure_jobs(&[("stack:net".into(), 0)]).unwrap();
-        let step = |at: i64, observed: &[Observed]| {
-            let c = claim(&db, "w1", at);
-            let r = db
-                .record_run(
-                    &c,
-                    &run("stack:net", at),
-                    Some(observed),
-                    true,
-                    &one_per_target,
-                )
-                .unwrap();
-            assert!(db.finish_job(&c, at + 1).unwrap());
-            r.transitions
-                .iter()
-                .map(|t| (t.change, t.address.clone()))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(step(10, &[seen("a", "1")]), [(Change::New, "a".into())]);
-        assert_eq!(
-            step(20, &[seen("a", "1")]),
-            [],
-            "the same drift is not news"
-        );
-        assert_eq!(
-            step(30, &[seen("a", "2"), seen("b", "1")]),
-            [(Change::Changed, "a".into()), (Change::New, "b".into())]
-        );
-        assert_eq!(
-            step(40, &[seen("b", "1")]),
-            [(Change::Resolved, "a".into())]
-        );
-        assert_eq!(
-            step(50, &[seen("a", "2"), seen("b", "1")]),
-            [(Change::New, "a".into())]
-        );
-        let a = db
-            .findings(&FindingQuery {
-                state: Some("open".into()),
-                limit: 10,
-                ..FindingQuery::default()
-            })
-            .unwrap();
-        assert_eq!(a.len(), 2);
-        assert_eq!((a[0].address.as_str(), a[0].first_seen_us), ("a", 50));
-        assert_eq!((a[1].first_seen_us, a[1].last_seen_us), (30, 50));
-        let runs = db
-            .runs(&RunQuery {
-                limit: 10,
-                ..RunQuery::default()
-            })
-            .unwrap();
-        assert_eq!(runs.len(), 5);
-        assert_eq!((runs[0].open, runs[0].new), (2, 1));
-        // Runs 1, 3, 4 and 5 moved something: one alert each; run 2 none.
-        let d = db.deliveries(None, 10).unwrap();
-        assert_eq!(d.iter().map(|d| d.run).collect::<Vec<_>>(), [5, 4, 3, 1]);
-        let status = db.stacks().unwrap();
-        assert_eq!(status.len(), 1);
-        assert_eq!((status[0].open, status[0].changed), (2, 2));
-        assert_eq!(status[0].last_run.as_ref().unwrap().id, 5);
-    }
-
-    #[test]
-    fn a_partial_run_resolves_nothing_and_an_acknowledgement_lasts_until_the_value_changes() {
-        let (_dir, db) = db();
-        db.ensure_jobs(&[("stack:net".into(), 0)]).unwrap();
-        let c = claim(&db, "w", 1);
-        db.record_run(
-            &c,
-            &run("stack:net", 1),
-            Some(&[seen("a", "1")]),
-            true,
-            &one_per_target,
-        )
-        .unwrap();
-        db.finish_job(&c, 2).unwrap();
-        assert!(db.acknowledge(1, "ana", Some("planned"), 3).unwrap());
-        let c = claim(&db, "w", 5);
-        let r = db
-            .record_run(&c, &run("stack:net", 5), Some(&[]), false, &one_per_target)
-            .unwrap();
-        assert!(r.transitions.is_empty(), "a partial read resolves nothing");
-        db.finish_job(&c, 6).unwrap();
-        assert_eq!(
-            db.finding(1).unwrap().unwrap().acknowledged.unwrap().by,
-            "ana"
-        );
-        let c = claim(&db, "w", 7);
-        db.record_run(
-            &c,
-            &run("stack:net", 7),
-            Some(&[seen("a", "2")]),
-            true,
-            &one_per_target,
-        )
-        .unwrap();
-        assert!(db.finding(1).unwrap().unwrap().acknowledged.is_none());
-        assert!(!db.acknowledge(99, "ana", None, 8).unwrap());
-    }
-
-    #[test]
-    fn a_job_is_held_by_one_worker_and_taken_over_when_its_lease_ends() {
-        let (_dir, db) = db();
-        db.ensure_jobs(&[("stack:net".into(), 100), ("audit:x".into(), 50)])
-            .unwrap();
-        assert!(
-            db.claim_job("w1", 10, 1_000).unwrap().is_none(),
-            "nothing due yet"
-        );
-        let first = claim(&db, "w1", 100);
-        assert_eq!(first.job, "audit:x", "the job due longest ago first");
-        let second = claim(&db, "w2", 100);
-        assert_eq!(second.job, "stack:net");
-        assert!(
-            db.claim_job("w3", 500, 1_000).unwrap().is_none(),
-            "both are held"
-        );
-        // w1 dies; after its lease, w3 takes the job over and records the run.
-        let taken = claim(&db, "w3", 1_200);
-        assert_eq!((taken.job.as_str(), taken.claims), ("audit:x", 2));
-        let late = db.record_run(&first, &run("audit:x", 1_300), None, true, &one_per_target);
-        assert!(
-            matches!(late, Err(StoreError::LeaseLost { .. })),
-            "{late:?}"
-        );
-        assert!(!db.finish_job(&first, 5_000).unwrap());
-        db.record_run(&taken, &run("audit:x", 1_300), None, true, &one_per_target)
-            .unwrap();
-        assert!(db.finish_job(&taken, 9_000).unwrap());
-        assert_eq!(
-            db.runs(&RunQuery {
-                limit: 9,
-                ..Default::default()
-            })
-            .unwrap()
-            .len(),
-            1
-        );
-        // A released job is due again at once.
-        db.release_job(&second).unwrap();
-        assert_eq!(claim(&db, "w2", 1_300).job, "stack:net");
-        // A run on demand makes a job due now.
-        assert!(db.claim_job("w2", 1_400, 1_000).unwrap().is_none());
-        assert!(db.run_now("audit:x", 1_400).unwrap());
-        assert!(!db.run_now("audit:nope", 1_400).unwrap());
-        assert_eq!(claim(&db, "w2", 1_400).job, "audit:x");
-    }
-
-    #[test]
-    fn an_alert_is_retried_then_dead_lettered() {
-        let (_dir, db) = db();
-        db.ensure_jobs(&[("stack:net".into(), 0)]).unwrap();
-        let c = claim(&db, "w", 1);
-        db.record_run(
-            &c,
-            &run("stack:net", 1),
-            Some(&[seen("a", "1")]),
-            true,
-            &one_per_target,
-        )
-        .unwrap();
-        let d = db.claim_delivery("w", 1, 100).unwrap().unwrap();
-        assert!(db.claim_delivery("x", 2, 100).unwrap().is_none(), "held");
-        db.settle_delivery(
-            d.id,
-            "w",
-            &Settle::Retry {
-                next_us: 50,
-                error: "503".into(),
-            },
-        )
-        .unwrap();
-        assert!(
-            db.claim_delivery("w", 10, 100).unwrap().is_none(),
-            "not due yet"
-        );
-        let d = db.claim_delivery("w", 60, 100).unwrap().unwrap();
-        assert_eq!(d.attempts, 2);
-        db.settle_delivery(
-            d.id,
-            "w",
-            &Settle::Dead {
-                at_us: 61,
-                error: "gave up".into(),
-            },
-        )
-        .unwrap();
-        let dead = db.deliveries(Some("dead"), 5).unwrap();
-        assert_eq!(dead.len(), 1);
-        assert_eq!(dead[0].last_error.as_deref(), Some("gave up"));
-        assert!(db.claim_delivery("w", 1_000, 100).unwrap().is_none());
     }
 }

@@ -1,0 +1,754 @@
+//! driftlog's PostgreSQL team store: the service's history behind the same
+//! [`ServiceStore`] trait as the embedded SQLite store, so several `driftlog serve` processes on
+//! several machines share one database.
+//!
+//! - Jobs and alerts are claimed with `SELECT … FOR UPDATE SKIP LOCKED`: a worker never waits
+//!   for a row another worker holds, and never gets the same one.
+//! - A run is recorded in one transaction that first locks its job's row and checks the lease
+//!   is still this worker's, so a worker whose job was taken over records nothing.
+//! - Connections come from a small pool; a connection that broke (the server restarted) is
+//!   dropped and the next call opens a new one, so the service rides through a restart with
+//!   at most the failed call's error.
+//! - The schema is versioned in `driftlog_schema` and migrated on connect, under an advisory
+//!   lock so two workers starting together migrate once.
+//!
+//! The suite in `driftlog_store::service::conformance` runs against it (tests/conformance.rs).
+
+use driftlog_store::service::{
+    dollar_placeholders, finding_filter, run_filter, Acknowledgement, Change, Claim, DeliveryRow,
+    FindingQuery, FindingRow, NewDelivery, Observed, Param, Recorded, RunQuery, RunRecord, RunRow,
+    ServiceStore, Settle, StackStatus, Transition, RECOUNT_ACKS, REFRESH_STACK, STACKS,
+};
+use driftlog_store::StoreError;
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row, Transaction};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Each migration runs once, in order; never edit a released one.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE service_runs (
+        id          BIGSERIAL PRIMARY KEY,
+        job         TEXT NOT NULL,
+        stack       TEXT,
+        environment TEXT,
+        started_us  BIGINT NOT NULL,
+        finished_us BIGINT NOT NULL,
+        outcome     TEXT NOT NULL,
+        open        BIGINT NOT NULL,
+        new         BIGINT NOT NULL,
+        changed     BIGINT NOT NULL,
+        resolved    BIGINT NOT NULL,
+        summary     JSONB NOT NULL
+    );
+    CREATE INDEX service_runs_stack ON service_runs (stack, id);
+    CREATE TABLE service_findings (
+        id            BIGSERIAL PRIMARY KEY,
+        stack         TEXT NOT NULL,
+        environment   TEXT NOT NULL,
+        address       TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        fingerprint   TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        first_seen_us BIGINT NOT NULL,
+        last_seen_us  BIGINT NOT NULL,
+        changed_us    BIGINT NOT NULL,
+        resolved_us   BIGINT,
+        first_run     BIGINT NOT NULL,
+        last_run      BIGINT NOT NULL,
+        acked_by      TEXT,
+        acked_us      BIGINT,
+        ack_note      TEXT,
+        finding       JSONB NOT NULL,
+        UNIQUE (stack, address, kind)
+    );
+    CREATE INDEX service_findings_state ON service_findings (state, id);
+    CREATE INDEX service_findings_stack ON service_findings (stack, state, id);
+    CREATE INDEX service_findings_environment ON service_findings (environment, state, id);
+    CREATE INDEX service_findings_changed ON service_findings (changed_us);
+    CREATE TABLE service_stacks (
+        stack           TEXT PRIMARY KEY,
+        environment     TEXT NOT NULL,
+        open            BIGINT NOT NULL,
+        changed         BIGINT NOT NULL,
+        deleted         BIGINT NOT NULL,
+        unmanaged       BIGINT NOT NULL,
+        acknowledged    BIGINT NOT NULL,
+        last_run        BIGINT NOT NULL,
+        last_success_us BIGINT
+    );
+    CREATE TABLE service_jobs (
+        name           TEXT PRIMARY KEY,
+        due_us         BIGINT NOT NULL,
+        owner          TEXT,
+        lease_until_us BIGINT,
+        claims         BIGINT NOT NULL DEFAULT 0,
+        last_run       BIGINT
+    );
+    CREATE INDEX service_jobs_due ON service_jobs (due_us);
+    CREATE TABLE service_deliveries (
+        id             BIGSERIAL PRIMARY KEY,
+        target         TEXT NOT NULL,
+        run            BIGINT NOT NULL,
+        body           TEXT NOT NULL,
+        created_us     BIGINT NOT NULL,
+        state          TEXT NOT NULL,
+        attempts       BIGINT NOT NULL DEFAULT 0,
+        next_us        BIGINT NOT NULL,
+        owner          TEXT,
+        lease_until_us BIGINT,
+        last_error     TEXT,
+        done_us        BIGINT,
+        UNIQUE (target, run)
+    );
+    CREATE INDEX service_deliveries_due ON service_deliveries (state, next_us);
+"];
+
+/// An arbitrary, fixed key for the migration's advisory lock.
+const MIGRATION_LOCK: i64 = 0x6472_6966_746c_6f67;
+
+/// The service's history in PostgreSQL.
+pub struct PgServiceStore {
+    url: String,
+    /// Where the store is, for messages: the URL without its password.
+    shown: PathBuf,
+    idle: Mutex<Vec<Client>>,
+}
+
+/// A URL with its password (and nothing else) replaced, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl PgServiceStore {
+    /// Connect (a `postgres://` URL or a libpq key=value string) and migrate.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let store = Self {
+            url: url.to_owned(),
+            shown: PathBuf::from(redact(url)),
+            idle: Mutex::new(Vec::new()),
+        };
+        let mut client = store.open()?;
+        store.migrate(&mut client)?;
+        store.give_back(client);
+        Ok(store)
+    }
+
+    fn err(&self, e: postgres::Error) -> StoreError {
+        StoreError::Database {
+            location: self.shown.clone(),
+            message: describe(&e),
+        }
+    }
+
+    fn open(&self) -> Result<Client, StoreError> {
+        Client::connect(&self.url, NoTls).map_err(|e| self.err(e))
+    }
+
+    fn give_back(&self, client: Client) {
+        if !client.is_closed() {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < 8 {
+                idle.push(client);
+            }
+        }
+    }
+
+    /// Run `f` on a pooled connection; a connection that broke is not returned to the pool.
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut client = match pooled {
+            Some(c) if !c.is_closed() => c,
+            _ => self.open()?,
+        };
+        let result = f(&mut client);
+        self.give_back(client);
+        result.map_err(|e| self.err(e))
+    }
+
+    fn migrate(&self, client: &mut Client) -> Result<(), StoreError> {
+        let mut tx = client.transaction().map_err(|e| self.err(e))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .map_err(|e| self.err(e))?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS driftlog_schema (version BIGINT NOT NULL);
+             INSERT INTO driftlog_schema (version)
+                 SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM driftlog_schema);",
+        )
+        .map_err(|e| self.err(e))?;
+        let found: i64 = tx
+            .query_one("SELECT version FROM driftlog_schema", &[])
+            .map_err(|e| self.err(e))?
+            .get(0);
+        let known = MIGRATIONS.len() as i64;
+        if found > known {
+            return Err(StoreError::TooNew {
+                path: self.shown.clone(),
+                found,
+                known,
+            });
+        }
+        for sql in &MIGRATIONS[found as usize..] {
+            tx.batch_execute(sql).map_err(|e| self.err(e))?;
+        }
+        tx.execute("UPDATE driftlog_schema SET version = $1", &[&known])
+            .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+}
+
+/// The server's message, with its detail when there is one.
+fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(d) => format!("{} ({d})", db.message()),
+            None => db.message().to_owned(),
+        },
+        None => e.to_string(),
+    }
+}
+
+fn placeholder(n: usize) -> String {
+    format!("${n}")
+}
+
+/// A listing's parameters as the driver takes them.
+fn bind(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| match p {
+            Param::Text(s) => s as &(dyn ToSql + Sync),
+            Param::Int(i) => i as &(dyn ToSql + Sync),
+        })
+        .collect()
+}
+
+const RUN_COLUMNS: &str = "id, job, stack, environment, started_us, finished_us, outcome, open, \
+                           new, changed, resolved, summary";
+
+fn run_row(r: &Row) -> RunRow {
+    run_row_at(r, 0)
+}
+
+/// A run from the row's columns `at..`, in `RUN_COLUMNS` order.
+fn run_row_at(r: &Row, at: usize) -> RunRow {
+    RunRow {
+        id: r.get(at),
+        job: r.get(at + 1),
+        stack: r.get(at + 2),
+        environment: r.get(at + 3),
+        started_us: r.get(at + 4),
+        finished_us: r.get(at + 5),
+        outcome: r.get(at + 6),
+        open: r.get(at + 7),
+        new: r.get(at + 8),
+        changed: r.get(at + 9),
+        resolved: r.get(at + 10),
+        summary: r.get(at + 11),
+    }
+}
+
+const FINDING_COLUMNS: &str = "id, stack, environment, address, kind, state, first_seen_us, \
+    last_seen_us, changed_us, resolved_us, first_run, last_run, acked_by, acked_us, ack_note, \
+    finding::text";
+
+fn finding_row(r: &Row) -> FindingRow {
+    let by: Option<String> = r.get(12);
+    FindingRow {
+        id: r.get(0),
+        stack: r.get(1),
+        environment: r.get(2),
+        address: r.get(3),
+        kind: r.get(4),
+        state: r.get(5),
+        first_seen_us: r.get(6),
+        last_seen_us: r.get(7),
+        changed_us: r.get(8),
+        resolved_us: r.get(9),
+        first_run: r.get(10),
+        last_run: r.get(11),
+        acknowledged: by.map(|by| Acknowledgement {
+            by,
+            at_us: r.get::<_, Option<i64>>(13).unwrap_or(0),
+            note: r.get(14),
+        }),
+        finding: serde_json::value::RawValue::from_string(r.get(15))
+            .expect("PostgreSQL's JSONB text is JSON"),
+    }
+}
+
+const DELIVERY_COLUMNS: &str =
+    "id, target, run, body, created_us, state, attempts, next_us, last_error, done_us";
+
+fn delivery_row(r: &Row) -> DeliveryRow {
+    DeliveryRow {
+        id: r.get(0),
+        target: r.get(1),
+        run: r.get(2),
+        body: r.get(3),
+        created_us: r.get(4),
+        state: r.get(5),
+        attempts: r.get(6),
+        next_us: r.get(7),
+        last_error: r.get(8),
+        done_us: r.get(9),
+    }
+}
+
+impl ServiceStore for PgServiceStore {
+    fn ensure_jobs(&self, jobs: &[(String, i64)]) -> Result<(), StoreError> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let insert = tx.prepare(
+                "INSERT INTO service_jobs (name, due_us) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            )?;
+            for (name, due) in jobs {
+                tx.execute(&insert, &[name, due])?;
+            }
+            tx.commit()
+        })
+    }
+
+    fn claim_job(
+        &self,
+        worker: &str,
+        now_us: i64,
+        lease_us: i64,
+    ) -> Result<Option<Claim>, StoreError> {
+        self.with(|c| {
+            let row = c.query_opt(
+                "UPDATE service_jobs SET owner = $1, lease_until_us = $2 + $3, claims = claims + 1 \
+                 WHERE name = (SELECT name FROM service_jobs \
+                               WHERE due_us <= $2 AND (owner IS NULL OR lease_until_us < $2) \
+                               ORDER BY due_us, name LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                 RETURNING name, due_us, claims",
+                &[&worker, &now_us, &lease_us],
+            )?;
+            Ok(row.map(|r| Claim {
+                job: r.get(0),
+                worker: worker.to_owned(),
+                due_us: r.get(1),
+                claims: r.get(2),
+            }))
+        })
+    }
+
+    fn renew_job(&self, claim: &Claim, until_us: i64) -> Result<bool, StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE service_jobs SET lease_until_us = $3 WHERE name = $1 AND owner = $2",
+                &[&claim.job, &claim.worker, &until_us],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
+    fn finish_job(&self, claim: &Claim, next_due_us: i64) -> Result<bool, StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE service_jobs SET owner = NULL, lease_until_us = NULL, due_us = $3 \
+                 WHERE name = $1 AND owner = $2",
+                &[&claim.job, &claim.worker, &next_due_us],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
+    fn release_job(&self, claim: &Claim) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE service_jobs SET owner = NULL, lease_until_us = NULL \
+                 WHERE name = $1 AND owner = $2",
+                &[&claim.job, &claim.worker],
+            )
+            .map(drop)
+        })
+    }
+
+    fn run_now(&self, job: &str, now_us: i64) -> Result<bool, StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE service_jobs SET due_us = least(due_us, $2) WHERE name = $1",
+                &[&job, &now_us],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
+    fn record_run(
+        &self,
+        claim: &Claim,
+        run: &RunRecord,
+        observed: Option<&[Observed]>,
+        resolve_missing: bool,
+        deliver: &dyn Fn(i64, &[Transition]) -> Vec<NewDelivery>,
+    ) -> Result<Recorded, StoreError> {
+        let mut lost = false;
+        let recorded = self.with(|c| {
+            let mut tx = c.transaction()?;
+            // The job's row stays locked until the commit: no takeover in between.
+            let owner: Option<String> = tx
+                .query_opt(
+                    "SELECT owner FROM service_jobs WHERE name = $1 FOR UPDATE",
+                    &[&claim.job],
+                )?
+                .and_then(|r| r.get(0));
+            if owner.as_deref() != Some(claim.worker.as_str()) {
+                lost = true;
+                return Ok(None);
+            }
+            let run_id: i64 = tx
+                .query_one(
+                    "INSERT INTO service_runs (job, stack, environment, started_us, finished_us, \
+                     outcome, open, new, changed, resolved, summary) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 0, 0, 0, 0, $7) RETURNING id",
+                    &[
+                        &run.job,
+                        &run.stack,
+                        &run.environment,
+                        &run.started_us,
+                        &run.finished_us,
+                        &run.outcome,
+                        &run.summary,
+                    ],
+                )?
+                .get(0);
+            let mut transitions = Vec::new();
+            if let (Some(observed), Some(stack)) = (observed, &run.stack) {
+                let environment = run.environment.clone().unwrap_or_default();
+                transitions = move_findings(
+                    &mut tx,
+                    run_id,
+                    run.finished_us,
+                    stack,
+                    &environment,
+                    observed,
+                    resolve_missing,
+                )?;
+            }
+            let open: i64 = match &run.stack {
+                Some(stack) => {
+                    let success = (run.outcome != "error").then_some(run.finished_us);
+                    let environment = run.environment.clone().unwrap_or_default();
+                    tx.execute(
+                        &dollar_placeholders(REFRESH_STACK),
+                        &[stack, &environment, &run_id, &success],
+                    )?;
+                    tx.query_one("SELECT open FROM service_stacks WHERE stack = $1", &[stack])?
+                        .get(0)
+                }
+                None => 0,
+            };
+            let count = |c: Change| transitions.iter().filter(|t| t.change == c).count() as i64;
+            tx.execute(
+                "UPDATE service_runs SET open = $2, new = $3, changed = $4, resolved = $5 WHERE id = $1",
+                &[
+                    &run_id,
+                    &open,
+                    &count(Change::New),
+                    &count(Change::Changed),
+                    &count(Change::Resolved),
+                ],
+            )?;
+            let mut deliveries = 0;
+            if !transitions.is_empty() {
+                let insert = tx.prepare(
+                    "INSERT INTO service_deliveries (target, run, body, created_us, state, next_us) \
+                     VALUES ($1, $2, $3, $4, 'pending', $4) ON CONFLICT (target, run) DO NOTHING",
+                )?;
+                for d in deliver(run_id, &transitions) {
+                    deliveries += tx.execute(&insert, &[&d.target, &run_id, &d.body, &run.finished_us])?
+                        as usize;
+                }
+            }
+            tx.execute(
+                "UPDATE service_jobs SET last_run = $2 WHERE name = $1",
+                &[&claim.job, &run_id],
+            )?;
+            tx.commit()?;
+            Ok(Some(Recorded {
+                run_id,
+                transitions,
+                deliveries,
+            }))
+        })?;
+        match recorded {
+            Some(r) => Ok(r),
+            None if lost => Err(StoreError::LeaseLost {
+                path: self.shown.clone(),
+                job: claim.job.clone(),
+            }),
+            None => unreachable!("a run is either recorded or its lease was lost"),
+        }
+    }
+
+    fn runs(&self, q: &RunQuery) -> Result<Vec<RunRow>, StoreError> {
+        let (filter, params) = run_filter(q, placeholder);
+        self.with(|c| {
+            let rows = c.query(
+                &format!("SELECT {RUN_COLUMNS} FROM service_runs {filter}"),
+                &bind(&params),
+            )?;
+            Ok(rows.iter().map(run_row).collect())
+        })
+    }
+
+    fn findings(&self, q: &FindingQuery) -> Result<Vec<FindingRow>, StoreError> {
+        let (filter, params) = finding_filter(q, placeholder);
+        self.with(|c| {
+            let rows = c.query(
+                &format!("SELECT {FINDING_COLUMNS} FROM service_findings {filter}"),
+                &bind(&params),
+            )?;
+            Ok(rows.iter().map(finding_row).collect())
+        })
+    }
+
+    fn finding(&self, id: i64) -> Result<Option<FindingRow>, StoreError> {
+        self.with(|c| {
+            let row = c.query_opt(
+                &format!("SELECT {FINDING_COLUMNS} FROM service_findings WHERE id = $1"),
+                &[&id],
+            )?;
+            Ok(row.as_ref().map(finding_row))
+        })
+    }
+
+    fn acknowledge(
+        &self,
+        id: i64,
+        by: &str,
+        note: Option<&str>,
+        now_us: i64,
+    ) -> Result<bool, StoreError> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let n = tx.execute(
+                "UPDATE service_findings SET acked_by = $2, acked_us = $3, ack_note = $4 WHERE id = $1",
+                &[&id, &by, &now_us, &note],
+            )?;
+            tx.execute(&dollar_placeholders(RECOUNT_ACKS), &[&id])?;
+            tx.commit()?;
+            Ok(n == 1)
+        })
+    }
+
+    fn stacks(&self) -> Result<Vec<StackStatus>, StoreError> {
+        self.with(|c| {
+            Ok(c.query(STACKS, &[])?
+                .iter()
+                .map(|r| StackStatus {
+                    stack: r.get(0),
+                    environment: r.get(1),
+                    open: r.get(2),
+                    changed: r.get(3),
+                    deleted: r.get(4),
+                    unmanaged: r.get(5),
+                    acknowledged: r.get(6),
+                    last_success_us: r.get(7),
+                    last_run: Some(run_row_at(r, 8)),
+                })
+                .collect())
+        })
+    }
+
+    fn claim_delivery(
+        &self,
+        worker: &str,
+        now_us: i64,
+        lease_us: i64,
+    ) -> Result<Option<DeliveryRow>, StoreError> {
+        self.with(|c| {
+            let row = c.query_opt(
+                &format!(
+                    "UPDATE service_deliveries SET owner = $1, lease_until_us = $2 + $3, \
+                     attempts = attempts + 1 \
+                     WHERE id = (SELECT id FROM service_deliveries \
+                                 WHERE state = 'pending' AND next_us <= $2 \
+                                   AND (owner IS NULL OR lease_until_us < $2) \
+                                 ORDER BY next_us, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                     RETURNING {DELIVERY_COLUMNS}"
+                ),
+                &[&worker, &now_us, &lease_us],
+            )?;
+            Ok(row.as_ref().map(delivery_row))
+        })
+    }
+
+    fn settle_delivery(&self, id: i64, worker: &str, how: &Settle) -> Result<(), StoreError> {
+        let (state, next, error, done): (&str, Option<i64>, Option<&str>, Option<i64>) = match how {
+            Settle::Delivered { at_us } => ("delivered", None, None, Some(*at_us)),
+            Settle::Retry { next_us, error } => ("pending", Some(*next_us), Some(error), None),
+            Settle::Dead { at_us, error } => ("dead", None, Some(error), Some(*at_us)),
+        };
+        self.with(|c| {
+            c.execute(
+                "UPDATE service_deliveries SET state = $3, next_us = coalesce($4, next_us), \
+                 last_error = coalesce($5, last_error), done_us = $6, owner = NULL, \
+                 lease_until_us = NULL WHERE id = $1 AND owner = $2",
+                &[&id, &worker, &state, &next, &error, &done],
+            )
+            .map(drop)
+        })
+    }
+
+    fn deliveries(
+        &self,
+        state: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRow>, StoreError> {
+        self.with(|c| {
+            let rows = c.query(
+                &format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM service_deliveries \
+                     WHERE ($1::text IS NULL OR state = $1) ORDER BY id DESC LIMIT $2"
+                ),
+                &[&state, &(limit as i64)],
+            )?;
+            Ok(rows.iter().map(delivery_row).collect())
+        })
+    }
+}
+
+/// Move the stack's findings for what a run saw (the same rules as the SQLite store; the
+/// conformance suite holds both to them). The stack's rows are read once, locked.
+fn move_findings(
+    tx: &mut Transaction,
+    run_id: i64,
+    now_us: i64,
+    stack: &str,
+    environment: &str,
+    observed: &[Observed],
+    resolve_missing: bool,
+) -> Result<Vec<Transition>, postgres::Error> {
+    let mut known: HashMap<(String, String), (i64, String, String, Value)> = tx
+        .query(
+            "SELECT id, address, kind, state, fingerprint, finding FROM service_findings \
+             WHERE stack = $1 FOR UPDATE",
+            &[&stack],
+        )?
+        .iter()
+        .map(|r| {
+            (
+                (r.get(1), r.get(2)),
+                (r.get(0), r.get(3), r.get(4), r.get(5)),
+            )
+        })
+        .collect();
+    let insert = tx.prepare(
+        "INSERT INTO service_findings (stack, environment, address, kind, fingerprint, state, \
+         first_seen_us, last_seen_us, changed_us, first_run, last_run, finding) \
+         VALUES ($1, $2, $3, $4, $5, 'open', $6, $6, $6, $7, $7, $8) RETURNING id",
+    )?;
+    let reopen = tx.prepare(
+        "UPDATE service_findings SET state = 'open', fingerprint = $2, first_seen_us = $3, \
+         last_seen_us = $3, changed_us = $3, resolved_us = NULL, first_run = $4, last_run = $4, \
+         acked_by = NULL, acked_us = NULL, ack_note = NULL, finding = $5, environment = $6 \
+         WHERE id = $1",
+    )?;
+    let change = tx.prepare(
+        "UPDATE service_findings SET fingerprint = $2, last_seen_us = $3, changed_us = $3, \
+         last_run = $4, acked_by = NULL, acked_us = NULL, ack_note = NULL, finding = $5 WHERE id = $1",
+    )?;
+    let same = tx.prepare(
+        "UPDATE service_findings SET last_seen_us = $2, last_run = $3, finding = $4 WHERE id = $1",
+    )?;
+    let mut transitions = Vec::new();
+    for o in observed {
+        let moved = match known.remove(&(o.address.clone(), o.kind.clone())) {
+            None => {
+                let id: i64 = tx
+                    .query_one(
+                        &insert,
+                        &[
+                            &stack,
+                            &environment,
+                            &o.address,
+                            &o.kind,
+                            &o.fingerprint,
+                            &now_us,
+                            &run_id,
+                            &o.finding,
+                        ],
+                    )?
+                    .get(0);
+                Some((id, Change::New))
+            }
+            Some((id, state, _, _)) if state == "resolved" => {
+                tx.execute(
+                    &reopen,
+                    &[
+                        &id,
+                        &o.fingerprint,
+                        &now_us,
+                        &run_id,
+                        &o.finding,
+                        &environment,
+                    ],
+                )?;
+                Some((id, Change::New))
+            }
+            Some((id, _, fingerprint, _)) if fingerprint != o.fingerprint => {
+                tx.execute(
+                    &change,
+                    &[&id, &o.fingerprint, &now_us, &run_id, &o.finding],
+                )?;
+                Some((id, Change::Changed))
+            }
+            Some((id, _, _, _)) => {
+                tx.execute(&same, &[&id, &now_us, &run_id, &o.finding])?;
+                None
+            }
+        };
+        if let Some((id, change)) = moved {
+            transitions.push(Transition {
+                change,
+                finding_id: id,
+                stack: stack.to_owned(),
+                environment: environment.to_owned(),
+                address: o.address.clone(),
+                kind: o.kind.clone(),
+                finding: o.finding.clone(),
+            });
+        }
+    }
+    if resolve_missing {
+        let resolve = tx.prepare(
+            "UPDATE service_findings SET state = 'resolved', resolved_us = $2, changed_us = $2, \
+             last_run = $3 WHERE id = $1",
+        )?;
+        let mut gone: Vec<_> = known
+            .into_iter()
+            .filter(|(_, (_, state, _, _))| state == "open")
+            .collect();
+        gone.sort_by_key(|(_, (id, ..))| *id);
+        for ((address, kind), (id, _, _, finding)) in gone {
+            tx.execute(&resolve, &[&id, &now_us, &run_id])?;
+            transitions.push(Transition {
+                change: Change::Resolved,
+                finding_id: id,
+                stack: stack.to_owned(),
+                environment: environment.to_owned(),
+                address,
+                kind,
+                finding,
+            });
+        }
+    }
+    transitions.sort_by(|a, b| (&a.address, &a.kind).cmp(&(&b.address, &b.kind)));
+    Ok(transitions)
+}
