@@ -138,9 +138,9 @@ echo
 (cd "$root" && cargo build --release --quiet -p driftlog-store --example claim_latency)
 echo "- SQLite: $("$root/target/release/examples/claim_latency")"
 if [ -n "${DRIFTLOG_TEST_POSTGRES:-}" ]; then
-  (cd "$root" && cargo build --release --quiet -p driftlog-postgres --example claim_latency)
+  (cd "$root" && cargo build --release --quiet -p driftlog-postgres --example pg_claim_latency)
   psql -q "$DRIFTLOG_TEST_POSTGRES" -c "DROP DATABASE IF EXISTS driftlog_bench_claims" -c "CREATE DATABASE driftlog_bench_claims"
   bench_url="${DRIFTLOG_TEST_POSTGRES%/*}/driftlog_bench_claims"
-  echo "- PostgreSQL $(psql -tA "$DRIFTLOG_TEST_POSTGRES" -c 'SHOW server_version' | cut -d' ' -f1) on 127.0.0.1: $(DRIFTLOG_BENCH_POSTGRES=$bench_url "$root/target/release/examples/claim_latency")"
+  echo "- PostgreSQL $(psql -tA "$DRIFTLOG_TEST_POSTGRES" -c 'SHOW server_version' | cut -d' ' -f1) on 127.0.0.1: $(DRIFTLOG_BENCH_POSTGRES=$bench_url "$root/target/release/examples/pg_claim_latency")"
   psql -q "$DRIFTLOG_TEST_POSTGRES" -c "DROP DATABASE driftlog_bench_claims WITH (FORCE)"
 fi

@@ -106,6 +106,11 @@ const MIGRATIONS: &[&str] = &["
     CREATE INDEX service_deliveries_due ON service_deliveries (state, next_us);
 "];
 
+/// Claims commit without waiting for the WAL flush. Losing one in a server crash is harmless:
+/// the job looks unclaimed, another worker may run it, and only the worker the row names can
+/// record a run (`record_run` commits synchronously and checks the owner under a row lock).
+const ASYNC_COMMIT: &str = "SET LOCAL synchronous_commit TO OFF";
+
 /// An arbitrary, fixed key for the migration's advisory lock.
 const MIGRATION_LOCK: i64 = 0x6472_6966_746c_6f67;
 
@@ -330,7 +335,9 @@ impl ServiceStore for PgServiceStore {
         lease_us: i64,
     ) -> Result<Option<Claim>, StoreError> {
         self.with(|c| {
-            let row = c.query_opt(
+            let mut tx = c.transaction()?;
+            tx.batch_execute(ASYNC_COMMIT)?;
+            let row = tx.query_opt(
                 "UPDATE service_jobs SET owner = $1, lease_until_us = $2 + $3, claims = claims + 1 \
                  WHERE name = (SELECT name FROM service_jobs \
                                WHERE due_us <= $2 AND (owner IS NULL OR lease_until_us < $2) \
@@ -338,6 +345,7 @@ impl ServiceStore for PgServiceStore {
                  RETURNING name, due_us, claims",
                 &[&worker, &now_us, &lease_us],
             )?;
+            tx.commit()?;
             Ok(row.map(|r| Claim {
                 job: r.get(0),
                 worker: worker.to_owned(),
@@ -573,7 +581,9 @@ impl ServiceStore for PgServiceStore {
         lease_us: i64,
     ) -> Result<Option<DeliveryRow>, StoreError> {
         self.with(|c| {
-            let row = c.query_opt(
+            let mut tx = c.transaction()?;
+            tx.batch_execute(ASYNC_COMMIT)?;
+            let row = tx.query_opt(
                 &format!(
                     "UPDATE service_deliveries SET owner = $1, lease_until_us = $2 + $3, \
                      attempts = attempts + 1 \
@@ -585,6 +595,7 @@ impl ServiceStore for PgServiceStore {
                 ),
                 &[&worker, &now_us, &lease_us],
             )?;
+            tx.commit()?;
             Ok(row.as_ref().map(delivery_row))
         })
     }

@@ -11,9 +11,10 @@ const GLOBAL: &str = "Global options";
 /// output, not logs, and are never affected by these options.
 #[derive(Args, Debug)]
 pub struct Logging {
-    /// How much to log: error, warn, info, debug or trace.
-    #[arg(long, value_enum, default_value_t = LogLevel::Warn, env = "DRIFTLOG_LOG_LEVEL", global = true, help_heading = GLOBAL)]
-    pub log_level: LogLevel,
+    /// How much to log: error, warn, info, debug or trace (default: warn; info for `serve`,
+    /// which logs each claim, run and alert).
+    #[arg(long, value_enum, env = "DRIFTLOG_LOG_LEVEL", global = true, help_heading = GLOBAL)]
+    pub log_level: Option<LogLevel>,
 
     /// Log lines as text for people or as JSON objects for log collectors.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "DRIFTLOG_LOG_FORMAT", global = true, help_heading = GLOBAL)]
@@ -35,10 +36,10 @@ pub enum LogFormat {
     Json,
 }
 
-/// Send `tracing` events at or above the chosen level to standard error.
-pub fn init_logging(logging: &Logging) {
+/// Send `tracing` events at or above the chosen level (else `default`) to standard error.
+pub fn init_logging(logging: &Logging, default: LogLevel) {
     use tracing::Level;
-    let level = match logging.log_level {
+    let level = match logging.log_level.unwrap_or(default) {
         LogLevel::Error => Level::ERROR,
         LogLevel::Warn => Level::WARN,
         LogLevel::Info => Level::INFO,

@@ -46,7 +46,12 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    cli::init_logging(&cli.logging);
+    // A service's log is its record of what it did; a command's output is its report.
+    let default_level = match cli.command {
+        cli::Command::Serve(_) => cli::LogLevel::Info,
+        _ => cli::LogLevel::Warn,
+    };
+    cli::init_logging(&cli.logging, default_level);
     let ledger = driftlog_app::record::Recorder {
         ledger: cli.ledger.clone(),
         key: cli.ledger_key.clone(),
