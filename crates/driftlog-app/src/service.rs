@@ -193,6 +193,32 @@ impl Service {
         jobs
     }
 
+    /// The schedule of the job named `job`.
+    pub fn schedule_of(&self, job: &str) -> Option<&str> {
+        let (kind, name) = job.split_once(':')?;
+        let schedule = match kind {
+            "stack" => &self.stack(name)?.schedule,
+            "audit" => {
+                &self
+                    .config
+                    .audit
+                    .iter()
+                    .find(|a| a.path.get_ref() == name)?
+                    .schedule
+            }
+            "compare" => {
+                &self
+                    .config
+                    .compare
+                    .iter()
+                    .find(|c| c.name.get_ref() == name)?
+                    .schedule
+            }
+            _ => return None,
+        };
+        Some(schedule.get_ref())
+    }
+
     fn stack(&self, name: &str) -> Option<&Stack> {
         self.config.stacks.iter().find(|s| s.name.get_ref() == name)
     }
@@ -256,14 +282,15 @@ impl Service {
         })
     }
 
-    /// Run the job `claim` holds and record the run (an error is a run too, with its message);
-    /// `Err` only when the run could not be recorded (the lease was lost, the store failed).
+    /// Run the job `claim` holds and record the run (an error is a run too, with its message):
+    /// what was recorded, and the run itself. `Err` only when the run could not be recorded
+    /// (the lease was lost, the store failed).
     pub fn run_job(
         &self,
         claim: &Claim,
         history: &dyn ServiceStore,
         progress: &dyn Progress,
-    ) -> Result<Recorded, AppError> {
+    ) -> Result<(Recorded, RunRecord), AppError> {
         let started_us = now_us();
         let (kind, name) = claim.job.split_once(':').unwrap_or(("", &claim.job));
         let mut run = RunRecord {
@@ -342,7 +369,7 @@ impl Service {
             alerts = recorded.deliveries,
             "run recorded"
         );
-        Ok(recorded)
+        Ok((recorded, run))
     }
 
     fn ingest(&self, path: &str) -> Result<Value, AppError> {

@@ -15,9 +15,10 @@
 //! The suite in `driftlog_store::service::conformance` runs against it (tests/conformance.rs).
 
 use driftlog_store::service::{
-    dollar_placeholders, finding_filter, run_filter, Acknowledgement, Change, Claim, DeliveryRow,
-    FindingQuery, FindingRow, NewDelivery, Observed, Param, Recorded, RunQuery, RunRecord, RunRow,
-    ServiceStore, Settle, StackStatus, Transition, RECOUNT_ACKS, REFRESH_STACK, STACKS,
+    dollar_placeholders, finding_filter, finding_sql, run_filter, Acknowledgement, Change, Claim,
+    DeliveryRow, FindingQuery, FindingRow, NewDelivery, Observed, Param, Recorded, RunQuery,
+    RunRecord, RunRow, ServiceStore, Settle, Sighting, StackStatus, Transition, RECOUNT_ACKS,
+    REFRESH_STACK, STACKS,
 };
 use driftlog_store::StoreError;
 use postgres::types::ToSql;
@@ -660,46 +661,34 @@ fn move_findings(
             )
         })
         .collect();
-    let insert = tx.prepare(
-        "INSERT INTO service_findings (stack, environment, address, kind, fingerprint, state, \
-         first_seen_us, last_seen_us, changed_us, first_run, last_run, finding) \
-         VALUES ($1, $2, $3, $4, $5, 'open', $6, $6, $6, $7, $7, $8) RETURNING id",
-    )?;
-    let reopen = tx.prepare(
-        "UPDATE service_findings SET state = 'open', fingerprint = $2, first_seen_us = $3, \
-         last_seen_us = $3, changed_us = $3, resolved_us = NULL, first_run = $4, last_run = $4, \
-         acked_by = NULL, acked_us = NULL, ack_note = NULL, finding = $5, environment = $6 \
-         WHERE id = $1",
-    )?;
-    let change = tx.prepare(
-        "UPDATE service_findings SET fingerprint = $2, last_seen_us = $3, changed_us = $3, \
-         last_run = $4, acked_by = NULL, acked_us = NULL, ack_note = NULL, finding = $5 WHERE id = $1",
-    )?;
-    let same = tx.prepare(
-        "UPDATE service_findings SET last_seen_us = $2, last_run = $3, finding = $4 WHERE id = $1",
-    )?;
+    let insert = tx.prepare(&dollar_placeholders(finding_sql::INSERT))?;
+    let reopen = tx.prepare(&dollar_placeholders(finding_sql::REOPEN))?;
+    let change = tx.prepare(&dollar_placeholders(finding_sql::CHANGE))?;
+    let same = tx.prepare(&dollar_placeholders(finding_sql::SEEN))?;
     let mut transitions = Vec::new();
     for o in observed {
-        let moved = match known.remove(&(o.address.clone(), o.kind.clone())) {
-            None => {
-                let id: i64 = tx
-                    .query_one(
-                        &insert,
-                        &[
-                            &stack,
-                            &environment,
-                            &o.address,
-                            &o.kind,
-                            &o.fingerprint,
-                            &now_us,
-                            &run_id,
-                            &o.finding,
-                        ],
-                    )?
-                    .get(0);
-                Some((id, Change::New))
-            }
-            Some((id, state, _, _)) if state == "resolved" => {
+        let known = known.remove(&(o.address.clone(), o.kind.clone()));
+        let sighting = Sighting::of(
+            known.as_ref().map(|(_, s, f, _)| (s.as_str(), f.as_str())),
+            &o.fingerprint,
+        );
+        let id: i64 = match (sighting, known) {
+            (_, None) => tx
+                .query_one(
+                    &insert,
+                    &[
+                        &stack,
+                        &environment,
+                        &o.address,
+                        &o.kind,
+                        &o.fingerprint,
+                        &now_us,
+                        &run_id,
+                        &o.finding,
+                    ],
+                )?
+                .get(0),
+            (Sighting::Back, Some((id, ..))) => {
                 tx.execute(
                     &reopen,
                     &[
@@ -711,20 +700,21 @@ fn move_findings(
                         &environment,
                     ],
                 )?;
-                Some((id, Change::New))
+                id
             }
-            Some((id, _, fingerprint, _)) if fingerprint != o.fingerprint => {
+            (Sighting::Changed, Some((id, ..))) => {
                 tx.execute(
                     &change,
                     &[&id, &o.fingerprint, &now_us, &run_id, &o.finding],
                 )?;
-                Some((id, Change::Changed))
+                id
             }
-            Some((id, _, _, _)) => {
+            (_, Some((id, ..))) => {
                 tx.execute(&same, &[&id, &now_us, &run_id, &o.finding])?;
-                None
+                id
             }
         };
+        let moved = sighting.change().map(|c| (id, c));
         if let Some((id, change)) = moved {
             transitions.push(Transition {
                 change,
@@ -738,10 +728,7 @@ fn move_findings(
         }
     }
     if resolve_missing {
-        let resolve = tx.prepare(
-            "UPDATE service_findings SET state = 'resolved', resolved_us = $2, changed_us = $2, \
-             last_run = $3 WHERE id = $1",
-        )?;
+        let resolve = tx.prepare(&dollar_placeholders(finding_sql::RESOLVE))?;
         let mut gone: Vec<_> = known
             .into_iter()
             .filter(|(_, (_, state, _, _))| state == "open")

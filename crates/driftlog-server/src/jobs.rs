@@ -30,10 +30,8 @@ pub async fn schedule(state: &Arc<State>) -> Result<(), ServerError> {
 fn next_due(state: &State, job: &str, after_us: i64) -> i64 {
     state
         .service
-        .jobs()
-        .into_iter()
-        .find(|j| j.name == job)
-        .and_then(|j| driftlog_config::next_due(&j.schedule, after_us))
+        .schedule_of(job)
+        .and_then(|schedule| driftlog_config::next_due(schedule, after_us))
         .unwrap_or(after_us + 3_600_000_000)
 }
 
@@ -151,25 +149,7 @@ async fn run_one(state: &Arc<State>, claim: &Claim) {
     heartbeat.abort();
     let elapsed = started.elapsed();
     match result {
-        Ok(Ok(recorded)) => {
-            let outcome = state
-                .blocking({
-                    let id = recorded.run_id;
-                    move |s| {
-                        s.runs(&driftlog_store::service::RunQuery {
-                            before_id: Some(id + 1),
-                            limit: 1,
-                            ..Default::default()
-                        })
-                    }
-                })
-                .await
-                .ok()
-                .and_then(|r| r.into_iter().next());
-            if let Some(run) = outcome {
-                state.metrics.run_finished(&run, elapsed);
-            }
-        }
+        Ok(Ok((_, run))) => state.metrics.run_finished(&run, elapsed),
         Ok(Err(e)) => tracing::warn!(job = %claim.job, error = %e, "the run was not recorded"),
         Err(e) => tracing::error!(job = %claim.job, error = %e, "the job panicked"),
     }

@@ -2,7 +2,7 @@
 //! process's own; the findings and last-success gauges are read from the store at each scrape,
 //! so every worker sharing a store reports the same, current numbers.
 
-use driftlog_store::service::{RunRow, StackStatus};
+use driftlog_store::service::{RunRecord, StackStatus};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -114,7 +114,7 @@ impl Metrics {
     }
 
     /// Count a finished run.
-    pub fn run_finished(&self, run: &RunRow, elapsed: Duration) {
+    pub fn run_finished(&self, run: &RunRecord, elapsed: Duration) {
         let kind = run.job.split(':').next().unwrap_or("").to_owned();
         self.runs
             .get_or_create(&RunLabels {

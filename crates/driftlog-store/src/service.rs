@@ -457,6 +457,66 @@ pub fn dollar_placeholders(sql: &str) -> String {
     sql.replace('?', "$")
 }
 
+/// How a run's sighting of a finding moves it, from the state and fingerprint the store had
+/// (`None`: never seen). One rule for every store; each runs the matching statement of
+/// [`finding_sql`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sighting {
+    /// Never seen: [`finding_sql::INSERT`].
+    First,
+    /// Back after a fix: a new finding again, acknowledged by nobody yet ([`finding_sql::REOPEN`]).
+    Back,
+    /// Another value: what was acknowledged is not what is there now ([`finding_sql::CHANGE`]).
+    Changed,
+    /// The same drift; its attribution may have been found since ([`finding_sql::SEEN`]).
+    Same,
+}
+
+impl Sighting {
+    pub fn of(known: Option<(&str, &str)>, fingerprint: &str) -> Self {
+        match known {
+            None => Sighting::First,
+            Some(("resolved", _)) => Sighting::Back,
+            Some((_, known)) if known != fingerprint => Sighting::Changed,
+            Some(_) => Sighting::Same,
+        }
+    }
+
+    /// The transition it is, if any.
+    pub fn change(self) -> Option<Change> {
+        match self {
+            Sighting::First | Sighting::Back => Some(Change::New),
+            Sighting::Changed => Some(Change::Changed),
+            Sighting::Same => None,
+        }
+    }
+}
+
+/// The statements that move a finding, written once for SQLite (`?N`) and PostgreSQL
+/// ([`dollar_placeholders`]).
+pub mod finding_sql {
+    /// `?1` stack, `?2` environment, `?3` address, `?4` kind, `?5` fingerprint, `?6` now,
+    /// `?7` run, `?8` finding; returns the id.
+    pub const INSERT: &str = "INSERT INTO service_findings (stack, environment, address, kind, \
+         fingerprint, state, first_seen_us, last_seen_us, changed_us, first_run, last_run, finding) \
+         VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?6, ?6, ?7, ?7, ?8) RETURNING id";
+    /// `?1` id, `?2` fingerprint, `?3` now, `?4` run, `?5` finding, `?6` environment.
+    pub const REOPEN: &str = "UPDATE service_findings SET state = 'open', fingerprint = ?2, \
+         first_seen_us = ?3, last_seen_us = ?3, changed_us = ?3, resolved_us = NULL, \
+         first_run = ?4, last_run = ?4, acked_by = NULL, acked_us = NULL, ack_note = NULL, \
+         finding = ?5, environment = ?6 WHERE id = ?1";
+    /// `?1` id, `?2` fingerprint, `?3` now, `?4` run, `?5` finding.
+    pub const CHANGE: &str = "UPDATE service_findings SET fingerprint = ?2, last_seen_us = ?3, \
+         changed_us = ?3, last_run = ?4, acked_by = NULL, acked_us = NULL, ack_note = NULL, \
+         finding = ?5 WHERE id = ?1";
+    /// `?1` id, `?2` now, `?3` run, `?4` finding.
+    pub const SEEN: &str = "UPDATE service_findings SET last_seen_us = ?2, last_run = ?3, \
+         finding = ?4 WHERE id = ?1";
+    /// `?1` id, `?2` now, `?3` run.
+    pub const RESOLVE: &str = "UPDATE service_findings SET state = 'resolved', resolved_us = ?2, \
+         changed_us = ?2, last_run = ?3 WHERE id = ?1";
+}
+
 /// The acknowledged count of the stack of finding `?1`, after an acknowledgement.
 pub const RECOUNT_ACKS: &str = "UPDATE service_stacks SET acknowledged = \
      (SELECT count(*) FROM service_findings f WHERE f.stack = service_stacks.stack \
@@ -907,11 +967,6 @@ fn move_findings(
         "SELECT id, state, fingerprint FROM service_findings \
          WHERE stack = ?1 AND address = ?2 AND kind = ?3",
     )?;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO service_findings (stack, environment, address, kind, fingerprint, state, \
-         first_seen_us, last_seen_us, changed_us, first_run, last_run, finding) \
-         VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?6, ?6, ?7, ?7, ?8)",
-    )?;
     for o in observed {
         let finding = o.finding.to_string();
         let known: Option<(i64, String, String)> = find
@@ -919,9 +974,14 @@ fn move_findings(
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()?;
-        let (id, change) = match known {
-            None => {
-                insert.execute(params![
+        let sighting = Sighting::of(
+            known.as_ref().map(|(_, s, f)| (s.as_str(), f.as_str())),
+            &o.fingerprint,
+        );
+        let id = match (sighting, known) {
+            (_, None) => tx.query_row(
+                finding_sql::INSERT,
+                params![
                     stack,
                     environment,
                     o.address,
@@ -930,40 +990,29 @@ fn move_findings(
                     now_us,
                     run_id,
                     finding
-                ])?;
-                (tx.last_insert_rowid(), Some(Change::New))
-            }
-            Some((id, state, _)) if state == "resolved" => {
-                // Back after a fix: a new finding again, acknowledged by nobody yet.
+                ],
+                |r| r.get(0),
+            )?,
+            (Sighting::Back, Some((id, ..))) => {
                 tx.execute(
-                    "UPDATE service_findings SET state = 'open', fingerprint = ?2, \
-                     first_seen_us = ?3, last_seen_us = ?3, changed_us = ?3, resolved_us = NULL, \
-                     first_run = ?4, last_run = ?4, acked_by = NULL, acked_us = NULL, \
-                     ack_note = NULL, finding = ?5, environment = ?6 WHERE id = ?1",
+                    finding_sql::REOPEN,
                     params![id, o.fingerprint, now_us, run_id, finding, environment],
                 )?;
-                (id, Some(Change::New))
+                id
             }
-            Some((id, _, fingerprint)) if fingerprint != o.fingerprint => {
-                // Another value: what was acknowledged is not what is there now.
+            (Sighting::Changed, Some((id, ..))) => {
                 tx.execute(
-                    "UPDATE service_findings SET fingerprint = ?2, last_seen_us = ?3, \
-                     changed_us = ?3, last_run = ?4, acked_by = NULL, acked_us = NULL, \
-                     ack_note = NULL, finding = ?5 WHERE id = ?1",
+                    finding_sql::CHANGE,
                     params![id, o.fingerprint, now_us, run_id, finding],
                 )?;
-                (id, Some(Change::Changed))
+                id
             }
-            Some((id, _, _)) => {
-                // The same drift; its attribution may have been found since.
-                tx.execute(
-                    "UPDATE service_findings SET last_seen_us = ?2, last_run = ?3, finding = ?4 \
-                     WHERE id = ?1",
-                    params![id, now_us, run_id, finding],
-                )?;
-                (id, None)
+            (_, Some((id, ..))) => {
+                tx.execute(finding_sql::SEEN, params![id, now_us, run_id, finding])?;
+                id
             }
         };
+        let change = sighting.change();
         seen.insert(id);
         if let Some(change) = change {
             transitions.push(Transition {
@@ -989,11 +1038,7 @@ fn move_findings(
             .filter(|r| r.as_ref().map_or(true, |(id, ..)| !seen.contains(id)))
             .collect::<rusqlite::Result<_>>()?;
         for (id, address, kind, finding) in gone {
-            tx.execute(
-                "UPDATE service_findings SET state = 'resolved', resolved_us = ?2, \
-                 changed_us = ?2, last_run = ?3 WHERE id = ?1",
-                params![id, now_us, run_id],
-            )?;
+            tx.execute(finding_sql::RESOLVE, params![id, now_us, run_id])?;
             transitions.push(Transition {
                 change: Change::Resolved,
                 finding_id: id,
