@@ -193,6 +193,18 @@ impl Outcome {
             Outcome::Unknown => "unknown",
         }
     }
+
+    /// The outcome a store kept as its [`Outcome::label`] and the failure's message.
+    pub fn from_label(label: String, message: Option<String>) -> Self {
+        match label.as_str() {
+            "success" => Outcome::Success,
+            "unknown" => Outcome::Unknown,
+            _ => Outcome::Failure {
+                code: label,
+                message,
+            },
+        }
+    }
 }
 
 /// One normalized audit event.

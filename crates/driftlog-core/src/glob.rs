@@ -41,6 +41,24 @@ impl Glob {
     pub fn to_sqlite(&self) -> String {
         self.text.replace('[', "[[]")
     }
+
+    /// The same pattern for SQL `LIKE` with a backslash as the escape (PostgreSQL's default): `*` is
+    /// `%`, `?` is `_`, and a literal `%`, `_` or backslash is escaped.
+    pub fn to_like(&self) -> String {
+        let mut out = String::with_capacity(self.text.len() + 4);
+        for c in self.text.chars() {
+            match c {
+                '*' => out.push('%'),
+                '?' => out.push('_'),
+                '%' | '_' | '\\' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -60,5 +78,6 @@ mod tests {
         assert!(Glob::is_pattern("a*"));
         assert!(!Glob::is_pattern("aws_instance.web[0]"));
         assert_eq!(Glob::new("web[*]").to_sqlite(), "web[[]*]");
+        assert_eq!(Glob::new("a_b%c\\*?").to_like(), "a\\_b\\%c\\\\%_");
     }
 }

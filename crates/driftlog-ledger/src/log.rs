@@ -26,6 +26,9 @@ pub enum LedgerError {
         #[source]
         source: std::io::Error,
     },
+    /// A database server's error (PostgreSQL); `location` never carries a password.
+    #[error("ledger {}: {message}", location.display())]
+    Database { location: PathBuf, message: String },
     #[error("no ledger at {path}: it is created by the first scan or ingest")]
     Missing { path: PathBuf },
     #[error(transparent)]

@@ -100,3 +100,64 @@ fn two_workers_migrating_at_once_migrate_once_and_a_password_is_never_shown() {
         .expect("nothing listens on port 1");
     assert!(!refused.to_string().contains("s3cret-canary"), "{refused}");
 }
+
+#[test]
+fn the_postgres_event_store_conforms() {
+    let Some(admin) = server() else {
+        return;
+    };
+    for (name, case) in driftlog_store::conformance::cases() {
+        let db = Database::new(&admin);
+        let mut store = driftlog_postgres::PgEventStore::connect(&db.url).unwrap();
+        eprintln!("case {name}");
+        case(&mut store);
+    }
+}
+
+/// The ledger's logic on PostgreSQL rows: appends, signed checkpoints, and tampering found at
+/// its index, as with the SQLite rows (driftlog-ledger's tests/tamper.rs).
+#[test]
+fn a_ledger_in_postgres_verifies_and_finds_tampering() {
+    use driftlog_ledger::note::SignerKey;
+    use driftlog_ledger::Ledger;
+    let Some(admin) = server() else {
+        return;
+    };
+    let db = Database::new(&admin);
+    let open = || {
+        Ledger::with_storage(Box::new(
+            driftlog_postgres::PgLedger::connect(&db.url).unwrap(),
+        ))
+    };
+    let mut ledger = open();
+    let entries: Vec<(&str, serde_json::Value)> = (0..20)
+        .map(|i| {
+            (
+                "finding",
+                serde_json::json!({"address": format!("aws_instance.web[{i}]")}),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ledger.append(&entries[..10]).unwrap(),
+        (0..10).collect::<Vec<u64>>()
+    );
+    let key = SignerKey::generate("driftlog.test/ledger").unwrap();
+    ledger.checkpoint(&key).unwrap();
+    // A second process appends after the first.
+    assert_eq!(
+        open().append(&entries[10..]).unwrap(),
+        (10..20).collect::<Vec<u64>>()
+    );
+    ledger.checkpoint(&key).unwrap();
+    let (len, checked, damage) = ledger.verify_all(Some(&key.verifier())).unwrap();
+    assert_eq!((len, checked, damage), (20, 2, None));
+
+    let mut c = Client::connect(&db.url, NoTls).unwrap();
+    c.batch_execute(
+        "UPDATE ledger_entries SET body = convert_to(replace(convert_from(body, 'UTF8'), 'web[5]', 'web[X]'), 'UTF8') WHERE idx = 5",
+    )
+    .unwrap();
+    let (_, damage) = open().verify().unwrap();
+    assert_eq!(damage.expect("the edit is found").index, 5);
+}

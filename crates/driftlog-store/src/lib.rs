@@ -18,6 +18,8 @@
 //! ```
 
 mod addresses;
+#[doc(hidden)]
+pub mod conformance;
 mod error;
 mod postings;
 mod query;
@@ -69,6 +71,25 @@ pub trait EventStore: Send {
     fn remember_addresses(&mut self, known: &[(&str, &[String])]) -> Result<u64, StoreError>;
     /// The identifiers remembered for `address`, sorted.
     fn address_identifiers(&self, address: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// Every spelling under which events may name any of `resources`: the names themselves, the
+/// identifiers the store remembers for each that is a Terraform address, and all of those
+/// lower-cased (Azure keeps resource ids lower-cased: they are case-insensitive there).
+/// Sorted, each once. Every store's resource lookup starts here.
+pub fn spellings(
+    store: &(impl EventStore + ?Sized),
+    resources: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut names = resources.to_vec();
+    for resource in resources {
+        names.extend(store.address_identifiers(resource)?);
+    }
+    let lower: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+    names.extend(lower);
+    names.sort_unstable();
+    names.dedup();
+    Ok(names)
 }
 
 /// Open the store at `location` (creating it if needed) and bring its schema up to date.

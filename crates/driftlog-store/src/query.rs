@@ -252,15 +252,7 @@ impl Store {
         since: i64,
         until: i64,
     ) -> Result<Vec<(i64, i64)>, StoreError> {
-        let mut names = resources.to_vec();
-        for resource in resources {
-            names.extend(self.address_identifiers(resource)?);
-        }
-        // Azure keeps resource ids lower-cased (they are case-insensitive there).
-        let lower: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
-        names.extend(lower);
-        names.sort_unstable();
-        names.dedup();
+        let names = crate::spellings(self, resources)?;
         let names: rusqlite::vtab::array::Array =
             std::rc::Rc::new(names.into_iter().map(Value::Text).collect());
         self.postings(
@@ -500,14 +492,7 @@ impl RawRow {
             self.interned[i].and_then(|id| names.get(&id).cloned())
         };
         let outcome = text("outcome").unwrap_or_default();
-        let outcome = match outcome.as_str() {
-            "success" => Outcome::Success,
-            "unknown" => Outcome::Unknown,
-            _ => Outcome::Failure {
-                code: outcome,
-                message: self.error_message.clone(),
-            },
-        };
+        let outcome = Outcome::from_label(outcome, self.error_message.clone());
         StoredEvent {
             id: self.id,
             event: AuditEvent {

@@ -1,7 +1,7 @@
-//! The store on its own: evidence round trips, stage upgrades across batches, schema versions.
+//! The SQLite store on its own: the conformance suite, schema versions, its integrity check.
 
 use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
-use driftlog_store::{EventQuery, EvidencePacker, FileBatch, PreparedEvent, Store, StoreError};
+use driftlog_store::{EvidencePacker, FileBatch, PreparedEvent, Store, StoreError};
 
 fn event(id: &str, completeness: u8, resources: &[&str]) -> AuditEvent {
     AuditEvent {
@@ -50,88 +50,20 @@ fn batch(path: &str, events: Vec<(AuditEvent, &str)>) -> FileBatch {
     }
 }
 
+/// The conformance suite every event store passes (PostgreSQL runs it too), each case on a
+/// fresh SQLite store.
 #[test]
-fn evidence_round_trips_across_blocks() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("s.db")).unwrap();
-    // Records big enough to spill over several 128 KiB blocks.
-    let raws: Vec<String> = (0..40)
-        .map(|i| format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(10_000 + i)))
-        .collect();
-    let events = raws
-        .iter()
-        .enumerate()
-        .map(|(i, raw)| (event(&format!("e{i}"), 3, &["ns/web"]), raw.as_str()))
-        .collect();
-    let (stats, commit) = store.write_batch(vec![batch("/a", events)]).unwrap();
-    assert_eq!(commit.stored.len(), 40);
-    assert!(
-        commit.stored.windows(2).all(|w| w[0].0 < w[1].0),
-        "in id order"
-    );
-    assert!(commit.replaced.is_empty());
-    assert_eq!(stats.inserted, 40);
-    let found = store.query(&EventQuery::default()).unwrap();
-    assert_eq!(found.len(), 40);
-    for stored in found {
-        let n: usize = stored.event.event_id[1..].parse().unwrap();
-        assert_eq!(store.raw(stored.id).unwrap(), raws[n].as_bytes());
+fn the_sqlite_store_conforms() {
+    for (name, case) in driftlog_store::conformance::cases() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        eprintln!("case {name}");
+        case(&mut store);
+        assert!(
+            store.check().unwrap().is_empty(),
+            "{name} leaves a sound store"
+        );
     }
-    assert!(store.check().unwrap().is_empty());
-}
-
-#[test]
-fn a_more_complete_stage_replaces_the_stored_one_in_either_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("s.db")).unwrap();
-    let early = store
-        .write_batch(vec![batch(
-            "/1",
-            vec![(event("a", 0, &["ns/web"]), "{\"stage\":0}")],
-        )])
-        .unwrap();
-    let (early, early_commit) = early;
-    assert_eq!(early.inserted, 1);
-    let late = store
-        .write_batch(vec![batch(
-            "/2",
-            vec![(event("a", 3, &["ns/web", "uid-1"]), "{\"stage\":3}")],
-        )])
-        .unwrap();
-    let (late, late_commit) = late;
-    assert_eq!((late.inserted, late.upgraded), (0, 1));
-    // The replacing batch stores the event again and says which leaf the earlier batch
-    // committed to.
-    let id = early_commit.stored[0].0;
-    assert_eq!(late_commit.stored.len(), 1);
-    assert_eq!(late_commit.stored[0].0, id);
-    assert_ne!(late_commit.stored[0].1, early_commit.stored[0].1);
-    assert_eq!(late_commit.replaced, [(id, Some(early_commit.stored[0].1))]);
-    let again = store
-        .write_batch(vec![batch(
-            "/3",
-            vec![(event("a", 0, &["ns/web"]), "{\"stage\":0}")],
-        )])
-        .unwrap();
-    let (again, again_commit) = again;
-    assert!(again_commit.stored.is_empty());
-    assert_eq!(
-        again.duplicates, 1,
-        "a less complete copy never replaces a better one"
-    );
-
-    let stored = store.query(&EventQuery::default()).unwrap();
-    assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0].event.outcome, Outcome::Success);
-    assert_eq!(store.raw(stored[0].id).unwrap(), b"{\"stage\":3}");
-    let by_uid = store
-        .query(&EventQuery {
-            resource: Some("uid-1".into()),
-            ..EventQuery::default()
-        })
-        .unwrap();
-    assert_eq!(by_uid.len(), 1);
-    assert!(store.check().unwrap().is_empty());
 }
 
 #[test]

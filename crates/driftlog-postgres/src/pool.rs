@@ -1,0 +1,286 @@
+//! Connections and the schema: every part of the team store (service history, events, ledger)
+//! reaches the database through one [`Pool`], which migrates it on connect.
+
+use postgres::{Client, NoTls};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Each migration runs once, in order; never edit a released one.
+const MIGRATIONS: &[&str] = &[
+    "
+    CREATE TABLE service_runs (
+        id          BIGSERIAL PRIMARY KEY,
+        job         TEXT NOT NULL,
+        stack       TEXT,
+        environment TEXT,
+        started_us  BIGINT NOT NULL,
+        finished_us BIGINT NOT NULL,
+        outcome     TEXT NOT NULL,
+        open        BIGINT NOT NULL,
+        new         BIGINT NOT NULL,
+        changed     BIGINT NOT NULL,
+        resolved    BIGINT NOT NULL,
+        summary     JSONB NOT NULL
+    );
+    CREATE INDEX service_runs_stack ON service_runs (stack, id);
+    CREATE TABLE service_findings (
+        id            BIGSERIAL PRIMARY KEY,
+        stack         TEXT NOT NULL,
+        environment   TEXT NOT NULL,
+        address       TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        fingerprint   TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        first_seen_us BIGINT NOT NULL,
+        last_seen_us  BIGINT NOT NULL,
+        changed_us    BIGINT NOT NULL,
+        resolved_us   BIGINT,
+        first_run     BIGINT NOT NULL,
+        last_run      BIGINT NOT NULL,
+        acked_by      TEXT,
+        acked_us      BIGINT,
+        ack_note      TEXT,
+        finding       JSONB NOT NULL,
+        UNIQUE (stack, address, kind)
+    );
+    CREATE INDEX service_findings_state ON service_findings (state, id);
+    CREATE INDEX service_findings_stack ON service_findings (stack, state, id);
+    CREATE INDEX service_findings_environment ON service_findings (environment, state, id);
+    CREATE INDEX service_findings_changed ON service_findings (changed_us);
+    CREATE TABLE service_stacks (
+        stack           TEXT PRIMARY KEY,
+        environment     TEXT NOT NULL,
+        open            BIGINT NOT NULL,
+        changed         BIGINT NOT NULL,
+        deleted         BIGINT NOT NULL,
+        unmanaged       BIGINT NOT NULL,
+        acknowledged    BIGINT NOT NULL,
+        last_run        BIGINT NOT NULL,
+        last_success_us BIGINT
+    );
+    CREATE TABLE service_jobs (
+        name           TEXT PRIMARY KEY,
+        due_us         BIGINT NOT NULL,
+        owner          TEXT,
+        lease_until_us BIGINT,
+        claims         BIGINT NOT NULL DEFAULT 0,
+        last_run       BIGINT
+    );
+    CREATE INDEX service_jobs_due ON service_jobs (due_us);
+    CREATE TABLE service_deliveries (
+        id             BIGSERIAL PRIMARY KEY,
+        target         TEXT NOT NULL,
+        run            BIGINT NOT NULL,
+        body           TEXT NOT NULL,
+        created_us     BIGINT NOT NULL,
+        state          TEXT NOT NULL,
+        attempts       BIGINT NOT NULL DEFAULT 0,
+        next_us        BIGINT NOT NULL,
+        owner          TEXT,
+        lease_until_us BIGINT,
+        last_error     TEXT,
+        done_us        BIGINT,
+        UNIQUE (target, run)
+    );
+    CREATE INDEX service_deliveries_due ON service_deliveries (state, next_us);
+",
+    EVENTS_AND_LEDGER,
+];
+
+/// An arbitrary, fixed key for the migration's advisory lock.
+const MIGRATION_LOCK: i64 = 0x6472_6966_746c_6f67;
+
+/// Migration 2: the event store and the ledger. Events keep their fields as native columns
+/// (PostgreSQL's own indexes answer the lookups: a GIN index over the names each event
+/// carries, B-trees over who and what), and their original records packed in the same
+/// lz4 evidence blocks as the SQLite store, so a record reads back byte for byte.
+const EVENTS_AND_LEDGER: &str = "
+    CREATE TABLE audit_events (
+        id              BIGINT PRIMARY KEY,
+        source          TEXT NOT NULL,
+        event_id        TEXT NOT NULL,
+        time_us         BIGINT NOT NULL,
+        account         TEXT,
+        region          TEXT,
+        service         TEXT,
+        action          TEXT NOT NULL,
+        read_only       BOOLEAN,
+        outcome         TEXT NOT NULL,
+        error_message   TEXT,
+        principal       TEXT,
+        principal_type  TEXT,
+        issuer          TEXT,
+        session_name    TEXT,
+        source_identity TEXT,
+        on_behalf_of    TEXT,
+        invoked_by      TEXT,
+        mfa             BOOLEAN,
+        actor_kind      TEXT NOT NULL,
+        actor_rule      TEXT NOT NULL,
+        source_ip       TEXT,
+        user_agent      TEXT,
+        resources       TEXT[] NOT NULL,
+        completeness    SMALLINT NOT NULL,
+        raw_block       BIGINT NOT NULL,
+        raw_offset      INTEGER NOT NULL,
+        raw_len         INTEGER NOT NULL,
+        leaf            BYTEA NOT NULL,
+        UNIQUE (time_us, source, event_id)
+    );
+    CREATE INDEX audit_events_resources ON audit_events USING GIN (resources);
+    CREATE INDEX audit_events_principal ON audit_events (principal, time_us);
+    CREATE INDEX audit_events_issuer ON audit_events (issuer, time_us);
+    CREATE INDEX audit_events_action ON audit_events (action, time_us);
+    CREATE TABLE audit_blocks (
+        id  BIGINT PRIMARY KEY,
+        lz4 BYTEA NOT NULL
+    );
+    CREATE TABLE audit_files (
+        path        TEXT PRIMARY KEY,
+        size        BIGINT NOT NULL,
+        mtime_ns    BIGINT NOT NULL,
+        sha256      TEXT NOT NULL,
+        events      BIGINT NOT NULL,
+        ingested_at TEXT NOT NULL
+    );
+    CREATE TABLE audit_addresses (
+        address    TEXT NOT NULL,
+        identifier TEXT NOT NULL,
+        PRIMARY KEY (address, identifier)
+    );
+    CREATE TABLE audit_meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    INSERT INTO audit_meta (key, value)
+        VALUES ('store_id', md5(random()::text || clock_timestamp()::text));
+    CREATE TABLE ledger_entries (
+        idx  BIGINT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        body BYTEA NOT NULL,
+        leaf BYTEA NOT NULL
+    );
+    CREATE TABLE ledger_checkpoints (
+        size BIGINT PRIMARY KEY,
+        note TEXT NOT NULL
+    );
+";
+
+/// A URL with its password (and nothing else) replaced, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Whether a store or ledger location names a PostgreSQL database rather than a file.
+pub fn is_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// The server's message, with its detail when there is one.
+pub(crate) fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(d) => format!("{} ({d})", db.message()),
+            None => db.message().to_owned(),
+        },
+        None => e.to_string(),
+    }
+}
+
+/// A database error, or the version check refusing a schema from a newer driftlog.
+#[derive(Debug)]
+pub(crate) enum PoolError {
+    Database(postgres::Error),
+    TooNew { found: i64, known: i64 },
+}
+
+impl From<postgres::Error> for PoolError {
+    fn from(e: postgres::Error) -> Self {
+        PoolError::Database(e)
+    }
+}
+
+/// A few connections to one database. A connection that broke (the server restarted) is
+/// dropped and the next call opens a new one, so callers ride through a restart with at most
+/// the failed call's error.
+pub(crate) struct Pool {
+    url: String,
+    /// Where the database is, for messages: the URL without its password.
+    pub(crate) shown: PathBuf,
+    idle: Mutex<Vec<Client>>,
+}
+
+impl Pool {
+    /// Connect (a `postgres://` URL or a libpq key=value string) and migrate.
+    pub(crate) fn connect(url: &str) -> Result<Self, PoolError> {
+        let pool = Self {
+            url: url.to_owned(),
+            shown: PathBuf::from(redact(url)),
+            idle: Mutex::new(Vec::new()),
+        };
+        let mut client = pool.open()?;
+        migrate(&mut client)?;
+        pool.give_back(client);
+        Ok(pool)
+    }
+
+    fn open(&self) -> Result<Client, postgres::Error> {
+        Client::connect(&self.url, NoTls)
+    }
+
+    fn give_back(&self, client: Client) {
+        if !client.is_closed() {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < 8 {
+                idle.push(client);
+            }
+        }
+    }
+
+    /// Run `f` on a pooled connection; a connection that broke is not returned to the pool.
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, postgres::Error> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut client = match pooled {
+            Some(c) if !c.is_closed() => c,
+            _ => self.open()?,
+        };
+        let result = f(&mut client);
+        self.give_back(client);
+        result
+    }
+}
+
+/// Bring the schema up to date, once even when several processes start together.
+fn migrate(client: &mut Client) -> Result<(), PoolError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS driftlog_schema (version BIGINT NOT NULL);
+         INSERT INTO driftlog_schema (version)
+             SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM driftlog_schema);",
+    )?;
+    let found: i64 = tx
+        .query_one("SELECT version FROM driftlog_schema", &[])?
+        .get(0);
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(PoolError::TooNew { found, known });
+    }
+    for sql in &MIGRATIONS[found as usize..] {
+        tx.batch_execute(sql)?;
+    }
+    tx.execute("UPDATE driftlog_schema SET version = $1", &[&known])?;
+    Ok(tx.commit()?)
+}

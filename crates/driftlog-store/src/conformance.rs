@@ -1,0 +1,503 @@
+//! The behaviour every [`EventStore`] must have, as functions over a fresh, empty store: the
+//! SQLite store runs them (tests/store.rs), and every other implementation (PostgreSQL) runs
+//! the same ones against its own, so the suite is written once.
+
+use crate::{event_leaf, EventQuery, EventStore, EvidencePacker, FileBatch, PreparedEvent};
+use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
+
+/// One case: panics when the store misbehaves.
+pub type Case = fn(&mut dyn EventStore);
+
+/// Every case, by name.
+pub fn cases() -> Vec<(&'static str, Case)> {
+    vec![
+        (
+            "evidence_round_trips_across_blocks",
+            evidence_round_trips_across_blocks,
+        ),
+        (
+            "a_more_complete_stage_replaces_the_stored_one",
+            a_more_complete_stage_replaces_the_stored_one,
+        ),
+        (
+            "duplicates_are_stored_once_and_clean_files_are_known",
+            duplicates_are_stored_once_and_clean_files_are_known,
+        ),
+        (
+            "every_filter_narrows_and_combines",
+            every_filter_narrows_and_combines,
+        ),
+        (
+            "addresses_and_spellings_lead_to_their_events",
+            addresses_and_spellings_lead_to_their_events,
+        ),
+        (
+            "events_after_walks_ids_with_evidence_and_leaves",
+            events_after_walks_ids_with_evidence_and_leaves,
+        ),
+    ]
+}
+
+const T0: i64 = 1_700_000_000_000_000;
+
+/// A CloudTrail-like event: `principal` calls `action` at `T0 + second` seconds, naming
+/// `resources`.
+fn aws(id: &str, second: i64, principal: &str, action: &str, resources: &[&str]) -> AuditEvent {
+    AuditEvent {
+        source: Source::Aws,
+        event_id: id.into(),
+        time_us: T0 + second * 1_000_000,
+        account: Some("111122223333".into()),
+        region: Some("eu-west-1".into()),
+        service: Some("ec2.amazonaws.com".into()),
+        action: action.into(),
+        read_only: Some(action.starts_with("Describe")),
+        outcome: Outcome::Success,
+        principal: Principal {
+            id: Some(principal.into()),
+            kind: Some("AssumedRole".into()),
+            issuer: Some("arn:aws:iam::111122223333:role/Admin_Role".into()),
+            session_name: Some("jane".into()),
+            mfa: Some(true),
+            ..Principal::default()
+        },
+        actor: Actor::new(ActorKind::Console, "userAgent:console (hint)"),
+        source_ip: Some("192.0.2.1".into()),
+        user_agent: Some("console.amazonaws.com".into()),
+        resources: resources.iter().map(|r| r.to_string()).collect(),
+        completeness: 0,
+    }
+}
+
+/// A Kubernetes event logged at a stage (`completeness`, 3 = response complete).
+fn k8s(id: &str, completeness: u8, resources: &[&str]) -> AuditEvent {
+    AuditEvent {
+        source: Source::Kubernetes,
+        event_id: id.into(),
+        time_us: T0,
+        account: None,
+        region: None,
+        service: Some("apps".into()),
+        action: "patch deployments".into(),
+        read_only: Some(false),
+        outcome: if completeness == 3 {
+            Outcome::Success
+        } else {
+            Outcome::Unknown
+        },
+        principal: Principal {
+            id: Some("jane".into()),
+            ..Principal::default()
+        },
+        actor: Actor::new(ActorKind::Kubectl, "userAgent:kubectl (hint)"),
+        source_ip: None,
+        user_agent: Some("kubectl/v1.31".into()),
+        resources: resources.iter().map(|r| r.to_string()).collect(),
+        completeness,
+    }
+}
+
+/// One file's batch, each event with its raw record.
+pub fn batch(path: &str, events: Vec<(AuditEvent, String)>) -> FileBatch {
+    let mut packer = EvidencePacker::default();
+    let events = events
+        .into_iter()
+        .map(|(event, raw)| {
+            let at = packer.add(raw.as_bytes());
+            PreparedEvent::new(event, at, raw.as_bytes())
+        })
+        .collect();
+    FileBatch {
+        path: path.into(),
+        size: 1,
+        mtime_ns: 1,
+        sha256: format!("sha-of-{path}"),
+        events,
+        blocks: packer.finish(),
+        clean: true,
+    }
+}
+
+fn raw_of(e: &AuditEvent) -> String {
+    format!(
+        "{{\"eventID\":\"{}\",\"eventName\":\"{}\"}}",
+        e.event_id, e.action
+    )
+}
+
+fn with_raw(events: Vec<AuditEvent>) -> Vec<(AuditEvent, String)> {
+    events
+        .into_iter()
+        .map(|e| {
+            let raw = raw_of(&e);
+            (e, raw)
+        })
+        .collect()
+}
+
+fn ids(found: &[crate::StoredEvent]) -> Vec<&str> {
+    found.iter().map(|s| s.event.event_id.as_str()).collect()
+}
+
+pub fn evidence_round_trips_across_blocks(store: &mut dyn EventStore) {
+    // Records big enough to spill over several 128 KiB blocks.
+    let raws: Vec<String> = (0..40)
+        .map(|i| format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(10_000 + i)))
+        .collect();
+    let events = raws
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| (k8s(&format!("e{i}"), 3, &["ns/web"]), raw.clone()))
+        .collect();
+    let (stats, commit) = store.write_batch(vec![batch("/a", events)]).unwrap();
+    assert_eq!(commit.stored.len(), 40);
+    assert!(
+        commit.stored.windows(2).all(|w| w[0].0 < w[1].0),
+        "in id order"
+    );
+    assert!(commit.replaced.is_empty());
+    assert_eq!(stats.inserted, 40);
+    assert_eq!(store.event_count().unwrap(), 40);
+    let found = store.query(&EventQuery::default()).unwrap();
+    assert_eq!(found.len(), 40);
+    for stored in found {
+        let n: usize = stored.event.event_id[1..].parse().unwrap();
+        assert_eq!(store.raw(stored.id).unwrap(), raws[n].as_bytes());
+    }
+}
+
+pub fn a_more_complete_stage_replaces_the_stored_one(store: &mut dyn EventStore) {
+    let one = |path: &str, e: AuditEvent, raw: &str| batch(path, vec![(e, raw.to_owned())]);
+    let (early, early_commit) = store
+        .write_batch(vec![one("/1", k8s("a", 0, &["ns/web"]), "{\"stage\":0}")])
+        .unwrap();
+    assert_eq!(early.inserted, 1);
+    let (late, late_commit) = store
+        .write_batch(vec![one(
+            "/2",
+            k8s("a", 3, &["ns/web", "uid-1"]),
+            "{\"stage\":3}",
+        )])
+        .unwrap();
+    assert_eq!((late.inserted, late.upgraded), (0, 1));
+    // The replacing batch stores the event again and says which leaf the earlier batch
+    // committed to.
+    let id = early_commit.stored[0].0;
+    assert_eq!(late_commit.stored.len(), 1);
+    assert_eq!(late_commit.stored[0].0, id);
+    assert_ne!(late_commit.stored[0].1, early_commit.stored[0].1);
+    assert_eq!(late_commit.replaced, [(id, Some(early_commit.stored[0].1))]);
+    let (again, again_commit) = store
+        .write_batch(vec![one("/3", k8s("a", 0, &["ns/web"]), "{\"stage\":0}")])
+        .unwrap();
+    assert!(again_commit.stored.is_empty());
+    assert_eq!(
+        again.duplicates, 1,
+        "a less complete copy never replaces a better one"
+    );
+
+    let stored = store.query(&EventQuery::default()).unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].event.outcome, Outcome::Success);
+    assert_eq!(store.raw(stored[0].id).unwrap(), b"{\"stage\":3}");
+    let by_uid = store
+        .query(&EventQuery {
+            resource: Some("uid-1".into()),
+            ..EventQuery::default()
+        })
+        .unwrap();
+    assert_eq!(by_uid.len(), 1);
+
+    // Both stages in one batch, the complete one first: it stays.
+    let (both, both_commit) = store
+        .write_batch(vec![batch(
+            "/4",
+            vec![
+                (k8s("b", 3, &["ns/api"]), "{\"b\":3}".into()),
+                (k8s("b", 0, &["ns/api"]), "{\"b\":0}".into()),
+            ],
+        )])
+        .unwrap();
+    assert_eq!(both.inserted, 1);
+    assert_eq!(both_commit.stored.len(), 1);
+    assert!(
+        both_commit.replaced.is_empty(),
+        "nothing earlier committed to b"
+    );
+    let b = store
+        .query(&EventQuery {
+            resource: Some("ns/api".into()),
+            ..EventQuery::default()
+        })
+        .unwrap();
+    assert_eq!(b.len(), 1);
+    assert_eq!(store.raw(b[0].id).unwrap(), b"{\"b\":3}");
+    assert_eq!(
+        both_commit.stored[0],
+        (b[0].id, event_leaf(&b[0].event, b"{\"b\":3}"))
+    );
+}
+
+pub fn duplicates_are_stored_once_and_clean_files_are_known(store: &mut dyn EventStore) {
+    let id = store.store_id().unwrap();
+    assert!(!id.is_empty());
+    assert_eq!(store.store_id().unwrap(), id, "an identity is stable");
+    let e = aws("dup", 1, "p", "RunInstances", &["i-1"]);
+    let first = batch("/logs/a.json", with_raw(vec![e.clone(), e.clone()]));
+    let mut dirty = batch("/logs/b.json", with_raw(vec![aws("x", 2, "p", "A", &[])]));
+    dirty.clean = false;
+    let stdin = batch("-", with_raw(vec![aws("y", 3, "p", "A", &[])]));
+    let (stats, commit) = store.write_batch(vec![first, dirty, stdin]).unwrap();
+    assert_eq!((stats.inserted, stats.duplicates), (3, 1));
+    assert_eq!(commit.stored.len(), 3);
+    let (stats, commit) = store
+        .write_batch(vec![batch("/logs/c.json", with_raw(vec![e]))])
+        .unwrap();
+    assert_eq!((stats.inserted, stats.duplicates), (0, 1));
+    assert!(commit.stored.is_empty());
+    assert_eq!(store.event_count().unwrap(), 3);
+    let (paths, hashes) = store.known_files().unwrap();
+    let mut known: Vec<&String> = paths.keys().collect();
+    known.sort();
+    assert_eq!(
+        known,
+        ["/logs/a.json", "/logs/c.json"],
+        "a file with rejected records is read again next time; stdin is never a file"
+    );
+    assert_eq!(paths["/logs/a.json"], (1, 1));
+    assert!(hashes.contains("sha-of-/logs/a.json"));
+}
+
+pub fn every_filter_narrows_and_combines(store: &mut dyn EventStore) {
+    let mut failed = aws(
+        "e4",
+        40,
+        "arn:aws:iam::1:user/bob",
+        "DeleteBucket",
+        &["logs"],
+    );
+    failed.outcome = Outcome::Failure {
+        code: "AccessDenied".into(),
+        message: Some("not allowed".into()),
+    };
+    failed.principal.issuer = None;
+    failed.source = Source::Gcp;
+    failed.actor = Actor::new(ActorKind::Terraform, "userAgent:terraform");
+    let events = vec![
+        aws(
+            "e1",
+            10,
+            "arn:aws:sts::1:assumed-role/Admin_Role/jane",
+            "AuthorizeSecurityGroupIngress",
+            &["sg-1", "vpc-1"],
+        ),
+        aws(
+            "e2",
+            20,
+            "arn:aws:sts::1:assumed-role/Admin_Role/jane",
+            "DescribeInstances",
+            &[],
+        ),
+        aws(
+            "e3",
+            30,
+            "arn:aws:sts::1:assumed-role/ci/x",
+            "RunInstances",
+            &["i-1", "web[0]", "100%_done"],
+        ),
+        failed,
+    ];
+    store
+        .write_batch(vec![batch("/a", with_raw(events))])
+        .unwrap();
+    let q = |q: EventQuery| -> Vec<String> {
+        ids(&store.query(&q).unwrap())
+            .into_iter()
+            .map(String::from)
+            .collect()
+    };
+    let all = EventQuery::default();
+    assert_eq!(q(all.clone()), ["e1", "e2", "e3", "e4"], "oldest first");
+    let with = |f: &dyn Fn(&mut EventQuery)| {
+        let mut x = all.clone();
+        f(&mut x);
+        x
+    };
+    assert_eq!(q(with(&|x| x.resource = Some("sg-1".into()))), ["e1"]);
+    assert_eq!(
+        q(with(&|x| x.resource = Some("web[0]".into()))),
+        ["e3"],
+        "brackets are literal"
+    );
+    assert_eq!(q(with(&|x| x.resource = Some("web*".into()))), ["e3"]);
+    assert_eq!(q(with(&|x| x.resource = Some("100%_do?e".into()))), ["e3"]);
+    assert!(
+        q(with(&|x| x.resource = Some("100_*".into()))).is_empty(),
+        "`_` is literal in a glob"
+    );
+    assert!(q(with(&|x| x.resource = Some("sg-2".into()))).is_empty());
+    // The principal filter matches the caller or the role it assumed.
+    assert_eq!(
+        q(with(
+            &|x| x.principal = Some("arn:aws:iam::111122223333:role/Admin_Role".into())
+        )),
+        ["e1", "e2", "e3"]
+    );
+    assert_eq!(
+        q(with(&|x| x.principal = Some("*/jane".into()))),
+        ["e1", "e2"]
+    );
+    assert_eq!(
+        q(with(
+            &|x| x.principal = Some("arn:aws:iam::1:user/bob".into())
+        )),
+        ["e4"]
+    );
+    assert_eq!(q(with(&|x| x.action = Some("RunInstances".into()))), ["e3"]);
+    assert_eq!(
+        q(with(&|x| x.action = Some("*Instances".into()))),
+        ["e2", "e3"]
+    );
+    assert_eq!(q(with(&|x| x.source = Some(Source::Gcp))), ["e4"]);
+    assert_eq!(
+        q(with(&|x| x.actor_kind = Some(ActorKind::Terraform))),
+        ["e4"]
+    );
+    assert_eq!(q(with(&|x| x.writes_only = true)), ["e1", "e3", "e4"]);
+    assert_eq!(
+        q(with(&|x| {
+            x.since_us = Some(T0 + 20_000_000);
+            x.until_us = Some(T0 + 30_000_000);
+        })),
+        ["e2", "e3"],
+        "bounds are inclusive"
+    );
+    assert_eq!(q(with(&|x| x.limit = Some(2))), ["e1", "e2"]);
+    assert_eq!(
+        q(with(&|x| {
+            x.principal = Some("*/jane".into());
+            x.writes_only = true;
+            x.resource = Some("vpc-1".into());
+        })),
+        ["e1"]
+    );
+    // Every field comes back as stored.
+    let e4 = store
+        .query(&with(&|x| x.source = Some(Source::Gcp)))
+        .unwrap()
+        .remove(0)
+        .event;
+    assert_eq!(
+        e4.outcome,
+        Outcome::Failure {
+            code: "AccessDenied".into(),
+            message: Some("not allowed".into())
+        }
+    );
+    assert_eq!(e4.actor.rule, "userAgent:terraform");
+    let e1 = store
+        .query(&with(&|x| x.resource = Some("sg-1".into())))
+        .unwrap()
+        .remove(0)
+        .event;
+    assert_eq!(
+        e1,
+        aws(
+            "e1",
+            10,
+            "arn:aws:sts::1:assumed-role/Admin_Role/jane",
+            "AuthorizeSecurityGroupIngress",
+            &["sg-1", "vpc-1"]
+        )
+    );
+}
+
+pub fn addresses_and_spellings_lead_to_their_events(store: &mut dyn EventStore) {
+    let events = vec![
+        aws("old", 1, "p", "RunInstances", &["i-old"]),
+        aws("new", 2, "p", "RunInstances", &["i-new"]),
+        aws("az", 3, "p", "write", &["/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm1"]),
+    ];
+    store
+        .write_batch(vec![batch("/a", with_raw(events))])
+        .unwrap();
+    let ids_new = ["i-old".to_string(), "i-new".to_string()];
+    assert_eq!(
+        store
+            .remember_addresses(&[("aws_instance.web", &ids_new)])
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .remember_addresses(&[("aws_instance.web", &ids_new)])
+            .unwrap(),
+        0,
+        "a pair is remembered once"
+    );
+    assert_eq!(
+        store.address_identifiers("aws_instance.web").unwrap(),
+        ["i-new", "i-old"]
+    );
+    assert!(store
+        .address_identifiers("aws_instance.db")
+        .unwrap()
+        .is_empty());
+    let by_address = store
+        .query(&EventQuery {
+            resource: Some("aws_instance.web".into()),
+            ..EventQuery::default()
+        })
+        .unwrap();
+    assert_eq!(
+        ids(&by_address),
+        ["old", "new"],
+        "every id the address ever had"
+    );
+    let azure =
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1";
+    let by_case = store
+        .query(&EventQuery {
+            resource: Some(azure.into()),
+            ..EventQuery::default()
+        })
+        .unwrap();
+    assert_eq!(ids(&by_case), ["az"], "Azure ids match lower-cased");
+    let naming = store
+        .events_naming(&["i-new".into(), azure.into()])
+        .unwrap();
+    assert_eq!(ids(&naming), ["new", "az"]);
+}
+
+pub fn events_after_walks_ids_with_evidence_and_leaves(store: &mut dyn EventStore) {
+    let first: Vec<AuditEvent> = (0..5)
+        .map(|i| aws(&format!("a{i}"), i, "p", "RunInstances", &["i-1"]))
+        .collect();
+    let second: Vec<AuditEvent> = (0..5)
+        .map(|i| aws(&format!("b{i}"), 100 - i, "p", "RunInstances", &["i-2"]))
+        .collect();
+    let (_, c1) = store
+        .write_batch(vec![batch("/1", with_raw(first))])
+        .unwrap();
+    let (_, c2) = store
+        .write_batch(vec![batch("/2", with_raw(second))])
+        .unwrap();
+    let committed: Vec<(i64, [u8; 32])> = c1.stored.into_iter().chain(c2.stored).collect();
+    let mut walked = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.events_after(after, 3).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        for (stored, raw, leaf) in page {
+            assert_eq!(raw, raw_of(&stored.event).as_bytes());
+            let leaf = leaf.expect("stored with its leaf");
+            assert_eq!(leaf, event_leaf(&stored.event, &raw), "the leaf recomputes");
+            after = stored.id;
+            walked.push((stored.id, leaf));
+        }
+    }
+    assert_eq!(walked, committed, "ids ascend in commit order, each once");
+    assert!(store.unrecorded_until().unwrap() < committed[0].0);
+}
