@@ -106,7 +106,7 @@ pub(crate) fn ingest_audit(
     if local.is_empty() {
         return Ok(None);
     }
-    let mut store = driftlog_store::open(store_path)?;
+    let mut store = crate::stores::open_events(store_path)?;
     let problems = Problems::default();
     let recording = RecordingObserver {
         inner: &problems,
@@ -131,8 +131,8 @@ pub fn attribute_findings(
     ingested: &mut Option<driftlog_ingest::Summary>,
     ledger: &Recorder,
 ) -> Result<AuditSummary, AppError> {
-    let store_name = store_path.display().to_string();
-    if audit.is_empty() && !store_path.exists() {
+    let store_name = crate::stores::shown(store_path);
+    if audit.is_empty() && !crate::stores::exists(store_path) {
         return Ok(AuditSummary {
             note: Some(format!(
                 "no audit evidence was available (no event store at {store_name}; pass --audit \
@@ -144,7 +144,7 @@ pub fn attribute_findings(
     if !audit.is_empty() {
         *ingested = ingest_audit(store_path, audit, aws, until_us, warnings, ledger)?;
     }
-    let mut store = driftlog_store::open(store_path)?;
+    let mut store = crate::stores::open_events(store_path)?;
     // From now on `events --resource ADDRESS` finds what these resources' ids find. A store
     // that cannot be written to (read-only, busy) costs that convenience, not the scan.
     let known: Vec<(&str, &[String])> = findings
@@ -176,7 +176,7 @@ pub fn attribute_findings(
     // Findings are attributed on every core, each thread reading through its own connection
     // (SQLite in WAL mode serves concurrent readers).
     findings.par_chunks_mut(32).try_for_each_init(
-        || driftlog_store::open_existing(store_path),
+        || crate::stores::open_events_existing(store_path),
         |store, chunk| -> Result<(), AppError> {
             let store = store
                 .as_ref()

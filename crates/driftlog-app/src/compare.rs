@@ -166,7 +166,7 @@ pub fn compare(
             source,
         }
     })?;
-    if request.attribution && report.has_unexpected() && request.store.exists() {
+    if request.attribution && report.has_unexpected() && crate::stores::exists(&request.store) {
         progress.step("asking the audit logs who changed what");
         attribute_differences(&mut report, &request.store)?;
     }
@@ -182,7 +182,7 @@ pub fn compare(
 fn attribute_differences(report: &mut CompareReport, store: &Path) -> Result<(), AppError> {
     let now = jiff::Timestamp::now().as_microsecond();
     report.resources.par_iter_mut().try_for_each_init(
-        || driftlog_store::open_existing(store),
+        || crate::stores::open_events_existing(store),
         |store, resource| -> Result<(), AppError> {
             let store = store
                 .as_ref()

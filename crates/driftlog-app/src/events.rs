@@ -35,7 +35,7 @@ pub struct Found {
 }
 
 pub fn search(request: &EventsRequest) -> Result<Found, AppError> {
-    let store = driftlog_store::open_existing(&request.store)?;
+    let store = crate::stores::open_events_existing(&request.store)?;
     let now = jiff::Timestamp::now();
     let when = |text: &Option<String>, bound, option| {
         text.as_deref()

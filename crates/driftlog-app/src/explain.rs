@@ -36,7 +36,7 @@ pub struct Explanation {
 }
 
 pub fn explain(request: &ExplainRequest) -> Result<Explanation, AppError> {
-    let mut store = driftlog_store::open_existing(&request.store)?;
+    let mut store = crate::stores::open_events_existing(&request.store)?;
     let (mut drift, identifiers) = if request.has_state() {
         let (finding, ids) = crate::scan::resource_in_states(
             request.declared.as_deref(),

@@ -59,7 +59,7 @@ impl IngestOutcome {
     pub fn totals(&self, store: &std::path::Path) -> driftlog_report::ingest::IngestTotals {
         let s = &self.summary;
         driftlog_report::ingest::IngestTotals {
-            store: store.display().to_string(),
+            store: crate::stores::shown(store),
             seconds: self.elapsed.as_secs_f64(),
             files_read: s.files_read,
             files_unchanged: s.files_unchanged,
@@ -86,9 +86,9 @@ pub fn ingest(
     ledger: &Recorder,
     observer: &dyn Observer,
 ) -> Result<IngestOutcome, AppError> {
-    let mut store = driftlog_store::open(&request.store)?;
+    let mut store = crate::stores::open_events(&request.store)?;
     tracing::debug!(
-        store = %request.store.display(),
+        store = %crate::stores::shown(&request.store),
         paths = ?request.paths,
         batch_events = request.options.batch_events,
         "ingest starting"
@@ -257,7 +257,7 @@ pub fn ingest_s3(
         }
     }
     files.sort_by(|a, b| a.location.cmp(&b.location));
-    let mut store = driftlog_store::open(&request.store)?;
+    let mut store = crate::stores::open_events(&request.store)?;
     let started = Instant::now();
     let recording = RecordingObserver {
         inner: observer,

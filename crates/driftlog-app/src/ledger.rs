@@ -18,7 +18,7 @@ fn open(rec: &Recorder) -> Result<Ledger, AppError> {
             "--ledger off: there is no ledger to work on".into(),
         ));
     }
-    Ok(Ledger::open_existing(&rec.ledger)?)
+    Ok(crate::stores::open_ledger_existing(&rec.ledger)?)
 }
 
 fn b64(h: &Hash) -> String {

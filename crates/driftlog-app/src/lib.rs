@@ -14,6 +14,7 @@
 //! - [`record`]: what driftlog writes in its tamper-evident ledger (typed entry schemas) and
 //!   writing it, including the per-batch commitments to stored events' contents.
 //! - [`service`]: the jobs `driftlog serve` runs on schedules, recorded in the history.
+//! - [`stores`]: where the event store, the ledger and the history live: a file or PostgreSQL.
 //! - [`verify`]: recomputing the event store against those commitments, naming the first
 //!   altered, deleted or inserted event.
 //!
@@ -51,6 +52,7 @@ pub mod remediate;
 pub mod scan;
 pub mod service;
 pub mod source;
+pub mod stores;
 pub mod verify;
 
 use std::path::PathBuf;

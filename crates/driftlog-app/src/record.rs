@@ -286,7 +286,7 @@ impl Recorder {
         if !self.enabled() {
             return Ok(None);
         }
-        let mut ledger = Ledger::open(&self.ledger)?;
+        let mut ledger = crate::stores::open_ledger(&self.ledger)?;
         let entries = build(ledger.len()?);
         if entries.is_empty() {
             return Ok(None);
@@ -357,7 +357,7 @@ impl Recorder {
         let time = |us: Option<i64>| us.map(driftlog_core::time::format_time_us);
         self.record(|_| {
             vec![Entry::Ingest(IngestEntry {
-                store: store.display().to_string(),
+                store: crate::stores::shown(store),
                 files: s
                     .files
                     .iter()
@@ -408,7 +408,7 @@ impl Recorder {
                 expires: r.expires.map(|t| t.to_string()),
             })
             .collect();
-        let ledger = Ledger::open(&self.ledger)?;
+        let ledger = crate::stores::open_ledger(&self.ledger)?;
         let previous = latest(&ledger, "ignore-rules", |e| match e {
             Entry::IgnoreRules(r) => Some(r.rules),
             _ => None,
@@ -433,7 +433,7 @@ impl Recorder {
             return Ok(0);
         }
         let known: std::collections::HashSet<(String, String, bool)> =
-            match Ledger::open(&self.ledger) {
+            match crate::stores::open_ledger(&self.ledger) {
                 Ok(ledger) => all_of(&ledger, "cloudtrail-digest", |e| match e {
                     Entry::CloudtrailDigest(d) => Some((d.key, d.sha256, d.valid)),
                     _ => None,
@@ -459,7 +459,7 @@ impl Recorder {
 
     /// A new key, recorded before anything is signed with it.
     pub fn key(&self, entry: KeyEntry) -> Result<(), RecordError> {
-        let mut ledger = Ledger::open(&self.ledger)?;
+        let mut ledger = crate::stores::open_ledger(&self.ledger)?;
         ledger.append(&[Entry::Key(entry).to_parts()])?;
         Ok(())
     }

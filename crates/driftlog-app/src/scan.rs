@@ -338,7 +338,9 @@ pub fn scan(
             let until_us = as_of.unwrap_or_else(|| jiff::Timestamp::now().as_microsecond());
             // The audit logs go in first: their create calls find unmanaged resources too.
             let created = |targets: &[driftlog_aws::live::Target]| {
-                if !request.attribution || (request.audit.is_empty() && !request.store.exists()) {
+                if !request.attribution
+                    || (request.audit.is_empty() && !crate::stores::exists(&request.store))
+                {
                     return Ok(Vec::new());
                 }
                 if !request.audit.is_empty() {
@@ -353,7 +355,7 @@ pub fn scan(
                         ledger,
                     )?;
                 }
-                let store = driftlog_store::open(&request.store)?;
+                let store = crate::stores::open_events(&request.store)?;
                 live::created_in_logs(store.as_ref(), targets, until_us)
             };
             let (scanned, summary, partial) = live::scan_live_aws(

@@ -57,7 +57,8 @@ pub struct Service {
     pub config: Config,
     /// The configuration file's folder: relative paths start here.
     pub base: PathBuf,
-    /// The SQLite event store, which also holds the history.
+    /// The event store, which also holds the history: a file, or a `postgres://` URL (never
+    /// shown as is: see [`crate::stores::shown`]).
     pub store: PathBuf,
     pub ledger: Recorder,
     pub aws: driftlog_aws::AwsOptions,
@@ -91,32 +92,42 @@ fn secret(
 }
 
 impl Service {
-    /// Resolve a validated configuration: paths from `base`, secrets from the environment and
-    /// files. A PostgreSQL store (`url_env`, `url_file`) is refused: it is not built yet.
+    /// Resolve a validated configuration: paths from `base`, secrets (the store's database URL
+    /// among them) from the environment and files.
     pub fn new(
         config: Config,
         base: &Path,
         aws: driftlog_aws::AwsOptions,
         public_url: Option<String>,
     ) -> Result<Self, AppError> {
-        if config.store.url_env.is_some() || config.store.url_file.is_some() {
-            return Err(AppError::Input(
-                "store: a database URL (PostgreSQL) is not supported by this build yet; give `path` for the embedded SQLite store".into(),
-            ));
-        }
-        let store = base.join(
-            config
-                .store
-                .path
-                .clone()
-                .unwrap_or_else(|| driftlog_store::DEFAULT_PATH.into()),
-        );
+        let url = secret(
+            "the store's database URL",
+            config.store.url_env.as_deref(),
+            config.store.url_file.as_deref(),
+            base,
+        )?;
+        let store = match url {
+            Some(url) if crate::stores::is_database(Path::new(&url)) => PathBuf::from(url),
+            Some(url) => {
+                return Err(AppError::Input(format!(
+                    "store: the database URL must start with postgres:// (found `{}`)",
+                    url.split("://").next().unwrap_or_default()
+                )))
+            }
+            None => base.join(
+                config
+                    .store
+                    .path
+                    .clone()
+                    .unwrap_or_else(|| driftlog_store::DEFAULT_PATH.into()),
+            ),
+        };
         let ledger = Recorder {
             // `off`, as on the command line, appends nothing.
             ledger: match &config.ledger.path {
                 Some(p) if p.as_os_str() == "off" => p.clone(),
                 Some(p) => base.join(p),
-                None => base.join(".driftlog/ledger.db"),
+                None => crate::stores::default_ledger(&store, &base.join(".driftlog/ledger.db")),
             },
             key: config
                 .ledger

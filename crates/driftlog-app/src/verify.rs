@@ -289,8 +289,8 @@ pub fn verify(
             store: None,
         });
     }
-    let log = Ledger::open_existing(&rec.ledger)?;
-    let events = driftlog_store::open_existing(store)?;
+    let log = crate::stores::open_ledger_existing(&rec.ledger)?;
+    let events = crate::stores::open_events_existing(store)?;
     let store = Some(verify_store(events.as_ref(), &log)?);
     Ok(Checked { ledger, store })
 }

@@ -22,6 +22,8 @@ mod events;
 mod ledger;
 mod pool;
 mod service;
+#[doc(hidden)]
+pub mod testing;
 
 pub use events::PgEventStore;
 pub use ledger::PgLedger;

@@ -1,64 +1,13 @@
-//! The service store's conformance suite (`driftlog_store::service::conformance`, the same
-//! cases the SQLite store runs) against PostgreSQL: each case in a database of its own, made
-//! and dropped here. The server is `$DRIFTLOG_TEST_POSTGRES` (a URL whose role may create
+//! The conformance suites of the event store (`driftlog_store::conformance`) and the service
+//! store (`driftlog_store::service::conformance`), the same cases the SQLite stores run, and
+//! the ledger's checks, against PostgreSQL: each case in a database of its own, made and
+//! dropped here. The server is `$DRIFTLOG_TEST_POSTGRES` (a URL whose role may create
 //! databases); `.ci/run` starts one (scripts/start-test-postgres). Without it the test says so
 //! and does nothing.
 
+use driftlog_postgres::testing::{server, Database};
 use driftlog_postgres::PgServiceStore;
 use postgres::{Client, NoTls};
-
-fn server() -> Option<String> {
-    match std::env::var("DRIFTLOG_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!(
-                "SKIP: DRIFTLOG_TEST_POSTGRES is not set (scripts/start-test-postgres starts a server and prints it)"
-            );
-            None
-        }
-    }
-}
-
-/// A fresh database on the server; dropped when the guard goes.
-struct Database {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    fn new(admin: &str) -> Self {
-        let mut bytes = [0u8; 6];
-        getrandom::fill(&mut bytes).unwrap();
-        let name = format!("driftlog_test_{}", hex::encode(bytes));
-        let mut c = Client::connect(admin, NoTls).expect("connect to the test server");
-        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        let url = match admin.rfind('/') {
-            Some(i) if admin[..i].contains('@') || admin.starts_with("postgres") => {
-                let (base, rest) = admin.split_at(i);
-                let query = rest.find('?').map_or("", |q| &rest[q..]);
-                format!("{base}/{name}{query}")
-            }
-            _ => format!("{admin} dbname={name}"),
-        };
-        Self {
-            admin: admin.to_owned(),
-            name,
-            url,
-        }
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Ok(mut c) = Client::connect(&self.admin, NoTls) {
-            let _ = c.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
 
 #[test]
 fn the_postgres_store_conforms() {

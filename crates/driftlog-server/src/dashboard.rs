@@ -311,7 +311,7 @@ async fn finding(
     let address = row.address.clone();
     let events = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
-        let store = driftlog_store::open_existing(&store).ok()?;
+        let store = driftlog_app::stores::open_events_existing(&store).ok()?;
         let mut names = identifiers;
         names.extend(store.address_identifiers(&address).ok()?);
         names.sort();

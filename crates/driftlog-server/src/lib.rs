@@ -17,7 +17,7 @@ pub mod jobs;
 pub mod metrics;
 
 use driftlog_app::service::Service;
-use driftlog_store::service::{ServiceDb, ServiceStore};
+use driftlog_store::service::ServiceStore;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -119,8 +119,8 @@ pub async fn serve(service: Service, options: ServeOptions) -> Result<(), Server
         tracing::warn!("no [[token]] in the configuration: the API and dashboard are open to anyone who can reach {}", options.listen);
     }
     let path = service.store.clone();
-    let store: Arc<dyn ServiceStore> = Arc::new(
-        tokio::task::spawn_blocking(move || ServiceDb::open(&path))
+    let store: Arc<dyn ServiceStore> = Arc::from(
+        tokio::task::spawn_blocking(move || driftlog_app::stores::open_history(&path))
             .await
             .map_err(|e| ServerError::Config(e.to_string()))??,
     );

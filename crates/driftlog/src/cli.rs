@@ -112,16 +112,17 @@ pub struct Cli {
     #[command(flatten)]
     pub logging: Logging,
 
-    /// The tamper-evident ledger every scan and ingest appends to; `off` to append nothing.
+    /// The tamper-evident ledger every scan and ingest appends to: a file, a postgres:// URL,
+    /// or `off` to append nothing [default: .driftlog/ledger.db; with a postgres:// store, the
+    /// same database]
     #[arg(
         long,
-        value_name = "FILE",
-        default_value = ".driftlog/ledger.db",
+        value_name = "FILE|URL",
         env = "DRIFTLOG_LEDGER",
         global = true,
         help_heading = GLOBAL
     )]
-    pub ledger: PathBuf,
+    pub ledger: Option<PathBuf>,
 
     /// The ledger's signing key: when it exists, each append ends with a signed checkpoint.
     #[arg(
@@ -134,8 +135,9 @@ pub struct Cli {
     )]
     pub ledger_key: PathBuf,
 
-    /// The event store (SQLite; created on first use).
-    #[arg(long, value_name = "FILE", default_value = driftlog_store::DEFAULT_PATH, env = "DRIFTLOG_STORE", global = true, help_heading = GLOBAL)]
+    /// The event store: a SQLite file (created on first use) or a postgres:// URL shared by a
+    /// team (give it in DRIFTLOG_STORE to keep its password out of the process list).
+    #[arg(long, value_name = "FILE|URL", default_value = driftlog_store::DEFAULT_PATH, env = "DRIFTLOG_STORE", global = true, help_heading = GLOBAL)]
     pub store: PathBuf,
 
     #[command(flatten)]

@@ -26,7 +26,7 @@ pub fn run(args: &ExplainArgs, store_path: &Path) -> Result<u8> {
             raw: None,
         })
         .collect();
-    let store = store_path.display().to_string();
+    let store = driftlog_app::stores::shown(store_path);
     let explained = Explained {
         target: &args.target,
         identifiers: &found.identifiers,

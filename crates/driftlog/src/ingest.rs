@@ -146,7 +146,12 @@ pub fn run(
         };
         driftlog_app::ingest::ingest(&request, ledger, &progress)
     }
-    .with_context(|| format!("ingest into {} stopped", store_path.display()))?;
+    .with_context(|| {
+        format!(
+            "ingest into {} stopped",
+            driftlog_app::stores::shown(store_path)
+        )
+    })?;
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }

@@ -74,7 +74,7 @@ pub fn run(args: &LedgerArgs, rec: &Recorder) -> Result<u8> {
 
 /// Say what checking the ledger found; returns whether it is intact.
 pub fn say_check(check: &LedgerCheck) -> bool {
-    let path = check.ledger.display();
+    let path = driftlog_app::stores::shown(&check.ledger);
     match &check.damage {
         None => {
             println!(

@@ -53,7 +53,9 @@ fn main() -> ExitCode {
     };
     cli::init_logging(&cli.logging, default_level);
     let ledger = driftlog_app::record::Recorder {
-        ledger: cli.ledger.clone(),
+        ledger: cli.ledger.clone().unwrap_or_else(|| {
+            driftlog_app::stores::default_ledger(&cli.store, ".driftlog/ledger.db".as_ref())
+        }),
         key: cli.ledger_key.clone(),
     };
     let result = match &cli.command {

@@ -12,7 +12,7 @@ pub fn run(args: &VerifyArgs, store_path: &Path, rec: &Recorder) -> Result<u8> {
     let (true, Some(v)) = (crate::ledger::say_check(&checked.ledger), &checked.store) else {
         return Ok(exit::ERROR);
     };
-    let store_name = store_path.display();
+    let store_name = driftlog_app::stores::shown(store_path);
     if let Some(first) = v.problems.first() {
         eprintln!("store {store_name}: {first}");
         if let Some(rest) = v.problems.get(1..).filter(|r| !r.is_empty()) {

@@ -10,6 +10,7 @@
 mod common;
 
 use common::{driftlog, gen_corpus};
+use driftlog_postgres::testing::{server, Database};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -836,6 +837,23 @@ fn the_api_conforms_to_its_openapi_document_under_schemathesis() {
 /// exactly until the test writes the state into it.
 #[test]
 fn a_killed_workers_job_is_taken_over_once_and_a_stopped_workers_job_is_released() {
+    takeover_and_release("[store]\npath = \"state/events.db\"", &[]);
+}
+
+/// The same on PostgreSQL (the store's URL from the environment, as a team would give it).
+#[test]
+fn on_postgres_a_killed_workers_job_is_taken_over_once_and_a_stopped_workers_job_is_released() {
+    let Some(admin) = server() else {
+        return;
+    };
+    let db = Database::new(&admin);
+    takeover_and_release(
+        "[store]\nurl_env = \"DRIFTLOG_TEAM_STORE\"",
+        &[("DRIFTLOG_TEAM_STORE", &db.url)],
+    );
+}
+
+fn takeover_and_release(store: &str, env: &[(&str, &str)]) {
     if gen_corpus().is_none() {
         return;
     }
@@ -848,8 +866,10 @@ fn a_killed_workers_job_is_taken_over_once_and_a_stopped_workers_job_is_released
         .status()
         .unwrap()
         .success());
-    let config = "[store]\npath = \"state/events.db\"\n\n[ledger]\npath = \"off\"\n\n\
-                  [[stack]]\nname = \"p\"\nenvironment = \"prod\"\nstate = \"declared.fifo\"\nlive = \"sc/live.tfstate\"\nschedule = \"0 0 1 1 *\"\n";
+    let config = format!(
+        "{store}\n\n[ledger]\npath = \"off\"\n\n\
+         [[stack]]\nname = \"p\"\nenvironment = \"prod\"\nstate = \"declared.fifo\"\nlive = \"sc/live.tfstate\"\nschedule = \"0 0 1 1 *\"\n"
+    );
     let config_path = dir.path().join("driftlog.toml");
     std::fs::write(&config_path, config).unwrap();
     let declared = std::fs::read(sc.join("declared.tfstate")).unwrap();
@@ -860,7 +880,7 @@ fn a_killed_workers_job_is_taken_over_once_and_a_stopped_workers_job_is_released
     let worker = |name: &str| {
         let sub = dir.path().join(name);
         std::fs::create_dir_all(&sub).unwrap();
-        serve(&sub, &config_path, &[])
+        serve(&sub, &config_path, env)
     };
     let log = |name: &str| {
         std::fs::read_to_string(dir.path().join(name).join("serve.log")).unwrap_or_default()
@@ -1062,4 +1082,91 @@ fn alerts_are_retried_with_backoff_and_refused_ones_are_dead_lettered() {
         page.contains("gone") && page.contains("404"),
         "dead letters on the dashboard"
     );
+}
+
+/// Two workers on one PostgreSQL database share twenty scheduled jobs: each runs exactly once,
+/// the history and the ledger (in the same database) hold each run once, and `ledger verify`
+/// passes. Then every connection the workers hold is cut, as a database restart does: they
+/// reconnect, and a run asked for afterwards happens.
+#[test]
+fn two_workers_on_postgres_run_twenty_jobs_once_and_ride_through_lost_connections() {
+    let Some(admin) = server() else {
+        return;
+    };
+    if gen_corpus().is_none() {
+        return;
+    }
+    let db = Database::new(&admin);
+    let dir = tempfile::tempdir().unwrap();
+    scenario(3, &dir.path().join("sc"));
+    let mut config = String::from("[store]\nurl_env = \"DRIFTLOG_TEAM_STORE\"\n\n");
+    for i in 0..20 {
+        config.push_str(&format!(
+            "[[stack]]\nname = \"s{i:02}\"\nenvironment = \"{}\"\nstate = \"sc/declared.tfstate\"\nlive = \"sc/live.tfstate\"\nschedule = \"0 0 1 1 *\"\n\n",
+            if i % 2 == 0 { "prod" } else { "staging" }
+        ));
+    }
+    let config_path = dir.path().join("driftlog.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let env = [("DRIFTLOG_TEAM_STORE", db.url.as_str())];
+    let worker = |name: &str| {
+        let sub = dir.path().join(name);
+        std::fs::create_dir_all(&sub).unwrap();
+        serve(&sub, &config_path, &env)
+    };
+    let (_a, http) = worker("a");
+    let (_b, _) = worker("b");
+    let mut pg = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let mut count = |sql: &str| -> i64 { pg.query_one(sql, &[]).unwrap().get(0) };
+    wait_for("twenty runs", Duration::from_secs(120), || {
+        count("SELECT count(*) FROM service_runs") >= 20
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(count("SELECT count(*) FROM service_runs"), 20);
+    assert_eq!(
+        count("SELECT count(DISTINCT job) FROM service_runs"),
+        20,
+        "each job ran once"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM ledger_entries WHERE kind = 'scan'"),
+        20,
+        "each run is in the ledger once"
+    );
+    assert_eq!(count("SELECT count(*) FROM service_stacks"), 20);
+    let verify = common::run(
+        driftlog()
+            .env("DRIFTLOG_STORE", &db.url)
+            .env_remove("DRIFTLOG_LEDGER")
+            .args(["ledger", "verify"]),
+    );
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    assert!(
+        verify.stdout.contains("entries verified"),
+        "{}",
+        verify.stdout
+    );
+
+    // Cut every connection the workers hold.
+    let cut = count(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    );
+    assert!(cut > 0, "the workers hold connections");
+    wait_for("the API to answer again", Duration::from_secs(30), || {
+        http.get("/api/v1/stacks", None).status == 200
+    });
+    wait_for(
+        "a run on demand to be accepted",
+        Duration::from_secs(30),
+        || {
+            http.request("POST", "/api/v1/stacks/s07/run", &[], "")
+                .status
+                == 202
+        },
+    );
+    wait_for("the run on demand", Duration::from_secs(60), || {
+        count("SELECT count(*) FROM service_runs WHERE job = 'stack:s07'") == 2
+    });
+    assert_eq!(count("SELECT count(*) FROM service_runs"), 21);
 }
