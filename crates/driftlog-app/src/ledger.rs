@@ -1,6 +1,6 @@
 //! Working on the ledger itself: keys, acknowledgements, listing, checkpoints, proofs and
 //! verification. The entries that scans and ingests append are in [`crate::record`]; this is
-//! what `driftlog ledger …` (and later the server's admin API) asks of the log directly.
+//! what `driftlog ledger …` and the server (proofs, C2SP tlog-tiles) ask of the log directly.
 
 use crate::record::{AckEntry, KeyEntry, Recorder};
 use crate::AppError;
@@ -8,7 +8,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use driftlog_ledger::merkle::{leaf_hash, verify_consistency, verify_inclusion, Hash};
 use driftlog_ledger::note::{Checkpoint, SignerKey, VerifierKey};
-use driftlog_ledger::{Damage, Ledger, LedgerError};
+use driftlog_ledger::tiles::TilePath;
+use driftlog_ledger::{Damage, Ledger};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -231,20 +232,38 @@ pub fn prove(
     public: Option<&Path>,
 ) -> Result<InclusionProof, AppError> {
     let ledger = open(rec)?;
-    let tree = ledger.tree()?;
     let (size, root) = match checkpoint {
         Some(path) => {
             let c = read_checkpoint(path, verifier(rec, public)?.as_ref())?;
             (c.size, c.root)
         }
-        None => (
-            tree.len(),
-            tree.root(tree.len()).map_err(LedgerError::from)?,
-        ),
+        None => {
+            let size = ledger.len()?;
+            (size, ledger.root(size)?)
+        }
     };
-    let proof = tree
-        .inclusion_proof(index, size)
-        .map_err(LedgerError::from)?;
+    proven(&ledger, index, size, root)
+}
+
+/// Prove that entry `index` is in the log's first `size` entries (default: all of them),
+/// against the root the log has at that size: what the API serves. Checked before returned.
+pub fn inclusion(
+    rec: &Recorder,
+    index: u64,
+    size: Option<u64>,
+) -> Result<InclusionProof, AppError> {
+    let ledger = open(rec)?;
+    let size = match size {
+        Some(size) => size,
+        None => ledger.len()?,
+    };
+    let root = ledger.root(size)?;
+    proven(&ledger, index, size, root)
+}
+
+/// The audit path of `index` at `size`, read from the log's tiles, checked against `root`.
+fn proven(ledger: &Ledger, index: u64, size: u64, root: Hash) -> Result<InclusionProof, AppError> {
+    let proof = ledger.inclusion_proof(index, size)?;
     let stored = ledger
         .entry(index)?
         .ok_or_else(|| AppError::Input(format!("no entry {index} in the ledger")))?;
@@ -268,6 +287,8 @@ pub fn prove(
 pub struct ConsistencyProof {
     pub old_size: u64,
     pub new_size: u64,
+    pub old_root: String,
+    pub new_root: String,
     pub hashes: Vec<String>,
 }
 
@@ -285,10 +306,7 @@ pub fn consistency(
         read_checkpoint(old, verifier.as_ref())?,
         read_checkpoint(new, verifier.as_ref())?,
     );
-    let proof = ledger
-        .tree()?
-        .consistency_proof(a.size, b.size)
-        .map_err(LedgerError::from)?;
+    let proof = ledger.consistency_proof(a.size, b.size)?;
     verify_consistency(a.size, b.size, &a.root, &b.root, &proof).map_err(|e| {
         AppError::Input(format!(
             "the two checkpoints are not consistent with each other and this log: {e}"
@@ -297,7 +315,52 @@ pub fn consistency(
     Ok(ConsistencyProof {
         old_size: a.size,
         new_size: b.size,
+        old_root: b64(&a.root),
+        new_root: b64(&b.root),
         hashes: proof.iter().map(b64).collect(),
+    })
+}
+
+/// Prove that the log's first `first` entries are a prefix of its first `second` (default:
+/// all), with the roots it has at both sizes: what the API serves. Checked before returned.
+pub fn consistency_between(
+    rec: &Recorder,
+    first: u64,
+    second: Option<u64>,
+) -> Result<ConsistencyProof, AppError> {
+    let ledger = open(rec)?;
+    let second = match second {
+        Some(size) => size,
+        None => ledger.len()?,
+    };
+    let proof = ledger.consistency_proof(first, second)?;
+    let (a, b) = (ledger.root(first)?, ledger.root(second)?);
+    verify_consistency(first, second, &a, &b, &proof)
+        .map_err(|e| AppError::Input(format!("the log is not consistent with itself: {e}")))?;
+    Ok(ConsistencyProof {
+        old_size: first,
+        new_size: second,
+        old_root: b64(&a),
+        new_root: b64(&b),
+        hashes: proof.iter().map(b64).collect(),
+    })
+}
+
+/// A C2SP tlog-tiles resource: `path` is what follows `tile/` (`0/x001/234`,
+/// `1/000.p/17`, `entries/005`). `None` when the path names no tile or the log is too small
+/// for it yet.
+pub fn tile(rec: &Recorder, path: &str) -> Result<Option<Vec<u8>>, AppError> {
+    let Some(tile) = TilePath::parse(path) else {
+        return Ok(None);
+    };
+    let ledger = open(rec)?;
+    Ok(match tile {
+        TilePath::Hashes {
+            level,
+            index,
+            width,
+        } => ledger.hash_tile(level, index, width)?,
+        TilePath::Entries { index, width } => ledger.entry_bundle(index, width)?,
     })
 }
 

@@ -18,5 +18,6 @@ pub mod log;
 pub mod merkle;
 pub mod note;
 pub mod storage;
+pub mod tiles;
 
 pub use log::{canonical_json, Damage, DamageKind, Entry, Ledger, LedgerError};

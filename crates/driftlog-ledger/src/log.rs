@@ -6,9 +6,10 @@
 //! changed byte, a deleted, swapped or inserted row, or a truncated log is found, with the first
 //! index where the log stops being what it was.
 
-use crate::merkle::{leaf_hash, verify_consistency, Hash, ProofError, Tree};
+use crate::merkle::{self, complete_root, leaf_hash, verify_consistency, Hash, ProofError, Tree};
 use crate::note::{Checkpoint, NoteError, SignerKey, VerifierKey};
 use crate::storage::{SqliteStorage, Storage};
+use crate::tiles::{Tiles, WIDTH};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -31,6 +32,14 @@ pub enum LedgerError {
     Database { location: PathBuf, message: String },
     #[error("no ledger at {path}: it is created by the first scan or ingest")]
     Missing { path: PathBuf },
+    /// An entry the log's size says exists is not stored (`ledger verify` says more).
+    #[error("ledger entry {index} is missing (run `driftlog ledger verify`)")]
+    Gap { index: u64 },
+    /// C2SP tlog-tiles bundles entries after a 16-bit length: a longer one cannot be served.
+    #[error(
+        "ledger entry {index} is {len} bytes, more than a tlog-tiles entry bundle can hold (65535)"
+    )]
+    TooLongForBundle { index: u64, len: usize },
     #[error(transparent)]
     Proof(#[from] ProofError),
     #[error(transparent)]
@@ -151,8 +160,19 @@ impl Ledger {
         Ok(self.len()? == 0)
     }
 
-    /// Append entries in one durable transaction; returns their indexes.
+    /// Append entries in one durable transaction; returns their indexes. The tiles over them
+    /// are indexed afterwards ([`Ledger::index_tiles`]).
     pub fn append(&mut self, entries: &[(&str, Value)]) -> Result<Vec<u64>, LedgerError> {
+        let indexes = self.append_entries(entries)?;
+        // Derived data: the entries are committed whatever happens here, and whatever is not
+        // indexed now is computed on demand and indexed by the next append.
+        if let Err(e) = self.index_tiles() {
+            tracing::warn!(error = %e, "indexing the ledger's tiles failed; proofs will compute them");
+        }
+        Ok(indexes)
+    }
+
+    fn append_entries(&mut self, entries: &[(&str, Value)]) -> Result<Vec<u64>, LedgerError> {
         self.storage.append(&mut |first| {
             Ok(entries
                 .iter()
@@ -180,6 +200,110 @@ impl Ledger {
 
     pub fn entry(&self, index: u64) -> Result<Option<Entry>, LedgerError> {
         Ok(self.entries(index, index + 1)?.into_iter().next())
+    }
+
+    /// The log's complete subtrees at its current size, read from its tiles: roots and proofs
+    /// at any size read a few thousand hashes, not every leaf.
+    pub fn tiles(&self) -> Result<Tiles<'_>, LedgerError> {
+        Ok(Tiles {
+            storage: &*self.storage,
+            size: self.len()?,
+        })
+    }
+
+    /// Store the level-1-and-up nodes of every complete tile not stored yet (see
+    /// [`crate::tiles`]). Appends do it; a log from before tiles gets them all on its next one.
+    pub fn index_tiles(&mut self) -> Result<(), LedgerError> {
+        let size = self.len()?;
+        for level in 1..=crate::tiles::MAX_LEVEL {
+            let Some(span) = crate::tiles::span(level) else {
+                break;
+            };
+            let want = size / span;
+            if want == 0 {
+                break;
+            }
+            let mut next = self.storage.node_count(level)?;
+            while next < want {
+                let end = (next + 1024).min(want);
+                let hashes: Vec<Hash> = {
+                    let tiles = self.tiles()?;
+                    let lower = tiles.nodes(level - 1, next * WIDTH, end * WIDTH)?;
+                    lower.chunks(WIDTH as usize).map(complete_root).collect()
+                };
+                self.storage.put_nodes(level, next, &hashes)?;
+                next = end;
+            }
+        }
+        Ok(())
+    }
+
+    /// The root of the log's first `size` entries, from its tiles.
+    pub fn root(&self, size: u64) -> Result<Hash, LedgerError> {
+        merkle::root(&self.tiles()?, size)
+    }
+
+    /// The audit path of entry `index` in the log's first `size` entries, from its tiles.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LedgerError> {
+        merkle::inclusion_proof(&self.tiles()?, index, size)
+    }
+
+    /// That the log's first `first` entries are a prefix of its first `second`, from its tiles.
+    pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, LedgerError> {
+        merkle::consistency_proof(&self.tiles()?, first, second)
+    }
+
+    /// The C2SP tlog-tiles hash tile: `width` level-`level` nodes from `index · 256`, each 32
+    /// bytes, concatenated; `None` while the log is too small to have them all.
+    pub fn hash_tile(
+        &self,
+        level: u8,
+        index: u64,
+        width: u64,
+    ) -> Result<Option<Vec<u8>>, LedgerError> {
+        let tiles = self.tiles()?;
+        let (Some(span), Some(from)) = (crate::tiles::span(level), index.checked_mul(WIDTH)) else {
+            return Ok(None);
+        };
+        let to = from + width;
+        if to
+            .checked_mul(span)
+            .is_none_or(|covered| covered > tiles.size)
+        {
+            return Ok(None);
+        }
+        Ok(Some(tiles.nodes(level, from, to)?.concat()))
+    }
+
+    /// The C2SP tlog-tiles entry bundle: `width` entries from `index · 256`, each after its
+    /// length as a big-endian 16-bit number; `None` while the log is too small.
+    pub fn entry_bundle(&self, index: u64, width: u64) -> Result<Option<Vec<u8>>, LedgerError> {
+        let Some(from) = index.checked_mul(WIDTH) else {
+            return Ok(None);
+        };
+        if from + width > self.len()? {
+            return Ok(None);
+        }
+        let entries = self.entries(from, from + width)?;
+        let mut out = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            let index = from + i as u64;
+            if e.index != index {
+                return Err(LedgerError::Gap { index });
+            }
+            let len = u16::try_from(e.body.len()).map_err(|_| LedgerError::TooLongForBundle {
+                index,
+                len: e.body.len(),
+            })?;
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(&e.body);
+        }
+        if (entries.len() as u64) < width {
+            return Err(LedgerError::Gap {
+                index: from + entries.len() as u64,
+            });
+        }
+        Ok(Some(out))
     }
 
     /// The tree over the stored leaf hashes (as stored; [`Ledger::verify`] checks them).
@@ -274,12 +398,11 @@ impl Ledger {
     /// Sign a checkpoint of the whole log as it is (every entry is already durable: appends
     /// commit with `synchronous = FULL`), store it, and return the signed note.
     pub fn checkpoint(&mut self, signer: &SignerKey) -> Result<String, LedgerError> {
-        let tree = self.tree()?;
-        let size = tree.len();
+        let size = self.len()?;
         let checkpoint = Checkpoint {
             origin: signer.name.clone(),
             size,
-            root: tree.root(size)?,
+            root: self.root(size)?,
         };
         let note = signer.sign(&checkpoint.text())?;
         self.storage.put_checkpoint(size, &note)?;

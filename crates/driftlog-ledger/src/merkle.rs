@@ -52,11 +52,160 @@ fn split(n: u64) -> u64 {
     1 << (63 - (n - 1).leading_zeros())
 }
 
+/// Where the hashes of complete subtrees come from: a [`Tree`] in memory, or a ledger's
+/// stored tiles (`crate::tiles`). Roots and proofs need nothing else: every node RFC 9162's
+/// algorithms use is a complete subtree or splits into them.
+pub trait Subtrees {
+    type Error: From<ProofError>;
+    /// Number of leaves.
+    fn size(&self) -> u64;
+    /// The root of the complete subtree of leaves `index·2^height .. (index+1)·2^height`
+    /// (within [`Subtrees::size`]).
+    fn complete(&self, height: u32, index: u64) -> Result<Hash, Self::Error>;
+}
+
+/// MTH of leaves `start..end` (end > start).
+fn subtree<S: Subtrees + ?Sized>(s: &S, start: u64, end: u64) -> Result<Hash, S::Error> {
+    let n = end - start;
+    if n.is_power_of_two() && start % n == 0 {
+        let h = n.trailing_zeros();
+        return s.complete(h, start >> h);
+    }
+    let k = split(n);
+    Ok(node_hash(
+        &subtree(s, start, start + k)?,
+        &subtree(s, start + k, end)?,
+    ))
+}
+
+fn check_size<S: Subtrees + ?Sized>(s: &S, size: u64) -> Result<(), ProofError> {
+    if size > s.size() {
+        return Err(ProofError::SizeOutOfRange {
+            size,
+            len: s.size(),
+        });
+    }
+    Ok(())
+}
+
+/// The root of the tree made of the first `size` leaves.
+pub fn root<S: Subtrees + ?Sized>(s: &S, size: u64) -> Result<Hash, S::Error> {
+    check_size(s, size)?;
+    if size == 0 {
+        return Ok(empty_root());
+    }
+    subtree(s, 0, size)
+}
+
+/// PATH(index, D[size]): the audit path of one leaf in the tree of the first `size` leaves.
+pub fn inclusion_proof<S: Subtrees + ?Sized>(
+    s: &S,
+    index: u64,
+    size: u64,
+) -> Result<Vec<Hash>, S::Error> {
+    check_size(s, size)?;
+    if index >= size {
+        return Err(ProofError::IndexOutOfRange { index, size }.into());
+    }
+    let mut proof = Vec::new();
+    path(s, index, 0, size, &mut proof)?;
+    Ok(proof)
+}
+
+fn path<S: Subtrees + ?Sized>(
+    s: &S,
+    m: u64,
+    start: u64,
+    end: u64,
+    out: &mut Vec<Hash>,
+) -> Result<(), S::Error> {
+    let n = end - start;
+    if n <= 1 {
+        return Ok(());
+    }
+    let k = split(n);
+    if m < k {
+        path(s, m, start, start + k, out)?;
+        out.push(subtree(s, start + k, end)?);
+    } else {
+        path(s, m - k, start + k, end, out)?;
+        out.push(subtree(s, start, start + k)?);
+    }
+    Ok(())
+}
+
+/// PROOF(first, D[second]): that the tree of `first` leaves is a prefix of the tree of
+/// `second` leaves.
+pub fn consistency_proof<S: Subtrees + ?Sized>(
+    s: &S,
+    first: u64,
+    second: u64,
+) -> Result<Vec<Hash>, S::Error> {
+    check_size(s, second)?;
+    if first > second {
+        return Err(ProofError::SizesReversed { first, second }.into());
+    }
+    let mut proof = Vec::new();
+    if first > 0 && first < second {
+        subproof(s, first, 0, second, true, &mut proof)?;
+    }
+    Ok(proof)
+}
+
+fn subproof<S: Subtrees + ?Sized>(
+    s: &S,
+    m: u64,
+    start: u64,
+    end: u64,
+    whole: bool,
+    out: &mut Vec<Hash>,
+) -> Result<(), S::Error> {
+    let n = end - start;
+    if m == n {
+        if !whole {
+            out.push(subtree(s, start, end)?);
+        }
+        return Ok(());
+    }
+    let k = split(n);
+    if m <= k {
+        subproof(s, m, start, start + k, whole, out)?;
+        out.push(subtree(s, start + k, end)?);
+    } else {
+        subproof(s, m - k, start + k, end, false, out)?;
+        out.push(subtree(s, start, start + k)?);
+    }
+    Ok(())
+}
+
+/// The root of a complete tree whose leaves' hashes (a power of two of them) are `hashes`.
+pub fn complete_root(hashes: &[Hash]) -> Hash {
+    debug_assert!(hashes.len().is_power_of_two());
+    let mut level = hashes.to_vec();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| node_hash(&pair[0], &pair[1]))
+            .collect();
+    }
+    level.first().copied().unwrap_or_else(empty_root)
+}
+
 /// Leaf hashes and every complete subtree above them: `levels[h][i]` is the root of leaves
 /// `i·2^h .. (i+1)·2^h`.
 #[derive(Debug, Clone, Default)]
 pub struct Tree {
     levels: Vec<Vec<Hash>>,
+}
+
+impl Subtrees for Tree {
+    type Error = ProofError;
+    fn size(&self) -> u64 {
+        self.len()
+    }
+    fn complete(&self, height: u32, index: u64) -> Result<Hash, ProofError> {
+        Ok(self.levels[height as usize][index as usize])
+    }
 }
 
 impl Tree {
@@ -91,96 +240,25 @@ impl Tree {
         self.levels.first()?.get(index as usize).copied()
     }
 
-    /// MTH of leaves `start..end` (end > start).
-    fn subtree(&self, start: u64, end: u64) -> Hash {
-        let n = end - start;
-        if n.is_power_of_two() && start % n == 0 {
-            let h = n.trailing_zeros() as usize;
-            return self.levels[h][(start >> h) as usize];
-        }
-        let k = split(n);
-        node_hash(
-            &self.subtree(start, start + k),
-            &self.subtree(start + k, end),
-        )
+    /// The roots of complete subtrees of `2^height` leaves, in order.
+    pub fn complete_level(&self, height: u32) -> &[Hash] {
+        self.levels.get(height as usize).map_or(&[], Vec::as_slice)
     }
 
     /// The root of the tree made of the first `size` leaves.
     pub fn root(&self, size: u64) -> Result<Hash, ProofError> {
-        self.check_size(size)?;
-        Ok(if size == 0 {
-            empty_root()
-        } else {
-            self.subtree(0, size)
-        })
-    }
-
-    fn check_size(&self, size: u64) -> Result<(), ProofError> {
-        if size > self.len() {
-            return Err(ProofError::SizeOutOfRange {
-                size,
-                len: self.len(),
-            });
-        }
-        Ok(())
+        root(self, size)
     }
 
     /// PATH(index, D[size]): the audit path of one leaf in the tree of the first `size` leaves.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
-        self.check_size(size)?;
-        if index >= size {
-            return Err(ProofError::IndexOutOfRange { index, size });
-        }
-        let mut proof = Vec::new();
-        self.path(index, 0, size, &mut proof);
-        Ok(proof)
-    }
-
-    fn path(&self, m: u64, start: u64, end: u64, out: &mut Vec<Hash>) {
-        let n = end - start;
-        if n <= 1 {
-            return;
-        }
-        let k = split(n);
-        if m < k {
-            self.path(m, start, start + k, out);
-            out.push(self.subtree(start + k, end));
-        } else {
-            self.path(m - k, start + k, end, out);
-            out.push(self.subtree(start, start + k));
-        }
+        inclusion_proof(self, index, size)
     }
 
     /// PROOF(first, D[second]): that the tree of `first` leaves is a prefix of the tree of
     /// `second` leaves.
     pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, ProofError> {
-        self.check_size(second)?;
-        if first > second {
-            return Err(ProofError::SizesReversed { first, second });
-        }
-        let mut proof = Vec::new();
-        if first > 0 && first < second {
-            self.subproof(first, 0, second, true, &mut proof);
-        }
-        Ok(proof)
-    }
-
-    fn subproof(&self, m: u64, start: u64, end: u64, whole: bool, out: &mut Vec<Hash>) {
-        let n = end - start;
-        if m == n {
-            if !whole {
-                out.push(self.subtree(start, end));
-            }
-            return;
-        }
-        let k = split(n);
-        if m <= k {
-            self.subproof(m, start, start + k, whole, out);
-            out.push(self.subtree(start + k, end));
-        } else {
-            self.subproof(m - k, start + k, end, false, out);
-            out.push(self.subtree(start, start + k));
-        }
+        consistency_proof(self, first, second)
     }
 }
 

@@ -40,6 +40,13 @@ pub trait Storage: Send {
     /// proofs need only these).
     fn for_each_leaf(&self, f: &mut dyn FnMut(Hash)) -> Result<(), LedgerError>;
     fn leaf(&self, index: u64) -> Result<Option<Hash>, LedgerError>;
+    /// Stored level-`level` nodes (see [`crate::tiles`]; level 0: the leaf hashes) from index
+    /// `from` on, below `to`, up to the first one not stored.
+    fn nodes(&self, level: u8, from: u64, to: u64) -> Result<Vec<Hash>, LedgerError>;
+    /// How many level-`level` (≥ 1) nodes are stored: they are stored in order, from 0.
+    fn node_count(&self, level: u8) -> Result<u64, LedgerError>;
+    /// Store level-`level` (≥ 1) nodes from index `first` on.
+    fn put_nodes(&mut self, level: u8, first: u64, hashes: &[Hash]) -> Result<(), LedgerError>;
     /// Keep a signed checkpoint of the log at `size` entries.
     fn put_checkpoint(&mut self, size: u64, note: &str) -> Result<(), LedgerError>;
     /// Stored checkpoints, smallest first.
@@ -89,7 +96,13 @@ impl SqliteStorage {
              CREATE TABLE IF NOT EXISTS checkpoints (
                  size INTEGER PRIMARY KEY,
                  note TEXT NOT NULL
-             );",
+             );
+             CREATE TABLE IF NOT EXISTS nodes (
+                 level INTEGER NOT NULL,
+                 idx   INTEGER NOT NULL,
+                 hash  BLOB NOT NULL,
+                 PRIMARY KEY (level, idx)
+             ) WITHOUT ROWID;",
         )
         .map_err(sql)?;
         Ok(Self {
@@ -227,6 +240,71 @@ impl Storage for SqliteStorage {
             .optional()
             .map_err(|e| self.sql(e))?;
         Ok(leaf.filter(|l| l.len() == 32).map(|l| hash(&l)))
+    }
+
+    fn nodes(&self, level: u8, from: u64, to: u64) -> Result<Vec<Hash>, LedgerError> {
+        let (from, to) = (
+            from.min(i64::MAX as u64) as i64,
+            to.min(i64::MAX as u64) as i64,
+        );
+        let mut stmt = if level == 0 {
+            self.conn
+                .prepare_cached("SELECT idx, leaf FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")
+        } else {
+            self.conn.prepare_cached(
+                "SELECT idx, hash FROM nodes WHERE level = ?3 AND idx >= ?1 AND idx < ?2 ORDER BY idx",
+            )
+        }
+        .map_err(|e| self.sql(e))?;
+        let bind: &[&dyn rusqlite::ToSql] = if level == 0 {
+            &[&from, &to]
+        } else {
+            &[&from, &to, &level]
+        };
+        let mut rows = stmt.query(bind).map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(|e| self.sql(e))? {
+            let idx: i64 = r.get(0).map_err(|e| self.sql(e))?;
+            if idx != from + out.len() as i64 {
+                break;
+            }
+            let bytes = r.get_ref(1).map_err(|e| self.sql(e))?;
+            out.push(hash(bytes.as_blob().unwrap_or_default()));
+        }
+        Ok(out)
+    }
+
+    fn node_count(&self, level: u8) -> Result<u64, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT coalesce(max(idx) + 1, 0) FROM nodes WHERE level = ?1",
+                [level],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.sql(e))
+    }
+
+    fn put_nodes(&mut self, level: u8, first: u64, hashes: &[Hash]) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let sql = |source| LedgerError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sql)?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(sql)?;
+            for (i, h) in hashes.iter().enumerate() {
+                insert
+                    .execute(params![level, (first + i as u64) as i64, &h[..]])
+                    .map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
     }
 
     fn put_checkpoint(&mut self, size: u64, note: &str) -> Result<(), LedgerError> {

@@ -160,6 +160,63 @@ impl Storage for PgLedger {
         })
     }
 
+    fn nodes(&self, level: u8, from: u64, to: u64) -> Result<Vec<Hash>, LedgerError> {
+        let (from, to) = (
+            from.min(i64::MAX as u64) as i64,
+            to.min(i64::MAX as u64) as i64,
+        );
+        self.with(|c| {
+            let rows = if level == 0 {
+                c.query(
+                    "SELECT idx, leaf FROM ledger_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+                    &[&from, &to],
+                )?
+            } else {
+                c.query(
+                    "SELECT idx, hash FROM ledger_nodes \
+                     WHERE level = $3 AND idx >= $1 AND idx < $2 ORDER BY idx",
+                    &[&from, &to, &(level as i16)],
+                )?
+            };
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                if r.get::<_, i64>(0) != from + out.len() as i64 {
+                    break;
+                }
+                out.push(hash(r.get(1)));
+            }
+            Ok(Ok(out))
+        })
+    }
+
+    fn node_count(&self, level: u8) -> Result<u64, LedgerError> {
+        self.with(|c| {
+            let n: i64 = c
+                .query_one(
+                    "SELECT coalesce(max(idx) + 1, 0) FROM ledger_nodes WHERE level = $1",
+                    &[&(level as i16)],
+                )?
+                .get(0);
+            Ok(Ok(n as u64))
+        })
+    }
+
+    fn put_nodes(&mut self, level: u8, first: u64, hashes: &[Hash]) -> Result<(), LedgerError> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let insert = tx.prepare(
+                "INSERT INTO ledger_nodes (level, idx, hash) VALUES ($1, $2, $3) \
+                 ON CONFLICT (level, idx) DO UPDATE SET hash = excluded.hash",
+            )?;
+            for (i, h) in hashes.iter().enumerate() {
+                let idx = (first + i as u64) as i64;
+                tx.execute(&insert, &[&(level as i16), &idx, &h.as_slice()])?;
+            }
+            tx.commit()?;
+            Ok(Ok(()))
+        })
+    }
+
     fn put_checkpoint(&mut self, size: u64, note: &str) -> Result<(), LedgerError> {
         self.with(|c| {
             c.execute(

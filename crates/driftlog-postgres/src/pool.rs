@@ -164,6 +164,12 @@ const EVENTS_AND_LEDGER: &str = "
         size BIGINT PRIMARY KEY,
         note TEXT NOT NULL
     );
+    CREATE TABLE ledger_nodes (
+        level SMALLINT NOT NULL,
+        idx   BIGINT NOT NULL,
+        hash  BYTEA NOT NULL,
+        PRIMARY KEY (level, idx)
+    );
 ";
 
 /// A URL with its password (and nothing else) replaced, for messages and logs.

@@ -1,6 +1,6 @@
 //! The JSON API, `/api/v1/`: stacks, runs, findings (with their attribution evidence),
-//! acknowledgements, runs on demand, alerts and event search; plus `/healthz`, `/readyz` and
-//! `/metrics`.
+//! acknowledgements, runs on demand, alerts and event search; the ledger (`crate::tlog`); plus
+//! `/healthz`, `/readyz` and `/metrics`.
 //!
 //! Every error is `{"error": {"code": "…", "message": "…"}}` with a fitting status. Listings
 //! are pages: `limit` (default 100, at most 1000) and a cursor (`after` for findings, `before`
@@ -168,6 +168,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/v1/findings/{id}/ack", post(acknowledge))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/events", get(events))
+        .merge(crate::tlog::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(axum::middleware::from_fn(time_limit))

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod jobs;
 pub mod metrics;
+pub mod tlog;
 
 use driftlog_app::service::Service;
 use driftlog_store::service::ServiceStore;

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# PostgreSQL ingest: `driftlog ingest` of a generated CloudTrail corpus (S3 delivery layout,
+# gzip: read, parse, normalize, pack evidence, COPY binary) into a fresh database, against
+# PostgreSQL's own `COPY … FROM` of the same normalized rows as CSV into the same table with
+# the same indexes (the server's floor: no parsing, no evidence), in the same run. Goal:
+# driftlog at >= 50 % of COPY's events/s. Also the SQLite store on the same files, and a
+# lookup by resource on both stores. Prints Markdown for docs/BENCHMARKS.md.
+# Usage: bench/pg-ingest.sh [EVENTS]   (default 1000000; BENCH_DIR to reuse a corpus;
+#        DRIFTLOG_TEST_POSTGRES or scripts/start-test-postgres for the server)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+n=${1:-1000000}
+dir=${BENCH_DIR:-/tmp/driftlog-bench/cloudtrail-$n}
+gen=${DRIFTLOG_GEN_CORPUS:-$root/../shared/tools/gen-corpus}
+admin=${DRIFTLOG_TEST_POSTGRES:-$("$root/scripts/start-test-postgres")}
+work=$(mktemp -d /tmp/driftlog-bench-pg.XXXXXX)
+a=driftlog_bench_ingest_$$
+b=driftlog_bench_copy_$$
+url() { echo "${admin%/*}/$1"; }
+cleanup() {
+  psql "$admin" -qc "DROP DATABASE IF EXISTS $a WITH (FORCE)" -c "DROP DATABASE IF EXISTS $b WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+if [ ! -f "$dir/MANIFEST.json" ]; then
+  echo "generating $n CloudTrail events in $dir" >&2
+  python3 "$gen" cloudtrail --events "$n" --out "$dir" >&2
+fi
+(cd "$root" && cargo build --release --quiet -p driftlog)
+bin=$root/target/release/driftlog
+cd "$dir"
+find AWSLogs -name '*.json.gz' | sort > "$work/files"
+xargs cat < "$work/files" > /dev/null
+. "$root/bench/lib.sh"
+psql "$admin" -qc "CREATE DATABASE $a" -c "CREATE DATABASE $b" >/dev/null
+# The second database gets the same schema (driftlog migrates on open) and stays empty.
+DRIFTLOG_STORE=$(url "$b") "$bin" --ledger off events --limit 1 >/dev/null
+
+results=$(
+  measure "driftlog ingest into PostgreSQL (fresh database, ledger in it)" env DRIFTLOG_STORE="$(url "$a")" "$bin" ingest AWSLogs
+  measure "driftlog ingest into SQLite (fresh file, ledger beside it)" "$bin" --store "$work/events.db" --ledger "$work/ledger.db" ingest AWSLogs
+)
+events=$(psql "$(url "$a")" -Atc "SELECT count(*) FROM audit_events")
+# The same rows, normalized, as CSV; then PostgreSQL's own COPY of them into the same table.
+psql "$(url "$a")" -qc "\\copy audit_events TO '$work/events.csv' CSV"
+copy=$(measure "PostgreSQL COPY FROM (the same rows as CSV, same table and indexes)" psql "$(url "$b")" -qc "\\copy audit_events FROM '$work/events.csv' CSV")
+csv_mb=$(( $(stat -c %s "$work/events.csv") / 1048576 ))
+resource=$(psql "$(url "$a")" -Atc "SELECT r FROM audit_events, unnest(resources) r GROUP BY r ORDER BY count(*) DESC OFFSET 50 LIMIT 1")
+hits=$(psql "$(url "$a")" -Atc "SELECT count(*) FROM audit_events WHERE resources && ARRAY['$resource']")
+lookups=$(
+  measure "driftlog events --resource (PostgreSQL, $hits events)" env DRIFTLOG_STORE="$(url "$a")" "$bin" events --resource "$resource" --format json
+  measure "driftlog events --resource (SQLite, $hits events)" "$bin" --store "$work/events.db" events --resource "$resource" --format json
+)
+
+python3 - "$events" "$csv_mb" <<PY
+import sys
+events, csv_mb = int(sys.argv[1]), sys.argv[2]
+rows = [l.split("\t") for l in """$results
+$copy""".strip().splitlines()]
+lookups = [l.split("\t") for l in """$lookups""".strip().splitlines()]
+copy_rate = events / float(rows[-1][1])
+print(f"{events:,} events ({csv_mb} MB of normalized CSV); {__import__('os').cpu_count()} cores\n")
+print("| run | seconds | events/s | of COPY's rate | peak RSS MB | CPU |")
+print("|---|---:|---:|---:|---:|---:|")
+for label, secs, rss, cpu in rows:
+    rate = events / float(secs)
+    print(f"| {label} | {float(secs):.1f} | {rate:,.0f} | {rate / copy_rate:.0%} | {rss} | {cpu} |")
+print()
+print("| lookup | seconds | peak RSS MB |")
+print("|---|---:|---:|")
+for label, secs, rss, cpu in lookups:
+    print(f"| {label} | {float(secs):.2f} | {rss} |")
+PY
