@@ -18,7 +18,7 @@ times = []
 for i in range(20):
     index = (i * 7919 + n // 3) % n
     t = time.perf_counter()
-    subprocess.run([bin, "--ledger", ledger, "ledger", "prove", str(index)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([bin, "--ledger", ledger, "ledger", "prove", "--entry", str(index)], check=True, stdout=subprocess.DEVNULL)
     times.append(time.perf_counter() - t)
 print(f"driftlog ledger prove at {n} entries (whole command): median {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms")
 PY

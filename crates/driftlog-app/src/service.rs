@@ -355,6 +355,7 @@ impl Service {
                     run.summary = json!({
                         "environments": report.environments.iter().map(|e| json!({"name": e.name, "resources": e.resources})).collect::<Vec<_>>(),
                         "summary": report.summary,
+                        "matrix": matrix(&report),
                     });
                 }
                 _ => return Err(AppError::Input(format!("`{}` is not a job", claim.job))),
@@ -531,4 +532,79 @@ pub fn observe(report: &driftlog_core::ScanReport) -> Vec<Observed> {
 /// Now, in microseconds since the epoch.
 pub fn now_us() -> i64 {
     jiff::Timestamp::now().as_microsecond()
+}
+
+/// The rows of a comparison the dashboard draws as its matrix: each resource with something
+/// unexpected (first) or expected, at most [`MATRIX_ROWS`] of them and [`MATRIX_PATHS`] paths
+/// each, every cell with its value group (equal values share one), a short rendering of the
+/// value (none when secret or missing) and who last changed it there. The full report is the
+/// `compare` command's.
+fn matrix(report: &driftlog_core::compare::CompareReport) -> Vec<serde_json::Value> {
+    let mut rows: Vec<&driftlog_core::compare::ResourceDifferences> =
+        report.resources.iter().collect();
+    let unexpected = |r: &driftlog_core::compare::ResourceDifferences| {
+        r.missing_is_unexpected() || r.differences.iter().any(|d| d.expected.is_none())
+    };
+    rows.sort_by_key(|r| (!unexpected(r), r.address.clone()));
+    rows.iter()
+        .take(MATRIX_ROWS)
+        .map(|r| {
+            let paths: Vec<serde_json::Value> = r
+                .differences
+                .iter()
+                .take(MATRIX_PATHS)
+                .map(|d| {
+                    let cells: Vec<serde_json::Value> = d
+                        .cells
+                        .iter()
+                        .map(|c| {
+                            let by = c
+                                .last_change
+                                .as_ref()
+                                .and_then(|a| a.caused_by.last())
+                                .map(|e| json!({"principal": e.principal, "action": e.action, "time": e.time}));
+                            json!({
+                                "present": c.present,
+                                "group": c.group,
+                                "value": short(&c.value),
+                                "changed_by": by,
+                            })
+                        })
+                        .collect();
+                    json!({
+                        "path": d.path,
+                        "expected": d.expected.is_some(),
+                        "sensitive": d.sensitive,
+                        "cells": cells,
+                    })
+                })
+                .collect();
+            json!({
+                "address": r.address,
+                "type": r.resource_type,
+                "missing_from": r.missing_from,
+                "missing_expected": r.missing_expected.is_some(),
+                "unexpected": unexpected(r),
+                "paths": paths,
+                "more_paths": r.differences.len().saturating_sub(MATRIX_PATHS),
+            })
+        })
+        .collect()
+}
+
+const MATRIX_ROWS: usize = 100;
+const MATRIX_PATHS: usize = 12;
+
+/// A value as a matrix cell shows it: scalars as they are, anything else as compact JSON, cut
+/// at 80 characters; `None` for null (missing, absent or secret).
+fn short(v: &serde_json::Value) -> Option<String> {
+    let text = match v {
+        serde_json::Value::Null => return None,
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Some(match text.char_indices().nth(80) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    })
 }

@@ -291,20 +291,27 @@ impl Storage for SqliteStorage {
             path: path.clone(),
             source,
         };
-        let tx = self.conn.transaction().map_err(sql)?;
-        {
-            let mut insert = tx
-                .prepare_cached(
+        // Derived data: a power cut may take the last ones back (they are recomputed), so their
+        // commit need not wait for the disk as the entries' does.
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql)?;
+        let written = (|| {
+            let tx = self.conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
                     "INSERT OR REPLACE INTO nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(sql)?;
-            for (i, h) in hashes.iter().enumerate() {
-                insert
-                    .execute(params![level, (first + i as u64) as i64, &h[..]])
-                    .map_err(sql)?;
+                )?;
+                for (i, h) in hashes.iter().enumerate() {
+                    insert.execute(params![level, (first + i as u64) as i64, &h[..]])?;
+                }
             }
-        }
-        tx.commit().map_err(sql)
+            tx.commit()
+        })();
+        self.conn
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(sql)?;
+        written.map_err(sql)
     }
 
     fn put_checkpoint(&mut self, size: u64, note: &str) -> Result<(), LedgerError> {

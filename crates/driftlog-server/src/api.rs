@@ -168,6 +168,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/api/v1/findings/{id}/ack", post(acknowledge))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/events", get(events))
+        .route("/api/v1/timeline", get(timeline))
         .merge(crate::tlog::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
@@ -392,6 +393,7 @@ fn since(s: Option<&str>) -> Result<Option<i64>, ApiError> {
 #[serde(deny_unknown_fields)]
 struct RunParams {
     stack: Option<String>,
+    job: Option<String>,
     before: Option<i64>,
     limit: Option<usize>,
 }
@@ -403,6 +405,7 @@ async fn runs(
 ) -> Result<Json<Value>, ApiError> {
     let q = RunQuery {
         stack: given(p.stack),
+        job: given(p.job),
         before_id: p.before,
         limit: limit(p.limit)?,
     };
@@ -421,6 +424,7 @@ async fn runs(
 #[serde(deny_unknown_fields)]
 struct FindingParams {
     stack: Option<String>,
+    address: Option<String>,
     environment: Option<String>,
     kind: Option<String>,
     state: Option<String>,
@@ -436,6 +440,7 @@ async fn findings(
 ) -> Result<Response, ApiError> {
     let p = FindingParams {
         stack: given(p.stack),
+        address: given(p.address),
         environment: given(p.environment),
         since: given(p.since),
         ..p
@@ -454,6 +459,7 @@ async fn findings(
     }
     let q = FindingQuery {
         stack: p.stack,
+        address: p.address,
         environment: p.environment,
         kind: p.kind,
         state: p.state,
@@ -616,6 +622,18 @@ async fn events(
         limit: Some(limit(p.limit)? as u64),
         raw: false,
     };
+    let (items, address_identifiers) = search_events(request).await?;
+    Ok(Json(json!({
+        "items": items,
+        "address_identifiers": address_identifiers,
+    })))
+}
+
+/// Run an event search off the async threads: the events as JSON, and the identifiers a
+/// Terraform address stood for.
+async fn search_events(
+    request: driftlog_app::events::EventsRequest,
+) -> Result<(Vec<Value>, Vec<String>), ApiError> {
     let found = tokio::task::spawn_blocking(move || driftlog_app::events::search(&request))
         .await
         .map_err(|_| {
@@ -649,8 +667,51 @@ async fn events(
             })
         })
         .collect();
+    Ok((items, found.address_identifiers))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimelineParams {
+    resource: Option<String>,
+    limit: Option<usize>,
+}
+
+/// One resource's story (`driftlog explain` without state files): its findings in every stack
+/// with their life, and the audit events naming it under any identifier it had, newest first.
+async fn timeline(
+    _: Reader,
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    Q(p): Q<TimelineParams>,
+) -> Result<Json<Value>, ApiError> {
+    let resource = given(p.resource).ok_or_else(|| {
+        ApiError::bad_request("resource: give a Terraform address, an id, an ARN or a name")
+    })?;
+    let n = limit(p.limit)?;
+    let q = FindingQuery {
+        address: Some(resource.clone()),
+        limit: 1000,
+        ..FindingQuery::default()
+    };
+    let rows = state.blocking(move |s| s.findings(&q)).await?;
+    let (events, identifiers) = search_events(driftlog_app::events::EventsRequest {
+        store: state.service.store.clone(),
+        resource: Some(resource.clone()),
+        principal: None,
+        action: None,
+        actor_kind: None,
+        source: None,
+        since: None,
+        until: None,
+        writes_only: false,
+        limit: Some(n as u64),
+        raw: false,
+    })
+    .await?;
     Ok(Json(json!({
-        "items": items,
-        "address_identifiers": found.address_identifiers,
+        "resource": resource,
+        "identifiers": identifiers,
+        "findings": rows.iter().map(finding_value).collect::<Vec<_>>(),
+        "events": events,
     })))
 }

@@ -37,6 +37,10 @@ fn templates() -> Environment<'static> {
         ("base.html", include_str!("../templates/base.html")),
         ("overview.html", include_str!("../templates/overview.html")),
         ("stack.html", include_str!("../templates/stack.html")),
+        (
+            "comparison.html",
+            include_str!("../templates/comparison.html"),
+        ),
         ("finding.html", include_str!("../templates/finding.html")),
         ("login.html", include_str!("../templates/login.html")),
         ("error.html", include_str!("../templates/error.html")),
@@ -53,6 +57,7 @@ pub fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/", get(overview))
         .route("/stacks/{name}", get(stack))
+        .route("/comparisons/{name}", get(comparison))
         .route("/findings/{id}", get(finding))
         .route("/login", get(login_form).post(login))
         .route("/logout", get(logout))
@@ -275,6 +280,69 @@ async fn stack(
             resolved => v(&resolved.iter().map(|f| finding_value(f)).collect::<Vec<_>>()),
             runs => v(&runs.iter().take(30).map(run_json).collect::<Vec<_>>()),
             plot => minijinja::Value::from_safe_string(drift_plot(&runs)),
+        },
+    )
+}
+
+/// A comparison's latest matrix: each resource that differs, a row per attribute, a column per
+/// environment; equal values share a colour.
+async fn comparison(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    let Some(caller) = viewer(&headers, &state) else {
+        return sign_in();
+    };
+    let Some(config) = state
+        .service
+        .config
+        .compare
+        .iter()
+        .find(|c| c.name.get_ref() == &name)
+    else {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            &format!("There is no comparison named {name}."),
+        );
+    };
+    let job = format!("compare:{name}");
+    let last = match state
+        .blocking(move |s| {
+            s.runs(&RunQuery {
+                job: Some(job),
+                limit: 1,
+                ..RunQuery::default()
+            })
+        })
+        .await
+    {
+        Ok(runs) => runs.into_iter().next(),
+        Err(e) => return unavailable(e),
+    };
+    let environments: Vec<String> = config
+        .stacks
+        .get_ref()
+        .iter()
+        .map(|stack| {
+            state
+                .service
+                .config
+                .stacks
+                .iter()
+                .find(|s| s.name.get_ref() == stack)
+                .map_or_else(|| stack.clone(), |s| s.environment.get_ref().clone())
+        })
+        .collect();
+    render(
+        "comparison.html",
+        context! {
+            caller => caller.name,
+            name => name,
+            stacks => config.stacks.get_ref(),
+            environments => environments,
+            schedule => config.schedule.get_ref(),
+            last => last.as_ref().map(|r| v(&run_json(r))),
         },
     )
 }

@@ -39,6 +39,13 @@ fn ledger_error(e: AppError) -> ApiError {
             ApiError::new(StatusCode::BAD_REQUEST, "bad_request", p.to_string())
         }
         AppError::Input(message) => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message),
+        AppError::Ledger(e @ driftlog_ledger::LedgerError::TooLongForBundle { .. }) => {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "entry_too_long",
+                e.to_string(),
+            )
+        }
         other => {
             tracing::warn!(error = %other, "ledger error in a request");
             ApiError::new(

@@ -30,7 +30,15 @@ const MIGRATIONS: &[Migration] = &[
         sql: V4,
         then: None,
     },
+    Migration {
+        sql: V5,
+        then: None,
+    },
 ];
+
+// 5: one resource's findings across stacks (the API's timeline), one job's runs.
+const V5: &str = "CREATE INDEX service_findings_address ON service_findings (address, id);
+    CREATE INDEX service_runs_job ON service_runs (job, id);";
 
 // 1: events, their resources, their raw records, and the files they came from.
 const V1: &str = "CREATE TABLE files (

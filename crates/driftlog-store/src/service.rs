@@ -161,6 +161,8 @@ pub struct Acknowledgement {
 #[derive(Debug, Clone, Default)]
 pub struct FindingQuery {
     pub stack: Option<String>,
+    /// One resource's findings, in every stack (a Terraform address).
+    pub address: Option<String>,
     pub environment: Option<String>,
     pub kind: Option<String>,
     /// `open` or `resolved`.
@@ -176,6 +178,8 @@ pub struct FindingQuery {
 #[derive(Debug, Clone, Default)]
 pub struct RunQuery {
     pub stack: Option<String>,
+    /// One job's runs (`compare:NAME`, `audit:PATH`, `stack:NAME`).
+    pub job: Option<String>,
     /// Ids below this one (pagination, newest first).
     pub before_id: Option<i64>,
     pub limit: usize,
@@ -201,6 +205,7 @@ pub fn finding_filter(q: &FindingQuery, placeholder: fn(usize) -> String) -> (St
     };
     for (column, value) in [
         ("stack", &q.stack),
+        ("address", &q.address),
         ("environment", &q.environment),
         ("kind", &q.kind),
         ("state", &q.state),
@@ -222,9 +227,11 @@ pub fn finding_filter(q: &FindingQuery, placeholder: fn(usize) -> String) -> (St
 pub fn run_filter(q: &RunQuery, placeholder: fn(usize) -> String) -> (String, Vec<Param>) {
     let mut clauses = Vec::new();
     let mut params = Vec::new();
-    if let Some(stack) = &q.stack {
-        params.push(Param::Text(stack.clone()));
-        clauses.push(format!("stack = {}", placeholder(params.len())));
+    for (column, value) in [("stack", &q.stack), ("job", &q.job)] {
+        if let Some(v) = value {
+            params.push(Param::Text(v.clone()));
+            clauses.push(format!("{column} = {}", placeholder(params.len())));
+        }
     }
     if let Some(id) = q.before_id {
         params.push(Param::Int(id));

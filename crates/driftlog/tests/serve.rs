@@ -687,6 +687,38 @@ fn the_dashboard_renders_in_chromium_with_the_numbers_of_the_api() {
     );
     let f = prod_finding();
     let id = f["id"].as_i64().unwrap();
+    // The resource's story through the API: its finding and the events naming it.
+    let address = f["address"].as_str().unwrap();
+    let encoded: String = address
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let story = http
+        .get(&format!("/api/v1/timeline?resource={encoded}"), None)
+        .json();
+    assert_eq!(story["findings"][0]["id"], id, "{story}");
+    let cause = f["finding"]["attribution"]["caused_by"][0]["event_id"].clone();
+    assert!(
+        story["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event_id"] == cause),
+        "the causing event is in the timeline: {story}"
+    );
+    wait_for(
+        "the comparison's first run",
+        Duration::from_secs(30),
+        || {
+            !http.get("/api/v1/runs?job=compare:app", None).json()["items"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        },
+    );
     let ack = http.request(
         "POST",
         &format!("/api/v1/findings/{id}/ack"),
@@ -709,7 +741,7 @@ fn the_dashboard_renders_in_chromium_with_the_numbers_of_the_api() {
     let principal = key["drifted"][0]["caused_by"]["principal_arn"]
         .as_str()
         .unwrap();
-    let pages: [(&str, String, Vec<String>); 4] = [
+    let pages: [(&str, String, Vec<String>); 5] = [
         (
             "overview",
             format!("{base}/"),
@@ -746,6 +778,16 @@ fn the_dashboard_renders_in_chromium_with_the_numbers_of_the_api() {
                     .as_str()
                     .unwrap()
                     .into(),
+            ],
+        ),
+        (
+            "comparison",
+            format!("{base}/comparisons/app"),
+            vec![
+                r#"id="matrix""#.into(),
+                r#"class="cell g0""#.into(),
+                "unexpected differences".into(),
+                "env-staging".into(),
             ],
         ),
         ("login", format!("{base}/login"), vec!["Sign in".into()]),
