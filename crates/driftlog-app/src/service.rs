@@ -204,6 +204,22 @@ impl Service {
         jobs
     }
 
+    /// The local audit directories (not `s3://` prefixes), each with its job: watched for new
+    /// files so they are ingested as they arrive, not only on the schedule.
+    pub fn local_audit_dirs(&self) -> Vec<(String, PathBuf)> {
+        self.config
+            .audit
+            .iter()
+            .filter(|a| !a.path.get_ref().starts_with("s3://"))
+            .map(|a| {
+                (
+                    format!("audit:{}", a.path.get_ref()),
+                    self.location(a.path.get_ref()),
+                )
+            })
+            .collect()
+    }
+
     /// The schedule of the job named `job`.
     pub fn schedule_of(&self, job: &str) -> Option<&str> {
         let (kind, name) = job.split_once(':')?;

@@ -16,6 +16,7 @@ pub mod dashboard;
 pub mod jobs;
 pub mod metrics;
 pub mod tlog;
+pub mod watch;
 
 use driftlog_app::service::Service;
 use driftlog_store::service::ServiceStore;
@@ -146,6 +147,7 @@ pub async fn serve(service: Service, options: ServeOptions) -> Result<(), Server
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let runner = tokio::spawn(jobs::run(state.clone(), stop_rx.clone()));
     let sender = tokio::spawn(jobs::deliver(state.clone(), stop_rx.clone()));
+    let _watcher = watch::start(&state, stop_rx.clone());
     state.ready.store(true, Ordering::SeqCst);
     let app = api::router(state.clone()).merge(dashboard::router(state.clone()));
     let shutdown_state = state.clone();

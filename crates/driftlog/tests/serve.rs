@@ -1356,3 +1356,51 @@ fn the_ledger_is_served_as_tlog_tiles_that_a_client_can_check() {
         400
     );
 }
+
+/// A CloudTrail file written into a watched audit directory is ingested within seconds, though
+/// the job's schedule is a year away; the ingest's own reads do not set it off again.
+#[test]
+fn a_new_file_in_a_local_audit_directory_is_ingested_as_it_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = common::quickstart("cloudtrail/AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11");
+    let day = |d: &str| {
+        let from = source.join(d);
+        std::fs::read_dir(&from).unwrap().next().unwrap().unwrap().path()
+    };
+    let into = dir.path().join("trail/AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11");
+    std::fs::create_dir_all(&into).unwrap();
+    std::fs::copy(day("13"), into.join("first.json")).unwrap();
+    let config = "[store]\npath = \"state/events.db\"\n\n[ledger]\npath = \"off\"\n\n\
+                  [[audit]]\npath = \"trail\"\nschedule = \"0 0 1 1 *\"\n";
+    let config_path = dir.path().join("driftlog.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let (_server, http) = serve(dir.path(), &config_path, &[]);
+    let runs = || {
+        http.get("/api/v1/runs?job=audit:trail", None).json()["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let events = || {
+        http.get("/api/v1/events?limit=1000", None).json()["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    wait_for("the first ingest", Duration::from_secs(30), || runs() == 1);
+    let before = events();
+    assert!(before > 0);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(runs(), 1, "reading the files sets nothing off");
+    std::fs::copy(day("21"), into.join("second.json")).unwrap();
+    wait_for("the new file's events", Duration::from_secs(30), || {
+        events() > before
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(runs(), 2, "one ingest for the new file, none after it");
+    assert!(
+        std::fs::read_to_string(dir.path().join("serve.log"))
+            .unwrap()
+            .contains("watching for new audit files")
+    );
+}
