@@ -20,5 +20,10 @@ for i in range(20):
     t = time.perf_counter()
     subprocess.run([bin, "--ledger", ledger, "ledger", "prove", "--entry", str(index)], check=True, stdout=subprocess.DEVNULL)
     times.append(time.perf_counter() - t)
-print(f"driftlog ledger prove at {n} entries (whole command): median {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms")
+start = []
+for i in range(20):
+    t = time.perf_counter()
+    subprocess.run([bin, "--version"], check=True, stdout=subprocess.DEVNULL)
+    start.append(time.perf_counter() - t)
+print(f"driftlog ledger prove at {n} entries (whole command): median {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms; driftlog --version (process start alone): median {statistics.median(start) * 1000:.1f} ms")
 PY
