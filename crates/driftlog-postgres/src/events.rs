@@ -14,13 +14,13 @@
 //! docs/BENCHMARKS.md): a GIN index over each event's names, B-trees over principal, issuer,
 //! action and time.
 
-use crate::pool::{redact, Pool, PoolError};
-use crate::service::store_error;
+use crate::pool::{redact, Pool};
+use crate::service::{store_error, with_store};
 use driftlog_core::glob::Glob;
 use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
 use driftlog_store::{
-    BatchCommit, BatchStats, EventQuery, EventStore, EventWithEvidence, FileBatch, KnownFiles,
-    PreparedEvent, StoreError, StoredEvent,
+    in_key_order, number_blocks, BatchCommit, BatchStats, EventQuery, EventStore,
+    EventWithEvidence, FileBatch, KnownFiles, PreparedEvent, StoreError, StoredEvent,
 };
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
@@ -98,9 +98,7 @@ impl PgEventStore {
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
-        self.pool
-            .with(f)
-            .map_err(|e| store_error(&self.pool.shown, PoolError::Database(e)))
+        with_store(&self.pool, f)
     }
 
     fn damaged(&self, what: String, reason: String) -> StoreError {
@@ -307,23 +305,11 @@ fn write_batch(
     let first_block: i64 = tx
         .query_one("SELECT coalesce(max(id), 0) + 1 FROM audit_blocks", &[])?
         .get(0);
-    let mut blocks: Vec<Vec<u8>> = Vec::new();
-    for f in files.iter_mut() {
-        let base = first_block as u64 + blocks.len() as u64;
-        for e in &mut f.events {
-            e.raw.block += base;
-        }
-        blocks.append(&mut f.blocks);
-    }
+    let blocks = number_blocks(&mut files, first_block);
     let mut block_used = vec![false; blocks.len()];
-    // Stable: for one event logged twice in a batch, the file order decides which comes first.
-    let mut events: Vec<&PreparedEvent> = files.iter().flat_map(|f| &f.events).collect();
-    events.sort_by(|a, b| {
-        let (a, b) = (&a.event, &b.event);
-        (a.time_us, a.source, &a.event_id).cmp(&(b.time_us, b.source, &b.event_id))
-    });
-    let (plain, staged): (Vec<&PreparedEvent>, Vec<&PreparedEvent>) =
-        events.into_iter().partition(|p| p.event.completeness == 0);
+    let (plain, staged): (Vec<&PreparedEvent>, Vec<&PreparedEvent>) = in_key_order(&files)
+        .into_iter()
+        .partition(|p| p.event.completeness == 0);
 
     // Complete as logged: the first copy wins. Which keys does the store hold already?
     let held: HashSet<(i64, String, String)> = if plain.is_empty() {
@@ -464,20 +450,7 @@ fn write_batch(
         )?;
     }
 
-    // The latest copy of each event this batch stored, in ascending id.
-    let mut stored = inserted;
-    if !restored.is_empty() {
-        for (id, leaf) in &mut stored {
-            if let Some(latest) = restored.remove(id) {
-                *leaf = latest;
-            }
-        }
-        stored.extend(restored);
-        stored.sort_unstable_by_key(|(id, _)| *id);
-    }
-    let mut replaced: Vec<_> = replaced.into_iter().collect();
-    replaced.sort_unstable_by_key(|(id, _)| *id);
-    Ok((stats, BatchCommit { stored, replaced }))
+    Ok((stats, BatchCommit::assemble(inserted, restored, replaced)))
 }
 
 /// Arguments of a dynamic statement, numbered as they are added.

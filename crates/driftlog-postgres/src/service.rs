@@ -51,10 +51,17 @@ impl PgServiceStore {
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
-        self.pool
-            .with(f)
-            .map_err(|e| store_error(&self.pool.shown, PoolError::Database(e)))
+        with_store(&self.pool, f)
     }
+}
+
+/// Run `f` on one of `pool`'s connections, its error as the store reports it.
+pub(crate) fn with_store<T>(
+    pool: &Pool,
+    f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+) -> Result<T, StoreError> {
+    pool.with(f)
+        .map_err(|e| store_error(&pool.shown, PoolError::Database(e)))
 }
 fn placeholder(n: usize) -> String {
     format!("${n}")

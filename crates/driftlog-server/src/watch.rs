@@ -30,7 +30,12 @@ pub fn start(
     let (tx, rx) = mpsc::unbounded_channel::<String>();
     let routes: Vec<(PathBuf, String)> = dirs
         .iter()
-        .map(|(job, dir)| (dir.canonicalize().unwrap_or_else(|_| dir.clone()), job.clone()))
+        .map(|(job, dir)| {
+            (
+                dir.canonicalize().unwrap_or_else(|_| dir.clone()),
+                job.clone(),
+            )
+        })
         .collect();
     let handler = move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
@@ -59,8 +64,12 @@ pub fn start(
     };
     for (job, dir) in &dirs {
         match watcher.watch(dir, RecursiveMode::Recursive) {
-            Ok(()) => tracing::info!(job = %job, dir = %dir.display(), "watching for new audit files"),
-            Err(e) => tracing::warn!(job = %job, dir = %dir.display(), error = %e, "cannot watch; read on its schedule"),
+            Ok(()) => {
+                tracing::info!(job = %job, dir = %dir.display(), "watching for new audit files")
+            }
+            Err(e) => {
+                tracing::warn!(job = %job, dir = %dir.display(), error = %e, "cannot watch; read on its schedule")
+            }
         }
     }
     tokio::spawn(make_due(state.clone(), rx, stop));

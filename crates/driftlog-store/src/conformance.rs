@@ -70,7 +70,7 @@ fn aws(id: &str, second: i64, principal: &str, action: &str, resources: &[&str])
 }
 
 /// A Kubernetes event logged at a stage (`completeness`, 3 = response complete).
-fn k8s(id: &str, completeness: u8, resources: &[&str]) -> AuditEvent {
+pub fn k8s(id: &str, completeness: u8, resources: &[&str]) -> AuditEvent {
     AuditEvent {
         source: Source::Kubernetes,
         event_id: id.into(),

@@ -151,7 +151,8 @@ impl EventStore for Store {
 }
 pub use query::{EventQuery, EventWithEvidence, StoredEvent};
 pub use write::{
-    event_leaf, BatchCommit, BatchStats, EvidencePacker, FileBatch, PreparedEvent, RawRef,
+    event_leaf, in_key_order, number_blocks, BatchCommit, BatchStats, EvidencePacker, FileBatch,
+    PreparedEvent, RawRef,
 };
 
 use rusqlite::Connection;

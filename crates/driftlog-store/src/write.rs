@@ -163,6 +163,59 @@ pub struct BatchCommit {
     pub replaced: Vec<(i64, Option<[u8; 32]>)>,
 }
 
+impl BatchCommit {
+    /// What a batch stored, from what its writer saw: the events it `inserted` (ids ascending),
+    /// the latest leaf of each event it stored again (`restored`: a Kubernetes stage replacing
+    /// another, possibly one this batch inserted), and for each event an earlier batch stored
+    /// and this one replaced, the leaf that earlier batch committed to.
+    pub fn assemble(
+        inserted: Vec<(i64, [u8; 32])>,
+        restored: impl IntoIterator<Item = (i64, [u8; 32])>,
+        replaced: impl IntoIterator<Item = (i64, Option<[u8; 32]>)>,
+    ) -> Self {
+        let mut restored: FxHashMap<i64, [u8; 32]> = restored.into_iter().collect();
+        let mut stored = inserted;
+        if !restored.is_empty() {
+            for (id, leaf) in &mut stored {
+                if let Some(latest) = restored.remove(id) {
+                    *leaf = latest;
+                }
+            }
+            stored.extend(restored);
+            stored.sort_unstable_by_key(|(id, _)| *id);
+        }
+        let mut replaced: Vec<_> = replaced.into_iter().collect();
+        replaced.sort_unstable_by_key(|(id, _)| *id);
+        BatchCommit { stored, replaced }
+    }
+}
+
+/// Give every evidence block of `files` its store id, from `first_block` on (moving the
+/// events' [`RawRef::block`] with them), and take the blocks out, in id order. Blocks whose
+/// events all turn out to be duplicates are then simply not written.
+pub fn number_blocks(files: &mut [FileBatch], first_block: i64) -> Vec<Vec<u8>> {
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    for f in files.iter_mut() {
+        let base = first_block as u64 + blocks.len() as u64;
+        for e in &mut f.events {
+            e.raw.block += base;
+        }
+        blocks.append(&mut f.blocks);
+    }
+    blocks
+}
+
+/// The batch's events in key order (time, source, event id), the order every store writes them
+/// in. Stable: for one event logged twice in a batch, the file order decides which comes first.
+pub fn in_key_order(files: &[FileBatch]) -> Vec<&PreparedEvent> {
+    let mut events: Vec<&PreparedEvent> = files.iter().flat_map(|f| &f.events).collect();
+    events.sort_by(|a, b| {
+        let (a, b) = (&a.event, &b.event);
+        (a.time_us, a.source, &a.event_id).cmp(&(b.time_us, b.source, &b.event_id))
+    });
+    events
+}
+
 /// Most events are complete as logged: the first copy wins and later ones are duplicates.
 fn insert_sql() -> String {
     format!("INSERT OR IGNORE INTO events ({COLUMNS}) VALUES ({VALUES})")
@@ -227,22 +280,10 @@ impl Store {
                 r.get(0)
             })
             .map_err(sql)?;
-        let mut blocks: Vec<Vec<u8>> = Vec::new();
-        for f in files.iter_mut() {
-            let base = first_block as u64 + blocks.len() as u64;
-            for e in &mut f.events {
-                e.raw.block += base;
-            }
-            blocks.append(&mut f.blocks);
-        }
+        let blocks = number_blocks(&mut files, first_block);
         let mut block_used = vec![false; blocks.len()];
-        // Sorted keys touch each index page once per batch instead of at random. Stable: for one
-        // event logged twice in a batch, the file order decides which comes first.
-        let mut events: Vec<&PreparedEvent> = files.iter().flat_map(|f| &f.events).collect();
-        events.sort_by(|a, b| {
-            let (a, b) = (&a.event, &b.event);
-            (a.time_us, a.source, &a.event_id).cmp(&(b.time_us, b.source, &b.event_id))
-        });
+        // Sorted keys touch each index page once per batch instead of at random.
+        let events = in_key_order(&files);
 
         if !self.strings_loaded {
             let mut all = tx.prepare("SELECT text, id FROM strings").map_err(sql)?;
@@ -422,21 +463,7 @@ impl Store {
             }
         }
         tx.commit().map_err(sql)?;
-        // The latest copy of each event this batch stored, in ascending id.
-        let mut stored = inserted;
-        if !restored.is_empty() {
-            for (id, leaf) in &mut stored {
-                if let Some(latest) = restored.remove(id) {
-                    *leaf = latest;
-                }
-            }
-            stored.extend(restored);
-            stored.sort_unstable_by_key(|(id, _)| *id);
-        }
-        let mut replaced: Vec<_> = replaced.into_iter().collect();
-        replaced.sort_unstable_by_key(|(id, _)| *id);
-        let commit = BatchCommit { stored, replaced };
-        Ok((stats, commit))
+        Ok((stats, BatchCommit::assemble(inserted, restored, replaced)))
     }
 }
 

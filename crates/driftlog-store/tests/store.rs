@@ -1,54 +1,7 @@
 //! The SQLite store on its own: the conformance suite, schema versions, its integrity check.
 
-use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
-use driftlog_store::{EvidencePacker, FileBatch, PreparedEvent, Store, StoreError};
-
-fn event(id: &str, completeness: u8, resources: &[&str]) -> AuditEvent {
-    AuditEvent {
-        source: Source::Kubernetes,
-        event_id: id.into(),
-        time_us: 1_700_000_000_000_000,
-        account: None,
-        region: None,
-        service: Some("apps".into()),
-        action: "patch deployments".into(),
-        read_only: Some(false),
-        outcome: if completeness == 3 {
-            Outcome::Success
-        } else {
-            Outcome::Unknown
-        },
-        principal: Principal {
-            id: Some("jane".into()),
-            ..Principal::default()
-        },
-        actor: Actor::new(ActorKind::Kubectl, "userAgent:kubectl (hint)"),
-        source_ip: None,
-        user_agent: Some("kubectl/v1.31".into()),
-        resources: resources.iter().map(|r| r.to_string()).collect(),
-        completeness,
-    }
-}
-
-fn batch(path: &str, events: Vec<(AuditEvent, &str)>) -> FileBatch {
-    let mut packer = EvidencePacker::default();
-    let events = events
-        .into_iter()
-        .map(|(event, raw)| {
-            let at = packer.add(raw.as_bytes());
-            PreparedEvent::new(event, at, raw.as_bytes())
-        })
-        .collect();
-    FileBatch {
-        path: path.into(),
-        size: 1,
-        mtime_ns: 1,
-        sha256: path.into(),
-        events,
-        blocks: packer.finish(),
-        clean: true,
-    }
-}
+use driftlog_store::conformance::{batch, k8s};
+use driftlog_store::{Store, StoreError};
 
 /// The conformance suite every event store passes (PostgreSQL runs it too), each case on a
 /// fresh SQLite store.
@@ -105,7 +58,7 @@ fn check_finds_a_missing_event_and_a_missing_evidence_block() {
     let path = dir.path().join("s.db");
     let mut store = Store::open(&path).unwrap();
     let events = (0..3)
-        .map(|i| (event(&format!("e{i}"), 3, &["ns/web"]), "{}"))
+        .map(|i| (k8s(&format!("e{i}"), 3, &["ns/web"]), "{}".to_owned()))
         .collect();
     store.write_batch(vec![batch("/a", events)]).unwrap();
     assert!(store.check().unwrap().is_empty());

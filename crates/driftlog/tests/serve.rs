@@ -1365,9 +1365,16 @@ fn a_new_file_in_a_local_audit_directory_is_ingested_as_it_arrives() {
     let source = common::quickstart("cloudtrail/AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11");
     let day = |d: &str| {
         let from = source.join(d);
-        std::fs::read_dir(&from).unwrap().next().unwrap().unwrap().path()
+        std::fs::read_dir(&from)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
     };
-    let into = dir.path().join("trail/AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11");
+    let into = dir
+        .path()
+        .join("trail/AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11");
     std::fs::create_dir_all(&into).unwrap();
     std::fs::copy(day("13"), into.join("first.json")).unwrap();
     let config = "[store]\npath = \"state/events.db\"\n\n[ledger]\npath = \"off\"\n\n\
@@ -1398,9 +1405,7 @@ fn a_new_file_in_a_local_audit_directory_is_ingested_as_it_arrives() {
     });
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(runs(), 2, "one ingest for the new file, none after it");
-    assert!(
-        std::fs::read_to_string(dir.path().join("serve.log"))
-            .unwrap()
-            .contains("watching for new audit files")
-    );
+    assert!(std::fs::read_to_string(dir.path().join("serve.log"))
+        .unwrap()
+        .contains("watching for new audit files"));
 }
