@@ -150,6 +150,28 @@ pub fn index_path(mut n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// What the fuzz target (`tile_path`) checks, on paths made of the characters that
+        /// matter: a path that parses is the one spelling of its tile.
+        #[test]
+        fn a_path_that_parses_is_the_only_spelling_of_its_tile(
+            path in "[0-9x./pentri]{0,24}|(entries|[0-9]{1,2})/(x[0-9]{3}/){0,3}[0-9]{2,4}(\\.p/[0-9]{1,3})?"
+        ) {
+            if let Some(tile) = TilePath::parse(&path) {
+                let (head, index, width) = match tile {
+                    TilePath::Hashes { level, index, width } => (level.to_string(), index, width),
+                    TilePath::Entries { index, width } => ("entries".to_owned(), index, width),
+                };
+                let mut again = format!("{head}/{}", index_path(index));
+                if width < WIDTH {
+                    again.push_str(&format!(".p/{width}"));
+                }
+                prop_assert_eq!(again, path);
+            }
+        }
+    }
 
     #[test]
     fn paths_parse_as_the_spec_spells_them() {
