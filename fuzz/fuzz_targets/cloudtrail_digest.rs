@@ -26,6 +26,9 @@ impl Objects for One {
 fuzz_target!(|data: &[u8]| {
     let split = data.iter().position(|b| *b == 0).unwrap_or(data.len());
     let signature = String::from_utf8_lossy(&data[split.min(data.len())..]).into_owned();
-    let _ = validate(&One(data[..split].to_vec(), signature), &PublicKeys::default());
+    let _ = validate(
+        &One(data[..split].to_vec(), signature),
+        &PublicKeys::default(),
+    );
     let _ = PublicKeys::from_list_public_keys(&String::from_utf8_lossy(data));
 });

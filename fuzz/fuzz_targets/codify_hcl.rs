@@ -13,10 +13,19 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut config = Config::from_sources(vec![(PathBuf::from("main.tf"), text.to_owned())]);
-    let mut set = Change::new("ingress".into(), json!([]), json!([{"from_port": 22, "cidr_blocks": ["0.0.0.0/0"]}]));
+    let mut set = Change::new(
+        "ingress".into(),
+        json!([]),
+        json!([{"from_port": 22, "cidr_blocks": ["0.0.0.0/0"]}]),
+    );
     set.added = Some(vec![json!({"from_port": 22, "cidr_blocks": ["0.0.0.0/0"]})]);
     set.removed = Some(vec![json!({"from_port": 443})]);
-    for address in ["aws_instance.web", "aws_security_group.web", "module.m.aws_s3_bucket.b[\"k\"]", "terraform_data.x[0]"] {
+    for address in [
+        "aws_instance.web",
+        "aws_security_group.web",
+        "module.m.aws_s3_bucket.b[\"k\"]",
+        "terraform_data.x[0]",
+    ] {
         let finding = Finding {
             address: address.into(),
             resource_type: address.split('.').rev().nth(1).unwrap_or("").into(),
@@ -27,7 +36,11 @@ fuzz_target!(|data: &[u8]| {
             changes: vec![
                 Change::new("instance_type".into(), json!("a"), json!("b${x}\n\"")),
                 Change::new("tags.Owner".into(), json!("a"), json!("b")),
-                Change::new("tags.New".into(), serde_json::Value::Null, json!({"k": [1, "v"]})),
+                Change::new(
+                    "tags.New".into(),
+                    serde_json::Value::Null,
+                    json!({"k": [1, "v"]}),
+                ),
                 Change::new("tags.Gone".into(), json!("x"), serde_json::Value::Null),
                 Change::new("policy".into(), json!("{}"), json!("{\"a\": 1}\n")),
                 Change::new("input".into(), json!(1), json!([1, {"a": null}])),

@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
         let names = vec!["dev".to_owned(), "prod".to_owned()];
         let _ = rules.unknown_environments(&names);
         let (a, b) = (serde_json::json!(1), serde_json::json!("2"));
-        let _ = rules.expect_difference("aws_instance.x", "tags.a", &[("dev", 0, &a), ("prod", 1, &b)]);
+        let _ = rules.expect_difference(
+            "aws_instance.x",
+            "tags.a",
+            &[("dev", 0, &a), ("prod", 1, &b)],
+        );
         let _ = rules.expect_absence("aws_instance.x", &["dev"]);
     }
     let mut profile = EnvProfile::new("prod", &["production".into(), "a".into()]);
