@@ -79,7 +79,7 @@ const READ_COLUMNS: &str = "id, source, event_id, time_us, account, region, serv
 
 /// Audit events in PostgreSQL.
 pub struct PgEventStore {
-    pool: Pool,
+    pool: Arc<Pool>,
     /// Recently decompressed evidence blocks, by id.
     blocks: RefCell<HashMap<i64, Arc<Vec<u8>>>>,
 }
@@ -87,7 +87,7 @@ pub struct PgEventStore {
 impl PgEventStore {
     /// Connect (a `postgres://` URL) and migrate.
     pub fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = Pool::connect(url).map_err(|e| store_error(&PathBuf::from(redact(url)), e))?;
+        let pool = Pool::shared(url).map_err(|e| store_error(&PathBuf::from(redact(url)), e))?;
         Ok(Self {
             pool,
             blocks: RefCell::default(),

@@ -10,10 +10,11 @@ use driftlog_ledger::{Entry, LedgerError};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::Client;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A ledger's rows in PostgreSQL.
 pub struct PgLedger {
-    pool: Pool,
+    pool: Arc<Pool>,
 }
 
 fn hash(bytes: &[u8]) -> Hash {
@@ -39,7 +40,7 @@ fn ledger_error(shown: &Path, e: PoolError) -> LedgerError {
 impl PgLedger {
     /// Connect (a `postgres://` URL) and migrate.
     pub fn connect(url: &str) -> Result<Self, LedgerError> {
-        let pool = Pool::connect(url).map_err(|e| ledger_error(&PathBuf::from(redact(url)), e))?;
+        let pool = Pool::shared(url).map_err(|e| ledger_error(&PathBuf::from(redact(url)), e))?;
         Ok(Self { pool })
     }
 

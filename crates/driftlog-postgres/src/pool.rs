@@ -2,8 +2,13 @@
 //! reaches the database through one [`Pool`], which migrates it on connect.
 
 use postgres::{Client, NoTls};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Idle connections a pool keeps for the next call (the server's readers, jobs and requests
+/// share one pool).
+const IDLE: usize = 16;
 
 /// Each migration runs once, in order; never edit a released one.
 const MIGRATIONS: &[&str] = &[
@@ -225,7 +230,8 @@ impl From<postgres::Error> for PoolError {
     }
 }
 
-/// A few connections to one database. A connection that broke (the server restarted) is
+/// A few connections to one database, shared by everything in the process that uses it
+/// ([`Pool::shared`]). A connection that broke (the server restarted) is
 /// dropped and the next call opens a new one, so callers ride through a restart with at most
 /// the failed call's error.
 pub(crate) struct Pool {
@@ -235,9 +241,31 @@ pub(crate) struct Pool {
     idle: Mutex<Vec<Client>>,
 }
 
+/// Every pool this process opened, by URL.
+static POOLS: OnceLock<Mutex<HashMap<String, Arc<Pool>>>> = OnceLock::new();
+
 impl Pool {
+    /// The process's pool for `url`, connected and migrated on first use. The event store, the
+    /// ledger and the service's history share it, and so do the stores a server opens per
+    /// request: one migration check per process, and connections reused, not opened each time.
+    pub(crate) fn shared(url: &str) -> Result<Arc<Self>, PoolError> {
+        let pools = POOLS.get_or_init(Default::default);
+        if let Some(pool) = pools.lock().unwrap_or_else(|p| p.into_inner()).get(url) {
+            return Ok(pool.clone());
+        }
+        // Connected outside the lock; two threads racing here both migrate, safely (the
+        // migration takes an advisory lock), and one pool is kept.
+        let pool = Arc::new(Self::connect(url)?);
+        Ok(pools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(url.to_owned())
+            .or_insert(pool)
+            .clone())
+    }
+
     /// Connect (a `postgres://` URL or a libpq key=value string) and migrate.
-    pub(crate) fn connect(url: &str) -> Result<Self, PoolError> {
+    fn connect(url: &str) -> Result<Self, PoolError> {
         let pool = Self {
             url: url.to_owned(),
             shown: PathBuf::from(redact(url)),
@@ -256,7 +284,7 @@ impl Pool {
     fn give_back(&self, client: Client) {
         if !client.is_closed() {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            if idle.len() < 8 {
+            if idle.len() < IDLE {
                 idle.push(client);
             }
         }

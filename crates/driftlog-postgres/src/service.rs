@@ -13,6 +13,7 @@ use postgres::{Client, Row, Transaction};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Claims commit without waiting for the WAL flush. Losing one in a server crash is harmless:
 /// the job looks unclaimed, another worker may run it, and only the worker the row names can
@@ -21,7 +22,7 @@ const ASYNC_COMMIT: &str = "SET LOCAL synchronous_commit TO OFF";
 
 /// The service's history in PostgreSQL.
 pub struct PgServiceStore {
-    pool: Pool,
+    pool: Arc<Pool>,
 }
 
 /// A pool's error as the store reports it.
@@ -42,7 +43,7 @@ pub(crate) fn store_error(shown: &Path, e: PoolError) -> StoreError {
 impl PgServiceStore {
     /// Connect (a `postgres://` URL or a libpq key=value string) and migrate.
     pub fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = Pool::connect(url).map_err(|e| store_error(&PathBuf::from(redact(url)), e))?;
+        let pool = Pool::shared(url).map_err(|e| store_error(&PathBuf::from(redact(url)), e))?;
         Ok(Self { pool })
     }
 
