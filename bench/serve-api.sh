@@ -6,6 +6,8 @@
 # (`service_findings`) as JSON pages. Also times a job claim (the store's lease row).
 # Prints Markdown for docs/BENCHMARKS.md.
 # Usage: bench/serve-api.sh [FINDINGS]   (needs wrk and, for the peer, datasette: pip install datasette)
+#        BENCH_STORE=postgres bench/serve-api.sh: the same against a fresh PostgreSQL database
+#        (DRIFTLOG_TEST_POSTGRES or scripts/start-test-postgres; no Datasette peer then)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-100000}
@@ -34,11 +36,19 @@ PY
 fi
 (cd "$root" && cargo build --release --quiet)
 bin=$root/target/release/driftlog
+store_line='path = "state/events.db"'
+if [ "${BENCH_STORE:-sqlite}" = postgres ]; then
+  admin=${DRIFTLOG_TEST_POSTGRES:-$("$root/scripts/start-test-postgres")}
+  db=driftlog_bench_api_$$
+  psql "$admin" -qc "CREATE DATABASE $db"
+  export BENCH_PG_URL="${admin%/*}/$db"
+  store_line='url_env = "BENCH_PG_URL"'
+fi
 token=dl_bench_token
 hash=$(printf %s "$token" | sha256sum | cut -d' ' -f1)
 cat > "$dir/driftlog.toml" <<TOML
 [store]
-path = "state/events.db"
+$store_line
 [ledger]
 path = "off"
 [[stack]]
@@ -56,7 +66,7 @@ rm -rf "$dir/state"
 port=18181
 "$bin" serve --config "$dir/driftlog.toml" --listen 127.0.0.1:$port --log-level warn &
 pid=$!
-trap 'kill $pid 2>/dev/null || true; [ -n "${ds:-}" ] && kill $ds 2>/dev/null || true' EXIT
+trap 'kill $pid 2>/dev/null || true; [ -n "${ds:-}" ] && kill $ds 2>/dev/null || true; [ -n "${db:-}" ] && { sleep 1; psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"; }' EXIT
 auth="Authorization: Bearer $token"
 started=$(date +%s.%N)
 while :; do
@@ -96,7 +106,7 @@ rows[one]=$(load "$base/api/v1/findings/$((n / 2))" -H "$auth")
 rows[stacks]=$(load "$base/api/v1/stacks" -H "$auth")
 
 peer=""
-if command -v datasette >/dev/null; then
+if [ -z "${db:-}" ] && command -v datasette >/dev/null; then
   datasette serve "$dir/state/events.db" --port 18182 --setting max_returned_rows 1000 --setting num_sql_threads 3 > /dev/null 2>&1 &
   ds=$!
   until curl -s "127.0.0.1:18182/-/versions.json" > /dev/null; do sleep 0.3; done
@@ -107,7 +117,7 @@ if command -v datasette >/dev/null; then
   peer=1
 fi
 
-echo "### The service's API (bench/serve-api.sh, $n open findings, wrk: 2 threads, 200 connections, ${duration} s each)"
+echo "### The service's API (bench/serve-api.sh, ${BENCH_STORE:-sqlite} store, $n open findings, wrk: 2 threads, 200 connections, ${duration} s each)"
 echo
 echo "First run (scan of $n resources and $n findings recorded): ${first_run} s."
 echo

@@ -4,11 +4,11 @@
 use postgres::{Client, NoTls};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
-/// Idle connections a pool keeps for the next call (the server's readers, jobs and requests
-/// share one pool).
-const IDLE: usize = 16;
+/// Connections a pool opens at most (the server's readers, jobs and requests share one pool;
+/// PostgreSQL's default `max_connections` is 100, for every client of the server together).
+const MAX: usize = 16;
 
 /// Each migration runs once, in order; never edit a released one.
 const MIGRATIONS: &[&str] = &[
@@ -238,7 +238,16 @@ pub(crate) struct Pool {
     url: String,
     /// Where the database is, for messages: the URL without its password.
     pub(crate) shown: PathBuf,
-    idle: Mutex<Vec<Client>>,
+    slots: Mutex<Slots>,
+    /// Signalled when a connection is given back or a slot frees.
+    freed: Condvar,
+}
+
+/// The pool's connections: idle ones, and how many exist (idle or in use).
+#[derive(Default)]
+struct Slots {
+    idle: Vec<Client>,
+    open: usize,
 }
 
 /// Every pool this process opened, by URL.
@@ -269,37 +278,62 @@ impl Pool {
         let pool = Self {
             url: url.to_owned(),
             shown: PathBuf::from(redact(url)),
-            idle: Mutex::new(Vec::new()),
+            slots: Mutex::new(Slots::default()),
+            freed: Condvar::new(),
         };
-        let mut client = pool.open()?;
-        migrate(&mut client)?;
+        let mut client = pool.take()?;
+        let migrated = migrate(&mut client);
         pool.give_back(client);
-        Ok(pool)
+        migrated.map(|()| pool)
     }
 
-    fn open(&self) -> Result<Client, postgres::Error> {
-        Client::connect(&self.url, NoTls)
+    fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn give_back(&self, client: Client) {
-        if !client.is_closed() {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            if idle.len() < IDLE {
-                idle.push(client);
+    /// An idle connection, or a new one while fewer than [`MAX`] exist; otherwise wait for one
+    /// to be given back. Under load (a server's 200 concurrent requests) callers queue here
+    /// instead of exhausting the server's connection slots.
+    fn take(&self) -> Result<Client, postgres::Error> {
+        let mut slots = self.slots();
+        loop {
+            while let Some(c) = slots.idle.pop() {
+                if !c.is_closed() {
+                    return Ok(c);
+                }
+                slots.open -= 1;
             }
+            if slots.open < MAX {
+                slots.open += 1;
+                drop(slots);
+                return Client::connect(&self.url, NoTls).inspect_err(|_| {
+                    self.slots().open -= 1;
+                    self.freed.notify_one();
+                });
+            }
+            slots = self.freed.wait(slots).unwrap_or_else(|p| p.into_inner());
         }
     }
 
-    /// Run `f` on a pooled connection; a connection that broke is not returned to the pool.
+    /// Return a connection; one that broke (the server restarted) is dropped and its slot
+    /// freed, so the next call opens a new one.
+    fn give_back(&self, client: Client) {
+        let mut slots = self.slots();
+        if client.is_closed() {
+            slots.open -= 1;
+        } else {
+            slots.idle.push(client);
+        }
+        drop(slots);
+        self.freed.notify_one();
+    }
+
+    /// Run `f` on a pooled connection.
     pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, postgres::Error> {
-        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut client = match pooled {
-            Some(c) if !c.is_closed() => c,
-            _ => self.open()?,
-        };
+        let mut client = self.take()?;
         let result = f(&mut client);
         self.give_back(client);
         result

@@ -110,3 +110,53 @@ fn a_ledger_in_postgres_verifies_and_finds_tampering() {
     let (_, damage) = open().verify().unwrap();
     assert_eq!(damage.expect("the edit is found").index, 5);
 }
+
+/// A server's worth of concurrent callers (a hundred threads) queue for the process's few
+/// connections instead of exhausting the server's slots; every call succeeds.
+#[test]
+fn many_callers_at_once_share_a_bounded_number_of_connections() {
+    use driftlog_store::service::ServiceStore;
+    let Some(admin) = server() else {
+        return;
+    };
+    let db = Database::new(&admin);
+    let store = PgServiceStore::connect(&db.url).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let most = std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let mut c = Client::connect(&db.url, NoTls).unwrap();
+            let mut most = 0i64;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let n: i64 = c
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity \
+                         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                        &[],
+                    )
+                    .unwrap()
+                    .get(0);
+                most = most.max(n);
+            }
+            most
+        });
+        let callers: Vec<_> = (0..100)
+            .map(|_| {
+                s.spawn(|| {
+                    for _ in 0..20 {
+                        store.stacks().unwrap();
+                    }
+                })
+            })
+            .collect();
+        for c in callers {
+            c.join().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        watcher.join().unwrap()
+    });
+    assert!(
+        most > 1,
+        "the callers ran concurrently ({most} connections)"
+    );
+    assert!(most <= 16, "{most} connections for one process");
+}
