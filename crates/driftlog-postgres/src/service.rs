@@ -472,6 +472,9 @@ impl ServiceStore for PgServiceStore {
     }
 }
 
+/// Rows per batched statement of [`move_findings`].
+const BATCH: usize = 5_000;
+
 /// Move the stack's findings for what a run saw (the same rules as the SQLite store; the
 /// conformance suite holds both to them). The stack's rows are read once, locked.
 fn move_findings(
@@ -497,11 +500,13 @@ fn move_findings(
             )
         })
         .collect();
-    let insert = tx.prepare(&dollar_placeholders(finding_sql::INSERT))?;
     let reopen = tx.prepare(&dollar_placeholders(finding_sql::REOPEN))?;
     let change = tx.prepare(&dollar_placeholders(finding_sql::CHANGE))?;
-    let same = tx.prepare(&dollar_placeholders(finding_sql::SEEN))?;
     let mut transitions = Vec::new();
+    // The two kinds a large stack has by the thousand go in batches: findings seen for the
+    // first time (a stack's first run) and findings seen again unchanged (every run).
+    let mut fresh: Vec<&Observed> = Vec::new();
+    let mut seen: Vec<(i64, &Value)> = Vec::new();
     for o in observed {
         let known = known.remove(&(o.address.clone(), o.kind.clone()));
         let sighting = Sighting::of(
@@ -509,21 +514,10 @@ fn move_findings(
             &o.fingerprint,
         );
         let id: i64 = match (sighting, known) {
-            (_, None) => tx
-                .query_one(
-                    &insert,
-                    &[
-                        &stack,
-                        &environment,
-                        &o.address,
-                        &o.kind,
-                        &o.fingerprint,
-                        &now_us,
-                        &run_id,
-                        &o.finding,
-                    ],
-                )?
-                .get(0),
+            (_, None) => {
+                fresh.push(o);
+                continue;
+            }
             (Sighting::Back, Some((id, ..))) => {
                 tx.execute(
                     &reopen,
@@ -546,7 +540,7 @@ fn move_findings(
                 id
             }
             (_, Some((id, ..))) => {
-                tx.execute(&same, &[&id, &now_us, &run_id, &o.finding])?;
+                seen.push((id, &o.finding));
                 id
             }
         };
@@ -554,6 +548,59 @@ fn move_findings(
         if let Some((id, change)) = moved {
             transitions.push(Transition {
                 change,
+                finding_id: id,
+                stack: stack.to_owned(),
+                environment: environment.to_owned(),
+                address: o.address.clone(),
+                kind: o.kind.clone(),
+                finding: o.finding.clone(),
+            });
+        }
+    }
+    for chunk in seen.chunks(BATCH) {
+        let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+        let findings: Vec<&Value> = chunk.iter().map(|(_, f)| *f).collect();
+        tx.execute(
+            "UPDATE service_findings SET last_seen_us = $1, last_run = $2, finding = t.finding \
+             FROM unnest($3::int8[], $4::jsonb[]) AS t(id, finding) \
+             WHERE service_findings.id = t.id",
+            &[&now_us, &run_id, &ids, &findings],
+        )?;
+    }
+    for chunk in fresh.chunks(BATCH) {
+        let addresses: Vec<&str> = chunk.iter().map(|o| o.address.as_str()).collect();
+        let kinds: Vec<&str> = chunk.iter().map(|o| o.kind.as_str()).collect();
+        let fingerprints: Vec<&str> = chunk.iter().map(|o| o.fingerprint.as_str()).collect();
+        let findings: Vec<&Value> = chunk.iter().map(|o| &o.finding).collect();
+        let ids: HashMap<(String, String), i64> = tx
+            .query(
+                "INSERT INTO service_findings (stack, environment, address, kind, fingerprint, \
+                 state, first_seen_us, last_seen_us, changed_us, first_run, last_run, finding) \
+                 SELECT $1, $2, t.address, t.kind, t.fingerprint, 'open', $3, $3, $3, $4, $4, \
+                        t.finding \
+                 FROM unnest($5::text[], $6::text[], $7::text[], $8::jsonb[]) \
+                      AS t(address, kind, fingerprint, finding) \
+                 RETURNING id, address, kind",
+                &[
+                    &stack,
+                    &environment,
+                    &now_us,
+                    &run_id,
+                    &addresses,
+                    &kinds,
+                    &fingerprints,
+                    &findings,
+                ],
+            )?
+            .iter()
+            .map(|r| ((r.get(1), r.get(2)), r.get(0)))
+            .collect();
+        for o in chunk {
+            let Some(&id) = ids.get(&(o.address.clone(), o.kind.clone())) else {
+                continue;
+            };
+            transitions.push(Transition {
+                change: Change::New,
                 finding_id: id,
                 stack: stack.to_owned(),
                 environment: environment.to_owned(),
