@@ -342,7 +342,9 @@ fn write_batch(
         for p in &plain {
             let e = &p.event;
             let key = (e.time_us, e.source.as_str(), e.event_id.as_str());
-            let stored = held.contains(&(key.0, key.1.to_owned(), key.2.to_owned()));
+            // A fresh ingest holds nothing yet: no key copies for the lookup then.
+            let stored =
+                !held.is_empty() && held.contains(&(key.0, key.1.to_owned(), key.2.to_owned()));
             if stored || !taken.insert(key) {
                 stats.duplicates += 1;
                 continue;

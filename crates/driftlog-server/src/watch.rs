@@ -28,13 +28,13 @@ pub fn start(
         return None;
     }
     let (tx, rx) = mpsc::unbounded_channel::<String>();
+    // Events name paths under the directory as it was given to the watcher; its canonical
+    // form is matched too, for a watcher that resolves links.
     let routes: Vec<(PathBuf, String)> = dirs
         .iter()
-        .map(|(job, dir)| {
-            (
-                dir.canonicalize().unwrap_or_else(|_| dir.clone()),
-                job.clone(),
-            )
+        .flat_map(|(job, dir)| {
+            let canonical = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+            [(dir.clone(), job.clone()), (canonical, job.clone())]
         })
         .collect();
     let handler = move |event: notify::Result<notify::Event>| {
