@@ -95,6 +95,10 @@ pub struct Change {
     /// From a plan's `relevant_attributes`: this drift feeds a pending change.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub relevant: bool,
+    /// Kubernetes: the field manager that last set this field on the live object (from
+    /// `metadata.managedFields`), which says who changed it even without audit logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_by: Option<crate::k8s::FieldManager>,
 }
 
 impl Change {
@@ -107,6 +111,7 @@ impl Change {
             added: None,
             removed: None,
             relevant: false,
+            set_by: None,
         }
     }
 }

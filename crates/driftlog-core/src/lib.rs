@@ -26,6 +26,7 @@ pub mod finding;
 pub mod glob;
 pub mod ignore;
 pub mod integrity;
+pub mod k8s;
 pub mod normalize;
 pub mod path;
 pub mod remediate;

@@ -1,0 +1,156 @@
+//! Field paths inside a Kubernetes object, as people read them:
+//! `spec.template.spec.containers[name=web].image`, `metadata.labels["app.kubernetes.io/name"]`,
+//! `spec.ports[port=443,protocol=TCP].targetPort`.
+//!
+//! Lists whose items have a merge key (containers by `name`, ports by number and protocol) are
+//! addressed by that key, never by position: a container moved in the list is the same
+//! container, and a path still names it after the list is reordered.
+
+use serde_json::Value;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Key(String),
+    /// A list item by position (lists without a merge key).
+    Index(usize),
+    /// A list item by its merge key fields and their values.
+    Item(Vec<(String, Value)>),
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FieldPath(pub Vec<Step>);
+
+impl FieldPath {
+    pub fn root() -> Self {
+        Self(Vec::new())
+    }
+
+    pub fn key(&self, key: &str) -> Self {
+        self.with(Step::Key(key.to_owned()))
+    }
+
+    pub fn index(&self, index: usize) -> Self {
+        self.with(Step::Index(index))
+    }
+
+    pub fn item(&self, fields: Vec<(String, Value)>) -> Self {
+        self.with(Step::Item(fields))
+    }
+
+    fn with(&self, step: Step) -> Self {
+        let mut steps = self.0.clone();
+        steps.push(step);
+        Self(steps)
+    }
+
+    /// The object keys along the path (list steps left out): what the per-kind tables match.
+    pub fn keys(&self) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter_map(|s| match s {
+                Step::Key(k) => Some(k.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn last_key(&self) -> Option<&str> {
+        self.0.iter().rev().find_map(|s| match s {
+            Step::Key(k) => Some(k.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The keys joined by dots, list steps as `[]`: `spec.template.spec.containers[].image`.
+    /// The per-kind default table is written in this form.
+    pub fn pattern(&self) -> String {
+        let mut out = String::new();
+        for step in &self.0 {
+            match step {
+                Step::Key(k) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(k);
+                }
+                Step::Index(_) | Step::Item(_) => out.push_str("[]"),
+            }
+        }
+        out
+    }
+}
+
+fn is_bare(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, step) in self.0.iter().enumerate() {
+            match step {
+                Step::Key(k) if is_bare(k) => {
+                    if i > 0 {
+                        f.write_str(".")?;
+                    }
+                    f.write_str(k)?;
+                }
+                Step::Key(k) => write!(f, "[\"{}\"]", k.replace('"', "\\\""))?,
+                Step::Index(n) => write!(f, "[{n}]")?,
+                Step::Item(fields) => {
+                    f.write_str("[")?;
+                    for (n, (name, value)) in fields.iter().enumerate() {
+                        if n > 0 {
+                            f.write_str(",")?;
+                        }
+                        write!(f, "{name}={}", scalar_text(value))?;
+                    }
+                    f.write_str("]")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_like_kubectl_explain() {
+        let p = FieldPath::root()
+            .key("spec")
+            .key("template")
+            .key("spec")
+            .key("containers")
+            .item(vec![("name".into(), json!("web"))])
+            .key("image");
+        assert_eq!(
+            p.to_string(),
+            "spec.template.spec.containers[name=web].image"
+        );
+        assert_eq!(p.pattern(), "spec.template.spec.containers[].image");
+        let l = FieldPath::root()
+            .key("metadata")
+            .key("labels")
+            .key("app.kubernetes.io/name");
+        assert_eq!(l.to_string(), "metadata.labels[\"app.kubernetes.io/name\"]");
+        let port = FieldPath::root().key("spec").key("ports").item(vec![
+            ("port".into(), json!(443)),
+            ("protocol".into(), json!("TCP")),
+        ]);
+        assert_eq!(port.to_string(), "spec.ports[port=443,protocol=TCP]");
+    }
+}
