@@ -33,6 +33,20 @@ fn attribute_one(
     let stored = store.events_naming(&finding.identifiers)?;
     let ids: Vec<i64> = stored.iter().map(|s| s.id).collect();
     let events: Vec<_> = stored.into_iter().map(|s| s.event).collect();
+    if finding.provider == "kubernetes" {
+        let mut request = |i: usize| {
+            store
+                .raw(ids[i])
+                .map(|raw| driftlog_audit::kubernetes_request(&raw))
+                .unwrap_or_default()
+        };
+        return Ok(driftlog_core::attribution::kubernetes::attribute(
+            finding,
+            &events,
+            now,
+            &mut request,
+        ));
+    }
     // The evidence is read only for writes whose action explains the change.
     let mut request = |i: usize| {
         store

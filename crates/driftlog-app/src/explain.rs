@@ -50,6 +50,12 @@ pub fn explain(request: &ExplainRequest) -> Result<Explanation, AppError> {
         // An address a scan (or an earlier `explain`) has seen stands for its identifiers.
         let mut ids = vec![request.target.clone()];
         ids.extend(store.address_identifiers(&request.target)?);
+        // A Kubernetes address names its object's API path even before any scan saw it.
+        if let Some(path) = driftlog_core::k8s::identifier_of_address(&request.target) {
+            if !ids.contains(&path) {
+                ids.push(path);
+            }
+        }
         (None, ids)
     };
     let events = store.events_naming(&identifiers)?;

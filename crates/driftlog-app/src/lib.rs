@@ -78,6 +78,12 @@ pub enum AppError {
     #[error(transparent)]
     Terraform(#[from] driftlog_terraform::runner::RunError),
     #[error(transparent)]
+    Kubernetes(#[from] driftlog_k8s::ReadError),
+    #[error(transparent)]
+    Cluster(#[from] driftlog_k8s::ClusterError),
+    #[error(transparent)]
+    Selector(#[from] driftlog_core::k8s::SelectorError),
+    #[error(transparent)]
     Ignore(#[from] driftlog_core::ignore::IgnoreError),
     #[error(transparent)]
     Store(#[from] driftlog_store::StoreError),

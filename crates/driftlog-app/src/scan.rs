@@ -34,12 +34,48 @@ pub enum ScanInputs {
         state_aws: Option<driftlog_aws::AwsOptions>,
         options: live::LiveOptions,
     },
+    /// Kubernetes manifests (a file, a folder, or `-`) against live objects: `kubectl get -o
+    /// json|yaml` output, or the cluster's API.
+    Kubernetes {
+        declared: PathBuf,
+        live: K8sLive,
+        options: K8sOptions,
+    },
     /// A Terraform working directory: a refresh-only plan is made there.
     Terraform {
         dir: PathBuf,
         /// The Terraform binary to use, if not found on `PATH`.
         binary: Option<String>,
     },
+}
+
+/// Where the live Kubernetes objects come from.
+#[derive(Debug, Clone)]
+pub enum K8sLive {
+    /// `kubectl get ... -o json|yaml` output (a file, a folder, or `-`).
+    File(PathBuf),
+    /// The API server a kubeconfig names.
+    Cluster {
+        /// The kubeconfig file (`None`: `$KUBECONFIG`, `~/.kube/config`, in-cluster).
+        kubeconfig: Option<PathBuf>,
+        /// Its context (`None`: the current one).
+        context: Option<String>,
+        /// Compare with a server-side apply dry run of each manifest.
+        server_side: bool,
+    },
+}
+
+/// How Kubernetes objects are matched and where unmanaged ones are looked for.
+#[derive(Debug, Clone, Default)]
+pub struct K8sOptions {
+    /// The namespace of declared objects that name none (default `default`).
+    pub default_namespace: Option<String>,
+    /// Namespaces where live objects nobody declared are unmanaged.
+    pub watched: driftlog_core::k8s::Watched,
+    /// Only live objects this label selector picks can be unmanaged.
+    pub selector: Option<String>,
+    /// Field managers whose writes are not drift (globs).
+    pub trusted_managers: Vec<String>,
 }
 
 /// Everything a scan needs, as plain values (the CLI fills it from flags, a server from its
@@ -217,6 +253,119 @@ fn scan_plan_input(
     })
 }
 
+fn scan_kubernetes(
+    declared: &Path,
+    live: &K8sLive,
+    options: &K8sOptions,
+    progress: &dyn Progress,
+) -> Result<Scanned, AppError> {
+    let mut compare = driftlog_core::k8s::CompareOptions {
+        watched: options.watched.clone(),
+        trusted_managers: options.trusted_managers.clone(),
+        ..Default::default()
+    };
+    if let Some(ns) = &options.default_namespace {
+        compare.default_namespace = ns.clone();
+    }
+    if let Some(s) = &options.selector {
+        compare.selector = Some(driftlog_core::k8s::Selector::parse(s)?);
+    }
+    let record = |role: &str, path: &Path, read: &driftlog_k8s::Read, detected: &str| InputFile {
+        role: role.to_owned(),
+        path: display_path(path),
+        detected: detected.to_owned(),
+        sha256: read.sha256.clone(),
+        bytes: read.bytes,
+    };
+    let mut warnings = Vec::new();
+    let (comparison, inputs) = match live {
+        K8sLive::File(live) => {
+            progress.step(&format!(
+                "reading {} and {}",
+                display_path(declared),
+                display_path(live)
+            ));
+            let (d, l) = rayon::join(
+                || driftlog_k8s::read_path(declared),
+                || driftlog_k8s::read_path(live),
+            );
+            let (d, l) = (d?, l?);
+            if d.objects.is_empty() {
+                warnings.push(format!(
+                    "{}: no Kubernetes objects were declared",
+                    display_path(declared)
+                ));
+            }
+            progress.step("comparing");
+            (
+                driftlog_core::k8s::compare(&d.objects, &l.objects, &compare),
+                vec![
+                    record("declared", declared, &d, "k8s_manifests"),
+                    record("live", live, &l, "k8s_objects"),
+                ],
+            )
+        }
+        K8sLive::Cluster {
+            kubeconfig,
+            context,
+            server_side,
+        } => {
+            progress.step(&format!("reading {}", display_path(declared)));
+            let d = driftlog_k8s::read_path(declared)?;
+            if d.objects.is_empty() {
+                warnings.push(format!(
+                    "{}: no Kubernetes objects were declared",
+                    display_path(declared)
+                ));
+            }
+            progress.step("reading the cluster");
+            let cluster = driftlog_k8s::read_cluster(
+                &d.objects,
+                &driftlog_k8s::ClusterOptions {
+                    kubeconfig: kubeconfig.clone(),
+                    context: context.clone(),
+                    default_namespace: compare.default_namespace.clone(),
+                    watched: compare.watched.clone(),
+                    selector: options.selector.clone(),
+                    server_side: *server_side,
+                },
+            )?;
+            warnings.extend(cluster.warnings);
+            progress.step("comparing");
+            let declared_side = cluster.dry_run.as_deref().unwrap_or(&d.objects);
+            let live_input = InputFile {
+                role: "live".to_owned(),
+                path: cluster.server.clone(),
+                detected: if *server_side {
+                    "k8s_api_server_side"
+                } else {
+                    "k8s_api"
+                }
+                .to_owned(),
+                sha256: cluster.sha256.clone(),
+                bytes: cluster.bytes,
+            };
+            (
+                driftlog_core::k8s::compare(declared_side, &cluster.objects, &compare),
+                vec![
+                    record("declared", declared, &d, "k8s_manifests"),
+                    live_input,
+                ],
+            )
+        }
+    };
+    Ok(Scanned {
+        mode: "kubernetes",
+        inputs,
+        resources_scanned: comparison.resources_scanned,
+        findings: comparison.findings,
+        not_yet_applied: Vec::new(),
+        suppressed: comparison.suppressed,
+        warnings,
+        observed_at_us: None,
+    })
+}
+
 fn scan_terraform_dir(
     dir: &Path,
     binary: Option<&str>,
@@ -330,6 +479,11 @@ pub fn scan(
         ScanInputs::Terraform { dir, binary } => {
             scan_terraform_dir(dir, binary.as_deref(), progress)?
         }
+        ScanInputs::Kubernetes {
+            declared,
+            live,
+            options,
+        } => scan_kubernetes(declared, live, options, progress)?,
         ScanInputs::LiveAws {
             declared,
             state_aws,

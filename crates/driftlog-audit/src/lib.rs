@@ -39,5 +39,5 @@ mod sink;
 pub use container::UNRECOGNISED;
 pub use error::{FileError, Location, Rejection};
 pub use reader::{is_gzip, read, read_path};
-pub use request::request_body;
+pub use request::{kubernetes_request, request_body};
 pub use sink::{Collect, ParsedEvent, Sink};

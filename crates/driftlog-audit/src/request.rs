@@ -26,6 +26,28 @@ fn from_record(record: &Value) -> Option<Value> {
     record.get("protoPayload")?.get("request").cloned()
 }
 
+/// A stored Kubernetes audit event's request object and the `fieldManager` its request URI
+/// names (native, EKS and AKS events are stored bare; GKE's in a `protoPayload`).
+pub fn kubernetes_request(raw: &[u8]) -> driftlog_core::attribution::kubernetes::Request {
+    let Ok(record) = serde_json::from_slice::<Value>(raw) else {
+        return Default::default();
+    };
+    let field_manager = record
+        .get("requestURI")
+        .and_then(Value::as_str)
+        .and_then(|uri| uri.split_once('?'))
+        .and_then(|(_, query)| {
+            query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("fieldManager="))
+                .map(|m| m.replace("%2F", "/").replace("%3A", ":"))
+        });
+    driftlog_core::attribution::kubernetes::Request {
+        body: from_record(&record),
+        field_manager,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +63,14 @@ mod tests {
         let gcp = br#"{"protoPayload":{"request":{"name":"n"}}}"#;
         assert_eq!(request_body(gcp).unwrap()["name"], "n");
         assert_eq!(request_body(b"not json"), None);
+    }
+
+    #[test]
+    fn kubernetes_requests() {
+        let raw = br#"{"kind":"Event","requestURI":"/apis/apps/v1/namespaces/p/deployments/web?fieldManager=kubectl-edit&fieldValidation=Strict","requestObject":{"spec":{"replicas":3}}}"#;
+        let r = kubernetes_request(raw);
+        assert_eq!(r.field_manager.as_deref(), Some("kubectl-edit"));
+        assert_eq!(r.body.unwrap()["spec"]["replicas"], 3);
+        assert!(kubernetes_request(b"{").body.is_none());
     }
 }

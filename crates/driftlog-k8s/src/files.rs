@@ -9,45 +9,68 @@ use crate::ReadError;
 use driftlog_core::k8s::Object;
 use rayon::prelude::*;
 use serde_json::Value;
-use std::io::Read;
+use sha2::{Digest, Sha256};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
+
+/// What was read from one input: the objects, and what identifies the input in a report.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub objects: Vec<Object>,
+    /// How many files (1 for a file or stdin).
+    pub files: usize,
+    pub bytes: u64,
+    /// SHA-256 of the bytes read, files in name order.
+    pub sha256: String,
+}
 
 /// Read every object under `path`: a file, a folder (its `.yaml`, `.yml` and `.json` files,
 /// recursively, in name order), or `-` for stdin.
-pub fn read_path(path: &Path) -> Result<Vec<Object>, ReadError> {
-    if path.as_os_str() == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .map_err(|source| ReadError::Io {
-                path: path.into(),
-                source,
-            })?;
-        return parse(&bytes, "stdin");
-    }
-    let meta = std::fs::metadata(path).map_err(|source| ReadError::Io {
+pub fn read_path(path: &Path) -> Result<Read, ReadError> {
+    let io = |source| ReadError::Io {
         path: path.into(),
         source,
-    })?;
-    if !meta.is_dir() {
-        return read_file(path);
+    };
+    let inputs: Vec<(String, Vec<u8>)> = if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes).map_err(io)?;
+        vec![("stdin".to_owned(), bytes)]
+    } else if std::fs::metadata(path).map_err(io)?.is_dir() {
+        manifest_files(path)?
+            .into_iter()
+            .map(|f| {
+                let bytes = std::fs::read(&f).map_err(|source| ReadError::Io {
+                    path: f.clone(),
+                    source,
+                })?;
+                Ok((f.display().to_string(), bytes))
+            })
+            .collect::<Result<_, ReadError>>()?
+    } else {
+        vec![(path.display().to_string(), std::fs::read(path).map_err(io)?)]
+    };
+    let mut hasher = Sha256::new();
+    let mut bytes = 0;
+    for (_, b) in &inputs {
+        hasher.update(b);
+        bytes += b.len() as u64;
     }
-    let files = manifest_files(path)?;
     let parsed: Vec<Result<Vec<Object>, ReadError>> =
-        files.par_iter().map(|f| read_file(f)).collect();
-    let mut out = Vec::new();
+        inputs.par_iter().map(|(name, b)| parse(b, name)).collect();
+    let mut objects = Vec::new();
     for p in parsed {
-        out.extend(p?);
+        objects.extend(p?);
     }
-    Ok(out)
+    Ok(Read {
+        objects,
+        files: inputs.len(),
+        bytes,
+        sha256: hex(&hasher.finalize()),
+    })
 }
 
-fn read_file(path: &Path) -> Result<Vec<Object>, ReadError> {
-    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
-        path: path.into(),
-        source,
-    })?;
-    parse(&bytes, &path.display().to_string())
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The manifest files of a folder. A Kustomize or Helm source folder is refused with the

@@ -1,9 +1,13 @@
 //! Kubernetes readers: turn manifests and live objects into [`driftlog_core::k8s::Object`]s.
 //! The compare itself is pure and lives in `driftlog_core::k8s`.
 
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod files;
 
-pub use files::{parse, read_path};
+#[cfg(feature = "cluster")]
+pub use cluster::{read_cluster, ClusterError, ClusterOptions, ClusterRead};
+pub use files::{parse, read_path, Read};
 
 /// Why an input could not be read: which file (and document), and what was wrong.
 #[derive(Debug, thiserror::Error)]

@@ -23,7 +23,9 @@ fn fixtures() -> Option<PathBuf> {
 }
 
 fn read(dir: &std::path::Path, name: &str) -> Vec<Object> {
-    driftlog_k8s::read_path(&dir.join(format!("gitops-engine__{name}"))).unwrap()
+    driftlog_k8s::read_path(&dir.join(format!("gitops-engine__{name}")))
+        .unwrap()
+        .objects
 }
 
 /// `address kind` and `path: before -> after` lines, as a person reads the result.
@@ -164,7 +166,7 @@ fn every_live_object_equals_itself_and_its_last_applied_configuration() {
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy();
         let objects = match driftlog_k8s::read_path(file) {
-            Ok(o) => o,
+            Ok(r) => r.objects,
             // The two Argo CD Application files are health-check fragments (kind and status,
             // no metadata): no API server returns an object without a name, and one cannot be
             // matched with anything. They are refused, naming the file and what is missing.

@@ -94,12 +94,23 @@ pub fn render(report: &ScanReport, style: Style) -> String {
                     table.add_row([path, before, after]);
                 }
                 let _ = writeln!(out, "{table}");
+                for line in crate::text::set_by_lines(finding) {
+                    let _ = writeln!(out, "  {line}");
+                }
             }
             FindingKind::Deleted => {
-                let _ = writeln!(out, "  declared in Terraform, missing from the live side\n");
+                let _ = writeln!(
+                    out,
+                    "  declared in {}, missing from the live side\n",
+                    crate::text::declared_in(finding)
+                );
             }
             FindingKind::Unmanaged => {
-                let _ = writeln!(out, "  live, but not declared in Terraform\n");
+                let _ = writeln!(
+                    out,
+                    "  live, but not declared in {}\n",
+                    crate::text::declared_in(finding)
+                );
             }
         }
         if let Some(attribution) = &finding.attribution {

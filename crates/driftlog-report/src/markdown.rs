@@ -94,12 +94,27 @@ pub fn render(report: &ScanReport) -> String {
                     let (before, after) = values(change);
                     let _ = writeln!(out, "| {} | {before} | {after} |", cell(&change.path));
                 }
+                let set_by = crate::text::set_by_lines(finding);
+                if !set_by.is_empty() {
+                    out.push('\n');
+                }
+                for line in set_by {
+                    let _ = writeln!(out, "- {}", prose(&line));
+                }
             }
             FindingKind::Deleted => {
-                let _ = writeln!(out, "Declared in Terraform, missing from the live side.");
+                let _ = writeln!(
+                    out,
+                    "Declared in {}, missing from the live side.",
+                    crate::text::declared_in(finding)
+                );
             }
             FindingKind::Unmanaged => {
-                let _ = writeln!(out, "Live, but not declared in Terraform.");
+                let _ = writeln!(
+                    out,
+                    "Live, but not declared in {}.",
+                    crate::text::declared_in(finding)
+                );
             }
         }
         if let Some(attribution) = &finding.attribution {

@@ -55,12 +55,20 @@ fn message(f: &Finding) -> String {
         FindingKind::Changed => {
             let paths: Vec<&str> = f.changes.iter().map(|c| c.path.as_str()).collect();
             format!(
-                "{} drifted: {} changed outside Terraform.",
+                "{} drifted: {} changed outside {}.",
                 f.address,
-                paths.join(", ")
+                paths.join(", "),
+                crate::text::declared_in(f)
             )
         }
-        FindingKind::Deleted => format!("{} was deleted outside Terraform.", f.address),
+        FindingKind::Deleted => format!(
+            "{} was deleted outside {}.",
+            f.address,
+            crate::text::declared_in(f)
+        ),
+        FindingKind::Unmanaged if f.provider == "kubernetes" => {
+            format!("{} exists but is not declared in the manifests.", f.address)
+        }
         FindingKind::Unmanaged => format!("{} exists but is not managed by Terraform.", f.address),
     };
     match f

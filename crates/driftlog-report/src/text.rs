@@ -1,6 +1,37 @@
 //! Short, one-line renderings of attribute values for tables.
 
+use driftlog_core::Finding;
 use serde_json::Value;
+
+/// What a finding's resource was declared in: a Terraform state, or Kubernetes manifests.
+pub fn declared_in(finding: &Finding) -> &'static str {
+    if finding.provider == "kubernetes" {
+        "the manifests"
+    } else {
+        "Terraform"
+    }
+}
+
+/// One line per change whose last writer the live object's `managedFields` name (Kubernetes):
+/// `spec.replicas: last set by kubectl (Update, scale subresource) at 2026-11-30T10:30:41Z`.
+pub fn set_by_lines(finding: &Finding) -> Vec<String> {
+    finding
+        .changes
+        .iter()
+        .filter_map(|c| {
+            let m = c.set_by.as_ref()?;
+            let mut line = format!("{}: last set by {} ({}", c.path, m.manager, m.operation);
+            if let Some(sub) = &m.subresource {
+                line.push_str(&format!(", {sub} subresource"));
+            }
+            line.push(')');
+            if let Some(t) = &m.time {
+                line.push_str(&format!(" at {t}"));
+            }
+            Some(line)
+        })
+        .collect()
+}
 
 fn is_empty(v: &Value) -> bool {
     match v {

@@ -791,6 +791,63 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub live_aws: LiveAwsArgs,
+
+    #[command(flatten)]
+    pub k8s: K8sArgs,
+}
+
+/// Kubernetes manifests against the live cluster (docs/kubernetes.md).
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Kubernetes (--k8s-declared)")]
+pub struct K8sArgs {
+    /// Kubernetes manifests: a file (multi-document YAML, JSON, a `List`), a folder of them
+    /// (read recursively), or `-` for the output of `kustomize build` or `helm template`.
+    #[arg(long, value_name = "PATH", requires = "k8s_live", conflicts_with_all = ["declared", "live", "plan", "terraform"], env = "DRIFTLOG_K8S_DECLARED")]
+    pub k8s_declared: Option<PathBuf>,
+
+    /// The live objects: `kubectl get ... -o json` (or `-o yaml`) output in a file, or
+    /// `cluster` to read the API server named by the kubeconfig.
+    #[arg(
+        long,
+        value_name = "FILE|cluster",
+        requires = "k8s_declared",
+        env = "DRIFTLOG_K8S_LIVE"
+    )]
+    pub k8s_live: Option<PathBuf>,
+
+    /// Namespaces to watch for unmanaged objects (repeatable or comma-separated); the first is
+    /// also the namespace of manifests that name none. Default: the manifests' namespaces.
+    #[arg(long, short = 'n', value_name = "NAMESPACE", value_delimiter = ',')]
+    pub namespace: Vec<String>,
+
+    /// Watch every namespace for unmanaged objects.
+    #[arg(long, short = 'A', conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+
+    /// Only live objects with these labels count as unmanaged (`app=web,tier!=db`; with
+    /// `cluster`, sent to the API server).
+    #[arg(long, short = 'l', value_name = "SELECTOR")]
+    pub selector: Option<String>,
+
+    /// Field managers whose writes are not drift (globs, repeatable): an autoscaler, an
+    /// operator. The cluster's own controllers are always trusted.
+    #[arg(long, value_name = "MANAGER", value_delimiter = ',')]
+    pub trusted_manager: Vec<String>,
+
+    /// The kubeconfig file (with `--k8s-live cluster`). Default: $KUBECONFIG, then
+    /// ~/.kube/config.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use. Default: its current context.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Compare with what the API server would make of each manifest: a server-side apply dry
+    /// run (`dryRun=All`, field manager `driftlog`), so admission defaults and webhooks count.
+    /// Needs `--k8s-live cluster`; writes nothing.
+    #[arg(long)]
+    pub server_side: bool,
 }
 
 /// `--live aws` (docs/live-aws.md).

@@ -5,8 +5,9 @@ use crate::cli::{ColorChoice, OutputFormat, ScanArgs};
 use crate::exit;
 use anyhow::{bail, Result};
 use driftlog_app::scan::live::LiveOptions;
-use driftlog_app::scan::{ScanInputs, ScanRequest};
+use driftlog_app::scan::{K8sLive, K8sOptions, ScanInputs, ScanRequest};
 use driftlog_app::Progress;
+use driftlog_core::k8s::Watched;
 use driftlog_core::ScanReport;
 use driftlog_report::Format;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -88,6 +89,75 @@ fn request(args: &ScanArgs, store: &Path, aws: &driftlog_aws::AwsOptions) -> Res
     {
         bail!("--regions, --managed-only and --generate-imports go with --live aws");
     }
+    let k8s = &args.k8s;
+    let k8s_only = !k8s.namespace.is_empty()
+        || k8s.all_namespaces
+        || k8s.selector.is_some()
+        || !k8s.trusted_manager.is_empty();
+    let cluster_only = k8s.kubeconfig.is_some() || k8s.context.is_some() || k8s.server_side;
+    let inputs = if let (Some(declared), Some(live)) = (&k8s.k8s_declared, &k8s.k8s_live) {
+        k8s_inputs(declared, live, k8s)?
+    } else if k8s_only || cluster_only {
+        bail!("-n, -A, -l, --trusted-manager, --kubeconfig, --context and --server-side go with --k8s-declared and --k8s-live")
+    } else {
+        terraform_inputs(args, aws, live_aws)?
+    };
+    let default_ignore = PathBuf::from(".driftlogignore");
+    Ok(ScanRequest {
+        inputs,
+        ignore_file: args
+            .ignore_file
+            .clone()
+            .or_else(|| default_ignore.is_file().then_some(default_ignore)),
+        ignore: args.ignore.clone(),
+        audit: args.audit.clone(),
+        attribution: !args.no_attribution,
+        as_of: args.as_of.clone(),
+        store: store.to_owned(),
+        remediate: crate::remediate::options(&args.remediation),
+        aws: aws.clone(),
+    })
+}
+
+/// `--k8s-declared PATH --k8s-live FILE|cluster` and the flags that go with them.
+fn k8s_inputs(declared: &Path, live: &Path, k8s: &crate::cli::K8sArgs) -> Result<ScanInputs> {
+    let cluster = live == Path::new("cluster");
+    if !cluster && (k8s.kubeconfig.is_some() || k8s.context.is_some() || k8s.server_side) {
+        bail!("--kubeconfig, --context and --server-side go with --k8s-live cluster");
+    }
+    let watched = if k8s.all_namespaces {
+        Watched::All
+    } else if k8s.namespace.is_empty() {
+        Watched::Declared
+    } else {
+        Watched::Namespaces(k8s.namespace.clone())
+    };
+    Ok(ScanInputs::Kubernetes {
+        declared: declared.to_owned(),
+        live: if cluster {
+            K8sLive::Cluster {
+                kubeconfig: k8s.kubeconfig.clone(),
+                context: k8s.context.clone(),
+                server_side: k8s.server_side,
+            }
+        } else {
+            K8sLive::File(live.to_owned())
+        },
+        options: K8sOptions {
+            default_namespace: k8s.namespace.first().cloned(),
+            watched,
+            selector: k8s.selector.clone(),
+            trusted_managers: k8s.trusted_manager.clone(),
+        },
+    })
+}
+
+/// The Terraform inputs: states, a plan, a working directory, or the AWS APIs.
+fn terraform_inputs(
+    args: &ScanArgs,
+    aws: &driftlog_aws::AwsOptions,
+    live_aws: bool,
+) -> Result<ScanInputs> {
     let inputs = match (args.declared.as_slice(), &args.live, &args.plan, &args.terraform) {
         ([_, ..], Some(_), None, None) if live_aws => ScanInputs::LiveAws {
             declared: args.declared.clone(),
@@ -115,23 +185,9 @@ fn request(args: &ScanArgs, store: &Path, aws: &driftlog_aws::AwsOptions) -> Res
             dir: dir.clone(),
             binary: std::env::var("DRIFTLOG_TERRAFORM").ok(),
         },
-        _ => bail!("give --declared FILE --live FILE|aws, or --plan FILE, or --terraform DIR [--live aws] (see driftlog scan --help)"),
+        _ => bail!("give --declared FILE --live FILE|aws, or --plan FILE, or --terraform DIR [--live aws], or --k8s-declared PATH --k8s-live FILE|cluster (see driftlog scan --help)"),
     };
-    let default_ignore = PathBuf::from(".driftlogignore");
-    Ok(ScanRequest {
-        inputs,
-        ignore_file: args
-            .ignore_file
-            .clone()
-            .or_else(|| default_ignore.is_file().then_some(default_ignore)),
-        ignore: args.ignore.clone(),
-        audit: args.audit.clone(),
-        attribution: !args.no_attribution,
-        as_of: args.as_of.clone(),
-        store: store.to_owned(),
-        remediate: crate::remediate::options(&args.remediation),
-        aws: aws.clone(),
-    })
+    Ok(inputs)
 }
 
 pub fn run(

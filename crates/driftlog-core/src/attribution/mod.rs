@@ -15,6 +15,7 @@
 pub mod actions;
 pub mod consistency;
 pub mod identity;
+pub mod kubernetes;
 
 use crate::cause::{Attribution, Confidence, EventRef, Window};
 use crate::event::{AuditEvent, Outcome};

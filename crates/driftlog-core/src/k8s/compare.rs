@@ -4,6 +4,7 @@
 use super::managed::{FieldManager, ManagedFields, ManagerClass};
 use super::normalize::{self, is_empty, LAST_APPLIED};
 use super::path::FieldPath;
+use super::selector::Selector;
 use super::{is_cluster_scoped, Object};
 use crate::engine::Comparison;
 use crate::finding::{Change, Finding, FindingKind, SuppressedChange};
@@ -17,9 +18,10 @@ use std::collections::{HashMap, HashSet};
 pub struct CompareOptions {
     /// The namespace of declared namespaced objects that name none (`kubectl apply -n`).
     pub default_namespace: String,
-    /// Where live objects nobody declared are reported as unmanaged (`None`: the namespaces
-    /// the declared objects are in).
-    pub watched_namespaces: Option<Vec<String>>,
+    /// Where live objects nobody declared are reported as unmanaged.
+    pub watched: Watched,
+    /// Only live objects this selects can be unmanaged (`kubectl -l`).
+    pub selector: Option<Selector>,
     /// Field managers whose writes are never drift (globs), besides the cluster's controllers.
     pub trusted_managers: Vec<String>,
 }
@@ -28,10 +30,23 @@ impl Default for CompareOptions {
     fn default() -> Self {
         Self {
             default_namespace: "default".into(),
-            watched_namespaces: None,
+            watched: Watched::Declared,
+            selector: None,
             trusted_managers: Vec::new(),
         }
     }
+}
+
+/// The namespaces searched for unmanaged objects.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Watched {
+    /// The namespaces the declared objects are in.
+    #[default]
+    Declared,
+    /// These namespaces (`-n`).
+    Namespaces(Vec<String>),
+    /// Every namespace (`-A`).
+    All,
 }
 
 /// (group, kind, namespace, name): an object's identity across API versions.
@@ -105,16 +120,23 @@ pub fn compare(declared: &[Object], live: &[Object], options: &CompareOptions) -
         .iter()
         .map(|(d, _)| key(d, d.namespace.clone()))
         .collect();
-    let watched: HashSet<String> = match &options.watched_namespaces {
-        Some(list) => list.iter().cloned().collect(),
-        None => pairs
-            .iter()
-            .filter_map(|(d, _)| d.namespace.clone())
-            .collect(),
+    let watched: Option<HashSet<String>> = match &options.watched {
+        Watched::Namespaces(list) => Some(list.iter().cloned().collect()),
+        Watched::Declared => Some(
+            pairs
+                .iter()
+                .filter_map(|(d, _)| d.namespace.clone())
+                .collect(),
+        ),
+        Watched::All => None,
     };
     for l in live {
         let Some(ns) = &l.namespace else { continue };
-        if !watched.contains(ns)
+        if watched.as_ref().is_some_and(|w| !w.contains(ns))
+            || options
+                .selector
+                .as_ref()
+                .is_some_and(|s| !s.matches(&l.value))
             || declared_keys.contains(&key(l, l.namespace.clone()))
             || !l.owner_uids().is_empty()
             || is_system_object(l, live)

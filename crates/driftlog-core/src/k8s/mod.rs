@@ -23,9 +23,11 @@ pub mod compare;
 pub mod managed;
 pub mod normalize;
 pub mod path;
+pub mod selector;
 
-pub use compare::{compare, CompareOptions};
+pub use compare::{compare, CompareOptions, Watched};
 pub use managed::{FieldManager, ManagedFields, ManagerClass};
+pub use selector::{Selector, SelectorError};
 
 use serde_json::Value;
 
@@ -149,6 +151,30 @@ pub fn address(api_version: &str, kind: &str, namespace: Option<&str>, name: &st
     }
 }
 
+/// The API path audit events name an object by, from its driftlog address
+/// (`apps/v1/Deployment/shop/web` → `namespaces/shop/deployments/web`;
+/// `rbac.authorization.k8s.io/v1/ClusterRole/view` → `clusterroles/view`). `None` when the
+/// text is not a Kubernetes address: a kind is the segment that starts with a capital letter,
+/// after a version (`v1`, `v1beta2`).
+pub fn identifier_of_address(address: &str) -> Option<String> {
+    let parts: Vec<&str> = address.split('/').collect();
+    let is_version = |s: &str| {
+        s.strip_prefix('v')
+            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+    };
+    let is_kind = |s: &str| s.starts_with(|c: char| c.is_ascii_uppercase());
+    let k = (1..parts.len()).find(|&i| is_kind(parts[i]) && is_version(parts[i - 1]))?;
+    if k > 2 || parts[k + 1..].iter().any(|p| p.is_empty()) {
+        return None;
+    }
+    let plural = plural(parts[k]);
+    match &parts[k + 1..] {
+        [ns, name] => Some(format!("namespaces/{ns}/{plural}/{name}")),
+        [name] => Some(format!("{plural}/{name}")),
+        _ => None,
+    }
+}
+
 /// Built-in kinds that are not namespaced.
 const CLUSTER_SCOPED: &[&str] = &[
     "Namespace",
@@ -244,6 +270,37 @@ pub fn kind_of_resource(resource: &str) -> Option<&'static str> {
         "APIService",
     ];
     KINDS.iter().copied().find(|k| plural(k) == resource)
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::identifier_of_address as id;
+
+    #[test]
+    fn addresses_give_api_paths() {
+        assert_eq!(
+            id("apps/v1/Deployment/shop/web").as_deref(),
+            Some("namespaces/shop/deployments/web")
+        );
+        assert_eq!(
+            id("v1/ConfigMap/shop/settings").as_deref(),
+            Some("namespaces/shop/configmaps/settings")
+        );
+        assert_eq!(id("v1/Namespace/shop").as_deref(), Some("namespaces/shop"));
+        assert_eq!(
+            id("rbac.authorization.k8s.io/v1/ClusterRole/view").as_deref(),
+            Some("clusterroles/view")
+        );
+        for not in [
+            "aws_instance.web",
+            "sg-0123",
+            "v1/x/y",
+            "apps/v1/Deployment/",
+            "a/b/v1/Kind/ns/n/x",
+        ] {
+            assert_eq!(id(not), None, "{not}");
+        }
+    }
 }
 
 #[cfg(test)]

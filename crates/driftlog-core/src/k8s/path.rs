@@ -81,6 +81,88 @@ impl FieldPath {
     }
 }
 
+impl FieldPath {
+    /// Read the display form back (`spec.containers[name=web].image`,
+    /// `metadata.labels["a.b/c"]`, `args[2]`): attribution and ignore rules get paths as
+    /// text. Item values that read as integers are numbers (`[containerPort=80,protocol=TCP]`).
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut steps = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix('[') {
+                if let Some(quoted) = after.strip_prefix('"') {
+                    let end = quoted.find("\"]")?;
+                    steps.push(Step::Key(quoted[..end].replace("\\\"", "\"")));
+                    rest = &quoted[end + 2..];
+                } else {
+                    let end = after.find(']')?;
+                    let inner = &after[..end];
+                    if let Ok(n) = inner.parse::<usize>() {
+                        steps.push(Step::Index(n));
+                    } else {
+                        let mut fields = Vec::new();
+                        for pair in inner.split(',') {
+                            let (name, value) = pair.split_once('=')?;
+                            let value = match value.parse::<i64>() {
+                                Ok(n) => Value::from(n),
+                                Err(_) => Value::String(value.to_owned()),
+                            };
+                            fields.push((name.to_owned(), value));
+                        }
+                        steps.push(Step::Item(fields));
+                    }
+                    rest = &after[end + 1..];
+                }
+            } else {
+                let body = rest.strip_prefix('.').unwrap_or(rest);
+                let end = body.find(['.', '[']).unwrap_or(body.len());
+                if end == 0 {
+                    return None;
+                }
+                steps.push(Step::Key(body[..end].to_owned()));
+                rest = &body[end..];
+            }
+        }
+        Some(Self(steps))
+    }
+
+    /// The value at this path inside `value`: `Some(None)` when the path ends in a present
+    /// object that lacks the last key (so a full object says the field is absent), `None` when
+    /// the value does not reach that far.
+    pub fn resolve<'v>(&self, value: &'v Value) -> Option<Option<&'v Value>> {
+        let mut at = value;
+        for (i, step) in self.0.iter().enumerate() {
+            let last = i + 1 == self.0.len();
+            let next = match step {
+                Step::Key(k) => {
+                    let map = at.as_object()?;
+                    match map.get(k) {
+                        Some(v) => v,
+                        None if last => return Some(None),
+                        None => return None,
+                    }
+                }
+                Step::Index(n) => at.as_array()?.get(*n)?,
+                Step::Item(fields) => {
+                    let found = at.as_array()?.iter().find(|item| {
+                        fields.iter().all(|(name, want)| match item.get(name) {
+                            Some(v) => super::normalize::scalars_equal(v, want),
+                            None => name == "protocol" && want == "TCP",
+                        })
+                    });
+                    match found {
+                        Some(v) => v,
+                        None if last => return Some(None),
+                        None => return None,
+                    }
+                }
+            };
+            at = next;
+        }
+        Some(Some(at))
+    }
+}
+
 fn is_bare(key: &str) -> bool {
     !key.is_empty()
         && key
@@ -152,5 +234,26 @@ mod tests {
             ("protocol".into(), json!("TCP")),
         ]);
         assert_eq!(port.to_string(), "spec.ports[port=443,protocol=TCP]");
+        for path in [&p, &l, &port] {
+            assert_eq!(FieldPath::parse(&path.to_string()).as_ref(), Some(path));
+        }
+    }
+
+    #[test]
+    fn resolves_in_patches_and_objects() {
+        let patch = json!({"spec": {"template": {"spec": {
+            "$setElementOrder/containers": [{"name": "web"}],
+            "containers": [{"name": "web", "image": "nginx:1.27"}]}}}});
+        let image = FieldPath::parse("spec.template.spec.containers[name=web].image").unwrap();
+        assert_eq!(image.resolve(&patch), Some(Some(&json!("nginx:1.27"))));
+        let command = FieldPath::parse("spec.template.spec.containers[name=web].command").unwrap();
+        assert_eq!(command.resolve(&patch), Some(None));
+        let other = FieldPath::parse("spec.template.spec.containers[name=api].image").unwrap();
+        assert_eq!(other.resolve(&patch), None);
+        let port = FieldPath::parse("spec.ports[port=80,protocol=TCP].targetPort").unwrap();
+        assert_eq!(
+            port.resolve(&json!({"spec": {"ports": [{"port": 80, "targetPort": 8080}]}})),
+            Some(Some(&json!(8080)))
+        );
     }
 }
