@@ -8,12 +8,21 @@
 //! aws_instance.* tags.LastPatched             # one attribute path (itself a glob)
 //! !aws_instance.bastion                       # negation: the last matching rule wins
 //! aws_security_group.* ingress expires=2026-12-31 owner=alice reason="until the VPN move"
+//! apps/v1/Deployment/shop/* /spec/replicas    # a JSON pointer (Kubernetes; indexes match any item)
+//! apps/v1/Deployment/* 'jq:.spec.template.spec.containers[] | select(.name == "istio-proxy")'
+//! apps/v1/Deployment/* manager=hpa-controller # changes a field manager last set
 //! ```
+//!
+//! A path is driftlog's own (`spec.template.spec.containers[name=web].image`, a glob), a JSON
+//! pointer (`/metadata/labels/team`, what Argo CD's `ignoreDifferences` and Flux take), or a jq
+//! path expression after `jq:` (the path subset: `.key`, `."key"`, `["key"]`, `[]`, `[N]`, and
+//! `select(.KEY == "VALUE")` after a `[]`). `manager=GLOB` limits a rule to changes whose field
+//! the live object's `managedFields` say that manager last set.
 //!
 //! A rule past its `expires` date stops applying and is reported, so a temporary exception
 //! cannot quietly become permanent.
 
-use crate::finding::{Finding, FindingKind};
+use crate::finding::{Change, Finding, FindingKind};
 use crate::glob::Glob;
 use crate::time::{self, Bound, Direction, Time};
 use serde::Serialize;
@@ -31,6 +40,8 @@ pub struct Rule {
     pub expires: Option<Time>,
     pub owner: Option<String>,
     pub reason: Option<String>,
+    /// Only changes this field manager last set (Kubernetes `managedFields`).
+    manager: Option<Glob>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -70,9 +81,18 @@ pub(crate) fn tokens(line: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut current = String::new();
     let mut in_quotes = false;
+    let mut in_single = false;
     let mut started = false;
     for c in line.chars() {
         match c {
+            // Single quotes around a whole word keep it verbatim: a jq path has spaces and
+            // double quotes (`'jq:.items[] | select(.name == "web")'`).
+            '\'' if in_single => in_single = false,
+            c if in_single => current.push(c),
+            '\'' if !started && !in_quotes => {
+                in_single = true;
+                started = true;
+            }
             // Quotes group an option's value (`reason="two words"`); elsewhere, as in
             // `aws_subnet.private["a"]`, they are part of the address.
             '"' if in_quotes => in_quotes = false,
@@ -90,7 +110,7 @@ pub(crate) fn tokens(line: &str) -> Result<Vec<String>, String> {
             }
         }
     }
-    if in_quotes {
+    if in_quotes || in_single {
         return Err("unterminated quote".into());
     }
     if started {
@@ -127,6 +147,7 @@ impl Rule {
             expires: None,
             owner: None,
             reason: None,
+            manager: None,
         };
         for word in rest {
             match word.split_once('=') {
@@ -139,8 +160,17 @@ impl Rule {
                 }
                 Some(("owner", owner)) => rule.owner = Some(owner.to_owned()),
                 Some(("reason", reason)) => rule.reason = Some(reason.to_owned()),
+                Some(("manager", manager)) => rule.manager = Some(Glob::new(manager)),
+                _ if rule.path.is_none() && (word.starts_with('/') || word.starts_with("jq:")) => {
+                    let text = match word.strip_prefix("jq:") {
+                        Some(jq) => jq_path(jq).map_err(|e| err(format!("jq path `{jq}`: {e}")))?,
+                        None => pointer_path(word),
+                    };
+                    rule.path = Some(Glob::new(&text));
+                    rule.path_text = Some(text);
+                }
                 Some((key, _)) => {
-                    return Err(err(format!("unknown option '{key}=': expected expires=, owner= or reason=")));
+                    return Err(err(format!("unknown option '{key}=': expected expires=, owner=, reason= or manager=")));
                 }
                 None if rule.path.is_none() => {
                     rule.path = Some(Glob::new(word));
@@ -156,17 +186,37 @@ impl Rule {
         self.address.matches(address)
     }
 
-    fn matches_change(&self, address: &str, path: &str) -> bool {
+    /// A rule about the whole resource (no path, no manager).
+    fn is_whole(&self) -> bool {
+        self.path.is_none() && self.manager.is_none()
+    }
+
+    fn matches_change(&self, address: &str, change: &Change) -> bool {
         if !self.matches_address(address) {
             return false;
         }
+        if let Some(manager) = &self.manager {
+            if !change
+                .set_by
+                .as_ref()
+                .is_some_and(|m| manager.matches(&m.manager))
+            {
+                return false;
+            }
+        }
+        let path = change.path.as_str();
         match (&self.path, &self.path_text) {
             (None, _) => true,
             (Some(glob), Some(text)) => {
+                // The path itself, or anything below what it names (`[*]` globs included).
                 glob.matches(path)
                     || path
                         .strip_prefix(text.as_str())
                         .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+                    || (text.contains('*')
+                        && path
+                            .match_indices(['.', '['])
+                            .any(|(i, _)| i > 0 && glob.matches(&path[..i])))
             }
             _ => false,
         }
@@ -175,6 +225,109 @@ impl Rule {
     fn expires_text(&self) -> Option<String> {
         self.expires.map(|t| t.to_string())
     }
+}
+
+/// A key as driftlog paths write it: bare after a dot, or quoted in brackets.
+fn push_key(out: &mut String, key: &str) {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '*');
+    if bare {
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(key);
+    } else {
+        out.push_str(&format!("[{key:?}]"));
+    }
+}
+
+/// A JSON pointer as a driftlog path glob: `/spec/template/spec/containers/0/image` →
+/// `spec.template.spec.containers[*].image` (lists are matched by key, so an index matches any
+/// item).
+fn pointer_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for segment in pointer.split('/').skip(1) {
+        let key = segment.replace("~1", "/").replace("~0", "~");
+        if !key.is_empty() && key.chars().all(|c| c.is_ascii_digit()) {
+            out.push_str("[*]");
+        } else {
+            push_key(&mut out, &key);
+        }
+    }
+    out
+}
+
+/// The path subset of jq as a driftlog path glob:
+/// `.spec.containers[] | select(.name == "web") | .image` → `spec.containers[name=web].image`.
+fn jq_path(expr: &str) -> Result<String, String> {
+    let mut out = String::new();
+    for stage in expr.split('|').map(str::trim) {
+        if let Some(cond) = stage
+            .strip_prefix("select(")
+            .and_then(|c| c.strip_suffix(')'))
+        {
+            let (key, value) = cond
+                .split_once("==")
+                .ok_or("select() wants `.KEY == \"VALUE\"`")?;
+            let key = key
+                .trim()
+                .strip_prefix('.')
+                .ok_or("select() wants `.KEY`")?;
+            let value = value.trim();
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
+            if !out.ends_with("[*]") {
+                return Err("select() must follow `[]`".into());
+            }
+            out.truncate(out.len() - 3);
+            out.push_str(&format!("[{key}={value}]"));
+            continue;
+        }
+        let mut rest = stage;
+        if rest.is_empty() || rest == "." {
+            continue;
+        }
+        while !rest.is_empty() {
+            if let Some(r) = rest.strip_prefix("[]") {
+                out.push_str("[*]");
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("[\"") {
+                let end = r.find("\"]").ok_or("unclosed `[\"`")?;
+                push_key(&mut out, &r[..end]);
+                rest = &r[end + 2..];
+            } else if let Some(r) = rest.strip_prefix('[') {
+                let end = r.find(']').ok_or("unclosed `[`")?;
+                r[..end]
+                    .trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("`[{}]` is not an index", &r[..end]))?;
+                out.push_str("[*]");
+                rest = &r[end + 1..];
+            } else if let Some(r) = rest.strip_prefix(".\"") {
+                let end = r.find('"').ok_or("unclosed `.\"`")?;
+                push_key(&mut out, &r[..end]);
+                rest = &r[end + 1..];
+            } else if let Some(r) = rest.strip_prefix('.') {
+                let end = r.find(['.', '[']).unwrap_or(r.len());
+                let key = &r[..end];
+                if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(format!("unexpected `{rest}`"));
+                }
+                push_key(&mut out, key);
+                rest = &r[end..];
+            } else {
+                return Err(format!("unexpected `{rest}`"));
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err("names no field".into());
+    }
+    Ok(out)
 }
 
 /// All rules, in the order written (files first, then flags).
@@ -248,7 +401,7 @@ impl IgnoreRules {
             let whole = active
                 .iter()
                 .rev()
-                .find(|r| r.path.is_none() && r.matches_address(&finding.address));
+                .find(|r| r.is_whole() && r.matches_address(&finding.address));
             if let Some(rule) = whole.filter(|r| !r.negated) {
                 ignored.push(record(&finding, None, rule));
                 continue;
@@ -259,7 +412,7 @@ impl IgnoreRules {
                     let decider = active
                         .iter()
                         .rev()
-                        .find(|r| r.matches_change(&finding.address, &change.path));
+                        .find(|r| r.matches_change(&finding.address, &change));
                     match decider {
                         Some(rule) if !rule.negated => {
                             ignored.push(record(&finding, Some(change.path.clone()), rule))
@@ -416,5 +569,85 @@ mod tests {
         f.kind = FindingKind::Deleted;
         let (kept, _, _) = rules.apply(vec![f], today());
         assert_eq!(kept.len(), 1);
+    }
+
+    #[test]
+    fn kubernetes_paths_json_pointers_jq_and_managers() {
+        assert_eq!(
+            pointer_path("/spec/template/spec/containers/0/image"),
+            "spec.template.spec.containers[*].image"
+        );
+        assert_eq!(
+            pointer_path("/metadata/annotations/example.com~1owner"),
+            "metadata.annotations[\"example.com/owner\"]"
+        );
+        assert_eq!(
+            jq_path(".spec.template.spec.containers[] | select(.name == \"istio-proxy\") | .image")
+                .unwrap(),
+            "spec.template.spec.containers[name=istio-proxy].image"
+        );
+        assert_eq!(
+            jq_path(".metadata.labels[\"app.kubernetes.io/version\"]").unwrap(),
+            "metadata.labels[\"app.kubernetes.io/version\"]"
+        );
+        assert_eq!(
+            jq_path(".spec.ports[0].\"targetPort\"").unwrap(),
+            "spec.ports[*].targetPort"
+        );
+        for bad in ["", ".a | select(.b == 1)", "spec", ".a[x]"] {
+            assert!(jq_path(bad).is_err(), "{bad}");
+        }
+
+        let mut replicas = Change::new("spec.replicas".into(), json!(2), json!(5));
+        replicas.set_by = Some(crate::k8s::FieldManager {
+            manager: "hpa-controller".into(),
+            operation: "Update".into(),
+            subresource: Some("scale".into()),
+            time: None,
+        });
+        let image = Change::new(
+            "spec.template.spec.containers[name=istio-proxy].image".into(),
+            json!("a"),
+            json!("b"),
+        );
+        let label = Change::new("metadata.labels.team".into(), json!(null), json!("x"));
+        let f = Finding {
+            changes: vec![replicas, image, label],
+            ..finding("apps/v1/Deployment/shop/web", &[])
+        };
+        let kept_after = |rules: &str| {
+            let rules = IgnoreRules::parse_file(rules, "t").unwrap();
+            let (kept, _, _) = rules.apply(vec![f.clone()], jiff::Timestamp::UNIX_EPOCH);
+            kept.first()
+                .map(|f| f.changes.iter().map(|c| c.path.clone()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            kept_after("apps/v1/Deployment/* manager=hpa-*"),
+            [
+                "spec.template.spec.containers[name=istio-proxy].image",
+                "metadata.labels.team"
+            ]
+        );
+        assert_eq!(
+            kept_after("apps/v1/Deployment/shop/web /spec/template/spec/containers/1"),
+            ["spec.replicas", "metadata.labels.team"]
+        );
+        assert_eq!(
+            kept_after(
+                "apps/v1/Deployment/* 'jq:.spec.template.spec.containers[] | select(.name == \"istio-proxy\")' # sidecar"
+            ),
+            ["spec.replicas", "metadata.labels.team"]
+        );
+        assert_eq!(
+            kept_after("apps/v1/Deployment/* /metadata/labels manager=kubectl-*"),
+            [
+                "spec.replicas",
+                "spec.template.spec.containers[name=istio-proxy].image",
+                "metadata.labels.team"
+            ]
+        );
+        assert!(kept_after("apps/v1/Deployment/* /metadata/labels\napps/v1/* /spec").is_empty());
+        assert!(IgnoreRules::parse_file("a 'jq:.x", "t").is_err());
     }
 }

@@ -291,7 +291,7 @@ async fn read(declared: &[Object], options: &ClusterOptions) -> Result<ClusterRe
     let got = run(&client, &server, gets, options).await?;
     requests += got.requests;
     objects.extend(got.objects);
-    objects.sort_by(|a, b| a.address().cmp(&b.address()));
+    objects.sort_by_cached_key(Object::address);
     objects.dedup_by(|a, b| a.address() == b.address());
 
     // Server-side: each manifest that exists, as the server would apply it.

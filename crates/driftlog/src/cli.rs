@@ -48,8 +48,8 @@ pub fn init_logging(logging: &Logging, default: LogLevel) {
     };
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
-    // The AWS SDK logs its own retries and credential lookups as warnings; driftlog reports
-    // every failure itself, so the SDK speaks only when debugging.
+    // The AWS SDK and the Kubernetes client log their own retries, credential lookups and
+    // failed requests; driftlog reports every failure itself, so they speak only when debugging.
     let sdk = if level >= Level::DEBUG {
         LevelFilter::from_level(level)
     } else {
@@ -69,6 +69,8 @@ pub fn init_logging(logging: &Logging, default: LogLevel) {
         "hyper_util",
         "rustls",
         "h2",
+        "kube_client",
+        "kube",
     ] {
         targets = targets.with_target(t, sdk);
     }

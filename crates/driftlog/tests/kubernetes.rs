@@ -336,7 +336,7 @@ fn manifests_from_stdin_and_a_namespace_flag() {
     );
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(summary(&report), expected_findings());
-    assert_eq!(report["inputs"][0]["path"], "-");
+    assert_eq!(report["inputs"][0]["path"], "<stdin>");
 
     // A label selector scopes unmanaged objects: the debug Deployment is `app=debug`.
     let r = run(driftlog().args([
@@ -434,7 +434,7 @@ fn explain_takes_a_kubernetes_address() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["principal"].as_str().unwrap_or(""))
+        .map(|e| e["principal"]["id"].as_str().unwrap_or(""))
         .collect();
     assert!(principals.contains(&"bob@example.com"), "{v:#}");
     assert!(principals.contains(&"mallory@example.com"));
@@ -588,6 +588,8 @@ fn server_side_compares_an_apply_dry_run_and_writes_nothing() {
     assert_eq!(names, ["api", "db-credentials", "web", "web"]);
     for p in &patches {
         assert_eq!(p.content_type, "application/apply-patch+yaml");
+        let body: Value = serde_json::from_str(&p.body).unwrap();
+        assert_eq!(body["metadata"]["namespace"], "shop", "the manifest, namespaced");
         for q in ["dryRun=All", "fieldManager=driftlog", "force=true"] {
             assert!(p.query.contains(q), "{} lacks {q}", p.query);
         }
