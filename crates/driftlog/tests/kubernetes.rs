@@ -589,7 +589,10 @@ fn server_side_compares_an_apply_dry_run_and_writes_nothing() {
     for p in &patches {
         assert_eq!(p.content_type, "application/apply-patch+yaml");
         let body: Value = serde_json::from_str(&p.body).unwrap();
-        assert_eq!(body["metadata"]["namespace"], "shop", "the manifest, namespaced");
+        assert_eq!(
+            body["metadata"]["namespace"], "shop",
+            "the manifest, namespaced"
+        );
         for q in ["dryRun=All", "fieldManager=driftlog", "force=true"] {
             assert!(p.query.contains(q), "{} lacks {q}", p.query);
         }
