@@ -259,6 +259,35 @@ impl Service {
         }
     }
 
+    /// A Kubernetes stack's inputs: manifests against `cluster` or a `kubectl get` file.
+    fn kubernetes_inputs(&self, stack: &Stack, manifests: &Path, live: &str) -> ScanInputs {
+        use crate::scan::{K8sLive, K8sOptions};
+        use driftlog_core::k8s::Watched;
+        let watched = match stack.namespaces.as_slice() {
+            [] => Watched::Declared,
+            [all] if all == "*" => Watched::All,
+            list => Watched::Namespaces(list.to_vec()),
+        };
+        ScanInputs::Kubernetes {
+            declared: self.base.join(manifests),
+            live: if live == "cluster" {
+                K8sLive::Cluster {
+                    kubeconfig: stack.kubeconfig.as_ref().map(|k| self.base.join(k)),
+                    context: stack.context.clone(),
+                    server_side: stack.server_side,
+                }
+            } else {
+                K8sLive::File(self.base.join(live))
+            },
+            options: K8sOptions {
+                default_namespace: stack.namespaces.first().filter(|n| *n != "*").cloned(),
+                watched,
+                selector: stack.selector.clone(),
+                trusted_managers: stack.trusted_managers.clone(),
+            },
+        }
+    }
+
     /// The scan a stack's job runs.
     pub fn stack_request(&self, stack: &Stack) -> Result<ScanRequest, AppError> {
         let live_aws = stack.live.as_ref().map(|l| l.get_ref().as_str()) == Some("aws");
@@ -267,6 +296,10 @@ impl Service {
             enumerate: true,
         };
         let inputs = match (&stack.state, &stack.terraform, &stack.live) {
+            (None, None, Some(live)) if stack.manifests.is_some() => {
+                let manifests = stack.manifests.as_ref().map(|m| m.get_ref());
+                self.kubernetes_inputs(stack, manifests.unwrap_or(&PathBuf::new()), live.get_ref())
+            }
             (Some(state), None, Some(_)) if live_aws => ScanInputs::LiveAws {
                 declared: vec![self.location(state.get_ref())],
                 state_aws: None,

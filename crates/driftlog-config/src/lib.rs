@@ -109,6 +109,25 @@ pub struct Stack {
     pub ignore_file: Option<PathBuf>,
     #[serde(default)]
     pub regions: Vec<String>,
+    /// Kubernetes manifests (a file or folder), compared with `live`: `cluster` or a
+    /// `kubectl get -o json` file.
+    pub manifests: Option<Spanned<PathBuf>>,
+    /// With `live = "cluster"`: the kubeconfig context (default: its current one).
+    pub context: Option<String>,
+    /// With `live = "cluster"`: the kubeconfig file (default: `$KUBECONFIG`, `~/.kube/config`).
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubernetes namespaces watched for unmanaged objects (`["*"]`: all); the first is the
+    /// namespace of manifests that name none.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// A label selector scoping unmanaged objects.
+    pub selector: Option<String>,
+    /// Field managers whose writes are not drift.
+    #[serde(default)]
+    pub trusted_managers: Vec<String>,
+    /// Compare with a server-side apply dry run (`live = "cluster"` only).
+    #[serde(default)]
+    pub server_side: bool,
 }
 
 /// Audit logs to ingest as they arrive: a directory or `s3://BUCKET/PREFIX`.
@@ -313,6 +332,36 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
                 "an environment is letters, digits, `-`, `_` and `.` (dev, staging, prod…)",
             );
         }
+        if let Some(manifests) = &s.manifests {
+            if s.state.is_some() || s.terraform.is_some() {
+                c.at(
+                    manifests,
+                    key("manifests"),
+                    "a stack is Terraform (`state`, `terraform`) or Kubernetes (`manifests`), not both",
+                );
+            } else if s.live.as_ref().is_some_and(|l| l.get_ref() == "aws") {
+                c.at(
+                    manifests,
+                    key("live"),
+                    "manifests are compared with `live = \"cluster\"` or a `kubectl get -o json` file, not `aws`",
+                );
+            } else if s.live.is_none() {
+                c.at(
+                    manifests,
+                    key("live"),
+                    "manifests are compared with `live = \"cluster\"` or `live = \"KUBECTL-GET.json\"`",
+                );
+            }
+            if s.server_side && s.live.as_ref().map(|l| l.get_ref().as_str()) != Some("cluster") {
+                c.at(
+                    manifests,
+                    key("server_side"),
+                    "`server_side = true` needs `live = \"cluster\"`",
+                );
+            }
+            c.schedule(&s.schedule, key("schedule"));
+            continue;
+        }
         match (&s.state, &s.terraform, &s.live) {
             (Some(_), None, Some(_)) | (None, Some(_), _) => {}
             (Some(state), None, None) => c.at(
@@ -326,7 +375,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
             (None, None, _) => c.at(
                 &s.name,
                 key("state"),
-                "a stack needs `state = \"FILE|s3://…\"` or `terraform = \"DIR\"`",
+                "a stack needs `state = \"FILE|s3://…\"`, `terraform = \"DIR\"` or `manifests = \"PATH\"`",
             ),
         }
         c.schedule(&s.schedule, key("schedule"));
@@ -502,6 +551,10 @@ impl Config {
             file(
                 format!("stack[{i}].terraform"),
                 s.terraform.as_ref().map(|t| t.get_ref().as_path()),
+            );
+            file(
+                format!("stack[{i}].manifests"),
+                s.manifests.as_ref().map(|t| t.get_ref().as_path()),
             );
         }
         out

@@ -15,7 +15,7 @@ fn the_example_configuration_is_valid() {
         .env_remove("DRIFTLOG_WEBHOOK_URL"));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stdout.contains("valid: 3 stacks (network (prod), app-staging (staging), app-prod (prod)); 1 audit source; 1 comparison; 2 notification targets"),
+        r.stdout.contains("valid: 4 stacks (network (prod), app-staging (staging), app-prod (prod), shop (prod)); 1 audit source; 1 comparison; 2 notification targets"),
         "{}",
         r.stdout
     );
@@ -71,4 +71,26 @@ fn every_problem_is_located_and_secrets_are_refused() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn kubernetes_stacks_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("driftlog.toml");
+    std::fs::write(
+        &file,
+        "[[stack]]\nname = \"a\"\nenvironment = \"prod\"\nmanifests = \"k8s\"\nlive = \"aws\"\nschedule = \"* * * * *\"\n\n\
+         [[stack]]\nname = \"b\"\nenvironment = \"prod\"\nmanifests = \"k8s\"\nlive = \"live.json\"\nserver_side = true\nschedule = \"* * * * *\"\n\n\
+         [[stack]]\nname = \"c\"\nenvironment = \"prod\"\nmanifests = \"k8s\"\nstate = \"s.tfstate\"\nlive = \"cluster\"\nschedule = \"* * * * *\"\n",
+    )
+    .unwrap();
+    let r = run(driftlog().current_dir(dir.path()).args(["config", "check"]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    for want in [
+        "driftlog.toml:4:13: stack[0].live: manifests are compared with `live = \"cluster\"` or a `kubectl get -o json` file, not `aws`",
+        "driftlog.toml:11:13: stack[1].server_side: `server_side = true` needs `live = \"cluster\"`",
+        "driftlog.toml:19:13: stack[2].manifests: a stack is Terraform (`state`, `terraform`) or Kubernetes (`manifests`), not both",
+    ] {
+        assert!(r.stderr.contains(want), "no `{want}` in\n{}", r.stderr);
+    }
 }

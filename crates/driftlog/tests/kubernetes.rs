@@ -652,3 +652,99 @@ fn an_unreachable_cluster_is_an_error_naming_it() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("kubeconfig"), "{}", r.stderr);
 }
+
+/// A GET over plain HTTP/1.1 to `driftlog serve`; the body as JSON.
+fn http_get(addr: &str, path: &str) -> Option<Value> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then_some(())?;
+    serde_json::from_str(body).ok()
+}
+
+#[test]
+fn serve_scans_a_kubernetes_stack_on_its_schedule() {
+    let server = FakeApiServer::start(cluster_objects());
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = server.kubeconfig(dir.path(), "fake-bearer-token-0d5e");
+    std::fs::create_dir(dir.path().join("audit")).unwrap();
+    std::fs::copy(scenario("audit.log"), dir.path().join("audit/audit.log")).unwrap();
+    std::fs::copy(
+        scenario("manifests.yaml"),
+        dir.path().join("manifests.yaml"),
+    )
+    .unwrap();
+    let config = dir.path().join("driftlog.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[stack]]\nname = \"shop\"\nenvironment = \"prod\"\nmanifests = \"manifests.yaml\"\nlive = \"cluster\"\n\
+             kubeconfig = \"{}\"\ncontext = \"fake\"\nnamespaces = [\"shop\"]\nschedule = \"*/2 * * * * *\"\n\n\
+             [[audit]]\npath = \"audit\"\nschedule = \"*/2 * * * * *\"\n\n\
+             [store]\npath = \"state/events.db\"\n\n[ledger]\npath = \"state/ledger.db\"\nkey = \"state/ledger.key\"\n",
+            kubeconfig.display()
+        ),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let mut child = driftlog()
+        .current_dir(dir.path())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .args(["--listen", &addr, "--poll-ms", "100"])
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    // The first run may come before the audit log is in: wait for one that attributes all five.
+    let findings = loop {
+        let found = http_get(&addr, "/api/v1/findings?stack=shop&state=open").and_then(|v| {
+            let items = v["items"].as_array()?.clone();
+            let attributed = items
+                .iter()
+                .filter(|f| f["finding"]["attribution"]["confidence"] == "certain")
+                .count();
+            (items.len() == 5 && attributed == 5).then_some(items)
+        });
+        if let Some(items) = found {
+            break items;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(90) {
+            let _ = child.kill();
+            panic!(
+                "no attributed Kubernetes run in 90 s; serve.log:\n{}",
+                std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    let mut addresses: Vec<(String, String)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f["finding"]["address"].as_str().unwrap().to_owned(),
+                f["finding"]["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    addresses.sort();
+    assert_eq!(addresses, expected_findings());
+    let all = http_get(&addr, "/api/v1/findings?stack=shop").unwrap();
+    assert_no_canary("the API", &all.to_string());
+    let _ = child.kill();
+    let _ = child.wait();
+}
