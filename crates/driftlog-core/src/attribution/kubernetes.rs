@@ -152,12 +152,7 @@ pub fn attribute(
     until_us: i64,
     request: &mut dyn FnMut(usize) -> Request,
 ) -> Attribution {
-    let mut sorted: Vec<(usize, &AuditEvent)> = events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.time_us <= until_us)
-        .collect();
-    sorted.sort_by(|(_, a), (_, b)| (a.time_us, &a.event_id).cmp(&(b.time_us, &b.event_id)));
+    let sorted = super::in_time_order(events, until_us);
 
     let mut writes: Vec<(&AuditEvent, Request)> = Vec::new();
     let mut attempts = Vec::new();

@@ -84,13 +84,7 @@ pub fn attribute_with_requests(
     fallback_since_us: Option<i64>,
     request: &mut dyn FnMut(usize) -> Option<serde_json::Value>,
 ) -> Attribution {
-    // Each event keeps its position in `events`, which is how `request` names it.
-    let mut sorted: Vec<(usize, &AuditEvent)> = events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.time_us <= until_us)
-        .collect();
-    sorted.sort_by(|(_, a), (_, b)| (a.time_us, &a.event_id).cmp(&(b.time_us, &b.event_id)));
+    let sorted = in_time_order(events, until_us);
 
     // The last apply: the latest successful write to the resource by Terraform. An unmanaged
     // resource was never applied: its whole history is searched for who created it, Terraform
@@ -226,6 +220,18 @@ pub fn attribute_with_requests(
         },
         identifiers: identifiers.to_vec(),
     }
+}
+
+/// The events up to `until_us`, oldest first (ties by event id), each with its position in
+/// `events`, which is how a request callback names it.
+pub(crate) fn in_time_order(events: &[AuditEvent], until_us: i64) -> Vec<(usize, &AuditEvent)> {
+    let mut sorted: Vec<(usize, &AuditEvent)> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.time_us <= until_us)
+        .collect();
+    sorted.sort_by(|(_, a), (_, b)| (a.time_us, &a.event_id).cmp(&(b.time_us, &b.event_id)));
+    sorted
 }
 
 #[cfg(test)]
