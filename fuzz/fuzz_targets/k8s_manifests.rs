@@ -10,7 +10,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(objects) = driftlog_k8s::parse(data, "fuzz.yaml") {
         let same = compare(&objects, &objects, &CompareOptions::default());
         assert!(
-            same.findings.iter().all(|f| f.kind != driftlog_core::FindingKind::Deleted),
+            same.findings
+                .iter()
+                .all(|f| f.kind != driftlog_core::FindingKind::Deleted),
             "an object compared with itself is never deleted"
         );
     }
