@@ -113,6 +113,27 @@ pub(crate) struct Scanned {
     observed_at_us: Option<i64>,
 }
 
+impl Scanned {
+    /// A scan whose findings come from one comparison (no pending changes, no observation time).
+    fn compared(
+        mode: &'static str,
+        inputs: Vec<InputFile>,
+        comparison: driftlog_core::engine::Comparison,
+        warnings: Vec<String>,
+    ) -> Self {
+        Self {
+            mode,
+            inputs,
+            resources_scanned: comparison.resources_scanned,
+            findings: comparison.findings,
+            not_yet_applied: Vec::new(),
+            suppressed: comparison.suppressed,
+            warnings,
+            observed_at_us: None,
+        }
+    }
+}
+
 /// `sha256` is computed by the caller alongside parsing, so each input is hashed once.
 pub(crate) fn input_record(
     role: &str,
@@ -195,16 +216,12 @@ fn scan_states(
     })?;
     let d_rec = input_record("declared", &d, d_doc.kind, d_hash);
     let l_rec = input_record("live", &l, l_doc.kind, l_hash);
-    Ok(Scanned {
-        mode: "state",
-        inputs: vec![d_rec, l_rec],
-        resources_scanned: comparison.resources_scanned,
-        findings: comparison.findings,
-        not_yet_applied: Vec::new(),
-        suppressed: comparison.suppressed,
+    Ok(Scanned::compared(
+        "state",
+        vec![d_rec, l_rec],
+        comparison,
         warnings,
-        observed_at_us: None,
-    })
+    ))
 }
 
 fn scan_plan_input(
@@ -354,16 +371,12 @@ fn scan_kubernetes(
             )
         }
     };
-    Ok(Scanned {
-        mode: "kubernetes",
+    Ok(Scanned::compared(
+        "kubernetes",
         inputs,
-        resources_scanned: comparison.resources_scanned,
-        findings: comparison.findings,
-        not_yet_applied: Vec::new(),
-        suppressed: comparison.suppressed,
+        comparison,
         warnings,
-        observed_at_us: None,
-    })
+    ))
 }
 
 fn scan_terraform_dir(
