@@ -129,8 +129,11 @@ fn many_callers_at_once_share_a_bounded_number_of_connections() {
             while !done.load(std::sync::atomic::Ordering::SeqCst) {
                 let n: i64 = c
                     .query_one(
+                        // Client backends only: an autovacuum or parallel worker in
+                        // this database is the server's, not one of the pool's.
                         "SELECT count(*) FROM pg_stat_activity \
-                         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                         AND backend_type = 'client backend'",
                         &[],
                     )
                     .unwrap()
