@@ -90,6 +90,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX service_deliveries_due ON service_deliveries (state, next_us);
 ",
     EVENTS_AND_LEDGER,
+    // 3: the service history's generation (`ServiceStore::generation`), moved on by every
+    // write that changes what the API lists.
+    "
+    CREATE TABLE service_generation (
+        one   SMALLINT PRIMARY KEY CHECK (one = 1),
+        value BIGINT NOT NULL
+    );
+    INSERT INTO service_generation (one, value) VALUES (1, 0);
+",
 ];
 
 /// An arbitrary, fixed key for the migration's advisory lock.

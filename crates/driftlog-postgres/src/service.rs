@@ -4,8 +4,8 @@ use crate::pool::{describe, redact, Pool, PoolError};
 use driftlog_store::service::{
     dollar_placeholders, finding_filter, finding_sql, run_filter, Acknowledgement, Change, Claim,
     DeliveryRow, FindingQuery, FindingRow, NewDelivery, Observed, Param, Recorded, RunQuery,
-    RunRecord, RunRow, ServiceStore, Settle, Sighting, StackStatus, Transition, RECOUNT_ACKS,
-    REFRESH_STACK, STACKS,
+    RunRecord, RunRow, ServiceStore, Settle, Sighting, StackStatus, Transition, GENERATION,
+    NEXT_GENERATION, RECOUNT_ACKS, REFRESH_STACK, STACKS,
 };
 use driftlog_store::StoreError;
 use postgres::types::ToSql;
@@ -324,6 +324,8 @@ impl ServiceStore for PgServiceStore {
                 "UPDATE service_jobs SET last_run = $2 WHERE name = $1",
                 &[&claim.job, &run_id],
             )?;
+            // Last, as in every transaction that takes the generation's row: no lock cycles.
+            tx.execute(NEXT_GENERATION, &[])?;
             tx.commit()?;
             Ok(Some(Recorded {
                 run_id,
@@ -339,6 +341,10 @@ impl ServiceStore for PgServiceStore {
             }),
             None => unreachable!("a run is either recorded or its lease was lost"),
         }
+    }
+
+    fn generation(&self) -> Result<i64, StoreError> {
+        self.with(|c| Ok(c.query_one(GENERATION, &[])?.get(0)))
     }
 
     fn runs(&self, q: &RunQuery) -> Result<Vec<RunRow>, StoreError> {
@@ -387,6 +393,7 @@ impl ServiceStore for PgServiceStore {
                 &[&id, &by, &now_us, &note],
             )?;
             tx.execute(&dollar_placeholders(RECOUNT_ACKS), &[&id])?;
+            tx.execute(NEXT_GENERATION, &[])?;
             tx.commit()?;
             Ok(n == 1)
         })

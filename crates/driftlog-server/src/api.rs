@@ -8,6 +8,7 @@
 
 use crate::auth::{Caller, Role};
 use crate::State;
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
@@ -436,6 +437,7 @@ struct FindingParams {
 async fn findings(
     _: Reader,
     axum::extract::State(state): axum::extract::State<Arc<State>>,
+    headers: axum::http::HeaderMap,
     Q(p): Q<FindingParams>,
 ) -> Result<Response, ApiError> {
     let p = FindingParams {
@@ -457,6 +459,8 @@ async fn findings(
             return Err(ApiError::bad_request("state is open or resolved"));
         }
     }
+    // A relative `since` (`2h`) names another window at every request: not kept.
+    let keep = p.since.is_none();
     let q = FindingQuery {
         stack: p.stack,
         address: p.address,
@@ -467,21 +471,66 @@ async fn findings(
         after_id: p.after,
         limit: limit(p.limit)?,
     };
-    let n = q.limit;
-    let rows = state.blocking(move |s| s.findings(&q)).await?;
-    let next = (rows.len() == n)
-        .then(|| rows.last().map(|r| r.id))
-        .flatten();
+    let key = format!("{q:?}");
+    let shared = state.clone();
+    // The generation first, then the listing: a page is never labelled newer than it is.
+    let (generation, body) = state
+        .blocking(move |s| {
+            let generation = s.generation()?;
+            if let Some(body) = keep.then(|| shared.pages.get(&key, generation)).flatten() {
+                return Ok((generation, body));
+            }
+            let rows = s.findings(&q)?;
+            let body = findings_page(&rows, q.limit);
+            if keep {
+                shared.pages.put(key, generation, body.clone());
+            }
+            Ok((generation, body))
+        })
+        .await?;
+    let mut response = if keep {
+        let tag = crate::cache::etag(generation);
+        let fresh = headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| crate::cache::matches(v, &tag));
+        let mut r = if fresh {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        };
+        r.headers_mut()
+            .insert(header::ETAG, header::HeaderValue::from_str(&tag).unwrap());
+        r
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    // Behind a token: no shared cache may keep it, and a client asks again each time.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, no-cache"),
+    );
+    Ok(response)
+}
+
+/// A page of findings as JSON: the items and the cursor of the next page (`null` on the
+/// last).
+fn findings_page(rows: &[driftlog_store::service::FindingRow], limit: usize) -> Bytes {
     #[derive(serde::Serialize)]
     struct Page<'a> {
         items: Vec<FindingOut<'a>>,
         next: Option<i64>,
     }
-    Ok(Json(Page {
+    let next = (rows.len() == limit)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    let page = Page {
         items: rows.iter().map(finding_json).collect(),
         next,
-    })
-    .into_response())
+    };
+    serde_json::to_vec(&page)
+        .expect("a page of findings serializes")
+        .into()
 }
 
 fn id(text: &str) -> Result<i64, ApiError> {

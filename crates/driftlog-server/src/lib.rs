@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod dashboard;
 pub mod jobs;
 pub mod metrics;
@@ -90,6 +91,8 @@ pub struct State {
     /// Set once the loops run; cleared when shutting down.
     pub ready: AtomicBool,
     pub started_us: i64,
+    /// Findings pages rendered at the store's current generation.
+    pub pages: cache::PageCache,
 }
 
 impl State {
@@ -133,6 +136,7 @@ pub async fn serve(service: Service, options: ServeOptions) -> Result<(), Server
         options: options.clone(),
         ready: AtomicBool::new(false),
         started_us: driftlog_app::service::now_us(),
+        pages: Default::default(),
         service,
     });
     jobs::schedule(&state).await?;

@@ -34,11 +34,24 @@ const MIGRATIONS: &[Migration] = &[
         sql: V5,
         then: None,
     },
+    Migration {
+        sql: V6,
+        then: None,
+    },
 ];
 
 // 5: one resource's findings across stacks (the API's timeline), one job's runs.
 const V5: &str = "CREATE INDEX service_findings_address ON service_findings (address, id);
     CREATE INDEX service_runs_job ON service_runs (job, id);";
+
+// 6: the service history's generation, a counter every write that changes what the API
+// lists moves on (`ServiceStore::generation`): a server keeps a page it rendered until the
+// counter moves, and answers conditional requests from it.
+const V6: &str = "CREATE TABLE service_generation (
+        one   INTEGER PRIMARY KEY CHECK (one = 1),
+        value INTEGER NOT NULL
+    );
+    INSERT INTO service_generation (one, value) VALUES (1, 0);";
 
 // 1: events, their resources, their raw records, and the files they came from.
 const V1: &str = "CREATE TABLE files (

@@ -355,6 +355,12 @@ pub trait ServiceStore: Send + Sync {
         deliver: &dyn Fn(i64, &[Transition]) -> Vec<NewDelivery>,
     ) -> Result<Recorded, StoreError>;
 
+    /// A number that moves on with every write that changes what [`Self::runs`],
+    /// [`Self::findings`], [`Self::finding`] and [`Self::stacks`] answer (a run recorded, an
+    /// acknowledgement), committed with that write. A reader that asked for the generation
+    /// *before* a listing may give that listing again, unread, for as long as the store
+    /// still says the same generation: the API's page cache and ETags rest on this.
+    fn generation(&self) -> Result<i64, StoreError>;
     fn runs(&self, q: &RunQuery) -> Result<Vec<RunRow>, StoreError>;
     fn findings(&self, q: &FindingQuery) -> Result<Vec<FindingRow>, StoreError>;
     fn finding(&self, id: i64) -> Result<Option<FindingRow>, StoreError>;
@@ -529,6 +535,13 @@ pub const RECOUNT_ACKS: &str = "UPDATE service_stacks SET acknowledged = \
      (SELECT count(*) FROM service_findings f WHERE f.stack = service_stacks.stack \
         AND f.state = 'open' AND f.acked_by IS NOT NULL) \
      WHERE stack = (SELECT stack FROM service_findings WHERE id = ?1)";
+
+/// Move the generation on (the same SQL in both databases): last in each transaction that
+/// changes what the API lists.
+pub const NEXT_GENERATION: &str = "UPDATE service_generation SET value = value + 1";
+
+/// The current generation.
+pub const GENERATION: &str = "SELECT value FROM service_generation";
 
 /// The stacks with their counters and last run: the same SQL in both databases.
 pub const STACKS: &str = "SELECT s.stack, s.environment, s.open, s.changed, s.deleted, \
@@ -814,6 +827,7 @@ impl ServiceStore for ServiceDb {
                 "UPDATE service_jobs SET last_run = ?2 WHERE name = ?1",
                 params![claim.job, run_id],
             )?;
+            tx.execute(NEXT_GENERATION, [])?;
             Ok(Recorded {
                 run_id,
                 transitions,
@@ -823,6 +837,10 @@ impl ServiceStore for ServiceDb {
         .map_err(|e| self.sql(e))?;
         tx.commit().map_err(|e| self.sql(e))?;
         Ok(recorded)
+    }
+
+    fn generation(&self) -> Result<i64, StoreError> {
+        self.read(|conn| conn.prepare_cached(GENERATION)?.query_row([], |r| r.get(0)))
     }
 
     fn runs(&self, q: &RunQuery) -> Result<Vec<RunRow>, StoreError> {
@@ -872,6 +890,7 @@ impl ServiceStore for ServiceDb {
                 params![id, by, now_us, note],
             )?;
             tx.execute(RECOUNT_ACKS, [id])?;
+            tx.execute(NEXT_GENERATION, [])?;
             tx.commit()?;
             Ok(n == 1)
         })

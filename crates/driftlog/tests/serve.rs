@@ -550,9 +550,53 @@ sha256 = "{}"
         "{}",
     );
     assert_eq!(csrf.status, 403, "{}", csrf.body);
+    // A poller's conditional request: 304 while nothing changed (a scheduled run may slip in
+    // between, so a few tries), and the acknowledgement changes the page and its ETag.
+    let open_prod = "/api/v1/findings?environment=prod&state=open";
+    let etag_of = |a: &Answer| {
+        a.headers
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("etag: ")
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| panic!("no ETag in {}", a.headers))
+    };
+    let conditional = |tag: &str| {
+        http.request(
+            "GET",
+            open_prod,
+            &[
+                ("authorization", &format!("Bearer {READER}")),
+                ("if-none-match", tag),
+            ],
+            "",
+        )
+    };
+    let not_modified = (0..20).any(|_| {
+        let tag = etag_of(&http.get(open_prod, Some(READER)));
+        let again = conditional(&tag);
+        assert!(again.status == 304 || etag_of(&again) != tag);
+        again.status == 304 && again.body.is_empty()
+    });
+    assert!(not_modified, "an unchanged page answers 304");
+    let before_ack = etag_of(&http.get(open_prod, Some(READER)));
     let acked = ack(ADMIN);
     assert_eq!(acked.status, 200, "{}", acked.body);
     assert_eq!(acked.json()["acknowledged"]["by"], "ops-admin");
+    let after_ack = conditional(&before_ack);
+    assert_eq!(after_ack.status, 200, "the acknowledgement is news");
+    assert_ne!(etag_of(&after_ack), before_ack);
+    let items = after_ack.json()["items"].as_array().unwrap().clone();
+    let mine = items
+        .iter()
+        .find(|i| i["id"] == id)
+        .expect("the finding is listed");
+    assert_eq!(
+        mine["acknowledged"]["by"], "ops-admin",
+        "a kept page is not served after a change"
+    );
 
     // Metrics count the open finding by stack, environment and kind.
     let metrics = http.get("/metrics", Some(READER));

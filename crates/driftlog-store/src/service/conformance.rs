@@ -278,7 +278,62 @@ pub fn cases() -> Vec<(&'static str, Case)> {
             "concurrent_claims_never_share_a_job",
             concurrent_claims_never_share_a_job,
         ),
+        (
+            "the_generation_moves_with_every_recorded_run_and_acknowledgement_only",
+            the_generation_moves_with_every_recorded_run_and_acknowledgement_only,
+        ),
     ]
+}
+
+/// What the API's page cache rests on: a listing read after generation G is current while
+/// the store says G; anything that changes a listing moves it, and claims, job bookkeeping,
+/// lost leases and alert settling (which no finding listing shows) do not.
+pub fn the_generation_moves_with_every_recorded_run_and_acknowledgement_only(
+    db: &dyn ServiceStore,
+) {
+    let g0 = db.generation().unwrap();
+    let c = first_run(db);
+    let g1 = db.generation().unwrap();
+    assert!(g1 > g0, "a recorded run moves it");
+    assert!(db.finish_job(&c, 5).unwrap());
+    db.ensure_jobs(&[("stack:net".into(), 0)]).unwrap();
+    assert_eq!(db.generation().unwrap(), g1, "job bookkeeping does not");
+    assert!(db.acknowledge(1, "ana", None, 3).unwrap());
+    let g2 = db.generation().unwrap();
+    assert!(g2 > g1, "an acknowledgement moves it");
+    // A run whose lease another worker took over writes nothing, and moves nothing.
+    let stale = claim(db, "w1", 6);
+    let taken = db
+        .claim_job("w2", 6 + 2_000, 1_000)
+        .unwrap()
+        .expect("lease over");
+    assert_eq!(taken.job, stale.job);
+    assert!(db
+        .record_run(
+            &stale,
+            &run(&stale.job, 7),
+            Some(&[]),
+            true,
+            &one_per_target
+        )
+        .is_err());
+    assert_eq!(db.generation().unwrap(), g2, "a lost lease writes nothing");
+    let d = db
+        .claim_delivery("w", 10, 1_000)
+        .unwrap()
+        .expect("an alert");
+    db.settle_delivery(d.id, "w", &Settle::Delivered { at_us: 11 })
+        .unwrap();
+    assert_eq!(db.generation().unwrap(), g2, "alerts are not findings");
+    db.record_run(
+        &taken,
+        &run(&taken.job, 8),
+        Some(&[]),
+        true,
+        &one_per_target,
+    )
+    .unwrap();
+    assert!(db.generation().unwrap() > g2);
 }
 
 /// Not a case: how long claims take on `db` (the benchmark's examples, for every store), with
