@@ -472,22 +472,25 @@ async fn findings(
         limit: limit(p.limit)?,
     };
     let key = format!("{q:?}");
-    let shared = state.clone();
     // The generation first, then the listing: a page is never labelled newer than it is.
-    let (generation, body) = state
-        .blocking(move |s| {
-            let generation = s.generation()?;
-            if let Some(body) = keep.then(|| shared.pages.get(&key, generation)).flatten() {
-                return Ok((generation, body));
-            }
-            let rows = s.findings(&q)?;
-            let body = findings_page(&rows, q.limit);
-            if keep {
-                shared.pages.put(key, generation, body.clone());
-            }
-            Ok((generation, body))
-        })
-        .await?;
+    let generation = state.generation().await?;
+    let cached = keep.then(|| state.pages.get(&key, generation)).flatten();
+    let body = match cached {
+        Some(body) => body,
+        None => {
+            let shared = state.clone();
+            state
+                .blocking(move |s| {
+                    let rows = s.findings(&q)?;
+                    let body = findings_page(&rows, q.limit);
+                    if keep {
+                        shared.pages.put(key, generation, body.clone());
+                    }
+                    Ok(body)
+                })
+                .await?
+        }
+    };
     let mut response = if keep {
         let tag = crate::cache::etag(generation);
         let fresh = headers

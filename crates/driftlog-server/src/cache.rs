@@ -10,6 +10,7 @@
 
 use axum::body::Bytes;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// At most this many bytes of pages are kept (a 100-finding page is about 100 KB).
@@ -61,6 +62,37 @@ impl PageCache {
     }
 }
 
+/// The store's generation for many requests at once. A request needs a reading that began
+/// after it arrived (so it sees every write committed before it); requests that arrive while
+/// a reading is under way share the next one. Two hundred concurrent requests then cost a
+/// couple of round trips to the database instead of two hundred queued for its connections.
+#[derive(Default)]
+pub struct GenerationGate {
+    /// Readings begun so far.
+    started: AtomicU64,
+    /// The latest finished reading: its number and the generation it read.
+    last: tokio::sync::Mutex<(u64, i64)>,
+}
+
+impl GenerationGate {
+    /// The generation as of a reading begun after this call, reading it with `read` unless
+    /// such a reading has already finished.
+    pub async fn current<E>(
+        &self,
+        read: impl std::future::Future<Output = Result<i64, E>>,
+    ) -> Result<i64, E> {
+        let arrived = self.started.load(Ordering::SeqCst);
+        let mut last = self.last.lock().await;
+        if last.0 > arrived {
+            return Ok(last.1);
+        }
+        let number = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+        let generation = read.await?;
+        *last = (number, generation);
+        Ok(generation)
+    }
+}
+
 /// The `ETag` of a page read at `generation` (strong: the same generation gives the same
 /// bytes).
 pub fn etag(generation: i64) -> String {
@@ -105,6 +137,61 @@ mod tests {
             pages.by_key.values().map(|(_, b)| b.len()).sum::<usize>()
         );
         assert!(pages.by_key.contains_key("p39"));
+    }
+
+    #[tokio::test]
+    async fn a_request_never_gets_a_generation_read_before_it_arrived() {
+        let gate = GenerationGate::default();
+        let store = std::sync::atomic::AtomicI64::new(1);
+        let read = || async { Ok::<_, ()>(store.load(Ordering::SeqCst)) };
+        assert_eq!(gate.current(read()).await, Ok(1));
+        store.store(2, Ordering::SeqCst);
+        // The write committed before this request: the earlier reading does not do.
+        assert_eq!(gate.current(read()).await, Ok(2));
+        // Concurrent requests share readings: fewer readings than requests, all current.
+        let reads = AtomicU64::new(0);
+        let counted = || async {
+            reads.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            Ok::<_, ()>(store.load(Ordering::SeqCst))
+        };
+        let all = futures_join(&gate, counted, 50).await;
+        assert!(all.iter().all(|g| *g == Ok(2)));
+        assert!(reads.load(Ordering::SeqCst) < 50);
+    }
+
+    async fn futures_join<F, Fut>(gate: &GenerationGate, read: F, n: usize) -> Vec<Result<i64, ()>>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<i64, ()>>,
+    {
+        let mut set = Vec::new();
+        for _ in 0..n {
+            set.push(gate.current(read()));
+        }
+        let mut out = Vec::new();
+        // Polled together: the first reading is under way while the others arrive.
+        let mut pinned: Vec<_> = set.into_iter().map(Box::pin).collect();
+        let mut done = vec![None; n];
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (i, f) in pinned.iter_mut().enumerate() {
+                if done[i].is_none() {
+                    match std::future::Future::poll(f.as_mut(), cx) {
+                        std::task::Poll::Ready(v) => done[i] = Some(v),
+                        std::task::Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+        out.extend(done.into_iter().flatten());
+        out
     }
 
     #[test]

@@ -93,6 +93,8 @@ pub struct State {
     pub started_us: i64,
     /// Findings pages rendered at the store's current generation.
     pub pages: cache::PageCache,
+    /// The store's generation, read once for many concurrent requests.
+    pub generation: cache::GenerationGate,
 }
 
 impl State {
@@ -106,6 +108,15 @@ impl State {
             Ok(r) => r,
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
+    }
+}
+
+impl State {
+    /// The store's generation as of now (see [`cache::GenerationGate`]).
+    pub async fn generation(self: &Arc<Self>) -> Result<i64, driftlog_store::StoreError> {
+        self.generation
+            .current(self.blocking(|s| s.generation()))
+            .await
     }
 }
 
@@ -137,6 +148,7 @@ pub async fn serve(service: Service, options: ServeOptions) -> Result<(), Server
         ready: AtomicBool::new(false),
         started_us: driftlog_app::service::now_us(),
         pages: Default::default(),
+        generation: Default::default(),
         service,
     });
     jobs::schedule(&state).await?;

@@ -21,6 +21,7 @@ mod addresses;
 #[doc(hidden)]
 pub mod conformance;
 mod error;
+mod facets;
 mod postings;
 mod query;
 mod schema;
@@ -357,7 +358,7 @@ impl Store {
     fn dangling_references(&self) -> Result<u64, StoreError> {
         let err = |e| StoreError::sql(&self.path, e);
         let mut ids = Vec::new();
-        for table in ["ref_postings", "string_postings"] {
+        for table in ["ref_postings", "string_postings", "facet_postings"] {
             let pairs = self.postings(
                 &format!("SELECT id, first_us, events FROM {table}"),
                 [],

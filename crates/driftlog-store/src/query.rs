@@ -110,6 +110,59 @@ fn filters(q: &EventQuery) -> (Vec<String>, Vec<Value>) {
     (clauses, args)
 }
 
+/// A filter answered from posting lists.
+enum Lookup {
+    /// A resource, in any of its spellings.
+    Named(String),
+    /// Resources matching a glob.
+    NamedLike(String),
+    /// A principal, issuer or action (or a glob over them).
+    String(String),
+    /// A facet's code (`crate::facets`).
+    Facet(i64),
+}
+
+/// Where the lists of each lookup are: `?1` the name(s), `?2` since, `?3` until.
+const NAMED: &str = "FROM ref_names n JOIN ref_postings p ON p.name = n.id \
+     WHERE n.text IN rarray(?1) AND p.last_us >= ?2 AND p.first_us <= ?3";
+const NAMED_LIKE: &str = "FROM ref_names n JOIN ref_postings p ON p.name = n.id \
+     WHERE n.text GLOB ?1 AND p.last_us >= ?2 AND p.first_us <= ?3";
+const FACET: &str =
+    "FROM facet_postings p WHERE p.facet = ?1 AND p.last_us >= ?2 AND p.first_us <= ?3";
+
+fn strings_from(text: &str) -> String {
+    let op = if is_glob(text) { "GLOB" } else { "=" };
+    format!(
+        "FROM strings s JOIN string_postings p ON p.string = s.id \
+         WHERE s.text {op} ?1 AND p.last_us >= ?2 AND p.first_us <= ?3"
+    )
+}
+
+/// A facet list longer than this (about a million events), with no named filter, is not
+/// decoded: the filter is checked walking the time index.
+const UNSELECTIVE_BYTES: u64 = 3 << 20;
+
+/// Another list is intersected while it is at most this many times the smallest one.
+const INTERSECT_RATIO: u64 = 64;
+
+/// The pairs of `a` that are also in `b`; both sorted by `(time, event)`, each event once.
+fn intersect(a: &[(i64, i64)], b: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let mut out = Vec::with_capacity(a.len().min(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
 /// `e.COLUMN` holds the string `?N` (or, with a glob, any string it matches).
 fn interned_matches(column: &str, placeholder: &str, glob: bool) -> String {
     let op = if glob { "GLOB" } else { "=" };
@@ -132,28 +185,130 @@ fn sql_pattern(s: &str) -> String {
 
 impl Store {
     /// Events matching `q`, oldest first.
+    ///
+    /// Every filter with posting lists (names, principal, action, writes only, actor kind,
+    /// source) is a lookup; the smallest gives the candidates and the others, smallest
+    /// first, are intersected with them in memory while that costs less than reading the
+    /// candidates' rows would. The SQL clauses of all filters then run on the rows that
+    /// remain, a chunk at a time, so a `--limit` stops early. Without a named filter and
+    /// with only unselective lists, one statement walks the time index instead.
     pub fn query(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
         let (clauses, args) = filters(q);
-        // The narrowest filter with posting lists gives the candidates; the SQL clauses of all
-        // filters then run on those.
         let (since, until) = (
             q.since_us.unwrap_or(i64::MIN),
             q.until_us.unwrap_or(i64::MAX),
         );
-        let candidates = if let Some(resource) = q.resource.as_deref().filter(|r| is_glob(r)) {
-            Some(self.events_named_like(resource, since, until)?)
-        } else if let Some(resource) = &q.resource {
-            Some(self.events_named(std::slice::from_ref(resource), since, until)?)
-        } else if let Some(text) = q.principal.as_ref().or(q.action.as_ref()) {
-            Some(self.events_with_string(text, since, until)?)
-        } else {
-            None
-        };
-        let rows = match candidates {
-            Some(candidates) => self.rows_among(&candidates, q.limit, clauses, args)?,
+        let mut lookups: Vec<Lookup> = Vec::new();
+        match q.resource.as_deref() {
+            Some(r) if is_glob(r) => lookups.push(Lookup::NamedLike(r.to_owned())),
+            Some(r) => lookups.push(Lookup::Named(r.to_owned())),
+            None => {}
+        }
+        for text in [&q.principal, &q.action].into_iter().flatten() {
+            lookups.push(Lookup::String(text.clone()));
+        }
+        if q.writes_only {
+            lookups.push(Lookup::Facet(crate::facets::WRITE));
+        }
+        if let Some(kind) = q.actor_kind {
+            lookups.push(Lookup::Facet(crate::facets::actor(kind)));
+        }
+        if let Some(source) = q.source {
+            lookups.push(Lookup::Facet(crate::facets::source(source)));
+        }
+        let named = lookups.iter().any(|l| !matches!(l, Lookup::Facet(_)));
+        let mut costed = Vec::with_capacity(lookups.len());
+        for l in lookups {
+            costed.push((self.lookup_bytes(&l, since, until)?, l));
+        }
+        costed.sort_by_key(|(bytes, _)| *bytes);
+        let rows = match costed.split_first() {
+            // A facet listing most of the store, with nothing narrower: the time index finds
+            // the first matches sooner than a list would be decoded.
+            Some(((bytes, _), _)) if !named && *bytes > UNSELECTIVE_BYTES => {
+                self.rows_matching(q, clauses, args)?
+            }
+            Some(((bytes, first), rest)) => {
+                let mut candidates = self.lookup(first, since, until)?;
+                let mut driver = *bytes;
+                for (bytes, other) in rest {
+                    // Decoding a list costs some nanoseconds a pair; reading a candidate's
+                    // row costs microseconds.
+                    if candidates.is_empty() || *bytes > driver.saturating_mul(INTERSECT_RATIO) {
+                        break;
+                    }
+                    let others = self.lookup(other, since, until)?;
+                    candidates = intersect(&candidates, &others);
+                    driver = driver.min(*bytes);
+                }
+                self.rows_among(&candidates, q.limit, clauses, args)?
+            }
             None => self.rows_matching(q, clauses, args)?,
         };
         self.resolve(rows)
+    }
+
+    /// The bytes of posting lists `l` would decode within the bounds: its cost.
+    fn lookup_bytes(&self, l: &Lookup, since: i64, until: i64) -> Result<u64, StoreError> {
+        let err = |e| StoreError::sql(&self.path, e);
+        let bytes: i64 = match l {
+            Lookup::Named(r) => {
+                let names = crate::spellings(self, std::slice::from_ref(r))?;
+                let names: rusqlite::vtab::array::Array =
+                    std::rc::Rc::new(names.into_iter().map(Value::Text).collect());
+                self.conn
+                    .prepare_cached(&format!(
+                        "SELECT coalesce(sum(length(p.events)), 0) {NAMED}"
+                    ))
+                    .and_then(|mut s| {
+                        s.query_row(rusqlite::params![names, since, until], |r| r.get(0))
+                    })
+            }
+            Lookup::NamedLike(pattern) => self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT coalesce(sum(length(p.events)), 0) {NAMED_LIKE}"
+                ))
+                .and_then(|mut s| {
+                    s.query_row(rusqlite::params![sql_pattern(pattern), since, until], |r| {
+                        r.get(0)
+                    })
+                }),
+            Lookup::String(text) => self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT coalesce(sum(length(p.events)), 0) {}",
+                    strings_from(text)
+                ))
+                .and_then(|mut s| {
+                    s.query_row(rusqlite::params![sql_pattern(text), since, until], |r| {
+                        r.get(0)
+                    })
+                }),
+            Lookup::Facet(code) => self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT coalesce(sum(length(p.events)), 0) {FACET}"
+                ))
+                .and_then(|mut s| s.query_row(rusqlite::params![code, since, until], |r| r.get(0))),
+        }
+        .map_err(err)?;
+        Ok(bytes.max(0) as u64)
+    }
+
+    /// The `(time, event)` pairs of lookup `l` within the bounds, in order, each event once.
+    fn lookup(&self, l: &Lookup, since: i64, until: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+        match l {
+            Lookup::Named(r) => self.events_named(std::slice::from_ref(r), since, until),
+            Lookup::NamedLike(pattern) => self.events_named_like(pattern, since, until),
+            Lookup::String(text) => self.events_with_string(text, since, until),
+            Lookup::Facet(code) => self.postings(
+                &format!("SELECT p.id, p.first_us, p.events {FACET}"),
+                rusqlite::params![code, since, until],
+                since,
+                until,
+            ),
+        }
     }
 
     /// Turn rows into events, their interned ids into text.
@@ -256,9 +411,7 @@ impl Store {
         let names: rusqlite::vtab::array::Array =
             std::rc::Rc::new(names.into_iter().map(Value::Text).collect());
         self.postings(
-            "SELECT p.id, p.first_us, p.events FROM ref_names n \
-             JOIN ref_postings p ON p.name = n.id \
-             WHERE n.text IN rarray(?1) AND p.last_us >= ?2 AND p.first_us <= ?3",
+            &format!("SELECT p.id, p.first_us, p.events {NAMED}"),
             rusqlite::params![names, since, until],
             since,
             until,
@@ -273,9 +426,7 @@ impl Store {
         until: i64,
     ) -> Result<Vec<(i64, i64)>, StoreError> {
         self.postings(
-            "SELECT p.id, p.first_us, p.events FROM ref_names n \
-             JOIN ref_postings p ON p.name = n.id \
-             WHERE n.text GLOB ?1 AND p.last_us >= ?2 AND p.first_us <= ?3",
+            &format!("SELECT p.id, p.first_us, p.events {NAMED_LIKE}"),
             rusqlite::params![sql_pattern(pattern), since, until],
             since,
             until,
@@ -292,13 +443,8 @@ impl Store {
         since: i64,
         until: i64,
     ) -> Result<Vec<(i64, i64)>, StoreError> {
-        let op = if is_glob(text) { "GLOB" } else { "=" };
         self.postings(
-            &format!(
-                "SELECT p.id, p.first_us, p.events FROM strings s \
-                 JOIN string_postings p ON p.string = s.id \
-                 WHERE s.text {op} ?1 AND p.last_us >= ?2 AND p.first_us <= ?3"
-            ),
+            &format!("SELECT p.id, p.first_us, p.events {}", strings_from(text)),
             rusqlite::params![sql_pattern(text), since, until],
             since,
             until,

@@ -38,6 +38,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: V6,
         then: None,
     },
+    Migration {
+        sql: V7,
+        then: Some(fill_facets),
+    },
 ];
 
 // 5: one resource's findings across stacks (the API's timeline), one job's runs.
@@ -52,6 +56,17 @@ const V6: &str = "CREATE TABLE service_generation (
         value INTEGER NOT NULL
     );
     INSERT INTO service_generation (one, value) VALUES (1, 0);";
+
+// 7: posting lists of writes, actor kinds and sources (`crate::facets`), filled from the
+// events of a store written before.
+const V7: &str = "CREATE TABLE facet_postings (
+        id       INTEGER PRIMARY KEY,
+        facet    INTEGER NOT NULL,
+        first_us INTEGER NOT NULL,
+        last_us  INTEGER NOT NULL,
+        events   BLOB NOT NULL
+    );
+    CREATE INDEX facet_postings_facet ON facet_postings (facet, last_us);";
 
 // 1: events, their resources, their raw records, and the files they came from.
 const V1: &str = "CREATE TABLE files (
@@ -289,6 +304,15 @@ fn fill_postings(tx: &Transaction) -> rusqlite::Result<()> {
         "INSERT INTO string_postings (string, first_us, last_us, events) VALUES (?1, ?2, ?3, ?4)",
     )?;
     tx.execute_batch("DROP TABLE refs;")
+}
+
+/// List every stored event under its facets (schema 7).
+fn fill_facets(tx: &Transaction) -> rusqlite::Result<()> {
+    fill(
+        tx,
+        &crate::facets::fill_select(),
+        "INSERT INTO facet_postings (facet, first_us, last_us, events) VALUES (?1, ?2, ?3, ?4)",
+    )
 }
 
 /// Group the rows of `select` (key, time, event; ordered by key) into posting lists.

@@ -330,6 +330,7 @@ impl Store {
             // order, so every list is built in order.
             let mut resources: FxHashMap<&str, Vec<(i64, i64)>> = FxHashMap::default();
             let mut who_what: FxHashMap<i64, Vec<(i64, i64)>> = FxHashMap::default();
+            let mut facets: FxHashMap<i64, Vec<(i64, i64)>> = FxHashMap::default();
             for p in events {
                 let e = &p.event;
                 let (outcome, message) = match &e.outcome {
@@ -423,6 +424,9 @@ impl Store {
                 for s in [Some(action), principal, issuer].into_iter().flatten() {
                     who_what.entry(s).or_default().push((e.time_us, id));
                 }
+                for f in crate::facets::of(e) {
+                    facets.entry(f).or_default().push((e.time_us, id));
+                }
             }
             let mut insert_block = tx
                 .prepare_cached("INSERT INTO raw_blocks (id, lz4) VALUES (?1, ?2)")
@@ -434,7 +438,7 @@ impl Store {
                         .map_err(sql)?;
                 }
             }
-            write_postings(&tx, &mut self.ref_names, resources, who_what).map_err(sql)?;
+            write_postings(&tx, &mut self.ref_names, resources, who_what, facets).map_err(sql)?;
 
             let now = jiff::Timestamp::now().to_string();
             let mut record = tx
@@ -467,12 +471,14 @@ impl Store {
     }
 }
 
-/// Append one posting list per resource, principal, issuer and action named in the batch.
+/// Append one posting list per resource, principal, issuer and action named in the batch, and
+/// per facet (`crate::facets`) its events have.
 fn write_postings(
     tx: &rusqlite::Transaction,
     names: &mut FxHashMap<String, i64>,
     resources: FxHashMap<&str, Vec<(i64, i64)>>,
     who_what: FxHashMap<i64, Vec<(i64, i64)>>,
+    facets: FxHashMap<i64, Vec<(i64, i64)>>,
 ) -> rusqlite::Result<()> {
     let mut find = tx.prepare_cached("SELECT id FROM ref_names WHERE text = ?1")?;
     let mut add = tx.prepare_cached("INSERT INTO ref_names (text) VALUES (?1)")?;
@@ -511,6 +517,16 @@ fn write_postings(
         postings::write(pairs, |first, last, list| {
             insert_string
                 .execute(params![string, first, last, list])
+                .map(drop)
+        })?;
+    }
+    let mut insert_facet = tx.prepare_cached(
+        "INSERT INTO facet_postings (facet, first_us, last_us, events) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (facet, pairs) in facets {
+        postings::write(pairs, |first, last, list| {
+            insert_facet
+                .execute(params![facet, first, last, list])
                 .map(drop)
         })?;
     }
