@@ -6,15 +6,30 @@
 //! on a million events). With them a query intersects lists in memory, and reads rows only
 //! for events that match every listed filter.
 //!
-//! A list is a superset of what its filter matches: every stored event is listed under its
-//! facets, and an event stored again in a later stage is listed again under its new ones
-//! (lists are appended to, never rewritten). The rows still pass every filter's SQL clause,
-//! so a stale entry costs a row read, never a wrong answer.
+//! Every stored event is listed under exactly one code of each family (write or not, one actor
+//! kind, one source), so a family's other codes are a code's complement, which a query may
+//! subtract. An event stored again at a later stage (Kubernetes) is listed again under the
+//! same codes: they come from the request (verb, user agent, log), which every stage of it
+//! shares. The rows still pass every filter's SQL clause after the lists have narrowed them.
 
 use driftlog_core::{ActorKind, AuditEvent, Source};
 
 /// Events that change something (`read_only = false`; unknown is not a write).
 pub(crate) const WRITE: i64 = 1;
+/// Every other event (reads, and calls not known to be either): the complement of [`WRITE`],
+/// kept so a filter on writes, which are most events in many logs, can subtract the few
+/// others instead of decoding nearly every event's entry.
+pub(crate) const NOT_WRITE: i64 = 2;
+
+/// The codes of the family `code` belongs to: every event is listed under exactly one code of
+/// each family, so the others together are `code`'s complement.
+pub(crate) fn family(code: i64) -> (i64, i64) {
+    match code {
+        WRITE | NOT_WRITE => (WRITE, NOT_WRITE),
+        16..=31 => (16, 31),
+        _ => (32, 47),
+    }
+}
 
 /// The code of an actor kind's list. Stored: never renumber.
 pub(crate) fn actor(kind: ActorKind) -> i64 {
@@ -43,12 +58,15 @@ pub(crate) fn source(source: Source) -> i64 {
 /// The lists `e` belongs in.
 pub(crate) fn of(e: &AuditEvent) -> impl Iterator<Item = i64> {
     [
-        (e.read_only == Some(false)).then_some(WRITE),
-        Some(actor(e.actor.kind)),
-        Some(source(e.source)),
+        if e.read_only == Some(false) {
+            WRITE
+        } else {
+            NOT_WRITE
+        },
+        actor(e.actor.kind),
+        source(e.source),
     ]
     .into_iter()
-    .flatten()
 }
 
 /// For the migration that fills the lists of a store written before them: `(code, time, id)`
@@ -74,8 +92,8 @@ pub(crate) fn fill_select() -> String {
         .map(|s| (s.as_str(), source(*s)))
         .collect();
     format!(
-        "SELECT {WRITE}, time_us, id FROM events WHERE read_only = 0 \
-         UNION ALL {} UNION ALL {} ORDER BY 1, 2, 3",
+        "SELECT CASE WHEN read_only = 0 THEN {WRITE} ELSE {NOT_WRITE} END, time_us, id \
+         FROM events UNION ALL {} UNION ALL {} ORDER BY 1, 2, 3",
         case("actor_kind", kinds, actor(ActorKind::Unknown)),
         case("source", sources, source(Source::Aws)),
     )
@@ -89,7 +107,11 @@ mod tests {
     fn every_value_has_its_own_code() {
         let mut codes: Vec<i64> = ActorKind::ALL.iter().map(|k| actor(*k)).collect();
         codes.extend(Source::ALL.iter().map(|s| source(*s)));
-        codes.push(WRITE);
+        codes.extend([WRITE, NOT_WRITE]);
+        for c in &codes {
+            let (lo, hi) = family(*c);
+            assert!(lo <= *c && *c <= hi);
+        }
         let n = codes.len();
         codes.sort_unstable();
         codes.dedup();

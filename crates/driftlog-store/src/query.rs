@@ -129,6 +129,36 @@ const NAMED_LIKE: &str = "FROM ref_names n JOIN ref_postings p ON p.name = n.id 
      WHERE n.text GLOB ?1 AND p.last_us >= ?2 AND p.first_us <= ?3";
 const FACET: &str =
     "FROM facet_postings p WHERE p.facet = ?1 AND p.last_us >= ?2 AND p.first_us <= ?3";
+/// A family of facet codes `?1..=?2` but `?3`, `?4` since, `?5` until.
+const FAMILY: &str = "FROM facet_postings p WHERE p.facet BETWEEN ?1 AND ?2 AND p.facet <> ?3 \
+     AND p.last_us >= ?4 AND p.first_us <= ?5";
+
+/// A set of event ids, a bit each (a million events: 125 KB).
+#[derive(Default)]
+struct IdSet {
+    words: Vec<u64>,
+}
+
+impl IdSet {
+    fn insert(&mut self, id: i64) {
+        let Ok(id) = usize::try_from(id) else {
+            return;
+        };
+        let word = id / 64;
+        if word >= self.words.len() {
+            self.words.resize(word + 1, 0);
+        }
+        self.words[word] |= 1 << (id % 64);
+    }
+
+    fn contains(&self, id: i64) -> bool {
+        usize::try_from(id).is_ok_and(|id| {
+            self.words
+                .get(id / 64)
+                .is_some_and(|w| w & (1 << (id % 64)) != 0)
+        })
+    }
+}
 
 fn strings_from(text: &str) -> String {
     let op = if is_glob(text) { "GLOB" } else { "=" };
@@ -136,31 +166,6 @@ fn strings_from(text: &str) -> String {
         "FROM strings s JOIN string_postings p ON p.string = s.id \
          WHERE s.text {op} ?1 AND p.last_us >= ?2 AND p.first_us <= ?3"
     )
-}
-
-/// A facet list longer than this (about a million events), with no named filter, is not
-/// decoded: the filter is checked walking the time index.
-const UNSELECTIVE_BYTES: u64 = 3 << 20;
-
-/// Another list is intersected while it is at most this many times the smallest one.
-const INTERSECT_RATIO: u64 = 64;
-
-/// The pairs of `a` that are also in `b`; both sorted by `(time, event)`, each event once.
-fn intersect(a: &[(i64, i64)], b: &[(i64, i64)]) -> Vec<(i64, i64)> {
-    let mut out = Vec::with_capacity(a.len().min(b.len()));
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out
 }
 
 /// `e.COLUMN` holds the string `?N` (or, with a glob, any string it matches).
@@ -187,11 +192,13 @@ impl Store {
     /// Events matching `q`, oldest first.
     ///
     /// Every filter with posting lists (names, principal, action, writes only, actor kind,
-    /// source) is a lookup; the smallest gives the candidates and the others, smallest
-    /// first, are intersected with them in memory while that costs less than reading the
-    /// candidates' rows would. The SQL clauses of all filters then run on the rows that
-    /// remain, a chunk at a time, so a `--limit` stops early. Without a named filter and
-    /// with only unselective lists, one statement walks the time index instead.
+    /// source) is a lookup. The smallest list gives the candidates, in time order; every
+    /// other lookup becomes a set of event ids the candidates must be in (or, for a facet
+    /// that most events have, the set of its complement they must not be in, which is
+    /// smaller to decode). The SQL clauses of all filters then run on the rows that remain, a
+    /// chunk at a time, so a `--limit` stops early. Facets alone that most events match,
+    /// under a `--limit`, walk the time index instead: it meets the first matches sooner
+    /// than a list is decoded.
     pub fn query(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
         let (clauses, args) = filters(q);
         let (since, until) = (
@@ -216,35 +223,64 @@ impl Store {
         if let Some(source) = q.source {
             lookups.push(Lookup::Facet(crate::facets::source(source)));
         }
-        let named = lookups.iter().any(|l| !matches!(l, Lookup::Facet(_)));
-        let mut costed = Vec::with_capacity(lookups.len());
-        for l in lookups {
-            costed.push((self.lookup_bytes(&l, since, until)?, l));
+        if lookups.is_empty() {
+            let rows = self.rows_matching(q, clauses, args)?;
+            return self.resolve(rows);
         }
-        costed.sort_by_key(|(bytes, _)| *bytes);
-        let rows = match costed.split_first() {
-            // A facet listing most of the store, with nothing narrower: the time index finds
-            // the first matches sooner than a list would be decoded.
-            Some(((bytes, _), _)) if !named && *bytes > UNSELECTIVE_BYTES => {
-                self.rows_matching(q, clauses, args)?
-            }
-            Some(((bytes, first), rest)) => {
-                let mut candidates = self.lookup(first, since, until)?;
-                let mut driver = *bytes;
-                for (bytes, other) in rest {
-                    // Decoding a list costs some nanoseconds a pair; reading a candidate's
-                    // row costs microseconds.
-                    if candidates.is_empty() || *bytes > driver.saturating_mul(INTERSECT_RATIO) {
-                        break;
+        // Each lookup's cost (the bytes of its lists) and, for a facet, the share of events
+        // it lists.
+        let mut costed = Vec::with_capacity(lookups.len());
+        let mut density = 1.0f64;
+        for l in lookups {
+            let bytes = self.lookup_bytes(&l, since, until)?;
+            let share = match l {
+                Lookup::Facet(code) => {
+                    let (lo, hi) = crate::facets::family(code);
+                    let all = self.facet_bytes(lo, hi, None, since, until)?;
+                    if all == 0 {
+                        0.0
+                    } else {
+                        bytes as f64 / all as f64
                     }
-                    let others = self.lookup(other, since, until)?;
-                    candidates = intersect(&candidates, &others);
-                    driver = driver.min(*bytes);
                 }
-                self.rows_among(&candidates, q.limit, clauses, args)?
+                _ => 0.0,
+            };
+            density *= if matches!(l, Lookup::Facet(_)) {
+                share
+            } else {
+                0.0
+            };
+            costed.push((bytes, share, l));
+        }
+        // Facets only, under a limit, and (were they independent) at least one event in a
+        // hundred matching: the time walk reads about a hundred rows per result.
+        if q.limit.is_some() && density >= 0.01 {
+            let rows = self.rows_matching(q, clauses, args)?;
+            return self.resolve(rows);
+        }
+        // The driver: the smallest list that is not most of the store.
+        costed.sort_by_key(|(bytes, _, _)| *bytes);
+        let driver = costed
+            .iter()
+            .position(|(_, share, _)| *share <= 0.5)
+            .unwrap_or(0);
+        let (_, _, first) = costed.remove(driver);
+        let mut candidates = self.lookup(&first, since, until)?;
+        for (_, share, other) in &costed {
+            if candidates.is_empty() {
+                break;
             }
-            None => self.rows_matching(q, clauses, args)?,
-        };
+            let (ids, keep) = match other {
+                &Lookup::Facet(code) if *share > 0.5 => {
+                    // Subtract the complement: the family's other codes.
+                    let (lo, hi) = crate::facets::family(code);
+                    (self.facet_ids(lo, hi, Some(code), since, until)?, false)
+                }
+                _ => (self.lookup_ids(other, since, until)?, true),
+            };
+            candidates.retain(|&(_, id)| ids.contains(id) == keep);
+        }
+        let rows = self.rows_among(&candidates, q.limit, clauses, args)?;
         self.resolve(rows)
     }
 
@@ -309,6 +345,104 @@ impl Store {
                 until,
             ),
         }
+    }
+
+    /// The bytes of the facet lists with codes `lo..=hi` (but `except`) within the bounds.
+    fn facet_bytes(
+        &self,
+        lo: i64,
+        hi: i64,
+        except: Option<i64>,
+        since: i64,
+        until: i64,
+    ) -> Result<u64, StoreError> {
+        let bytes: i64 = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT coalesce(sum(length(p.events)), 0) {FAMILY}"
+            ))
+            .and_then(|mut s| {
+                s.query_row(
+                    rusqlite::params![lo, hi, except.unwrap_or(i64::MIN), since, until],
+                    |r| r.get(0),
+                )
+            })
+            .map_err(|e| StoreError::sql(&self.path, e))?;
+        Ok(bytes.max(0) as u64)
+    }
+
+    /// The events of the facet lists with codes `lo..=hi` (but `except`) within the bounds.
+    fn facet_ids(
+        &self,
+        lo: i64,
+        hi: i64,
+        except: Option<i64>,
+        since: i64,
+        until: i64,
+    ) -> Result<IdSet, StoreError> {
+        self.posting_ids(
+            &format!("SELECT p.id, p.first_us, p.events {FAMILY}"),
+            rusqlite::params![lo, hi, except.unwrap_or(i64::MIN), since, until],
+            since,
+            until,
+        )
+    }
+
+    /// The events of lookup `l` within the bounds, as a set.
+    fn lookup_ids(&self, l: &Lookup, since: i64, until: i64) -> Result<IdSet, StoreError> {
+        match l {
+            Lookup::Facet(code) => self.posting_ids(
+                &format!("SELECT p.id, p.first_us, p.events {FACET}"),
+                rusqlite::params![code, since, until],
+                since,
+                until,
+            ),
+            // Named lists are short beside facets; the ordered pairs make the set.
+            other => {
+                let mut set = IdSet::default();
+                for (_, id) in self.lookup(other, since, until)? {
+                    set.insert(id);
+                }
+                Ok(set)
+            }
+        }
+    }
+
+    /// Decode the posting lists `sql` selects (id, first_us, events) straight into a set of
+    /// the events within the bounds: no sorting, one bit per event.
+    fn posting_ids(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        since: i64,
+        until: i64,
+    ) -> Result<IdSet, StoreError> {
+        let err = |e| StoreError::sql(&self.path, e);
+        let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
+        let mut rows = stmt.query(params).map_err(err)?;
+        let mut set = IdSet::default();
+        let mut pairs = Vec::new();
+        while let Some(row) = rows.next().map_err(err)? {
+            let posting: i64 = row.get(0).map_err(err)?;
+            let first_us: i64 = row.get(1).map_err(err)?;
+            let list = row
+                .get_ref(2)
+                .map_err(err)?
+                .as_blob()
+                .map_err(|e| err(e.into()))?;
+            pairs.clear();
+            postings::decode(first_us, list, &mut pairs).map_err(|reason| StoreError::Damaged {
+                path: self.path.clone(),
+                what: format!("posting list {posting}"),
+                reason,
+            })?;
+            for &(t, id) in &pairs {
+                if t >= since && t <= until {
+                    set.insert(id);
+                }
+            }
+        }
+        Ok(set)
     }
 
     /// Turn rows into events, their interned ids into text.

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The `driftlog events` filter matrix on a store of the generated CloudTrail corpus: every
+# combination of resource, principal, action, actor kind, source, time range and
+# writes-only (each absent or one of a busy and a rare value), with `--limit 20`, timed as a
+# user runs it (the whole command, median of 5 runs); then full listings of the busiest
+# values.
+# Goal (issue #15): every combination ≤ 10 ms with --limit 20; full listings of ~87k
+# matching events ≤ 300 ms.
+# Usage: bench/query-matrix.sh [EVENTS]   (default 1000000; STORE=path to reuse a store)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+n=${1:-1000000}
+dir=${BENCH_DIR:-/tmp/driftlog-bench/cloudtrail-$n}
+gen=${DRIFTLOG_GEN_CORPUS:-$root/../shared/tools/gen-corpus}
+if [ ! -f "$dir/MANIFEST.json" ]; then
+  echo "generating $n CloudTrail events in $dir" >&2
+  python3 "$gen" cloudtrail --events "$n" --out "$dir" >&2
+fi
+(cd "$root" && cargo build --release --quiet)
+bin=$root/target/release/driftlog
+store=${STORE:-$dir.store/events.db}
+if [ ! -f "$store" ]; then
+  mkdir -p "$(dirname "$store")"
+  echo "ingesting $dir into $store" >&2
+  (cd "$dir" && "$bin" --store "$store" ingest AWSLogs > /dev/null)
+fi
+python3 - "$bin" "$store" <<'PY'
+import itertools, sqlite3, statistics, subprocess, sys, time
+bin, store = sys.argv[1], sys.argv[2]
+db = sqlite3.connect(store)
+def top(sql):
+    return db.execute(sql).fetchall()
+def string_counts(column, where=""):
+    return top(f"SELECT s.text, count(*) FROM events e JOIN strings s ON s.id = e.{column} {where} "
+               "GROUP BY 1 ORDER BY 2 DESC")
+principals = string_counts("principal")
+actions = string_counts("action")
+# A busy value and a rare one (a few hundred events) of each.
+def busy_rare(counts):
+    rare = min((c for c in counts if c[1] >= 100), key=lambda c: c[1], default=counts[-1])
+    return [counts[0][0], rare[0]]
+counts = {}
+for name, blob in db.execute("SELECT n.text, p.events FROM ref_postings p JOIN ref_names n ON n.id = p.name"):
+    counts[name] = counts.get(name, 0) + sum(1 for b in blob if b < 0x80) // 2
+refs = sorted(counts.items(), key=lambda kv: -kv[1])
+resource = [refs[0][0], min((kv for kv in refs if kv[1] >= 100), key=lambda kv: kv[1])[0]]
+principal = busy_rare(principals)
+action = busy_rare(actions)
+first, last = db.execute("SELECT min(time_us), max(time_us) FROM events").fetchone()
+day = 86_400_000_000
+mid = first + (last - first) // 2
+since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(mid // 1_000_000))
+until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((mid + day) // 1_000_000))
+axes = [
+    [[]] + [["--resource", r] for r in resource],
+    [[]] + [["--principal", p] for p in principal],
+    [[]] + [["--action", a] for a in action],
+    [[], ["--actor-kind", "console"], ["--actor-kind", "service"]],
+    [[], ["--source", "aws"], ["--source", "kubernetes"]],
+    [[], ["--since", since, "--until", until]],
+    [[], ["--writes-only"]],
+]
+def run(args, reps=5):
+    times, out = [], b""
+    for _ in range(reps):
+        t = time.perf_counter()
+        out = subprocess.run([bin, "--store", store, "events", *args, "--format", "jsonl"],
+                             capture_output=True, check=True).stdout
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000, len(out.splitlines())
+# The command's own floor: a query that reads nothing.
+floor, _ = run(["--resource", "no-such-resource-anywhere"])
+results = []
+for combo in itertools.product(*axes):
+    args = [a for part in combo for a in part] + ["--limit", "20"]
+    ms, rows = run(args)
+    results.append((ms, rows, args))
+times = sorted(r[0] for r in results)
+over = [r for r in results if r[0] > 10]
+print(f"Values: resource `{resource[0]}` ({refs[0][1]} events) and `{resource[1]}`; principal "
+      f"`{principal[0]}` and `{principal[1]}`; action `{action[0]}` and `{action[1]}`; one day "
+      f"from {since}.")
+print()
+print(f"{len(results)} combinations with `--limit 20`, each the median of 5 runs of the whole "
+      f"command (a query that reads nothing takes {floor:.1f} ms):")
+print()
+print("| p50 ms | p95 ms | max ms | over 10 ms |")
+print("|---:|---:|---:|---:|")
+p95 = times[int(len(times) * 0.95) - 1]
+print(f"| {statistics.median(times):.1f} | {p95:.1f} | {times[-1]:.1f} | {len(over)} |")
+print()
+print("The slowest five:")
+print()
+print("| filters | rows | ms |")
+print("|---|---:|---:|")
+for ms, rows, args in sorted(results, reverse=True)[:5]:
+    print(f"| `{' '.join(args)}` | {rows} | {ms:.1f} |")
+print()
+print("Full listings (no limit):")
+print()
+print("| filters | rows | ms |")
+print("|---|---:|---:|")
+for args in (["--principal", principal[0]], ["--action", action[0]], ["--resource", resource[0]],
+             ["--principal", principal[0], "--writes-only"], ["--actor-kind", "console"]):
+    ms, rows = run(args, reps=3)
+    print(f"| `{' '.join(args)}` | {rows} | {ms:.1f} |")
+PY
