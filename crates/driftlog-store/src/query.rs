@@ -417,31 +417,15 @@ impl Store {
         since: i64,
         until: i64,
     ) -> Result<IdSet, StoreError> {
-        let err = |e| StoreError::sql(&self.path, e);
-        let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
-        let mut rows = stmt.query(params).map_err(err)?;
         let mut set = IdSet::default();
-        let mut pairs = Vec::new();
-        while let Some(row) = rows.next().map_err(err)? {
-            let posting: i64 = row.get(0).map_err(err)?;
-            let first_us: i64 = row.get(1).map_err(err)?;
-            let list = row
-                .get_ref(2)
-                .map_err(err)?
-                .as_blob()
-                .map_err(|e| err(e.into()))?;
-            pairs.clear();
-            postings::decode(first_us, list, &mut pairs).map_err(|reason| StoreError::Damaged {
-                path: self.path.clone(),
-                what: format!("posting list {posting}"),
-                reason,
-            })?;
-            for &(t, id) in &pairs {
+        self.decode_lists(sql, params, &mut Vec::new(), |pairs| {
+            for &(t, id) in pairs.iter() {
                 if t >= since && t <= until {
                     set.insert(id);
                 }
             }
-        }
+            pairs.clear();
+        })?;
         Ok(set)
     }
 
@@ -585,6 +569,36 @@ impl Store {
         )
     }
 
+    /// Decode each posting list `sql` selects (id, first_us, events), appending its pairs to
+    /// `pairs` and then calling `each` on them.
+    fn decode_lists(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        pairs: &mut Vec<(i64, i64)>,
+        mut each: impl FnMut(&mut Vec<(i64, i64)>),
+    ) -> Result<(), StoreError> {
+        let err = |e| StoreError::sql(&self.path, e);
+        let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
+        let mut rows = stmt.query(params).map_err(err)?;
+        while let Some(row) = rows.next().map_err(err)? {
+            let posting: i64 = row.get(0).map_err(err)?;
+            let first_us: i64 = row.get(1).map_err(err)?;
+            let list = row
+                .get_ref(2)
+                .map_err(err)?
+                .as_blob()
+                .map_err(|e| err(e.into()))?;
+            postings::decode(first_us, list, pairs).map_err(|reason| StoreError::Damaged {
+                path: self.path.clone(),
+                what: format!("posting list {posting}"),
+                reason,
+            })?;
+            each(pairs);
+        }
+        Ok(())
+    }
+
     /// Decode the posting lists `sql` selects (id, first_us, events), keep the pairs within the
     /// bounds, sorted, each event once.
     pub(crate) fn postings(
@@ -594,24 +608,8 @@ impl Store {
         since: i64,
         until: i64,
     ) -> Result<Vec<(i64, i64)>, StoreError> {
-        let err = |e| StoreError::sql(&self.path, e);
-        let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
-        let mut rows = stmt.query(params).map_err(err)?;
         let mut pairs = Vec::new();
-        while let Some(row) = rows.next().map_err(err)? {
-            let posting: i64 = row.get(0).map_err(err)?;
-            let first_us: i64 = row.get(1).map_err(err)?;
-            let list = row
-                .get_ref(2)
-                .map_err(err)?
-                .as_blob()
-                .map_err(|e| err(e.into()))?;
-            postings::decode(first_us, list, &mut pairs).map_err(|reason| StoreError::Damaged {
-                path: self.path.clone(),
-                what: format!("posting list {posting}"),
-                reason,
-            })?;
-        }
+        self.decode_lists(sql, params, &mut pairs, |_| {})?;
         pairs.retain(|&(t, _)| t >= since && t <= until);
         pairs.sort_unstable();
         // One event reached through two names (two spellings, or principal and issuer).
