@@ -266,6 +266,34 @@ impl Store {
             .unwrap_or(0);
         let (_, _, first) = costed.remove(driver);
         let mut candidates = self.lookup(&first, since, until)?;
+        // The resource filter has no SQL clause: its list must narrow the candidates always.
+        for (_, _, named) in &costed {
+            if matches!(named, Lookup::Named(_) | Lookup::NamedLike(_)) {
+                let ids = self.lookup_ids(named, since, until)?;
+                candidates.retain(|&(_, id)| ids.contains(id));
+            }
+        }
+        costed.retain(|(_, _, l)| !matches!(l, Lookup::Named(_) | Lookup::NamedLike(_)));
+        // Under a limit, the first few candidates' rows first: when matches are common that
+        // is the whole answer, and no other list need be decoded.
+        let mut rows = Vec::new();
+        if let Some(limit) = q.limit.map(|l| l.min(usize::MAX as u64) as usize) {
+            let probe = limit.saturating_mul(4).max(256).min(candidates.len());
+            rows = self.rows_among(&candidates[..probe], q.limit, clauses.clone(), args.clone())?;
+            if rows.len() >= limit || probe == candidates.len() || costed.is_empty() {
+                if rows.len() < limit && probe < candidates.len() {
+                    let more = (limit - rows.len()) as u64;
+                    rows.extend(self.rows_among(
+                        &candidates[probe..],
+                        Some(more),
+                        clauses,
+                        args,
+                    )?);
+                }
+                return self.resolve(rows);
+            }
+            candidates.drain(..probe);
+        }
         for (_, share, other) in &costed {
             if candidates.is_empty() {
                 break;
@@ -280,7 +308,8 @@ impl Store {
             };
             candidates.retain(|&(_, id)| ids.contains(id) == keep);
         }
-        let rows = self.rows_among(&candidates, q.limit, clauses, args)?;
+        let wanted = q.limit.map(|l| l.saturating_sub(rows.len() as u64));
+        rows.extend(self.rows_among(&candidates, wanted, clauses, args)?);
         self.resolve(rows)
     }
 
@@ -445,26 +474,36 @@ impl Store {
         &self,
         q: &EventQuery,
         clauses: Vec<String>,
-        mut args: Vec<Value>,
+        args: Vec<Value>,
     ) -> Result<Vec<RawRow>, StoreError> {
         let mut sql = select_from();
         if !clauses.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&clauses.join(" AND "));
         }
-        sql.push_str(" ORDER BY e.time_us, e.id");
-        if let Some(limit) = q.limit {
-            args.push(Value::Integer(limit.min(i64::MAX as u64) as i64));
-            sql.push_str(&format!(" LIMIT ?{}", args.len()));
-        }
+        // In the time index's order (time alone: the index's next column is not the id),
+        // then ties by id here: under a limit, reading stops after the last tie of the
+        // last row wanted, instead of every match being read and sorted first.
+        sql.push_str(" ORDER BY e.time_us");
         let err = |e| StoreError::sql(&self.path, e);
         // Attribution runs the same shapes of query thousands of times.
         let mut stmt = self.conn.prepare_cached(&sql).map_err(err)?;
-        let rows = stmt
+        let found = stmt
             .query_map(rusqlite::params_from_iter(args), read_row)
-            .map_err(err)?
-            .collect::<Result<Vec<_>, _>>()
             .map_err(err)?;
+        let limit = q
+            .limit
+            .map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize);
+        let mut rows: Vec<RawRow> = Vec::new();
+        for row in found {
+            let row = row.map_err(err)?;
+            if rows.len() >= limit && rows.get(limit - 1).is_some_and(|r| row.time_us > r.time_us) {
+                break;
+            }
+            rows.push(row);
+        }
+        rows.sort_by_key(|r| (r.time_us, r.id));
+        rows.truncate(limit);
         Ok(rows)
     }
 
