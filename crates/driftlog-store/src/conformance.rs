@@ -511,7 +511,12 @@ pub fn events_after_walks_ids_with_evidence_and_leaves(store: &mut dyn EventStor
 /// with every facet mixed, against every combination of the filters, each compared with
 /// the same filter applied by hand.
 pub fn every_combination_of_filters_equals_filtering_by_hand(store: &mut dyn EventStore) {
-    use driftlog_core::glob::Glob;
+    write_filter_matrix(store);
+    check_filter_matrix(store);
+}
+
+/// The events of [`every_combination_of_filters_equals_filtering_by_hand`].
+fn filter_matrix_events() -> Vec<AuditEvent> {
     const N: i64 = 240;
     let event = |i: i64| {
         let mut e = aws(
@@ -540,12 +545,22 @@ pub fn every_combination_of_filters_equals_filtering_by_hand(store: &mut dyn Eve
         e.principal.issuer = (i % 2 == 0).then(|| format!("arn:aws:iam::1:role/r{}", i % 3));
         e
     };
-    let all: Vec<AuditEvent> = (0..N).map(event).collect();
-    for (b, chunk) in all.chunks(60).enumerate() {
+    (0..N).map(event).collect()
+}
+
+/// Store the filter matrix's events, in four batches.
+pub fn write_filter_matrix(store: &mut dyn EventStore) {
+    for (b, chunk) in filter_matrix_events().chunks(60).enumerate() {
         store
             .write_batch(vec![batch(&format!("/m{b}"), with_raw(chunk.to_vec()))])
             .unwrap();
     }
+}
+
+/// Every combination of filters over the stored filter matrix equals filtering by hand.
+pub fn check_filter_matrix(store: &dyn EventStore) {
+    use driftlog_core::glob::Glob;
+    let all = filter_matrix_events();
     let glob_or_eq = |pattern: &str, text: &str| {
         if Glob::is_pattern(pattern) {
             Glob::new(pattern).matches(text)

@@ -465,4 +465,32 @@ mod tests {
             .unwrap();
         assert_eq!(indexes, ["events_identity"], "lookups use posting lists");
     }
+
+    /// A store of the release before schema 6 and 7 (no generation, no facet lists) gets
+    /// them on open, the lists from its events, and then answers every combination of
+    /// filters as one written with them does.
+    #[test]
+    fn a_schema_5_store_gets_its_facet_lists_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        {
+            let mut store = Store::open(&path).unwrap();
+            crate::conformance::write_filter_matrix(&mut store);
+        }
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "DROP TABLE facet_postings; DROP TABLE service_generation; \
+                 PRAGMA user_version = 5;",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let lists: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM facet_postings", [], |r| r.get(0))
+            .unwrap();
+        assert!(lists >= 8, "one list per facet value at least: {lists}");
+        crate::conformance::check_filter_matrix(&store);
+    }
 }
