@@ -316,46 +316,28 @@ impl Store {
     /// The bytes of posting lists `l` would decode within the bounds: its cost.
     fn lookup_bytes(&self, l: &Lookup, since: i64, until: i64) -> Result<u64, StoreError> {
         let err = |e| StoreError::sql(&self.path, e);
+        let sum = |from: &str, params: &[&dyn rusqlite::ToSql]| -> rusqlite::Result<i64> {
+            let mut stmt = self
+                .conn
+                .prepare_cached(&format!("SELECT coalesce(sum(length(p.events)), 0) {from}"))?;
+            stmt.query_row(params, |r| r.get(0))
+        };
         let bytes: i64 = match l {
             Lookup::Named(r) => {
                 let names = crate::spellings(self, std::slice::from_ref(r))?;
                 let names: rusqlite::vtab::array::Array =
                     std::rc::Rc::new(names.into_iter().map(Value::Text).collect());
-                self.conn
-                    .prepare_cached(&format!(
-                        "SELECT coalesce(sum(length(p.events)), 0) {NAMED}"
-                    ))
-                    .and_then(|mut s| {
-                        s.query_row(rusqlite::params![names, since, until], |r| r.get(0))
-                    })
+                sum(NAMED, rusqlite::params![names, since, until])
             }
-            Lookup::NamedLike(pattern) => self
-                .conn
-                .prepare_cached(&format!(
-                    "SELECT coalesce(sum(length(p.events)), 0) {NAMED_LIKE}"
-                ))
-                .and_then(|mut s| {
-                    s.query_row(rusqlite::params![sql_pattern(pattern), since, until], |r| {
-                        r.get(0)
-                    })
-                }),
-            Lookup::String(text) => self
-                .conn
-                .prepare_cached(&format!(
-                    "SELECT coalesce(sum(length(p.events)), 0) {}",
-                    strings_from(text)
-                ))
-                .and_then(|mut s| {
-                    s.query_row(rusqlite::params![sql_pattern(text), since, until], |r| {
-                        r.get(0)
-                    })
-                }),
-            Lookup::Facet(code) => self
-                .conn
-                .prepare_cached(&format!(
-                    "SELECT coalesce(sum(length(p.events)), 0) {FACET}"
-                ))
-                .and_then(|mut s| s.query_row(rusqlite::params![code, since, until], |r| r.get(0))),
+            Lookup::NamedLike(pattern) => sum(
+                NAMED_LIKE,
+                rusqlite::params![sql_pattern(pattern), since, until],
+            ),
+            Lookup::String(text) => sum(
+                &strings_from(text),
+                rusqlite::params![sql_pattern(text), since, until],
+            ),
+            Lookup::Facet(code) => sum(FACET, rusqlite::params![code, since, until]),
         }
         .map_err(err)?;
         Ok(bytes.max(0) as u64)
