@@ -165,13 +165,8 @@ mod tests {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<i64, ()>>,
     {
-        let mut set = Vec::new();
-        for _ in 0..n {
-            set.push(gate.current(read()));
-        }
-        let mut out = Vec::new();
         // Polled together: the first reading is under way while the others arrive.
-        let mut pinned: Vec<_> = set.into_iter().map(Box::pin).collect();
+        let mut pinned: Vec<_> = (0..n).map(|_| Box::pin(gate.current(read()))).collect();
         let mut done = vec![None; n];
         std::future::poll_fn(|cx| {
             let mut pending = false;
@@ -190,8 +185,7 @@ mod tests {
             }
         })
         .await;
-        out.extend(done.into_iter().flatten());
-        out
+        done.into_iter().flatten().collect()
     }
 
     #[test]

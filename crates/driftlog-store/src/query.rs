@@ -236,7 +236,7 @@ impl Store {
             let share = match l {
                 Lookup::Facet(code) => {
                     let (lo, hi) = crate::facets::family(code);
-                    let all = self.facet_bytes(lo, hi, None, since, until)?;
+                    let all = self.family_bytes(lo, hi, since, until)?;
                     if all == 0 {
                         0.0
                     } else {
@@ -315,32 +315,23 @@ impl Store {
 
     /// The bytes of posting lists `l` would decode within the bounds: its cost.
     fn lookup_bytes(&self, l: &Lookup, since: i64, until: i64) -> Result<u64, StoreError> {
-        let err = |e| StoreError::sql(&self.path, e);
-        let sum = |from: &str, params: &[&dyn rusqlite::ToSql]| -> rusqlite::Result<i64> {
-            let mut stmt = self
-                .conn
-                .prepare_cached(&format!("SELECT coalesce(sum(length(p.events)), 0) {from}"))?;
-            stmt.query_row(params, |r| r.get(0))
-        };
-        let bytes: i64 = match l {
+        match l {
             Lookup::Named(r) => {
                 let names = crate::spellings(self, std::slice::from_ref(r))?;
                 let names: rusqlite::vtab::array::Array =
                     std::rc::Rc::new(names.into_iter().map(Value::Text).collect());
-                sum(NAMED, rusqlite::params![names, since, until])
+                self.list_bytes(NAMED, rusqlite::params![names, since, until])
             }
-            Lookup::NamedLike(pattern) => sum(
+            Lookup::NamedLike(pattern) => self.list_bytes(
                 NAMED_LIKE,
                 rusqlite::params![sql_pattern(pattern), since, until],
             ),
-            Lookup::String(text) => sum(
+            Lookup::String(text) => self.list_bytes(
                 &strings_from(text),
                 rusqlite::params![sql_pattern(text), since, until],
             ),
-            Lookup::Facet(code) => sum(FACET, rusqlite::params![code, since, until]),
+            Lookup::Facet(code) => self.list_bytes(FACET, rusqlite::params![code, since, until]),
         }
-        .map_err(err)?;
-        Ok(bytes.max(0) as u64)
     }
 
     /// The `(time, event)` pairs of lookup `l` within the bounds, in order, each event once.
@@ -358,26 +349,17 @@ impl Store {
         }
     }
 
-    /// The bytes of the facet lists with codes `lo..=hi` (but `except`) within the bounds.
-    fn facet_bytes(
-        &self,
-        lo: i64,
-        hi: i64,
-        except: Option<i64>,
-        since: i64,
-        until: i64,
-    ) -> Result<u64, StoreError> {
+    /// The bytes of the facet lists with codes `lo..=hi` within the bounds.
+    fn family_bytes(&self, lo: i64, hi: i64, since: i64, until: i64) -> Result<u64, StoreError> {
+        self.list_bytes(FAMILY, rusqlite::params![lo, hi, i64::MIN, since, until])
+    }
+
+    /// The bytes of the posting lists `from` (a `FROM … WHERE …` over lists `p`) selects.
+    fn list_bytes(&self, from: &str, params: &[&dyn rusqlite::ToSql]) -> Result<u64, StoreError> {
         let bytes: i64 = self
             .conn
-            .prepare_cached(&format!(
-                "SELECT coalesce(sum(length(p.events)), 0) {FAMILY}"
-            ))
-            .and_then(|mut s| {
-                s.query_row(
-                    rusqlite::params![lo, hi, except.unwrap_or(i64::MIN), since, until],
-                    |r| r.get(0),
-                )
-            })
+            .prepare_cached(&format!("SELECT coalesce(sum(length(p.events)), 0) {from}"))
+            .and_then(|mut stmt| stmt.query_row(params, |r| r.get(0)))
             .map_err(|e| StoreError::sql(&self.path, e))?;
         Ok(bytes.max(0) as u64)
     }
