@@ -2,8 +2,11 @@
 # Times `driftlog ingest` of a generated CloudTrail corpus (S3 delivery layout, gzip) against
 # DuckDB loading the same files the way a practitioner tunes it, `zcat | jq`, and bare `zcat`
 # (the decompression floor), in the same run; then times `driftlog events --resource` on the
-# full store. Prints Markdown for docs/BENCHMARKS.md.
+# full store; then `driftlog archive` of the store against DuckDB's own `COPY … TO parquet` of
+# its table, the bytes per event of every form of the same events, and the `events` filter
+# matrix (bench/query-matrix.sh) on the same store. Prints Markdown for docs/BENCHMARKS.md.
 # Usage: bench/ingest.sh [EVENTS]   (default 1000000; BENCH_DIR to reuse a corpus)
+#        SOAK=1 bench/ingest.sh   also runs the 10M-event soak (bench/soak.sh) afterwards
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-1000000}
@@ -43,8 +46,8 @@ print(con.execute("SELECT count(*) FROM events").fetchone()[0])
 PY
 
 results=$(
-  measure "driftlog ingest (fresh store)" "$bin" --store "$work/driftlog.db" ingest AWSLogs
-  measure "driftlog ingest again (every file unchanged)" "$bin" --store "$work/driftlog.db" ingest AWSLogs
+  measure "driftlog ingest (fresh store)" "$bin" --store "$work/driftlog.db" --ledger "$work/ledger.db" ingest AWSLogs
+  measure "driftlog ingest again (every file unchanged)" "$bin" --store "$work/driftlog.db" --ledger "$work/ledger.db" ingest AWSLogs
   measure "DuckDB read_json + unnest + ->> fields + raw" python3 "$work/duckdb_load.py" "$work/duck.db"
   measure "zcat | jq -c '.Records[]'" sh -c "xargs zcat < '$work/files' | jq -c '.Records[]'"
   measure "zcat (decompression only)" sh -c "xargs zcat < '$work/files'"
@@ -89,6 +92,29 @@ PY
 )
 store_mb=$(du -m "$work/driftlog.db" | cut -f1)
 
+# The archive (issue #15): the whole store as partitioned Parquet, against DuckDB writing its
+# own table of the same events as one zstd Parquet file.
+cat > "$work/duckdb_copy.py" <<'PY'
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])
+con.execute(f"COPY events TO '{sys.argv[2]}' (FORMAT parquet, COMPRESSION zstd)")
+PY
+archive=$(
+  measure "driftlog archive (Parquet, zstd, partitioned)" "$bin" --store "$work/driftlog.db" --ledger "$work/ledger.db" archive --to "$work/archive"
+  measure "DuckDB COPY events TO parquet (zstd)" python3 "$work/duckdb_copy.py" "$work/duck.db" "$work/duck.parquet"
+)
+verify_archive=$(measure "driftlog verify --archive (ledger, store, archive)" "$bin" --store "$work/driftlog.db" --ledger "$work/ledger.db" verify --archive "$work/archive")
+bytes() { du -sb "$1" | cut -f1; }
+gz_bytes=$(xargs stat -c %s < "$work/files" | awk '{s += $1} END {print s}')
+sizes=$(
+  printf 'gzip delivery files (the input)\t%s\n' "$gz_bytes"
+  printf 'driftlog store (SQLite: events, evidence, indexes, posting lists)\t%s\n' "$(bytes "$work/driftlog.db")"
+  printf 'DuckDB database (its table of the same events)\t%s\n' "$(bytes "$work/duck.db")"
+  printf 'DuckDB table as one Parquet file (zstd)\t%s\n' "$(bytes "$work/duck.parquet")"
+  printf 'driftlog archive (Parquet, zstd, %s files)\t%s\n' "$(find "$work/archive" -name '*.parquet' | wc -l)" "$(bytes "$work/archive")"
+)
+matrix=$(STORE="$work/driftlog.db" "$root/bench/query-matrix.sh" "$n")
+
 ingest_s=$(echo "$results" | awk -F'\t' 'NR==1{print $2}')
 gz_mb=$(xargs stat -c %s < "$work/files" | awk '{s += $1} END {printf "%d", s / 1e6}')
 echo "Corpus: gen-corpus cloudtrail --events $n ($(wc -l < "$work/files") files, $gz_mb MB gzip), $(nproc) cores, $(date -u +%Y-%m-%d); driftlog stored $events events in a $store_mb MB store"
@@ -100,3 +126,18 @@ echo
 echo "| \`driftlog events\` | events matching | all matches | \`--writes-only --limit 20\` |"
 echo "|---|---:|---:|---:|"
 echo "$lookup"
+echo
+archive_s=$(echo "$archive" | awk -F'\t' 'NR==1{print $2}')
+echo "| archive | wall s | peak RSS MB | CPU | time ÷ driftlog archive |"
+echo "|---|---:|---:|---:|---:|"
+printf '%s\n%s\n' "$archive" "$verify_archive" | awk -F'\t' -v d="$archive_s" '{printf "| `%s` | %.2f | %d | %s | %.2f× |\n", $1, $2, $3, $4, $2/d}'
+echo
+echo "| the same $events events as | MB | bytes per event |"
+echo "|---|---:|---:|"
+echo "$sizes" | awk -F'\t' -v n="$events" '{printf "| %s | %.1f | %.0f |\n", $1, $2/1e6, $2/n}'
+echo
+echo "$matrix"
+if [ -n "${SOAK:-}" ]; then
+  echo
+  "$root/bench/soak.sh" 10000000
+fi

@@ -5,12 +5,15 @@
 //! - [`scan`]: read declared and live inputs, compare, ignore, attribute, record.
 //! - [`compare`]: environments side by side: what differs, expected or not, and who changed it.
 //! - [`cloudtrail`]: CloudTrail digest chains validated and recorded.
+//! - [`archive`]: the store's history as partitioned Parquet files, each recorded in the ledger.
 //! - [`attribute`]: tie findings to the audit events that caused them.
+//! - [`fleet`]: org-wide scans: many stacks' state pairs from two globs, per stack and in total.
 //! - [`ingest`]: audit logs into the event store, recorded batch by batch.
 //! - [`events`]: search the event store.
 //! - [`explain`]: one resource's story: its events, its drift and who caused it.
 //! - [`ledger`]: the ledger itself: keys, acknowledgements, checkpoints, proofs, checks.
 //! - [`remediate`]: revert commands, codify patches and accept lines for each finding.
+//! - [`prune`]: retention: archived events older than a window removed, each batch recorded.
 //! - [`record`]: what driftlog writes in its tamper-evident ledger (typed entry schemas) and
 //!   writing it, including the per-batch commitments to stored events' contents.
 //! - [`service`]: the jobs `driftlog serve` runs on schedules, recorded in the history.
@@ -38,6 +41,7 @@
 //! # Ok::<(), driftlog_app::AppError>(())
 //! ```
 
+pub mod archive;
 pub mod attribute;
 pub mod cloudtrail;
 pub mod compare;
@@ -45,8 +49,10 @@ pub mod compare;
 pub use driftlog_config as config;
 pub mod events;
 pub mod explain;
+pub mod fleet;
 pub mod ingest;
 pub mod ledger;
+pub mod prune;
 pub mod record;
 pub mod remediate;
 pub mod scan;
@@ -91,6 +97,10 @@ pub enum AppError {
     Ledger(#[from] driftlog_ledger::LedgerError),
     #[error(transparent)]
     Verify(#[from] verify::VerifyError),
+    #[error(transparent)]
+    Aws(#[from] driftlog_aws::AwsError),
+    #[error(transparent)]
+    Archive(#[from] driftlog_archive::ArchiveError),
     #[error("{option}: {source}")]
     Time {
         option: &'static str,

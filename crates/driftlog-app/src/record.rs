@@ -31,6 +31,8 @@ pub enum Entry {
     IgnoreRules(IgnoreRulesEntry),
     Compare(CompareEntry),
     CloudtrailDigest(CloudTrailDigestEntry),
+    Archive(ArchiveEntry),
+    Prune(PruneEntry),
 }
 
 /// A scan: its inputs (by hash), mode, summary counts and attribution counts.
@@ -185,6 +187,44 @@ pub struct CloudTrailDigestEntry {
     pub reason: Option<String>,
 }
 
+/// An archive run (`driftlog archive`): the store's events with ids above `after` up to
+/// `through` (those at or after `since`, when given) written as Parquet files under
+/// `destination` (a folder's absolute path or an `s3://` URL). Each file by its path under the
+/// destination, its SHA-256 (hex), size and row count, and the store ids it holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArchiveEntry {
+    pub store: String,
+    pub destination: String,
+    pub after: i64,
+    pub through: i64,
+    pub since: Option<String>,
+    pub events: u64,
+    pub files: Vec<ArchiveFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArchiveFile {
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub rows: u64,
+    pub first_id: i64,
+    pub last_id: i64,
+}
+
+/// Events removed from the store by retention (`driftlog prune`), appended before they are
+/// removed: the store ids (inclusive ranges) of events older than `before` that the archive
+/// holds (ids up to `archived_through`, the highest `through` of the store's `archive`
+/// entries). `driftlog verify` counts them as pruned, not deleted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PruneEntry {
+    pub store: String,
+    pub before: String,
+    pub archived_through: i64,
+    pub events: u64,
+    pub ids: Vec<(i64, i64)>,
+}
+
 /// The ignore rules a scan applied, whenever they differ from the last recorded set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IgnoreRulesEntry {
@@ -213,6 +253,8 @@ impl Entry {
             Entry::IgnoreRules(_) => "ignore-rules",
             Entry::Compare(_) => "compare",
             Entry::CloudtrailDigest(_) => "cloudtrail-digest",
+            Entry::Archive(_) => "archive",
+            Entry::Prune(_) => "prune",
         };
         let mut value = serde_json::to_value(self).unwrap_or_default();
         if let Some(map) = value.as_object_mut() {

@@ -201,6 +201,12 @@ impl Service {
                 schedule: c.schedule.get_ref().clone(),
             });
         }
+        if let Some(r) = &self.config.retention {
+            jobs.push(JobSpec {
+                name: RETENTION_JOB.into(),
+                schedule: r.schedule.get_ref().clone(),
+            });
+        }
         jobs
     }
 
@@ -241,6 +247,7 @@ impl Service {
                     .find(|c| c.name.get_ref() == name)?
                     .schedule
             }
+            "retention" => &self.config.retention.as_ref()?.schedule,
             _ => return None,
         };
         Some(schedule.get_ref())
@@ -407,6 +414,10 @@ impl Service {
                         "matrix": matrix(&report),
                     });
                 }
+                "retention" => {
+                    run.summary = self.retention()?;
+                    run.outcome = "archived".into();
+                }
                 _ => return Err(AppError::Input(format!("`{}` is not a job", claim.job))),
             }
             Ok(())
@@ -431,6 +442,49 @@ impl Service {
             "run recorded"
         );
         Ok((recorded, run))
+    }
+
+    /// The retention job: archive what is new, then prune what the archive holds and is
+    /// older than `retain`.
+    fn retention(&self) -> Result<Value, AppError> {
+        let r = self
+            .config
+            .retention
+            .as_ref()
+            .ok_or_else(|| AppError::Input("no [retention] in the configuration".into()))?;
+        let to = self.location(r.archive.get_ref());
+        let archived = crate::archive::archive(
+            &crate::archive::ArchiveRequest {
+                store: self.store.clone(),
+                to: to.to_string_lossy().into_owned(),
+                since: None,
+                aws: self.aws.clone(),
+            },
+            &self.ledger,
+            &crate::Quiet,
+        )?;
+        // An empty store has nothing archived, and nothing to prune.
+        let pruned = match &r.retain {
+            Some(retain) if archived.through > 0 => Some(crate::prune::prune(
+                &crate::prune::PruneRequest {
+                    store: self.store.clone(),
+                    retain: retain.get_ref().clone(),
+                },
+                &self.ledger,
+                &crate::Quiet,
+            )?),
+            _ => None,
+        };
+        Ok(json!({
+            "archive": {
+                "destination": archived.destination,
+                "events": archived.events,
+                "files": archived.files.len(),
+                "bytes": archived.bytes,
+                "through": archived.through,
+            },
+            "prune": pruned,
+        }))
     }
 
     fn ingest(&self, path: &str) -> Result<Value, AppError> {
@@ -642,6 +696,9 @@ fn matrix(report: &driftlog_core::compare::CompareReport) -> Vec<serde_json::Val
 }
 
 const MATRIX_ROWS: usize = 100;
+
+/// The name of the `[retention]` job.
+const RETENTION_JOB: &str = "retention:store";
 const MATRIX_PATHS: usize = 12;
 
 /// A value as a matrix cell shows it: scalars as they are, anything else as compact JSON, cut

@@ -88,6 +88,8 @@ pub struct Verification {
     pub committed: u64,
     /// Events stored before the ledger committed to contents (store schema < 3).
     pub unrecorded: u64,
+    /// Committed events that retention removed (`prune` entries): not checked, not damage.
+    pub pruned: u64,
     /// Every problem, in event id order.
     pub problems: Vec<Problem>,
 }
@@ -118,22 +120,30 @@ pub fn verify_store(store: &dyn EventStore, ledger: &Ledger) -> Result<Verificat
 
     // The batch entries for this store, in ledger order.
     let mut batches = Vec::new();
+    // Ids retention removed (`prune` entries), as inclusive ranges.
+    let mut pruned: Vec<(i64, i64)> = Vec::new();
     let len = ledger.len()?;
     let mut start = 0;
     while start < len {
         let end = (start + 4096).min(len);
         for e in ledger.entries(start, end)? {
-            if e.kind != "ingest-batch" {
+            if e.kind != "ingest-batch" && e.kind != "prune" {
                 continue;
             }
-            if let Some(Entry::IngestBatch(b)) = Entry::parse(&e.body) {
-                if b.store == store_id {
-                    batches.push((e.index, b));
-                }
+            match Entry::parse(&e.body) {
+                Some(Entry::IngestBatch(b)) if b.store == store_id => batches.push((e.index, b)),
+                Some(Entry::Prune(p)) if p.store == store_id => pruned.extend(p.ids),
+                _ => {}
             }
         }
         start = end;
     }
+
+    pruned.sort_unstable();
+    let was_pruned = |id: i64| {
+        let i = pruned.partition_point(|r| r.1 < id);
+        pruned.get(i).is_some_and(|r| r.0 <= id)
+    };
 
     // The leaf each batch committed to for an event a later batch replaced.
     let mut owner: HashMap<i64, usize> = HashMap::new();
@@ -184,12 +194,19 @@ pub fn verify_store(store: &dyn EventStore, ledger: &Ledger) -> Result<Verificat
         let mut recorded = Vec::new();
         let mut suspects = Vec::new();
         let mut deleted = false;
+        // Some of the batch's events were pruned: its root cannot be rebuilt from the store.
+        let mut partial = false;
         for &(a, z) in &b.ids {
             for id in a..=z {
                 out.committed += 1;
                 let Some(s) = find(id) else {
-                    out.problems.push(Problem::Deleted { id, entry: *seq });
-                    deleted = true;
+                    if was_pruned(id) {
+                        out.pruned += 1;
+                        partial = true;
+                    } else {
+                        out.problems.push(Problem::Deleted { id, entry: *seq });
+                        deleted = true;
+                    }
                     continue;
                 };
                 match committed_leaf.get(&(i, id)) {
@@ -211,12 +228,12 @@ pub fn verify_store(store: &dyn EventStore, ledger: &Ledger) -> Result<Verificat
             }
         }
         let want = decode(&b.root);
-        if !deleted && root(&recomputed) == want {
+        if !deleted && !partial && root(&recomputed) == want {
             continue;
         }
-        if deleted {
-            // The root cannot be rebuilt without the deleted events; an event that no longer
-            // matches the leaf recorded beside it was still changed.
+        if deleted || partial {
+            // The root cannot be rebuilt without the deleted (or pruned) events; an event that
+            // no longer matches the leaf recorded beside it was still changed.
             for s in suspects {
                 out.problems.push(Problem::Altered {
                     id: s.id,

@@ -34,6 +34,12 @@ pub enum AwsError {
         key: String,
         message: String,
     },
+    #[error("writing s3://{bucket}/{key}: {message}")]
+    Put {
+        bucket: String,
+        key: String,
+        message: String,
+    },
     #[error("starting the AWS client: {0}")]
     Runtime(String),
     #[error("reading AWS: {0}")]
@@ -168,6 +174,28 @@ impl S3 {
         let metadata = out.metadata().cloned().unwrap_or_default();
         let bytes = out.body.collect().await.map_err(|e| e.to_string())?;
         Ok(Some((bytes.into_bytes().to_vec(), metadata)))
+    }
+}
+
+impl S3 {
+    /// Write one object (replacing any at `key`).
+    pub fn put(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), AwsError> {
+        runtime()?
+            .block_on(async {
+                self.client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
+                    .send()
+                    .await
+            })
+            .map(|_| ())
+            .map_err(|e| AwsError::Put {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+            })
     }
 }
 

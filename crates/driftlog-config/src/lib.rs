@@ -31,6 +31,8 @@ pub struct Config {
     pub compare: Vec<Comparison>,
     #[serde(default)]
     pub notify: Vec<Notify>,
+    /// Archiving the event store, and removing archived events from it, on a schedule.
+    pub retention: Option<Retention>,
     #[serde(default)]
     pub server: Server,
     /// API tokens, by the SHA-256 of their value (`driftlog token new` makes one).
@@ -138,6 +140,31 @@ pub struct AuditSource {
     pub schedule: Spanned<String>,
     #[serde(default)]
     pub verify_digests: bool,
+}
+
+/// `[retention]`: on its schedule, the events stored since the last run are archived to
+/// `archive` (a folder, relative to the configuration, or `s3://BUCKET/PREFIX`), then, with
+/// `retain`, archived events older than that age leave the store (`driftlog archive`, then
+/// `driftlog prune --retain`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub archive: Spanned<String>,
+    /// An age: `90d`, `12h`, `4w`.
+    pub retain: Option<Spanned<String>>,
+    pub schedule: Spanned<String>,
+}
+
+/// Whether `s` is an age as `retain` takes it: a whole number and a unit (`s`, `m`, `h`, `d`,
+/// `w`).
+pub fn is_age(s: &str) -> bool {
+    let Some(unit) = s.chars().last() else {
+        return false;
+    };
+    let digits = &s[..s.len() - unit.len_utf8()];
+    matches!(unit, 's' | 'm' | 'h' | 'd' | 'w')
+        && !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Environments of the same configuration compared on a schedule.
@@ -390,6 +417,25 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
         }
         c.schedule(&a.schedule, format!("audit[{i}].schedule"));
     }
+    if let Some(r) = &config.retention {
+        if r.archive.get_ref().trim().is_empty() {
+            c.at(
+                &r.archive,
+                "retention.archive".into(),
+                "give the archive's folder or s3://BUCKET/PREFIX",
+            );
+        }
+        if let Some(retain) = &r.retain {
+            if !is_age(retain.get_ref()) {
+                c.at(
+                    retain,
+                    "retention.retain".into(),
+                    "an age: a whole number and s, m, h, d or w (`90d`)",
+                );
+            }
+        }
+        c.schedule(&r.schedule, "retention.schedule".into());
+    }
     let mut comparisons = std::collections::HashSet::new();
     for (i, cmp) in config.compare.iter().enumerate() {
         let key = |k: &str| format!("compare[{i}].{k}");
@@ -579,7 +625,17 @@ impl Config {
             count(self.audit.len(), "audit source"),
             count(self.compare.len(), "comparison"),
             count(self.notify.len(), "notification target")
-        )
+        ) + &match &self.retention {
+            Some(r) => format!(
+                "; retention: archive to {}{}",
+                r.archive.get_ref(),
+                r.retain
+                    .as_ref()
+                    .map(|a| format!(", keep {} in the store", a.get_ref()))
+                    .unwrap_or_default()
+            ),
+            None => String::new(),
+        }
     }
 }
 
@@ -733,5 +789,29 @@ on = ["new", "resolved"]
             "seconds first"
         );
         assert_eq!(next_due("61 * * * *", t), None);
+    }
+
+    #[test]
+    fn retention_takes_a_destination_an_age_and_a_schedule() {
+        let good = "[retention]\narchive = \"s3://audit/driftlog\"\nretain = \"90d\"\nschedule = \"0 3 * * *\"\n";
+        let c = parse("driftlog.toml", good).unwrap();
+        let r = c.retention.as_ref().unwrap();
+        assert_eq!(r.retain.as_ref().unwrap().get_ref(), "90d");
+        assert!(c
+            .summary()
+            .ends_with("; retention: archive to s3://audit/driftlog, keep 90d in the store"));
+        let bad = "[retention]\narchive = \"\"\nretain = \"3 months\"\nschedule = \"never\"\n";
+        let e = parse("driftlog.toml", bad).unwrap_err();
+        let keys: Vec<&str> = e.problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "retention.archive",
+                "retention.retain",
+                "retention.schedule"
+            ]
+        );
+        assert_eq!(e.problems[1].line, 3);
+        assert!(is_age("12h") && is_age("4w") && !is_age("d") && !is_age("90") && !is_age("-1d"));
     }
 }

@@ -517,6 +517,48 @@ impl EventStore for PgEventStore {
             .map(|r| r.get::<_, i64>(0) as u64)
     }
 
+    fn prunable(&self, before_us: i64, through: i64, limit: usize) -> Result<Vec<i64>, StoreError> {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let rows = self.with(|c| {
+            c.query(
+                "SELECT id FROM audit_events WHERE id <= $1 AND time_us < $2 ORDER BY id LIMIT $3",
+                &[&through, &before_us, &limit],
+            )
+        })?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn delete_events(&mut self, ids: &[i64]) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let removed = self.with(|c| {
+            let mut tx = c.transaction()?;
+            let blocks: Vec<i64> = tx
+                .query(
+                    "DELETE FROM audit_events WHERE id = ANY($1) RETURNING raw_block",
+                    &[&ids],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            tx.execute(
+                "DELETE FROM audit_blocks b WHERE b.id = ANY($1) \
+                 AND NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.raw_block = b.id)",
+                &[&blocks],
+            )?;
+            tx.commit()?;
+            Ok(blocks.len() as u64)
+        })?;
+        self.blocks.borrow_mut().clear();
+        Ok(removed)
+    }
+
+    fn count_after(&self, after: i64) -> Result<u64, StoreError> {
+        self.with(|c| c.query_one("SELECT count(*) FROM audit_events WHERE id > $1", &[&after]))
+            .map(|r| r.get::<_, i64>(0) as u64)
+    }
+
     /// Nothing to switch: every batch is already one streamed, durable transaction.
     fn enter_bulk(&self) -> Result<(), StoreError> {
         Ok(())

@@ -4,6 +4,7 @@
 use comfy_table::{presets, ContentArrangement, Table};
 use driftlog_core::time::format_time_us;
 use driftlog_core::{AuditEvent, Outcome};
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::io::{self, Write};
 
@@ -14,56 +15,132 @@ pub struct EventView<'a> {
     pub raw: Option<&'a str>,
 }
 
+/// One event as JSON. Fields in name order: the order `serde_json::Value` objects print in,
+/// which the format has always had.
+#[derive(Serialize)]
+struct EventJson<'a> {
+    account: Option<&'a str>,
+    action: &'a str,
+    actor: ActorJson<'a>,
+    event_id: &'a str,
+    id: i64,
+    outcome: OutcomeJson<'a>,
+    principal: PrincipalJson<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw: Option<Value>,
+    read_only: Option<bool>,
+    region: Option<&'a str>,
+    resources: &'a [String],
+    service: Option<&'a str>,
+    source: &'a str,
+    source_ip: Option<&'a str>,
+    time: String,
+    user_agent: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ActorJson<'a> {
+    kind: &'a str,
+    rule: &'a str,
+}
+
+#[derive(Serialize)]
+struct OutcomeJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'a str>,
+    /// Present (maybe null) for failures only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<Option<&'a str>>,
+    result: &'a str,
+}
+
+#[derive(Serialize)]
+struct PrincipalJson<'a> {
+    id: Option<&'a str>,
+    invoked_by: Option<&'a str>,
+    issuer: Option<&'a str>,
+    mfa: Option<bool>,
+    on_behalf_of: Option<&'a str>,
+    session_name: Option<&'a str>,
+    source_identity: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: Option<&'a str>,
+}
+
+impl<'a> EventJson<'a> {
+    fn of(view: &EventView<'a>) -> Self {
+        let e = view.event;
+        let p = &e.principal;
+        let outcome = match &e.outcome {
+            Outcome::Success => OutcomeJson {
+                code: None,
+                message: None,
+                result: "success",
+            },
+            Outcome::Unknown => OutcomeJson {
+                code: None,
+                message: None,
+                result: "unknown",
+            },
+            Outcome::Failure { code, message } => OutcomeJson {
+                code: Some(code),
+                message: Some(message.as_deref()),
+                result: "failure",
+            },
+        };
+        EventJson {
+            account: e.account.as_deref(),
+            action: &e.action,
+            actor: ActorJson {
+                kind: e.actor.kind.as_str(),
+                rule: &e.actor.rule,
+            },
+            event_id: &e.event_id,
+            id: view.id,
+            outcome,
+            principal: PrincipalJson {
+                id: p.id.as_deref(),
+                invoked_by: p.invoked_by.as_deref(),
+                issuer: p.issuer.as_deref(),
+                mfa: p.mfa,
+                on_behalf_of: p.on_behalf_of.as_deref(),
+                session_name: p.session_name.as_deref(),
+                source_identity: p.source_identity.as_deref(),
+                kind: p.kind.as_deref(),
+            },
+            raw: view.raw.map(|raw| {
+                serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()))
+            }),
+            read_only: e.read_only,
+            region: e.region.as_deref(),
+            resources: &e.resources,
+            service: e.service.as_deref(),
+            source: e.source.as_str(),
+            source_ip: e.source_ip.as_deref(),
+            time: format_time_us(e.time_us),
+            user_agent: e.user_agent.as_deref(),
+        }
+    }
+}
+
 /// The JSON object for one event.
 pub fn event_json(view: &EventView) -> Value {
-    let e = view.event;
-    let p = &e.principal;
-    let outcome = match &e.outcome {
-        Outcome::Success => json!({"result": "success"}),
-        Outcome::Unknown => json!({"result": "unknown"}),
-        Outcome::Failure { code, message } => {
-            json!({"result": "failure", "code": code, "message": message})
-        }
-    };
-    let mut v = json!({
-        "id": view.id,
-        "source": e.source.as_str(),
-        "event_id": e.event_id,
-        "time": format_time_us(e.time_us),
-        "account": e.account,
-        "region": e.region,
-        "service": e.service,
-        "action": e.action,
-        "read_only": e.read_only,
-        "outcome": outcome,
-        "principal": {
-            "id": p.id,
-            "type": p.kind,
-            "issuer": p.issuer,
-            "session_name": p.session_name,
-            "source_identity": p.source_identity,
-            "on_behalf_of": p.on_behalf_of,
-            "invoked_by": p.invoked_by,
-            "mfa": p.mfa,
-        },
-        "actor": {"kind": e.actor.kind.as_str(), "rule": e.actor.rule},
-        "source_ip": e.source_ip,
-        "user_agent": e.user_agent,
-        "resources": e.resources,
-    });
-    if let Some(raw) = view.raw {
-        v["raw"] = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()));
-    }
-    v
+    serde_json::to_value(EventJson::of(view)).unwrap_or(Value::Null)
 }
 
 /// `{"format_version": "1.0", "count": N, "events": [...]}`.
 pub fn write_json(events: &[EventView], out: &mut dyn Write) -> io::Result<()> {
-    let doc = json!({
-        "format_version": crate::formats::EVENTS,
-        "count": events.len(),
-        "events": events.iter().map(event_json).collect::<Vec<_>>(),
-    });
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        count: usize,
+        events: Vec<EventJson<'a>>,
+        format_version: &'static str,
+    }
+    let doc = Doc {
+        count: events.len(),
+        events: events.iter().map(EventJson::of).collect(),
+        format_version: crate::formats::EVENTS,
+    };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     out.write_all(b"\n")
 }
@@ -71,7 +148,7 @@ pub fn write_json(events: &[EventView], out: &mut dyn Write) -> io::Result<()> {
 /// One event object per line.
 pub fn write_json_lines(events: &[EventView], out: &mut dyn Write) -> io::Result<()> {
     for view in events {
-        serde_json::to_writer(&mut *out, &event_json(view))?;
+        serde_json::to_writer(&mut *out, &EventJson::of(view))?;
         out.write_all(b"\n")?;
     }
     Ok(())
@@ -213,4 +290,102 @@ pub fn explain_text(x: &Explained, width: u16) -> String {
         None => {}
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use driftlog_core::{Actor, ActorKind, Principal, Source};
+
+    /// The event object is written straight from a struct, field by field; it must be byte for
+    /// byte what a `serde_json::Value` of the same fields printed (names in order, nulls kept).
+    #[test]
+    fn an_event_prints_as_its_value_did() {
+        let mut e = AuditEvent {
+            source: Source::Aws,
+            event_id: "e-1".into(),
+            time_us: 1_700_000_000_000_000,
+            account: Some("111122223333".into()),
+            region: None,
+            service: Some("ec2.amazonaws.com".into()),
+            action: "RunInstances".into(),
+            read_only: Some(false),
+            outcome: Outcome::Failure {
+                code: "AccessDenied".into(),
+                message: None,
+            },
+            principal: Principal {
+                id: Some("arn:aws:iam::111122223333:user/alice".into()),
+                kind: Some("IAMUser".into()),
+                mfa: Some(true),
+                ..Principal::default()
+            },
+            actor: Actor::new(ActorKind::Cli, "userAgent:aws-cli"),
+            source_ip: Some("192.0.2.1".into()),
+            user_agent: None,
+            resources: vec!["i-1".into(), "sg-2".into()],
+            completeness: 0,
+        };
+        let expected = |e: &AuditEvent, outcome: Value, raw: Option<Value>| {
+            let p = &e.principal;
+            let mut v = json!({
+                "id": 7, "source": "aws", "event_id": e.event_id,
+                "time": format_time_us(e.time_us), "account": e.account, "region": e.region,
+                "service": e.service, "action": e.action, "read_only": e.read_only,
+                "outcome": outcome,
+                "principal": {"id": p.id, "type": p.kind, "issuer": p.issuer,
+                    "session_name": p.session_name, "source_identity": p.source_identity,
+                    "on_behalf_of": p.on_behalf_of, "invoked_by": p.invoked_by, "mfa": p.mfa},
+                "actor": {"kind": e.actor.kind.as_str(), "rule": e.actor.rule},
+                "source_ip": e.source_ip, "user_agent": e.user_agent, "resources": e.resources,
+            });
+            if let Some(raw) = raw {
+                v["raw"] = raw;
+            }
+            serde_json::to_string(&v).unwrap()
+        };
+        let view = |e: &AuditEvent, raw: Option<&'static str>| {
+            let v = EventView {
+                id: 7,
+                event: e,
+                raw,
+            };
+            let mut line = Vec::new();
+            write_json_lines(
+                &[EventView {
+                    id: 7,
+                    event: e,
+                    raw,
+                }],
+                &mut line,
+            )
+            .unwrap();
+            assert_eq!(
+                serde_json::to_string(&event_json(&v)).unwrap() + "\n",
+                String::from_utf8(line).unwrap()
+            );
+            serde_json::to_string(&EventJson::of(&v)).unwrap()
+        };
+        let failure = json!({"result": "failure", "code": "AccessDenied", "message": null});
+        assert_eq!(view(&e, None), expected(&e, failure, None));
+        let raw = r#"{"z":1,"a":{"y":2,"b":3}}"#;
+        assert_eq!(
+            view(&e, Some(raw)),
+            expected(
+                &e,
+                json!({"result": "failure", "code": "AccessDenied", "message": null}),
+                Some(serde_json::from_str(raw).unwrap())
+            )
+        );
+        e.outcome = Outcome::Success;
+        assert_eq!(
+            view(&e, None),
+            expected(&e, json!({"result": "success"}), None)
+        );
+        e.outcome = Outcome::Unknown;
+        assert_eq!(
+            view(&e, Some("not json")),
+            expected(&e, json!({"result": "unknown"}), Some(json!("not json")))
+        );
+    }
 }

@@ -8,6 +8,7 @@ pub mod compare;
 pub mod console;
 pub mod digests;
 pub mod events;
+pub mod fleet;
 pub mod formats;
 pub mod html;
 pub mod ingest;

@@ -39,6 +39,10 @@ pub fn cases() -> Vec<(&'static str, Case)> {
             "every_combination_of_filters_equals_filtering_by_hand",
             every_combination_of_filters_equals_filtering_by_hand,
         ),
+        (
+            "pruned_events_leave_no_trace_in_any_lookup",
+            pruned_events_leave_no_trace_in_any_lookup,
+        ),
     ]
 }
 
@@ -628,4 +632,115 @@ pub fn check_filter_matrix(store: &dyn EventStore) {
         }
     }
     assert_eq!(checked, 3 * 3 * 3 * 2 * 3 * 2 * 2 * 2);
+}
+
+/// Retention removes old events (and only those asked for) from every lookup; what remains
+/// reads back with its evidence, and the files stay known.
+pub fn pruned_events_leave_no_trace_in_any_lookup(store: &mut dyn EventStore) {
+    let alice = "arn:aws:iam::111122223333:user/alice";
+    let first: Vec<(AuditEvent, String)> = (0..30)
+        .map(|i| {
+            let e = aws(
+                &format!("old{i}"),
+                i,
+                alice,
+                "AuthorizeSecurityGroupIngress",
+                &["sg-1", "vpc-1"],
+            );
+            (e, format!("{{\"old\":{i}}}"))
+        })
+        .collect();
+    let second: Vec<(AuditEvent, String)> = (0..10)
+        .map(|i| {
+            let e = aws(
+                &format!("new{i}"),
+                1000 + i,
+                alice,
+                "AuthorizeSecurityGroupIngress",
+                &["sg-1"],
+            );
+            (e, format!("{{\"new\":{i}}}"))
+        })
+        .collect();
+    store.write_batch(vec![batch("/old", first)]).unwrap();
+    store.write_batch(vec![batch("/new", second)]).unwrap();
+    let before = T0 + 1000 * 1_000_000;
+    let all = store.query(&EventQuery::default()).unwrap();
+    let through = all.iter().map(|e| e.id).max().unwrap();
+
+    // Only events older than the cut and within `through`, oldest id first, `limit` at a time.
+    let some = store.prunable(before, through, 12).unwrap();
+    assert_eq!(some.len(), 12);
+    assert!(some.windows(2).all(|w| w[0] < w[1]));
+    let old: Vec<i64> = store.prunable(before, through, 1000).unwrap();
+    assert_eq!(old.len(), 30);
+    let capped = store.prunable(before, old[9], 1000).unwrap();
+    assert_eq!(capped, old[..10].to_vec());
+
+    assert_eq!(store.delete_events(&old[..10]).unwrap(), 10);
+    assert_eq!(store.delete_events(&old[10..]).unwrap(), 20);
+    assert_eq!(store.delete_events(&old[10..]).unwrap(), 0, "already gone");
+    assert!(store.prunable(before, through, 1000).unwrap().is_empty());
+    assert_eq!(store.event_count().unwrap(), 10);
+
+    let named = |q: EventQuery| -> Vec<String> {
+        let mut ids: Vec<String> = store
+            .query(&q)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event.event_id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let new: Vec<String> = {
+        let mut v: Vec<String> = (0..10).map(|i| format!("new{i}")).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(named(EventQuery::default()), new);
+    assert_eq!(
+        named(EventQuery {
+            resource: Some("sg-1".into()),
+            ..Default::default()
+        }),
+        new
+    );
+    assert!(named(EventQuery {
+        resource: Some("vpc-1".into()),
+        ..Default::default()
+    })
+    .is_empty());
+    assert_eq!(
+        named(EventQuery {
+            principal: Some(alice.into()),
+            writes_only: true,
+            ..Default::default()
+        }),
+        new
+    );
+    assert_eq!(
+        named(EventQuery {
+            action: Some("Authorize*".into()),
+            source: Some(Source::Aws),
+            ..Default::default()
+        }),
+        new
+    );
+    assert!(store
+        .events_naming(&["vpc-1".to_owned()])
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.events_naming(&["sg-1".to_owned()]).unwrap().len(), 10);
+    let walked = store.events_after(0, 100).unwrap();
+    assert_eq!(walked.len(), 10);
+    for (e, raw, _) in walked {
+        let n = &e.event.event_id[3..];
+        assert_eq!(raw, format!("{{\"new\":{n}}}").into_bytes());
+    }
+    let (paths, _) = store.known_files().unwrap();
+    assert!(
+        paths.contains_key("/old"),
+        "the pruned events' file stays known"
+    );
 }

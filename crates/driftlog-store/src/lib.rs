@@ -23,6 +23,7 @@ pub mod conformance;
 mod error;
 mod facets;
 mod postings;
+mod prune;
 mod query;
 mod schema;
 pub mod service;
@@ -48,6 +49,8 @@ pub trait EventStore: Send {
     fn unrecorded_until(&self) -> Result<i64, StoreError>;
     fn known_files(&self) -> Result<KnownFiles, StoreError>;
     fn event_count(&self) -> Result<u64, StoreError>;
+    /// How many events have ids above `after` (what [`EventStore::events_after`] would walk).
+    fn count_after(&self, after: i64) -> Result<u64, StoreError>;
     /// A large load is about to start: the store may switch to a faster mode for it.
     fn enter_bulk(&self) -> Result<(), StoreError>;
     /// The load ended (also after a failure): back to the normal mode.
@@ -67,6 +70,14 @@ pub trait EventStore: Send {
     fn events_after(&self, after: i64, limit: usize) -> Result<Vec<EventWithEvidence>, StoreError>;
     /// The original record of a stored event, as logged.
     fn raw(&self, id: i64) -> Result<Vec<u8>, StoreError>;
+
+    /// Up to `limit` ids, ascending, of events older than `before_us` with ids up to
+    /// `through`: what a prune may remove next.
+    fn prunable(&self, before_us: i64, through: i64, limit: usize) -> Result<Vec<i64>, StoreError>;
+    /// Remove the events `ids` and everything that leads only to them (evidence, index
+    /// entries), in one transaction; the files they came from stay recorded, so they are not
+    /// ingested again. Returns how many events were removed.
+    fn delete_events(&mut self, ids: &[i64]) -> Result<u64, StoreError>;
 
     /// Remember the identifiers of each Terraform address; returns how many pairs were new.
     fn remember_addresses(&mut self, known: &[(&str, &[String])]) -> Result<u64, StoreError>;
@@ -119,6 +130,14 @@ impl EventStore for Store {
     fn event_count(&self) -> Result<u64, StoreError> {
         Store::event_count(self)
     }
+    fn count_after(&self, after: i64) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM events WHERE id > ?1", [after], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(|e| StoreError::sql(&self.path, e))
+    }
     fn enter_bulk(&self) -> Result<(), StoreError> {
         Store::enter_bulk(self)
     }
@@ -142,6 +161,12 @@ impl EventStore for Store {
     }
     fn raw(&self, id: i64) -> Result<Vec<u8>, StoreError> {
         Store::raw(self, id)
+    }
+    fn prunable(&self, before_us: i64, through: i64, limit: usize) -> Result<Vec<i64>, StoreError> {
+        Store::prunable(self, before_us, through, limit)
+    }
+    fn delete_events(&mut self, ids: &[i64]) -> Result<u64, StoreError> {
+        Store::delete_events(self, ids)
     }
     fn remember_addresses(&mut self, known: &[(&str, &[String])]) -> Result<u64, StoreError> {
         Store::remember_addresses(self, known.iter().copied())

@@ -208,6 +208,9 @@ HCP Terraform redacted plan): reports `resource_drift`; pending configuration ch
 separately as \"not yet applied\"\n  \
 --terraform DIR               runs `terraform plan -refresh-only` and `show -json` in DIR for you \
 (terraform, else tofu, on PATH, or $DRIFTLOG_TERRAFORM)\n  \
+--declared 'GLOB' --live 'GLOB'   many stacks in one run: the files of the two globs paired by what \
+their wildcards matched (stacks/app-17/… with refreshed/app-17/…), scanned on every core, reported per \
+stack and in total (docs/terraform.md)\n  \
 --declared STATE... --live aws   the states against the AWS account itself: every declared resource \
 read through the AWS SDK, plus what no state declares, from listings and the audit logs \
 (docs/live-aws.md); `--terraform DIR --live aws` reads the state its backend \"s3\" block names\n\n\
@@ -379,6 +382,34 @@ token new`); with none, serve listens only on a loopback address.",
     )]
     Token(TokenArgs),
 
+    /// Write the event store's history as Parquet files for Athena, Trino, DuckDB or Spark.
+    #[command(
+        long_about = "Write the events stored since the last archive run to the same destination \
+as immutable Parquet files (zstd), partitioned the Hive way: \
+source=/account=/region=/date=/events-<first id>.parquet. One row per event: the normalized \
+columns, the resources it names (a list), the leaf the ledger committed to, and the original \
+record. Each file's SHA-256 and row count are appended to the ledger, so `driftlog verify \
+--archive DEST` detects a file that was altered, removed or added. The ledger also remembers how \
+far each destination goes: re-running archives only what is new.\n\n\
+The partition columns are in the path only: read them back with hive partitioning (DuckDB: \
+read_parquet('DEST/**/*.parquet', hive_partitioning = true)); docs/archive.md has the \
+Athena/Trino table.",
+        after_help = "Examples:\n  driftlog archive --to /srv/driftlog-archive\n  driftlog archive --to s3://audit-archive/driftlog --since 2024-11-01\n  driftlog verify --archive /srv/driftlog-archive"
+    )]
+    Archive(ArchiveArgs),
+
+    /// Remove archived events older than a retention window from the store.
+    #[command(
+        long_about = "Remove from the event store the events older than --retain that an archive \
+already holds (`driftlog archive`; ids up to the highest one any archive run of this store \
+recorded), in batches of 50,000, each batch recorded in the ledger before it is removed. Events \
+not archived yet are kept whatever their age. Their evidence and index entries go with them; the \
+files they came from stay recorded, so ingesting the same files again does not bring them back. \
+`driftlog verify` counts pruned events apart from deleted ones.",
+        after_help = "Examples:\n  driftlog archive --to s3://audit-archive/driftlog && driftlog prune --retain 90d\n  driftlog prune --retain 2024-01-01 -f json"
+    )]
+    Prune(PruneArgs),
+
     /// Check the ledger, and that the event store holds exactly the events it committed to.
     #[command(
         long_about = "Check the ledger (as `ledger verify` does), then recompute every stored \
@@ -445,6 +476,40 @@ pub struct VerifyArgs {
     /// The verifier key (default: the .pub beside --ledger-key).
     #[arg(long = "pub", value_name = "FILE")]
     pub public: Option<PathBuf>,
+
+    /// Also check the archive at DEST (a folder or s3://BUCKET/PREFIX) against the files the
+    /// ledger recorded for this store: each present, with the same SHA-256 and row count, and
+    /// no Parquet file that no entry records.
+    #[arg(long, value_name = "DEST", env = "DRIFTLOG_ARCHIVE")]
+    pub archive: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// How long events stay in the store: an age (90d, 12h) or a date or RFC 3339 time to keep
+    /// from.
+    #[arg(long, value_name = "AGE|TIME", env = "DRIFTLOG_RETAIN")]
+    pub retain: String,
+
+    /// Summary format.
+    #[arg(long, short, value_enum, default_value_t = SummaryFormat::Text, env = "DRIFTLOG_PRUNE_FORMAT")]
+    pub format: SummaryFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct ArchiveArgs {
+    /// Where the archive lives: a folder (created if needed) or s3://BUCKET[/PREFIX].
+    #[arg(long, value_name = "DEST", env = "DRIFTLOG_ARCHIVE")]
+    pub to: String,
+
+    /// Only events from this time on (RFC 3339, a date, or an age: 90d). Older events stored
+    /// since the last run are passed over for good.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Summary format.
+    #[arg(long, short, value_enum, default_value_t = SummaryFormat::Text, env = "DRIFTLOG_ARCHIVE_FORMAT")]
+    pub format: SummaryFormat,
 }
 
 #[derive(Args, Debug)]

@@ -39,8 +39,8 @@ pub fn run(args: &EventsArgs, store_path: &Path) -> Result<u8> {
             raw: raw.as_deref(),
         })
         .collect();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // Standard output is line-buffered: one write per event would be one system call each.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     match args.format {
         EventsFormat::Table => {
             let width = driftlog_report::formats::terminal_width(160);

@@ -1,6 +1,7 @@
 //! The `driftlog` binary: argument parsing, wiring and exit codes. The work happens in the
 //! library crates; this stays thin.
 
+mod archive;
 mod cli;
 mod cloudtrail;
 mod compare;
@@ -10,6 +11,7 @@ mod explain;
 mod ingest;
 mod ledger;
 mod output;
+mod prune;
 mod remediate;
 mod scan;
 mod serve;
@@ -74,7 +76,9 @@ fn main() -> ExitCode {
         cli::Command::Config(args) => config::run(args),
         cli::Command::Serve(args) => serve::run(args, &cli.aws.options()),
         cli::Command::Token(args) => serve::token(args),
-        cli::Command::Verify(args) => verify::run(args, &cli.store, &ledger),
+        cli::Command::Archive(args) => archive::run(args, &cli.store, &cli.aws.options(), &ledger),
+        cli::Command::Prune(args) => prune::run(args, &cli.store, &ledger),
+        cli::Command::Verify(args) => verify::run(args, &cli.store, &cli.aws.options(), &ledger),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -29,10 +29,12 @@ pub fn emit(
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
     match output {
+        // Buffered both ways: serializers write many small pieces, and standard output is
+        // line-buffered (a file not at all): a system call for each would dominate.
         None => {
-            let mut lock = std::io::stdout().lock();
-            write(&mut lock)?;
-            lock.flush()?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            write(&mut out)?;
+            out.flush()?;
         }
         Some(path) => {
             let dir = path
@@ -41,7 +43,11 @@ pub fn emit(
                 .unwrap_or(Path::new("."));
             let mut tmp = tempfile::NamedTempFile::new_in(dir)
                 .with_context(|| format!("{}: cannot create the report file", path.display()))?;
-            write(&mut tmp)?;
+            {
+                let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+                write(&mut out)?;
+                out.flush()?;
+            }
             // A temporary file is private (0600); a report is as readable as any file the user
             // writes, or as the one it replaces.
             #[cfg(unix)]
@@ -57,5 +63,15 @@ pub fn emit(
                 .with_context(|| format!("{}: cannot write the report", path.display()))?;
         }
     }
+    Ok(())
+}
+
+/// A command's summary as one JSON document on standard output, with its schema version.
+pub fn print_versioned_json(summary: &impl serde::Serialize, format_version: u32) -> Result<()> {
+    let mut value = serde_json::to_value(summary)?;
+    if let Some(map) = value.as_object_mut() {
+        map.insert("format_version".into(), format_version.into());
+    }
+    println!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())
 }

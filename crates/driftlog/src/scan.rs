@@ -102,9 +102,17 @@ fn request(args: &ScanArgs, store: &Path, aws: &driftlog_aws::AwsOptions) -> Res
     } else {
         terraform_inputs(args, aws, live_aws)?
     };
-    let default_ignore = PathBuf::from(".driftlogignore");
     Ok(ScanRequest {
         inputs,
+        ..request_settings(args, store, aws)
+    })
+}
+
+/// Everything of a scan request but its inputs.
+fn request_settings(args: &ScanArgs, store: &Path, aws: &driftlog_aws::AwsOptions) -> ScanRequest {
+    let default_ignore = PathBuf::from(".driftlogignore");
+    ScanRequest {
+        inputs: ScanInputs::Plan(PathBuf::new()),
         ignore_file: args
             .ignore_file
             .clone()
@@ -116,7 +124,7 @@ fn request(args: &ScanArgs, store: &Path, aws: &driftlog_aws::AwsOptions) -> Res
         store: store.to_owned(),
         remediate: crate::remediate::options(&args.remediation),
         aws: aws.clone(),
-    })
+    }
 }
 
 /// `--k8s-declared PATH --k8s-live FILE|cluster` and the flags that go with them.
@@ -197,6 +205,15 @@ pub fn run(
     aws: &driftlog_aws::AwsOptions,
     ledger: &driftlog_app::record::Recorder,
 ) -> Result<u8> {
+    // Globs over states on both sides (`--live aws` takes a glob of S3 states on its own).
+    if let ([declared], Some(live)) = (args.declared.as_slice(), &args.live) {
+        let live_aws = live.as_path() == Path::new("aws");
+        if !live_aws
+            && (driftlog_app::fleet::is_glob(declared) || driftlog_app::fleet::is_glob(live))
+        {
+            return run_fleet(args, color, store, aws, ledger, declared, live);
+        }
+    }
     let request = request(args, store, aws)?;
     let spinner = Spinner::for_report(args.output.is_some(), args.format == OutputFormat::Console);
     let report = driftlog_app::scan::scan(&request, ledger, &spinner)?;
@@ -206,6 +223,79 @@ pub fn run(
     }
     write_report(args, color, &report)?;
     Ok(if report.has_drift() {
+        exit::DRIFT
+    } else {
+        exit::CLEAN
+    })
+}
+
+/// `--declared GLOB --live GLOB`: every stack the globs pair, scanned on every core; one line
+/// per stack and the totals. Exit 1 if any stack could not be scanned, else 2 if any drifted.
+fn run_fleet(
+    args: &ScanArgs,
+    color: ColorChoice,
+    store: &Path,
+    aws: &driftlog_aws::AwsOptions,
+    ledger: &driftlog_app::record::Recorder,
+    declared: &Path,
+    live: &Path,
+) -> Result<u8> {
+    use driftlog_report::fleet::{self, StackView};
+    let (Some(declared), Some(live)) = (declared.to_str(), live.to_str()) else {
+        bail!("--declared and --live globs must be UTF-8 paths");
+    };
+    if !driftlog_app::fleet::is_glob(Path::new(declared))
+        || !driftlog_app::fleet::is_glob(Path::new(live))
+    {
+        bail!("an org-wide scan takes a glob for both --declared and --live (e.g. --declared 'stacks/*/terraform.tfstate' --live 'refreshed/*/terraform.tfstate')");
+    }
+    if matches!(args.format, OutputFormat::Sarif | OutputFormat::Html) {
+        bail!("an org-wide scan reports as console, json or markdown; scan one stack for sarif or html");
+    }
+    if args.live_aws.generate_imports.is_some()
+        || crate::remediate::options(&args.remediation).is_some()
+    {
+        bail!("--generate-imports and the remediation options go with a scan of one stack");
+    }
+    let template = ScanRequest {
+        inputs: ScanInputs::Plan(PathBuf::new()),
+        ..request_settings(args, store, aws)
+    };
+    let stacks = driftlog_app::fleet::pair(declared, live)?;
+    let spinner = Spinner::for_report(args.output.is_some(), args.format == OutputFormat::Console);
+    let report = driftlog_app::fleet::scan_all(stacks, &template, ledger, &spinner)?;
+    drop(spinner);
+    let views: Vec<StackView> = report
+        .stacks
+        .iter()
+        .map(|o| StackView {
+            name: &o.stack.name,
+            declared: o.stack.declared.display().to_string(),
+            live: o.stack.live.display().to_string(),
+            report: o.report.as_ref().map_err(String::as_str),
+        })
+        .collect();
+    let _ = color;
+    crate::output::emit(args.output.as_deref(), |out| {
+        let text = match args.format {
+            OutputFormat::Json => {
+                let mut t = serde_json::to_string_pretty(&fleet::json(&views, &report.total))?;
+                t.push('\n');
+                t
+            }
+            OutputFormat::Markdown => fleet::markdown(&views, &report.total),
+            _ => fleet::console(
+                &views,
+                &report.total,
+                driftlog_report::formats::terminal_width(160),
+                false,
+            ),
+        };
+        out.write_all(text.as_bytes())
+    })?;
+    Ok(if report.failed > 0 {
+        exit::ERROR
+    } else if report.drifted > 0 {
         exit::DRIFT
     } else {
         exit::CLEAN

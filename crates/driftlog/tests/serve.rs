@@ -1453,3 +1453,63 @@ fn a_new_file_in_a_local_audit_directory_is_ingested_as_it_arrives() {
         .unwrap()
         .contains("watching for new audit files"));
 }
+
+/// Issue 15: `[retention]` archives what the audit jobs stored, then prunes archived events
+/// older than `retain`; the store, the archive and the ledger still verify.
+#[test]
+fn the_retention_job_archives_then_prunes_what_the_archive_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = common::quickstart("cloudtrail/AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11");
+    let into = dir
+        .path()
+        .join("trail/AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11");
+    std::fs::create_dir_all(&into).unwrap();
+    let mut files = 0;
+    for day in std::fs::read_dir(&source).unwrap() {
+        for f in std::fs::read_dir(day.unwrap().path()).unwrap() {
+            let f = f.unwrap().path();
+            files += 1;
+            std::fs::copy(&f, into.join(format!("{files}.json"))).unwrap();
+        }
+    }
+    // The quickstart's events are from November 2026: all older than a week by now.
+    let config = "[store]\npath = \"state/events.db\"\n\n[ledger]\npath = \"state/ledger.db\"\n\n\
+                  [[audit]]\npath = \"trail\"\nschedule = \"0 0 1 1 *\"\n\n\
+                  [retention]\narchive = \"archive\"\nretain = \"7d\"\nschedule = \"*/2 * * * * *\"\n";
+    let config_path = dir.path().join("driftlog.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let (server, http) = serve(dir.path(), &config_path, &[]);
+    let pruned = || -> u64 {
+        http.get("/api/v1/runs?job=retention:store&limit=100", None)
+            .json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["summary"]["prune"]["events"].as_u64())
+            .sum()
+    };
+    wait_for(
+        "a retention run that pruned",
+        Duration::from_secs(60),
+        || pruned() > 0,
+    );
+    let events = http.get("/api/v1/events?limit=1000", None).json()["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(
+        events, 0,
+        "every stored event was archived and is older than 7d"
+    );
+    drop(server);
+    let archive = dir.path().join("archive");
+    let r = common::run(
+        driftlog()
+            .env("DRIFTLOG_STORE", dir.path().join("state/events.db"))
+            .env("DRIFTLOG_LEDGER", dir.path().join("state/ledger.db"))
+            .args(["verify", "--archive", archive.to_str().unwrap()]),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("removed by retention"), "{}", r.stdout);
+    assert!(r.stdout.contains("rows) match"), "{}", r.stdout);
+}
