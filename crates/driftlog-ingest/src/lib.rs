@@ -10,6 +10,7 @@
 //! JSON-lines files stream.
 
 use driftlog_audit::{Location, Rejection, Sink};
+use driftlog_store::evidence::{self, Dictionary};
 use driftlog_store::{
     BatchCommit, BatchStats, EventStore, EvidencePacker, FileBatch, PreparedEvent, StoreError,
 };
@@ -19,6 +20,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
+use std::sync::Arc;
 
 /// Tuning knobs; the defaults are what the benchmark measured best on two cores.
 #[derive(Debug, Clone)]
@@ -296,6 +298,7 @@ fn run_planned<S: EventStore + ?Sized>(
     observer.planned(todo.len() as u64 + u64::from(stdin), planned_bytes);
 
     let stored_before = store.event_count()?;
+    let dictionary = evidence_dictionary(store, &todo)?;
     let cancel = AtomicBool::new(false);
     let (to_writer, from_parsers) = sync_channel::<Outcome>(8);
     // One full batch may wait while the previous one is committed: parsing never stops for a
@@ -307,7 +310,10 @@ fn run_planned<S: EventStore + ?Sized>(
         let known = &known_hashes;
         let committer = scope.spawn(move || commit_batches(writing, batches, cancel, observer));
         let shared_known = known_hashes.clone();
-        scope.spawn(move || parse_in_order(todo, shared_known, to_writer, cancel));
+        let shared_dictionary = dictionary.clone();
+        scope.spawn(move || {
+            parse_in_order(todo, shared_known, shared_dictionary, to_writer, cancel)
+        });
         let mut batcher = Batcher {
             to_committer,
             pending: Vec::new(),
@@ -322,7 +328,12 @@ fn run_planned<S: EventStore + ?Sized>(
         };
         let mut flushed = Ok(());
         if stdin {
-            flushed = batcher.take(read_stdin(), known, &mut summary, observer);
+            flushed = batcher.take(
+                read_stdin(dictionary.as_deref()),
+                known,
+                &mut summary,
+                observer,
+            );
         }
         if flushed.is_ok() {
             for outcome in from_parsers.iter() {
@@ -384,6 +395,7 @@ enum CommitError {
 fn parse_in_order(
     todo: Vec<Planned>,
     known: std::sync::Arc<HashSet<String>>,
+    dictionary: Option<Arc<Dictionary>>,
     to_writer: std::sync::mpsc::SyncSender<Outcome>,
     cancel: &AtomicBool,
 ) {
@@ -401,8 +413,9 @@ fn parse_in_order(
         }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let known = known.clone();
+        let dictionary = dictionary.clone();
         rayon::spawn(move || {
-            let _ = tx.send(read_file(&file, &known));
+            let _ = tx.send(read_file(&file, &known, dictionary.as_deref()));
         });
         in_flight.push_back(rx);
         if in_flight.len() >= window {
@@ -688,15 +701,25 @@ fn plan(
 }
 
 /// Collects a file's events, compressing each raw record right away (on the parsing thread).
-#[derive(Default)]
-struct Prepare {
+struct Prepare<'d> {
     events: Vec<PreparedEvent>,
-    evidence: EvidencePacker,
+    evidence: EvidencePacker<'d>,
     rejections: Vec<Rejection>,
     ignored: u64,
 }
 
-impl Sink for Prepare {
+impl<'d> Prepare<'d> {
+    fn new(dictionary: Option<&'d Dictionary>) -> Self {
+        Prepare {
+            events: Vec::new(),
+            evidence: EvidencePacker::new(dictionary),
+            rejections: Vec::new(),
+            ignored: 0,
+        }
+    }
+}
+
+impl Sink for Prepare<'_> {
     fn event(&mut self, e: driftlog_audit::ParsedEvent<'_>) {
         let raw = self.evidence.add(&e.raw);
         self.events.push(PreparedEvent::new(e.event, raw, &e.raw));
@@ -742,7 +765,59 @@ impl<R: Read> Hashing<R> {
     }
 }
 
-fn read_file(file: &Planned, known_hashes: &HashSet<String>) -> Outcome {
+/// The records of one file, for training the evidence dictionary; nothing if it does not
+/// read or parse (the pipeline reports that when it reads the file for real).
+fn sample(file: &Planned, samples: &mut Vec<Vec<u8>>) {
+    struct Samples<'s>(&'s mut Vec<Vec<u8>>);
+    impl Sink for Samples<'_> {
+        fn event(&mut self, e: driftlog_audit::ParsedEvent<'_>) {
+            self.0.push(e.raw.into_owned());
+        }
+        fn reject(&mut self, _: Rejection) {}
+        fn ignore(&mut self, _: &'static str) {}
+    }
+    let handle: Box<dyn std::io::Read> = match &file.remote {
+        Some(remote) => match remote.fetch(&file.key) {
+            Ok(bytes) => Box::new(std::io::Cursor::new(bytes)),
+            Err(_) => return,
+        },
+        None => match std::fs::File::open(&file.path) {
+            Ok(h) => Box::new(h),
+            Err(_) => return,
+        },
+    };
+    let _ = driftlog_audit::read(handle, &mut Samples(samples));
+}
+
+/// The dictionary this run compresses evidence with: the store's latest, or, for a store
+/// without one, one trained now on the records of the first files to read, when they hold
+/// enough of them (see `driftlog_store::evidence`). Kept in the store before any block uses it.
+fn evidence_dictionary<S: EventStore + ?Sized>(
+    store: &mut S,
+    todo: &[Planned],
+) -> Result<Option<Arc<Dictionary>>, StoreError> {
+    if let Some(d) = store.evidence_dictionary()? {
+        return Ok(Some(d));
+    }
+    let mut samples = Vec::new();
+    for file in todo.iter().take(64) {
+        sample(file, &mut samples);
+        if samples.iter().map(Vec::len).sum::<usize>() >= evidence::SAMPLE_BYTES {
+            break;
+        }
+    }
+    let Some(dictionary) = Dictionary::train(&samples, 0) else {
+        return Ok(None);
+    };
+    store.keep_evidence_dictionary(&dictionary)?;
+    Ok(Some(Arc::new(dictionary)))
+}
+
+fn read_file(
+    file: &Planned,
+    known_hashes: &HashSet<String>,
+    dictionary: Option<&Dictionary>,
+) -> Outcome {
     let failed = |error: String| Outcome::Failed {
         key: file.key.clone(),
         error,
@@ -759,7 +834,7 @@ fn read_file(file: &Planned, known_hashes: &HashSet<String>) -> Outcome {
         },
     };
     let mut reader = Hashing::new(handle);
-    let mut sink = Prepare::default();
+    let mut sink = Prepare::new(dictionary);
     let parsed = driftlog_audit::read(&mut reader, &mut sink);
     let (sha256, bytes) = match reader.finish() {
         Ok(done) => done,
@@ -800,7 +875,7 @@ fn read_file(file: &Planned, known_hashes: &HashSet<String>) -> Outcome {
     )
 }
 
-fn read_stdin() -> Outcome {
+fn read_stdin(dictionary: Option<&Dictionary>) -> Outcome {
     let mut bytes = Vec::new();
     if let Err(e) = std::io::stdin().lock().read_to_end(&mut bytes) {
         return Outcome::Failed {
@@ -810,7 +885,7 @@ fn read_stdin() -> Outcome {
         };
     }
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    let mut sink = Prepare::default();
+    let mut sink = Prepare::new(dictionary);
     if let Err(e) = driftlog_audit::read(&bytes[..], &mut sink) {
         return Outcome::Failed {
             key: "-".into(),

@@ -18,6 +18,7 @@ use crate::pool::{redact, Pool};
 use crate::service::{store_error, with_store};
 use driftlog_core::glob::Glob;
 use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
+use driftlog_store::evidence::{self, Dictionary};
 use driftlog_store::{
     in_key_order, number_blocks, BatchCommit, BatchStats, EventQuery, EventStore,
     EventWithEvidence, FileBatch, KnownFiles, PreparedEvent, StoreError, StoredEvent,
@@ -82,6 +83,8 @@ pub struct PgEventStore {
     pool: Arc<Pool>,
     /// Recently decompressed evidence blocks, by id.
     blocks: RefCell<HashMap<i64, Arc<Vec<u8>>>>,
+    /// Evidence dictionaries read so far, by id.
+    dictionaries: RefCell<HashMap<u32, Arc<Dictionary>>>,
 }
 
 impl PgEventStore {
@@ -91,7 +94,28 @@ impl PgEventStore {
         Ok(Self {
             pool,
             blocks: RefCell::default(),
+            dictionaries: RefCell::default(),
         })
+    }
+
+    /// Evidence dictionary `id`, read once per store handle.
+    fn dictionary(&self, id: u32) -> Result<Arc<Dictionary>, StoreError> {
+        if let Some(d) = self.dictionaries.borrow().get(&id) {
+            return Ok(d.clone());
+        }
+        let what = || format!("evidence dictionary {id}");
+        let row = self.with(|c| {
+            c.query_opt(
+                "SELECT bytes FROM audit_dictionaries WHERE id = $1",
+                &[&i64::from(id)],
+            )
+        })?;
+        let Some(row) = row else {
+            return Err(self.damaged(what(), "blocks name it, the store does not have it".into()));
+        };
+        let d = Arc::new(Dictionary::from_bytes(row.get(0)).map_err(|e| self.damaged(what(), e))?);
+        self.dictionaries.borrow_mut().insert(id, d.clone());
+        Ok(d)
     }
 
     fn with<T>(
@@ -137,7 +161,7 @@ impl PgEventStore {
         }
         let rows = self.with(|c| {
             c.query(
-                "SELECT id, lz4 FROM audit_blocks WHERE id = ANY($1)",
+                "SELECT id, data FROM audit_blocks WHERE id = ANY($1)",
                 &[&missing],
             )
         })?;
@@ -148,7 +172,11 @@ impl PgEventStore {
         }
         for row in rows {
             let id: i64 = row.get(0);
-            let data = lz4_flex::decompress_size_prepended(row.get(1)).map_err(|e| {
+            let blob: &[u8] = row.get(1);
+            let dictionary = evidence::dictionary_of(blob)
+                .map(|d| self.dictionary(d))
+                .transpose()?;
+            let data = evidence::decompress(blob, |_| dictionary).map_err(|e| {
                 self.damaged(
                     format!("evidence block {id}"),
                     format!("it does not decompress: {e}"),
@@ -417,7 +445,7 @@ fn write_batch(
     }
 
     {
-        let sink = tx.copy_in("COPY audit_blocks (id, lz4) FROM STDIN (FORMAT binary)")?;
+        let sink = tx.copy_in("COPY audit_blocks (id, data) FROM STDIN (FORMAT binary)")?;
         let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::BYTEA]);
         for (i, block) in blocks.iter().enumerate() {
             if block_used[i] {
@@ -706,6 +734,24 @@ impl EventStore for PgEventStore {
             tx.commit()?;
             Ok(added)
         })
+    }
+
+    fn evidence_dictionary(&self) -> Result<Option<Arc<Dictionary>>, StoreError> {
+        let latest: Option<i64> = self
+            .with(|c| c.query_one("SELECT max(id) FROM audit_dictionaries", &[]))?
+            .get(0);
+        latest.map(|id| self.dictionary(id as u32)).transpose()
+    }
+
+    fn keep_evidence_dictionary(&mut self, dictionary: &Dictionary) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO audit_dictionaries (id, bytes) VALUES ($1, $2) \
+                 ON CONFLICT (id) DO UPDATE SET bytes = EXCLUDED.bytes",
+                &[&i64::from(dictionary.id()), &dictionary.bytes()],
+            )
+        })
+        .map(drop)
     }
 
     fn address_identifiers(&self, address: &str) -> Result<Vec<String>, StoreError> {

@@ -99,6 +99,17 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO service_generation (one, value) VALUES (1, 0);
 ",
+    // 4: evidence blocks are zstd frames, most with a dictionary trained on the store's own
+    // records (`driftlog_store::evidence`); blocks written before stay lz4 and read as before.
+    // They are stored as they are: PostgreSQL's own compression finds nothing left to take.
+    "
+    ALTER TABLE audit_blocks RENAME COLUMN lz4 TO data;
+    ALTER TABLE audit_blocks ALTER COLUMN data SET STORAGE EXTERNAL;
+    CREATE TABLE audit_dictionaries (
+        id    BIGINT PRIMARY KEY,
+        bytes BYTEA NOT NULL
+    );
+",
 ];
 
 /// An arbitrary, fixed key for the migration's advisory lock.
@@ -107,7 +118,7 @@ const MIGRATION_LOCK: i64 = 0x6472_6966_746c_6f67;
 /// Migration 2: the event store and the ledger. Events keep their fields as native columns
 /// (PostgreSQL's own indexes answer the lookups: a GIN index over the names each event
 /// carries, B-trees over who and what), and their original records packed in the same
-/// lz4 evidence blocks as the SQLite store, so a record reads back byte for byte.
+/// evidence blocks as the SQLite store, so a record reads back byte for byte.
 const EVENTS_AND_LEDGER: &str = "
     CREATE TABLE audit_events (
         id              BIGINT PRIMARY KEY,

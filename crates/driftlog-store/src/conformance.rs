@@ -16,6 +16,10 @@ pub fn cases() -> Vec<(&'static str, Case)> {
             evidence_round_trips_across_blocks,
         ),
         (
+            "evidence_compressed_with_a_kept_dictionary_reads_back",
+            evidence_compressed_with_a_kept_dictionary_reads_back,
+        ),
+        (
             "a_more_complete_stage_replaces_the_stored_one",
             a_more_complete_stage_replaces_the_stored_one,
         ),
@@ -171,6 +175,74 @@ pub fn evidence_round_trips_across_blocks(store: &mut dyn EventStore) {
     for stored in found {
         let n: usize = stored.event.event_id[1..].parse().unwrap();
         assert_eq!(store.raw(stored.id).unwrap(), raws[n].as_bytes());
+    }
+}
+
+/// CloudTrail-like records that differ the way real ones do (ids, times, addresses).
+pub fn sample_records(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            format!(
+                "{{\"eventVersion\":\"1.08\",\"eventTime\":\"2024-11-04T10:{:02}:{:02}Z\",\
+                 \"eventSource\":\"ec2.amazonaws.com\",\"eventName\":\"{}\",\
+                 \"awsRegion\":\"eu-west-1\",\"sourceIPAddress\":\"10.0.{}.{}\",\
+                 \"requestParameters\":{{\"groupId\":\"sg-{:08x}\"}},\"eventID\":\"{:032x}\"}}",
+                i % 60,
+                i % 59,
+                [
+                    "RunInstances",
+                    "AuthorizeSecurityGroupIngress",
+                    "CreateTags"
+                ][i % 3],
+                i % 7,
+                i % 250,
+                i * 7919,
+                i * 104_729
+            )
+        })
+        .collect()
+}
+
+pub fn evidence_compressed_with_a_kept_dictionary_reads_back(store: &mut dyn EventStore) {
+    use crate::evidence::Dictionary;
+    assert!(store.evidence_dictionary().unwrap().is_none());
+    let raws = sample_records(1_500);
+    let trained = Dictionary::train(&raws, 0).expect("enough samples");
+    store.keep_evidence_dictionary(&trained).unwrap();
+    let latest = store.evidence_dictionary().unwrap().expect("kept");
+    assert_eq!(latest.id(), trained.id());
+    assert_eq!(latest.bytes(), trained.bytes());
+
+    let mut packer = EvidencePacker::new(Some(&latest));
+    let events = raws
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let event = k8s(&format!("d{i}"), 3, &["ns/web"]);
+            let at = packer.add(raw.as_bytes());
+            PreparedEvent::new(event, at, raw.as_bytes())
+        })
+        .collect();
+    let blocks = packer.finish();
+    let plain: usize = raws.iter().map(String::len).sum();
+    let packed: usize = blocks.iter().map(Vec::len).sum();
+    assert!(packed * 8 < plain, "{packed} bytes for {plain}");
+    assert!(blocks
+        .iter()
+        .all(|b| crate::evidence::dictionary_of(b) == Some(trained.id())));
+    let mut file = batch("/dict", Vec::new());
+    file.events = events;
+    file.blocks = blocks;
+    store.write_batch(vec![file]).unwrap();
+    for stored in store.query(&EventQuery::default()).unwrap() {
+        let n: usize = stored.event.event_id[1..].parse().unwrap();
+        assert_eq!(store.raw(stored.id).unwrap(), raws[n].as_bytes());
+    }
+    let walked = store.events_after(0, 10_000).unwrap();
+    assert_eq!(walked.len(), raws.len());
+    for (event, raw, _) in walked {
+        let n: usize = event.event.event_id[1..].parse().unwrap();
+        assert_eq!(raw, raws[n].as_bytes());
     }
 }
 

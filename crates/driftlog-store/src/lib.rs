@@ -21,6 +21,7 @@ mod addresses;
 #[doc(hidden)]
 pub mod conformance;
 mod error;
+pub mod evidence;
 mod facets;
 mod postings;
 mod prune;
@@ -31,7 +32,9 @@ mod write;
 
 pub use error::StoreError;
 
+use evidence::Dictionary;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Files already stored cleanly: by path (size, modification time in ns), and by content hash.
 pub type KnownFiles = (HashMap<String, (u64, i64)>, HashSet<String>);
@@ -70,6 +73,12 @@ pub trait EventStore: Send {
     fn events_after(&self, after: i64, limit: usize) -> Result<Vec<EventWithEvidence>, StoreError>;
     /// The original record of a stored event, as logged.
     fn raw(&self, id: i64) -> Result<Vec<u8>, StoreError>;
+
+    /// The dictionary new evidence blocks are compressed with (the latest kept), if any.
+    fn evidence_dictionary(&self) -> Result<Option<Arc<Dictionary>>, StoreError>;
+    /// Keep `dictionary`; from now on it is the latest. Kept in its own transaction, before
+    /// any block written with it: a block never names a dictionary the store lacks.
+    fn keep_evidence_dictionary(&mut self, dictionary: &Dictionary) -> Result<(), StoreError>;
 
     /// Up to `limit` ids, ascending, of events older than `before_us` with ids up to
     /// `through`: what a prune may remove next.
@@ -162,6 +171,24 @@ impl EventStore for Store {
     fn raw(&self, id: i64) -> Result<Vec<u8>, StoreError> {
         Store::raw(self, id)
     }
+    fn evidence_dictionary(&self) -> Result<Option<Arc<Dictionary>>, StoreError> {
+        let latest: Option<u32> = self
+            .conn
+            .query_row("SELECT max(id) FROM evidence_dictionaries", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| StoreError::sql(&self.path, e))?;
+        latest.map(|id| self.dictionary(id)).transpose()
+    }
+    fn keep_evidence_dictionary(&mut self, dictionary: &Dictionary) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO evidence_dictionaries (id, bytes) VALUES (?1, ?2)",
+                rusqlite::params![dictionary.id(), dictionary.bytes()],
+            )
+            .map(drop)
+            .map_err(|e| StoreError::sql(&self.path, e))
+    }
     fn prunable(&self, before_us: i64, through: i64, limit: usize) -> Result<Vec<i64>, StoreError> {
         Store::prunable(self, before_us, through, limit)
     }
@@ -197,6 +224,8 @@ pub struct Store {
     ref_names: rustc_hash::FxHashMap<String, i64>,
     /// Recently decompressed evidence blocks, by id.
     blocks: std::cell::RefCell<std::collections::HashMap<i64, std::sync::Arc<Vec<u8>>>>,
+    /// Evidence dictionaries read so far, by id.
+    dictionaries: std::cell::RefCell<HashMap<u32, std::sync::Arc<evidence::Dictionary>>>,
     /// The `strings` table by id, for readers (loaded on the first query).
     names: std::cell::RefCell<Option<std::sync::Arc<query::Names>>>,
 }
@@ -220,6 +249,7 @@ impl Store {
             strings_loaded: false,
             ref_names: Default::default(),
             blocks: Default::default(),
+            dictionaries: Default::default(),
             names: Default::default(),
         };
         store.configure()?;

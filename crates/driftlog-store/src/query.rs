@@ -696,6 +696,38 @@ impl Store {
         self.raw_at(id, at)
     }
 
+    /// Evidence dictionary `id`, read once per store handle.
+    pub(crate) fn dictionary(
+        &self,
+        id: u32,
+    ) -> Result<std::sync::Arc<crate::evidence::Dictionary>, StoreError> {
+        if let Some(d) = self.dictionaries.borrow().get(&id) {
+            return Ok(d.clone());
+        }
+        let damaged = |reason: String| StoreError::Damaged {
+            path: self.path.clone(),
+            what: format!("evidence dictionary {id}"),
+            reason,
+        };
+        let bytes: Vec<u8> = self
+            .conn
+            .query_row(
+                "SELECT bytes FROM evidence_dictionaries WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => {
+                    damaged("blocks name it, the store does not have it".into())
+                }
+                e => StoreError::sql(&self.path, e),
+            })?;
+        let d =
+            std::sync::Arc::new(crate::evidence::Dictionary::from_bytes(bytes).map_err(damaged)?);
+        self.dictionaries.borrow_mut().insert(id, d.clone());
+        Ok(d)
+    }
+
     /// The record of event `id` at `(block, offset, len)` in the evidence blocks.
     fn raw_at(
         &self,
@@ -714,14 +746,18 @@ impl Store {
             None => {
                 let blob: Vec<u8> = self
                     .conn
-                    .query_row("SELECT lz4 FROM raw_blocks WHERE id = ?1", [block], |r| {
+                    .query_row("SELECT data FROM raw_blocks WHERE id = ?1", [block], |r| {
                         r.get(0)
                     })
                     .map_err(err)?;
-                let data =
-                    std::sync::Arc::new(lz4_flex::decompress_size_prepended(&blob).map_err(
-                        |e| damaged(format!("evidence block {block} does not decompress: {e}")),
-                    )?);
+                let dictionary = crate::evidence::dictionary_of(&blob)
+                    .map(|id| self.dictionary(id))
+                    .transpose()?;
+                let data = std::sync::Arc::new(
+                    crate::evidence::decompress(&blob, |_| dictionary).map_err(|e| {
+                        damaged(format!("evidence block {block} does not decompress: {e}"))
+                    })?,
+                );
                 let mut cache = self.blocks.borrow_mut();
                 // Neighbouring records share blocks; a few dozen cover any one resource's story.
                 if cache.len() >= 64 {

@@ -42,7 +42,19 @@ const MIGRATIONS: &[Migration] = &[
         sql: V7,
         then: Some(fill_facets),
     },
+    Migration {
+        sql: V8,
+        then: Some(recompress_evidence),
+    },
 ];
+
+// 8: evidence blocks are zstd frames, most with a dictionary trained on the store's own
+// records (`crate::evidence`); the blocks of a store written before are recompressed.
+const V8: &str = "ALTER TABLE raw_blocks RENAME COLUMN lz4 TO data;
+    CREATE TABLE evidence_dictionaries (
+        id    INTEGER PRIMARY KEY,
+        bytes BLOB NOT NULL
+    );";
 
 // 5: one resource's findings across stacks (the API's timeline), one job's runs.
 const V5: &str = "CREATE INDEX service_findings_address ON service_findings (address, id);
@@ -315,6 +327,78 @@ fn fill_facets(tx: &Transaction) -> rusqlite::Result<()> {
     )
 }
 
+/// Train a dictionary on the first records of a store written before schema 8 and rewrite
+/// every evidence block with it (lz4 to zstd). The records themselves do not change, so
+/// neither do the ledger's leaves.
+fn recompress_evidence(tx: &Transaction) -> rusqlite::Result<()> {
+    use crate::evidence::{self, Compressor, Dictionary};
+    let blocks: i64 = tx.query_row("SELECT count(*) FROM raw_blocks", [], |r| r.get(0))?;
+    if blocks == 0 {
+        return Ok(());
+    }
+    // Samples: whole records of the first blocks, cut where the events say they lie.
+    let mut samples: Vec<Vec<u8>> = Vec::new();
+    let mut sampled = 0;
+    {
+        let mut places = tx.prepare(
+            "SELECT raw_block, raw_offset, raw_len FROM events ORDER BY raw_block, raw_offset",
+        )?;
+        let mut read = tx.prepare("SELECT data FROM raw_blocks WHERE id = ?1")?;
+        let mut rows = places.query([])?;
+        let mut current: Option<(i64, Vec<u8>)> = None;
+        while let Some(row) = rows.next()? {
+            let (block, offset, len): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
+            let (offset, len) = (offset as usize, len as usize);
+            if current.as_ref().is_none_or(|(b, _)| *b != block) {
+                let blob: Vec<u8> = read.query_row([block], |r| r.get(0))?;
+                // A damaged block stays as it is, for `driftlog verify` to name.
+                let data = evidence::decompress(&blob, |_| None).unwrap_or_default();
+                current = Some((block, data));
+            }
+            let data = &current.as_ref().expect("just read").1;
+            if let Some(record) = data.get(offset..offset + len) {
+                sampled += record.len();
+                samples.push(record.to_vec());
+            }
+            if sampled >= evidence::SAMPLE_BYTES {
+                break;
+            }
+        }
+    }
+    let dictionary = Dictionary::train(&samples, 0);
+    drop(samples);
+    if let Some(d) = &dictionary {
+        tx.execute(
+            "INSERT INTO evidence_dictionaries (id, bytes) VALUES (?1, ?2)",
+            rusqlite::params![d.id(), d.bytes()],
+        )?;
+    }
+    let mut compressor = Compressor::new(dictionary.as_ref());
+    let mut read =
+        tx.prepare("SELECT id, data FROM raw_blocks WHERE id > ?1 ORDER BY id LIMIT 256")?;
+    let mut write = tx.prepare("UPDATE raw_blocks SET data = ?2 WHERE id = ?1")?;
+    let mut after = 0i64;
+    loop {
+        let chunk: Vec<(i64, Vec<u8>)> = read
+            .query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some(&(last, _)) = chunk.last() else {
+            break;
+        };
+        for (id, blob) in chunk {
+            if evidence::dictionary_of(&blob).is_some() {
+                continue;
+            }
+            let Ok(data) = evidence::decompress(&blob, |_| None) else {
+                continue;
+            };
+            write.execute(rusqlite::params![id, compressor.compress(&data)])?;
+        }
+        after = last;
+    }
+    Ok(())
+}
+
 /// Group the rows of `select` (key, time, event; ordered by key) into posting lists.
 fn fill(tx: &Transaction, select: &str, insert: &str) -> rusqlite::Result<()> {
     let mut rows = tx.prepare(select)?;
@@ -357,6 +441,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Unplaced> {
             known: CURRENT,
         });
     }
+    let mut rewrote_evidence = false;
     for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // Another process may have migrated between our read and our lock.
@@ -370,6 +455,12 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Unplaced> {
         }
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
         tx.commit()?;
+        rewrote_evidence |= step.sql == V8 && found > 0;
+    }
+    if rewrote_evidence {
+        // The recompressed blocks left most of the old ones' pages free: give them back to
+        // the file system once, now, rather than keep a store twice its size.
+        conn.execute_batch("VACUUM")?;
     }
     Ok(())
 }
@@ -392,7 +483,7 @@ mod tests {
                     (1, 'aws'), (2, 'RunInstances'), (3, 'success'), (4, 'cli'), (5, 'a rule'),
                     (6, 'arn:aws:iam::1:user/ana'), (7, 'arn:aws:sts::1:assumed-role/ci/x'),
                     (8, 'arn:aws:iam::1:role/ci'), (9, 'TerminateInstances');
-                 INSERT INTO raw_blocks (id, lz4) VALUES (1, x'00');
+                 INSERT INTO raw_blocks (id, lz4) VALUES (1, x'00000000');
                  INSERT INTO events (id, source, event_id, time_us, action, outcome,
                     actor_kind, actor_rule, resources, completeness, raw_block, raw_offset, raw_len)
                  VALUES (1, 1, 'e1', 100, 2, 3, 4, 5, '[\"i-1\"]', 0, 1, 0, 0),
@@ -477,6 +568,7 @@ mod tests {
             let mut store = Store::open(&path).unwrap();
             crate::conformance::write_filter_matrix(&mut store);
         }
+        as_schema_7(&path);
         {
             let conn = Connection::open(&path).unwrap();
             conn.execute_batch(
@@ -492,5 +584,119 @@ mod tests {
             .unwrap();
         assert!(lists >= 8, "one list per facet value at least: {lists}");
         crate::conformance::check_filter_matrix(&store);
+    }
+
+    /// Turn a store written now into one as the release before schema 8 wrote it: lz4
+    /// evidence blocks in a column named for it, no dictionaries.
+    fn as_schema_7(path: &std::path::Path) {
+        let conn = Connection::open(path).unwrap();
+        let blocks: Vec<(i64, Vec<u8>)> = conn
+            .prepare("SELECT id, data FROM raw_blocks")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let store = Store::open(path).unwrap();
+        for (id, blob) in blocks {
+            let dictionary =
+                crate::evidence::dictionary_of(&blob).map(|d| store.dictionary(d).unwrap());
+            let data = crate::evidence::decompress(&blob, |_| dictionary).unwrap();
+            conn.execute(
+                "UPDATE raw_blocks SET data = ?2 WHERE id = ?1",
+                rusqlite::params![id, lz4_flex::compress_prepend_size(&data)],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "ALTER TABLE raw_blocks RENAME COLUMN data TO lz4; \
+             DROP TABLE evidence_dictionaries; PRAGMA user_version = 7;",
+        )
+        .unwrap();
+    }
+
+    /// Every lookup a store answers, as text: compared before and after a migration.
+    fn every_answer(store: &Store) -> Vec<String> {
+        let mut out = Vec::new();
+        for (event, raw, leaf) in store.events_after(0, usize::MAX).unwrap() {
+            out.push(format!(
+                "{} {:?} {} {:?}",
+                event.id,
+                event.event,
+                String::from_utf8_lossy(&raw),
+                leaf
+            ));
+        }
+        for q in [
+            EventQuery::default(),
+            EventQuery {
+                resource: Some("ns/web".into()),
+                ..EventQuery::default()
+            },
+            EventQuery {
+                principal: Some("jane".into()),
+                limit: Some(20),
+                ..EventQuery::default()
+            },
+        ] {
+            let ids: Vec<i64> = store.query(&q).unwrap().iter().map(|e| e.id).collect();
+            out.push(format!("{q:?} {ids:?}"));
+        }
+        out
+    }
+
+    /// A store the release before schema 8 wrote (lz4 evidence) is recompressed on open:
+    /// a dictionary trained on its records, every block a zstd frame that names it, the file
+    /// smaller, and every lookup and record what it was.
+    #[test]
+    fn a_schema_7_store_gets_its_evidence_recompressed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let raws = crate::conformance::sample_records(3_000);
+        {
+            let mut store = Store::open(&path).unwrap();
+            for (b, chunk) in raws.chunks(500).enumerate() {
+                let events = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, raw)| {
+                        let e = crate::conformance::k8s(&format!("e{b}-{i}"), 3, &["ns/web"]);
+                        (e, raw.clone())
+                    })
+                    .collect();
+                store
+                    .write_batch(vec![crate::conformance::batch(&format!("/f{b}"), events)])
+                    .unwrap();
+            }
+        }
+        let before = every_answer(&Store::open(&path).unwrap());
+        as_schema_7(&path);
+        let lz4_bytes = std::fs::metadata(&path).unwrap().len();
+
+        let store = Store::open(&path).unwrap();
+        assert_eq!(every_answer(&store), before);
+        assert!(store.check().unwrap().is_empty());
+        let dictionary = crate::EventStore::evidence_dictionary(&store)
+            .unwrap()
+            .expect("trained")
+            .id();
+        let named: Vec<Option<u32>> = store
+            .conn
+            .prepare("SELECT data FROM raw_blocks")
+            .unwrap()
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))
+            .unwrap()
+            .map(|b| crate::evidence::dictionary_of(&b.unwrap()))
+            .collect();
+        assert!(!named.is_empty());
+        assert!(named.iter().all(|d| *d == Some(dictionary)), "{named:?}");
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, CURRENT);
+        drop(store);
+        let zstd_bytes = std::fs::metadata(&path).unwrap().len();
+        assert!(zstd_bytes < lz4_bytes, "{zstd_bytes} < {lz4_bytes}");
     }
 }

@@ -1,6 +1,7 @@
 //! Writing batches of files: one transaction each, so a batch is in the store whole or not at
 //! all, together with the record of the files it came from.
 
+use crate::evidence::{Compressor, Dictionary};
 use crate::{postings, Store, StoreError};
 use driftlog_core::{AuditEvent, Outcome};
 use rusqlite::{params, OptionalExtension, ToSql};
@@ -45,15 +46,34 @@ pub struct RawRef {
     pub len: u32,
 }
 
-/// Packs raw records into compressed blocks, on the parsing threads, so the single writer
-/// only writes.
-#[derive(Debug, Default)]
-pub struct EvidencePacker {
+/// Packs raw records into compressed blocks (see `crate::evidence`), on the parsing threads,
+/// so the single writer only writes.
+pub struct EvidencePacker<'d> {
     sealed: Vec<Vec<u8>>,
     open: Vec<u8>,
+    dictionary: Option<&'d Dictionary>,
+    /// Made at the first sealed block: a file without records costs no zstd context.
+    compressor: Option<Compressor<'d>>,
 }
 
-/// Records are appended to a block until it reaches this size (lz4's window is 64 KiB).
+impl std::fmt::Debug for EvidencePacker<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvidencePacker")
+            .field("sealed", &self.sealed.len())
+            .field("open", &self.open.len())
+            .field("dictionary", &self.dictionary.map(Dictionary::id))
+            .finish()
+    }
+}
+
+impl Default for EvidencePacker<'static> {
+    fn default() -> Self {
+        EvidencePacker::new(None)
+    }
+}
+
+/// Records are appended to a block until it reaches this size: large enough that a block
+/// compresses well, small enough that reading one record decompresses little.
 const BLOCK_BYTES: usize = 128 * 1024;
 
 thread_local! {
@@ -62,7 +82,17 @@ thread_local! {
     static OPEN_BLOCK: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
-impl EvidencePacker {
+impl<'d> EvidencePacker<'d> {
+    /// A packer that compresses with `dictionary` (the store's latest), or without one.
+    pub fn new(dictionary: Option<&'d Dictionary>) -> Self {
+        EvidencePacker {
+            sealed: Vec::new(),
+            open: Vec::new(),
+            dictionary,
+            compressor: None,
+        }
+    }
+
     pub fn add(&mut self, raw: &[u8]) -> RawRef {
         if self.open.capacity() == 0 {
             self.open = OPEN_BLOCK.take();
@@ -82,7 +112,11 @@ impl EvidencePacker {
     }
 
     fn seal(&mut self) {
-        let block = lz4_flex::compress_prepend_size(&self.open);
+        let dictionary = self.dictionary;
+        let block = self
+            .compressor
+            .get_or_insert_with(|| Compressor::new(dictionary))
+            .compress(&self.open);
         self.sealed.push(block);
         self.open.clear();
     }
@@ -429,7 +463,7 @@ impl Store {
                 }
             }
             let mut insert_block = tx
-                .prepare_cached("INSERT INTO raw_blocks (id, lz4) VALUES (?1, ?2)")
+                .prepare_cached("INSERT INTO raw_blocks (id, data) VALUES (?1, ?2)")
                 .map_err(sql)?;
             for (i, block) in blocks.iter().enumerate() {
                 if block_used[i] {
