@@ -21,6 +21,7 @@ mod addresses;
 #[doc(hidden)]
 pub mod conformance;
 mod error;
+mod event_ids;
 pub mod evidence;
 mod facets;
 mod postings;

@@ -798,7 +798,9 @@ fn read_row(r: &Row) -> rusqlite::Result<RawRow> {
     }
     Ok(RawRow {
         id: r.get(0)?,
-        event_id: r.get(1)?,
+        event_id: crate::event_ids::decode(r.get_ref(1)?).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Blob, e.into())
+        })?,
         time_us: r.get(2)?,
         read_only: r.get(3)?,
         error_message: r.get(4)?,

@@ -46,7 +46,37 @@ const MIGRATIONS: &[Migration] = &[
         sql: V8,
         then: Some(recompress_evidence),
     },
+    Migration {
+        sql: "",
+        then: Some(compact_event_ids),
+    },
 ];
+
+/// 9: event ids that are canonical UUIDs are stored as their 16 bytes (`crate::event_ids`).
+fn compact_event_ids(tx: &Transaction) -> rusqlite::Result<()> {
+    use crate::event_ids::{encode, StoredId};
+    let mut read = tx.prepare(
+        "SELECT id, event_id FROM events WHERE id > ?1 AND typeof(event_id) = 'text' \
+         ORDER BY id LIMIT 4096",
+    )?;
+    let mut write = tx.prepare("UPDATE events SET event_id = ?2 WHERE id = ?1")?;
+    let mut after = 0i64;
+    loop {
+        let chunk: Vec<(i64, String)> = read
+            .query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some((last, _)) = chunk.last() else {
+            break;
+        };
+        after = *last;
+        for (id, text) in &chunk {
+            if let uuid @ StoredId::Uuid(_) = encode(text) {
+                write.execute(rusqlite::params![id, uuid])?;
+            }
+        }
+    }
+    Ok(())
+}
 
 // 8: evidence blocks are zstd frames, most with a dictionary trained on the store's own
 // records (`crate::evidence`); the blocks of a store written before are recompressed.
@@ -441,7 +471,8 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Unplaced> {
             known: CURRENT,
         });
     }
-    let mut rewrote_evidence = false;
+    // Migrations 8 and 9 rewrite what a store holds in a more compact form.
+    let mut rewrote = false;
     for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // Another process may have migrated between our read and our lock.
@@ -455,11 +486,11 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Unplaced> {
         }
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
         tx.commit()?;
-        rewrote_evidence |= step.sql == V8 && found > 0;
+        rewrote |= i >= 7 && found > 0;
     }
-    if rewrote_evidence {
-        // The recompressed blocks left most of the old ones' pages free: give them back to
-        // the file system once, now, rather than keep a store twice its size.
+    if rewrote {
+        // Recompressed blocks and shorter ids left many pages free: give them back to the
+        // file system once, now, rather than keep a store twice its size.
         conn.execute_batch("VACUUM")?;
     }
     Ok(())
@@ -587,7 +618,7 @@ mod tests {
     }
 
     /// Turn a store written now into one as the release before schema 8 wrote it: lz4
-    /// evidence blocks in a column named for it, no dictionaries.
+    /// evidence blocks in a column named for it, no dictionaries, event ids as text.
     fn as_schema_7(path: &std::path::Path) {
         let conn = Connection::open(path).unwrap();
         let blocks: Vec<(i64, Vec<u8>)> = conn
@@ -598,6 +629,13 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         let store = Store::open(path).unwrap();
+        for (event, _, _) in store.events_after(0, usize::MAX).unwrap() {
+            conn.execute(
+                "UPDATE events SET event_id = ?2 WHERE id = ?1",
+                rusqlite::params![event.id, event.event.event_id],
+            )
+            .unwrap();
+        }
         for (id, blob) in blocks {
             let dictionary =
                 crate::evidence::dictionary_of(&blob).map(|d| store.dictionary(d).unwrap());
@@ -645,11 +683,11 @@ mod tests {
         out
     }
 
-    /// A store the release before schema 8 wrote (lz4 evidence) is recompressed on open:
-    /// a dictionary trained on its records, every block a zstd frame that names it, the file
-    /// smaller, and every lookup and record what it was.
+    /// A store the release before schema 8 wrote (lz4 evidence, ids as text) is compacted on
+    /// open: a dictionary trained on its records, every block a zstd frame that names it,
+    /// UUIDs in 16 bytes, the file smaller, and every lookup and record what it was.
     #[test]
-    fn a_schema_7_store_gets_its_evidence_recompressed_on_open() {
+    fn a_schema_7_store_is_compacted_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.db");
         let raws = crate::conformance::sample_records(3_000);
@@ -660,7 +698,8 @@ mod tests {
                     .iter()
                     .enumerate()
                     .map(|(i, raw)| {
-                        let e = crate::conformance::k8s(&format!("e{b}-{i}"), 3, &["ns/web"]);
+                        let id = format!("{:08x}-0000-4000-8000-{i:012x}", b);
+                        let e = crate::conformance::k8s(&id, 3, &["ns/web"]);
                         (e, raw.clone())
                     })
                     .collect();
@@ -690,6 +729,15 @@ mod tests {
             .collect();
         assert!(!named.is_empty());
         assert!(named.iter().all(|d| *d == Some(dictionary)), "{named:?}");
+        let uuids: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM events WHERE typeof(event_id) = 'blob'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(uuids, 3_000, "every UUID in 16 bytes");
         let version: i64 = store
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))

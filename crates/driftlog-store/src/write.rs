@@ -378,10 +378,11 @@ impl Store {
                 let issuer = pr.issuer.as_deref().map(&mut intern).transpose()?;
                 let source = intern(e.source.as_str())?;
                 let leaf = &p.leaf[..];
+                let event_id = crate::event_ids::encode(&e.event_id);
                 let values: [&dyn ToSql; 29] = [
                     &next_id,
                     &source,
-                    &e.event_id,
+                    &event_id,
                     &e.time_us,
                     &e.account.as_deref().map(&mut intern).transpose()?,
                     &e.region.as_deref().map(&mut intern).transpose()?,
@@ -419,7 +420,7 @@ impl Store {
                     // Logged in stages: a copy this replaces was committed to by an earlier
                     // ledger entry, whose leaf must stay known.
                     previous = stored_copy
-                        .query_row(params![e.time_us, source, e.event_id], |r| {
+                        .query_row(params![e.time_us, source, event_id], |r| {
                             Ok((r.get(0)?, r.get(1)?))
                         })
                         .optional()

@@ -1,0 +1,111 @@
+//! Event ids as stored. CloudTrail, Kubernetes and Azure identify events by UUIDs: 36
+//! characters of text, written twice per event (the row and the identity index). A UUID in
+//! its canonical spelling (lower-case, hyphenated) is stored as its 16 bytes instead; any
+//! other id stays text, so every id reads back exactly as it was logged.
+
+use rusqlite::types::{FromSqlError, ToSql, ToSqlOutput, ValueRef};
+
+/// An event id in its stored form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoredId<'a> {
+    Uuid([u8; 16]),
+    Text(&'a str),
+}
+
+/// Where the hyphens of a canonical UUID are.
+const HYPHENS: [usize; 4] = [8, 13, 18, 23];
+
+pub(crate) fn encode(id: &str) -> StoredId<'_> {
+    let b = id.as_bytes();
+    if b.len() != 36 || HYPHENS.iter().any(|&i| b[i] != b'-') {
+        return StoredId::Text(id);
+    }
+    let mut out = [0u8; 16];
+    let mut digits = b.iter().enumerate().filter(|(i, _)| !HYPHENS.contains(i));
+    for byte in &mut out {
+        let (Some((_, &hi)), Some((_, &lo))) = (digits.next(), digits.next()) else {
+            return StoredId::Text(id);
+        };
+        match (nibble(hi), nibble(lo)) {
+            (Some(hi), Some(lo)) => *byte = hi << 4 | lo,
+            _ => return StoredId::Text(id),
+        }
+    }
+    StoredId::Uuid(out)
+}
+
+/// A lower-case hex digit (upper-case ones would not read back as written).
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+pub(crate) fn decode(value: ValueRef<'_>) -> Result<String, FromSqlError> {
+    match value {
+        ValueRef::Text(t) => {
+            String::from_utf8(t.to_vec()).map_err(|e| FromSqlError::Other(e.into()))
+        }
+        ValueRef::Blob(b) if b.len() == 16 => {
+            let hex = hex::encode(b);
+            Ok(format!(
+                "{}-{}-{}-{}-{}",
+                &hex[..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..]
+            ))
+        }
+        _ => Err(FromSqlError::InvalidType),
+    }
+}
+
+impl ToSql for StoredId<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            StoredId::Uuid(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
+            StoredId::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn round_trip(id: &str) -> String {
+        match encode(id) {
+            StoredId::Uuid(b) => decode(ValueRef::Blob(&b)).unwrap(),
+            StoredId::Text(t) => decode(ValueRef::Text(t.as_bytes())).unwrap(),
+        }
+    }
+
+    #[test]
+    fn canonical_uuids_take_16_bytes_and_everything_else_stays_text() {
+        let uuid = "3038ebd2-c98a-4c65-9b6e-e22506292313";
+        assert!(matches!(encode(uuid), StoredId::Uuid(_)));
+        assert_eq!(round_trip(uuid), uuid);
+        for other in [
+            "3038EBD2-C98A-4C65-9B6E-E22506292313",
+            "3038ebd2c98a4c659b6ee22506292313",
+            "3038ebd2-c98a-4c65-9b6e-e2250629231g",
+            "-1a2b3c4d5e6f",
+            "",
+            "insert-id-of-gcp",
+        ] {
+            assert_eq!(encode(other), StoredId::Text(other));
+            assert_eq!(round_trip(other), other);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_id_reads_back_as_written(id in "\\PC{0,40}|[0-9a-f-]{36}") {
+            prop_assert_eq!(round_trip(&id), id);
+        }
+    }
+}
