@@ -765,28 +765,37 @@ impl<R: Read> Hashing<R> {
     }
 }
 
+/// Open a planned file: fetched whole from its remote, or from disk.
+fn open(file: &Planned) -> Result<Box<dyn std::io::Read>, String> {
+    match &file.remote {
+        Some(remote) => remote
+            .fetch(&file.key)
+            .map(|bytes| Box::new(std::io::Cursor::new(bytes)) as Box<dyn std::io::Read>)
+            .map_err(|e| format!("cannot fetch: {e}")),
+        None => std::fs::File::open(&file.path)
+            .map(|h| Box::new(h) as Box<dyn std::io::Read>)
+            .map_err(|e| format!("cannot read: {e}")),
+    }
+}
+
 /// The records of one file, for training the evidence dictionary; nothing if it does not
 /// read or parse (the pipeline reports that when it reads the file for real).
-fn sample(file: &Planned, samples: &mut Vec<Vec<u8>>) {
-    struct Samples<'s>(&'s mut Vec<Vec<u8>>);
+fn sample(file: &Planned, samples: &mut Vec<Vec<u8>>) -> usize {
+    struct Samples<'s>(&'s mut Vec<Vec<u8>>, usize);
     impl Sink for Samples<'_> {
         fn event(&mut self, e: driftlog_audit::ParsedEvent<'_>) {
+            self.1 += e.raw.len();
             self.0.push(e.raw.into_owned());
         }
         fn reject(&mut self, _: Rejection) {}
         fn ignore(&mut self, _: &'static str) {}
     }
-    let handle: Box<dyn std::io::Read> = match &file.remote {
-        Some(remote) => match remote.fetch(&file.key) {
-            Ok(bytes) => Box::new(std::io::Cursor::new(bytes)),
-            Err(_) => return,
-        },
-        None => match std::fs::File::open(&file.path) {
-            Ok(h) => Box::new(h),
-            Err(_) => return,
-        },
+    let Ok(handle) = open(file) else {
+        return 0;
     };
-    let _ = driftlog_audit::read(handle, &mut Samples(samples));
+    let mut sink = Samples(samples, 0);
+    let _ = driftlog_audit::read(handle, &mut sink);
+    sink.1
 }
 
 /// The dictionary this run compresses evidence with: the store's latest, or, for a store
@@ -799,10 +808,16 @@ fn evidence_dictionary<S: EventStore + ?Sized>(
     if let Some(d) = store.evidence_dictionary()? {
         return Ok(Some(d));
     }
+    // A run this small cannot hold enough records (even gzip'd CloudTrail is 100+ bytes a
+    // record): it is not read twice for nothing, and a later, larger run trains.
+    if todo.iter().map(|p| p.size).sum::<u64>() < evidence::MIN_SAMPLES as u64 * 100 {
+        return Ok(None);
+    }
     let mut samples = Vec::new();
+    let mut sampled = 0;
     for file in todo.iter().take(64) {
-        sample(file, &mut samples);
-        if samples.iter().map(Vec::len).sum::<usize>() >= evidence::SAMPLE_BYTES {
+        sampled += sample(file, &mut samples);
+        if sampled >= evidence::SAMPLE_BYTES {
             break;
         }
     }
@@ -823,15 +838,9 @@ fn read_file(
         error,
         bytes: file.size,
     };
-    let handle: Box<dyn std::io::Read> = match &file.remote {
-        Some(remote) => match remote.fetch(&file.key) {
-            Ok(bytes) => Box::new(std::io::Cursor::new(bytes)),
-            Err(e) => return failed(format!("cannot fetch: {e}")),
-        },
-        None => match std::fs::File::open(&file.path) {
-            Ok(h) => Box::new(h),
-            Err(e) => return failed(format!("cannot read: {e}")),
-        },
+    let handle = match open(file) {
+        Ok(h) => h,
+        Err(e) => return failed(e),
     };
     let mut reader = Hashing::new(handle);
     let mut sink = Prepare::new(dictionary);

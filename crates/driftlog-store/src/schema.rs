@@ -11,44 +11,56 @@ use rusqlite::{Connection, Transaction};
 struct Migration {
     sql: &'static str,
     then: Option<fn(&Transaction) -> rusqlite::Result<()>>,
+    /// It rewrites what an existing store holds more compactly: the freed pages go back to
+    /// the file system afterwards.
+    compacts: bool,
 }
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
         sql: V1,
         then: None,
+        compacts: false,
     },
     Migration {
         sql: V2,
         then: Some(fill_postings),
+        compacts: false,
     },
     Migration {
         sql: V3,
         then: Some(name_the_store),
+        compacts: false,
     },
     Migration {
         sql: V4,
         then: None,
+        compacts: false,
     },
     Migration {
         sql: V5,
         then: None,
+        compacts: false,
     },
     Migration {
         sql: V6,
         then: None,
+        compacts: false,
     },
     Migration {
         sql: V7,
         then: Some(fill_facets),
+        compacts: false,
     },
     Migration {
         sql: V8,
         then: Some(recompress_evidence),
+        compacts: true,
     },
     Migration {
         sql: "",
         then: Some(compact_event_ids),
+        compacts: true,
     },
 ];
 
@@ -471,8 +483,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Unplaced> {
             known: CURRENT,
         });
     }
-    // Migrations 8 and 9 rewrite what a store holds in a more compact form.
-    let mut rewrote = false;
+    let mut compacted = false;
     for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // Another process may have migrated between our read and our lock.
@@ -486,9 +497,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), Unplaced> {
         }
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
         tx.commit()?;
-        rewrote |= i >= 7 && found > 0;
+        compacted |= step.compacts && found > 0;
     }
-    if rewrote {
+    if compacted {
         // Recompressed blocks and shorter ids left many pages free: give them back to the
         // file system once, now, rather than keep a store twice its size.
         conn.execute_batch("VACUUM")?;
