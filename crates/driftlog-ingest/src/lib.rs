@@ -145,7 +145,8 @@ impl Summary {
 /// skips those already stored, and fetches the rest on the parser threads.
 pub trait Remote: Send + Sync {
     /// The objects about to be read, in the order they will be read (those already stored
-    /// left out): a source may start fetching them ahead.
+    /// or refused, and those already fetched for the evidence dictionary's samples, left out):
+    /// a source may start fetching them ahead. Each is then fetched exactly once.
     fn will_fetch(&self, _locations: &[String]) {}
     /// The object's bytes, as stored (gzip included).
     fn fetch(&self, location: &str) -> Result<Vec<u8>, String>;
@@ -176,6 +177,9 @@ struct Planned {
     path: PathBuf,
     /// Fetched from here instead of read from `path`.
     remote: Option<std::sync::Arc<dyn Remote>>,
+    /// A remote object's bytes, already fetched for the evidence dictionary's samples: never
+    /// fetched twice.
+    fetched: Option<Vec<u8>>,
     /// Named on the command line (always read) rather than found by walking a directory.
     named: bool,
     key: String,
@@ -253,13 +257,13 @@ pub fn ingest_remote<S: EventStore + ?Sized>(
         todo.push(Planned {
             path: PathBuf::from(&f.location),
             remote: Some(remote.clone()),
+            fetched: None,
             named: false,
             key: f.location,
             size: f.size,
             mtime_ns: stamp,
         });
     }
-    remote.will_fetch(&todo.iter().map(|p| p.key.clone()).collect::<Vec<_>>());
     run_planned(store, todo, false, summary, known_hashes, options, observer)
 }
 
@@ -272,7 +276,7 @@ fn run_planned<S: EventStore + ?Sized>(
     options: &Options,
     observer: &dyn Observer,
 ) -> Result<Summary, StoreError> {
-    let todo = match &options.digests {
+    let mut todo = match &options.digests {
         None => todo,
         Some(gate) => todo
             .into_iter()
@@ -298,7 +302,16 @@ fn run_planned<S: EventStore + ?Sized>(
     observer.planned(todo.len() as u64 + u64::from(stdin), planned_bytes);
 
     let stored_before = store.event_count()?;
-    let dictionary = evidence_dictionary(store, &todo)?;
+    let dictionary = evidence_dictionary(store, &mut todo)?;
+    // Only now: the objects fetched for the samples above are read from memory.
+    if let Some(remote) = todo.iter().find_map(|p| p.remote.clone()) {
+        let ahead: Vec<String> = todo
+            .iter()
+            .filter(|p| p.fetched.is_none())
+            .map(|p| p.key.clone())
+            .collect();
+        remote.will_fetch(&ahead);
+    }
     let cancel = AtomicBool::new(false);
     let (to_writer, from_parsers) = sync_channel::<Outcome>(8);
     // One full batch may wait while the previous one is committed: parsing never stops for a
@@ -671,6 +684,7 @@ fn plan(
         todo.push(Planned {
             path: path.to_path_buf(),
             remote: None,
+            fetched: None,
             named,
             key,
             size: meta.len(),
@@ -765,8 +779,11 @@ impl<R: Read> Hashing<R> {
     }
 }
 
-/// Open a planned file: fetched whole from its remote, or from disk.
+/// Open a planned file: fetched whole from its remote (or already), or from disk.
 fn open(file: &Planned) -> Result<Box<dyn std::io::Read>, String> {
+    if let Some(bytes) = &file.fetched {
+        return Ok(Box::new(std::io::Cursor::new(bytes.clone())));
+    }
     match &file.remote {
         Some(remote) => remote
             .fetch(&file.key)
@@ -779,8 +796,9 @@ fn open(file: &Planned) -> Result<Box<dyn std::io::Read>, String> {
 }
 
 /// The records of one file, for training the evidence dictionary; nothing if it does not
-/// read or parse (the pipeline reports that when it reads the file for real).
-fn sample(file: &Planned, samples: &mut Vec<Vec<u8>>) -> usize {
+/// read or parse (the pipeline reports that when it reads the file for real). A remote
+/// object's bytes are kept for the pipeline.
+fn sample(file: &mut Planned, samples: &mut Vec<Vec<u8>>) -> usize {
     struct Samples<'s>(&'s mut Vec<Vec<u8>>, usize);
     impl Sink for Samples<'_> {
         fn event(&mut self, e: driftlog_audit::ParsedEvent<'_>) {
@@ -789,6 +807,12 @@ fn sample(file: &Planned, samples: &mut Vec<Vec<u8>>) -> usize {
         }
         fn reject(&mut self, _: Rejection) {}
         fn ignore(&mut self, _: &'static str) {}
+    }
+    if let Some(remote) = &file.remote {
+        match remote.fetch(&file.key) {
+            Ok(bytes) => file.fetched = Some(bytes),
+            Err(_) => return 0,
+        }
     }
     let Ok(handle) = open(file) else {
         return 0;
@@ -803,7 +827,7 @@ fn sample(file: &Planned, samples: &mut Vec<Vec<u8>>) -> usize {
 /// enough of them (see `driftlog_store::evidence`). Kept in the store before any block uses it.
 fn evidence_dictionary<S: EventStore + ?Sized>(
     store: &mut S,
-    todo: &[Planned],
+    todo: &mut [Planned],
 ) -> Result<Option<Arc<Dictionary>>, StoreError> {
     if let Some(d) = store.evidence_dictionary()? {
         return Ok(Some(d));
@@ -815,7 +839,7 @@ fn evidence_dictionary<S: EventStore + ?Sized>(
     }
     let mut samples = Vec::new();
     let mut sampled = 0;
-    for file in todo.iter().take(64) {
+    for file in todo.iter_mut().take(64) {
         sampled += sample(file, &mut samples);
         if sampled >= evidence::SAMPLE_BYTES {
             break;
