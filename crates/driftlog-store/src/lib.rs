@@ -27,6 +27,7 @@ mod facets;
 mod postings;
 mod prune;
 mod query;
+mod resource_lists;
 mod schema;
 pub mod service;
 mod write;
@@ -229,6 +230,8 @@ pub struct Store {
     dictionaries: std::cell::RefCell<HashMap<u32, std::sync::Arc<evidence::Dictionary>>>,
     /// The `strings` table by id, for readers (loaded on the first query).
     names: std::cell::RefCell<Option<std::sync::Arc<query::Names>>>,
+    /// Names of the resources of events read so far, by id in `ref_names` (bounded).
+    ref_texts: std::cell::RefCell<query::RefTexts>,
 }
 
 impl Store {
@@ -252,6 +255,7 @@ impl Store {
             blocks: Default::default(),
             dictionaries: Default::default(),
             names: Default::default(),
+            ref_texts: Default::default(),
         };
         store.configure()?;
         schema::migrate(&mut store.conn).map_err(|e| e.at(path))?;

@@ -2,6 +2,7 @@
 //! filters start from their posting lists (see `postings`), time ranges from the identity
 //! index; the other filters are SQL clauses on those candidates.
 
+use crate::resource_lists::StoredResources;
 use crate::{postings, Store, StoreError};
 use driftlog_core::glob::Glob;
 use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
@@ -429,7 +430,55 @@ impl Store {
             // Strings added since the names were loaded (by this process's own ingest).
             names = self.names(true)?;
         }
-        Ok(rows.into_iter().map(|r| r.resolve(&names)).collect())
+        let ids: Vec<i64> = rows
+            .iter()
+            .flat_map(|r| match &r.resources {
+                StoredResources::Ids(ids) => ids.as_slice(),
+                StoredResources::Names(_) => &[],
+            })
+            .copied()
+            .collect();
+        self.load_ref_names(ids)?;
+        let texts = self.ref_texts.borrow();
+        Ok(rows.into_iter().map(|r| r.resolve(&names, &texts)).collect())
+    }
+
+    /// Make sure the names of resource ids `ids` are in the cache (`Store::ref_texts`),
+    /// reading those that are not in a few statements.
+    fn load_ref_names(&self, mut ids: Vec<i64>) -> Result<(), StoreError> {
+        {
+            let texts = self.ref_texts.borrow();
+            ids.retain(|id| !texts.contains_key(id));
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let err = |e| StoreError::sql(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, text FROM ref_names WHERE id IN rarray(?1)")
+            .map_err(err)?;
+        let mut texts = self.ref_texts.borrow_mut();
+        // Bounded: a listing of every event names every resource once.
+        if texts.len() + ids.len() > 1 << 18 {
+            texts.clear();
+        }
+        for chunk in ids.chunks(8192) {
+            let bound: rusqlite::vtab::array::Array =
+                std::rc::Rc::new(chunk.iter().map(|&id| Value::Integer(id)).collect());
+            let rows = stmt
+                .query_map([bound], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(err)?;
+            for row in rows {
+                let (id, text) = row.map_err(err)?;
+                texts.insert(id, text.into());
+            }
+        }
+        Ok(())
     }
 
     /// Without candidates from posting lists: one statement (a time range reads the identity
@@ -786,7 +835,7 @@ struct RawRow {
     on_behalf_of: Option<String>,
     mfa: Option<bool>,
     source_ip: Option<String>,
-    resources: String,
+    resources: StoredResources,
     completeness: u8,
     interned: [Option<i64>; INTERNED.len()],
 }
@@ -809,7 +858,10 @@ fn read_row(r: &Row) -> rusqlite::Result<RawRow> {
         on_behalf_of: r.get(7)?,
         mfa: r.get(8)?,
         source_ip: r.get(9)?,
-        resources: r.get(10)?,
+        // A damaged list reads as none: the event's leaf then no longer matches what the
+        // ledger committed to, and `driftlog verify` names it.
+        resources: crate::resource_lists::decode(r.get_ref(10)?)
+            .unwrap_or(StoredResources::Names(Vec::new())),
         completeness: r.get(11)?,
         interned,
     })
@@ -823,7 +875,16 @@ impl RawRow {
             .all(|id| names.contains_key(id))
     }
 
-    fn resolve(self, names: &Names) -> StoredEvent {
+    /// The event, its strings from `names` and its resources' names from `refs`.
+    fn resolve(self, names: &Names, refs: &RefTexts) -> StoredEvent {
+        let resources = match self.resources {
+            StoredResources::Names(listed) => listed,
+            // A name the store lost is left out, as a damaged list is (`read_row`).
+            StoredResources::Ids(ref ids) => ids
+                .iter()
+                .filter_map(|id| refs.get(id).map(|t| t.to_string()))
+                .collect(),
+        };
         let text = |name: &str| {
             let i = INTERNED.iter().position(|c| *c == name).unwrap_or(0);
             self.interned[i].and_then(|id| names.get(&id).cloned())
@@ -862,7 +923,7 @@ impl RawRow {
                 },
                 source_ip: self.source_ip,
                 user_agent: text("user_agent"),
-                resources: serde_json::from_str(&self.resources).unwrap_or_default(),
+                resources,
                 completeness: self.completeness,
             },
         }
@@ -871,6 +932,9 @@ impl RawRow {
 
 /// The `strings` table by id.
 pub(crate) type Names = std::collections::HashMap<i64, String>;
+
+/// Names of resources by their id in `ref_names`, as far as read.
+pub(crate) type RefTexts = rustc_hash::FxHashMap<i64, std::sync::Arc<str>>;
 
 impl Store {
     /// The `strings` table in memory (small: distinct principals, agents, actions…), loaded

@@ -62,7 +62,62 @@ const MIGRATIONS: &[Migration] = &[
         then: Some(compact_event_ids),
         compacts: true,
     },
+    Migration {
+        sql: "",
+        then: Some(compact_resource_lists),
+        compacts: true,
+    },
 ];
+
+/// 10: an event's resources are the ids of their names in `ref_names`, not a JSON array of
+/// the names (`crate::resource_lists`).
+fn compact_resource_lists(tx: &Transaction) -> rusqlite::Result<()> {
+    use rusqlite::OptionalExtension;
+    let mut read = tx.prepare(
+        "SELECT id, resources FROM events WHERE id > ?1 AND typeof(resources) = 'text' \
+         ORDER BY id LIMIT 4096",
+    )?;
+    let mut write = tx.prepare("UPDATE events SET resources = ?2 WHERE id = ?1")?;
+    let mut find = tx.prepare("SELECT id FROM ref_names WHERE text = ?1")?;
+    let mut add = tx.prepare("INSERT INTO ref_names (text) VALUES (?1) RETURNING id")?;
+    let mut known: rustc_hash::FxHashMap<String, i64> = Default::default();
+    let mut bytes = Vec::new();
+    let mut after = 0i64;
+    loop {
+        let chunk: Vec<(i64, String)> = read
+            .query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some((last, _)) = chunk.last() else {
+            break;
+        };
+        after = *last;
+        for (id, json) in chunk {
+            // A row that is not a list of names stays as it is, for `driftlog verify` to
+            // name.
+            let Ok(names) = serde_json::from_str::<Vec<String>>(&json) else {
+                continue;
+            };
+            let mut ids = Vec::with_capacity(names.len());
+            for name in names {
+                let ref_id = match known.get(&name) {
+                    Some(&ref_id) => ref_id,
+                    None => {
+                        let ref_id = match find.query_row([&name], |r| r.get(0)).optional()? {
+                            Some(ref_id) => ref_id,
+                            None => add.query_row([&name], |r| r.get(0))?,
+                        };
+                        known.insert(name, ref_id);
+                        ref_id
+                    }
+                };
+                ids.push(ref_id);
+            }
+            crate::resource_lists::encode(&ids, &mut bytes);
+            write.execute(rusqlite::params![id, bytes])?;
+        }
+    }
+    Ok(())
+}
 
 /// 9: event ids that are canonical UUIDs are stored as their 16 bytes (`crate::event_ids`).
 fn compact_event_ids(tx: &Transaction) -> rusqlite::Result<()> {
@@ -629,7 +684,8 @@ mod tests {
     }
 
     /// Turn a store written now into one as the release before schema 8 wrote it: lz4
-    /// evidence blocks in a column named for it, no dictionaries, event ids as text.
+    /// evidence blocks in a column named for it, no dictionaries, event ids as text, resources
+    /// as JSON arrays of their names.
     fn as_schema_7(path: &std::path::Path) {
         let conn = Connection::open(path).unwrap();
         let blocks: Vec<(i64, Vec<u8>)> = conn
@@ -642,8 +698,12 @@ mod tests {
         let store = Store::open(path).unwrap();
         for (event, _, _) in store.events_after(0, usize::MAX).unwrap() {
             conn.execute(
-                "UPDATE events SET event_id = ?2 WHERE id = ?1",
-                rusqlite::params![event.id, event.event.event_id],
+                "UPDATE events SET event_id = ?2, resources = ?3 WHERE id = ?1",
+                rusqlite::params![
+                    event.id,
+                    event.event.event_id,
+                    serde_json::to_string(&event.event.resources).unwrap()
+                ],
             )
             .unwrap();
         }
@@ -683,6 +743,10 @@ mod tests {
                 ..EventQuery::default()
             },
             EventQuery {
+                resource: Some("ns/pod-3".into()),
+                ..EventQuery::default()
+            },
+            EventQuery {
                 principal: Some("jane".into()),
                 limit: Some(20),
                 ..EventQuery::default()
@@ -694,9 +758,10 @@ mod tests {
         out
     }
 
-    /// A store the release before schema 8 wrote (lz4 evidence, ids as text) is compacted on
-    /// open: a dictionary trained on its records, every block a zstd frame that names it,
-    /// UUIDs in 16 bytes, the file smaller, and every lookup and record what it was.
+    /// A store the release before schema 8 wrote (lz4 evidence, ids and resources as text)
+    /// is compacted on open: a dictionary trained on its records, every block a zstd frame
+    /// that names it, UUIDs in 16 bytes, resources as ids, the file smaller, and every lookup
+    /// and record what it was.
     #[test]
     fn a_schema_7_store_is_compacted_on_open() {
         let dir = tempfile::tempdir().unwrap();
@@ -710,7 +775,13 @@ mod tests {
                     .enumerate()
                     .map(|(i, raw)| {
                         let id = format!("{:08x}-0000-4000-8000-{i:012x}", b);
-                        let e = crate::conformance::k8s(&id, 3, &["ns/web"]);
+                        let pod = format!("ns/pod-{}", i % 7);
+                        let resources: &[&str] = match i % 3 {
+                            0 => &[],
+                            1 => &["ns/web"],
+                            _ => &["ns/web", &pod],
+                        };
+                        let e = crate::conformance::k8s(&id, 3, resources);
                         (e, raw.clone())
                     })
                     .collect();
@@ -749,6 +820,15 @@ mod tests {
             )
             .unwrap();
         assert_eq!(uuids, 3_000, "every UUID in 16 bytes");
+        let listed: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM events WHERE typeof(resources) = 'blob'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(listed, 3_000, "every event's resources as ids");
         let version: i64 = store
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))

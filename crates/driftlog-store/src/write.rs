@@ -15,8 +15,6 @@ use sha2::{Digest, Sha256};
 pub struct PreparedEvent {
     pub event: AuditEvent,
     pub raw: RawRef,
-    /// `event.resources` as the JSON array stored in the `resources` column.
-    resources_json: String,
     /// The RFC 9162 leaf hash of the event's canonical bytes (its fields and its evidence's
     /// SHA-256): what the ledger commits to.
     pub leaf: [u8; 32],
@@ -26,14 +24,8 @@ impl PreparedEvent {
     /// `raw` is the original record, hashed here: this runs on the parser threads, so the
     /// cost is spread over every core instead of falling on the single writer.
     pub fn new(event: AuditEvent, raw: RawRef, raw_bytes: &[u8]) -> Self {
-        let resources_json = serde_json::to_string(&event.resources).unwrap_or_default();
         let leaf = event_leaf(&event, raw_bytes);
-        Self {
-            event,
-            raw,
-            resources_json,
-            leaf,
-        }
+        Self { event, raw, leaf }
     }
 }
 
@@ -346,6 +338,36 @@ impl Store {
                 strings.insert(text.to_owned(), id);
                 Ok(id)
             };
+            // Resource names are ids into `ref_names` in the row as in the posting lists
+            // (`crate::resource_lists`).
+            let ref_names = &mut self.ref_names;
+            // Bounded whatever the corpus: a miss costs one index probe.
+            if ref_names.len() > 1 << 20 {
+                ref_names.clear();
+            }
+            let mut find_ref = tx
+                .prepare_cached("SELECT id FROM ref_names WHERE text = ?1")
+                .map_err(sql)?;
+            let mut add_ref = tx
+                .prepare_cached("INSERT INTO ref_names (text) VALUES (?1) RETURNING id")
+                .map_err(sql)?;
+            let mut intern_ref = |text: &str| -> Result<i64, StoreError> {
+                if let Some(id) = ref_names.get(text) {
+                    return Ok(*id);
+                }
+                let id: i64 = match find_ref
+                    .query_row([text], |r| r.get(0))
+                    .optional()
+                    .map_err(sql)?
+                {
+                    Some(id) => id,
+                    None => add_ref.query_row([text], |r| r.get(0)).map_err(sql)?,
+                };
+                ref_names.insert(text.to_owned(), id);
+                Ok(id)
+            };
+            let mut ref_ids: Vec<i64> = Vec::new();
+            let mut ref_bytes: Vec<u8> = Vec::new();
             let mut next_id: i64 = tx
                 .query_row("SELECT coalesce(max(id), 0) + 1 FROM events", [], |r| {
                     r.get(0)
@@ -359,10 +381,10 @@ impl Store {
                     "SELECT id, leaf FROM events WHERE time_us = ?1 AND source = ?2 AND event_id = ?3",
                 )
                 .map_err(sql)?;
-            // What the batch's events name, for the posting lists: resources by text, and
-            // principals, issuers and actions by their id in `strings`. Events come in time
-            // order, so every list is built in order.
-            let mut resources: FxHashMap<&str, Vec<(i64, i64)>> = FxHashMap::default();
+            // What the batch's events name, for the posting lists: resources by their id in
+            // `ref_names`, principals, issuers and actions by their id in `strings`. Events
+            // come in time order, so every list is built in order.
+            let mut resources: FxHashMap<i64, Vec<(i64, i64)>> = FxHashMap::default();
             let mut who_what: FxHashMap<i64, Vec<(i64, i64)>> = FxHashMap::default();
             let mut facets: FxHashMap<i64, Vec<(i64, i64)>> = FxHashMap::default();
             for p in events {
@@ -379,6 +401,12 @@ impl Store {
                 let source = intern(e.source.as_str())?;
                 let leaf = &p.leaf[..];
                 let event_id = crate::event_ids::encode(&e.event_id);
+                ref_ids.clear();
+                for r in &e.resources {
+                    ref_ids.push(intern_ref(r)?);
+                }
+                crate::resource_lists::encode(&ref_ids, &mut ref_bytes);
+                let ref_bytes = &ref_bytes[..];
                 let values: [&dyn ToSql; 29] = [
                     &next_id,
                     &source,
@@ -403,7 +431,7 @@ impl Store {
                     &intern(&e.actor.rule)?,
                     &e.source_ip,
                     &e.user_agent.as_deref().map(&mut intern).transpose()?,
-                    &p.resources_json,
+                    &ref_bytes,
                     &e.completeness,
                     &block,
                     &offset,
@@ -453,7 +481,7 @@ impl Store {
                     restored.insert(id, p.leaf);
                 }
                 block_used[(p.raw.block - first_block as u64) as usize] = true;
-                for r in &e.resources {
+                for &r in &ref_ids {
                     resources.entry(r).or_default().push((e.time_us, id));
                 }
                 for s in [Some(action), principal, issuer].into_iter().flatten() {
@@ -473,7 +501,7 @@ impl Store {
                         .map_err(sql)?;
                 }
             }
-            write_postings(&tx, &mut self.ref_names, resources, who_what, facets).map_err(sql)?;
+            write_postings(&tx, resources, who_what, facets).map_err(sql)?;
 
             let now = jiff::Timestamp::now().to_string();
             let mut record = tx
@@ -510,38 +538,17 @@ impl Store {
 /// per facet (`crate::facets`) its events have.
 fn write_postings(
     tx: &rusqlite::Transaction,
-    names: &mut FxHashMap<String, i64>,
-    resources: FxHashMap<&str, Vec<(i64, i64)>>,
+    resources: FxHashMap<i64, Vec<(i64, i64)>>,
     who_what: FxHashMap<i64, Vec<(i64, i64)>>,
     facets: FxHashMap<i64, Vec<(i64, i64)>>,
 ) -> rusqlite::Result<()> {
-    let mut find = tx.prepare_cached("SELECT id FROM ref_names WHERE text = ?1")?;
-    let mut add = tx.prepare_cached("INSERT INTO ref_names (text) VALUES (?1)")?;
     let mut insert_ref = tx.prepare_cached(
         "INSERT INTO ref_postings (name, first_us, last_us, events) VALUES (?1, ?2, ?3, ?4)",
     )?;
     let mut insert_string = tx.prepare_cached(
         "INSERT INTO string_postings (string, first_us, last_us, events) VALUES (?1, ?2, ?3, ?4)",
     )?;
-    // Bounded whatever the corpus: a miss costs one index probe.
-    if names.len() > 1 << 20 {
-        names.clear();
-    }
-    for (text, pairs) in resources {
-        let name = match names.get(text) {
-            Some(id) => *id,
-            None => {
-                let id = match find.query_row([text], |r| r.get(0)).optional()? {
-                    Some(id) => id,
-                    None => {
-                        add.execute([text])?;
-                        tx.last_insert_rowid()
-                    }
-                };
-                names.insert(text.to_owned(), id);
-                id
-            }
-        };
+    for (name, pairs) in resources {
         postings::write(pairs, |first, last, list| {
             insert_ref
                 .execute(params![name, first, last, list])
