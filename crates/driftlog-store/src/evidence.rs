@@ -33,6 +33,10 @@ pub const MIN_SAMPLES: usize = 1_000;
 pub const SAMPLE_BYTES: usize = 4 << 20;
 /// Ids below this are reserved by RFC 8878 for registered dictionaries.
 const FIRST_ID: u32 = 32_768;
+/// The most a block may say it decompresses to. A block is 128 KiB of records, or one record
+/// alone when it is longer; no audit record comes near this, and a damaged header claiming
+/// gigabytes is refused before anything is allocated.
+const MAX_BLOCK: usize = 256 << 20;
 
 /// A trained dictionary, ready for both directions.
 pub struct Dictionary {
@@ -75,10 +79,12 @@ impl Dictionary {
             }
             _ => return Err("not a zstd dictionary".into()),
         };
+        // A damaged dictionary is an error here, not a panic inside zstd.
+        let damaged = |e: std::io::Error| format!("a damaged zstd dictionary: {e}");
         Ok(Dictionary {
             id,
-            encoder: zstd::dict::EncoderDictionary::copy(&bytes, LEVEL),
-            decoder: zstd::dict::DecoderDictionary::copy(&bytes),
+            encoder: zstd::dict::EncoderDictionary::try_copy(&bytes, LEVEL).map_err(damaged)?,
+            decoder: zstd::dict::DecoderDictionary::try_copy(&bytes).map_err(damaged)?,
             bytes,
         })
     }
@@ -149,11 +155,20 @@ pub fn decompress(
     dictionary: impl FnOnce(u32) -> Option<Arc<Dictionary>>,
 ) -> Result<Vec<u8>, BlockError> {
     if block.get(..4) != Some(&ZSTD_MAGIC) {
+        let claimed = block
+            .get(..4)
+            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]) as usize);
+        if claimed.is_some_and(|c| c > MAX_BLOCK) {
+            return Err(BlockError::Corrupt(format!(
+                "an lz4 block claiming {} bytes",
+                claimed.unwrap_or_default()
+            )));
+        }
         return lz4_flex::decompress_size_prepended(block)
             .map_err(|e| BlockError::Corrupt(e.to_string()));
     }
     let size = match zstd::zstd_safe::get_frame_content_size(block) {
-        Ok(Some(size)) if size <= 1 << 31 => size as usize,
+        Ok(Some(size)) if size <= MAX_BLOCK as u64 => size as usize,
         _ => {
             return Err(BlockError::Corrupt(
                 "a zstd frame without a usable size".into(),
@@ -213,6 +228,10 @@ mod tests {
         ));
         let reloaded = Dictionary::from_bytes(dict.bytes().to_vec()).unwrap();
         assert_eq!(reloaded.id(), FIRST_ID);
+        // The magic and an id, then a header zstd cannot load.
+        let mut damaged = dict.bytes()[..8].to_vec();
+        damaged.extend_from_slice(&[0xff; 64]);
+        assert!(Dictionary::from_bytes(damaged).is_err());
     }
 
     #[test]
@@ -231,5 +250,17 @@ mod tests {
         flipped[last] ^= 0xff;
         let _ = decompress(&flipped, |_| None);
         assert!(decompress(b"", |_| None).is_err());
+        // Headers that claim more than any block holds allocate nothing.
+        let mut huge = vec![0xff, 0xff, 0xff, 0x7f];
+        huge.extend_from_slice(b"junk");
+        assert!(matches!(
+            decompress(&huge, |_| None),
+            Err(BlockError::Corrupt(m)) if m.contains("claiming")
+        ));
+        let mut frame = ZSTD_MAGIC.to_vec();
+        // Frame header: single segment, an 8-byte content size of 2^40.
+        frame.push(0xe0);
+        frame.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        assert!(decompress(&frame, |_| None).is_err());
     }
 }
