@@ -302,13 +302,18 @@ impl Store {
 
     fn configure(&mut self) -> Result<(), StoreError> {
         // The large page cache keeps the hot parts of the indexes in memory while a batch is
-        // written; it is a bound, not an allocation.
+        // written; it is a bound, not an allocation. Reads go through a memory map of the file
+        // instead: a page already in the OS's cache is used where it lies, not copied into
+        // freshly allocated cache memory (a listing that touches most of the events table ran
+        // in half the time). SQLite caps the map at its compile-time limit (2 GiB) and reads
+        // what lies beyond as before; writes never go through it.
         self.conn
             .execute_batch(
                 "PRAGMA page_size = 16384;
                  PRAGMA foreign_keys = ON;
                  PRAGMA temp_store = MEMORY;
                  PRAGMA cache_size = -262144;
+                 PRAGMA mmap_size = 1099511627776;
                  PRAGMA busy_timeout = 10000;",
             )
             .map_err(|e| StoreError::sql(&self.path, e))?;
