@@ -77,6 +77,26 @@ pub fn prune(
         entries: Vec::new(),
     };
     progress.step("pruning archived events");
+    // Whole months first where the store keeps them apart (PostgreSQL): dropped, not deleted.
+    for partition in store.prunable_partitions(before_us, archived_through)? {
+        let entry = PruneEntry {
+            store: store_id.clone(),
+            before: report.before.clone(),
+            archived_through,
+            events: partition.events,
+            ids: partition.ids.clone(),
+        };
+        if let Some(seq) = recorder
+            .record(|_| vec![Entry::Prune(entry)])
+            .map_err(|e| AppError::recording("the prune", e))?
+        {
+            report.entries.push(seq);
+        }
+        // Dropped whole or not at all; what stays is pruned row by row below, under an entry
+        // of its own (the ledger may name an event twice as pruned, never one it missed).
+        report.events += store.drop_partition(&partition)?;
+        progress.count("events pruned", report.events, report.events);
+    }
     loop {
         let ids = store.prunable(before_us, archived_through, BATCH)?;
         if ids.is_empty() {
@@ -87,7 +107,7 @@ pub fn prune(
             before: report.before.clone(),
             archived_through,
             events: ids.len() as u64,
-            ids: ranges(&ids),
+            ids: driftlog_store::id_ranges(ids.iter().copied()),
         };
         if let Some(seq) = recorder
             .record(|_| vec![Entry::Prune(entry)])
@@ -101,26 +121,14 @@ pub fn prune(
     Ok(report)
 }
 
-/// Ascending ids as inclusive ranges.
-pub(crate) fn ranges(ids: &[i64]) -> Vec<(i64, i64)> {
-    let mut out: Vec<(i64, i64)> = Vec::new();
-    for &id in ids {
-        match out.last_mut() {
-            Some(last) if last.1 + 1 == id => last.1 = id,
-            _ => out.push((id, id)),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn ids_become_inclusive_ranges() {
         assert_eq!(
-            super::ranges(&[1, 2, 3, 5, 7, 8]),
+            driftlog_store::id_ranges([1, 2, 3, 5, 7, 8]),
             vec![(1, 3), (5, 5), (7, 8)]
         );
-        assert!(super::ranges(&[]).is_empty());
+        assert!(driftlog_store::id_ranges([]).is_empty());
     }
 }

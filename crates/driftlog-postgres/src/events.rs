@@ -338,6 +338,7 @@ fn write_batch(
     let (plain, staged): (Vec<&PreparedEvent>, Vec<&PreparedEvent>) = in_key_order(&files)
         .into_iter()
         .partition(|p| p.event.completeness == 0);
+    crate::partitions::ensure(tx, plain.iter().chain(&staged).map(|p| p.event.time_us))?;
 
     // Complete as logged: the first copy wins. Which keys does the store hold already?
     let held: HashSet<(i64, String, String)> = if plain.is_empty() {
@@ -580,6 +581,32 @@ impl EventStore for PgEventStore {
         })?;
         self.blocks.borrow_mut().clear();
         Ok(removed)
+    }
+
+    fn prunable_partitions(
+        &self,
+        before_us: i64,
+        through: i64,
+    ) -> Result<Vec<driftlog_store::Partition>, StoreError> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let found = crate::partitions::prunable(&mut tx, before_us, through)?;
+            tx.commit()?;
+            Ok(found)
+        })
+    }
+
+    fn drop_partition(&mut self, p: &driftlog_store::Partition) -> Result<u64, StoreError> {
+        let dropped = self.with(|c| {
+            let mut tx = c.transaction()?;
+            // Batches take turns with the drop: none adds an event to the month meanwhile.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+            let dropped = crate::partitions::drop(&mut tx, p)?;
+            tx.commit()?;
+            Ok(dropped)
+        })?;
+        self.blocks.borrow_mut().clear();
+        Ok(dropped)
     }
 
     fn count_after(&self, after: i64) -> Result<u64, StoreError> {

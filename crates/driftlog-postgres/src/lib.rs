@@ -12,6 +12,7 @@
 //! - Connections come from a small pool; a connection that broke (the server restarted) is
 //!   dropped and the next call opens a new one, so the service rides through a restart with
 //!   at most the failed call's error.
+//! - Events are partitioned by month of their time, so retention drops whole months.
 //! - The schema is versioned in `driftlog_schema` and migrated on connect, under an advisory
 //!   lock so two workers starting together migrate once.
 //!
@@ -20,6 +21,7 @@
 
 mod events;
 mod ledger;
+mod partitions;
 mod pool;
 mod service;
 #[doc(hidden)]

@@ -110,6 +110,46 @@ const MIGRATIONS: &[&str] = &[
         bytes BYTEA NOT NULL
     );
 ",
+    // 5: events partitioned by month of their time (UTC), so retention drops whole months
+    // instead of deleting rows (`crate::partitions`). Times outside 1970..9999 go to a default
+    // partition. Ids stay unique by the writer's lock (a unique index would have to include
+    // the time); an index over them serves `verify`'s walk, one over evidence blocks serves
+    // pruning. The events of a store from before are moved over once.
+    "
+    ALTER TABLE audit_events RENAME TO audit_events_unpartitioned;
+    DROP INDEX audit_events_resources;
+    DROP INDEX audit_events_principal;
+    DROP INDEX audit_events_issuer;
+    DROP INDEX audit_events_action;
+    ALTER TABLE audit_events_unpartitioned
+        DROP CONSTRAINT IF EXISTS audit_events_time_us_source_event_id_key;
+    CREATE TABLE audit_events (
+        LIKE audit_events_unpartitioned INCLUDING DEFAULTS INCLUDING STORAGE,
+        UNIQUE (time_us, source, event_id)
+    ) PARTITION BY RANGE (time_us);
+    CREATE TABLE audit_events_other PARTITION OF audit_events DEFAULT;
+    DO $$
+    DECLARE m TIMESTAMP;
+    BEGIN
+        FOR m IN SELECT DISTINCT date_trunc('month', to_timestamp(time_us / 1000000.0) AT TIME ZONE 'UTC')
+                 FROM audit_events_unpartitioned
+                 WHERE time_us >= 0 AND time_us < 253370764800000000
+        LOOP
+            EXECUTE format('CREATE TABLE %I PARTITION OF audit_events FOR VALUES FROM (%s) TO (%s)',
+                'audit_events_p' || to_char(m, 'YYYY_MM'),
+                (extract(epoch FROM m) * 1000000)::BIGINT,
+                (extract(epoch FROM m + INTERVAL '1 month') * 1000000)::BIGINT);
+        END LOOP;
+    END $$;
+    INSERT INTO audit_events SELECT * FROM audit_events_unpartitioned;
+    DROP TABLE audit_events_unpartitioned;
+    CREATE INDEX audit_events_id ON audit_events (id);
+    CREATE INDEX audit_events_block ON audit_events (raw_block);
+    CREATE INDEX audit_events_resources ON audit_events USING GIN (resources);
+    CREATE INDEX audit_events_principal ON audit_events (principal, time_us);
+    CREATE INDEX audit_events_issuer ON audit_events (issuer, time_us);
+    CREATE INDEX audit_events_action ON audit_events (action, time_us);
+",
 ];
 
 /// An arbitrary, fixed key for the migration's advisory lock.
@@ -362,6 +402,11 @@ impl Pool {
 
 /// Bring the schema up to date, once even when several processes start together.
 fn migrate(client: &mut Client) -> Result<(), PoolError> {
+    migrate_to(client, MIGRATIONS.len())
+}
+
+/// Bring the schema to version `version` (tests make the stores of earlier releases with it).
+pub(crate) fn migrate_to(client: &mut Client, version: usize) -> Result<(), PoolError> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
     tx.batch_execute(
@@ -376,9 +421,13 @@ fn migrate(client: &mut Client) -> Result<(), PoolError> {
     if found > known {
         return Err(PoolError::TooNew { found, known });
     }
-    for sql in &MIGRATIONS[found as usize..] {
+    let version = version.min(MIGRATIONS.len());
+    for sql in MIGRATIONS.get(found as usize..version).unwrap_or_default() {
         tx.batch_execute(sql)?;
     }
-    tx.execute("UPDATE driftlog_schema SET version = $1", &[&known])?;
+    tx.execute(
+        "UPDATE driftlog_schema SET version = $1",
+        &[&(version as i64).max(found)],
+    )?;
     Ok(tx.commit()?)
 }

@@ -57,3 +57,37 @@ impl Drop for Database {
         }
     }
 }
+
+/// Migrate the database at `url` to schema `version` only: a store as an earlier release left
+/// it, for migration tests.
+pub fn migrate_to(url: &str, version: usize) {
+    let mut c = Client::connect(url, NoTls).expect("connect to the test database");
+    if crate::pool::migrate_to(&mut c, version).is_err() {
+        panic!("could not migrate the test database to version {version}");
+    }
+}
+
+/// The partitions of `audit_events` at `url`, by name, with how many events each holds.
+pub fn partitions(url: &str) -> Vec<(String, i64)> {
+    let mut c = Client::connect(url, NoTls).expect("connect to the test database");
+    let names: Vec<String> = c
+        .query(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             WHERE i.inhparent = 'audit_events'::regclass ORDER BY 1",
+            &[],
+        )
+        .expect("list partitions")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    names
+        .into_iter()
+        .map(|name| {
+            let n: i64 = c
+                .query_one(&format!("SELECT count(*) FROM {name}"), &[])
+                .expect("count a partition")
+                .get(0);
+            (name, n)
+        })
+        .collect()
+}

@@ -89,11 +89,48 @@ pub trait EventStore: Send {
     /// entries), in one transaction; the files they came from stay recorded, so they are not
     /// ingested again. Returns how many events were removed.
     fn delete_events(&mut self, ids: &[i64]) -> Result<u64, StoreError>;
+    /// Whole time partitions older than `before_us` throughout, every event in them with an
+    /// id up to `through`: what a prune may drop at once instead of deleting row by row.
+    /// Stores without partitions (SQLite) have none.
+    fn prunable_partitions(
+        &self,
+        _before_us: i64,
+        _through: i64,
+    ) -> Result<Vec<Partition>, StoreError> {
+        Ok(Vec::new())
+    }
+    /// Drop partition `p` whole, with the evidence blocks only its events used. Returns how
+    /// many events went: none when the partition no longer holds exactly the events `p` lists
+    /// (an ingest of old logs since), which the caller then prunes row by row.
+    fn drop_partition(&mut self, _p: &Partition) -> Result<u64, StoreError> {
+        Ok(0)
+    }
 
     /// Remember the identifiers of each Terraform address; returns how many pairs were new.
     fn remember_addresses(&mut self, known: &[(&str, &[String])]) -> Result<u64, StoreError>;
     /// The identifiers remembered for `address`, sorted.
     fn address_identifiers(&self, address: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// A time partition of a store's events (PostgreSQL: one calendar month, UTC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partition {
+    pub name: String,
+    pub events: u64,
+    /// The ids of its events, as inclusive ranges, ascending.
+    pub ids: Vec<(i64, i64)>,
+}
+
+/// Ascending ids as inclusive ranges.
+pub fn id_ranges(ids: impl IntoIterator<Item = i64>) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for id in ids {
+        match out.last_mut() {
+            Some(last) if last.1 + 1 == id => last.1 = id,
+            _ => out.push((id, id)),
+        }
+    }
+    out
 }
 
 /// Every spelling under which events may name any of `resources`: the names themselves, the

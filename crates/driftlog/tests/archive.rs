@@ -11,13 +11,25 @@ use std::process::Command;
 
 struct Env {
     dir: tempfile::TempDir,
+    /// A PostgreSQL team store (its ledger in the same database) instead of SQLite files.
+    postgres: Option<driftlog_postgres::testing::Database>,
 }
 
 impl Env {
     fn new() -> Self {
         Env {
             dir: tempfile::tempdir().unwrap(),
+            postgres: None,
         }
+    }
+
+    /// On a fresh database of the test server, if there is one.
+    fn on_postgres() -> Option<Self> {
+        let admin = driftlog_postgres::testing::server()?;
+        Some(Env {
+            dir: tempfile::tempdir().unwrap(),
+            postgres: Some(driftlog_postgres::testing::Database::new(&admin)),
+        })
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -27,8 +39,17 @@ impl Env {
     /// driftlog with this test's own store and ledger.
     fn cmd(&self) -> Command {
         let mut cmd = driftlog();
-        cmd.env("DRIFTLOG_STORE", self.path("events.db"))
-            .env("DRIFTLOG_LEDGER", self.path("ledger.db"));
+        match &self.postgres {
+            Some(db) => {
+                cmd.env("DRIFTLOG_STORE", &db.url)
+                    .env_remove("DRIFTLOG_LEDGER")
+                    .env("DRIFTLOG_LEDGER_KEY", self.path("ledger.key"));
+            }
+            None => {
+                cmd.env("DRIFTLOG_STORE", self.path("events.db"))
+                    .env("DRIFTLOG_LEDGER", self.path("ledger.db"));
+            }
+        }
         cmd
     }
 
@@ -377,7 +398,33 @@ fn an_archive_in_s3_is_written_and_checked_through_the_sdk() {
 
 #[test]
 fn prune_removes_only_archived_old_events_and_verify_counts_them_apart() {
-    let env = Env::new();
+    prune_removes_only_archived_old_events(&Env::new());
+}
+
+/// The same on PostgreSQL, where whole months older than the cut are dropped as partitions.
+#[test]
+fn prune_on_postgres_drops_whole_months_and_verify_counts_them_apart() {
+    let Some(env) = Env::on_postgres() else {
+        return;
+    };
+    let url = env.postgres.as_ref().unwrap().url.clone();
+    prune_removes_only_archived_old_events(&env);
+    let months = driftlog_postgres::testing::partitions(&url);
+    let old: Vec<&(String, i64)> = months
+        .iter()
+        .filter(|(name, _)| {
+            name.starts_with("audit_events_p") && name.as_str() < "audit_events_p2026_01"
+        })
+        .collect();
+    // The late event (May 2020) was not archived: its month stays, the others went whole.
+    assert_eq!(
+        old,
+        [&("audit_events_p2020_05".to_owned(), 1)],
+        "{months:?}"
+    );
+}
+
+fn prune_removes_only_archived_old_events(env: &Env) {
     let data = audit_data();
     let mut ingest = vec!["ingest"];
     ingest.extend(data.iter().map(|p| p.to_str().unwrap()));
