@@ -94,11 +94,16 @@ pub struct Verification {
     pub problems: Vec<Problem>,
 }
 
-struct Stored {
-    id: i64,
-    event: String,
-    recomputed: Hash,
-    recorded: Option<Hash>,
+/// Sorted inclusive ranges, overlapping or adjacent ones joined.
+fn merge(sorted: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(sorted.len());
+    for (a, z) in sorted {
+        match out.last_mut() {
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(z),
+            _ => out.push((a, z)),
+        }
+    }
+    out
 }
 
 fn decode(b64: &str) -> Option<Hash> {
@@ -145,7 +150,27 @@ pub fn verify_store(store: &dyn EventStore, ledger: &Ledger) -> Result<Verificat
         pruned.get(i).is_some_and(|r| r.0 <= id)
     };
 
-    // The leaf each batch committed to for an event a later batch replaced.
+    // Which ids some batch committed to: every batch's ranges, merged.
+    let mut committed: Vec<(i64, i64)> = batches
+        .iter()
+        .flat_map(|(_, b)| b.ids.iter().copied())
+        .collect();
+    committed.sort_unstable();
+    let committed = merge(committed);
+    let is_committed = |id: i64| {
+        let i = committed.partition_point(|r| r.1 < id);
+        committed.get(i).is_some_and(|r| r.0 <= id)
+    };
+
+    // The leaf each batch committed to for an event a later batch replaced (a Kubernetes
+    // event stored again more complete). Only replaced ids need to know which batch held them
+    // before: a map of those, not of every event.
+    let mut replaced_ids: Vec<i64> = batches
+        .iter()
+        .flat_map(|(_, b)| b.replaced.iter().map(|r| r.id))
+        .collect();
+    replaced_ids.sort_unstable();
+    replaced_ids.dedup();
     let mut owner: HashMap<i64, usize> = HashMap::new();
     let mut committed_leaf: HashMap<(usize, i64), Option<Hash>> = HashMap::new();
     for (i, (_, b)) in batches.iter().enumerate() {
@@ -155,33 +180,45 @@ pub fn verify_store(store: &dyn EventStore, ledger: &Ledger) -> Result<Verificat
             }
         }
         for &(a, z) in &b.ids {
-            for id in a..=z {
+            let from = replaced_ids.partition_point(|&id| id < a);
+            for &id in replaced_ids[from..].iter().take_while(|&&id| id <= z) {
                 owner.insert(id, i);
             }
         }
     }
 
-    // Every stored event, recomputed.
-    let mut stored: Vec<Stored> = Vec::new();
+    // Every stored event, recomputed: its id and leaf (40 bytes, so ten million events fit in
+    // 400 MB), and apart, the few whose recorded leaf differs from it.
+    let mut stored: Vec<(i64, Hash)> = Vec::new();
+    let mut differing: std::collections::HashSet<i64> = Default::default();
     let mut after = i64::MIN;
     loop {
         let chunk = store.events_after(after, 4096)?;
         let Some(last) = chunk.last() else { break };
         after = last.0.id;
         for (e, raw, recorded) in chunk {
-            stored.push(Stored {
-                id: e.id,
-                event: format!("{} {}", e.event.source, e.event.event_id),
-                recomputed: event_leaf(&e.event, &raw),
-                recorded,
-            });
+            let recomputed = event_leaf(&e.event, &raw);
+            // (Events from before the ledger committed to contents have no leaf to differ.)
+            if recorded != Some(recomputed) && e.id > legacy_until {
+                differing.insert(e.id);
+            }
+            stored.push((e.id, recomputed));
         }
     }
     let find = |id: i64| {
         stored
-            .binary_search_by_key(&id, |s| s.id)
+            .binary_search_by_key(&id, |s| s.0)
             .ok()
-            .map(|i| &stored[i])
+            .map(|i| stored[i].1)
+    };
+    // "source event-id" of an event a problem names (read again: problems are few).
+    let label = |id: i64| -> Result<String, VerifyError> {
+        Ok(store
+            .events_after(id.saturating_sub(1), 1)?
+            .first()
+            .filter(|(e, _, _)| e.id == id)
+            .map(|(e, _, _)| format!("{} {}", e.event.source, e.event.event_id))
+            .unwrap_or_default())
     };
 
     let mut out = Verification {
@@ -191,7 +228,6 @@ pub fn verify_store(store: &dyn EventStore, ledger: &Ledger) -> Result<Verificat
     };
     for (i, (seq, b)) in batches.iter().enumerate() {
         let mut recomputed = Vec::new();
-        let mut recorded = Vec::new();
         let mut suspects = Vec::new();
         let mut deleted = false;
         // Some of the batch's events were pruned: its root cannot be rebuilt from the store.
@@ -199,7 +235,7 @@ pub fn verify_store(store: &dyn EventStore, ledger: &Ledger) -> Result<Verificat
         for &(a, z) in &b.ids {
             for id in a..=z {
                 out.committed += 1;
-                let Some(s) = find(id) else {
+                let Some(leaf) = find(id) else {
                     if was_pruned(id) {
                         out.pruned += 1;
                         partial = true;
@@ -212,16 +248,11 @@ pub fn verify_store(store: &dyn EventStore, ledger: &Ledger) -> Result<Verificat
                 match committed_leaf.get(&(i, id)) {
                     // Replaced later: this batch's copy is gone by design; the later entry
                     // says what it was.
-                    Some(leaf) => {
-                        let leaf = leaf.unwrap_or([0; 32]);
-                        recomputed.push(leaf);
-                        recorded.push(leaf);
-                    }
+                    Some(leaf) => recomputed.push(leaf.unwrap_or([0; 32])),
                     None => {
-                        recomputed.push(s.recomputed);
-                        recorded.push(s.recorded.unwrap_or([0; 32]));
-                        if Some(s.recomputed) != s.recorded {
-                            suspects.push(s);
+                        recomputed.push(leaf);
+                        if differing.contains(&id) {
+                            suspects.push(id);
                         }
                     }
                 }
@@ -231,24 +262,15 @@ pub fn verify_store(store: &dyn EventStore, ledger: &Ledger) -> Result<Verificat
         if !deleted && !partial && root(&recomputed) == want {
             continue;
         }
-        if deleted || partial {
-            // The root cannot be rebuilt without the deleted (or pruned) events; an event that
-            // no longer matches the leaf recorded beside it was still changed.
-            for s in suspects {
+        if deleted || partial || !suspects.is_empty() {
+            // Events that no longer match the leaf recorded beside them changed. (With every
+            // event there, the recorded leaves still giving the root makes them authentic and
+            // these exactly the altered events; without the deleted or pruned events the root
+            // cannot be rebuilt, but a mismatch is still a change.)
+            for id in suspects {
                 out.problems.push(Problem::Altered {
-                    id: s.id,
-                    event: s.event.clone(),
-                    entry: *seq,
-                });
-            }
-        } else if !suspects.is_empty() {
-            // Events that no longer match the leaf recorded beside them changed (when the
-            // recorded leaves still give the root, they are authentic and these are exactly the
-            // altered events).
-            for s in suspects {
-                out.problems.push(Problem::Altered {
-                    id: s.id,
-                    event: s.event.clone(),
+                    id,
+                    event: label(id)?,
                     entry: *seq,
                 });
             }
@@ -259,13 +281,13 @@ pub fn verify_store(store: &dyn EventStore, ledger: &Ledger) -> Result<Verificat
             });
         }
     }
-    for s in &stored {
-        if s.id <= legacy_until {
+    for &(id, _) in &stored {
+        if id <= legacy_until {
             out.unrecorded += 1;
-        } else if !owner.contains_key(&s.id) {
+        } else if !is_committed(id) {
             out.problems.push(Problem::Inserted {
-                id: s.id,
-                event: s.event.clone(),
+                id,
+                event: label(id)?,
             });
         }
     }

@@ -141,17 +141,27 @@ pub fn write_json(events: &[EventView], out: &mut dyn Write) -> io::Result<()> {
         events: events.iter().map(EventJson::of).collect(),
         format_version: crate::formats::EVENTS,
     };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    out.write_all(b"\n")
+    let mut out = buffered(out);
+    serde_json::to_writer_pretty(&mut out, &doc)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// serde_json writes a value in many small pieces (a quote, a key, a colon…): through a
+/// buffer of a known type they are copies, not a dynamic call into `out` each, which made a
+/// listing of 87,000 events spend a fifth of its time in calls.
+fn buffered(out: &mut dyn Write) -> io::BufWriter<&mut dyn Write> {
+    io::BufWriter::with_capacity(1 << 16, out)
 }
 
 /// One event object per line.
 pub fn write_json_lines(events: &[EventView], out: &mut dyn Write) -> io::Result<()> {
+    let mut out = buffered(out);
     for view in events {
-        serde_json::to_writer(&mut *out, &EventJson::of(view))?;
+        serde_json::to_writer(&mut out, &EventJson::of(view))?;
         out.write_all(b"\n")?;
     }
-    Ok(())
+    out.flush()
 }
 
 /// A table, oldest first; with raw records, each follows the table, pretty-printed.

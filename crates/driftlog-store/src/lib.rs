@@ -265,6 +265,8 @@ pub struct Store {
     blocks: std::cell::RefCell<std::collections::HashMap<i64, std::sync::Arc<Vec<u8>>>>,
     /// Evidence dictionaries read so far, by id.
     dictionaries: std::cell::RefCell<HashMap<u32, std::sync::Arc<evidence::Dictionary>>>,
+    /// Whether lookups read through a memory map yet ([`Store::map_for_lookups`]).
+    mapped: std::cell::Cell<bool>,
     /// The `strings` table by id, for readers (loaded on the first query).
     names: std::cell::RefCell<Option<std::sync::Arc<query::Names>>>,
     /// Names of the resources of events read so far, by id in `ref_names` (bounded).
@@ -293,6 +295,7 @@ impl Store {
             dictionaries: Default::default(),
             names: Default::default(),
             ref_texts: Default::default(),
+            mapped: Default::default(),
         };
         store.configure()?;
         schema::migrate(&mut store.conn).map_err(|e| e.at(path))?;
@@ -307,6 +310,22 @@ impl Store {
             what: "the store's metadata".into(),
             reason: "no store_id".into(),
         })
+    }
+
+    /// Lookups (`events`, attribution, `explain`) read through a memory map of the file: a
+    /// page already in the OS's cache is used where it lies instead of being copied into
+    /// freshly allocated cache memory, which halved a listing that touches most of the events
+    /// table. Done at the first lookup, not on open: an ingest or a `verify` walk reads through
+    /// the bounded page cache as before, so their memory is not the mapped file's size. SQLite
+    /// caps the map at its compile-time limit (2 GiB) and reads what lies beyond as before;
+    /// writes never go through it.
+    pub(crate) fn map_for_lookups(&self) -> Result<(), StoreError> {
+        if !self.mapped.replace(true) {
+            self.conn
+                .execute_batch("PRAGMA mmap_size = 1099511627776;")
+                .map_err(|e| StoreError::sql(&self.path, e))?;
+        }
+        Ok(())
     }
 
     /// Events with ids up to this one were stored before the ledger committed to contents.
@@ -339,18 +358,13 @@ impl Store {
 
     fn configure(&mut self) -> Result<(), StoreError> {
         // The large page cache keeps the hot parts of the indexes in memory while a batch is
-        // written; it is a bound, not an allocation. Reads go through a memory map of the file
-        // instead: a page already in the OS's cache is used where it lies, not copied into
-        // freshly allocated cache memory (a listing that touches most of the events table ran
-        // in half the time). SQLite caps the map at its compile-time limit (2 GiB) and reads
-        // what lies beyond as before; writes never go through it.
+        // written; it is a bound, not an allocation.
         self.conn
             .execute_batch(
                 "PRAGMA page_size = 16384;
                  PRAGMA foreign_keys = ON;
                  PRAGMA temp_store = MEMORY;
                  PRAGMA cache_size = -262144;
-                 PRAGMA mmap_size = 1099511627776;
                  PRAGMA busy_timeout = 10000;",
             )
             .map_err(|e| StoreError::sql(&self.path, e))?;

@@ -201,6 +201,7 @@ impl Store {
     /// under a `--limit`, walk the time index instead: it meets the first matches sooner
     /// than a list is decoded.
     pub fn query(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+        self.map_for_lookups()?;
         let (clauses, args) = filters(q);
         let (since, until) = (
             q.since_us.unwrap_or(i64::MIN),
@@ -676,6 +677,7 @@ impl Store {
 
     /// Every event that names any of `identifiers`, oldest first, each once.
     pub fn events_naming(&self, identifiers: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
+        self.map_for_lookups()?;
         let candidates = self.events_named(identifiers, i64::MIN, i64::MAX)?;
         let rows = self.rows_among(&candidates, None, Vec::new(), Vec::new())?;
         self.resolve(rows)
