@@ -77,14 +77,14 @@ pub fn prune(
         entries: Vec::new(),
     };
     progress.step("pruning archived events");
-    // Whole months first where the store keeps them apart (PostgreSQL): dropped, not deleted.
-    for partition in store.prunable_partitions(before_us, archived_through)? {
+    // Each removal is recorded first, as one `prune` entry.
+    let record = |report: &mut PruneReport, events: u64, ids: Vec<(i64, i64)>| {
         let entry = PruneEntry {
             store: store_id.clone(),
             before: report.before.clone(),
             archived_through,
-            events: partition.events,
-            ids: partition.ids.clone(),
+            events,
+            ids,
         };
         if let Some(seq) = recorder
             .record(|_| vec![Entry::Prune(entry)])
@@ -92,6 +92,11 @@ pub fn prune(
         {
             report.entries.push(seq);
         }
+        Ok::<_, AppError>(())
+    };
+    // Whole months first where the store keeps them apart (PostgreSQL): dropped, not deleted.
+    for partition in store.prunable_partitions(before_us, archived_through)? {
+        record(&mut report, partition.events, partition.ids.clone())?;
         // Dropped whole or not at all; what stays is pruned row by row below, under an entry
         // of its own (the ledger may name an event twice as pruned, never one it missed).
         report.events += store.drop_partition(&partition)?;
@@ -102,19 +107,11 @@ pub fn prune(
         if ids.is_empty() {
             break;
         }
-        let entry = PruneEntry {
-            store: store_id.clone(),
-            before: report.before.clone(),
-            archived_through,
-            events: ids.len() as u64,
-            ids: driftlog_store::id_ranges(ids.iter().copied()),
-        };
-        if let Some(seq) = recorder
-            .record(|_| vec![Entry::Prune(entry)])
-            .map_err(|e| AppError::recording("the prune", e))?
-        {
-            report.entries.push(seq);
-        }
+        record(
+            &mut report,
+            ids.len() as u64,
+            driftlog_store::id_ranges(ids.iter().copied()),
+        )?;
         report.events += store.delete_events(&ids)?;
         progress.count("events pruned", report.events, report.events);
     }

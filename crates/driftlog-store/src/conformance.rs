@@ -178,6 +178,30 @@ pub fn evidence_round_trips_across_blocks(store: &mut dyn EventStore) {
     }
 }
 
+/// Every event with its record and recorded leaf, then the ids each of `queries` finds, as
+/// text: what a migration must leave as it was.
+pub fn every_answer(store: &dyn EventStore, queries: &[EventQuery]) -> Vec<String> {
+    let mut out: Vec<String> = store
+        .events_after(0, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|(e, raw, leaf)| {
+            format!(
+                "{} {:?} {} {:?}",
+                e.id,
+                e.event,
+                String::from_utf8_lossy(&raw),
+                leaf
+            )
+        })
+        .collect();
+    for q in queries {
+        let ids: Vec<i64> = store.query(q).unwrap().iter().map(|e| e.id).collect();
+        out.push(format!("{q:?} {ids:?}"));
+    }
+    out
+}
+
 /// CloudTrail-like records that differ the way real ones do (ids, times, addresses).
 pub fn sample_records(n: usize) -> Vec<String> {
     (0..n)

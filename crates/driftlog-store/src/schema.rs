@@ -73,60 +73,58 @@ const MIGRATIONS: &[Migration] = &[
 /// the names (`crate::resource_lists`).
 fn compact_resource_lists(tx: &Transaction) -> rusqlite::Result<()> {
     use rusqlite::OptionalExtension;
-    let mut read = tx.prepare(
-        "SELECT id, resources FROM events WHERE id > ?1 AND typeof(resources) = 'text' \
-         ORDER BY id LIMIT 4096",
-    )?;
-    let mut write = tx.prepare("UPDATE events SET resources = ?2 WHERE id = ?1")?;
     let mut find = tx.prepare("SELECT id FROM ref_names WHERE text = ?1")?;
     let mut add = tx.prepare("INSERT INTO ref_names (text) VALUES (?1) RETURNING id")?;
     let mut known: rustc_hash::FxHashMap<String, i64> = Default::default();
-    let mut bytes = Vec::new();
-    let mut after = 0i64;
-    loop {
-        let chunk: Vec<(i64, String)> = read
-            .query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        let Some((last, _)) = chunk.last() else {
-            break;
+    rewrite_text_column(tx, "resources", |json| {
+        // A row that is not a list of names stays as it is, for `driftlog verify` to name.
+        let Ok(names) = serde_json::from_str::<Vec<String>>(json) else {
+            return Ok(None);
         };
-        after = *last;
-        for (id, json) in chunk {
-            // A row that is not a list of names stays as it is, for `driftlog verify` to
-            // name.
-            let Ok(names) = serde_json::from_str::<Vec<String>>(&json) else {
-                continue;
+        let mut ids = Vec::with_capacity(names.len());
+        for name in names {
+            let ref_id = match known.get(&name) {
+                Some(&ref_id) => ref_id,
+                None => {
+                    let ref_id = match find.query_row([&name], |r| r.get(0)).optional()? {
+                        Some(ref_id) => ref_id,
+                        None => add.query_row([&name], |r| r.get(0))?,
+                    };
+                    known.insert(name, ref_id);
+                    ref_id
+                }
             };
-            let mut ids = Vec::with_capacity(names.len());
-            for name in names {
-                let ref_id = match known.get(&name) {
-                    Some(&ref_id) => ref_id,
-                    None => {
-                        let ref_id = match find.query_row([&name], |r| r.get(0)).optional()? {
-                            Some(ref_id) => ref_id,
-                            None => add.query_row([&name], |r| r.get(0))?,
-                        };
-                        known.insert(name, ref_id);
-                        ref_id
-                    }
-                };
-                ids.push(ref_id);
-            }
-            crate::resource_lists::encode(&ids, &mut bytes);
-            write.execute(rusqlite::params![id, bytes])?;
+            ids.push(ref_id);
         }
-    }
-    Ok(())
+        let mut bytes = Vec::new();
+        crate::resource_lists::encode(&ids, &mut bytes);
+        Ok(Some(rusqlite::types::Value::Blob(bytes)))
+    })
 }
 
 /// 9: event ids that are canonical UUIDs are stored as their 16 bytes (`crate::event_ids`).
 fn compact_event_ids(tx: &Transaction) -> rusqlite::Result<()> {
     use crate::event_ids::{encode, StoredId};
-    let mut read = tx.prepare(
-        "SELECT id, event_id FROM events WHERE id > ?1 AND typeof(event_id) = 'text' \
-         ORDER BY id LIMIT 4096",
-    )?;
-    let mut write = tx.prepare("UPDATE events SET event_id = ?2 WHERE id = ?1")?;
+    rewrite_text_column(tx, "event_id", |text| {
+        Ok(match encode(text) {
+            StoredId::Uuid(bytes) => Some(rusqlite::types::Value::Blob(bytes.to_vec())),
+            StoredId::Text(_) => None,
+        })
+    })
+}
+
+/// Walk the events whose `column` still holds text, a chunk at a time in id order, and store
+/// what `rewrite` makes of each value (`None`: the row stays as it is).
+fn rewrite_text_column(
+    tx: &Transaction,
+    column: &str,
+    mut rewrite: impl FnMut(&str) -> rusqlite::Result<Option<rusqlite::types::Value>>,
+) -> rusqlite::Result<()> {
+    let mut read = tx.prepare(&format!(
+        "SELECT id, {column} FROM events WHERE id > ?1 AND typeof({column}) = 'text' \
+         ORDER BY id LIMIT 4096"
+    ))?;
+    let mut write = tx.prepare(&format!("UPDATE events SET {column} = ?2 WHERE id = ?1"))?;
     let mut after = 0i64;
     loop {
         let chunk: Vec<(i64, String)> = read
@@ -137,8 +135,8 @@ fn compact_event_ids(tx: &Transaction) -> rusqlite::Result<()> {
         };
         after = *last;
         for (id, text) in &chunk {
-            if let uuid @ StoredId::Uuid(_) = encode(text) {
-                write.execute(rusqlite::params![id, uuid])?;
+            if let Some(value) = rewrite(text)? {
+                write.execute(rusqlite::params![id, value])?;
             }
         }
     }
@@ -726,17 +724,7 @@ mod tests {
 
     /// Every lookup a store answers, as text: compared before and after a migration.
     fn every_answer(store: &Store) -> Vec<String> {
-        let mut out = Vec::new();
-        for (event, raw, leaf) in store.events_after(0, usize::MAX).unwrap() {
-            out.push(format!(
-                "{} {:?} {} {:?}",
-                event.id,
-                event.event,
-                String::from_utf8_lossy(&raw),
-                leaf
-            ));
-        }
-        for q in [
+        let queries = [
             EventQuery::default(),
             EventQuery {
                 resource: Some("ns/web".into()),
@@ -751,11 +739,8 @@ mod tests {
                 limit: Some(20),
                 ..EventQuery::default()
             },
-        ] {
-            let ids: Vec<i64> = store.query(&q).unwrap().iter().map(|e| e.id).collect();
-            out.push(format!("{q:?} {ids:?}"));
-        }
-        out
+        ];
+        crate::conformance::every_answer(store, &queries)
     }
 
     /// A store the release before schema 8 wrote (lz4 evidence, ids and resources as text)
