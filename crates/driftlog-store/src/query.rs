@@ -56,6 +56,45 @@ const INTERNED: [&str; 13] = [
     "user_agent",
 ];
 
+/// Positions in [`INTERNED`].
+mod col {
+    pub const SOURCE: usize = 0;
+    pub const ACCOUNT: usize = 1;
+    pub const REGION: usize = 2;
+    pub const SERVICE: usize = 3;
+    pub const ACTION: usize = 4;
+    pub const OUTCOME: usize = 5;
+    pub const PRINCIPAL: usize = 6;
+    pub const PRINCIPAL_TYPE: usize = 7;
+    pub const ISSUER: usize = 8;
+    pub const INVOKED_BY: usize = 9;
+    pub const ACTOR_KIND: usize = 10;
+    pub const ACTOR_RULE: usize = 11;
+    pub const USER_AGENT: usize = 12;
+}
+
+#[test]
+fn interned_positions_name_their_columns() {
+    use col::*;
+    for (at, name) in [
+        (SOURCE, "source"),
+        (ACCOUNT, "account"),
+        (REGION, "region"),
+        (SERVICE, "service"),
+        (ACTION, "action"),
+        (OUTCOME, "outcome"),
+        (PRINCIPAL, "principal"),
+        (PRINCIPAL_TYPE, "principal_type"),
+        (ISSUER, "issuer"),
+        (INVOKED_BY, "invoked_by"),
+        (ACTOR_KIND, "actor_kind"),
+        (ACTOR_RULE, "actor_rule"),
+        (USER_AGENT, "user_agent"),
+    ] {
+        assert_eq!(INTERNED[at], name);
+    }
+}
+
 /// The `SELECT` list: plain columns, then the interned ids (resolved in memory, see
 /// [`Store::names`]: one hash lookup instead of thirteen joins per row).
 fn select_from() -> String {
@@ -892,44 +931,42 @@ impl RawRow {
                 .filter_map(|id| refs.get(id).map(|t| t.to_string()))
                 .collect(),
         };
-        let text = |name: &str| {
-            let i = INTERNED.iter().position(|c| *c == name).unwrap_or(0);
-            self.interned[i].and_then(|id| names.get(&id).cloned())
-        };
-        let outcome = text("outcome").unwrap_or_default();
+        // By position in `INTERNED` (a listing resolves thirteen of these per event).
+        let text = |column: usize| self.interned[column].and_then(|id| names.get(&id).cloned());
+        let outcome = text(col::OUTCOME).unwrap_or_default();
         let outcome = Outcome::from_label(outcome, self.error_message.clone());
         StoredEvent {
             id: self.id,
             event: AuditEvent {
-                source: text("source")
+                source: text(col::SOURCE)
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(Source::Aws),
                 event_id: self.event_id,
                 time_us: self.time_us,
-                account: text("account"),
-                region: text("region"),
-                service: text("service"),
-                action: text("action").unwrap_or_default(),
+                account: text(col::ACCOUNT),
+                region: text(col::REGION),
+                service: text(col::SERVICE),
+                action: text(col::ACTION).unwrap_or_default(),
                 read_only: self.read_only,
                 outcome,
                 principal: Principal {
-                    id: text("principal"),
-                    kind: text("principal_type"),
-                    issuer: text("issuer"),
+                    id: text(col::PRINCIPAL),
+                    kind: text(col::PRINCIPAL_TYPE),
+                    issuer: text(col::ISSUER),
                     session_name: self.session_name,
                     source_identity: self.source_identity,
                     on_behalf_of: self.on_behalf_of,
-                    invoked_by: text("invoked_by"),
+                    invoked_by: text(col::INVOKED_BY),
                     mfa: self.mfa,
                 },
                 actor: Actor {
-                    kind: text("actor_kind")
+                    kind: text(col::ACTOR_KIND)
                         .and_then(|k| k.parse().ok())
                         .unwrap_or(ActorKind::Unknown),
-                    rule: text("actor_rule").unwrap_or_default(),
+                    rule: text(col::ACTOR_RULE).unwrap_or_default(),
                 },
                 source_ip: self.source_ip,
-                user_agent: text("user_agent"),
+                user_agent: text(col::USER_AGENT),
                 resources,
                 completeness: self.completeness,
             },
@@ -938,7 +975,7 @@ impl RawRow {
 }
 
 /// The `strings` table by id.
-pub(crate) type Names = std::collections::HashMap<i64, String>;
+pub(crate) type Names = rustc_hash::FxHashMap<i64, String>;
 
 /// Names of resources by their id in `ref_names`, as far as read.
 pub(crate) type RefTexts = rustc_hash::FxHashMap<i64, std::sync::Arc<str>>;
