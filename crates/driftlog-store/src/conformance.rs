@@ -152,9 +152,12 @@ fn ids(found: &[crate::StoredEvent]) -> Vec<&str> {
 }
 
 pub fn evidence_round_trips_across_blocks(store: &mut dyn EventStore) {
-    // Records big enough to spill over several 128 KiB blocks.
+    // Records big enough to spill over several blocks.
     let raws: Vec<String> = (0..40)
-        .map(|i| format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(10_000 + i)))
+        .map(|i| {
+            let pad = "x".repeat(crate::write::BLOCK_BYTES / 12 + i);
+            format!("{{\"n\":{i},\"pad\":\"{pad}\"}}")
+        })
         .collect();
     let events = raws
         .iter()

@@ -3,7 +3,7 @@
 //!
 //! Blocks are zstd frames. Audit records of one producer repeat the same keys, ARNs, user
 //! agents and service names from one record to the next, so a dictionary trained on a few
-//! thousand of a store's own records lets each 128 KiB block start out knowing that text: on
+//! thousand of a store's own records lets each block start out knowing that text: on
 //! generated CloudTrail a full block shrinks to about 0.35× of the lz4 block of the release
 //! before, and a million records' evidence to 0.49× (each file's last block is part full),
 //! for about 1.6× lz4's compression time. A store keeps its dictionaries (the frame header names the one it
@@ -33,7 +33,7 @@ pub const MIN_SAMPLES: usize = 1_000;
 pub const SAMPLE_BYTES: usize = 4 << 20;
 /// Ids below this are reserved by RFC 8878 for registered dictionaries.
 const FIRST_ID: u32 = 32_768;
-/// The most a block may say it decompresses to. A block is 128 KiB of records, or one record
+/// The most a block may say it decompresses to. A block is 1 MiB of records, or one record
 /// alone when it is longer; no audit record comes near this, and a damaged header claiming
 /// gigabytes is refused before anything is allocated.
 const MAX_BLOCK: usize = 256 << 20;

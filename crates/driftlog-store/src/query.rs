@@ -854,8 +854,9 @@ impl Store {
                     })?,
                 );
                 let mut cache = self.blocks.borrow_mut();
-                // Neighbouring records share blocks; a few dozen cover any one resource's story.
-                if cache.len() >= 64 {
+                // Neighbouring records share blocks (a delivery file's, up to a megabyte);
+                // sixteen cover any one resource's story.
+                if cache.len() >= 16 {
                     cache.clear();
                 }
                 cache.insert(block, data.clone());
