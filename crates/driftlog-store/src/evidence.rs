@@ -4,9 +4,9 @@
 //! Blocks are zstd frames. Audit records of one producer repeat the same keys, ARNs, user
 //! agents and service names from one record to the next, so a dictionary trained on a few
 //! thousand of a store's own records lets each block start out knowing that text: on
-//! generated CloudTrail a full block shrinks to about 0.35× of the lz4 block of the release
-//! before, and a million records' evidence to 0.49× (each file's last block is part full),
-//! for about 1.6× lz4's compression time. A store keeps its dictionaries (the frame header names the one it
+//! generated CloudTrail a million records' evidence takes 0.31× the pages of the lz4 blocks
+//! of the release before (0.49× in 128 KiB blocks, see `write::BLOCK_BYTES`), for about 1.6×
+//! lz4's compression time. A store keeps its dictionaries (the frame header names the one it
 //! was written with); blocks written without one are plain zstd frames, and blocks of stores
 //! written before schema 8 are lz4 with the size prepended, told apart by zstd's magic number
 //! (an lz4 block would need a 4 GiB record to start with the same four bytes).
