@@ -166,8 +166,9 @@ impl PgEventStore {
             )
         })?;
         let mut cache = self.blocks.borrow_mut();
-        // Neighbouring records share blocks; a few dozen cover any one resource's story.
-        if cache.len() + rows.len() > 64 {
+        // Neighbouring records share blocks (a delivery file's, up to a megabyte); sixteen
+        // cover any one resource's story.
+        if cache.len() + rows.len() > 16 {
             cache.clear();
         }
         for row in rows {
