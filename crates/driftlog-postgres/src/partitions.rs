@@ -118,21 +118,35 @@ pub(crate) fn prunable(
     months.sort();
     let mut out = Vec::new();
     for m in months {
-        let ids: Vec<i64> = tx
-            .query(&format!("SELECT id FROM {} ORDER BY id", m.name), &[])?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        if ids.is_empty() || ids.last().is_some_and(|&last| last > through) {
+        let ids = id_ranges(tx, &m)?;
+        if ids.is_empty() || ids.last().is_some_and(|&(_, last)| last > through) {
             continue;
         }
         out.push(Partition {
             name: m.name,
-            events: ids.len() as u64,
-            ids: driftlog_store::id_ranges(ids),
+            events: ids.iter().map(|(a, z)| (z - a + 1) as u64).sum(),
+            ids,
         });
     }
     Ok(out)
+}
+
+/// The ids of a month's events as inclusive ranges, ascending, computed by the server (a
+/// month may hold tens of millions of events; their ranges are few).
+fn id_ranges(tx: &mut Transaction, m: &Month) -> Result<Vec<(i64, i64)>, postgres::Error> {
+    Ok(tx
+        .query(
+            &format!(
+                "SELECT min(id), max(id) FROM \
+                 (SELECT id, id - row_number() OVER (ORDER BY id) AS island FROM {}) s \
+                 GROUP BY island ORDER BY 1",
+                m.name
+            ),
+            &[],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
 }
 
 /// Drop partition `p` and the evidence blocks only its events used, if it still holds
@@ -144,12 +158,9 @@ pub(crate) fn drop(tx: &mut Transaction, p: &Partition) -> Result<u64, postgres:
     if !existing(tx)?.contains(&month) {
         return Ok(0);
     }
-    let ids: Vec<i64> = tx
-        .query(&format!("SELECT id FROM {} ORDER BY id", month.name), &[])?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    if ids.len() as u64 != p.events || driftlog_store::id_ranges(ids) != p.ids {
+    let ids = id_ranges(tx, &month)?;
+    let events: u64 = ids.iter().map(|(a, z)| (z - a + 1) as u64).sum();
+    if events != p.events || ids != p.ids {
         return Ok(0);
     }
     let blocks: Vec<i64> = tx
