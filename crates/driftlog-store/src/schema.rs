@@ -72,30 +72,16 @@ const MIGRATIONS: &[Migration] = &[
 /// 10: an event's resources are the ids of their names in `ref_names`, not a JSON array of
 /// the names (`crate::resource_lists`).
 fn compact_resource_lists(tx: &Transaction) -> rusqlite::Result<()> {
-    use rusqlite::OptionalExtension;
-    let mut find = tx.prepare("SELECT id FROM ref_names WHERE text = ?1")?;
-    let mut add = tx.prepare("INSERT INTO ref_names (text) VALUES (?1) RETURNING id")?;
     let mut known: rustc_hash::FxHashMap<String, i64> = Default::default();
     rewrite_text_column(tx, "resources", |json| {
         // A row that is not a list of names stays as it is, for `driftlog verify` to name.
         let Ok(names) = serde_json::from_str::<Vec<String>>(json) else {
             return Ok(None);
         };
-        let mut ids = Vec::with_capacity(names.len());
-        for name in names {
-            let ref_id = match known.get(&name) {
-                Some(&ref_id) => ref_id,
-                None => {
-                    let ref_id = match find.query_row([&name], |r| r.get(0)).optional()? {
-                        Some(ref_id) => ref_id,
-                        None => add.query_row([&name], |r| r.get(0))?,
-                    };
-                    known.insert(name, ref_id);
-                    ref_id
-                }
-            };
-            ids.push(ref_id);
-        }
+        let ids = names
+            .iter()
+            .map(|name| crate::resource_lists::name_id(tx, &mut known, name))
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
         let mut bytes = Vec::new();
         crate::resource_lists::encode(&ids, &mut bytes);
         Ok(Some(rusqlite::types::Value::Blob(bytes)))

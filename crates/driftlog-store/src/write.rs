@@ -352,27 +352,8 @@ impl Store {
             if ref_names.len() > 1 << 20 {
                 ref_names.clear();
             }
-            let mut find_ref = tx
-                .prepare_cached("SELECT id FROM ref_names WHERE text = ?1")
-                .map_err(sql)?;
-            let mut add_ref = tx
-                .prepare_cached("INSERT INTO ref_names (text) VALUES (?1) RETURNING id")
-                .map_err(sql)?;
-            let mut intern_ref = |text: &str| -> Result<i64, StoreError> {
-                if let Some(id) = ref_names.get(text) {
-                    return Ok(*id);
-                }
-                let id: i64 = match find_ref
-                    .query_row([text], |r| r.get(0))
-                    .optional()
-                    .map_err(sql)?
-                {
-                    Some(id) => id,
-                    None => add_ref.query_row([text], |r| r.get(0)).map_err(sql)?,
-                };
-                ref_names.insert(text.to_owned(), id);
-                Ok(id)
-            };
+            let mut intern_ref =
+                |text: &str| crate::resource_lists::name_id(&tx, ref_names, text).map_err(sql);
             let mut ref_ids: Vec<i64> = Vec::new();
             let mut ref_bytes: Vec<u8> = Vec::new();
             let mut next_id: i64 = tx
