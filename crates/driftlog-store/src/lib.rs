@@ -30,6 +30,7 @@ mod query;
 mod resource_lists;
 mod schema;
 pub mod service;
+mod texts;
 mod write;
 
 pub use error::StoreError;
@@ -261,6 +262,8 @@ pub struct Store {
     strings_loaded: bool,
     /// Ids of resource names the writer has seen (a bounded cache of `ref_names`).
     ref_names: rustc_hash::FxHashMap<String, i64>,
+    /// Ids of free texts the writer has seen (a bounded cache of `texts`).
+    texts: rustc_hash::FxHashMap<String, i64>,
     /// Recently decompressed evidence blocks, by id.
     blocks: std::cell::RefCell<std::collections::HashMap<i64, std::sync::Arc<Vec<u8>>>>,
     /// Evidence dictionaries read so far, by id.
@@ -271,6 +274,8 @@ pub struct Store {
     names: std::cell::RefCell<Option<std::sync::Arc<query::Names>>>,
     /// Names of the resources of events read so far, by id in `ref_names` (bounded).
     ref_texts: std::cell::RefCell<query::RefTexts>,
+    /// Free texts of events read so far, by id in `texts` (bounded).
+    free_texts: std::cell::RefCell<query::RefTexts>,
 }
 
 impl Store {
@@ -291,10 +296,12 @@ impl Store {
             strings: Default::default(),
             strings_loaded: false,
             ref_names: Default::default(),
+            texts: Default::default(),
             blocks: Default::default(),
             dictionaries: Default::default(),
             names: Default::default(),
             ref_texts: Default::default(),
+            free_texts: Default::default(),
             mapped: Default::default(),
         };
         store.configure()?;

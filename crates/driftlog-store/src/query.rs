@@ -3,6 +3,7 @@
 //! index; the other filters are SQL clauses on those candidates.
 
 use crate::resource_lists::StoredResources;
+use crate::texts::{self, StoredText, Table};
 use crate::{postings, Store, StoreError};
 use driftlog_core::glob::Glob;
 use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
@@ -99,6 +100,10 @@ mod col_tests {
         }
     }
 }
+
+/// Where [`select_from`] reads the free-text fields (`crate::texts`): error message, session
+/// name, source identity, on-behalf-of user, source address.
+const FREE: [usize; 5] = [4, 5, 6, 7, 9];
 
 /// The `SELECT` list: plain columns, then the interned ids (resolved in memory, see
 /// [`Store::names`]: one hash lookup instead of thirteen joins per row).
@@ -483,50 +488,23 @@ impl Store {
             })
             .copied()
             .collect();
-        self.load_ref_names(ids)?;
-        let texts = self.ref_texts.borrow();
+        let free: Vec<i64> = rows
+            .iter()
+            .flat_map(|r| &r.free)
+            .filter_map(|t| match t {
+                Some(StoredText::Id(id)) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        let err = |e| StoreError::sql(&self.path, e);
+        let mut refs = self.ref_texts.borrow_mut();
+        texts::load(&self.conn, Table::RefNames, &mut refs, ids).map_err(err)?;
+        let mut free_texts = self.free_texts.borrow_mut();
+        texts::load(&self.conn, Table::Texts, &mut free_texts, free).map_err(err)?;
         Ok(rows
             .into_iter()
-            .map(|r| r.resolve(&names, &texts))
+            .map(|r| r.resolve(&names, &refs, &free_texts))
             .collect())
-    }
-
-    /// Make sure the names of resource ids `ids` are in the cache (`Store::ref_texts`),
-    /// reading those that are not in a few statements.
-    fn load_ref_names(&self, mut ids: Vec<i64>) -> Result<(), StoreError> {
-        {
-            let texts = self.ref_texts.borrow();
-            ids.retain(|id| !texts.contains_key(id));
-        }
-        if ids.is_empty() {
-            return Ok(());
-        }
-        ids.sort_unstable();
-        ids.dedup();
-        let err = |e| StoreError::sql(&self.path, e);
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, text FROM ref_names WHERE id IN rarray(?1)")
-            .map_err(err)?;
-        let mut texts = self.ref_texts.borrow_mut();
-        // Bounded: a listing of every event names every resource once.
-        if texts.len() + ids.len() > 1 << 18 {
-            texts.clear();
-        }
-        for chunk in ids.chunks(8192) {
-            let bound: rusqlite::vtab::array::Array =
-                std::rc::Rc::new(chunk.iter().map(|&id| Value::Integer(id)).collect());
-            let rows = stmt
-                .query_map([bound], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-                })
-                .map_err(err)?;
-            for row in rows {
-                let (id, text) = row.map_err(err)?;
-                texts.insert(id, text.into());
-            }
-        }
-        Ok(())
     }
 
     /// Without candidates from posting lists: one statement (a time range reads the identity
@@ -881,18 +859,20 @@ struct RawRow {
     event_id: String,
     time_us: i64,
     read_only: Option<bool>,
-    error_message: Option<String>,
-    session_name: Option<String>,
-    source_identity: Option<String>,
-    on_behalf_of: Option<String>,
+    /// The free-text fields, in the order of [`FREE`].
+    free: [Option<StoredText>; FREE.len()],
     mfa: Option<bool>,
-    source_ip: Option<String>,
     resources: StoredResources,
     completeness: u8,
     interned: [Option<i64>; INTERNED.len()],
 }
 
 fn read_row(r: &Row) -> rusqlite::Result<RawRow> {
+    // A damaged text id reads as none, as a damaged resource list does (below).
+    let mut free: [Option<StoredText>; FREE.len()] = Default::default();
+    for (slot, &at) in free.iter_mut().zip(&FREE) {
+        *slot = texts::decode(r.get_ref(at)?).ok().flatten();
+    }
     let mut interned = [None; INTERNED.len()];
     for (i, slot) in interned.iter_mut().enumerate() {
         *slot = r.get(12 + i)?;
@@ -904,12 +884,8 @@ fn read_row(r: &Row) -> rusqlite::Result<RawRow> {
         })?,
         time_us: r.get(2)?,
         read_only: r.get(3)?,
-        error_message: r.get(4)?,
-        session_name: r.get(5)?,
-        source_identity: r.get(6)?,
-        on_behalf_of: r.get(7)?,
+        free,
         mfa: r.get(8)?,
-        source_ip: r.get(9)?,
         // A damaged list reads as none: the event's leaf then no longer matches what the
         // ledger committed to, and `driftlog verify` names it.
         resources: crate::resource_lists::decode(r.get_ref(10)?)
@@ -927,8 +903,11 @@ impl RawRow {
             .all(|id| names.contains_key(id))
     }
 
-    /// The event, its strings from `names` and its resources' names from `refs`.
-    fn resolve(self, names: &Names, refs: &RefTexts) -> StoredEvent {
+    /// The event, its strings from `names`, its resources' names from `refs` and its free
+    /// texts from `free`.
+    fn resolve(self, names: &Names, refs: &RefTexts, free: &RefTexts) -> StoredEvent {
+        let [error_message, session_name, source_identity, on_behalf_of, source_ip] =
+            self.free.map(|t| t.and_then(|t| t.resolve(free)));
         let resources = match self.resources {
             StoredResources::Names(listed) => listed,
             // A name the store lost is left out, as a damaged list is (`read_row`).
@@ -940,7 +919,7 @@ impl RawRow {
         // By position in `INTERNED` (a listing resolves thirteen of these per event).
         let text = |column: usize| self.interned[column].and_then(|id| names.get(&id).cloned());
         let outcome = text(col::OUTCOME).unwrap_or_default();
-        let outcome = Outcome::from_label(outcome, self.error_message.clone());
+        let outcome = Outcome::from_label(outcome, error_message);
         StoredEvent {
             id: self.id,
             event: AuditEvent {
@@ -959,9 +938,9 @@ impl RawRow {
                     id: text(col::PRINCIPAL),
                     kind: text(col::PRINCIPAL_TYPE),
                     issuer: text(col::ISSUER),
-                    session_name: self.session_name,
-                    source_identity: self.source_identity,
-                    on_behalf_of: self.on_behalf_of,
+                    session_name,
+                    source_identity,
+                    on_behalf_of,
                     invoked_by: text(col::INVOKED_BY),
                     mfa: self.mfa,
                 },
@@ -971,7 +950,7 @@ impl RawRow {
                         .unwrap_or(ActorKind::Unknown),
                     rule: text(col::ACTOR_RULE).unwrap_or_default(),
                 },
-                source_ip: self.source_ip,
+                source_ip,
                 user_agent: text(col::USER_AGENT),
                 resources,
                 completeness: self.completeness,
@@ -983,7 +962,7 @@ impl RawRow {
 /// The `strings` table by id.
 pub(crate) type Names = rustc_hash::FxHashMap<i64, String>;
 
-/// Names of resources by their id in `ref_names`, as far as read.
+/// Texts by their id in `ref_names` or `texts`, as far as read.
 pub(crate) type RefTexts = rustc_hash::FxHashMap<i64, std::sync::Arc<str>>;
 
 impl Store {

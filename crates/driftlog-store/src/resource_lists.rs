@@ -32,31 +32,6 @@ pub(crate) fn decode_ids(mut bytes: &[u8]) -> Result<Vec<i64>, String> {
     Ok(ids)
 }
 
-/// The id of resource name `text` in `ref_names`, added if new; `known` caches ids already
-/// seen (the writer's across batches, a migration's for its run).
-pub(crate) fn name_id(
-    tx: &rusqlite::Transaction,
-    known: &mut rustc_hash::FxHashMap<String, i64>,
-    text: &str,
-) -> rusqlite::Result<i64> {
-    use rusqlite::OptionalExtension;
-    if let Some(&id) = known.get(text) {
-        return Ok(id);
-    }
-    let found = tx
-        .prepare_cached("SELECT id FROM ref_names WHERE text = ?1")?
-        .query_row([text], |r| r.get(0))
-        .optional()?;
-    let id = match found {
-        Some(id) => id,
-        None => tx
-            .prepare_cached("INSERT INTO ref_names (text) VALUES (?1) RETURNING id")?
-            .query_row([text], |r| r.get(0))?,
-    };
-    known.insert(text.to_owned(), id);
-    Ok(id)
-}
-
 pub(crate) fn decode(value: ValueRef<'_>) -> Result<StoredResources, FromSqlError> {
     match value {
         ValueRef::Blob(b) => decode_ids(b)

@@ -4,6 +4,7 @@
 
 use crate::error::Unplaced;
 use crate::postings;
+use rusqlite::types::Value;
 use rusqlite::{Connection, Transaction};
 
 /// One step of the schema: SQL, then (for data that SQL cannot reshape) code, in the same
@@ -67,62 +68,153 @@ const MIGRATIONS: &[Migration] = &[
         then: Some(compact_resource_lists),
         compacts: true,
     },
+    Migration {
+        sql: V11,
+        then: Some(compact_texts_and_times),
+        compacts: true,
+    },
 ];
+
+// 11: an event's free-text fields are ids into `texts` (`crate::texts`).
+const V11: &str = "CREATE TABLE texts (
+        id   INTEGER PRIMARY KEY,
+        text TEXT NOT NULL UNIQUE
+    );";
+
+/// 11: free-text fields become ids into `texts`, and posting lists count time in seconds
+/// (`crate::postings`).
+fn compact_texts_and_times(tx: &Transaction) -> rusqlite::Result<()> {
+    let mut known: rustc_hash::FxHashMap<String, i64> = Default::default();
+    rewrite_text_columns(
+        tx,
+        &[
+            "error_message",
+            "session_name",
+            "source_identity",
+            "on_behalf_of",
+            "source_ip",
+        ],
+        |_, text| {
+            let id = crate::texts::id_of(tx, crate::texts::Table::Texts, &mut known, text)?;
+            Ok(Some(Value::Blob(crate::texts::encode(id))))
+        },
+    )?;
+    for table in ["ref_postings", "string_postings", "facet_postings"] {
+        let mut read = tx.prepare(&format!(
+            "SELECT id, first_us, events FROM {table} WHERE id > ?1 ORDER BY id LIMIT 4096"
+        ))?;
+        let mut write = tx.prepare(&format!("UPDATE {table} SET events = ?2 WHERE id = ?1"))?;
+        let mut after = 0i64;
+        let mut pairs = Vec::new();
+        loop {
+            let chunk: Vec<(i64, i64, Vec<u8>)> = read
+                .query_map([after], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let Some((last, ..)) = chunk.last() else {
+                break;
+            };
+            after = *last;
+            for (id, first_us, list) in chunk {
+                if list.first() == Some(&postings::SECONDS) {
+                    continue;
+                }
+                pairs.clear();
+                // A damaged list stays as it is, for `driftlog verify` to find.
+                if postings::decode(first_us, &list, &mut pairs).is_err() {
+                    continue;
+                }
+                let (_, _, again) = postings::encode(&pairs);
+                write.execute(rusqlite::params![id, again])?;
+            }
+        }
+    }
+    Ok(())
+}
 
 /// 10: an event's resources are the ids of their names in `ref_names`, not a JSON array of
 /// the names (`crate::resource_lists`).
 fn compact_resource_lists(tx: &Transaction) -> rusqlite::Result<()> {
     let mut known: rustc_hash::FxHashMap<String, i64> = Default::default();
-    rewrite_text_column(tx, "resources", |json| {
+    rewrite_text_columns(tx, &["resources"], |_, json| {
         // A row that is not a list of names stays as it is, for `driftlog verify` to name.
         let Ok(names) = serde_json::from_str::<Vec<String>>(json) else {
             return Ok(None);
         };
         let ids = names
             .iter()
-            .map(|name| crate::resource_lists::name_id(tx, &mut known, name))
+            .map(|name| crate::texts::id_of(tx, crate::texts::Table::RefNames, &mut known, name))
             .collect::<rusqlite::Result<Vec<i64>>>()?;
         let mut bytes = Vec::new();
         crate::resource_lists::encode(&ids, &mut bytes);
-        Ok(Some(rusqlite::types::Value::Blob(bytes)))
+        Ok(Some(Value::Blob(bytes)))
     })
 }
 
 /// 9: event ids that are canonical UUIDs are stored as their 16 bytes (`crate::event_ids`).
 fn compact_event_ids(tx: &Transaction) -> rusqlite::Result<()> {
     use crate::event_ids::{encode, StoredId};
-    rewrite_text_column(tx, "event_id", |text| {
+    rewrite_text_columns(tx, &["event_id"], |_, text| {
         Ok(match encode(text) {
-            StoredId::Uuid(bytes) => Some(rusqlite::types::Value::Blob(bytes.to_vec())),
+            StoredId::Uuid(bytes) => Some(Value::Blob(bytes.to_vec())),
             StoredId::Text(_) => None,
         })
     })
 }
 
-/// Walk the events whose `column` still holds text, a chunk at a time in id order, and store
-/// what `rewrite` makes of each value (`None`: the row stays as it is).
-fn rewrite_text_column(
+/// Walk the events whose `columns` still hold text, a chunk at a time in id order, and store
+/// what `rewrite` makes of each text value (given the column's index in `columns`; `None`:
+/// the value stays as it is), with one statement a row.
+fn rewrite_text_columns(
     tx: &Transaction,
-    column: &str,
-    mut rewrite: impl FnMut(&str) -> rusqlite::Result<Option<rusqlite::types::Value>>,
+    columns: &[&str],
+    mut rewrite: impl FnMut(usize, &str) -> rusqlite::Result<Option<Value>>,
 ) -> rusqlite::Result<()> {
+    let any_text: Vec<String> = columns
+        .iter()
+        .map(|c| format!("typeof({c}) = 'text'"))
+        .collect();
     let mut read = tx.prepare(&format!(
-        "SELECT id, {column} FROM events WHERE id > ?1 AND typeof({column}) = 'text' \
-         ORDER BY id LIMIT 4096"
+        "SELECT id, {} FROM events WHERE id > ?1 AND ({}) ORDER BY id LIMIT 4096",
+        columns.join(", "),
+        any_text.join(" OR ")
     ))?;
-    let mut write = tx.prepare(&format!("UPDATE events SET {column} = ?2 WHERE id = ?1"))?;
+    let sets: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ?{}", i + 2))
+        .collect();
+    let mut write = tx.prepare(&format!(
+        "UPDATE events SET {} WHERE id = ?1",
+        sets.join(", ")
+    ))?;
     let mut after = 0i64;
     loop {
-        let chunk: Vec<(i64, String)> = read
-            .query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))?
+        let chunk: Vec<(i64, Vec<Value>)> = read
+            .query_map([after], |r| {
+                let values = (1..=columns.len())
+                    .map(|i| r.get(i))
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok((r.get(0)?, values))
+            })?
             .collect::<rusqlite::Result<_>>()?;
         let Some((last, _)) = chunk.last() else {
             break;
         };
         after = *last;
-        for (id, text) in &chunk {
-            if let Some(value) = rewrite(text)? {
-                write.execute(rusqlite::params![id, value])?;
+        for (id, mut values) in chunk {
+            let mut changed = false;
+            for (i, value) in values.iter_mut().enumerate() {
+                if let Value::Text(text) = value {
+                    if let Some(new) = rewrite(i, text)? {
+                        *value = new;
+                        changed = true;
+                    }
+                }
+            }
+            if changed {
+                let mut params: Vec<&dyn rusqlite::ToSql> = vec![&id];
+                params.extend(values.iter().map(|v| v as &dyn rusqlite::ToSql));
+                write.execute(&params[..])?;
             }
         }
     }
@@ -681,15 +773,45 @@ mod tests {
             .unwrap();
         let store = Store::open(path).unwrap();
         for (event, _, _) in store.events_after(0, usize::MAX).unwrap() {
+            let e = &event.event;
+            let message = match &e.outcome {
+                driftlog_core::Outcome::Failure { message, .. } => message.clone(),
+                _ => None,
+            };
             conn.execute(
-                "UPDATE events SET event_id = ?2, resources = ?3 WHERE id = ?1",
+                "UPDATE events SET event_id = ?2, resources = ?3, error_message = ?4, \
+                 session_name = ?5, source_identity = ?6, on_behalf_of = ?7, source_ip = ?8 \
+                 WHERE id = ?1",
                 rusqlite::params![
                     event.id,
-                    event.event.event_id,
-                    serde_json::to_string(&event.event.resources).unwrap()
+                    e.event_id,
+                    serde_json::to_string(&e.resources).unwrap(),
+                    message,
+                    e.principal.session_name,
+                    e.principal.source_identity,
+                    e.principal.on_behalf_of,
+                    e.source_ip,
                 ],
             )
             .unwrap();
+        }
+        for table in ["ref_postings", "string_postings", "facet_postings"] {
+            let lists: Vec<(i64, i64, Vec<u8>)> = conn
+                .prepare(&format!("SELECT id, first_us, events FROM {table}"))
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            for (id, first_us, list) in lists {
+                let mut pairs = Vec::new();
+                postings::decode(first_us, &list, &mut pairs).unwrap();
+                conn.execute(
+                    &format!("UPDATE {table} SET events = ?2 WHERE id = ?1"),
+                    rusqlite::params![id, postings::encode_in_micros(&pairs)],
+                )
+                .unwrap();
+            }
         }
         for (id, blob) in blocks {
             let dictionary =
@@ -703,7 +825,7 @@ mod tests {
         }
         conn.execute_batch(
             "ALTER TABLE raw_blocks RENAME COLUMN data TO lz4; \
-             DROP TABLE evidence_dictionaries; PRAGMA user_version = 7;",
+             DROP TABLE evidence_dictionaries; DROP TABLE texts; PRAGMA user_version = 7;",
         )
         .unwrap();
     }
@@ -752,7 +874,17 @@ mod tests {
                             1 => &["ns/web"],
                             _ => &["ns/web", &pod],
                         };
-                        let e = crate::conformance::k8s(&id, 3, resources);
+                        let mut e = crate::conformance::k8s(&id, 3, resources);
+                        // Free texts, some repeated, some not.
+                        e.source_ip = Some(format!("10.0.{b}.{}", i % 40));
+                        e.principal.session_name = Some(format!("session-{}", i % 3));
+                        e.principal.on_behalf_of = (i % 4 == 0).then(|| format!("user-{i}"));
+                        if i % 5 == 0 {
+                            e.outcome = driftlog_core::Outcome::Failure {
+                                code: "Forbidden".into(),
+                                message: Some(format!("denied {}", i % 2)),
+                            };
+                        }
                         (e, raw.clone())
                     })
                     .collect();
@@ -800,6 +932,34 @@ mod tests {
             )
             .unwrap();
         assert_eq!(listed, 3_000, "every event's resources as ids");
+        let as_text: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM events WHERE 'text' IN (typeof(error_message), \
+                 typeof(session_name), typeof(source_identity), typeof(on_behalf_of), \
+                 typeof(source_ip))",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(as_text, 0, "every free text an id");
+        let texts: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM texts", [], |r| r.get(0))
+            .unwrap();
+        // 6 × 40 addresses, 3 sessions, 125 users, 2 messages.
+        assert_eq!(texts, 240 + 3 + 125 + 2);
+        for table in ["ref_postings", "string_postings", "facet_postings"] {
+            let in_micros: i64 = store
+                .conn
+                .query_row(
+                    &format!("SELECT count(*) FROM {table} WHERE substr(events, 1, 1) != x'01'"),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(in_micros, 0, "{table}: every list in seconds");
+        }
         let version: i64 = store
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))

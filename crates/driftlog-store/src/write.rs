@@ -283,6 +283,7 @@ impl Store {
             self.strings.clear();
             self.strings_loaded = false;
             self.ref_names.clear();
+            self.texts.clear();
         }
         result
     }
@@ -347,13 +348,24 @@ impl Store {
             };
             // Resource names are ids into `ref_names` in the row as in the posting lists
             // (`crate::resource_lists`).
+            use crate::texts::{id_of, Table, WRITER_CACHE};
             let ref_names = &mut self.ref_names;
             // Bounded whatever the corpus: a miss costs one index probe.
-            if ref_names.len() > 1 << 20 {
+            if ref_names.len() > WRITER_CACHE {
                 ref_names.clear();
             }
             let mut intern_ref =
-                |text: &str| crate::resource_lists::name_id(&tx, ref_names, text).map_err(sql);
+                |text: &str| id_of(&tx, Table::RefNames, ref_names, text).map_err(sql);
+            // Free-text fields are ids into `texts` (`crate::texts`).
+            let texts = &mut self.texts;
+            if texts.len() > WRITER_CACHE {
+                texts.clear();
+            }
+            let mut free_text = |text: Option<&str>| {
+                text.map(|t| id_of(&tx, Table::Texts, texts, t).map(crate::texts::encode))
+                    .transpose()
+                    .map_err(sql)
+            };
             let mut ref_ids: Vec<i64> = Vec::new();
             let mut ref_bytes: Vec<u8> = Vec::new();
             let mut next_id: i64 = tx
@@ -406,18 +418,18 @@ impl Store {
                     &action,
                     &e.read_only,
                     &intern(outcome)?,
-                    &message,
+                    &free_text(message)?,
                     &principal,
                     &pr.kind.as_deref().map(&mut intern).transpose()?,
                     &issuer,
-                    &pr.session_name,
-                    &pr.source_identity,
-                    &pr.on_behalf_of,
+                    &free_text(pr.session_name.as_deref())?,
+                    &free_text(pr.source_identity.as_deref())?,
+                    &free_text(pr.on_behalf_of.as_deref())?,
                     &pr.invoked_by.as_deref().map(&mut intern).transpose()?,
                     &pr.mfa,
                     &intern(e.actor.kind.as_str())?,
                     &intern(&e.actor.rule)?,
-                    &e.source_ip,
+                    &free_text(e.source_ip.as_deref())?,
                     &e.user_agent.as_deref().map(&mut intern).transpose()?,
                     &ref_bytes,
                     &e.completeness,
