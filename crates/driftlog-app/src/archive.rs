@@ -298,11 +298,21 @@ pub fn archive(
                 let rows: Vec<Row> = chunk
                     .into_iter()
                     .filter(|(e, _, _)| since_us.is_none_or(|s| e.event.time_us >= s))
-                    .map(|(e, raw, leaf)| Row {
-                        id: e.id,
-                        event: e.event,
-                        raw,
-                        leaf,
+                    .map(|(e, raw, recorded)| {
+                        // The store may keep only a prefix of the leaf; the archive carries
+                        // the whole one, recomputed, when the event still matches it.
+                        let leaf = recorded.and_then(|r| {
+                            r.whole().or_else(|| {
+                                let leaf = driftlog_store::event_leaf(&e.event, &raw);
+                                r.matches(&leaf).then_some(leaf)
+                            })
+                        });
+                        Row {
+                            id: e.id,
+                            event: e.event,
+                            raw,
+                            leaf,
+                        }
                     })
                     .collect();
                 skipped += read - rows.len() as u64;

@@ -80,7 +80,7 @@ struct Status<'a> {
 /// Stage preference when one request was logged several times.
 fn completeness(stage: Option<&str>) -> u8 {
     match stage {
-        Some("ResponseComplete") => 3,
+        Some("ResponseComplete") => driftlog_core::event::LAST_STAGE,
         Some("Panic") => 2,
         Some("ResponseStarted") => 1,
         _ => 0,

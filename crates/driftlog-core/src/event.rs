@@ -237,7 +237,16 @@ pub struct AuditEvent {
     pub completeness: u8,
 }
 
+/// The `completeness` of a Kubernetes event logged at its last stage (`ResponseComplete`).
+pub const LAST_STAGE: u8 = 3;
+
 impl AuditEvent {
+    /// Whether another copy of this event may still arrive and replace it: Kubernetes logs one
+    /// request at several stages, and a later one wins. Other sources log an event once.
+    pub fn may_be_replaced(&self) -> bool {
+        self.source == Source::Kubernetes && self.completeness < LAST_STAGE
+    }
+
     /// A write that succeeded: the only kind of event that can have changed a resource.
     pub fn is_successful_write(&self) -> bool {
         self.read_only == Some(false) && self.outcome.is_success()

@@ -21,7 +21,7 @@ use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
 use driftlog_store::evidence::{self, Dictionary};
 use driftlog_store::{
     in_key_order, number_blocks, BatchCommit, BatchStats, EventQuery, EventStore,
-    EventWithEvidence, FileBatch, KnownFiles, PreparedEvent, StoreError, StoredEvent,
+    EventWithEvidence, FileBatch, KnownFiles, PreparedEvent, RecordedLeaf, StoreError, StoredEvent,
 };
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
@@ -277,7 +277,8 @@ impl<'a> Values<'a> {
             p,
             source: p.event.source.as_str(),
             actor_kind: p.event.actor.kind.as_str(),
-            leaf: &p.leaf,
+            // Eight bytes tell which event changed; the ledger holds the whole leaf.
+            leaf: driftlog_store::leaves::kept(&p.event, &p.leaf),
             outcome,
             message,
             completeness: p.event.completeness as i16,
@@ -725,7 +726,7 @@ impl EventStore for PgEventStore {
                 let event = stored_event(r);
                 let raw = self.record(event.id, at(r))?;
                 let leaf: Vec<u8> = r.get(25);
-                out.push((event, raw, <[u8; 32]>::try_from(leaf.as_slice()).ok()));
+                out.push((event, raw, RecordedLeaf::from_bytes(&leaf)));
             }
         }
         Ok(out)

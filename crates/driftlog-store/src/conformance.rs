@@ -599,8 +599,9 @@ pub fn events_after_walks_ids_with_evidence_and_leaves(store: &mut dyn EventStor
         }
         for (stored, raw, leaf) in page {
             assert_eq!(raw, raw_of(&stored.event).as_bytes());
-            let leaf = leaf.expect("stored with its leaf");
-            assert_eq!(leaf, event_leaf(&stored.event, &raw), "the leaf recomputes");
+            let recorded = leaf.expect("stored with its leaf");
+            let leaf = event_leaf(&stored.event, &raw);
+            assert!(recorded.matches(&leaf), "the leaf recomputes");
             after = stored.id;
             walked.push((stored.id, leaf));
         }

@@ -24,6 +24,7 @@ mod error;
 mod event_ids;
 pub mod evidence;
 mod facets;
+pub mod leaves;
 mod postings;
 mod prune;
 mod query;
@@ -242,6 +243,7 @@ impl EventStore for Store {
         Store::address_identifiers(self, address)
     }
 }
+pub use leaves::RecordedLeaf;
 pub use query::{EventQuery, EventWithEvidence, StoredEvent};
 pub use write::{
     event_leaf, in_key_order, number_blocks, BatchCommit, BatchStats, EvidencePacker, FileBatch,

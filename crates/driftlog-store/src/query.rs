@@ -31,7 +31,7 @@ pub struct EventQuery {
 }
 
 /// A stored event, its original record, and the leaf recorded when it was stored.
-pub type EventWithEvidence = (StoredEvent, Vec<u8>, Option<[u8; 32]>);
+pub type EventWithEvidence = (StoredEvent, Vec<u8>, Option<crate::RecordedLeaf>);
 
 /// An event as stored, with the store's own row id (stable, usable with [`Store::raw`]).
 #[derive(Debug, Clone)]
@@ -751,7 +751,7 @@ impl Store {
             let (raw, leaf) = match evidence.get(&event.id) {
                 Some((leaf, at)) => (
                     self.raw_at(event.id, *at)?,
-                    leaf.as_deref().and_then(|l| <[u8; 32]>::try_from(l).ok()),
+                    leaf.as_deref().and_then(crate::RecordedLeaf::from_bytes),
                 ),
                 None => (self.raw(event.id)?, None),
             };

@@ -70,7 +70,7 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         sql: V11,
-        then: Some(compact_texts_and_times),
+        then: Some(compact_texts_times_and_leaves),
         compacts: true,
     },
 ];
@@ -81,9 +81,21 @@ const V11: &str = "CREATE TABLE texts (
         text TEXT NOT NULL UNIQUE
     );";
 
-/// 11: free-text fields become ids into `texts`, and posting lists count time in seconds
-/// (`crate::postings`).
-fn compact_texts_and_times(tx: &Transaction) -> rusqlite::Result<()> {
+/// 11: free-text fields become ids into `texts`, posting lists count time in seconds
+/// (`crate::postings`), and rows keep a prefix of the leaf of an event no copy can replace
+/// (`crate::leaves`).
+fn compact_texts_times_and_leaves(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.execute(
+        &format!(
+            "UPDATE events SET leaf = substr(leaf, 1, {prefix}) WHERE length(leaf) = 32 \
+             AND NOT (completeness < {last} \
+                      AND source IN (SELECT id FROM strings WHERE text = 'kubernetes'))",
+            // `AuditEvent::may_be_replaced`, in SQL.
+            prefix = crate::leaves::PREFIX,
+            last = driftlog_core::event::LAST_STAGE,
+        ),
+        [],
+    )?;
     let mut known: rustc_hash::FxHashMap<String, i64> = Default::default();
     rewrite_text_columns(
         tx,
@@ -772,16 +784,17 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         let store = Store::open(path).unwrap();
-        for (event, _, _) in store.events_after(0, usize::MAX).unwrap() {
+        for (event, raw, _) in store.events_after(0, usize::MAX).unwrap() {
             let e = &event.event;
+            let leaf = crate::event_leaf(e, &raw);
             let message = match &e.outcome {
                 driftlog_core::Outcome::Failure { message, .. } => message.clone(),
                 _ => None,
             };
             conn.execute(
                 "UPDATE events SET event_id = ?2, resources = ?3, error_message = ?4, \
-                 session_name = ?5, source_identity = ?6, on_behalf_of = ?7, source_ip = ?8 \
-                 WHERE id = ?1",
+                 session_name = ?5, source_identity = ?6, on_behalf_of = ?7, source_ip = ?8, \
+                 leaf = ?9 WHERE id = ?1",
                 rusqlite::params![
                     event.id,
                     e.event_id,
@@ -791,6 +804,7 @@ mod tests {
                     e.principal.source_identity,
                     e.principal.on_behalf_of,
                     e.source_ip,
+                    &leaf[..],
                 ],
             )
             .unwrap();
@@ -874,7 +888,9 @@ mod tests {
                             1 => &["ns/web"],
                             _ => &["ns/web", &pod],
                         };
-                        let mut e = crate::conformance::k8s(&id, 3, resources);
+                        // A few logged at an early stage only: a later copy may replace them.
+                        let stage = if i % 50 == 1 { 1 } else { 3 };
+                        let mut e = crate::conformance::k8s(&id, stage, resources);
                         // Free texts, some repeated, some not.
                         e.source_ip = Some(format!("10.0.{b}.{}", i % 40));
                         e.principal.session_name = Some(format!("session-{}", i % 3));
@@ -943,6 +959,15 @@ mod tests {
             )
             .unwrap();
         assert_eq!(as_text, 0, "every free text an id");
+        let whole: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM events WHERE length(leaf) != 8",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(whole, 60, "only staged events keep their whole leaf");
         let texts: i64 = store
             .conn
             .query_row("SELECT count(*) FROM texts", [], |r| r.get(0))

@@ -399,7 +399,7 @@ impl Store {
                 let principal = pr.id.as_deref().map(&mut intern).transpose()?;
                 let issuer = pr.issuer.as_deref().map(&mut intern).transpose()?;
                 let source = intern(e.source.as_str())?;
-                let leaf = &p.leaf[..];
+                let leaf = crate::leaves::kept(e, &p.leaf);
                 let event_id = crate::event_ids::encode(&e.event_id);
                 ref_ids.clear();
                 for r in &e.resources {
