@@ -366,38 +366,31 @@ impl Store {
 
     /// The bytes of posting lists `l` would decode within the bounds: its cost.
     fn lookup_bytes(&self, l: &Lookup, since: i64, until: i64) -> Result<u64, StoreError> {
-        match l {
+        let (from, first) = self.lists(l)?;
+        self.list_bytes(&from, rusqlite::params![first, since, until])
+    }
+
+    /// Where the posting lists `p` of lookup `l` are (`FROM … WHERE …`, with `?2` since and
+    /// `?3` until), and the statement's first parameter.
+    fn lists(&self, l: &Lookup) -> Result<(String, Box<dyn rusqlite::ToSql>), StoreError> {
+        Ok(match l {
             Lookup::Named(r) => {
                 let names = crate::spellings(self, std::slice::from_ref(r))?;
                 let names: rusqlite::vtab::array::Array =
                     std::rc::Rc::new(names.into_iter().map(Value::Text).collect());
-                self.list_bytes(NAMED, rusqlite::params![names, since, until])
+                (NAMED.to_owned(), Box::new(names))
             }
-            Lookup::NamedLike(pattern) => self.list_bytes(
-                NAMED_LIKE,
-                rusqlite::params![sql_pattern(pattern), since, until],
-            ),
-            Lookup::String(text) => self.list_bytes(
-                &strings_from(text),
-                rusqlite::params![sql_pattern(text), since, until],
-            ),
-            Lookup::Facet(code) => self.list_bytes(FACET, rusqlite::params![code, since, until]),
-        }
+            Lookup::NamedLike(pattern) => (NAMED_LIKE.to_owned(), Box::new(sql_pattern(pattern))),
+            Lookup::String(text) => (strings_from(text), Box::new(sql_pattern(text))),
+            Lookup::Facet(code) => (FACET.to_owned(), Box::new(*code)),
+        })
     }
 
     /// The `(time, event)` pairs of lookup `l` within the bounds, in order, each event once.
     fn lookup(&self, l: &Lookup, since: i64, until: i64) -> Result<Vec<(i64, i64)>, StoreError> {
-        match l {
-            Lookup::Named(r) => self.events_named(std::slice::from_ref(r), since, until),
-            Lookup::NamedLike(pattern) => self.events_named_like(pattern, since, until),
-            Lookup::String(text) => self.events_with_string(text, since, until),
-            Lookup::Facet(code) => self.postings(
-                &format!("SELECT p.id, p.first_us, p.events {FACET}"),
-                rusqlite::params![code, since, until],
-                since,
-                until,
-            ),
-        }
+        let (from, first) = self.lists(l)?;
+        let sql = format!("SELECT p.id, p.first_us, p.events {from}");
+        self.postings(&sql, rusqlite::params![first, since, until], since, until)
     }
 
     /// The bytes of the facet lists with codes `lo..=hi` within the bounds.
@@ -432,24 +425,12 @@ impl Store {
         )
     }
 
-    /// The events of lookup `l` within the bounds, as a set.
+    /// The events of lookup `l` within the bounds, as a set (decoded straight into it: a set
+    /// needs no order, and sorting a busy principal's pairs cost more than decoding them).
     fn lookup_ids(&self, l: &Lookup, since: i64, until: i64) -> Result<IdSet, StoreError> {
-        match l {
-            Lookup::Facet(code) => self.posting_ids(
-                &format!("SELECT p.id, p.first_us, p.events {FACET}"),
-                rusqlite::params![code, since, until],
-                since,
-                until,
-            ),
-            // Named lists are short beside facets; the ordered pairs make the set.
-            other => {
-                let mut set = IdSet::default();
-                for (_, id) in self.lookup(other, since, until)? {
-                    set.insert(id);
-                }
-                Ok(set)
-            }
-        }
+        let (from, first) = self.lists(l)?;
+        let sql = format!("SELECT p.id, p.first_us, p.events {from}");
+        self.posting_ids(&sql, rusqlite::params![first, since, until], since, until)
     }
 
     /// Decode the posting lists `sql` selects (id, first_us, events) straight into a set of
@@ -609,39 +590,6 @@ impl Store {
         self.postings(
             &format!("SELECT p.id, p.first_us, p.events {NAMED}"),
             rusqlite::params![names, since, until],
-            since,
-            until,
-        )
-    }
-
-    /// The `(time, event)` pairs naming any resource that matches the glob `pattern`.
-    fn events_named_like(
-        &self,
-        pattern: &str,
-        since: i64,
-        until: i64,
-    ) -> Result<Vec<(i64, i64)>, StoreError> {
-        self.postings(
-            &format!("SELECT p.id, p.first_us, p.events {NAMED_LIKE}"),
-            rusqlite::params![sql_pattern(pattern), since, until],
-            since,
-            until,
-        )
-    }
-
-    /// The `(time, event)` pairs of events whose principal, issuer or action is `text` (or,
-    /// with a glob, any string it matches), within the bounds, in order, each event once. A
-    /// string used both as a principal and as an action brings both kinds of events: the
-    /// caller's SQL clauses tell them apart.
-    fn events_with_string(
-        &self,
-        text: &str,
-        since: i64,
-        until: i64,
-    ) -> Result<Vec<(i64, i64)>, StoreError> {
-        self.postings(
-            &format!("SELECT p.id, p.first_us, p.events {}", strings_from(text)),
-            rusqlite::params![sql_pattern(text), since, until],
             since,
             until,
         )
