@@ -61,8 +61,8 @@ lookup=$(python3 - "$bin" "$work/driftlog.db" <<'PY'
 import sqlite3, subprocess, sys, time, statistics
 bin, store = sys.argv[1:]
 db = sqlite3.connect(store)
-# Events per resource, from the posting lists (LEB128 varints, two per event: a byte below 0x80
-# ends a varint).
+# Events per resource, from the posting lists (a tag byte, then LEB128 varints, two per event
+# when times are whole seconds, as CloudTrail's are: a byte below 0x80 ends a varint).
 counts = {}
 for name, blob in db.execute("SELECT n.text, p.events FROM ref_postings p JOIN ref_names n ON n.id = p.name"):
     counts[name] = counts.get(name, 0) + sum(1 for b in blob if b < 0x80) // 2

@@ -40,6 +40,7 @@ def busy_rare(counts):
     rare = min((c for c in counts if c[1] >= 100), key=lambda c: c[1], default=counts[-1])
     return [counts[0][0], rare[0]]
 counts = {}
+# (Posting lists: a tag byte, then two LEB128 varints per event when times are whole seconds.)
 for name, blob in db.execute("SELECT n.text, p.events FROM ref_postings p JOIN ref_names n ON n.id = p.name"):
     counts[name] = counts.get(name, 0) + sum(1 for b in blob if b < 0x80) // 2
 refs = sorted(counts.items(), key=lambda kv: -kv[1])
