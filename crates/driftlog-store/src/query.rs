@@ -190,15 +190,19 @@ struct IdSet {
 }
 
 impl IdSet {
-    fn insert(&mut self, id: i64) {
+    /// Add `id`; whether it was new (an id below zero is never held).
+    fn insert(&mut self, id: i64) -> bool {
         let Ok(id) = usize::try_from(id) else {
-            return;
+            return false;
         };
         let word = id / 64;
         if word >= self.words.len() {
             self.words.resize(word + 1, 0);
         }
-        self.words[word] |= 1 << (id % 64);
+        let bit = 1 << (id % 64);
+        let new = self.words[word] & bit == 0;
+        self.words[word] |= bit;
+        new
     }
 
     fn contains(&self, id: i64) -> bool {
@@ -316,7 +320,8 @@ impl Store {
             .position(|(_, share, _)| *share <= 0.5)
             .unwrap_or(0);
         let (_, _, first) = costed.remove(driver);
-        let mut candidates = self.lookup(&first, since, until)?;
+        // In no order yet: when the other filters leave nothing, sorting was wasted.
+        let mut candidates = self.lookup_unordered(&first, since, until)?;
         // The resource filter has no SQL clause: its list must narrow the candidates always.
         for (_, _, named) in &costed {
             if matches!(named, Lookup::Named(_) | Lookup::NamedLike(_)) {
@@ -330,16 +335,18 @@ impl Store {
         let mut rows = Vec::new();
         if let Some(limit) = q.limit.map(|l| l.min(usize::MAX as u64) as usize) {
             let probe = limit.saturating_mul(4).max(256).min(candidates.len());
+            // The `probe` oldest, in order; the rest stay unsorted.
+            if probe < candidates.len() {
+                candidates.select_nth_unstable(probe);
+            }
+            candidates[..probe].sort_unstable();
             rows = self.rows_among(&candidates[..probe], q.limit, clauses.clone(), args.clone())?;
             if rows.len() >= limit || probe == candidates.len() || costed.is_empty() {
                 if rows.len() < limit && probe < candidates.len() {
                     let more = (limit - rows.len()) as u64;
-                    rows.extend(self.rows_among(
-                        &candidates[probe..],
-                        Some(more),
-                        clauses,
-                        args,
-                    )?);
+                    let rest = &mut candidates[probe..];
+                    rest.sort_unstable();
+                    rows.extend(self.rows_among(rest, Some(more), clauses, args)?);
                 }
                 return self.resolve(rows);
             }
@@ -359,6 +366,7 @@ impl Store {
             };
             candidates.retain(|&(_, id)| ids.contains(id) == keep);
         }
+        candidates.sort_unstable();
         let wanted = q.limit.map(|l| l.saturating_sub(rows.len() as u64));
         rows.extend(self.rows_among(&candidates, wanted, clauses, args)?);
         self.resolve(rows)
@@ -386,11 +394,33 @@ impl Store {
         })
     }
 
-    /// The `(time, event)` pairs of lookup `l` within the bounds, in order, each event once.
-    fn lookup(&self, l: &Lookup, since: i64, until: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+    /// The `(time, event)` pairs of lookup `l` within the bounds, each event once, in no
+    /// particular order.
+    fn lookup_unordered(
+        &self,
+        l: &Lookup,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
         let (from, first) = self.lists(l)?;
         let sql = format!("SELECT p.id, p.first_us, p.events {from}");
-        self.postings(&sql, rusqlite::params![first, since, until], since, until)
+        // One event reached through two names (two spellings, or principal and issuer).
+        let mut seen = IdSet::default();
+        let mut out = Vec::new();
+        self.decode_lists(
+            &sql,
+            rusqlite::params![first, since, until],
+            &mut Vec::new(),
+            |pairs| {
+                for &(t, id) in pairs.iter() {
+                    if t >= since && t <= until && seen.insert(id) {
+                        out.push((t, id));
+                    }
+                }
+                pairs.clear();
+            },
+        )?;
+        Ok(out)
     }
 
     /// The bytes of the facet lists with codes `lo..=hi` within the bounds.
