@@ -930,59 +930,25 @@ mod tests {
             .collect();
         assert!(!named.is_empty());
         assert!(named.iter().all(|d| *d == Some(dictionary)), "{named:?}");
-        let uuids: i64 = store
-            .conn
-            .query_row(
-                "SELECT count(*) FROM events WHERE typeof(event_id) = 'blob'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let count = |sql: &str| -> i64 { store.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        let uuids = count("SELECT count(*) FROM events WHERE typeof(event_id) = 'blob'");
         assert_eq!(uuids, 3_000, "every UUID in 16 bytes");
-        let listed: i64 = store
-            .conn
-            .query_row(
-                "SELECT count(*) FROM events WHERE typeof(resources) = 'blob'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let listed = count("SELECT count(*) FROM events WHERE typeof(resources) = 'blob'");
         assert_eq!(listed, 3_000, "every event's resources as ids");
-        let as_text: i64 = store
-            .conn
-            .query_row(
-                "SELECT count(*) FROM events WHERE 'text' IN (typeof(error_message), \
-                 typeof(session_name), typeof(source_identity), typeof(on_behalf_of), \
-                 typeof(source_ip))",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let as_text = count(
+            "SELECT count(*) FROM events WHERE 'text' IN (typeof(error_message), \
+             typeof(session_name), typeof(source_identity), typeof(on_behalf_of), \
+             typeof(source_ip))",
+        );
         assert_eq!(as_text, 0, "every free text an id");
-        let whole: i64 = store
-            .conn
-            .query_row(
-                "SELECT count(*) FROM events WHERE length(leaf) != 8",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let whole = count("SELECT count(*) FROM events WHERE length(leaf) != 8");
         assert_eq!(whole, 60, "only staged events keep their whole leaf");
-        let texts: i64 = store
-            .conn
-            .query_row("SELECT count(*) FROM texts", [], |r| r.get(0))
-            .unwrap();
         // 6 × 40 addresses, 3 sessions, 125 users, 2 messages.
-        assert_eq!(texts, 240 + 3 + 125 + 2);
+        assert_eq!(count("SELECT count(*) FROM texts"), 240 + 3 + 125 + 2);
         for table in ["ref_postings", "string_postings", "facet_postings"] {
-            let in_micros: i64 = store
-                .conn
-                .query_row(
-                    &format!("SELECT count(*) FROM {table} WHERE substr(events, 1, 1) != x'01'"),
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap();
+            let in_micros = count(&format!(
+                "SELECT count(*) FROM {table} WHERE substr(events, 1, 1) != x'01'"
+            ));
             assert_eq!(in_micros, 0, "{table}: every list in seconds");
         }
         let version: i64 = store
