@@ -24,7 +24,7 @@ count() { python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).ex
 full=$(measure "driftlog ingest of $n events (fresh store)" "$bin" --store "$work/full.db" --ledger "$work/full-ledger.db" ingest AWSLogs)
 full_s=$(echo "$full" | cut -f2)
 full_events=$(count "$work/full.db")
-store_mb=$(du -m "$work/full.db" | cut -f1)
+store_bytes=$(stat -c %s "$work/full.db")
 rm -f "$work"/full*
 
 # Killed half way, then resumed.
@@ -44,4 +44,4 @@ echo "| command | wall s | peak RSS MB | CPU |"
 echo "|---|---:|---:|---:|"
 printf '%s\n%s\n%s\n' "$full" "$resume" "$verify" | awk -F'\t' '{printf "| `%s` | %.1f | %d | %s |\n", $1, $2, $3, $4}'
 echo
-echo "Fresh store: $full_events events, $store_mb MB ($(( store_mb * 1000000 / (full_events > 0 ? full_events : 1) )) bytes per event). Killed with $at_kill events stored; after the resume: $resumed events (expected $n: $([ "$resumed" -eq "$n" ] && echo exact || echo MISMATCH))."
+echo "Fresh store: $full_events events, $(( store_bytes / 1000000 )) MB ($(( store_bytes / (full_events > 0 ? full_events : 1) )) bytes per event). Killed with $at_kill events stored; after the resume: $resumed events (expected $n: $([ "$resumed" -eq "$n" ] && echo exact || echo MISMATCH))."
