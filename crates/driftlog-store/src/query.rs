@@ -403,21 +403,18 @@ impl Store {
         until: i64,
     ) -> Result<Vec<(i64, i64)>, StoreError> {
         let (from, first) = self.lists(l)?;
-        let sql = format!("SELECT p.id, p.first_us, p.events {from}");
         // One event reached through two names (two spellings, or principal and issuer).
         let mut seen = IdSet::default();
         let mut out = Vec::new();
-        self.decode_lists(
-            &sql,
+        self.each_within(
+            &from,
             rusqlite::params![first, since, until],
-            &mut Vec::new(),
-            |pairs| {
-                for &(t, id) in pairs.iter() {
-                    if t >= since && t <= until && seen.insert(id) {
-                        out.push((t, id));
-                    }
+            since,
+            until,
+            |t, id| {
+                if seen.insert(id) {
+                    out.push((t, id));
                 }
-                pairs.clear();
             },
         )?;
         Ok(out)
@@ -448,7 +445,7 @@ impl Store {
         until: i64,
     ) -> Result<IdSet, StoreError> {
         self.posting_ids(
-            &format!("SELECT p.id, p.first_us, p.events {FAMILY}"),
+            FAMILY,
             rusqlite::params![lo, hi, except.unwrap_or(i64::MIN), since, until],
             since,
             until,
@@ -459,29 +456,44 @@ impl Store {
     /// needs no order, and sorting a busy principal's pairs cost more than decoding them).
     fn lookup_ids(&self, l: &Lookup, since: i64, until: i64) -> Result<IdSet, StoreError> {
         let (from, first) = self.lists(l)?;
-        let sql = format!("SELECT p.id, p.first_us, p.events {from}");
-        self.posting_ids(&sql, rusqlite::params![first, since, until], since, until)
+        self.posting_ids(&from, rusqlite::params![first, since, until], since, until)
     }
 
-    /// Decode the posting lists `sql` selects (id, first_us, events) straight into a set of
-    /// the events within the bounds: no sorting, one bit per event.
+    /// Decode the posting lists `from` (a `FROM … WHERE …` over lists `p`) selects straight
+    /// into a set of the events within the bounds: no sorting, one bit per event.
     fn posting_ids(
         &self,
-        sql: &str,
+        from: &str,
         params: impl rusqlite::Params,
         since: i64,
         until: i64,
     ) -> Result<IdSet, StoreError> {
         let mut set = IdSet::default();
-        self.decode_lists(sql, params, &mut Vec::new(), |pairs| {
+        self.each_within(from, params, since, until, |_, id| {
+            set.insert(id);
+        })?;
+        Ok(set)
+    }
+
+    /// Call `each` on every `(time, event)` pair within the bounds of the posting lists
+    /// `from` selects, list by list, in no particular order.
+    fn each_within(
+        &self,
+        from: &str,
+        params: impl rusqlite::Params,
+        since: i64,
+        until: i64,
+        mut each: impl FnMut(i64, i64),
+    ) -> Result<(), StoreError> {
+        let sql = format!("SELECT p.id, p.first_us, p.events {from}");
+        self.decode_lists(&sql, params, &mut Vec::new(), |pairs| {
             for &(t, id) in pairs.iter() {
                 if t >= since && t <= until {
-                    set.insert(id);
+                    each(t, id);
                 }
             }
             pairs.clear();
-        })?;
-        Ok(set)
+        })
     }
 
     /// Turn rows into events, their interned ids into text.

@@ -106,39 +106,26 @@ fn compact_texts_times_and_leaves(tx: &Transaction) -> rusqlite::Result<()> {
             "on_behalf_of",
             "source_ip",
         ],
-        |_, text| {
+        |text| {
             let id = crate::texts::id_of(tx, crate::texts::Table::Texts, &mut known, text)?;
             Ok(Some(Value::Blob(crate::texts::encode(id))))
         },
     )?;
     for table in ["ref_postings", "string_postings", "facet_postings"] {
-        let mut read = tx.prepare(&format!(
-            "SELECT id, first_us, events FROM {table} WHERE id > ?1 ORDER BY id LIMIT 4096"
-        ))?;
-        let mut write = tx.prepare(&format!("UPDATE {table} SET events = ?2 WHERE id = ?1"))?;
-        let mut after = 0i64;
-        let mut pairs = Vec::new();
-        loop {
-            let chunk: Vec<(i64, i64, Vec<u8>)> = read
-                .query_map([after], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            let Some((last, ..)) = chunk.last() else {
-                break;
+        rewrite_rows(tx, table, &["first_us", "events"], None, 4096, |row| {
+            let [Value::Integer(first_us), Value::Blob(list)] = row else {
+                return Ok(false);
             };
-            after = *last;
-            for (id, first_us, list) in chunk {
-                if list.first() == Some(&postings::SECONDS) {
-                    continue;
-                }
-                pairs.clear();
-                // A damaged list stays as it is, for `driftlog verify` to find.
-                if postings::decode(first_us, &list, &mut pairs).is_err() {
-                    continue;
-                }
-                let (_, _, again) = postings::encode(&pairs);
-                write.execute(rusqlite::params![id, again])?;
+            let mut pairs = Vec::new();
+            // A damaged list stays as it is, for `driftlog verify` to find.
+            if list.first() == Some(&postings::SECONDS)
+                || postings::decode(*first_us, list, &mut pairs).is_err()
+            {
+                return Ok(false);
             }
-        }
+            *list = postings::encode(&pairs).2;
+            Ok(true)
+        })?;
     }
     Ok(())
 }
@@ -147,7 +134,7 @@ fn compact_texts_times_and_leaves(tx: &Transaction) -> rusqlite::Result<()> {
 /// the names (`crate::resource_lists`).
 fn compact_resource_lists(tx: &Transaction) -> rusqlite::Result<()> {
     let mut known: rustc_hash::FxHashMap<String, i64> = Default::default();
-    rewrite_text_columns(tx, &["resources"], |_, json| {
+    rewrite_text_columns(tx, &["resources"], |json| {
         // A row that is not a list of names stays as it is, for `driftlog verify` to name.
         let Ok(names) = serde_json::from_str::<Vec<String>>(json) else {
             return Ok(None);
@@ -165,7 +152,7 @@ fn compact_resource_lists(tx: &Transaction) -> rusqlite::Result<()> {
 /// 9: event ids that are canonical UUIDs are stored as their 16 bytes (`crate::event_ids`).
 fn compact_event_ids(tx: &Transaction) -> rusqlite::Result<()> {
     use crate::event_ids::{encode, StoredId};
-    rewrite_text_columns(tx, &["event_id"], |_, text| {
+    rewrite_text_columns(tx, &["event_id"], |text| {
         Ok(match encode(text) {
             StoredId::Uuid(bytes) => Some(Value::Blob(bytes.to_vec())),
             StoredId::Text(_) => None,
@@ -173,22 +160,47 @@ fn compact_event_ids(tx: &Transaction) -> rusqlite::Result<()> {
     })
 }
 
-/// Walk the events whose `columns` still hold text, a chunk at a time in id order, and store
-/// what `rewrite` makes of each text value (given the column's index in `columns`; `None`:
-/// the value stays as it is), with one statement a row.
+/// Walk the events whose `columns` still hold text and store what `rewrite` makes of each
+/// text value (`None`: the value stays as it is).
 fn rewrite_text_columns(
     tx: &Transaction,
     columns: &[&str],
-    mut rewrite: impl FnMut(usize, &str) -> rusqlite::Result<Option<Value>>,
+    mut rewrite: impl FnMut(&str) -> rusqlite::Result<Option<Value>>,
 ) -> rusqlite::Result<()> {
     let any_text: Vec<String> = columns
         .iter()
         .map(|c| format!("typeof({c}) = 'text'"))
         .collect();
+    let any_text = format!("({})", any_text.join(" OR "));
+    rewrite_rows(tx, "events", columns, Some(&any_text), 4096, |values| {
+        let mut changed = false;
+        for value in values {
+            if let Value::Text(text) = value {
+                if let Some(new) = rewrite(text)? {
+                    *value = new;
+                    changed = true;
+                }
+            }
+        }
+        Ok(changed)
+    })
+}
+
+/// Walk the rows of `table` (those `only` admits, if given) `chunk` at a time in id order,
+/// reading `columns`; where `rewrite` changes a row's values (and says so), store them, one
+/// statement a row.
+fn rewrite_rows(
+    tx: &Transaction,
+    table: &str,
+    columns: &[&str],
+    only: Option<&str>,
+    chunk: usize,
+    mut rewrite: impl FnMut(&mut [Value]) -> rusqlite::Result<bool>,
+) -> rusqlite::Result<()> {
+    let only = only.map(|c| format!("AND {c}")).unwrap_or_default();
     let mut read = tx.prepare(&format!(
-        "SELECT id, {} FROM events WHERE id > ?1 AND ({}) ORDER BY id LIMIT 4096",
+        "SELECT id, {} FROM {table} WHERE id > ?1 {only} ORDER BY id LIMIT {chunk}",
         columns.join(", "),
-        any_text.join(" OR ")
     ))?;
     let sets: Vec<String> = columns
         .iter()
@@ -196,12 +208,12 @@ fn rewrite_text_columns(
         .map(|(i, c)| format!("{c} = ?{}", i + 2))
         .collect();
     let mut write = tx.prepare(&format!(
-        "UPDATE events SET {} WHERE id = ?1",
+        "UPDATE {table} SET {} WHERE id = ?1",
         sets.join(", ")
     ))?;
     let mut after = 0i64;
     loop {
-        let chunk: Vec<(i64, Vec<Value>)> = read
+        let rows: Vec<(i64, Vec<Value>)> = read
             .query_map([after], |r| {
                 let values = (1..=columns.len())
                     .map(|i| r.get(i))
@@ -209,21 +221,12 @@ fn rewrite_text_columns(
                 Ok((r.get(0)?, values))
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let Some((last, _)) = chunk.last() else {
+        let Some((last, _)) = rows.last() else {
             break;
         };
         after = *last;
-        for (id, mut values) in chunk {
-            let mut changed = false;
-            for (i, value) in values.iter_mut().enumerate() {
-                if let Value::Text(text) = value {
-                    if let Some(new) = rewrite(i, text)? {
-                        *value = new;
-                        changed = true;
-                    }
-                }
-            }
-            if changed {
+        for (id, mut values) in rows {
+            if rewrite(&mut values)? {
                 let mut params: Vec<&dyn rusqlite::ToSql> = vec![&id];
                 params.extend(values.iter().map(|v| v as &dyn rusqlite::ToSql));
                 write.execute(&params[..])?;
@@ -559,29 +562,20 @@ fn recompress_evidence(tx: &Transaction) -> rusqlite::Result<()> {
         )?;
     }
     let mut compressor = Compressor::new(dictionary.as_ref());
-    let mut read =
-        tx.prepare("SELECT id, data FROM raw_blocks WHERE id > ?1 ORDER BY id LIMIT 256")?;
-    let mut write = tx.prepare("UPDATE raw_blocks SET data = ?2 WHERE id = ?1")?;
-    let mut after = 0i64;
-    loop {
-        let chunk: Vec<(i64, Vec<u8>)> = read
-            .query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        let Some(&(last, _)) = chunk.last() else {
-            break;
+    // Blocks are up to a megabyte: a few hundred at a time.
+    rewrite_rows(tx, "raw_blocks", &["data"], None, 256, |row| {
+        let [Value::Blob(blob)] = row else {
+            return Ok(false);
         };
-        for (id, blob) in chunk {
-            if evidence::dictionary_of(&blob).is_some() {
-                continue;
-            }
-            let Ok(data) = evidence::decompress(&blob, |_| None) else {
-                continue;
-            };
-            write.execute(rusqlite::params![id, compressor.compress(&data)])?;
+        if evidence::dictionary_of(blob).is_some() {
+            return Ok(false);
         }
-        after = last;
-    }
-    Ok(())
+        let Ok(data) = evidence::decompress(blob, |_| None) else {
+            return Ok(false);
+        };
+        *blob = compressor.compress(&data);
+        Ok(true)
+    })
 }
 
 /// Group the rows of `select` (key, time, event; ordered by key) into posting lists.

@@ -35,13 +35,13 @@ impl Table {
 }
 
 /// Most ids a writer's cache holds before it starts again: a miss costs one index probe.
-pub(crate) const WRITER_CACHE: usize = 1 << 20;
+const WRITER_CACHE: usize = 1 << 20;
 
 /// Most texts a reader's cache holds: a listing of every event names every value once.
 pub(crate) const READER_CACHE: usize = 1 << 18;
 
 /// The id of `text` in `table`, added if new; `known` caches ids already seen (the writer's
-/// across batches, a migration's for its run).
+/// across batches, a migration's for its run), bounded whatever the corpus.
 pub(crate) fn id_of(
     tx: &Transaction,
     table: Table,
@@ -64,6 +64,9 @@ pub(crate) fn id_of(
             ))?
             .query_row([text], |r| r.get(0))?,
     };
+    if known.len() >= WRITER_CACHE {
+        known.clear();
+    }
     known.insert(text.to_owned(), id);
     Ok(id)
 }

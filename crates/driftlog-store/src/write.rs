@@ -348,19 +348,12 @@ impl Store {
             };
             // Resource names are ids into `ref_names` in the row as in the posting lists
             // (`crate::resource_lists`).
-            use crate::texts::{id_of, Table, WRITER_CACHE};
+            use crate::texts::{id_of, Table};
             let ref_names = &mut self.ref_names;
-            // Bounded whatever the corpus: a miss costs one index probe.
-            if ref_names.len() > WRITER_CACHE {
-                ref_names.clear();
-            }
             let mut intern_ref =
                 |text: &str| id_of(&tx, Table::RefNames, ref_names, text).map_err(sql);
             // Free-text fields are ids into `texts` (`crate::texts`).
             let texts = &mut self.texts;
-            if texts.len() > WRITER_CACHE {
-                texts.clear();
-            }
             let mut free_text = |text: Option<&str>| {
                 text.map(|t| id_of(&tx, Table::Texts, texts, t).map(crate::texts::encode))
                     .transpose()
