@@ -5,6 +5,7 @@ use crate::AppError;
 use driftlog_core::time::{self, Bound, Direction};
 use driftlog_core::{ActorKind, Source};
 use driftlog_store::{EventQuery, StoredEvent};
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 /// The filters as a user writes them; every one that is set must match.
@@ -29,12 +30,35 @@ pub struct EventsRequest {
 #[derive(Debug, Clone)]
 pub struct Found {
     /// Oldest first; with `raw`, each with its original record.
-    pub events: Vec<(StoredEvent, Option<String>)>,
+    pub events: Vec<Listed>,
     /// When `resource` is a Terraform address a scan reported: the identifiers it stands for.
     pub address_identifiers: Vec<String>,
 }
 
+/// The events of a search, with (when `raw`) each one's original record.
+pub type Listed = (StoredEvent, Option<String>);
+
+/// Search the store, every match at once.
 pub fn search(request: &EventsRequest) -> Result<Found, AppError> {
+    let mut events = Vec::new();
+    let address_identifiers = search_each(request, &mut |batch| {
+        events.extend(batch);
+        ControlFlow::Continue(())
+    })?;
+    Ok(Found {
+        events,
+        address_identifiers,
+    })
+}
+
+/// Search the store, handing the matches to `each` a batch at a time, oldest first, as the
+/// store reads them, until it answers `Break`: a listing of a hundred thousand events starts
+/// printing at once and never holds them all. Returns what [`Found::address_identifiers`]
+/// holds.
+pub fn search_each(
+    request: &EventsRequest,
+    each: &mut dyn FnMut(Vec<Listed>) -> ControlFlow<()>,
+) -> Result<Vec<String>, AppError> {
     let store = crate::stores::open_events_existing(&request.store)?;
     let now = jiff::Timestamp::now();
     let when = |text: &Option<String>, bound, option| {
@@ -54,22 +78,32 @@ pub fn search(request: &EventsRequest) -> Result<Found, AppError> {
         writes_only: request.writes_only,
         limit: request.limit,
     };
-    let found = store.query(&query)?;
     let address_identifiers = match &request.resource {
         Some(resource) => store.address_identifiers(resource)?,
         None => Vec::new(),
     };
-    let mut events = Vec::with_capacity(found.len());
-    for e in found {
-        let raw = if request.raw {
-            Some(String::from_utf8_lossy(&store.raw(e.id)?).into_owned())
-        } else {
-            None
-        };
-        events.push((e, raw));
+    // A record that cannot be read ends the listing; the error is the answer.
+    let mut unreadable = None;
+    store.query_each(&query, &mut |batch| {
+        let mut listed = Vec::with_capacity(batch.len());
+        for e in batch {
+            let raw = if request.raw {
+                match store.raw(e.id) {
+                    Ok(raw) => Some(String::from_utf8_lossy(&raw).into_owned()),
+                    Err(error) => {
+                        unreadable = Some(error);
+                        return ControlFlow::Break(());
+                    }
+                }
+            } else {
+                None
+            };
+            listed.push((e, raw));
+        }
+        each(listed)
+    })?;
+    match unreadable {
+        Some(error) => Err(error.into()),
+        None => Ok(address_identifiers),
     }
-    Ok(Found {
-        events,
-        address_identifiers,
-    })
 }

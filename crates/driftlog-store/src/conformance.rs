@@ -47,6 +47,10 @@ pub fn cases() -> Vec<(&'static str, Case)> {
             "pruned_events_leave_no_trace_in_any_lookup",
             pruned_events_leave_no_trace_in_any_lookup,
         ),
+        (
+            "a_listing_handed_in_batches_is_the_whole_answer_in_order",
+            a_listing_handed_in_batches_is_the_whole_answer_in_order,
+        ),
     ]
 }
 
@@ -732,6 +736,53 @@ pub fn check_filter_matrix(store: &dyn EventStore) {
         }
     }
     assert_eq!(checked, 3 * 3 * 3 * 2 * 3 * 2 * 2 * 2);
+}
+
+/// `query_each` hands the same events as `query`, in the same order, however it batches
+/// them; answering `Break` ends the listing.
+pub fn a_listing_handed_in_batches_is_the_whole_answer_in_order(store: &mut dyn EventStore) {
+    write_filter_matrix(store);
+    let queries = [
+        EventQuery::default(),
+        EventQuery {
+            principal: Some("*role/r1".into()),
+            ..Default::default()
+        },
+        EventQuery {
+            resource: Some("r1*".into()),
+            writes_only: true,
+            ..Default::default()
+        },
+        EventQuery {
+            source: Some(Source::Aws),
+            limit: Some(7),
+            ..Default::default()
+        },
+    ];
+    for q in &queries {
+        let whole = ids(&store.query(q).unwrap())
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
+        assert!(!whole.is_empty(), "{q:?}");
+        let mut handed = Vec::new();
+        store
+            .query_each(q, &mut |batch| {
+                assert!(!batch.is_empty(), "an empty batch was handed for {q:?}");
+                handed.extend(batch.iter().map(|e| e.event.event_id.clone()));
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(handed, whole, "{q:?}");
+        let mut calls = 0;
+        store
+            .query_each(q, &mut |_| {
+                calls += 1;
+                std::ops::ControlFlow::Break(())
+            })
+            .unwrap();
+        assert_eq!(calls, 1, "a listing went on after Break: {q:?}");
+    }
 }
 
 /// Retention removes old events (and only those asked for) from every lookup; what remains

@@ -49,15 +49,18 @@ pub(crate) fn decode(value: ValueRef<'_>) -> Result<String, FromSqlError> {
             String::from_utf8(t.to_vec()).map_err(|e| FromSqlError::Other(e.into()))
         }
         ValueRef::Blob(b) if b.len() == 16 => {
-            let hex = hex::encode(b);
-            Ok(format!(
-                "{}-{}-{}-{}-{}",
-                &hex[..8],
-                &hex[8..12],
-                &hex[12..16],
-                &hex[16..20],
-                &hex[20..]
-            ))
+            // Written digit by digit: a listing decodes one id per event, and formatting
+            // through `format!` was a twentieth of its time.
+            const DIGITS: &[u8; 16] = b"0123456789abcdef";
+            let mut text = String::with_capacity(36);
+            for (i, byte) in b.iter().enumerate() {
+                if matches!(i, 4 | 6 | 8 | 10) {
+                    text.push('-');
+                }
+                text.push(DIGITS[usize::from(byte >> 4)] as char);
+                text.push(DIGITS[usize::from(byte & 0xf)] as char);
+            }
+            Ok(text)
         }
         _ => Err(FromSqlError::InvalidType),
     }

@@ -68,8 +68,15 @@ pub trait EventStore: Send {
         files: Vec<FileBatch>,
     ) -> Result<(BatchStats, BatchCommit), StoreError>;
 
-    /// The events matching every filter of `q`, newest first.
+    /// The events matching every filter of `q`, oldest first.
     fn query(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError>;
+    /// [`EventStore::query`], handed to `each` a batch at a time, oldest first, until it
+    /// answers `Break`. A store that reads in batches hands each as it is read, so a long
+    /// listing is printed while the rest is read; this default hands the whole answer at once.
+    fn query_each(&self, q: &EventQuery, each: &mut EachBatch) -> Result<(), StoreError> {
+        let _ = each(self.query(q)?);
+        Ok(())
+    }
     /// Every event that names any of `identifiers`, oldest first, each once.
     fn events_naming(&self, identifiers: &[String]) -> Result<Vec<StoredEvent>, StoreError>;
     /// Up to `limit` events with ids above `after`, in id order, with their original records
@@ -203,6 +210,9 @@ impl EventStore for Store {
     fn query(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
         Store::query(self, q)
     }
+    fn query_each(&self, q: &EventQuery, each: &mut EachBatch) -> Result<(), StoreError> {
+        Store::query_each(self, q, each)
+    }
     fn events_naming(&self, identifiers: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
         Store::events_naming(self, identifiers)
     }
@@ -244,7 +254,7 @@ impl EventStore for Store {
     }
 }
 pub use leaves::RecordedLeaf;
-pub use query::{EventQuery, EventWithEvidence, StoredEvent};
+pub use query::{EachBatch, EventQuery, EventWithEvidence, StoredEvent};
 pub use write::{
     event_leaf, in_key_order, number_blocks, BatchCommit, BatchStats, EvidencePacker, FileBatch,
     PreparedEvent, RawRef,

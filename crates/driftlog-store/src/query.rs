@@ -9,6 +9,7 @@ use driftlog_core::glob::Glob;
 use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
 use rusqlite::types::Value;
 use rusqlite::Row;
+use std::ops::ControlFlow;
 
 /// Filters; every one that is set must match.
 #[derive(Debug, Clone, Default)]
@@ -107,15 +108,24 @@ const FREE: [usize; 5] = [4, 5, 6, 7, 9];
 
 /// The `SELECT` list: plain columns, then the interned ids (resolved in memory, see
 /// [`Store::names`]: one hash lookup instead of thirteen joins per row).
-fn select_from() -> String {
+fn select_from(from: &str) -> String {
     let ids: Vec<String> = INTERNED.iter().map(|c| format!("e.{c}")).collect();
     format!(
         "SELECT e.id, e.event_id, e.time_us, e.read_only, e.error_message, e.session_name, \
          e.source_identity, e.on_behalf_of, e.mfa, e.source_ip, e.resources, e.completeness, {} \
-         FROM events e",
+         FROM {from}",
         ids.join(", ")
     )
 }
+
+/// What a listing hands its caller a batch at a time, oldest first; `Break` stops it.
+pub type EachBatch<'a> = dyn FnMut(Vec<StoredEvent>) -> ControlFlow<()> + 'a;
+
+/// Where the row readers hand their rows (to be resolved and handed on).
+type RowSink<'a> = dyn FnMut(Vec<RawRow>) -> Result<ControlFlow<()>, StoreError> + 'a;
+
+/// The most rows read and resolved at once: a listing's memory is a batch, not the result.
+const BATCH: usize = 4096;
 
 /// The `WHERE` clauses and arguments of every filter but the resource.
 fn filters(q: &EventQuery) -> (Vec<String>, Vec<Value>) {
@@ -254,6 +264,18 @@ impl Store {
     /// under a `--limit`, walk the time index instead: it meets the first matches sooner
     /// than a list is decoded.
     pub fn query(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut all = Vec::new();
+        self.query_each(q, &mut |batch| {
+            all.extend(batch);
+            ControlFlow::Continue(())
+        })?;
+        Ok(all)
+    }
+
+    /// [`Store::query`], handing the events to `each` a batch at a time as they are read,
+    /// oldest first, until it answers `Break`: a listing of many thousands is printed while
+    /// the rest are read, and never held whole.
+    pub fn query_each(&self, q: &EventQuery, each: &mut EachBatch) -> Result<(), StoreError> {
         self.map_for_lookups()?;
         let (clauses, args) = filters(q);
         let (since, until) = (
@@ -278,9 +300,9 @@ impl Store {
         if let Some(source) = q.source {
             lookups.push(Lookup::Facet(crate::facets::source(source)));
         }
+        let mut hand = |rows: Vec<RawRow>| self.hand(rows, &mut *each);
         if lookups.is_empty() {
-            let rows = self.rows_matching(q, clauses, args)?;
-            return self.resolve(rows);
+            return self.rows_matching(q, &clauses, &args, &mut hand);
         }
         // Each lookup's cost (the bytes of its lists) and, for a facet, the share of events
         // it lists.
@@ -310,8 +332,7 @@ impl Store {
         // Facets only, under a limit, and (were they independent) at least one event in a
         // hundred matching: the time walk reads about a hundred rows per result.
         if q.limit.is_some() && density >= 0.01 {
-            let rows = self.rows_matching(q, clauses, args)?;
-            return self.resolve(rows);
+            return self.rows_matching(q, &clauses, &args, &mut hand);
         }
         // The driver: the smallest list that is not most of the store.
         costed.sort_by_key(|(bytes, _, _)| *bytes);
@@ -332,7 +353,7 @@ impl Store {
         costed.retain(|(_, _, l)| !matches!(l, Lookup::Named(_) | Lookup::NamedLike(_)));
         // Under a limit, the first few candidates' rows first: when matches are common that
         // is the whole answer, and no other list need be decoded.
-        let mut rows = Vec::new();
+        let mut handed = 0;
         if let Some(limit) = q.limit.map(|l| l.min(usize::MAX as u64) as usize) {
             let probe = limit.saturating_mul(4).max(256).min(candidates.len());
             // The `probe` oldest, in order; the rest stay unsorted.
@@ -340,15 +361,33 @@ impl Store {
                 candidates.select_nth_unstable(probe);
             }
             candidates[..probe].sort_unstable();
-            rows = self.rows_among(&candidates[..probe], q.limit, clauses.clone(), args.clone())?;
-            if rows.len() >= limit || probe == candidates.len() || costed.is_empty() {
-                if rows.len() < limit && probe < candidates.len() {
-                    let more = (limit - rows.len()) as u64;
-                    let rest = &mut candidates[probe..];
+            let (probed, rest) = candidates.split_at_mut(probe);
+            if rest.is_empty() || costed.is_empty() {
+                // Nothing left to narrow the candidates: the answer is theirs, in order.
+                let mut counted = |rows: Vec<RawRow>| {
+                    handed += rows.len();
+                    hand(rows)
+                };
+                if self
+                    .rows_among(probed, limit, &clauses, &args, &mut counted)?
+                    .is_continue()
+                    && handed < limit
+                    && !rest.is_empty()
+                {
                     rest.sort_unstable();
-                    rows.extend(self.rows_among(rest, Some(more), clauses, args)?);
+                    let _ = self.rows_among(rest, limit - handed, &clauses, &args, &mut hand)?;
                 }
-                return self.resolve(rows);
+                return Ok(());
+            }
+            let mut rows = Vec::new();
+            let _ = self.rows_among(probed, limit, &clauses, &args, &mut |chunk| {
+                rows.extend(chunk);
+                Ok(ControlFlow::Continue(()))
+            })?;
+            handed = rows.len();
+            let enough = handed >= limit;
+            if hand(rows)?.is_break() || enough {
+                return Ok(());
             }
             candidates.drain(..probe);
         }
@@ -367,9 +406,13 @@ impl Store {
             candidates.retain(|&(_, id)| ids.contains(id) == keep);
         }
         candidates.sort_unstable();
-        let wanted = q.limit.map(|l| l.saturating_sub(rows.len() as u64));
-        rows.extend(self.rows_among(&candidates, wanted, clauses, args)?);
-        self.resolve(rows)
+        let wanted = q
+            .limit
+            .map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize)
+            .saturating_sub(handed);
+        // The last batches: nothing follows, whether or not they were wanted.
+        let _ = self.rows_among(&candidates, wanted, &clauses, &args, &mut hand)?;
+        Ok(())
     }
 
     /// The bytes of posting lists `l` would decode within the bounds: its cost.
@@ -496,6 +539,15 @@ impl Store {
         })
     }
 
+    /// Resolve `rows` and hand them to `each` (nothing when there are none).
+    fn hand(&self, rows: Vec<RawRow>, each: &mut EachBatch) -> Result<ControlFlow<()>, StoreError> {
+        if rows.is_empty() {
+            return Ok(ControlFlow::Continue(()));
+        }
+        let events = self.resolve(rows)?;
+        Ok(each(events))
+    }
+
     /// Turn rows into events, their interned ids into text.
     fn resolve(&self, rows: Vec<RawRow>) -> Result<Vec<StoredEvent>, StoreError> {
         let mut names = self.names(false)?;
@@ -531,14 +583,15 @@ impl Store {
     }
 
     /// Without candidates from posting lists: one statement (a time range reads the identity
-    /// index; anything else scans).
+    /// index; anything else scans), its rows handed on in batches of whole time ties.
     fn rows_matching(
         &self,
         q: &EventQuery,
-        clauses: Vec<String>,
-        args: Vec<Value>,
-    ) -> Result<Vec<RawRow>, StoreError> {
-        let mut sql = select_from();
+        clauses: &[String],
+        args: &[Value],
+        each: &mut RowSink,
+    ) -> Result<(), StoreError> {
+        let mut sql = select_from("events e");
         if !clauses.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&clauses.join(" AND "));
@@ -556,65 +609,78 @@ impl Store {
         let limit = q
             .limit
             .map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize);
-        let mut rows: Vec<RawRow> = Vec::new();
+        let mut handed = 0;
+        let mut open: Vec<RawRow> = Vec::new();
         for row in found {
             let row = row.map_err(err)?;
-            if rows.len() >= limit && rows.get(limit - 1).is_some_and(|r| row.time_us > r.time_us) {
-                break;
+            if open.last().is_some_and(|last| row.time_us > last.time_us) {
+                // `open` ends with a whole tie: everything still to come is later.
+                if handed + open.len() >= limit {
+                    break;
+                }
+                if open.len() >= BATCH {
+                    open.sort_by_key(|r| (r.time_us, r.id));
+                    handed += open.len();
+                    if each(std::mem::take(&mut open))?.is_break() {
+                        return Ok(());
+                    }
+                }
             }
-            rows.push(row);
+            open.push(row);
         }
-        rows.sort_by_key(|r| (r.time_us, r.id));
-        rows.truncate(limit);
-        Ok(rows)
+        open.sort_by_key(|r| (r.time_us, r.id));
+        open.truncate(limit - handed);
+        let _ = each(open)?;
+        Ok(())
     }
 
-    /// The rows among `candidates` (in time order) that match every filter, a chunk at a time,
-    /// so a `--limit` stops early however many candidates there are.
+    /// The rows among `candidates` (in time order) that match every filter, up to `limit`,
+    /// handed on a chunk at a time in the candidates' order, so a `--limit` stops early
+    /// however many candidates there are.
     fn rows_among(
         &self,
         candidates: &[(i64, i64)],
-        limit: Option<u64>,
-        clauses: Vec<String>,
-        args: Vec<Value>,
-    ) -> Result<Vec<RawRow>, StoreError> {
-        let mut sql = select_from();
-        sql.push_str(&format!(" WHERE e.id IN rarray(?{})", args.len() + 1));
-        for c in &clauses {
-            sql.push_str(" AND ");
-            sql.push_str(c);
+        limit: usize,
+        clauses: &[String],
+        args: &[Value],
+        each: &mut RowSink,
+    ) -> Result<ControlFlow<()>, StoreError> {
+        // The candidates drive the join: each row is found by its id, in the candidates'
+        // order, with no index of the chunk built first and no reordering after.
+        let mut sql = select_from(&format!(
+            "rarray(?{}) AS c CROSS JOIN events e ON e.id = c.value",
+            args.len() + 1
+        ));
+        if !clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&clauses.join(" AND "));
         }
         let err = |e| StoreError::sql(&self.path, e);
         let mut stmt = self.conn.prepare_cached(&sql).map_err(err)?;
-        let limit = limit.map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize);
-        let mut out = Vec::new();
+        let mut handed = 0;
         let mut chunk_size = limit.clamp(16, 1024);
         let mut rest = candidates;
-        while !rest.is_empty() && out.len() < limit {
+        while !rest.is_empty() && handed < limit {
             let (chunk, after) = rest.split_at(chunk_size.min(rest.len()));
             rest = after;
-            chunk_size = (chunk_size * 2).min(8192);
+            chunk_size = (chunk_size * 2).min(BATCH);
             let ids: rusqlite::vtab::array::Array =
                 std::rc::Rc::new(chunk.iter().map(|&(_, id)| Value::Integer(id)).collect());
             let mut bound: Vec<&dyn rusqlite::ToSql> =
                 args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
             bound.push(&ids);
-            let mut found: rustc_hash::FxHashMap<i64, RawRow> = stmt
+            let rows: Vec<RawRow> = stmt
                 .query_map(&bound[..], read_row)
                 .map_err(err)?
-                .map(|r| r.map(|row| (row.id, row)))
+                .take(limit - handed)
                 .collect::<Result<_, _>>()
                 .map_err(err)?;
-            for (_, id) in chunk {
-                if out.len() == limit {
-                    break;
-                }
-                if let Some(row) = found.remove(id) {
-                    out.push(row);
-                }
+            handed += rows.len();
+            if each(rows)?.is_break() {
+                return Ok(ControlFlow::Break(()));
             }
         }
-        Ok(out)
+        Ok(ControlFlow::Continue(()))
     }
 
     /// The `(time, event)` pairs naming any of `resources` (in any of their spellings, or, for
@@ -691,7 +757,11 @@ impl Store {
     pub fn events_naming(&self, identifiers: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
         self.map_for_lookups()?;
         let candidates = self.events_named(identifiers, i64::MIN, i64::MAX)?;
-        let rows = self.rows_among(&candidates, None, Vec::new(), Vec::new())?;
+        let mut rows = Vec::new();
+        let _ = self.rows_among(&candidates, usize::MAX, &[], &[], &mut |chunk| {
+            rows.extend(chunk);
+            Ok(ControlFlow::Continue(()))
+        })?;
         self.resolve(rows)
     }
 
@@ -705,7 +775,7 @@ impl Store {
     ) -> Result<Vec<EventWithEvidence>, StoreError> {
         let err = |e| StoreError::sql(&self.path, e);
         let limit = limit.min(i64::MAX as usize) as i64;
-        let mut sql = select_from();
+        let mut sql = select_from("events e");
         sql.push_str(" WHERE e.id > ?1 ORDER BY e.id LIMIT ?2");
         let rows = {
             let mut stmt = self.conn.prepare_cached(&sql).map_err(err)?;

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{driftlog, quickstart, run, snapshot};
+use common::{driftlog, json, quickstart, run, snapshot};
 
 /// A temporary event store holding the quickstart's CloudTrail.
 fn quickstart_store() -> (tempfile::TempDir, std::path::PathBuf) {
@@ -262,4 +262,100 @@ fn globs_are_one_dialect_and_literal_brackets_stay_literal() {
         count(&["--resource", "sg-*"]),
         count(&["--resource", "sg-????????????????*"])
     );
+}
+
+/// `--format jsonl` is written while the store reads on (several batches here): the lines
+/// are the document's events, in the same order; a reader that hangs up after one line ends
+/// the listing cleanly (exit 0, nothing on stderr).
+#[test]
+fn a_long_jsonl_listing_equals_the_document_and_ends_cleanly_on_a_closed_pipe() {
+    const N: usize = 9_000;
+    let dir = tempfile::tempdir().unwrap();
+    let records: Vec<serde_json::Value> = (0..N)
+        .map(|i| {
+            serde_json::json!({
+                "eventVersion": "1.09",
+                "userIdentity": {
+                    "type": "IAMUser",
+                    "arn": format!("arn:aws:iam::123456789012:user/u{}", i % 3),
+                    "accountId": "123456789012",
+                },
+                // Seven events a second, so batches meet ties of time.
+                "eventTime": format!("2026-11-21T{:02}:{:02}:{:02}Z", i / 7 / 3600, i / 7 / 60 % 60, i / 7 % 60),
+                "eventSource": "sqs.amazonaws.com",
+                "eventName": if i % 2 == 0 { "DeleteQueue" } else { "GetQueueUrl" },
+                "awsRegion": "eu-west-1",
+                "sourceIPAddress": "203.0.113.44",
+                "userAgent": "aws-cli/2.15.0",
+                "requestParameters": {"queueName": format!("q{}", i % 11)},
+                "eventID": format!("00000000-0000-4000-8000-{i:012}"),
+                "readOnly": i % 2 == 1,
+                "eventType": "AwsApiCall",
+                "recipientAccountId": "123456789012",
+            })
+        })
+        .collect();
+    let logs = dir.path().join("trail.json");
+    std::fs::write(&logs, serde_json::json!({ "Records": records }).to_string()).unwrap();
+    let store = dir.path().join("events.db");
+    let events = |args: &[&str]| {
+        let mut cmd = driftlog();
+        cmd.env("DRIFTLOG_LEDGER", "off")
+            .arg("--store")
+            .arg(&store)
+            .arg("events")
+            .args(args);
+        cmd
+    };
+    let ingested = run(driftlog()
+        .env("DRIFTLOG_LEDGER", "off")
+        .arg("--store")
+        .arg(&store)
+        .arg("ingest")
+        .arg(&logs));
+    assert_eq!(ingested.code, 0, "{}", ingested.stderr);
+
+    for filters in [
+        vec![],
+        vec!["--principal", "*user/u1"],
+        vec!["--writes-only"],
+    ] {
+        let lines = run(events(&filters).args(["--format", "jsonl"]));
+        assert_eq!(lines.code, 0, "{filters:?}: {}", lines.stderr);
+        let lines: Vec<serde_json::Value> = lines
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+            .collect();
+        let document = json(&run(events(&filters).args(["--format", "json"])));
+        assert_eq!(document["count"], lines.len(), "{filters:?}");
+        assert_eq!(
+            &lines,
+            document["events"].as_array().unwrap(),
+            "{filters:?}"
+        );
+        let expected = match filters.len() {
+            0 => N,
+            _ if filters[0] == "--writes-only" => N / 2,
+            _ => N / 3,
+        };
+        assert_eq!(lines.len(), expected, "{filters:?}");
+    }
+
+    // The reader takes one line and hangs up while the listing is still being written.
+    let mut child = events(&["--format", "jsonl"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    assert!(first.contains("\"event_id\""), "{first}");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
