@@ -61,31 +61,62 @@ fn views(events: &[Listed]) -> Vec<EventView<'_>> {
         .collect()
 }
 
-/// JSON lines need nothing but the event at hand, so they are written while the store reads
-/// on: the search on this thread, the writing on another (each about half of a long
-/// listing's work), a couple of batches apart. When the writing fails (a closed pipe), the
-/// search stops at its next batch and the writing's error is the answer.
+/// JSON lines need nothing but the event at hand, so a long listing is written while the
+/// store reads on: the search on this thread, the writing on another (each about half of the
+/// work), a couple of batches apart. A listing of one batch (any `--limit 20`) is written
+/// here once read, without starting a thread, which would cost more than the writing. When
+/// the writing fails (a closed pipe), the search stops at its next batch and the writing's
+/// error is the answer.
 fn stream_json_lines(request: &EventsRequest) -> Result<()> {
-    let (batches, received) = std::sync::mpsc::sync_channel::<Vec<Listed>>(2);
+    type Writer<'s> = (
+        std::sync::mpsc::SyncSender<Vec<Listed>>,
+        std::thread::ScopedJoinHandle<'s, std::io::Result<()>>,
+    );
     std::thread::scope(|scope| {
-        let writer = scope.spawn(move || -> std::io::Result<()> {
-            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-            for batch in received {
-                write_json_lines(&views(&batch), &mut out)?;
-            }
-            out.flush()
-        });
-        let searched =
-            driftlog_app::events::search_each(request, &mut |batch| match batches.send(batch) {
+        let mut first: Option<Vec<Listed>> = None;
+        let mut writer: Option<Writer> = None;
+        let searched = driftlog_app::events::search_each(request, &mut |batch| {
+            let batches = match &writer {
+                Some((batches, _)) => batches,
+                None => {
+                    let Some(earlier) = first.take() else {
+                        first = Some(batch);
+                        return ControlFlow::Continue(());
+                    };
+                    let (batches, received) = std::sync::mpsc::sync_channel(2);
+                    let handle = scope.spawn(move || write_lines(received));
+                    // A failed send means the writer stopped: its error comes from the join.
+                    let _ = batches.send(earlier);
+                    &writer.insert((batches, handle)).0
+                }
+            };
+            match batches.send(batch) {
                 Ok(()) => ControlFlow::Continue(()),
                 Err(_) => ControlFlow::Break(()),
-            });
-        drop(batches);
-        let written = writer
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            }
+        });
+        let written = match writer {
+            Some((batches, handle)) => {
+                drop(batches);
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            }
+            // A search that failed after one batch prints nothing.
+            None if searched.is_err() => Ok(()),
+            None => write_lines(first),
+        };
         searched?;
         written?;
         Ok(())
     })
+}
+
+/// Each batch's events as JSON lines on standard output.
+fn write_lines(batches: impl IntoIterator<Item = Vec<Listed>>) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    for batch in batches {
+        write_json_lines(&views(&batch), &mut out)?;
+    }
+    out.flush()
 }
