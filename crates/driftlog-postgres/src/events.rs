@@ -24,6 +24,7 @@ use driftlog_store::{
     EventWithEvidence, FileBatch, KnownFiles, PreparedEvent, RecordedLeaf, StoreError, StoredEvent,
 };
 use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Row, Transaction};
 use std::cell::RefCell;
@@ -131,6 +132,64 @@ impl PgEventStore {
             what,
             reason,
         }
+    }
+
+    /// The statement of `q`: every filter a clause, oldest first.
+    fn query_sql(&self, q: &EventQuery) -> Result<(String, Args), StoreError> {
+        let mut args = Args::default();
+        let mut clauses = Vec::new();
+        if let Some(resource) = &q.resource {
+            if Glob::is_pattern(resource) {
+                let a = args.add(Glob::new(resource).to_like());
+                clauses.push(format!(
+                    "EXISTS (SELECT 1 FROM unnest(e.resources) r WHERE r LIKE {a})"
+                ));
+            } else {
+                let names = driftlog_store::spellings(self, std::slice::from_ref(resource))?;
+                let a = args.add(names);
+                clauses.push(format!("e.resources && {a}::text[]"));
+            }
+        }
+        if let Some(p) = &q.principal {
+            clauses.push(format!(
+                "({} OR {})",
+                text_clause("e.principal", p, &mut args),
+                text_clause("e.issuer", p, &mut args)
+            ));
+        }
+        if let Some(action) = &q.action {
+            clauses.push(text_clause("e.action", action, &mut args));
+        }
+        if let Some(kind) = q.actor_kind {
+            let a = args.add(kind.as_str().to_owned());
+            clauses.push(format!("e.actor_kind = {a}"));
+        }
+        if let Some(source) = q.source {
+            let a = args.add(source.as_str().to_owned());
+            clauses.push(format!("e.source = {a}"));
+        }
+        if let Some(since) = q.since_us {
+            let a = args.add(since);
+            clauses.push(format!("e.time_us >= {a}"));
+        }
+        if let Some(until) = q.until_us {
+            let a = args.add(until);
+            clauses.push(format!("e.time_us <= {a}"));
+        }
+        if q.writes_only {
+            clauses.push("e.read_only = false".into());
+        }
+        let mut sql = format!("SELECT {READ_COLUMNS} FROM audit_events e");
+        if !clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&clauses.join(" AND "));
+        }
+        sql.push_str(" ORDER BY e.time_us, e.id");
+        if let Some(limit) = q.limit {
+            let a = args.add(limit.min(i64::MAX as u64) as i64);
+            sql.push_str(&format!(" LIMIT {a}"));
+        }
+        Ok((sql, args))
     }
 
     /// Rows of `sql` (which selects [`READ_COLUMNS`]) as events.
@@ -638,60 +697,33 @@ impl EventStore for PgEventStore {
     }
 
     fn query(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut args = Args::default();
-        let mut clauses = Vec::new();
-        if let Some(resource) = &q.resource {
-            if Glob::is_pattern(resource) {
-                let a = args.add(Glob::new(resource).to_like());
-                clauses.push(format!(
-                    "EXISTS (SELECT 1 FROM unnest(e.resources) r WHERE r LIKE {a})"
-                ));
-            } else {
-                let names = driftlog_store::spellings(self, std::slice::from_ref(resource))?;
-                let a = args.add(names);
-                clauses.push(format!("e.resources && {a}::text[]"));
-            }
-        }
-        if let Some(p) = &q.principal {
-            clauses.push(format!(
-                "({} OR {})",
-                text_clause("e.principal", p, &mut args),
-                text_clause("e.issuer", p, &mut args)
-            ));
-        }
-        if let Some(action) = &q.action {
-            clauses.push(text_clause("e.action", action, &mut args));
-        }
-        if let Some(kind) = q.actor_kind {
-            let a = args.add(kind.as_str().to_owned());
-            clauses.push(format!("e.actor_kind = {a}"));
-        }
-        if let Some(source) = q.source {
-            let a = args.add(source.as_str().to_owned());
-            clauses.push(format!("e.source = {a}"));
-        }
-        if let Some(since) = q.since_us {
-            let a = args.add(since);
-            clauses.push(format!("e.time_us >= {a}"));
-        }
-        if let Some(until) = q.until_us {
-            let a = args.add(until);
-            clauses.push(format!("e.time_us <= {a}"));
-        }
-        if q.writes_only {
-            clauses.push("e.read_only = false".into());
-        }
-        let mut sql = format!("SELECT {READ_COLUMNS} FROM audit_events e");
-        if !clauses.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&clauses.join(" AND "));
-        }
-        sql.push_str(" ORDER BY e.time_us, e.id");
-        if let Some(limit) = q.limit {
-            let a = args.add(limit.min(i64::MAX as u64) as i64);
-            sql.push_str(&format!(" LIMIT {a}"));
-        }
+        let (sql, args) = self.query_sql(q)?;
         self.events(&sql, &args.bound())
+    }
+
+    /// The rows are turned into events as they arrive from the server, a batch at a time
+    /// (the server sends them all; the client holds a batch).
+    fn query_each(
+        &self,
+        q: &EventQuery,
+        each: &mut driftlog_store::EachBatch,
+    ) -> Result<(), StoreError> {
+        const BATCH: usize = 4096;
+        let (sql, args) = self.query_sql(q)?;
+        self.with(|c| {
+            let mut rows = c.query_raw(&sql, args.bound())?;
+            let mut batch = Vec::with_capacity(BATCH);
+            while let Some(row) = rows.next()? {
+                batch.push(stored_event(&row));
+                if batch.len() == BATCH && each(std::mem::take(&mut batch)).is_break() {
+                    return Ok(());
+                }
+            }
+            if !batch.is_empty() {
+                let _ = each(batch);
+            }
+            Ok(())
+        })
     }
 
     fn events_naming(&self, identifiers: &[String]) -> Result<Vec<StoredEvent>, StoreError> {

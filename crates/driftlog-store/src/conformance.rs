@@ -51,6 +51,10 @@ pub fn cases() -> Vec<(&'static str, Case)> {
             "a_listing_handed_in_batches_is_the_whole_answer_in_order",
             a_listing_handed_in_batches_is_the_whole_answer_in_order,
         ),
+        (
+            "a_long_listing_is_handed_in_batches_in_order",
+            a_long_listing_is_handed_in_batches_in_order,
+        ),
     ]
 }
 
@@ -782,6 +786,67 @@ pub fn a_listing_handed_in_batches_is_the_whole_answer_in_order(store: &mut dyn 
             })
             .unwrap();
         assert_eq!(calls, 1, "a listing went on after Break: {q:?}");
+    }
+}
+
+/// A listing longer than a batch (4,096 events in both stores) is handed in several, together
+/// the whole answer in the order of time then id, with many ties of time: with no filter (the
+/// SQLite store's time walk), through a lookup's candidates, and under limits that fall inside
+/// a batch.
+pub fn a_long_listing_is_handed_in_batches_in_order(store: &mut dyn EventStore) {
+    const N: usize = 10_000;
+    let events: Vec<_> = (0..N)
+        .map(|i| {
+            let mut e = k8s(&format!("e{i:05}"), 3, &["ns/web"]);
+            // Three events a second, later ids earlier in time.
+            e.time_us += ((N - i) / 3) as i64 * 1_000_000;
+            (e, "{}".to_owned())
+        })
+        .collect();
+    for (n, chunk) in events.chunks(2_500).enumerate() {
+        store
+            .write_batch(vec![batch(&format!("/f{n}"), chunk.to_vec())])
+            .unwrap();
+    }
+    let queries = [
+        EventQuery::default(),
+        EventQuery {
+            principal: Some("jane".into()),
+            ..Default::default()
+        },
+        EventQuery {
+            limit: Some(5_000),
+            ..Default::default()
+        },
+        EventQuery {
+            resource: Some("ns/web".into()),
+            limit: Some(9_999),
+            ..Default::default()
+        },
+    ];
+    for q in &queries {
+        let mut batches = Vec::new();
+        store
+            .query_each(q, &mut |batch| {
+                batches.push(batch);
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert!(batches.len() > 1, "{q:?} came in one batch");
+        let handed: Vec<(i64, i64)> = batches
+            .iter()
+            .flatten()
+            .map(|e| (e.event.time_us, e.id))
+            .collect();
+        assert_eq!(handed.len(), q.limit.map_or(N, |l| l as usize), "{q:?}");
+        assert!(handed.is_sorted(), "{q:?} is not in time order");
+        let whole: Vec<(i64, i64)> = store
+            .query(q)
+            .unwrap()
+            .iter()
+            .map(|e| (e.event.time_us, e.id))
+            .collect();
+        assert_eq!(handed, whole, "{q:?}");
     }
 }
 
