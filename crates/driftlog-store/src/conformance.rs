@@ -769,14 +769,16 @@ pub fn a_listing_handed_in_batches_is_the_whole_answer_in_order(store: &mut dyn 
             .map(String::from)
             .collect::<Vec<_>>();
         assert!(!whole.is_empty(), "{q:?}");
-        let mut handed = Vec::new();
-        store
-            .query_each(q, &mut |batch| {
-                assert!(!batch.is_empty(), "an empty batch was handed for {q:?}");
-                handed.extend(batch.iter().map(|e| e.event.event_id.clone()));
-                std::ops::ControlFlow::Continue(())
-            })
-            .unwrap();
+        let batches = batches_of(store, q);
+        assert!(
+            batches.iter().all(|b| !b.is_empty()),
+            "an empty batch: {q:?}"
+        );
+        let handed: Vec<String> = batches
+            .iter()
+            .flatten()
+            .map(|e| e.event.event_id.clone())
+            .collect();
         assert_eq!(handed, whole, "{q:?}");
         let mut calls = 0;
         store
@@ -825,13 +827,7 @@ pub fn a_long_listing_is_handed_in_batches_in_order(store: &mut dyn EventStore) 
         },
     ];
     for q in &queries {
-        let mut batches = Vec::new();
-        store
-            .query_each(q, &mut |batch| {
-                batches.push(batch);
-                std::ops::ControlFlow::Continue(())
-            })
-            .unwrap();
+        let batches = batches_of(store, q);
         assert!(batches.len() > 1, "{q:?} came in one batch");
         let handed: Vec<(i64, i64)> = batches
             .iter()
@@ -848,6 +844,18 @@ pub fn a_long_listing_is_handed_in_batches_in_order(store: &mut dyn EventStore) 
             .collect();
         assert_eq!(handed, whole, "{q:?}");
     }
+}
+
+/// Every batch `query_each` hands for `q`.
+fn batches_of(store: &dyn EventStore, q: &EventQuery) -> Vec<Vec<crate::StoredEvent>> {
+    let mut batches = Vec::new();
+    store
+        .query_each(q, &mut |batch| {
+            batches.push(batch);
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+    batches
 }
 
 /// Retention removes old events (and only those asked for) from every lookup; what remains
