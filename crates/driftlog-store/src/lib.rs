@@ -73,6 +73,8 @@ pub trait EventStore: Send {
     /// [`EventStore::query`], handed to `each` a batch at a time, oldest first, until it
     /// answers `Break`. A store that reads in batches hands each as it is read, so a long
     /// listing is printed while the rest is read; this default hands the whole answer at once.
+    /// `each` may call the store again (`--raw` reads each batch's records): PostgreSQL then
+    /// takes a second pooled connection while the listing holds the first.
     fn query_each(&self, q: &EventQuery, each: &mut EachBatch) -> Result<(), StoreError> {
         let _ = each(self.query(q)?);
         Ok(())

@@ -253,16 +253,7 @@ fn sql_pattern(s: &str) -> String {
 }
 
 impl Store {
-    /// Events matching `q`, oldest first.
-    ///
-    /// Every filter with posting lists (names, principal, action, writes only, actor kind,
-    /// source) is a lookup. The smallest list gives the candidates, in time order; every
-    /// other lookup becomes a set of event ids the candidates must be in (or, for a facet
-    /// that most events have, the set of its complement they must not be in, which is
-    /// smaller to decode). The SQL clauses of all filters then run on the rows that remain, a
-    /// chunk at a time, so a `--limit` stops early. Facets alone that most events match,
-    /// under a `--limit`, walk the time index instead: it meets the first matches sooner
-    /// than a list is decoded.
+    /// Events matching `q`, oldest first: [`Store::query_each`], collected.
     pub fn query(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
         let mut all = Vec::new();
         self.query_each(q, &mut |batch| {
@@ -272,9 +263,18 @@ impl Store {
         Ok(all)
     }
 
-    /// [`Store::query`], handing the events to `each` a batch at a time as they are read,
-    /// oldest first, until it answers `Break`: a listing of many thousands is printed while
-    /// the rest are read, and never held whole.
+    /// Events matching `q`, handed to `each` a batch at a time as they are read, oldest
+    /// first, until it answers `Break`: a listing of many thousands is printed while the rest
+    /// are read, and never held whole.
+    ///
+    /// Every filter with posting lists (names, principal, action, writes only, actor kind,
+    /// source) is a lookup. The smallest list gives the candidates, in time order; every
+    /// other lookup becomes a set of event ids the candidates must be in (or, for a facet
+    /// that most events have, the set of its complement they must not be in, which is
+    /// smaller to decode). The SQL clauses of all filters then run on the rows that remain, a
+    /// chunk at a time, so a `--limit` stops early. Facets alone that most events match,
+    /// under a `--limit`, walk the time index instead: it meets the first matches sooner
+    /// than a list is decoded.
     pub fn query_each(&self, q: &EventQuery, each: &mut EachBatch) -> Result<(), StoreError> {
         self.map_for_lookups()?;
         let (clauses, args) = filters(q);

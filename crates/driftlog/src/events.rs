@@ -112,11 +112,11 @@ fn stream_json_lines(request: &EventsRequest) -> Result<()> {
     })
 }
 
-/// Each batch's events as JSON lines on standard output.
+/// Each batch's events as JSON lines on standard output (`write_json_lines` buffers).
 fn write_lines(batches: impl IntoIterator<Item = Vec<Listed>>) -> std::io::Result<()> {
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut out = std::io::stdout().lock();
     for batch in batches {
         write_json_lines(&views(&batch), &mut out)?;
     }
-    out.flush()
+    Ok(())
 }

@@ -315,10 +315,12 @@ fn a_long_jsonl_listing_equals_the_document_and_ends_cleanly_on_a_closed_pipe() 
         .arg(&logs));
     assert_eq!(ingested.code, 0, "{}", ingested.stderr);
 
+    // With `--raw`, each batch's records are read while the listing goes on.
     for filters in [
         vec![],
         vec!["--principal", "*user/u1"],
         vec!["--writes-only"],
+        vec!["--raw"],
     ] {
         let lines = run(events(&filters).args(["--format", "jsonl"]));
         assert_eq!(lines.code, 0, "{filters:?}: {}", lines.stderr);
@@ -334,12 +336,20 @@ fn a_long_jsonl_listing_equals_the_document_and_ends_cleanly_on_a_closed_pipe() 
             document["events"].as_array().unwrap(),
             "{filters:?}"
         );
-        let expected = match filters.len() {
-            0 => N,
-            _ if filters[0] == "--writes-only" => N / 2,
+        let expected = match filters.first() {
+            None | Some(&"--raw") => N,
+            Some(&"--writes-only") => N / 2,
             _ => N / 3,
         };
         assert_eq!(lines.len(), expected, "{filters:?}");
+        if filters == ["--raw"] {
+            for line in &lines {
+                assert_eq!(
+                    line["raw"]["eventID"], line["event_id"],
+                    "each its own record"
+                );
+            }
+        }
     }
 
     // The reader takes one line and hangs up while the listing is still being written.
