@@ -628,7 +628,7 @@ pub fn every_combination_of_filters_equals_filtering_by_hand(store: &mut dyn Eve
 }
 
 /// The events of [`every_combination_of_filters_equals_filtering_by_hand`].
-fn filter_matrix_events() -> Vec<AuditEvent> {
+pub(crate) fn filter_matrix_events() -> Vec<AuditEvent> {
     const N: i64 = 240;
     let event = |i: i64| {
         let mut e = aws(

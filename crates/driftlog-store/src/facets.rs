@@ -55,18 +55,47 @@ pub(crate) fn source(source: Source) -> i64 {
     }
 }
 
-/// The lists `e` belongs in.
-pub(crate) fn of(e: &AuditEvent) -> impl Iterator<Item = i64> {
-    [
-        if e.read_only == Some(false) {
-            WRITE
-        } else {
-            NOT_WRITE
-        },
-        actor(e.actor.kind),
-        source(e.source),
-    ]
-    .into_iter()
+/// The lists `e` belongs in: one code of each family.
+pub(crate) fn of(e: &AuditEvent) -> [i64; 3] {
+    [write(e.read_only), actor(e.actor.kind), source(e.source)]
+}
+
+/// The code of the writes family for a `read_only` value.
+fn write(read_only: Option<bool>) -> i64 {
+    if read_only == Some(false) {
+        WRITE
+    } else {
+        NOT_WRITE
+    }
+}
+
+/// An event's three codes ([`of`]) in one integer, as `string_facets` keeps them: a byte each
+/// (every code is below 64). Stored: never change the layout.
+pub(crate) fn pack(codes: [i64; 3]) -> i64 {
+    codes[0] | codes[1] << 8 | codes[2] << 16
+}
+
+/// Whether an event with the [`pack`]ed codes `packed` is listed under every code of
+/// `required`.
+pub(crate) fn satisfies(packed: i64, required: &[i64]) -> bool {
+    required
+        .iter()
+        .all(|&code| (0..3).any(|family| (packed >> (8 * family)) & 0xff == code))
+}
+
+/// For the migration that fills `string_facets` in a store written before it: the packed
+/// codes of an event from its `read_only` column and the texts of its actor kind and source
+/// (unknown texts fall back as [`fill_select`]'s do).
+pub(crate) fn pack_columns(read_only: Option<bool>, kind: &str, src: &str) -> i64 {
+    let kind = ActorKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == kind)
+        .unwrap_or(ActorKind::Unknown);
+    let src = Source::ALL
+        .into_iter()
+        .find(|s| s.as_str() == src)
+        .unwrap_or(Source::Aws);
+    pack([write(read_only), actor(kind), source(src)])
 }
 
 /// For the migration that fills the lists of a store written before them: `(code, time, id)`
@@ -116,5 +145,28 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), n);
+    }
+
+    #[test]
+    fn packed_codes_satisfy_exactly_their_own() {
+        let packed = pack([WRITE, actor(ActorKind::Console), source(Source::Kubernetes)]);
+        assert!(satisfies(packed, &[]));
+        assert!(satisfies(packed, &[WRITE]));
+        assert!(satisfies(
+            packed,
+            &[source(Source::Kubernetes), actor(ActorKind::Console), WRITE]
+        ));
+        assert!(!satisfies(packed, &[NOT_WRITE]));
+        assert!(!satisfies(packed, &[WRITE, actor(ActorKind::Service)]));
+        assert!(!satisfies(packed, &[source(Source::Aws)]));
+        assert_eq!(
+            pack_columns(Some(false), "console", "kubernetes"),
+            packed,
+            "the migration packs as ingest does"
+        );
+        assert_eq!(
+            pack_columns(None, "no-such-kind", "no-such-source"),
+            pack([NOT_WRITE, actor(ActorKind::Unknown), source(Source::Aws)])
+        );
     }
 }

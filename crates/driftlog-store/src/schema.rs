@@ -73,7 +73,52 @@ const MIGRATIONS: &[Migration] = &[
         then: Some(compact_texts_times_and_leaves),
         compacts: true,
     },
+    Migration {
+        sql: V12,
+        then: Some(fill_string_facets),
+        compacts: false,
+    },
 ];
+
+// 12: which combinations of facets each principal, issuer and action has been seen with
+// (`crate::facets::pack`), so a query whose filters no event can meet is answered without
+// decoding a list. Only ever added to: an entry whose events were pruned is still true of a
+// superset, and a query it fails to rule out is answered by the lists.
+const V12: &str = "CREATE TABLE string_facets (
+        string INTEGER NOT NULL,
+        facets INTEGER NOT NULL,
+        PRIMARY KEY (string, facets)
+    ) WITHOUT ROWID;";
+
+/// 12: record the facet combinations of every stored event's principal, issuer and action.
+fn fill_string_facets(tx: &Transaction) -> rusqlite::Result<()> {
+    let texts: rustc_hash::FxHashMap<i64, String> = tx
+        .prepare("SELECT id, text FROM strings")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let text = |id: i64| texts.get(&id).map_or("", String::as_str);
+    let mut seen: rustc_hash::FxHashSet<(i64, i64)> = Default::default();
+    let mut rows =
+        tx.prepare("SELECT read_only, actor_kind, source, action, principal, issuer FROM events")?;
+    let mut cursor = rows.query([])?;
+    while let Some(row) = cursor.next()? {
+        let packed = crate::facets::pack_columns(
+            row.get::<_, Option<bool>>(0)?,
+            text(row.get(1)?),
+            text(row.get(2)?),
+        );
+        for column in 3..6 {
+            if let Some(string) = row.get::<_, Option<i64>>(column)? {
+                seen.insert((string, packed));
+            }
+        }
+    }
+    let mut insert = tx.prepare("INSERT INTO string_facets (string, facets) VALUES (?1, ?2)")?;
+    for (string, packed) in seen {
+        insert.execute([string, packed])?;
+    }
+    Ok(())
+}
 
 // 11: an event's free-text fields are ids into `texts` (`crate::texts`).
 const V11: &str = "CREATE TABLE texts (
@@ -765,6 +810,38 @@ mod tests {
         crate::conformance::check_filter_matrix(&store);
     }
 
+    /// A store written before schema 12 learns which facets its principals, issuers and
+    /// actions were stored with: the same combinations ingest records, and every lookup what
+    /// it was.
+    #[test]
+    fn a_schema_11_store_gets_its_string_facets_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let combinations = |store: &Store| -> Vec<(i64, i64)> {
+            store
+                .conn
+                .prepare("SELECT string, facets FROM string_facets ORDER BY 1, 2")
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let written = {
+            let mut store = Store::open(&path).unwrap();
+            crate::conformance::write_filter_matrix(&mut store);
+            combinations(&store)
+        };
+        assert!(written.len() > 20, "{written:?}");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("DROP TABLE string_facets; PRAGMA user_version = 11;")
+            .unwrap();
+        let store = Store::open(&path).unwrap();
+        assert_eq!(combinations(&store), written);
+        crate::conformance::check_filter_matrix(&store);
+    }
+
     /// Turn a store written now into one as the release before schema 8 wrote it: lz4
     /// evidence blocks in a column named for it, no dictionaries, event ids as text, resources
     /// as JSON arrays of their names.
@@ -833,7 +910,8 @@ mod tests {
         }
         conn.execute_batch(
             "ALTER TABLE raw_blocks RENAME COLUMN data TO lz4; \
-             DROP TABLE evidence_dictionaries; DROP TABLE texts; PRAGMA user_version = 7;",
+             DROP TABLE evidence_dictionaries; DROP TABLE texts; DROP TABLE string_facets; \
+             PRAGMA user_version = 7;",
         )
         .unwrap();
     }

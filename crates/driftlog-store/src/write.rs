@@ -5,7 +5,7 @@ use crate::evidence::{Compressor, Dictionary};
 use crate::{postings, Store, StoreError};
 use driftlog_core::{AuditEvent, Outcome};
 use rusqlite::{params, OptionalExtension, ToSql};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest, Sha256};
 
 /// An event ready for the store, with where its raw record sits in its file's evidence.
@@ -380,6 +380,7 @@ impl Store {
             let mut resources: FxHashMap<i64, Vec<(i64, i64)>> = FxHashMap::default();
             let mut who_what: FxHashMap<i64, Vec<(i64, i64)>> = FxHashMap::default();
             let mut facets: FxHashMap<i64, Vec<(i64, i64)>> = FxHashMap::default();
+            let mut string_facets: FxHashSet<(i64, i64)> = FxHashSet::default();
             for p in events {
                 let e = &p.event;
                 let (outcome, message) = match &e.outcome {
@@ -477,10 +478,13 @@ impl Store {
                 for &r in &ref_ids {
                     resources.entry(r).or_default().push((e.time_us, id));
                 }
+                let codes = crate::facets::of(e);
+                let packed = crate::facets::pack(codes);
                 for s in [Some(action), principal, issuer].into_iter().flatten() {
                     who_what.entry(s).or_default().push((e.time_us, id));
+                    string_facets.insert((s, packed));
                 }
-                for f in crate::facets::of(e) {
+                for f in codes {
                     facets.entry(f).or_default().push((e.time_us, id));
                 }
             }
@@ -495,6 +499,16 @@ impl Store {
                 }
             }
             write_postings(&tx, resources, who_what, facets).map_err(sql)?;
+            let mut insert_string_facets = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO string_facets (string, facets) VALUES (?1, ?2)",
+                )
+                .map_err(sql)?;
+            for (string, packed) in string_facets {
+                insert_string_facets
+                    .execute(params![string, packed])
+                    .map_err(sql)?;
+            }
 
             let now = jiff::Timestamp::now().to_string();
             let mut record = tx
