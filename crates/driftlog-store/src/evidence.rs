@@ -5,8 +5,9 @@
 //! agents and service names from one record to the next, so a dictionary trained on a few
 //! thousand of a store's own records lets each block start out knowing that text: on
 //! generated CloudTrail a million records' evidence takes 0.31× the pages of the lz4 blocks
-//! of the release before (0.49× in 128 KiB blocks, see `write::BLOCK_BYTES`), for about 1.6×
-//! lz4's compression time. A store keeps its dictionaries (the frame header names the one it
+//! of the release before (0.49× in 128 KiB blocks, see `write::BLOCK_BYTES`), and zstd's
+//! fastest strategy keeps up with lz4 once its hash table is large enough to remember what
+//! the dictionary holds ([`WITH_DICTIONARY`]). A store keeps its dictionaries (the frame header names the one it
 //! was written with); blocks written without one are plain zstd frames, and blocks of stores
 //! written before schema 8 are lz4 with the size prepended, told apart by zstd's magic number
 //! (an lz4 block would need a 4 GiB record to start with the same four bytes).
@@ -111,17 +112,25 @@ pub struct Compressor<'d> {
 type Context = (Option<Vec<u8>>, zstd::bulk::Compressor<'static>);
 
 /// The parameters blocks are compressed with when there is a dictionary: zstd's fastest
-/// strategy (level 1), with a hash table of 2^16 entries instead of its default 2^13 and a
-/// window that holds a whole block and the dictionary. The default table forgets most of
-/// what the dictionary taught; the larger one keeps it. On generated CloudTrail, against the
-/// level 3 blocks of the release before: 3.4% smaller, compressed 1.4× as fast (`python3
-/// zstandard` on 120 blocks of a million-event store; see docs/BENCHMARKS.md). Blocks decode
-/// the same way whatever they were written with.
-const WITH_DICTIONARY: [zstd::zstd_safe::CParameter; 3] = [
-    zstd::zstd_safe::CParameter::CompressionLevel(1),
-    zstd::zstd_safe::CParameter::HashLog(16),
-    zstd::zstd_safe::CParameter::WindowLog(21),
-];
+/// strategy (level 1's), with a hash table of 2^16 entries instead of 2^14 and a window that
+/// holds a whole block and the dictionary. The smaller table forgets most of what the
+/// dictionary taught; the larger one keeps it. On generated CloudTrail, against level 3
+/// (the release before): 3.3% smaller, compressed 1.4× as fast. Every parameter is set:
+/// those left to the level are chosen for the dictionary's size, which undid the gain.
+/// Blocks decode the same way whatever they were written with.
+const WITH_DICTIONARY: [zstd::zstd_safe::CParameter; 8] = {
+    use zstd::zstd_safe::{CParameter as P, Strategy};
+    [
+        P::CompressionLevel(1),
+        P::Strategy(Strategy::ZSTD_fast),
+        P::WindowLog(21),
+        P::HashLog(16),
+        P::ChainLog(13),
+        P::SearchLog(1),
+        P::MinMatch(7),
+        P::TargetLength(0),
+    ]
+};
 
 thread_local! {
     /// This thread's zstd context. Loading a dictionary builds its tables for the parameters
