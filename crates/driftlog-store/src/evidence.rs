@@ -10,7 +10,8 @@
 //! the dictionary holds ([`WITH_DICTIONARY`]). A store keeps its dictionaries (the frame
 //! header names the one it was written with); blocks written without one are plain zstd
 //! frames, and blocks of stores written before schema 8 are lz4 with the size prepended, told
-//! apart by zstd's magic number (an lz4 block would need a 4 GiB record to start with the same four bytes).
+//! apart by zstd's magic number (an lz4 block would need a 4 GiB record to start with the
+//! same four bytes).
 //!
 //! The ledger commits to the records, not to their compressed form: recompressing blocks or
 //! replacing a dictionary changes no leaf, and a damaged dictionary shows as records whose
