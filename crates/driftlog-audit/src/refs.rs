@@ -78,7 +78,10 @@ fn arn_resource_name(arn: &str) -> Option<&str> {
 }
 
 fn is_identifier_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
+    lowercased(key, identifier_key)
+}
+
+fn identifier_key(k: &str) -> bool {
     // Keys that end like identifiers but name no resource: request and session bookkeeping,
     // people, and the host facts an agent reports (SSM's `agentName`, `computerName`,
     // `availabilityZoneId`).
@@ -105,7 +108,7 @@ fn is_identifier_key(key: &str) -> bool {
         "masterusername",
         "dbname",
     ];
-    if DENY.contains(&k.as_str()) || k.ends_with("ownerid") || k.ends_with("requestid") {
+    if DENY.contains(&k) || k.ends_with("ownerid") || k.ends_with("requestid") {
         return false;
     }
     const EXACT: [&str; 6] = [
@@ -127,7 +130,7 @@ fn is_identifier_key(key: &str) -> bool {
         "identifier",
         "link",
     ];
-    EXACT.contains(&k.as_str()) || SUFFIX.iter().any(|s| k.ends_with(s))
+    EXACT.contains(&k) || SUFFIX.iter().any(|s| k.ends_with(s))
 }
 
 struct Walk<'de, 'o> {
@@ -198,7 +201,7 @@ impl<'de> Visitor<'de> for Walk<'de, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        while let Some(key) = map.next_key_seed(KeySeed)? {
             if self.depth >= MAX_DEPTH || is_opaque_document(&key) {
                 map.next_value::<IgnoredAny>()?;
                 continue;
@@ -213,14 +216,60 @@ impl<'de> Visitor<'de> for Walk<'de, '_> {
     }
 }
 
+/// A key as the body spells it: borrowed from the body unless it has escapes. (`Cow<str>`'s
+/// own `Deserialize` always copies, and bodies have several keys per event.)
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = std::borrow::Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = std::borrow::Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(v))
+    }
+}
+
+/// `test` of `key` in ASCII lower case, without allocating for keys of ordinary length (this
+/// runs for every key of every request and response body).
+fn lowercased(key: &str, test: impl FnOnce(&str) -> bool) -> bool {
+    let mut buf = [0u8; 64];
+    match buf.get_mut(..key.len()) {
+        Some(lower) => {
+            lower.copy_from_slice(key.as_bytes());
+            lower.make_ascii_lowercase();
+            // Lower-casing ASCII bytes keeps UTF-8 valid.
+            test(std::str::from_utf8(lower).unwrap_or_default())
+        }
+        None => test(&key.to_ascii_lowercase()),
+    }
+}
+
 /// Bodies that are documents, not references: policies, user data, environment variables,
 /// templates. Their strings may hold secrets and their ARNs name *other* resources.
 fn is_opaque_document(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
+    lowercased(key, opaque_document)
+}
+
+fn opaque_document(k: &str) -> bool {
     k.contains("policy")
         || k.contains("document")
         || matches!(
-            k.as_str(),
+            k,
             "userdata"
                 | "environment"
                 | "variables"

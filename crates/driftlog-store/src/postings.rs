@@ -18,9 +18,15 @@
 //! Lists written before schema 11 have no tag and count time in microseconds; they start with
 //! a zero byte (the first pair's time is `first_us`), never with [`SECONDS`], and still read.
 
-/// Longest list written in one row: a lookup reads whole rows, so very busy resources get
+/// Most pairs written in one row: a lookup reads whole rows, so very busy resources get
 /// several rows per batch rather than one huge one.
-pub(crate) const MAX_PAIRS: usize = 4096;
+const MAX_PAIRS: usize = 4096;
+
+/// Most bytes of list written in one row: three such rows fill a 16 KiB page (the store's page
+/// size, `crate::Store::open`). Rows of 4096 pairs took 7–9 KB, and a page holds one row of
+/// 8.5 KB where it holds two of 8: the facet lists of a million events left 43% of their
+/// pages empty.
+pub(crate) const MAX_LIST_BYTES: usize = 5400;
 
 /// The first byte of a list whose times count in seconds (schema 11 on).
 pub(crate) const SECONDS: u8 = 1;
@@ -29,26 +35,41 @@ const MICROS: u64 = 1_000_000;
 
 /// Encode `pairs`, sorted by `(time, event)`; returns the row's `first_us`, `last_us` and list.
 pub(crate) fn encode(pairs: &[(i64, i64)]) -> (i64, i64, Vec<u8>) {
-    let first_us = pairs.first().map_or(0, |p| p.0);
-    let last_us = pairs.last().map_or(0, |p| p.0);
-    let mut out = Vec::with_capacity(pairs.len() * 2 + 1);
-    out.push(SECONDS);
-    let (mut time, mut id) = (first_us, 0i64);
-    for &(t, e) in pairs {
-        let dt = t.wrapping_sub(time) as u64;
-        let (seconds, micros) = (dt / MICROS, dt % MICROS);
-        put(&mut out, seconds << 1 | u64::from(micros != 0));
-        if micros != 0 {
-            put(&mut out, micros);
-        }
-        put(&mut out, zigzag(e.wrapping_sub(id)));
-        (time, id) = (t, e);
-    }
-    (first_us, last_us, out)
+    let (first_us, last_us, list, _) = encode_within(pairs, usize::MAX);
+    (first_us, last_us, list)
 }
 
-/// Encode `pairs` (any order) as one or more lists of at most [`MAX_PAIRS`], handing each
-/// to `row` with its `first_us` and `last_us`.
+/// Encode the longest prefix of `pairs` (sorted by `(time, event)`, at least one pair) whose
+/// list takes at most `budget` bytes; returns the row's `first_us`, `last_us`, the list, and
+/// how many pairs it holds.
+fn encode_within(pairs: &[(i64, i64)], budget: usize) -> (i64, i64, Vec<u8>, usize) {
+    let first_us = pairs.first().map_or(0, |p| p.0);
+    let mut out = Vec::with_capacity((pairs.len() * 2 + 1).min(budget));
+    out.push(SECONDS);
+    let (mut time, mut id) = (first_us, 0i64);
+    let mut taken = 0;
+    let mut pair = Vec::with_capacity(30);
+    for &(t, e) in pairs {
+        pair.clear();
+        let dt = t.wrapping_sub(time) as u64;
+        let (seconds, micros) = (dt / MICROS, dt % MICROS);
+        put(&mut pair, seconds << 1 | u64::from(micros != 0));
+        if micros != 0 {
+            put(&mut pair, micros);
+        }
+        put(&mut pair, zigzag(e.wrapping_sub(id)));
+        if taken > 0 && out.len() + pair.len() > budget {
+            break;
+        }
+        out.extend_from_slice(&pair);
+        (time, id) = (t, e);
+        taken += 1;
+    }
+    (first_us, time, out, taken)
+}
+
+/// Encode `pairs` (any order) as one or more lists of at most [`MAX_PAIRS`] pairs and
+/// [`MAX_LIST_BYTES`] bytes, handing each to `row` with its `first_us` and `last_us`.
 pub(crate) fn write<E>(
     mut pairs: Vec<(i64, i64)>,
     mut row: impl FnMut(i64, i64, Vec<u8>) -> Result<(), E>,
@@ -57,9 +78,12 @@ pub(crate) fn write<E>(
         pairs.sort_unstable();
     }
     pairs.dedup();
-    for chunk in pairs.chunks(MAX_PAIRS) {
-        let (first, last, list) = encode(chunk);
+    let mut rest = &pairs[..];
+    while !rest.is_empty() {
+        let (first, last, list, taken) =
+            encode_within(&rest[..rest.len().min(MAX_PAIRS)], MAX_LIST_BYTES);
         row(first, last, list)?;
+        rest = &rest[taken..];
     }
     Ok(())
 }
@@ -184,7 +208,48 @@ mod tests {
         assert_eq!(back, pairs);
     }
 
+    #[test]
+    fn rows_stay_within_their_byte_budget_and_lose_no_pair() {
+        // Ids far apart take three bytes each: a busy facet's list in a big store.
+        let t = 1_700_000_000_000_000;
+        let pairs: Vec<(i64, i64)> = (0..10_000)
+            .map(|i| (t + i * 7_000_000, i * 40_000))
+            .collect();
+        let mut rows = Vec::new();
+        write(pairs.clone(), |first, last, list| {
+            rows.push((first, last, list));
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        let mut back = Vec::new();
+        for (first, last, list) in &rows {
+            assert!(list.len() <= MAX_LIST_BYTES, "{} bytes", list.len());
+            let from = back.len();
+            decode(*first, list, &mut back).unwrap();
+            assert_eq!((back[from].0, back.last().unwrap().0), (*first, *last));
+        }
+        assert_eq!(back, pairs);
+        // Full rows, not a row per pair: each but the last is within a pair of the budget.
+        for (_, _, list) in &rows[..rows.len() - 1] {
+            assert!(list.len() > MAX_LIST_BYTES - 16, "{} bytes", list.len());
+        }
+    }
+
     proptest! {
+        #[test]
+        fn any_pairs_written_in_rows_read_back(pairs in proptest::collection::vec((any::<i64>(), any::<i64>()), 0..3000)) {
+            let mut expected = pairs.clone();
+            expected.sort_unstable();
+            expected.dedup();
+            let mut back = Vec::new();
+            write(pairs, |first, _, list| {
+                prop_assert!(list.len() <= MAX_LIST_BYTES);
+                decode(first, &list, &mut back).unwrap();
+                Ok(())
+            })?;
+            prop_assert_eq!(back, expected);
+        }
+
         #[test]
         fn any_sorted_pairs_round_trip(mut pairs in proptest::collection::vec((any::<i64>(), any::<i64>()), 0..200)) {
             pairs.sort_unstable();

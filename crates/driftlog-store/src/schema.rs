@@ -78,7 +78,51 @@ const MIGRATIONS: &[Migration] = &[
         then: Some(fill_string_facets),
         compacts: false,
     },
+    Migration {
+        sql: "",
+        then: Some(split_long_lists),
+        compacts: false,
+    },
 ];
+
+/// 13: posting lists longer than [`postings::MAX_LIST_BYTES`] are split into rows that fit it,
+/// so three share a page where a long one left half a page empty. The pages this frees are
+/// reused by the next ingest rather than handed back at once: a `VACUUM` of a large store
+/// on open costs more than the few megabytes are worth.
+fn split_long_lists(tx: &Transaction) -> rusqlite::Result<()> {
+    for (table, key) in [
+        ("ref_postings", "name"),
+        ("string_postings", "string"),
+        ("facet_postings", "facet"),
+    ] {
+        let long: Vec<(i64, i64, i64, Vec<u8>)> = tx
+            .prepare(&format!(
+                "SELECT id, {key}, first_us, events FROM {table} WHERE length(events) > ?1"
+            ))?
+            .query_map([postings::MAX_LIST_BYTES as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut delete = tx.prepare(&format!("DELETE FROM {table} WHERE id = ?1"))?;
+        let mut insert = tx.prepare(&format!(
+            "INSERT INTO {table} ({key}, first_us, last_us, events) VALUES (?1, ?2, ?3, ?4)"
+        ))?;
+        for (id, key, first_us, list) in long {
+            let mut pairs = Vec::new();
+            // A damaged list stays as it is, for `driftlog verify` to find.
+            if postings::decode(first_us, &list, &mut pairs).is_err() {
+                continue;
+            }
+            delete.execute([id])?;
+            postings::write(pairs, |first, last, list| {
+                insert
+                    .execute(rusqlite::params![key, first, last, list])
+                    .map(drop)
+            })?;
+        }
+    }
+    Ok(())
+}
 
 // 12: which combinations of facets each principal, issuer and action has been seen with
 // (`crate::facets::pack`), so a query whose filters no event can meet is answered without
@@ -839,6 +883,82 @@ mod tests {
             .unwrap();
         let store = Store::open(&path).unwrap();
         assert_eq!(combinations(&store), written);
+        crate::conformance::check_filter_matrix(&store);
+    }
+
+    #[test]
+    fn a_schema_12_store_gets_its_long_lists_split_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        {
+            let mut store = Store::open(&path).unwrap();
+            crate::conformance::write_filter_matrix(&mut store);
+        }
+        // Every list of the store, decoded: (table, key, pair), each once.
+        let lists = |conn: &Connection| {
+            let mut all = std::collections::BTreeSet::new();
+            let mut longest = 0;
+            for (table, key) in [
+                ("ref_postings", "name"),
+                ("string_postings", "string"),
+                ("facet_postings", "facet"),
+            ] {
+                let rows: Vec<(i64, i64, i64, Vec<u8>)> = conn
+                    .prepare(&format!(
+                        "SELECT {key}, first_us, last_us, events FROM {table}"
+                    ))
+                    .unwrap()
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                for (k, first, last, list) in rows {
+                    let mut pairs = Vec::new();
+                    postings::decode(first, &list, &mut pairs).unwrap();
+                    assert_eq!(pairs.last().unwrap().0, last);
+                    longest = longest.max(list.len());
+                    all.extend(pairs.into_iter().map(|p| (table, k, p)));
+                }
+            }
+            (all, longest)
+        };
+        // As schema 12 wrote them: a busy facet's list of thousands of pairs in one row (here
+        // the facet's own pairs, each many times over, which lookups count once).
+        let conn = Connection::open(&path).unwrap();
+        let (facet, pairs): (i64, Vec<(i64, i64)>) = {
+            let (facet, first, list): (i64, i64, Vec<u8>) = conn
+                .query_row(
+                    "SELECT facet, first_us, events FROM facet_postings ORDER BY length(events) DESC",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .unwrap();
+            let mut pairs = Vec::new();
+            postings::decode(first, &list, &mut pairs).unwrap();
+            (facet, pairs)
+        };
+        let mut repeated: Vec<(i64, i64)> = pairs.iter().copied().cycle().take(8000).collect();
+        repeated.sort_unstable();
+        let (first, last, list) = postings::encode(&repeated);
+        assert!(
+            list.len() > 2 * postings::MAX_LIST_BYTES,
+            "{} bytes",
+            list.len()
+        );
+        conn.execute(
+            "INSERT INTO facet_postings (facet, first_us, last_us, events) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![facet, first, last, list],
+        )
+        .unwrap();
+        conn.execute_batch("PRAGMA user_version = 12;").unwrap();
+        let (before, longest) = lists(&conn);
+        assert!(longest > postings::MAX_LIST_BYTES);
+        drop(conn);
+
+        let store = Store::open(&path).unwrap();
+        let (after, longest) = lists(&store.conn);
+        assert!(longest <= postings::MAX_LIST_BYTES, "{longest} bytes");
+        assert_eq!(after, before);
         crate::conformance::check_filter_matrix(&store);
     }
 
