@@ -85,16 +85,19 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// The tables of posting lists, each with the column that names what a list is of.
+const POSTING_TABLES: [(&str, &str); 3] = [
+    ("ref_postings", "name"),
+    ("string_postings", "string"),
+    ("facet_postings", "facet"),
+];
+
 /// 13: posting lists longer than [`postings::MAX_LIST_BYTES`] are split into rows that fit it,
 /// so three share a page where a long one left half a page empty. The pages this frees are
 /// reused by the next ingest rather than handed back at once: a `VACUUM` of a large store
 /// on open costs more than the few megabytes are worth.
 fn split_long_lists(tx: &Transaction) -> rusqlite::Result<()> {
-    for (table, key) in [
-        ("ref_postings", "name"),
-        ("string_postings", "string"),
-        ("facet_postings", "facet"),
-    ] {
+    for (table, key) in POSTING_TABLES {
         let long: Vec<(i64, i64, i64, Vec<u8>)> = tx
             .prepare(&format!(
                 "SELECT id, {key}, first_us, events FROM {table} WHERE length(events) > ?1"
@@ -898,11 +901,7 @@ mod tests {
         let lists = |conn: &Connection| {
             let mut all = std::collections::BTreeSet::new();
             let mut longest = 0;
-            for (table, key) in [
-                ("ref_postings", "name"),
-                ("string_postings", "string"),
-                ("facet_postings", "facet"),
-            ] {
+            for (table, key) in POSTING_TABLES {
                 let rows: Vec<(i64, i64, i64, Vec<u8>)> = conn
                     .prepare(&format!(
                         "SELECT {key}, first_us, last_us, events FROM {table}"
