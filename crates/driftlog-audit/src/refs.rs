@@ -322,6 +322,20 @@ mod tests {
         out
     }
 
+    /// Keys are borrowed from the body, copied only when escaped, and compared in lower case
+    /// however long: each way reaches the same verdict.
+    #[test]
+    fn escaped_long_and_mixed_case_keys_are_judged_as_plain_ones() {
+        let long_id = format!("{}Id", "x".repeat(80));
+        let long_policy = format!("{}Policy", "x".repeat(80));
+        let found = refs(&format!(
+            r#"{{"group\u0049d":"sg-1","GROUPID":"sg-2","{long_id}":"v-3",
+                "{long_policy}":{{"roleArn":"arn:aws:iam::1:role/hidden"}},
+                "polic\u0079Document":{{"roleArn":"arn:aws:iam::1:role/hidden2"}}}}"#
+        ));
+        assert_eq!(found, vec!["sg-1", "sg-2", "v-3"]);
+    }
+
     #[test]
     fn identifiers_by_key_and_arns_by_value() {
         let found = refs(

@@ -48,20 +48,19 @@ fn encode_within(pairs: &[(i64, i64)], budget: usize) -> (i64, i64, Vec<u8>, usi
     out.push(SECONDS);
     let (mut time, mut id) = (first_us, 0i64);
     let mut taken = 0;
-    let mut pair = Vec::with_capacity(30);
     for &(t, e) in pairs {
-        pair.clear();
+        let before = out.len();
         let dt = t.wrapping_sub(time) as u64;
         let (seconds, micros) = (dt / MICROS, dt % MICROS);
-        put(&mut pair, seconds << 1 | u64::from(micros != 0));
+        put(&mut out, seconds << 1 | u64::from(micros != 0));
         if micros != 0 {
-            put(&mut pair, micros);
+            put(&mut out, micros);
         }
-        put(&mut pair, zigzag(e.wrapping_sub(id)));
-        if taken > 0 && out.len() + pair.len() > budget {
+        put(&mut out, zigzag(e.wrapping_sub(id)));
+        if taken > 0 && out.len() > budget {
+            out.truncate(before);
             break;
         }
-        out.extend_from_slice(&pair);
         (time, id) = (t, e);
         taken += 1;
     }
