@@ -43,19 +43,30 @@ results=$(
 )
 events=$(psql "$(url "$a")" -Atc "SELECT count(*) FROM audit_events")
 # The same rows, normalized, as CSV; then PostgreSQL's own COPY of them into the same table.
-psql "$(url "$a")" -qc "\\copy audit_events TO '$work/events.csv' CSV"
-copy=$(measure "PostgreSQL COPY FROM (the same rows as CSV, same table and indexes)" psql "$(url "$b")" -qc "\\copy audit_events FROM '$work/events.csv' CSV")
+psql "$(url "$a")" -qc "\\copy audit_events TO '$work/events.csv' CSV" -c "\\copy audit_strings TO '$work/strings.csv' CSV"
+copy=$(measure "PostgreSQL COPY FROM (the same rows and strings as CSV, same tables and indexes)" psql "$(url "$b")" -qc "\\copy audit_strings FROM '$work/strings.csv' CSV" -c "\\copy audit_events FROM '$work/events.csv' CSV")
 csv_mb=$(( $(stat -c %s "$work/events.csv") / 1048576 ))
-resource=$(psql "$(url "$a")" -Atc "SELECT r FROM audit_events, unnest(resources) r GROUP BY r ORDER BY count(*) DESC OFFSET 50 LIMIT 1")
-hits=$(psql "$(url "$a")" -Atc "SELECT count(*) FROM audit_events WHERE resources && ARRAY['$resource']")
+resource=$(psql "$(url "$a")" -Atc "SELECT s.text FROM audit_events e, unnest(e.resources) r JOIN audit_strings s ON s.id = r GROUP BY s.text ORDER BY count(*) DESC OFFSET 50 LIMIT 1")
+hits=$(psql "$(url "$a")" -Atc "SELECT count(*) FROM audit_events WHERE resources && ARRAY(SELECT id FROM audit_strings WHERE text = '$resource')")
+# The store's footprint as ingested (no VACUUM): every audit_* relation with its indexes and
+# TOAST, per event; the events' rows and their indexes apart.
+footprint=$(psql "$(url "$a")" -AtF' ' -c "
+  SELECT sum(pg_total_relation_size(c.oid)),
+         sum(pg_relation_size(c.oid)) FILTER (WHERE c.relname LIKE 'audit_events_%' AND c.relkind = 'r'),
+         sum(pg_indexes_size(c.oid)) FILTER (WHERE c.relname LIKE 'audit_events_%' AND c.relkind = 'r'),
+         sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relname = 'audit_blocks'),
+         sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relname = 'audit_strings')
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname LIKE 'audit\\_%'")
 lookups=$(
   measure "driftlog events --resource (PostgreSQL, $hits events)" env DRIFTLOG_STORE="$(url "$a")" "$bin" events --resource "$resource" --format json
   measure "driftlog events --resource (SQLite, $hits events)" "$bin" --store "$work/events.db" events --resource "$resource" --format json
 )
 
-python3 - "$events" "$csv_mb" <<PY
+python3 - "$events" "$csv_mb" $footprint <<PY
 import sys
 events, csv_mb = int(sys.argv[1]), sys.argv[2]
+total, rows_, indexes, evidence, strings = (int(x) for x in sys.argv[3:8])
 rows = [l.split("\t") for l in """$results
 $copy""".strip().splitlines()]
 lookups = [l.split("\t") for l in """$lookups""".strip().splitlines()]
@@ -71,4 +82,10 @@ print("| lookup | seconds | peak RSS MB |")
 print("|---|---:|---:|")
 for label, secs, rss, cpu in lookups:
     print(f"| {label} | {float(secs):.2f} | {rss} |")
+print()
+print("| PostgreSQL store, as ingested | MB | bytes/event |")
+print("|---|---:|---:|")
+for label, size in (("events' rows", rows_), ("their indexes", indexes), ("evidence blocks", evidence),
+                    ("strings", strings), ("all audit tables", total)):
+    print(f"| {label} | {size / 1e6:.1f} | {size / events:.1f} |")
 PY

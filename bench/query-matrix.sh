@@ -6,7 +6,9 @@
 # values.
 # Goal (issue #15): every combination ≤ 10 ms with --limit 20; full listings of ~87k
 # matching events ≤ 300 ms.
-# Usage: bench/query-matrix.sh [EVENTS]   (default 1000000; STORE=path to reuse a store)
+# Usage: bench/query-matrix.sh [EVENTS]   (default 1000000; STORE=path to reuse a store, or
+#        STORE=postgres://… for a PostgreSQL store already holding the same corpus; the values
+#        are then picked from the SQLite store of the corpus, made if missing)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-1000000}
@@ -19,15 +21,17 @@ fi
 (cd "$root" && cargo build --release --quiet)
 bin=$root/target/release/driftlog
 store=${STORE:-$dir.store/events.db}
-if [ ! -f "$store" ]; then
-  mkdir -p "$(dirname "$store")"
-  echo "ingesting $dir into $store" >&2
-  (cd "$dir" && "$bin" --store "$store" ingest AWSLogs > /dev/null)
+values=$store
+case "$store" in postgres://*|postgresql://*) values=$dir.store/events.db ;; esac
+if [ ! -f "$values" ]; then
+  mkdir -p "$(dirname "$values")"
+  echo "ingesting $dir into $values" >&2
+  (cd "$dir" && "$bin" --store "$values" ingest AWSLogs > /dev/null)
 fi
-python3 - "$bin" "$store" <<'PY'
+python3 - "$bin" "$store" "$values" <<'PY'
 import itertools, sqlite3, statistics, subprocess, sys, time
-bin, store = sys.argv[1], sys.argv[2]
-db = sqlite3.connect(store)
+bin, store, values = sys.argv[1], sys.argv[2], sys.argv[3]
+db = sqlite3.connect(values)
 def top(sql):
     return db.execute(sql).fetchall()
 def string_counts(column, where=""):

@@ -16,6 +16,7 @@
 
 use crate::pool::{redact, Pool};
 use crate::service::{store_error, with_store};
+use crate::strings::Strings;
 use driftlog_core::glob::Glob;
 use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
 use driftlog_store::evidence::{self, Dictionary};
@@ -24,9 +25,8 @@ use driftlog_store::{
     EventWithEvidence, FileBatch, KnownFiles, PreparedEvent, RecordedLeaf, StoreError, StoredEvent,
 };
 use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
-use postgres::{Client, Row, Transaction};
+use postgres::{Client, GenericClient, Row, Transaction};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -42,36 +42,42 @@ const COLUMNS: &str = "id, source, event_id, time_us, account, region, service, 
     user_agent, resources, completeness, raw_block, raw_offset, raw_len, leaf";
 
 const COPY_TYPES: [Type; 29] = [
-    Type::INT8,
-    Type::TEXT,
-    Type::TEXT,
-    Type::INT8,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::BOOL,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::BOOL,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT_ARRAY,
-    Type::INT2,
-    Type::INT8,
-    Type::INT4,
-    Type::INT4,
-    Type::BYTEA,
+    Type::INT8,       // id
+    Type::INT4,       // source
+    Type::TEXT,       // event_id
+    Type::INT8,       // time_us
+    Type::INT4,       // account
+    Type::INT4,       // region
+    Type::INT4,       // service
+    Type::INT4,       // action
+    Type::BOOL,       // read_only
+    Type::INT4,       // outcome
+    Type::TEXT,       // error_message
+    Type::INT4,       // principal
+    Type::INT4,       // principal_type
+    Type::INT4,       // issuer
+    Type::INT4,       // session_name
+    Type::TEXT,       // source_identity
+    Type::TEXT,       // on_behalf_of
+    Type::INT4,       // invoked_by
+    Type::BOOL,       // mfa
+    Type::INT4,       // actor_kind
+    Type::INT4,       // actor_rule
+    Type::INT4,       // source_ip
+    Type::INT4,       // user_agent
+    Type::INT4_ARRAY, // resources
+    Type::INT2,       // completeness
+    Type::INT8,       // raw_block
+    Type::INT4,       // raw_offset
+    Type::INT4,       // raw_len
+    Type::BYTEA,      // leaf
 ];
+
+/// The positions in [`READ_COLUMNS`] of the columns that hold ids into `audit_strings`
+/// (`crate::strings`), besides `resources`, an array of them.
+const STRING_COLUMNS: [usize; 15] = [1, 4, 5, 6, 7, 9, 11, 12, 13, 14, 17, 19, 20, 21, 22];
+/// The position of `resources` in [`READ_COLUMNS`].
+const RESOURCES: usize = 23;
 
 /// The columns a read returns, in the order [`stored_event`] reads them.
 const READ_COLUMNS: &str = "id, source, event_id, time_us, account, region, service, action, \
@@ -86,6 +92,8 @@ pub struct PgEventStore {
     blocks: RefCell<HashMap<i64, Arc<Vec<u8>>>>,
     /// Evidence dictionaries read so far, by id.
     dictionaries: RefCell<HashMap<u32, Arc<Dictionary>>>,
+    /// The strings of `audit_strings` this handle has met.
+    strings: RefCell<Strings>,
 }
 
 impl PgEventStore {
@@ -96,6 +104,7 @@ impl PgEventStore {
             pool,
             blocks: RefCell::default(),
             dictionaries: RefCell::default(),
+            strings: RefCell::default(),
         })
     }
 
@@ -134,72 +143,16 @@ impl PgEventStore {
         }
     }
 
-    /// The statement of `q`: every filter a clause, oldest first.
-    fn query_sql(&self, q: &EventQuery) -> Result<(String, Args), StoreError> {
-        let mut args = Args::default();
-        let mut clauses = Vec::new();
-        if let Some(resource) = &q.resource {
-            if Glob::is_pattern(resource) {
-                let a = args.add(Glob::new(resource).to_like());
-                clauses.push(format!(
-                    "EXISTS (SELECT 1 FROM unnest(e.resources) r WHERE r LIKE {a})"
-                ));
-            } else {
-                let names = driftlog_store::spellings(self, std::slice::from_ref(resource))?;
-                let a = args.add(names);
-                clauses.push(format!("e.resources && {a}::text[]"));
-            }
+    /// The names an exact `--resource` stands for (its spellings), found before the query's
+    /// connection is taken: finding them may read the store.
+    fn resource_names(&self, q: &EventQuery) -> Result<Option<Vec<String>>, StoreError> {
+        match &q.resource {
+            Some(r) if !Glob::is_pattern(r) => Ok(Some(driftlog_store::spellings(
+                self,
+                std::slice::from_ref(r),
+            )?)),
+            _ => Ok(None),
         }
-        if let Some(p) = &q.principal {
-            clauses.push(format!(
-                "({} OR {})",
-                text_clause("e.principal", p, &mut args),
-                text_clause("e.issuer", p, &mut args)
-            ));
-        }
-        if let Some(action) = &q.action {
-            clauses.push(text_clause("e.action", action, &mut args));
-        }
-        if let Some(kind) = q.actor_kind {
-            let a = args.add(kind.as_str().to_owned());
-            clauses.push(format!("e.actor_kind = {a}"));
-        }
-        if let Some(source) = q.source {
-            let a = args.add(source.as_str().to_owned());
-            clauses.push(format!("e.source = {a}"));
-        }
-        if let Some(since) = q.since_us {
-            let a = args.add(since);
-            clauses.push(format!("e.time_us >= {a}"));
-        }
-        if let Some(until) = q.until_us {
-            let a = args.add(until);
-            clauses.push(format!("e.time_us <= {a}"));
-        }
-        if q.writes_only {
-            clauses.push("e.read_only = false".into());
-        }
-        let mut sql = format!("SELECT {READ_COLUMNS} FROM audit_events e");
-        if !clauses.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&clauses.join(" AND "));
-        }
-        sql.push_str(" ORDER BY e.time_us, e.id");
-        if let Some(limit) = q.limit {
-            let a = args.add(limit.min(i64::MAX as u64) as i64);
-            sql.push_str(&format!(" LIMIT {a}"));
-        }
-        Ok((sql, args))
-    }
-
-    /// Rows of `sql` (which selects [`READ_COLUMNS`]) as events.
-    fn events(
-        &self,
-        sql: &str,
-        args: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = self.with(|c| c.query(sql, args))?;
-        Ok(rows.iter().map(stored_event).collect())
     }
 
     /// The evidence blocks `ids` (cached ones from memory), decompressed.
@@ -272,53 +225,223 @@ impl PgEventStore {
     }
 }
 
-/// One row of [`READ_COLUMNS`] as an event.
-fn stored_event(r: &Row) -> StoredEvent {
-    let source: String = r.get(1);
-    let actor_kind: String = r.get(19);
+/// The statement of `q`: every filter a clause, oldest first. Values become the ids of their
+/// strings first (`names`: what an exact resource stands for, from
+/// [`PgEventStore::resource_names`]); a value the store has never met matches nothing.
+fn query_sql(
+    c: &mut impl GenericClient,
+    strings: &mut Strings,
+    q: &EventQuery,
+    names: Option<Vec<String>>,
+) -> Result<(String, Args), postgres::Error> {
+    let mut args = Args::default();
+    let mut clauses = Vec::new();
+    if let Some(resource) = &q.resource {
+        let ids = match names {
+            Some(names) => strings.find(c, &names)?,
+            None => Strings::matching(c, &Glob::new(resource).to_like())?,
+        };
+        let a = args.add(ids);
+        clauses.push(format!("e.resources && {a}::int4[]"));
+    }
+    if let Some(p) = &q.principal {
+        clauses.push(string_clause(
+            c,
+            strings,
+            &["e.principal", "e.issuer"],
+            p,
+            &mut args,
+        )?);
+    }
+    if let Some(action) = &q.action {
+        clauses.push(string_clause(c, strings, &["e.action"], action, &mut args)?);
+    }
+    if let Some(kind) = q.actor_kind {
+        clauses.push(string_clause(
+            c,
+            strings,
+            &["e.actor_kind"],
+            kind.as_str(),
+            &mut args,
+        )?);
+    }
+    if let Some(source) = q.source {
+        clauses.push(string_clause(
+            c,
+            strings,
+            &["e.source"],
+            source.as_str(),
+            &mut args,
+        )?);
+    }
+    if let Some(since) = q.since_us {
+        let a = args.add(since);
+        clauses.push(format!("e.time_us >= {a}"));
+    }
+    if let Some(until) = q.until_us {
+        let a = args.add(until);
+        clauses.push(format!("e.time_us <= {a}"));
+    }
+    if q.writes_only {
+        clauses.push("e.read_only = false".into());
+    }
+    let mut sql = format!("SELECT {READ_COLUMNS} FROM audit_events e");
+    if !clauses.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    sql.push_str(" ORDER BY e.time_us, e.id");
+    if let Some(limit) = q.limit {
+        let a = args.add(limit.min(i64::MAX as u64) as i64);
+        sql.push_str(&format!(" LIMIT {a}"));
+    }
+    Ok((sql, args))
+}
+
+/// Any of `columns` holding `text` (a glob: any string it matches), as a clause.
+fn string_clause(
+    c: &mut impl GenericClient,
+    strings: &mut Strings,
+    columns: &[&str],
+    text: &str,
+    args: &mut Args,
+) -> Result<String, postgres::Error> {
+    let test = if Glob::is_pattern(text) {
+        let a = args.add(Strings::matching(c, &Glob::new(text).to_like())?);
+        format!("= ANY({a})")
+    } else {
+        match strings.find(c, &[text.to_owned()])?.first() {
+            Some(&id) => format!("= {}", args.add(id)),
+            None => return Ok("FALSE".into()),
+        }
+    };
+    let tests: Vec<String> = columns.iter().map(|c| format!("{c} {test}")).collect();
+    Ok(format!("({})", tests.join(" OR ")))
+}
+
+/// `rows` (of [`READ_COLUMNS`]) as events, their strings read first.
+fn read_events(
+    c: &mut impl GenericClient,
+    strings: &mut Strings,
+    rows: &[Row],
+) -> Result<Vec<StoredEvent>, postgres::Error> {
+    strings.read(c, rows.iter().flat_map(string_ids))?;
+    Ok(rows.iter().map(|r| stored_event(r, strings)).collect())
+}
+
+/// The ids of `audit_strings` one row of [`READ_COLUMNS`] holds.
+fn string_ids(r: &Row) -> impl Iterator<Item = i32> + '_ {
+    let columns = STRING_COLUMNS
+        .iter()
+        .filter_map(|&i| r.get::<_, Option<i32>>(i));
+    columns.chain(r.get::<_, Vec<i32>>(RESOURCES))
+}
+
+/// One row of [`READ_COLUMNS`] as an event. An id with no string (only an edit behind
+/// driftlog's back makes one) reads as empty, and `verify` names the event as changed.
+fn stored_event(r: &Row, strings: &Strings) -> StoredEvent {
+    let text = |i: usize| -> Option<String> {
+        r.get::<_, Option<i32>>(i)
+            .map(|id| strings.text(id).unwrap_or_default().to_owned())
+    };
+    let resources: Vec<i32> = r.get(RESOURCES);
     StoredEvent {
         id: r.get(0),
         event: AuditEvent {
-            source: source.parse().unwrap_or(Source::Aws),
+            source: text(1).and_then(|s| s.parse().ok()).unwrap_or(Source::Aws),
             event_id: r.get(2),
             time_us: r.get(3),
-            account: r.get(4),
-            region: r.get(5),
-            service: r.get(6),
-            action: r.get(7),
+            account: text(4),
+            region: text(5),
+            service: text(6),
+            action: text(7).unwrap_or_default(),
             read_only: r.get(8),
-            outcome: Outcome::from_label(r.get(9), r.get(10)),
+            outcome: Outcome::from_label(text(9).unwrap_or_default(), r.get(10)),
             principal: Principal {
-                id: r.get(11),
-                kind: r.get(12),
-                issuer: r.get(13),
-                session_name: r.get(14),
+                id: text(11),
+                kind: text(12),
+                issuer: text(13),
+                session_name: text(14),
                 source_identity: r.get(15),
                 on_behalf_of: r.get(16),
-                invoked_by: r.get(17),
+                invoked_by: text(17),
                 mfa: r.get(18),
             },
             actor: Actor {
-                kind: actor_kind.parse().unwrap_or(ActorKind::Unknown),
-                rule: r.get(20),
+                kind: text(19)
+                    .and_then(|k| k.parse().ok())
+                    .unwrap_or(ActorKind::Unknown),
+                rule: text(20).unwrap_or_default(),
             },
-            source_ip: r.get(21),
-            user_agent: r.get(22),
-            resources: r.get(23),
+            source_ip: text(21),
+            user_agent: text(22),
+            resources: resources
+                .iter()
+                .map(|&id| strings.text(id).unwrap_or_default().to_owned())
+                .collect(),
             completeness: r.get::<_, i16>(24).clamp(0, u8::MAX as i16) as u8,
         },
     }
 }
 
-/// The values of one event's row, in [`COLUMNS`] order (borrowed from the event).
+/// An event's failure code (or outcome label) and message.
+fn outcome_of(e: &AuditEvent) -> (&str, Option<&str>) {
+    match &e.outcome {
+        Outcome::Failure { code, message } => (code.as_str(), message.as_deref()),
+        other => (other.label(), None),
+    }
+}
+
+/// Every value of `e` stored as an id into `audit_strings`.
+fn strings_of(e: &AuditEvent) -> impl Iterator<Item = &str> {
+    let pr = &e.principal;
+    let optional = [
+        e.account.as_deref(),
+        e.region.as_deref(),
+        e.service.as_deref(),
+        pr.id.as_deref(),
+        pr.kind.as_deref(),
+        pr.issuer.as_deref(),
+        pr.session_name.as_deref(),
+        pr.invoked_by.as_deref(),
+        e.source_ip.as_deref(),
+        e.user_agent.as_deref(),
+    ];
+    [
+        e.source.as_str(),
+        e.action.as_str(),
+        outcome_of(e).0,
+        e.actor.kind.as_str(),
+        e.actor.rule.as_str(),
+    ]
+    .into_iter()
+    .chain(optional.into_iter().flatten())
+    .chain(e.resources.iter().map(String::as_str))
+}
+
+/// The values of one event's row, in [`COLUMNS`] order: its strings as their ids (every one
+/// interned before the batch's rows are built), the rest borrowed from the event.
 struct Values<'a> {
     id: i64,
     p: &'a PreparedEvent,
-    source: &'static str,
-    actor_kind: &'static str,
-    leaf: &'a [u8],
-    outcome: &'a str,
+    source: i32,
+    account: Option<i32>,
+    region: Option<i32>,
+    service: Option<i32>,
+    action: i32,
+    outcome: i32,
     message: Option<&'a str>,
+    principal: Option<i32>,
+    principal_type: Option<i32>,
+    issuer: Option<i32>,
+    session_name: Option<i32>,
+    invoked_by: Option<i32>,
+    actor_kind: i32,
+    actor_rule: i32,
+    source_ip: Option<i32>,
+    user_agent: Option<i32>,
+    resources: Vec<i32>,
+    leaf: &'a [u8],
     completeness: i16,
     block: i64,
     offset: i32,
@@ -326,21 +449,39 @@ struct Values<'a> {
 }
 
 impl<'a> Values<'a> {
-    fn new(id: i64, p: &'a PreparedEvent) -> Self {
-        let (outcome, message) = match &p.event.outcome {
-            Outcome::Failure { code, message } => (code.as_str(), message.as_deref()),
-            other => (other.label(), None),
+    fn new(id: i64, p: &'a PreparedEvent, strings: &Strings) -> Self {
+        let e = &p.event;
+        let pr = &e.principal;
+        let (outcome, message) = outcome_of(e);
+        let of = |t: &str| {
+            strings
+                .id(t)
+                .expect("a batch's strings are interned before its rows are built")
         };
+        let of_some = |t: &Option<String>| t.as_deref().map(of);
         Self {
             id,
             p,
-            source: p.event.source.as_str(),
-            actor_kind: p.event.actor.kind.as_str(),
-            // Eight bytes tell which event changed; the ledger holds the whole leaf.
-            leaf: driftlog_store::leaves::kept(&p.event, &p.leaf),
-            outcome,
+            source: of(e.source.as_str()),
+            account: of_some(&e.account),
+            region: of_some(&e.region),
+            service: of_some(&e.service),
+            action: of(&e.action),
+            outcome: of(outcome),
             message,
-            completeness: p.event.completeness as i16,
+            principal: of_some(&pr.id),
+            principal_type: of_some(&pr.kind),
+            issuer: of_some(&pr.issuer),
+            session_name: of_some(&pr.session_name),
+            invoked_by: of_some(&pr.invoked_by),
+            actor_kind: of(e.actor.kind.as_str()),
+            actor_rule: of(&e.actor.rule),
+            source_ip: of_some(&e.source_ip),
+            user_agent: of_some(&e.user_agent),
+            resources: e.resources.iter().map(|r| of(r)).collect(),
+            // Eight bytes tell which event changed; the ledger holds the whole leaf.
+            leaf: driftlog_store::leaves::kept(e, &p.leaf),
+            completeness: e.completeness as i16,
             block: p.raw.block as i64,
             offset: p.raw.offset as i32,
             len: p.raw.len as i32,
@@ -355,26 +496,26 @@ impl<'a> Values<'a> {
             &self.source,
             &e.event_id,
             &e.time_us,
-            &e.account,
-            &e.region,
-            &e.service,
-            &e.action,
+            &self.account,
+            &self.region,
+            &self.service,
+            &self.action,
             &e.read_only,
             &self.outcome,
             &self.message,
-            &pr.id,
-            &pr.kind,
-            &pr.issuer,
-            &pr.session_name,
+            &self.principal,
+            &self.principal_type,
+            &self.issuer,
+            &self.session_name,
             &pr.source_identity,
             &pr.on_behalf_of,
-            &pr.invoked_by,
+            &self.invoked_by,
             &pr.mfa,
             &self.actor_kind,
-            &e.actor.rule,
-            &e.source_ip,
-            &e.user_agent,
-            &e.resources,
+            &self.actor_rule,
+            &self.source_ip,
+            &self.user_agent,
+            &self.resources,
             &self.completeness,
             &self.block,
             &self.offset,
@@ -387,6 +528,7 @@ impl<'a> Values<'a> {
 /// Write `files` in one transaction; see the module's documentation.
 fn write_batch(
     tx: &mut Transaction,
+    strings: &mut Strings,
     mut files: Vec<FileBatch>,
 ) -> Result<(BatchStats, BatchCommit), postgres::Error> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
@@ -400,17 +542,30 @@ fn write_batch(
         .into_iter()
         .partition(|p| p.event.completeness == 0);
     crate::partitions::ensure(tx, plain.iter().chain(&staged).map(|p| p.event.time_us))?;
+    strings.intern(
+        tx,
+        plain
+            .iter()
+            .chain(&staged)
+            .flat_map(|p| strings_of(&p.event)),
+    )?;
+    let strings = &*strings;
+    let source_of = |p: &PreparedEvent| {
+        strings
+            .id(p.event.source.as_str())
+            .expect("a batch's strings are interned first")
+    };
 
     // Complete as logged: the first copy wins. Which keys does the store hold already?
-    let held: HashSet<(i64, String, String)> = if plain.is_empty() {
+    let held: HashSet<(i64, i32, String)> = if plain.is_empty() {
         HashSet::new()
     } else {
         let times: Vec<i64> = plain.iter().map(|p| p.event.time_us).collect();
-        let sources: Vec<&str> = plain.iter().map(|p| p.event.source.as_str()).collect();
+        let sources: Vec<i32> = plain.iter().map(|p| source_of(p)).collect();
         let ids: Vec<&str> = plain.iter().map(|p| p.event.event_id.as_str()).collect();
         tx.query(
             "SELECT e.time_us, e.source, e.event_id FROM audit_events e \
-             JOIN unnest($1::int8[], $2::text[], $3::text[]) AS k(t, s, i) \
+             JOIN unnest($1::int8[], $2::int4[], $3::text[]) AS k(t, s, i) \
                ON e.time_us = k.t AND e.source = k.s AND e.event_id = k.i",
             &[&times, &sources, &ids],
         )?
@@ -434,12 +589,12 @@ fn write_batch(
             let key = (e.time_us, e.source.as_str(), e.event_id.as_str());
             // A fresh ingest holds nothing yet: no key copies for the lookup then.
             let stored =
-                !held.is_empty() && held.contains(&(key.0, key.1.to_owned(), key.2.to_owned()));
+                !held.is_empty() && held.contains(&(key.0, source_of(p), key.2.to_owned()));
             if stored || !taken.insert(key) {
                 stats.duplicates += 1;
                 continue;
             }
-            writer.write(&Values::new(next_id, p).row())?;
+            writer.write(&Values::new(next_id, p, strings).row())?;
             inserted.push((next_id, p.leaf));
             block_used[(p.raw.block - first_block as u64) as usize] = true;
             stats.inserted += 1;
@@ -477,10 +632,10 @@ fn write_batch(
         for p in staged {
             let e = &p.event;
             let before: Option<(i64, Vec<u8>)> = tx
-                .query_opt(&previous, &[&e.time_us, &e.source.as_str(), &e.event_id])?
+                .query_opt(&previous, &[&e.time_us, &source_of(p), &e.event_id])?
                 .map(|r| (r.get(0), r.get(1)));
             let Some(id) = tx
-                .query_opt(&upsert, &Values::new(next_id, p).row())?
+                .query_opt(&upsert, &Values::new(next_id, p, strings).row())?
                 .map(|r| r.get::<_, i64>(0))
             else {
                 stats.duplicates += 1;
@@ -559,17 +714,6 @@ impl Args {
 
     fn bound(&self) -> Vec<&(dyn ToSql + Sync)> {
         self.values.iter().map(|v| v.as_ref()).collect()
-    }
-}
-
-/// `column = $n`, or `column LIKE $n` for a glob.
-fn text_clause(column: &str, text: &str, args: &mut Args) -> String {
-    if Glob::is_pattern(text) {
-        let a = args.add(Glob::new(text).to_like());
-        format!("{column} LIKE {a}")
-    } else {
-        let a = args.add(text.to_owned());
-        format!("{column} = {a}")
     }
 }
 
@@ -688,74 +832,94 @@ impl EventStore for PgEventStore {
         &mut self,
         files: Vec<FileBatch>,
     ) -> Result<(BatchStats, BatchCommit), StoreError> {
-        self.with(|c| {
+        let written = self.with(|c| {
             let mut tx = c.transaction()?;
-            let written = write_batch(&mut tx, files)?;
+            let written = write_batch(&mut tx, &mut self.strings.borrow_mut(), files)?;
             tx.commit()?;
             Ok(written)
-        })
+        });
+        if written.is_err() {
+            // Strings added by the rolled-back transaction do not exist.
+            self.strings.borrow_mut().forget();
+        }
+        written
     }
 
     fn query(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
-        let (sql, args) = self.query_sql(q)?;
-        self.events(&sql, &args.bound())
+        let names = self.resource_names(q)?;
+        self.with(|c| {
+            let strings = &mut self.strings.borrow_mut();
+            let (sql, args) = query_sql(c, strings, q, names)?;
+            let rows = c.query(&sql, &args.bound())?;
+            read_events(c, strings, &rows)
+        })
     }
 
-    /// The rows are turned into events as they arrive from the server, a batch at a time
-    /// (the server sends them all; the client holds a batch).
+    /// The rows are read from the server a batch at a time (a portal), and each batch turned
+    /// into events and handed on before the next is read.
     fn query_each(
         &self,
         q: &EventQuery,
         each: &mut driftlog_store::EachBatch,
     ) -> Result<(), StoreError> {
         const BATCH: usize = 4096;
-        let (sql, args) = self.query_sql(q)?;
+        let names = self.resource_names(q)?;
         self.with(|c| {
-            let mut rows = c.query_raw(&sql, args.bound())?;
-            let mut batch = Vec::with_capacity(BATCH);
-            while let Some(row) = rows.next()? {
-                batch.push(stored_event(&row));
-                if batch.len() == BATCH && each(std::mem::take(&mut batch)).is_break() {
-                    return Ok(());
+            let strings = &mut self.strings.borrow_mut();
+            let mut tx = c.transaction()?;
+            let (sql, args) = query_sql(&mut tx, strings, q, names)?;
+            let portal = tx.bind(&sql, &args.bound())?;
+            loop {
+                let rows = tx.query_portal(&portal, BATCH as i32)?;
+                let last = rows.len() < BATCH;
+                if !rows.is_empty() && each(read_events(&mut tx, strings, &rows)?).is_break() {
+                    break;
+                }
+                if last {
+                    break;
                 }
             }
-            if !batch.is_empty() {
-                let _ = each(batch);
-            }
-            Ok(())
+            tx.commit()
         })
     }
 
     fn events_naming(&self, identifiers: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
         let names = driftlog_store::spellings(self, identifiers)?;
-        self.events(
-            &format!(
-                "SELECT {READ_COLUMNS} FROM audit_events e WHERE e.resources && $1::text[] \
-                 ORDER BY e.time_us, e.id"
-            ),
-            &[&names],
-        )
+        self.with(|c| {
+            let strings = &mut self.strings.borrow_mut();
+            let ids = strings.find(c, &names)?;
+            let rows = c.query(
+                &format!(
+                    "SELECT {READ_COLUMNS} FROM audit_events e WHERE e.resources && $1::int4[] \
+                     ORDER BY e.time_us, e.id"
+                ),
+                &[&ids],
+            )?;
+            read_events(c, strings, &rows)
+        })
     }
 
     fn events_after(&self, after: i64, limit: usize) -> Result<Vec<EventWithEvidence>, StoreError> {
         let limit = limit.min(i64::MAX as usize) as i64;
-        let rows = self.with(|c| {
-            c.query(
+        let (rows, events) = self.with(|c| {
+            let rows = c.query(
                 &format!(
                     "SELECT {READ_COLUMNS}, leaf, raw_block, raw_offset, raw_len \
                      FROM audit_events e WHERE e.id > $1 ORDER BY e.id LIMIT $2"
                 ),
                 &[&after, &limit],
-            )
+            )?;
+            let events = read_events(c, &mut self.strings.borrow_mut(), &rows)?;
+            Ok((rows, events))
         })?;
         let at = |r: &Row| -> (i64, i32, i32) { (r.get(26), r.get(27), r.get(28)) };
         let mut out = Vec::with_capacity(rows.len());
+        let mut events = events.into_iter();
         // A few dozen rows at a time: their blocks fit the cache together.
         for chunk in rows.chunks(48) {
             let blocks: Vec<i64> = chunk.iter().map(|r| at(r).0).collect();
             self.load_blocks(&blocks)?;
-            for r in chunk {
-                let event = stored_event(r);
+            for (r, event) in chunk.iter().zip(events.by_ref()) {
                 let raw = self.record(event.id, at(r))?;
                 let leaf: Vec<u8> = r.get(25);
                 out.push((event, raw, RecordedLeaf::from_bytes(&leaf)));

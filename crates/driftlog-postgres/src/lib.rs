@@ -24,6 +24,7 @@ mod ledger;
 mod partitions;
 mod pool;
 mod service;
+mod strings;
 #[doc(hidden)]
 pub mod testing;
 

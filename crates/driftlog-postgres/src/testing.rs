@@ -91,3 +91,77 @@ pub fn partitions(url: &str) -> Vec<(String, i64)> {
         })
         .collect()
 }
+
+/// Copy the events (with their evidence, files and dictionaries) of a store this release wrote
+/// at `from` into the store at `to`, migrated to an earlier schema (4 or 5): as that release
+/// would have written them, strings in the events' own columns (before migration 6).
+pub fn copy_as_earlier_release(from: &str, to: &str) {
+    use std::io::{Read as _, Write as _};
+    let mut from = Client::connect(from, NoTls).expect("connect to the source database");
+    let mut to = Client::connect(to, NoTls).expect("connect to the target database");
+    let text = |column: &str| format!("(SELECT text FROM audit_strings WHERE id = {column})");
+    let events = format!(
+        "SELECT id, {}, event_id, time_us, {}, {}, {}, {}, read_only, {}, error_message, {}, {}, \
+         {}, {}, source_identity, on_behalf_of, {}, mfa, {}, {}, {}, {}, \
+         ARRAY(SELECT {} FROM unnest(resources) WITH ORDINALITY AS u(r, n) ORDER BY n), \
+         completeness, raw_block, raw_offset, raw_len, leaf FROM audit_events ORDER BY id",
+        text("source"),
+        text("account"),
+        text("region"),
+        text("service"),
+        text("action"),
+        text("outcome"),
+        text("principal"),
+        text("principal_type"),
+        text("issuer"),
+        text("session_name"),
+        text("invoked_by"),
+        text("actor_kind"),
+        text("actor_rule"),
+        text("source_ip"),
+        text("user_agent"),
+        text("u.r"),
+    );
+    // A partitioned store (schema 5) has its months' partitions made first, as its writer did.
+    let partitioned: bool = to
+        .query_one(
+            "SELECT relkind = 'p' FROM pg_class WHERE relname = 'audit_events'",
+            &[],
+        )
+        .expect("read the target's table kind")
+        .get(0);
+    if partitioned {
+        let times: Vec<i64> = from
+            .query("SELECT time_us FROM audit_events", &[])
+            .expect("read the times")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut tx = to.transaction().expect("begin");
+        crate::partitions::ensure(&mut tx, times.into_iter()).expect("make the months' partitions");
+        tx.commit().expect("commit");
+    }
+    for (table, select) in [
+        ("audit_events", events),
+        (
+            "audit_blocks",
+            "SELECT * FROM audit_blocks ORDER BY 1".into(),
+        ),
+        ("audit_files", "SELECT * FROM audit_files ORDER BY 1".into()),
+        (
+            "audit_dictionaries",
+            "SELECT * FROM audit_dictionaries ORDER BY 1".into(),
+        ),
+    ] {
+        let mut rows = Vec::new();
+        from.copy_out(&format!("COPY ({select}) TO STDOUT"))
+            .expect("copy rows out")
+            .read_to_end(&mut rows)
+            .expect("read rows");
+        let mut sink = to
+            .copy_in(&format!("COPY {table} FROM STDIN"))
+            .expect("copy rows in");
+        sink.write_all(&rows).expect("write rows");
+        sink.finish().expect("finish the copy");
+    }
+}

@@ -7,7 +7,6 @@ use driftlog_postgres::PgEventStore;
 use driftlog_store::conformance::{batch, k8s};
 use driftlog_store::{EventQuery, EventStore};
 use postgres::{Client, NoTls};
-use std::io::Read as _;
 
 /// 2024-10-15T00:00:00Z and 2024-11-15T00:00:00Z.
 const OCTOBER: i64 = 1_728_950_400_000_000;
@@ -95,29 +94,12 @@ fn a_store_from_before_partitions_is_moved_into_months_on_connect() {
     // back into one plain table.
     testing::migrate_to(&db.url, 4);
     {
-        let mut c = Client::connect(&db.url, NoTls).unwrap();
         let staging = Database::new(&admin);
         let mut store = PgEventStore::connect(&staging.url).unwrap();
         write_months(&mut store);
         drop(store);
-        let mut from = Client::connect(&staging.url, NoTls).unwrap();
-        for table in [
-            "audit_events",
-            "audit_blocks",
-            "audit_files",
-            "audit_dictionaries",
-        ] {
-            let mut out = Vec::new();
-            from.copy_out(&format!(
-                "COPY (SELECT * FROM {table} ORDER BY 1) TO STDOUT"
-            ))
-            .unwrap()
-            .read_to_end(&mut out)
-            .unwrap();
-            let mut sink = c.copy_in(&format!("COPY {table} FROM STDIN")).unwrap();
-            std::io::Write::write_all(&mut sink, &out).unwrap();
-            sink.finish().unwrap();
-        }
+        testing::copy_as_earlier_release(&staging.url, &db.url);
+        let mut c = Client::connect(&db.url, NoTls).unwrap();
         let kind: String = c
             .query_one(
                 "SELECT relkind::text FROM pg_class WHERE relname = 'audit_events'",

@@ -191,8 +191,12 @@ fn the_same_commands_answer_the_same_on_postgres_and_sqlite() {
     assert_eq!(report["audit"]["certain"], 4, "attributed from PostgreSQL");
     // An edit made in the database behind driftlog's back is named by `verify`.
     let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
-    c.batch_execute("UPDATE audit_events SET action = 'Innocent' WHERE id = 2")
-        .unwrap();
+    c.batch_execute(
+        "INSERT INTO audit_strings (text) VALUES ('Innocent'); \
+         UPDATE audit_events SET action = (SELECT id FROM audit_strings WHERE text = 'Innocent') \
+         WHERE id = 2",
+    )
+    .unwrap();
     let r = on(&db.url, &pg_dir, &["verify"]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(

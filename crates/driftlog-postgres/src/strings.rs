@@ -1,0 +1,170 @@
+//! Values that repeat across events, stored once (`audit_strings`, migration 6): principals,
+//! issuers, user agents, actions, accounts, regions, resource names. An event's columns hold
+//! their ids, four bytes instead of an ARN of sixty, in the row and in every index over it.
+//!
+//! Each store handle keeps the strings it has met, both ways, so a batch asks the server only
+//! for values it has not seen and a listing only for ids it has not read. Ids are only ever
+//! added (a string keeps its id for the store's life), so a remembered pair never goes stale;
+//! the one exception is a string added by a transaction that then rolled back, which is why a
+//! failed write forgets everything ([`Strings::forget`]).
+
+use postgres::GenericClient;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Above this many remembered strings, the cache starts over: a long-running server reading a
+/// large store keeps a bounded working set, not every session name it ever listed.
+const MAX_REMEMBERED: usize = 1 << 20;
+
+/// The strings a store handle has met.
+#[derive(Default)]
+pub(crate) struct Strings {
+    ids: HashMap<Arc<str>, i32>,
+    texts: HashMap<i32, Arc<str>>,
+}
+
+impl Strings {
+    /// After a failed write: ids given out by its transaction do not exist.
+    pub(crate) fn forget(&mut self) {
+        self.ids.clear();
+        self.texts.clear();
+    }
+
+    /// Start over if `more` strings would not fit: done before a step remembers them, so
+    /// everything one batch or listing needs stays remembered until it is done.
+    fn make_room(&mut self, more: usize) {
+        if self.ids.len() + more > MAX_REMEMBERED {
+            self.forget();
+        }
+    }
+
+    fn remember(&mut self, id: i32, text: &str) {
+        let text: Arc<str> = Arc::from(text);
+        self.ids.insert(text.clone(), id);
+        self.texts.insert(id, text);
+    }
+
+    /// The id of `text`, when this handle has met it.
+    pub(crate) fn id(&self, text: &str) -> Option<i32> {
+        self.ids.get(text).copied()
+    }
+
+    /// The text of `id` (read by [`Strings::read`] first).
+    pub(crate) fn text(&self, id: i32) -> Option<&str> {
+        self.texts.get(&id).map(|t| &**t)
+    }
+
+    /// Give every one of `texts` an id, adding those the store does not hold. Runs inside the
+    /// writer's transaction, under its lock: no other batch adds strings meanwhile.
+    pub(crate) fn intern<'t>(
+        &mut self,
+        c: &mut impl GenericClient,
+        texts: impl IntoIterator<Item = &'t str>,
+    ) -> Result<(), postgres::Error> {
+        let mut texts: Vec<&str> = texts.into_iter().collect();
+        texts.sort_unstable();
+        texts.dedup();
+        self.make_room(texts.len());
+        let missing: Vec<&str> = texts.into_iter().filter(|t| self.id(t).is_none()).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        c.execute(
+            "INSERT INTO audit_strings (text) SELECT unnest($1::text[]) ON CONFLICT (text) DO NOTHING",
+            &[&missing],
+        )?;
+        for row in c.query(
+            "SELECT id, text FROM audit_strings WHERE text = ANY($1)",
+            &[&missing],
+        )? {
+            self.remember(row.get(0), row.get(1));
+        }
+        Ok(())
+    }
+
+    /// Read the texts of those of `ids` this handle has not met.
+    pub(crate) fn read(
+        &mut self,
+        c: &mut impl GenericClient,
+        ids: impl IntoIterator<Item = i32>,
+    ) -> Result<(), postgres::Error> {
+        let mut ids: Vec<i32> = ids.into_iter().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.make_room(ids.len());
+        let missing: Vec<i32> = ids
+            .into_iter()
+            .filter(|id| !self.texts.contains_key(id))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        for row in c.query(
+            "SELECT id, text FROM audit_strings WHERE id = ANY($1)",
+            &[&missing],
+        )? {
+            self.remember(row.get(0), row.get(1));
+        }
+        Ok(())
+    }
+
+    /// The ids of those of `texts` the store holds (a filter on a value no event has matches
+    /// nothing).
+    pub(crate) fn find(
+        &mut self,
+        c: &mut impl GenericClient,
+        texts: &[String],
+    ) -> Result<Vec<i32>, postgres::Error> {
+        self.make_room(texts.len());
+        let missing: Vec<&str> = texts
+            .iter()
+            .map(String::as_str)
+            .filter(|t| self.id(t).is_none())
+            .collect();
+        if !missing.is_empty() {
+            for row in c.query(
+                "SELECT id, text FROM audit_strings WHERE text = ANY($1)",
+                &[&missing],
+            )? {
+                self.remember(row.get(0), row.get(1));
+            }
+        }
+        let mut ids: Vec<i32> = texts.iter().filter_map(|t| self.id(t)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// The ids of the strings `like` (a `LIKE` pattern) matches.
+    pub(crate) fn matching(
+        c: &mut impl GenericClient,
+        like: &str,
+    ) -> Result<Vec<i32>, postgres::Error> {
+        Ok(c.query(
+            "SELECT id FROM audit_strings WHERE text LIKE $1 ORDER BY id",
+            &[&like],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_starts_over_before_it_overflows_and_forgets_on_failure() {
+        let mut s = Strings::default();
+        s.remember(1, "a");
+        assert_eq!((s.id("a"), s.text(1)), (Some(1), Some("a")));
+        s.forget();
+        assert_eq!((s.id("a"), s.text(1)), (None, None));
+        s.remember(1, "a");
+        s.make_room(MAX_REMEMBERED - 1);
+        assert_eq!(s.id("a"), Some(1), "room enough");
+        s.make_room(MAX_REMEMBERED);
+        assert_eq!(s.id("a"), None, "started over");
+    }
+}

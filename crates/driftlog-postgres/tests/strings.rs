@@ -1,0 +1,107 @@
+//! Repeated values stored once (schema 6): a store of the release before, whose events hold
+//! their strings in their own columns, is converted on connect, and every lookup answers as
+//! before.
+
+use driftlog_postgres::testing::{self, Database};
+use driftlog_postgres::PgEventStore;
+use driftlog_store::conformance::{check_filter_matrix, every_answer, write_filter_matrix};
+use driftlog_store::EventQuery;
+use postgres::{Client, NoTls};
+
+/// Lookups by exact values, globs, resources and values no event has.
+fn queries() -> Vec<EventQuery> {
+    let q = EventQuery::default;
+    vec![
+        q(),
+        EventQuery {
+            principal: Some("arn:aws:iam::1:user/p3".into()),
+            ..q()
+        },
+        EventQuery {
+            principal: Some("arn:aws:iam::1:role/*".into()),
+            writes_only: true,
+            ..q()
+        },
+        EventQuery {
+            resource: Some("r7".into()),
+            action: Some("Put*".into()),
+            ..q()
+        },
+        EventQuery {
+            resource: Some("s*".into()),
+            limit: Some(5),
+            ..q()
+        },
+        EventQuery {
+            principal: Some("nobody".into()),
+            ..q()
+        },
+        EventQuery {
+            resource: Some("no-such-resource".into()),
+            ..q()
+        },
+    ]
+}
+
+#[test]
+fn a_store_with_strings_in_its_rows_is_converted_on_connect() {
+    let Some(admin) = testing::server() else {
+        return;
+    };
+    let want = {
+        let other = Database::new(&admin);
+        let mut store = PgEventStore::connect(&other.url).unwrap();
+        write_filter_matrix(&mut store);
+        every_answer(&store, &queries())
+    };
+    let db = Database::new(&admin);
+    testing::migrate_to(&db.url, 5);
+    {
+        let staging = Database::new(&admin);
+        let mut store = PgEventStore::connect(&staging.url).unwrap();
+        write_filter_matrix(&mut store);
+        drop(store);
+        testing::copy_as_earlier_release(&staging.url, &db.url);
+    }
+    let column_type = |c: &mut Client, column: &str| -> String {
+        c.query_one(
+            "SELECT data_type FROM information_schema.columns \
+             WHERE table_name = 'audit_events' AND column_name = $1",
+            &[&column],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let mut c = Client::connect(&db.url, NoTls).unwrap();
+    assert_eq!(
+        column_type(&mut c, "principal"),
+        "text",
+        "strings in the rows before"
+    );
+
+    let mut store = PgEventStore::connect(&db.url).unwrap();
+    assert_eq!(every_answer(&store, &queries()), want);
+    check_filter_matrix(&store);
+    assert_eq!(column_type(&mut c, "principal"), "integer");
+    assert_eq!(column_type(&mut c, "resources"), "ARRAY");
+    // Each value once, however many events and columns hold it.
+    let (strings, distinct): (i64, i64) = c
+        .query_one(
+            "SELECT count(*), count(DISTINCT text) FROM audit_strings",
+            &[],
+        )
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!(strings, distinct);
+    assert!(strings > 0);
+
+    // The converted store takes new events, reusing the strings it holds.
+    let before = strings;
+    write_filter_matrix(&mut store);
+    let after: i64 = c
+        .query_one("SELECT count(*) FROM audit_strings", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(after, before, "the same events again add no string");
+    assert_eq!(every_answer(&store, &queries()), want, "and are duplicates");
+}
