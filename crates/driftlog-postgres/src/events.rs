@@ -14,6 +14,7 @@
 //! docs/BENCHMARKS.md): a GIN index over each event's names, B-trees over principal, issuer,
 //! action and time.
 
+use crate::plan::query_sql;
 use crate::pool::{redact, Pool};
 use crate::service::{store_error, with_store};
 use crate::strings::Strings;
@@ -39,9 +40,9 @@ const WRITE_LOCK: i64 = 0x6472_6966_7465_7674;
 const COLUMNS: &str = "id, source, event_id, time_us, account, region, service, action, \
     read_only, outcome, error_message, principal, principal_type, issuer, session_name, \
     source_identity, on_behalf_of, invoked_by, mfa, actor_kind, actor_rule, source_ip, \
-    user_agent, resources, completeness, raw_block, raw_offset, raw_len, leaf";
+    user_agent, resources, completeness, raw_block, raw_offset, raw_len, leaf, facets";
 
-const COPY_TYPES: [Type; 29] = [
+const COPY_TYPES: [Type; 30] = [
     Type::INT8,       // id
     Type::INT4,       // source
     Type::TEXT,       // event_id
@@ -71,6 +72,7 @@ const COPY_TYPES: [Type; 29] = [
     Type::INT4,       // raw_offset
     Type::INT4,       // raw_len
     Type::BYTEA,      // leaf
+    Type::INT4,       // facets
 ];
 
 /// The positions in [`READ_COLUMNS`] of the columns that hold ids into `audit_strings`
@@ -80,7 +82,8 @@ const STRING_COLUMNS: [usize; 15] = [1, 4, 5, 6, 7, 9, 11, 12, 13, 14, 17, 19, 2
 const RESOURCES: usize = 23;
 
 /// The columns a read returns, in the order [`stored_event`] reads them.
-const READ_COLUMNS: &str = "id, source, event_id, time_us, account, region, service, action, \
+pub(crate) const READ_COLUMNS: &str =
+    "id, source, event_id, time_us, account, region, service, action, \
     read_only, outcome, error_message, principal, principal_type, issuer, session_name, \
     source_identity, on_behalf_of, invoked_by, mfa, actor_kind, actor_rule, source_ip, \
     user_agent, resources, completeness";
@@ -225,100 +228,6 @@ impl PgEventStore {
     }
 }
 
-/// The statement of `q`: every filter a clause, oldest first. Values become the ids of their
-/// strings first (`names`: what an exact resource stands for, from
-/// [`PgEventStore::resource_names`]); a value the store has never met matches nothing.
-fn query_sql(
-    c: &mut impl GenericClient,
-    strings: &mut Strings,
-    q: &EventQuery,
-    names: Option<Vec<String>>,
-) -> Result<(String, Args), postgres::Error> {
-    let mut args = Args::default();
-    let mut clauses = Vec::new();
-    if let Some(resource) = &q.resource {
-        let ids = match names {
-            Some(names) => strings.find(c, &names)?,
-            None => Strings::matching(c, &Glob::new(resource).to_like())?,
-        };
-        let a = args.add(ids);
-        clauses.push(format!("e.resources && {a}::int4[]"));
-    }
-    if let Some(p) = &q.principal {
-        clauses.push(string_clause(
-            c,
-            strings,
-            &["e.principal", "e.issuer"],
-            p,
-            &mut args,
-        )?);
-    }
-    if let Some(action) = &q.action {
-        clauses.push(string_clause(c, strings, &["e.action"], action, &mut args)?);
-    }
-    if let Some(kind) = q.actor_kind {
-        clauses.push(string_clause(
-            c,
-            strings,
-            &["e.actor_kind"],
-            kind.as_str(),
-            &mut args,
-        )?);
-    }
-    if let Some(source) = q.source {
-        clauses.push(string_clause(
-            c,
-            strings,
-            &["e.source"],
-            source.as_str(),
-            &mut args,
-        )?);
-    }
-    if let Some(since) = q.since_us {
-        let a = args.add(since);
-        clauses.push(format!("e.time_us >= {a}"));
-    }
-    if let Some(until) = q.until_us {
-        let a = args.add(until);
-        clauses.push(format!("e.time_us <= {a}"));
-    }
-    if q.writes_only {
-        clauses.push("e.read_only = false".into());
-    }
-    let mut sql = format!("SELECT {READ_COLUMNS} FROM audit_events e");
-    if !clauses.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&clauses.join(" AND "));
-    }
-    sql.push_str(" ORDER BY e.time_us, e.id");
-    if let Some(limit) = q.limit {
-        let a = args.add(limit.min(i64::MAX as u64) as i64);
-        sql.push_str(&format!(" LIMIT {a}"));
-    }
-    Ok((sql, args))
-}
-
-/// Any of `columns` holding `text` (a glob: any string it matches), as a clause.
-fn string_clause(
-    c: &mut impl GenericClient,
-    strings: &mut Strings,
-    columns: &[&str],
-    text: &str,
-    args: &mut Args,
-) -> Result<String, postgres::Error> {
-    let test = if Glob::is_pattern(text) {
-        let a = args.add(Strings::matching(c, &Glob::new(text).to_like())?);
-        format!("= ANY({a})")
-    } else {
-        match strings.find(c, &[text.to_owned()])?.first() {
-            Some(&id) => format!("= {}", args.add(id)),
-            None => return Ok("FALSE".into()),
-        }
-    };
-    let tests: Vec<String> = columns.iter().map(|c| format!("{c} {test}")).collect();
-    Ok(format!("({})", tests.join(" OR ")))
-}
-
 /// `rows` (of [`READ_COLUMNS`]) as events, their strings read first.
 fn read_events(
     c: &mut impl GenericClient,
@@ -392,6 +301,12 @@ fn outcome_of(e: &AuditEvent) -> (&str, Option<&str>) {
     }
 }
 
+/// The facets of `e` packed (`driftlog_store::facets`; every code fits a byte, three bytes
+/// in all).
+fn facets_of(e: &AuditEvent) -> i32 {
+    driftlog_store::facets::packed(e) as i32
+}
+
 /// Every value of `e` stored as an id into `audit_strings`.
 fn strings_of(e: &AuditEvent) -> impl Iterator<Item = &str> {
     let pr = &e.principal;
@@ -442,6 +357,7 @@ struct Values<'a> {
     user_agent: Option<i32>,
     resources: Vec<i32>,
     leaf: &'a [u8],
+    facets: i32,
     completeness: i16,
     block: i64,
     offset: i32,
@@ -481,6 +397,7 @@ impl<'a> Values<'a> {
             resources: e.resources.iter().map(|r| of(r)).collect(),
             // Eight bytes tell which event changed; the ledger holds the whole leaf.
             leaf: driftlog_store::leaves::kept(e, &p.leaf),
+            facets: facets_of(e),
             completeness: e.completeness as i16,
             block: p.raw.block as i64,
             offset: p.raw.offset as i32,
@@ -488,7 +405,7 @@ impl<'a> Values<'a> {
         }
     }
 
-    fn row(&self) -> [&(dyn ToSql + Sync); 29] {
+    fn row(&self) -> [&(dyn ToSql + Sync); 30] {
         let e = &self.p.event;
         let pr = &e.principal;
         [
@@ -521,6 +438,7 @@ impl<'a> Values<'a> {
             &self.offset,
             &self.len,
             &self.leaf,
+            &self.facets,
         ]
     }
 }
@@ -578,6 +496,11 @@ fn write_batch(
         .get(0);
     let first_new_id = next_id;
     let mut inserted: Vec<(i64, [u8; 32])> = Vec::new();
+    let mut pairs: HashSet<(i32, i32)> = HashSet::new();
+    let mut record = |v: &Values| {
+        let named = [Some(v.action), v.principal, v.issuer];
+        pairs.extend(named.into_iter().flatten().map(|s| (s, v.facets)));
+    };
     {
         let mut taken: HashSet<(i64, &str, &str)> = HashSet::new();
         let sink = tx.copy_in(&format!(
@@ -594,7 +517,9 @@ fn write_batch(
                 stats.duplicates += 1;
                 continue;
             }
-            writer.write(&Values::new(next_id, p, strings).row())?;
+            let values = Values::new(next_id, p, strings);
+            writer.write(&values.row())?;
+            record(&values);
             inserted.push((next_id, p.leaf));
             block_used[(p.raw.block - first_block as u64) as usize] = true;
             stats.inserted += 1;
@@ -615,7 +540,7 @@ fn write_batch(
             .map(|c| format!("{c} = excluded.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let placeholders: Vec<String> = (1..=29).map(|n| format!("${n}")).collect();
+        let placeholders: Vec<String> = (1..=30).map(|n| format!("${n}")).collect();
         let upsert = tx.prepare_typed(
             &format!(
                 "INSERT INTO audit_events ({COLUMNS}) VALUES ({}) \
@@ -634,13 +559,15 @@ fn write_batch(
             let before: Option<(i64, Vec<u8>)> = tx
                 .query_opt(&previous, &[&e.time_us, &source_of(p), &e.event_id])?
                 .map(|r| (r.get(0), r.get(1)));
+            let values = Values::new(next_id, p, strings);
             let Some(id) = tx
-                .query_opt(&upsert, &Values::new(next_id, p, strings).row())?
+                .query_opt(&upsert, &values.row())?
                 .map(|r| r.get::<_, i64>(0))
             else {
                 stats.duplicates += 1;
                 continue;
             };
+            record(&values);
             if id == next_id {
                 stats.inserted += 1;
                 next_id += 1;
@@ -660,6 +587,20 @@ fn write_batch(
             block_used[(p.raw.block - first_block as u64) as usize] = true;
         }
     }
+
+    // The facets each principal, issuer and action was stored with, and those the store has
+    // (`crate::plan`). A duplicate adds nothing: the copy stored first was recorded then.
+    let (names, facets): (Vec<i32>, Vec<i32>) = pairs.into_iter().unzip();
+    tx.execute(
+        "INSERT INTO audit_string_facets (string, facets) \
+         SELECT * FROM unnest($1::int4[], $2::int4[]) ON CONFLICT DO NOTHING",
+        &[&names, &facets],
+    )?;
+    tx.execute(
+        "INSERT INTO audit_facets (facets) SELECT DISTINCT unnest($1::int4[]) \
+         ON CONFLICT DO NOTHING",
+        &[&facets],
+    )?;
 
     {
         let sink = tx.copy_in("COPY audit_blocks (id, data) FROM STDIN (FORMAT binary)")?;
@@ -698,23 +639,6 @@ fn write_batch(
     }
 
     Ok((stats, BatchCommit::assemble(inserted, restored, replaced)))
-}
-
-/// Arguments of a dynamic statement, numbered as they are added.
-#[derive(Default)]
-struct Args {
-    values: Vec<Box<dyn ToSql + Sync>>,
-}
-
-impl Args {
-    fn add(&mut self, v: impl ToSql + Sync + 'static) -> String {
-        self.values.push(Box::new(v));
-        format!("${}", self.values.len())
-    }
-
-    fn bound(&self) -> Vec<&(dyn ToSql + Sync)> {
-        self.values.iter().map(|v| v.as_ref()).collect()
-    }
 }
 
 impl EventStore for PgEventStore {

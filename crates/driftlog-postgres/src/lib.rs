@@ -22,6 +22,7 @@
 mod events;
 mod ledger;
 mod partitions;
+mod plan;
 mod pool;
 mod service;
 mod strings;

@@ -1,6 +1,6 @@
-//! Repeated values stored once (schema 6): a store of the release before, whose events hold
-//! their strings in their own columns, is converted on connect, and every lookup answers as
-//! before.
+//! Repeated values stored once, facets packed (schema 6): a store of the release before, whose
+//! events hold their strings in their own columns, is converted on connect, and every lookup
+//! answers as before.
 
 use driftlog_postgres::testing::{self, Database};
 use driftlog_postgres::PgEventStore;
@@ -48,11 +48,21 @@ fn a_store_with_strings_in_its_rows_is_converted_on_connect() {
     let Some(admin) = testing::server() else {
         return;
     };
-    let want = {
-        let other = Database::new(&admin);
+    // Each event's packed facets, as this release's writer computes them.
+    let facets = |url: &str| -> Vec<(i64, i32)> {
+        Client::connect(url, NoTls)
+            .unwrap()
+            .query("SELECT id, facets FROM audit_events ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    };
+    let other = Database::new(&admin);
+    let (want, want_facets) = {
         let mut store = PgEventStore::connect(&other.url).unwrap();
         write_filter_matrix(&mut store);
-        every_answer(&store, &queries())
+        (every_answer(&store, &queries()), facets(&other.url))
     };
     let db = Database::new(&admin);
     testing::migrate_to(&db.url, 5);
@@ -82,6 +92,11 @@ fn a_store_with_strings_in_its_rows_is_converted_on_connect() {
     let mut store = PgEventStore::connect(&db.url).unwrap();
     assert_eq!(every_answer(&store, &queries()), want);
     check_filter_matrix(&store);
+    assert_eq!(
+        facets(&db.url),
+        want_facets,
+        "the migration packs facets as the writer does"
+    );
     assert_eq!(column_type(&mut c, "principal"), "integer");
     assert_eq!(column_type(&mut c, "resources"), "ARRAY");
     // Each value once, however many events and columns hold it.

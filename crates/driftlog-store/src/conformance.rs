@@ -55,6 +55,10 @@ pub fn cases() -> Vec<(&'static str, Case)> {
             "a_long_listing_is_handed_in_batches_in_order",
             a_long_listing_is_handed_in_batches_in_order,
         ),
+        (
+            "a_name_that_is_principal_and_issuer_lists_each_event_once",
+            a_name_that_is_principal_and_issuer_lists_each_event_once,
+        ),
     ]
 }
 
@@ -967,4 +971,52 @@ pub fn pruned_events_leave_no_trace_in_any_lookup(store: &mut dyn EventStore) {
         paths.contains_key("/old"),
         "the pruned events' file stays known"
     );
+}
+
+/// A role that acts as itself is both an event's principal and its issuer: `--principal` lists
+/// the event once, and a limit is cut across events of every kind and facet in time order.
+pub fn a_name_that_is_principal_and_issuer_lists_each_event_once(store: &mut dyn EventStore) {
+    const ROLE: &str = "arn:aws:iam::1:role/self";
+    let events: Vec<AuditEvent> = (0..12)
+        .map(|i| {
+            let mut e = aws(&format!("s{i:02}"), 100 - i * 7, ROLE, "Put1", &["r1"]);
+            // Both, issuer only, principal only, in turn; writes and reads; two actor kinds.
+            match i % 3 {
+                0 => e.principal.issuer = Some(ROLE.into()),
+                1 => {
+                    e.principal.id = Some("arn:aws:sts::1:assumed-role/self/x".into());
+                    e.principal.issuer = Some(ROLE.into());
+                }
+                _ => {}
+            }
+            e.read_only = Some(i % 2 == 0);
+            e.actor.kind = [ActorKind::Cli, ActorKind::Console][(i % 4 / 2) as usize];
+            e
+        })
+        .collect();
+    store
+        .write_batch(vec![batch("/self", with_raw(events.clone()))])
+        .unwrap();
+    let mut by_time = events.clone();
+    by_time.sort_by_key(|e| e.time_us);
+    for (limit, writes_only) in [
+        (None, false),
+        (Some(5), false),
+        (Some(20), false),
+        (Some(2), true),
+    ] {
+        let q = EventQuery {
+            principal: Some(ROLE.into()),
+            writes_only,
+            limit,
+            ..EventQuery::default()
+        };
+        let want: Vec<&str> = by_time
+            .iter()
+            .filter(|e| !writes_only || e.read_only == Some(false))
+            .take(limit.map_or(usize::MAX, |l| l as usize))
+            .map(|e| e.event_id.as_str())
+            .collect();
+        assert_eq!(ids(&store.query(&q).unwrap()), want, "{q:?}");
+    }
 }

@@ -75,9 +75,26 @@ pub(crate) fn pack(codes: [i64; 3]) -> i64 {
     codes[0] | codes[1] << 8 | codes[2] << 16
 }
 
+/// An event's facets packed in one integer ([`pack`] of [`of`]): the PostgreSQL store keeps it
+/// in a column and its indexes, and records the combinations each name was stored with, as
+/// `string_facets` does here.
+pub fn packed(e: &AuditEvent) -> i64 {
+    pack(of(e))
+}
+
+/// The codes an `events` query asks its events to be listed under: writes only, an actor
+/// kind, a source.
+pub fn required(writes_only: bool, kind: Option<ActorKind>, src: Option<Source>) -> Vec<i64> {
+    let mut codes = Vec::with_capacity(3);
+    codes.extend(writes_only.then_some(WRITE));
+    codes.extend(kind.map(actor));
+    codes.extend(src.map(source));
+    codes
+}
+
 /// Whether an event with the [`pack`]ed codes `packed` is listed under every code of
 /// `required`.
-pub(crate) fn satisfies(packed: i64, required: &[i64]) -> bool {
+pub fn satisfies(packed: i64, required: &[i64]) -> bool {
     required
         .iter()
         .all(|&code| (0..3).any(|family| (packed >> (8 * family)) & 0xff == code))

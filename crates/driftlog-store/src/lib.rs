@@ -23,7 +23,7 @@ pub mod conformance;
 mod error;
 mod event_ids;
 pub mod evidence;
-mod facets;
+pub mod facets;
 pub mod leaves;
 mod postings;
 mod prune;
