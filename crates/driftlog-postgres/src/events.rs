@@ -14,7 +14,7 @@
 //! docs/BENCHMARKS.md): a GIN index over each event's names, B-trees over principal, issuer,
 //! action and time.
 
-use crate::plan::query_sql;
+use crate::plan::{query_sql, Plan};
 use crate::pool::{redact, Pool};
 use crate::service::{store_error, with_store};
 use crate::strings::Strings;
@@ -773,14 +773,14 @@ impl EventStore for PgEventStore {
         let names = self.resource_names(q)?;
         self.with(|c| {
             let strings = &mut self.strings.borrow_mut();
-            let (sql, args) = query_sql(c, strings, q, names)?;
-            let rows = c.query(&sql, &args.bound())?;
+            let rows = query_sql(c, strings, q, names)?.rows(c)?;
             read_events(c, strings, &rows)
         })
     }
 
-    /// The rows are read from the server a batch at a time (a portal), and each batch turned
-    /// into events and handed on before the next is read.
+    /// A whole listing is read from the server a batch at a time (a portal), each batch
+    /// turned into events and handed on before the next is read; a limited one is read whole
+    /// first (it may take several statements, `crate::plan`), then handed on in batches.
     fn query_each(
         &self,
         q: &EventQuery,
@@ -791,16 +791,29 @@ impl EventStore for PgEventStore {
         self.with(|c| {
             let strings = &mut self.strings.borrow_mut();
             let mut tx = c.transaction()?;
-            let (sql, args) = query_sql(&mut tx, strings, q, names)?;
-            let portal = tx.bind(&sql, &args.bound())?;
-            loop {
-                let rows = tx.query_portal(&portal, BATCH as i32)?;
-                let last = rows.len() < BATCH;
-                if !rows.is_empty() && each(read_events(&mut tx, strings, &rows)?).is_break() {
-                    break;
+            match query_sql(&mut tx, strings, q, names)? {
+                Plan::Statement(sql, args) => {
+                    let portal = tx.bind(&sql, &args.bound())?;
+                    loop {
+                        let rows = tx.query_portal(&portal, BATCH as i32)?;
+                        let last = rows.len() < BATCH;
+                        if !rows.is_empty()
+                            && each(read_events(&mut tx, strings, &rows)?).is_break()
+                        {
+                            break;
+                        }
+                        if last {
+                            break;
+                        }
+                    }
                 }
-                if last {
-                    break;
+                windows => {
+                    let rows = windows.rows(&mut tx)?;
+                    for chunk in rows.chunks(BATCH) {
+                        if each(read_events(&mut tx, strings, chunk)?).is_break() {
+                            break;
+                        }
+                    }
                 }
             }
             tx.commit()

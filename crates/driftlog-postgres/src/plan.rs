@@ -19,7 +19,10 @@
 //!   (facets, time).
 //! - With a resource (the GIN index, which has no order) or several named filters, the
 //!   matching events are found first (the planner's bitmaps over every index that applies),
-//!   then sorted: the work is the size of the answer, never the store's.
+//!   then sorted. With a limit this is done in widening windows of time from the oldest event
+//!   on (an hour, then eight times the last), until the limit is reached: a busy resource's
+//!   first 20 events are found among its first hour's, not among all its 43,000. Without one,
+//!   over the whole range at once: the work is the size of the answer, never the store's.
 //! - With no filter, or none but time, the time index in order.
 
 use crate::events::READ_COLUMNS;
@@ -43,6 +46,11 @@ impl Args {
     fn add(&mut self, v: impl ToSql + Sync + 'static) -> String {
         self.values.push(Box::new(v));
         format!("${}", self.values.len())
+    }
+
+    /// The placeholder of the `n`th value bound after these (from 1).
+    fn after(&self, n: usize) -> String {
+        format!("${}", self.values.len() + n)
     }
 
     pub(crate) fn bound(&self) -> Vec<&(dyn ToSql + Sync)> {
@@ -82,17 +90,72 @@ impl Key {
     }
 }
 
-/// The statement of `q` and its arguments. `names` is what an exact resource stands for (its
-/// spellings), found by the caller before it took this connection.
+/// How a query is read.
+pub(crate) enum Plan {
+    /// One statement; its rows are the answer, in order.
+    Statement(String, Args),
+    /// One statement per window of time, its last three parameters the window's start
+    /// (inclusive), end (exclusive) and how many events are still wanted; windows widen from
+    /// `from` until `limit` events are found or the window passes `through`.
+    Windows {
+        sql: String,
+        args: Args,
+        from: i64,
+        through: i64,
+        limit: i64,
+    },
+}
+
+/// The first window's width: an hour.
+const FIRST_WINDOW_US: i64 = 3_600_000_000;
+/// Each window is this many times as wide as the one before.
+const WIDENING: i64 = 8;
+
+impl Plan {
+    /// The plan's rows, in order: its statement's, or window after window's until the limit.
+    pub(crate) fn rows(
+        &self,
+        c: &mut impl GenericClient,
+    ) -> Result<Vec<postgres::Row>, postgres::Error> {
+        let (sql, args, from, through, limit) = match self {
+            Plan::Statement(sql, args) => return c.query(sql.as_str(), &args.bound()),
+            Plan::Windows {
+                sql,
+                args,
+                from,
+                through,
+                limit,
+            } => (sql, args, *from, *through, *limit),
+        };
+        let mut rows = Vec::new();
+        let (mut start, mut width) = (from, FIRST_WINDOW_US);
+        while (rows.len() as i64) < limit && start <= through {
+            let end = start.saturating_add(width).min(through.saturating_add(1));
+            let wanted = limit - rows.len() as i64;
+            let mut bound = args.bound();
+            bound.extend([&start as &(dyn ToSql + Sync), &end, &wanted]);
+            rows.extend(c.query(sql.as_str(), &bound)?);
+            if end == i64::MAX {
+                break;
+            }
+            start = end;
+            width = width.saturating_mul(WIDENING);
+        }
+        Ok(rows)
+    }
+}
+
+/// The plan of `q`. `names` is what an exact resource stands for (its spellings), found by the
+/// caller before it took this connection.
 pub(crate) fn query_sql(
     c: &mut impl GenericClient,
     strings: &mut Strings,
     q: &EventQuery,
     names: Option<Vec<String>>,
-) -> Result<(String, Args), postgres::Error> {
+) -> Result<Plan, postgres::Error> {
     let mut args = Args::default();
     let nothing = || {
-        (
+        Plan::Statement(
             format!("SELECT {READ_COLUMNS} FROM audit_events e WHERE FALSE"),
             Args::default(),
         )
@@ -175,7 +238,8 @@ pub(crate) fn query_sql(
     if let Some(until) = q.until_us {
         common.push(format!("e.time_us <= {}", args.add(until)));
     }
-    let limit = q.limit.map(|l| args.add(l.min(i64::MAX as u64) as i64));
+    // Bound where a statement uses it (a value bound and not used is an error).
+    let limit = q.limit.map(|l| l.min(i64::MAX as u64) as i64);
     let order = " ORDER BY e.time_us, e.id";
     let select = |clauses: &[String]| {
         let mut sql = format!("SELECT {READ_COLUMNS} FROM audit_events e");
@@ -192,8 +256,9 @@ pub(crate) fn query_sql(
         (None, None, Some(Key::One(id))) => Some((*id, &["e.action"][..])),
         _ => None,
     };
-    if let (Some((id, columns)), Some(limit)) = (one_name, &limit) {
+    if let (Some((id, columns)), Some(limit)) = (one_name, limit) {
         if columns.len() * allowed.len() <= MAX_BRANCHES {
+            let limit = &args.add(limit);
             let key = args.add(id);
             let mut branches = Vec::new();
             for (i, column) in columns.iter().enumerate() {
@@ -208,13 +273,14 @@ pub(crate) fn query_sql(
                     branches.push(format!("({}{order} LIMIT {limit})", select(&clauses)));
                 }
             }
-            return Ok((merged(&branches, limit), args));
+            return Ok(Plan::Statement(merged(&branches, limit), args));
         }
     }
     // Facets alone and a limit: merge the ranges of (facets, time).
     let named = resources.is_some() || principal.is_some() || action.is_some();
-    if let (false, true, Some(limit)) = (named, facet_filter, &limit) {
+    if let (false, true, Some(limit)) = (named, facet_filter, limit) {
         if allowed.len() <= MAX_BRANCHES {
+            let limit = &args.add(limit);
             let branches: Vec<String> = allowed
                 .iter()
                 .map(|&f| {
@@ -223,7 +289,7 @@ pub(crate) fn query_sql(
                     format!("({}{order} LIMIT {limit})", select(&clauses))
                 })
                 .collect();
-            return Ok((merged(&branches, limit), args));
+            return Ok(Plan::Statement(merged(&branches, limit), args));
         }
     }
 
@@ -245,18 +311,37 @@ pub(crate) fn query_sql(
         clauses.push(format!("e.facets = ANY({})", args.add(allowed)));
     }
     clauses.extend(common);
-    let sql = match &limit {
-        // A named filter and a limit: the matching events first (bitmaps over every index that
-        // applies), then their first few.
-        Some(limit) if named => format!(
-            "WITH hits AS MATERIALIZED ({}) SELECT * FROM hits e{order} LIMIT {limit}",
-            select(&clauses)
-        ),
+    if let (true, Some(wanted)) = (named, limit) {
+        // A named filter and a limit: window by window, the matching events first (bitmaps
+        // over every index that applies), then their first few. The window's two ends and
+        // the number still wanted are bound last, after every value bound here.
+        let row = c.query_one("SELECT min(time_us), max(time_us) FROM audit_events", &[])?;
+        let (Some(first), Some(last)) =
+            (row.get::<_, Option<i64>>(0), row.get::<_, Option<i64>>(1))
+        else {
+            return Ok(nothing());
+        };
+        clauses.push(format!("e.time_us >= {}", args.after(1)));
+        clauses.push(format!("e.time_us < {}", args.after(2)));
+        let sql = format!(
+            "WITH hits AS MATERIALIZED ({}) SELECT * FROM hits e{order} LIMIT {}",
+            select(&clauses),
+            args.after(3)
+        );
+        return Ok(Plan::Windows {
+            sql,
+            args,
+            from: q.since_us.map_or(first, |s| s.max(first)),
+            through: q.until_us.map_or(last, |u| u.min(last)),
+            limit: wanted,
+        });
+    }
+    let sql = match limit {
         // No named filter: the time index, in order. No limit: the whole answer is read anyway.
-        Some(limit) => format!("{}{order} LIMIT {limit}", select(&clauses)),
+        Some(limit) => format!("{}{order} LIMIT {}", select(&clauses), args.add(limit)),
         None => format!("{}{order}", select(&clauses)),
     };
-    Ok((sql, args))
+    Ok(Plan::Statement(sql, args))
 }
 
 /// Ranges already in time order and cut at `limit`, merged and cut again.

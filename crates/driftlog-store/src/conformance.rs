@@ -59,6 +59,10 @@ pub fn cases() -> Vec<(&'static str, Case)> {
             "a_name_that_is_principal_and_issuer_lists_each_event_once",
             a_name_that_is_principal_and_issuer_lists_each_event_once,
         ),
+        (
+            "limited_listings_over_years_are_the_first_events_in_time",
+            limited_listings_over_years_are_the_first_events_in_time,
+        ),
     ]
 }
 
@@ -1018,5 +1022,93 @@ pub fn a_name_that_is_principal_and_issuer_lists_each_event_once(store: &mut dyn
             .map(|e| e.event_id.as_str())
             .collect();
         assert_eq!(ids(&store.query(&q).unwrap()), want, "{q:?}");
+    }
+}
+
+/// Events minutes, hours, days and years apart: a limited listing of any filter is its first
+/// events in time, however far apart they lie (a store may read a limited query window by
+/// window, widening each time).
+pub fn limited_listings_over_years_are_the_first_events_in_time(store: &mut dyn EventStore) {
+    const HOUR: i64 = 3600;
+    let offsets = [
+        0,
+        60,
+        HOUR / 2,
+        2 * HOUR,
+        10 * HOUR,
+        3 * 24 * HOUR,
+        40 * 24 * HOUR,
+        400 * 24 * HOUR,
+        800 * 24 * HOUR,
+    ];
+    let events: Vec<AuditEvent> = offsets
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| {
+            let principal = ["arn:aws:iam::1:user/a", "arn:aws:iam::1:user/b"][i % 2];
+            let action = ["Put1", "Describe0"][i % 3 / 2];
+            let mut e = aws(&format!("y{i}"), s, principal, action, &["r1", "y"]);
+            e.read_only = Some(action == "Describe0");
+            e
+        })
+        .collect();
+    store
+        .write_batch(vec![batch("/years", with_raw(events.clone()))])
+        .unwrap();
+    let at = |s: i64| T0 + s * 1_000_000;
+    let queries = [
+        EventQuery {
+            resource: Some("y".into()),
+            ..EventQuery::default()
+        },
+        EventQuery {
+            resource: Some("r1".into()),
+            principal: Some("arn:aws:iam::1:user/b".into()),
+            ..EventQuery::default()
+        },
+        EventQuery {
+            principal: Some("arn:aws:iam::1:user/a".into()),
+            action: Some("Put1".into()),
+            ..EventQuery::default()
+        },
+        EventQuery {
+            resource: Some("y".into()),
+            writes_only: true,
+            since_us: Some(at(HOUR)),
+            until_us: Some(at(500 * 24 * HOUR)),
+            ..EventQuery::default()
+        },
+        EventQuery {
+            principal: Some("arn:aws:iam::1:user/*".into()),
+            ..EventQuery::default()
+        },
+    ];
+    for base in queries {
+        let all: Vec<&AuditEvent> = events
+            .iter()
+            .filter(|e| {
+                base.principal.as_deref().is_none_or(|p| {
+                    driftlog_core::glob::Glob::new(p)
+                        .matches(e.principal.id.as_deref().unwrap_or(""))
+                }) && base.action.as_deref().is_none_or(|a| a == e.action)
+                    && (!base.writes_only || e.read_only == Some(false))
+                    && base.since_us.is_none_or(|t| e.time_us >= t)
+                    && base.until_us.is_none_or(|t| e.time_us <= t)
+                    && (base.resource.as_deref() != Some("r1")
+                        || e.resources.iter().any(|r| r == "r1"))
+            })
+            .collect();
+        for limit in 1..=all.len() as u64 + 1 {
+            let q = EventQuery {
+                limit: Some(limit),
+                ..base.clone()
+            };
+            let want: Vec<&str> = all
+                .iter()
+                .take(limit as usize)
+                .map(|e| e.event_id.as_str())
+                .collect();
+            assert_eq!(ids(&store.query(&q).unwrap()), want, "{q:?}");
+        }
     }
 }
