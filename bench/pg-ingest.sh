@@ -43,7 +43,7 @@ results=$(
 )
 events=$(psql "$(url "$a")" -Atc "SELECT count(*) FROM audit_events")
 # The same rows, normalized, as CSV; then PostgreSQL's own COPY of them into the same table.
-psql "$(url "$a")" -qc "\\copy audit_events TO '$work/events.csv' CSV" -c "\\copy audit_strings TO '$work/strings.csv' CSV"
+psql "$(url "$a")" -qc "\\copy (SELECT * FROM audit_events) TO '$work/events.csv' CSV" -c "\\copy audit_strings TO '$work/strings.csv' CSV"
 copy=$(measure "PostgreSQL COPY FROM (the same rows and strings as CSV, same tables and indexes)" psql "$(url "$b")" -qc "\\copy audit_strings FROM '$work/strings.csv' CSV" -c "\\copy audit_events FROM '$work/events.csv' CSV")
 csv_mb=$(( $(stat -c %s "$work/events.csv") / 1048576 ))
 resource=$(psql "$(url "$a")" -Atc "SELECT s.text FROM audit_events e, unnest(e.resources) r JOIN audit_strings s ON s.id = r GROUP BY s.text ORDER BY count(*) DESC OFFSET 50 LIMIT 1")
