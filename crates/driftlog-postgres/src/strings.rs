@@ -17,10 +17,21 @@ use std::sync::Arc;
 const MAX_REMEMBERED: usize = 1 << 20;
 
 /// The strings a store handle has met.
-#[derive(Default)]
 pub(crate) struct Strings {
     ids: HashMap<Arc<str>, i32>,
     texts: HashMap<i32, Arc<str>>,
+    /// How many it remembers at most ([`MAX_REMEMBERED`]; tests set fewer).
+    limit: usize,
+}
+
+impl Default for Strings {
+    fn default() -> Self {
+        Self {
+            ids: HashMap::new(),
+            texts: HashMap::new(),
+            limit: MAX_REMEMBERED,
+        }
+    }
 }
 
 impl Strings {
@@ -33,7 +44,7 @@ impl Strings {
     /// Start over if `more` strings would not fit: done before a step remembers them, so
     /// everything one batch or listing needs stays remembered until it is done.
     fn make_room(&mut self, more: usize) {
-        if self.ids.len() + more > MAX_REMEMBERED {
+        if self.ids.len() + more > self.limit {
             self.forget();
         }
     }
@@ -61,13 +72,24 @@ impl Strings {
         c: &mut impl GenericClient,
         texts: impl IntoIterator<Item = &'t str>,
     ) -> Result<(), postgres::Error> {
-        let mut texts: Vec<&str> = texts.into_iter().collect();
-        texts.sort_unstable();
-        texts.dedup();
-        self.make_room(texts.len());
-        let missing: Vec<&str> = texts.into_iter().filter(|t| self.id(t).is_none()).collect();
+        // Most of a batch's strings were met before: only the others are sorted and sent.
+        let texts: Vec<&str> = texts.into_iter().collect();
+        let mut missing: Vec<&str> = texts
+            .iter()
+            .copied()
+            .filter(|t| self.id(t).is_none())
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
         if missing.is_empty() {
             return Ok(());
+        }
+        if self.ids.len() + missing.len() > self.limit {
+            // Starting over forgets the batch's other strings too: all of them are asked for.
+            self.forget();
+            missing = texts;
+            missing.sort_unstable();
+            missing.dedup();
         }
         c.execute(
             "INSERT INTO audit_strings (text) SELECT unnest($1::text[]) ON CONFLICT (text) DO NOTHING",
@@ -166,5 +188,31 @@ mod tests {
         assert_eq!(s.id("a"), Some(1), "room enough");
         s.make_room(MAX_REMEMBERED);
         assert_eq!(s.id("a"), None, "started over");
+    }
+
+    #[test]
+    fn a_batch_that_makes_the_cache_start_over_still_gets_every_id() {
+        let Some(admin) = crate::testing::server() else {
+            return;
+        };
+        let db = crate::testing::Database::new(&admin);
+        crate::testing::migrate_to(&db.url, usize::MAX);
+        let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+        let mut s = Strings {
+            limit: 3,
+            ..Strings::default()
+        };
+        s.intern(&mut c, ["a", "b"]).unwrap();
+        // Two remembered, two new: more than three, so it starts over and asks for all.
+        s.intern(&mut c, ["a", "b", "c", "d", "c"]).unwrap();
+        let ids: Vec<Option<i32>> = ["a", "b", "c", "d"].iter().map(|t| s.id(t)).collect();
+        assert!(ids.iter().all(Option::is_some), "{ids:?}");
+        let stored: i64 = c
+            .query_one("SELECT count(*) FROM audit_strings", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(stored, 4, "each once");
+        s.read(&mut c, [ids[0].unwrap(), ids[3].unwrap()]).unwrap();
+        assert_eq!(s.text(ids[3].unwrap()), Some("d"));
     }
 }
