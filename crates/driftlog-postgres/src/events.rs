@@ -20,6 +20,7 @@ use crate::service::{store_error, with_store};
 use crate::strings::Strings;
 use driftlog_core::glob::Glob;
 use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
+use driftlog_store::event_ids;
 use driftlog_store::evidence::{self, Dictionary};
 use driftlog_store::{
     in_key_order, number_blocks, BatchCommit, BatchStats, EventQuery, EventStore,
@@ -45,7 +46,7 @@ const COLUMNS: &str = "id, source, event_id, time_us, account, region, service, 
 const COPY_TYPES: [Type; 30] = [
     Type::INT8,       // id
     Type::INT4,       // source
-    Type::TEXT,       // event_id
+    Type::BYTEA,      // event_id (`driftlog_store::event_ids::to_bytes`)
     Type::INT8,       // time_us
     Type::INT4,       // account
     Type::INT4,       // region
@@ -258,7 +259,7 @@ fn stored_event(r: &Row, strings: &Strings) -> StoredEvent {
         id: r.get(0),
         event: AuditEvent {
             source: text(1).and_then(|s| s.parse().ok()).unwrap_or(Source::Aws),
-            event_id: r.get(2),
+            event_id: event_ids::from_bytes(r.get(2)).unwrap_or_default(),
             time_us: r.get(3),
             account: text(4),
             region: text(5),
@@ -339,6 +340,7 @@ fn strings_of(e: &AuditEvent) -> impl Iterator<Item = &str> {
 struct Values<'a> {
     id: i64,
     p: &'a PreparedEvent,
+    event_id: Vec<u8>,
     source: i32,
     account: Option<i32>,
     region: Option<i32>,
@@ -378,6 +380,7 @@ impl<'a> Values<'a> {
         Self {
             id,
             p,
+            event_id: event_ids::to_bytes(&e.event_id),
             source: of(e.source.as_str()),
             account: of_some(&e.account),
             region: of_some(&e.region),
@@ -411,7 +414,7 @@ impl<'a> Values<'a> {
         [
             &self.id,
             &self.source,
-            &e.event_id,
+            &self.event_id,
             &e.time_us,
             &self.account,
             &self.region,
@@ -475,15 +478,18 @@ fn write_batch(
     };
 
     // Complete as logged: the first copy wins. Which keys does the store hold already?
-    let held: HashSet<(i64, i32, String)> = if plain.is_empty() {
+    let held: HashSet<(i64, i32, Vec<u8>)> = if plain.is_empty() {
         HashSet::new()
     } else {
         let times: Vec<i64> = plain.iter().map(|p| p.event.time_us).collect();
         let sources: Vec<i32> = plain.iter().map(|p| source_of(p)).collect();
-        let ids: Vec<&str> = plain.iter().map(|p| p.event.event_id.as_str()).collect();
+        let ids: Vec<Vec<u8>> = plain
+            .iter()
+            .map(|p| event_ids::to_bytes(&p.event.event_id))
+            .collect();
         tx.query(
             "SELECT e.time_us, e.source, e.event_id FROM audit_events e \
-             JOIN unnest($1::int8[], $2::int4[], $3::text[]) AS k(t, s, i) \
+             JOIN unnest($1::int8[], $2::int4[], $3::bytea[]) AS k(t, s, i) \
                ON e.time_us = k.t AND e.source = k.s AND e.event_id = k.i",
             &[&times, &sources, &ids],
         )?
@@ -511,8 +517,8 @@ fn write_batch(
             let e = &p.event;
             let key = (e.time_us, e.source.as_str(), e.event_id.as_str());
             // A fresh ingest holds nothing yet: no key copies for the lookup then.
-            let stored =
-                !held.is_empty() && held.contains(&(key.0, source_of(p), key.2.to_owned()));
+            let stored = !held.is_empty()
+                && held.contains(&(key.0, source_of(p), event_ids::to_bytes(key.2)));
             if stored || !taken.insert(key) {
                 stats.duplicates += 1;
                 continue;
@@ -557,7 +563,10 @@ fn write_batch(
         for p in staged {
             let e = &p.event;
             let before: Option<(i64, Vec<u8>)> = tx
-                .query_opt(&previous, &[&e.time_us, &source_of(p), &e.event_id])?
+                .query_opt(
+                    &previous,
+                    &[&e.time_us, &source_of(p), &event_ids::to_bytes(&e.event_id)],
+                )?
                 .map(|r| (r.get(0), r.get(1)));
             let values = Values::new(next_id, p, strings);
             let Some(id) = tx

@@ -154,8 +154,9 @@ const MIGRATIONS: &[&str] = &[
     // regions, resource names...) are stored once in `audit_strings`; the events' columns hold
     // their ids (`crate::strings`). On a million generated CloudTrail events the rows take a
     // third of the pages and the indexes over who and what a quarter (docs/BENCHMARKS.md).
-    // Rare free texts (error messages, source identities, on-behalf-of users) and event ids
-    // stay text. Each event also keeps its facets (write or not, actor kind, source) packed
+    // Rare free texts (error messages, source identities, on-behalf-of users) stay text, and
+    // event ids are bytes (`driftlog_store::event_ids::to_bytes`: a UUID's 16, not its 36
+    // characters, in the row and the identity index). Each event also keeps its facets (write or not, actor kind, source) packed
     // in one integer, the codes of `driftlog_store::facets`; the indexes over who and what
     // lead with the name and then the facets, and `audit_string_facets` records which facets
     // each name was stored with, so a query reads only the events that match (`crate::plan`).
@@ -194,7 +195,17 @@ const MIGRATIONS: &[&str] = &[
              | ((32 + CASE source WHEN 'kubernetes' THEN 1 WHEN 'gcp' THEN 2 WHEN 'azure' THEN 3
                      ELSE 0 END) << 16)
         $$;
+    CREATE FUNCTION driftlog_migration_event_id(id TEXT) RETURNS BYTEA
+        LANGUAGE sql IMMUTABLE STRICT AS $$
+        SELECT CASE
+            WHEN id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                THEN decode(replace(id, '-', ''), 'hex')
+            WHEN octet_length(id) = 15 THEN convert_to(id, 'UTF8') || '\\xffff'::bytea
+            ELSE convert_to(id, 'UTF8') || '\\xff'::bytea
+        END
+        $$;
     ALTER TABLE audit_events
+        ALTER COLUMN event_id TYPE BYTEA USING driftlog_migration_event_id(event_id),
         ALTER COLUMN facets TYPE INTEGER
             USING driftlog_migration_facets(read_only, actor_kind, source),
         ALTER COLUMN source TYPE INTEGER USING driftlog_migration_string(source),
@@ -216,6 +227,7 @@ const MIGRATIONS: &[&str] = &[
     DROP FUNCTION driftlog_migration_string(TEXT);
     DROP FUNCTION driftlog_migration_strings(TEXT[]);
     DROP FUNCTION driftlog_migration_facets(BOOLEAN, TEXT, TEXT);
+    DROP FUNCTION driftlog_migration_event_id(TEXT);
     ALTER TABLE audit_events ALTER COLUMN facets SET NOT NULL;
     CREATE TABLE audit_string_facets (
         string INTEGER NOT NULL,
@@ -229,7 +241,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE audit_facets (facets INTEGER PRIMARY KEY);
     INSERT INTO audit_facets (facets) SELECT DISTINCT facets FROM audit_string_facets;
     CREATE INDEX audit_events_principal ON audit_events (principal, facets, time_us);
-    CREATE INDEX audit_events_issuer ON audit_events (issuer, facets, time_us);
+    CREATE INDEX audit_events_issuer ON audit_events (issuer, facets, time_us)
+        WHERE issuer IS NOT NULL;
     CREATE INDEX audit_events_action ON audit_events (action, facets, time_us);
     CREATE INDEX audit_events_facets ON audit_events (facets, time_us);
 ",

@@ -101,7 +101,10 @@ pub fn copy_as_earlier_release(from: &str, to: &str) {
     let mut to = Client::connect(to, NoTls).expect("connect to the target database");
     let text = |column: &str| format!("(SELECT text FROM audit_strings WHERE id = {column})");
     let events = format!(
-        "SELECT id, {}, event_id, time_us, {}, {}, {}, {}, read_only, {}, error_message, {}, {}, \
+        "SELECT id, {}, CASE WHEN octet_length(event_id) = 16 \
+             THEN regexp_replace(encode(event_id, 'hex'), \
+                  '(.{{8}})(.{{4}})(.{{4}})(.{{4}})(.{{12}})', '\\1-\\2-\\3-\\4-\\5') \
+             ELSE convert_from(rtrim(event_id, '\\xff'::bytea), 'UTF8') END, time_us, {}, {}, {}, {}, read_only, {}, error_message, {}, {}, \
          {}, {}, source_identity, on_behalf_of, {}, mfa, {}, {}, {}, {}, \
          ARRAY(SELECT {} FROM unnest(resources) WITH ORDINALITY AS u(r, n) ORDER BY n), \
          completeness, raw_block, raw_offset, raw_len, leaf FROM audit_events ORDER BY id",

@@ -48,22 +48,58 @@ pub(crate) fn decode(value: ValueRef<'_>) -> Result<String, FromSqlError> {
         ValueRef::Text(t) => {
             String::from_utf8(t.to_vec()).map_err(|e| FromSqlError::Other(e.into()))
         }
-        ValueRef::Blob(b) if b.len() == 16 => {
-            // Written digit by digit: a listing decodes one id per event, and formatting
-            // through `format!` was a twentieth of its time.
-            const DIGITS: &[u8; 16] = b"0123456789abcdef";
-            let mut text = String::with_capacity(36);
-            for (i, byte) in b.iter().enumerate() {
-                if matches!(i, 4 | 6 | 8 | 10) {
-                    text.push('-');
-                }
-                text.push(DIGITS[usize::from(byte >> 4)] as char);
-                text.push(DIGITS[usize::from(byte & 0xf)] as char);
-            }
-            Ok(text)
-        }
+        ValueRef::Blob(b) if b.len() == 16 => Ok(uuid_text(b)),
         _ => Err(FromSqlError::InvalidType),
     }
+}
+
+/// A UUID's 16 bytes in its canonical spelling.
+fn uuid_text(b: &[u8]) -> String {
+    // Written digit by digit: a listing decodes one id per event, and formatting through
+    // `format!` was a twentieth of its time.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            text.push('-');
+        }
+        text.push(DIGITS[usize::from(byte >> 4)] as char);
+        text.push(DIGITS[usize::from(byte & 0xf)] as char);
+    }
+    text
+}
+
+/// The byte that ends an id kept as text in [`to_bytes`]: UTF-8 never contains it.
+const TEXT_END: u8 = 0xff;
+
+/// An event id as bytes alone, for a store whose column has one type (PostgreSQL's
+/// `bytea`): a canonical UUID as its 16 bytes, any other id as its UTF-8 and then `0xFF`
+/// (twice when once would make 16 bytes), so a UUID is exactly the 16-byte values and every
+/// id reads back as logged. One id always has one form, so the form can be a unique key.
+pub fn to_bytes(id: &str) -> Vec<u8> {
+    match encode(id) {
+        StoredId::Uuid(bytes) => bytes.to_vec(),
+        StoredId::Text(text) => {
+            let mut bytes = Vec::with_capacity(text.len() + 2);
+            bytes.extend_from_slice(text.as_bytes());
+            bytes.push(TEXT_END);
+            if bytes.len() == 16 {
+                bytes.push(TEXT_END);
+            }
+            bytes
+        }
+    }
+}
+
+/// The id [`to_bytes`] made, or `None` for bytes it cannot have made (a damaged row).
+pub fn from_bytes(bytes: &[u8]) -> Option<String> {
+    if bytes.len() == 16 {
+        return Some(uuid_text(bytes));
+    }
+    // Text never holds the end byte: a second one is the one a 15-byte id got.
+    let text = bytes.strip_suffix(&[TEXT_END])?;
+    let text = text.strip_suffix(&[TEXT_END]).unwrap_or(text);
+    String::from_utf8(text.to_vec()).ok()
 }
 
 impl ToSql for StoredId<'_> {
@@ -110,5 +146,28 @@ mod tests {
         fn any_id_reads_back_as_written(id in "\\PC{0,40}|[0-9a-f-]{36}") {
             prop_assert_eq!(round_trip(&id), id);
         }
+
+        #[test]
+        fn any_id_reads_back_from_its_bytes(id in "\\PC{0,40}|[0-9a-f-]{36}|[a-z]{14,17}") {
+            let bytes = to_bytes(&id);
+            prop_assert_eq!(bytes.len() == 16, matches!(encode(&id), StoredId::Uuid(_)));
+            prop_assert_eq!(from_bytes(&bytes), Some(id));
+        }
+    }
+
+    #[test]
+    fn ids_as_bytes_are_16_for_uuids_and_never_16_for_texts() {
+        let uuid = "3038ebd2-c98a-4c65-9b6e-e22506292313";
+        assert_eq!(to_bytes(uuid).len(), 16);
+        // Fifteen bytes of text would make sixteen with one end byte: it gets two.
+        let fifteen = "abcdefghijklmno";
+        assert_eq!(to_bytes(fifteen).len(), 17);
+        assert_eq!(from_bytes(&to_bytes(fifteen)).as_deref(), Some(fifteen));
+        let sixteen = "abcdefghijklmnop";
+        assert_eq!(to_bytes(sixteen).len(), 17);
+        assert_eq!(from_bytes(&to_bytes(sixteen)).as_deref(), Some(sixteen));
+        assert_eq!(to_bytes(""), [0xff]);
+        assert_eq!(from_bytes(b"no end byte"), None);
+        assert_eq!(from_bytes(&[0xc3, 0xff]), None, "not UTF-8");
     }
 }

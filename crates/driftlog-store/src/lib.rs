@@ -21,7 +21,7 @@ mod addresses;
 #[doc(hidden)]
 pub mod conformance;
 mod error;
-mod event_ids;
+pub mod event_ids;
 pub mod evidence;
 pub mod facets;
 pub mod leaves;
