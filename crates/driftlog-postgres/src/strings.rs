@@ -95,9 +95,14 @@ impl Strings {
             "INSERT INTO audit_strings (text) SELECT unnest($1::text[]) ON CONFLICT (text) DO NOTHING",
             &[&missing],
         )?;
+        self.fetch(c, &missing)
+    }
+
+    /// Remember the ids of those of `texts` the store holds.
+    fn fetch(&mut self, c: &mut impl GenericClient, texts: &[&str]) -> Result<(), postgres::Error> {
         for row in c.query(
             "SELECT id, text FROM audit_strings WHERE text = ANY($1)",
-            &[&missing],
+            &[&texts],
         )? {
             self.remember(row.get(0), row.get(1));
         }
@@ -110,16 +115,25 @@ impl Strings {
         c: &mut impl GenericClient,
         ids: impl IntoIterator<Item = i32>,
     ) -> Result<(), postgres::Error> {
-        let mut ids: Vec<i32> = ids.into_iter().collect();
-        ids.sort_unstable();
-        ids.dedup();
-        self.make_room(ids.len());
-        let missing: Vec<i32> = ids
-            .into_iter()
+        // Most of a listing's ids were read before: only the others are sorted and sent.
+        let ids: Vec<i32> = ids.into_iter().collect();
+        let mut missing: Vec<i32> = ids
+            .iter()
+            .copied()
             .filter(|id| !self.texts.contains_key(id))
             .collect();
+        missing.sort_unstable();
+        missing.dedup();
         if missing.is_empty() {
             return Ok(());
+        }
+        // Starting over would forget ids of this same batch: room is made for all of them,
+        // and those forgotten are read again.
+        if self.ids.len() + missing.len() > self.limit {
+            self.forget();
+            missing = ids;
+            missing.sort_unstable();
+            missing.dedup();
         }
         for row in c.query(
             "SELECT id, text FROM audit_strings WHERE id = ANY($1)",
@@ -214,5 +228,12 @@ mod tests {
         assert_eq!(stored, 4, "each once");
         s.read(&mut c, [ids[0].unwrap(), ids[3].unwrap()]).unwrap();
         assert_eq!(s.text(ids[3].unwrap()), Some("d"));
+        // A listing's batch of ids, more than the cache holds: every one is read.
+        let ids: Vec<i32> = ids.into_iter().flatten().collect();
+        s.forget();
+        s.read(&mut c, [ids[0]]).unwrap();
+        s.read(&mut c, ids.iter().copied()).unwrap();
+        let texts: Vec<Option<&str>> = ids.iter().map(|&id| s.text(id)).collect();
+        assert_eq!(texts, [Some("a"), Some("b"), Some("c"), Some("d")]);
     }
 }
