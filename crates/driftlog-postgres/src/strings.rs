@@ -72,30 +72,30 @@ impl Strings {
         c: &mut impl GenericClient,
         texts: impl IntoIterator<Item = &'t str>,
     ) -> Result<(), postgres::Error> {
-        // Most of a batch's strings were met before: only the others are sorted and sent.
-        let texts: Vec<&str> = texts.into_iter().collect();
-        let mut missing: Vec<&str> = texts
-            .iter()
-            .copied()
-            .filter(|t| self.id(t).is_none())
-            .collect();
-        missing.sort_unstable();
-        missing.dedup();
+        let missing = self.unmet(texts.into_iter().collect(), |s, t| s.id(t).is_some());
         if missing.is_empty() {
             return Ok(());
-        }
-        if self.ids.len() + missing.len() > self.limit {
-            // Starting over forgets the batch's other strings too: all of them are asked for.
-            self.forget();
-            missing = texts;
-            missing.sort_unstable();
-            missing.dedup();
         }
         c.execute(
             "INSERT INTO audit_strings (text) SELECT unnest($1::text[]) ON CONFLICT (text) DO NOTHING",
             &[&missing],
         )?;
         self.fetch(c, &missing)
+    }
+
+    /// Those of a batch's `all` (strings or ids) this handle has not met (`met` tells), sorted
+    /// and once each: most were met before, and only the others are sent. When remembering
+    /// them would overflow the cache, it starts over, which forgets the batch's others too:
+    /// then all of them.
+    fn unmet<T: Ord + Copy>(&mut self, all: Vec<T>, met: impl Fn(&Self, T) -> bool) -> Vec<T> {
+        let mut missing: Vec<T> = all.iter().copied().filter(|&x| !met(self, x)).collect();
+        if !missing.is_empty() && self.ids.len() + missing.len() > self.limit {
+            self.forget();
+            missing = all;
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        missing
     }
 
     /// Remember the ids of those of `texts` the store holds.
@@ -115,25 +115,9 @@ impl Strings {
         c: &mut impl GenericClient,
         ids: impl IntoIterator<Item = i32>,
     ) -> Result<(), postgres::Error> {
-        // Most of a listing's ids were read before: only the others are sorted and sent.
-        let ids: Vec<i32> = ids.into_iter().collect();
-        let mut missing: Vec<i32> = ids
-            .iter()
-            .copied()
-            .filter(|id| !self.texts.contains_key(id))
-            .collect();
-        missing.sort_unstable();
-        missing.dedup();
+        let missing = self.unmet(ids.into_iter().collect(), |s, id| s.texts.contains_key(&id));
         if missing.is_empty() {
             return Ok(());
-        }
-        // Starting over would forget ids of this same batch: room is made for all of them,
-        // and those forgotten are read again.
-        if self.ids.len() + missing.len() > self.limit {
-            self.forget();
-            missing = ids;
-            missing.sort_unstable();
-            missing.dedup();
         }
         for row in c.query(
             "SELECT id, text FROM audit_strings WHERE id = ANY($1)",
