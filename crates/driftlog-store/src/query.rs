@@ -291,15 +291,8 @@ impl Store {
         for text in [&q.principal, &q.action].into_iter().flatten() {
             lookups.push(Lookup::String(text.clone()));
         }
-        if q.writes_only {
-            lookups.push(Lookup::Facet(crate::facets::WRITE));
-        }
-        if let Some(kind) = q.actor_kind {
-            lookups.push(Lookup::Facet(crate::facets::actor(kind)));
-        }
-        if let Some(source) = q.source {
-            lookups.push(Lookup::Facet(crate::facets::source(source)));
-        }
+        let required = crate::facets::required(q.writes_only, q.actor_kind, q.source);
+        lookups.extend(required.into_iter().map(Lookup::Facet));
         if self.ruled_out(&lookups)? {
             return Ok(());
         }
@@ -1124,9 +1117,8 @@ mod ruled_out_tests {
                 for source in sources {
                     for writes_only in [false, true] {
                         let mut lookups = vec![Lookup::String(text.into())];
-                        lookups.extend(writes_only.then_some(Lookup::Facet(facets::WRITE)));
-                        lookups.extend(kind.map(|k| Lookup::Facet(facets::actor(k))));
-                        lookups.extend(source.map(|s| Lookup::Facet(facets::source(s))));
+                        let required = facets::required(writes_only, kind, source);
+                        lookups.extend(required.into_iter().map(Lookup::Facet));
                         let named = |e: &AuditEvent| {
                             [
                                 Some(&e.action),
