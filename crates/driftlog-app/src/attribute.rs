@@ -11,7 +11,7 @@ use driftlog_ingest::{ingest, Observer, Options, Problem};
 use driftlog_store::EventStore;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// Collects ingest problems for the report's warnings.
 #[derive(Default)]
@@ -133,18 +133,86 @@ pub(crate) fn ingest_audit(
     Ok(Some(summary))
 }
 
+/// The event store attribution reads, for one scan or for every stack of an org-wide scan.
+///
+/// Opening a store costs more than attributing a small stack's findings: SQLite reads the
+/// schema, every statement is prepared again, the page cache starts cold, the string table is
+/// loaded again, and a PostgreSQL store is connected to again. So handles are opened on first
+/// use, lent to one thread at a time, and kept for the next stack; a run holds at most one per
+/// thread that attributes at once. Attribution only reads (and remembers addresses), so what a
+/// handle caches stays true for the whole run.
+pub struct Evidence {
+    location: PathBuf,
+    /// Handles not lent out.
+    idle: Mutex<Vec<Box<dyn EventStore>>>,
+    /// Whether the first handle has been opened, creating (or migrating) the store.
+    opened: std::sync::atomic::AtomicBool,
+    /// How many events the store holds, counted once the first scan needs it (a count reads a
+    /// whole index of a large store; nothing is added while findings are attributed).
+    events: OnceLock<u64>,
+}
+
+impl Evidence {
+    /// The store at `location`; nothing is opened until attribution needs it.
+    pub fn new(location: &Path) -> Self {
+        Evidence {
+            location: location.to_owned(),
+            idle: Mutex::new(Vec::new()),
+            opened: Default::default(),
+            events: OnceLock::new(),
+        }
+    }
+
+    pub fn location(&self) -> &Path {
+        &self.location
+    }
+
+    /// Run `f` with a handle to the store, lent to this thread alone until `f` returns.
+    fn with<R>(
+        &self,
+        f: impl FnOnce(&mut dyn EventStore) -> Result<R, AppError>,
+    ) -> Result<R, AppError> {
+        let lent = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut store = match lent {
+            Some(store) => store,
+            // The first handle may create the store; the others find it there.
+            None if !self.opened.swap(true, std::sync::atomic::Ordering::AcqRel) => {
+                crate::stores::open_events(&self.location)?
+            }
+            None => crate::stores::open_events_existing(&self.location)
+                .map_err(|e| AppError::Input(format!("opening the event store: {e}")))?,
+        };
+        let result = f(store.as_mut());
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(store);
+        result
+    }
+
+    /// How many events the store holds (counted once per run).
+    fn event_count(&self) -> Result<u64, AppError> {
+        if let Some(n) = self.events.get() {
+            return Ok(*n);
+        }
+        let n = self.with(|store| Ok(store.event_count()?))?;
+        Ok(*self.events.get_or_init(|| n))
+    }
+}
+
 /// Attribute every finding in place; returns the summary for the report and adds warnings.
 #[allow(clippy::too_many_arguments)]
 pub fn attribute_findings(
     findings: &mut [Finding],
     audit: &[PathBuf],
-    store_path: &Path,
+    evidence: &Evidence,
     aws: &driftlog_aws::AwsOptions,
     until_us: i64,
     warnings: &mut Vec<String>,
     ingested: &mut Option<driftlog_ingest::Summary>,
     ledger: &Recorder,
 ) -> Result<AuditSummary, AppError> {
+    let store_path = evidence.location();
     let store_name = crate::stores::shown(store_path);
     if audit.is_empty() && !crate::stores::exists(store_path) {
         return Ok(AuditSummary {
@@ -158,19 +226,18 @@ pub fn attribute_findings(
     if !audit.is_empty() {
         *ingested = ingest_audit(store_path, audit, aws, until_us, warnings, ledger)?;
     }
-    let mut store = crate::stores::open_events(store_path)?;
     // From now on `events --resource ADDRESS` finds what these resources' ids find. A store
     // that cannot be written to (read-only, busy) costs that convenience, not the scan.
     let known: Vec<(&str, &[String])> = findings
         .iter()
         .map(|f| (f.address.as_str(), f.identifiers.as_slice()))
         .collect();
-    if let Err(e) = store.remember_addresses(&known) {
+    if let Err(e) = evidence.with(|store| Ok(store.remember_addresses(&known)?)) {
         warnings.push(format!(
             "could not record the findings' Terraform addresses in the event store: {e}"
         ));
     }
-    let events_in_store = store.event_count()?;
+    let events_in_store = evidence.event_count()?;
     if events_in_store == 0 {
         return Ok(AuditSummary {
             store: Some(store_name.clone()),
@@ -187,20 +254,18 @@ pub fn attribute_findings(
         events_in_store,
         ..AuditSummary::default()
     };
-    // Findings are attributed on every core, each thread reading through its own connection
+    // Findings are attributed on every core, each thread reading through its own handle
     // (SQLite in WAL mode serves concurrent readers).
-    findings.par_chunks_mut(32).try_for_each_init(
-        || crate::stores::open_events_existing(store_path),
-        |store, chunk| -> Result<(), AppError> {
-            let store = store
-                .as_ref()
-                .map_err(|e| AppError::Input(format!("opening the event store: {e}")))?;
-            for finding in chunk {
-                finding.attribution = Some(attribute_one(store.as_ref(), finding, now)?);
-            }
-            Ok(())
-        },
-    )?;
+    findings
+        .par_chunks_mut(32)
+        .try_for_each(|chunk| -> Result<(), AppError> {
+            evidence.with(|store| {
+                for finding in chunk.iter_mut() {
+                    finding.attribution = Some(attribute_one(&*store, finding, now)?);
+                }
+                Ok(())
+            })
+        })?;
     for finding in findings.iter() {
         match finding.attribution.as_ref().map(|a| a.confidence) {
             Some(Confidence::Certain) => summary.certain += 1,
@@ -209,4 +274,65 @@ pub fn attribute_findings(
         }
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idle(evidence: &Evidence) -> usize {
+        evidence.idle.lock().unwrap().len()
+    }
+
+    #[test]
+    fn one_handle_serves_scan_after_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let evidence = Evidence::new(&dir.path().join("events.db"));
+        assert_eq!(idle(&evidence), 0, "nothing is opened before it is needed");
+        for _ in 0..50 {
+            evidence
+                .with(|store| {
+                    store.remember_addresses(&[("aws_s3_bucket.a", &["a".to_owned()][..])])?;
+                    Ok(())
+                })
+                .unwrap();
+        }
+        assert_eq!(evidence.event_count().unwrap(), 0);
+        assert_eq!(
+            idle(&evidence),
+            1,
+            "fifty uses one after another share a handle"
+        );
+    }
+
+    #[test]
+    fn threads_at_once_get_a_handle_each_and_no_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let evidence = Evidence::new(&dir.path().join("events.db"));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let barrier = std::sync::Barrier::new(3);
+        pool.broadcast(|_| {
+            evidence
+                .with(|_| {
+                    // All three hold a handle at the same moment.
+                    barrier.wait();
+                    Ok(())
+                })
+                .unwrap()
+        });
+        assert_eq!(idle(&evidence), 3);
+        pool.install(|| {
+            (0..300).into_par_iter().for_each(|_| {
+                evidence.with(|store| Ok(store.event_count()?)).unwrap();
+            })
+        });
+        assert!(
+            idle(&evidence) <= 3,
+            "{} handles for 3 threads",
+            idle(&evidence)
+        );
+    }
 }

@@ -4,11 +4,14 @@
 //! both globs and pairs the files by what the wildcards matched: each pattern's literal text
 //! before its first wildcard and after its last is cut off, and what is left (`app-17` here)
 //! names the stack. Stacks are scanned on every core, each alone, so memory follows the
-//! largest pair of states rather than their sum; each report keeps only its findings. The scans
-//! are recorded in the ledger one after another, in stack order, once all are done.
+//! largest pair of states rather than their sum; each report keeps only its findings. They
+//! share one [`Evidence`]: the event store's handles are opened once and lent from stack to
+//! stack. The scans are recorded in the ledger one after another, in stack order, once all
+//! are done.
 
+use crate::attribute::Evidence;
 use crate::record::Recorder;
-use crate::scan::{scan, ScanInputs, ScanRequest};
+use crate::scan::{scan_with, ScanInputs, ScanRequest};
 use crate::{AppError, Progress, Quiet};
 use driftlog_core::glob::Glob;
 use driftlog_core::report::Summary;
@@ -161,6 +164,8 @@ pub fn scan_all(
         ledger: "off".into(),
         key: ledger.key.clone(),
     };
+    // Every stack attributes through the same handles, opened once.
+    let evidence = Evidence::new(&template.store);
     progress.count("stacks", 0, total);
     let outcomes: Vec<StackOutcome> = stacks
         .into_par_iter()
@@ -173,7 +178,7 @@ pub fn scan_all(
                 audit: Vec::new(),
                 ..template.clone()
             };
-            let report = scan(&request, &off, &Quiet).map_err(|e| e.to_string());
+            let report = scan_with(&request, &off, &Quiet, &evidence).map_err(|e| e.to_string());
             progress.count("stacks", done.fetch_add(1, Ordering::Relaxed) + 1, total);
             StackOutcome { stack, report }
         })

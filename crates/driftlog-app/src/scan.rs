@@ -3,7 +3,7 @@
 //! ledger, and return the report. Rendering it and turning it into an exit code is the caller's
 //! job.
 
-use crate::attribute::attribute_findings;
+use crate::attribute::{attribute_findings, Evidence};
 use crate::record::Recorder;
 use crate::{AppError, Progress, Quiet};
 use driftlog_core::ignore::{IgnoreRules, Rule};
@@ -465,6 +465,17 @@ pub fn scan(
     ledger: &Recorder,
     progress: &dyn Progress,
 ) -> Result<ScanReport, AppError> {
+    scan_with(request, ledger, progress, &Evidence::new(&request.store))
+}
+
+/// [`scan`], attributing through `evidence` (the event store at `request.store`, whose
+/// handles an org-wide scan keeps from one stack to the next).
+pub fn scan_with(
+    request: &ScanRequest,
+    ledger: &Recorder,
+    progress: &dyn Progress,
+    evidence: &Evidence,
+) -> Result<ScanReport, AppError> {
     let rules = load_ignore_rules(request.ignore_file.as_deref(), &request.ignore)?;
     // Checked before any work, so a typo is an error even when nothing drifted.
     let as_of = request
@@ -568,7 +579,7 @@ pub fn scan(
         attribute_findings(
             &mut findings,
             audit_left,
-            &request.store,
+            evidence,
             &request.aws,
             until_us,
             &mut warnings,
