@@ -735,7 +735,7 @@ impl<'d> Prepare<'d> {
 
 impl Sink for Prepare<'_> {
     fn event(&mut self, e: driftlog_audit::ParsedEvent<'_>) {
-        let raw = self.evidence.add(&e.raw);
+        let raw = self.evidence.add(&e.raw, &e.event.event_id);
         self.events.push(PreparedEvent::new(e.event, raw, &e.raw));
     }
     fn reject(&mut self, r: Rejection) {
@@ -802,8 +802,11 @@ fn sample(file: &mut Planned, samples: &mut Vec<Vec<u8>>) -> usize {
     struct Samples<'s>(&'s mut Vec<Vec<u8>>, usize);
     impl Sink for Samples<'_> {
         fn event(&mut self, e: driftlog_audit::ParsedEvent<'_>) {
-            self.1 += e.raw.len();
-            self.0.push(e.raw.into_owned());
+            // In the form blocks keep them: the dictionary learns what it will meet.
+            let mut kept = Vec::with_capacity(e.raw.len());
+            evidence::keep(&e.raw, &e.event.event_id, &mut kept);
+            self.1 += kept.len();
+            self.0.push(kept);
         }
         fn reject(&mut self, _: Rejection) {}
         fn ignore(&mut self, _: &'static str) {}

@@ -204,10 +204,12 @@ impl PgEventStore {
         Ok(())
     }
 
-    /// The record at `(block, offset, len)`, its block already loaded.
+    /// The record of stored event `event` (whose event id is `event_id`) at
+    /// `(block, offset, len)`, as logged (`evidence::restore`), its block already loaded.
     fn record(
         &self,
         event: i64,
+        event_id: &str,
         (block, offset, len): (i64, i32, i32),
     ) -> Result<Vec<u8>, StoreError> {
         let cache = self.blocks.borrow();
@@ -218,14 +220,14 @@ impl PgEventStore {
             )
         })?;
         let (offset, len) = (offset.max(0) as usize, len.max(0) as usize);
-        data.get(offset..offset + len)
-            .map(<[u8]>::to_vec)
-            .ok_or_else(|| {
-                self.damaged(
-                    format!("stored event {event}"),
-                    format!("the record lies outside evidence block {block}"),
-                )
-            })
+        let kept = data.get(offset..offset + len).ok_or_else(|| {
+            self.damaged(
+                format!("stored event {event}"),
+                format!("the record lies outside evidence block {block}"),
+            )
+        })?;
+        evidence::restore(kept, event_id)
+            .map_err(|reason| self.damaged(format!("stored event {event}"), reason))
     }
 }
 
@@ -866,7 +868,7 @@ impl EventStore for PgEventStore {
             let blocks: Vec<i64> = chunk.iter().map(|r| at(r).0).collect();
             self.load_blocks(&blocks)?;
             for (r, event) in chunk.iter().zip(events.by_ref()) {
-                let raw = self.record(event.id, at(r))?;
+                let raw = self.record(event.id, &event.event.event_id, at(r))?;
                 let leaf: Vec<u8> = r.get(25);
                 out.push((event, raw, RecordedLeaf::from_bytes(&leaf)));
             }
@@ -877,7 +879,7 @@ impl EventStore for PgEventStore {
     fn raw(&self, id: i64) -> Result<Vec<u8>, StoreError> {
         let row = self.with(|c| {
             c.query_opt(
-                "SELECT raw_block, raw_offset, raw_len FROM audit_events WHERE id = $1",
+                "SELECT raw_block, raw_offset, raw_len, event_id FROM audit_events WHERE id = $1",
                 &[&id],
             )
         })?;
@@ -885,8 +887,14 @@ impl EventStore for PgEventStore {
             return Err(self.damaged(format!("stored event {id}"), "it does not exist".into()));
         };
         let at = (row.get(0), row.get(1), row.get(2));
+        let event_id = driftlog_store::event_ids::from_bytes(row.get(3)).ok_or_else(|| {
+            self.damaged(
+                format!("stored event {id}"),
+                "its event id is neither a UUID nor text".into(),
+            )
+        })?;
         self.load_blocks(&[at.0])?;
-        self.record(id, at)
+        self.record(id, &event_id, at)
     }
 
     fn remember_addresses(&mut self, known: &[(&str, &[String])]) -> Result<u64, StoreError> {

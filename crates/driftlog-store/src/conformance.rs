@@ -20,6 +20,10 @@ pub fn cases() -> Vec<(&'static str, Case)> {
             evidence_compressed_with_a_kept_dictionary_reads_back,
         ),
         (
+            "records_kept_without_their_ids_read_back_as_logged",
+            records_kept_without_their_ids_read_back_as_logged,
+        ),
+        (
             "a_more_complete_stage_replaces_the_stored_one",
             a_more_complete_stage_replaces_the_stored_one,
         ),
@@ -131,7 +135,7 @@ pub fn batch(path: &str, events: Vec<(AuditEvent, String)>) -> FileBatch {
     let events = events
         .into_iter()
         .map(|(event, raw)| {
-            let at = packer.add(raw.as_bytes());
+            let at = packer.add(raw.as_bytes(), &event.event_id);
             PreparedEvent::new(event, at, raw.as_bytes())
         })
         .collect();
@@ -262,7 +266,7 @@ pub fn evidence_compressed_with_a_kept_dictionary_reads_back(store: &mut dyn Eve
         .enumerate()
         .map(|(i, raw)| {
             let event = k8s(&format!("d{i}"), 3, &["ns/web"]);
-            let at = packer.add(raw.as_bytes());
+            let at = packer.add(raw.as_bytes(), &event.event_id);
             PreparedEvent::new(event, at, raw.as_bytes())
         })
         .collect();
@@ -286,6 +290,68 @@ pub fn evidence_compressed_with_a_kept_dictionary_reads_back(store: &mut dyn Eve
     for (event, raw, _) in walked {
         let n: usize = event.event.event_id[1..].parse().unwrap();
         assert_eq!(raw, raws[n].as_bytes());
+    }
+}
+
+/// Blocks keep records without their event's id (`crate::evidence::keep`); every way back
+/// to a record (one event's, the walk's) puts it back byte for byte, whatever the id's form.
+pub fn records_kept_without_their_ids_read_back_as_logged(store: &mut dyn EventStore) {
+    let ids = [
+        "8d06d2ae-8da5-4118-941d-635031c440f2",
+        "8D06D2AE-8DA5-4118-941D-635031C440F3",
+        "1f2e3d4c5b6a7988",
+        "projects/p/logs/activity:0123456789",
+        "démo-événement-7",
+        "short",
+    ];
+    let events: Vec<(AuditEvent, String)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let e = aws(id, i as i64, "p", "RunInstances", &["i-1"]);
+            let raw = match i {
+                // The id inside a longer value first: only the quoted whole is taken out.
+                0 => format!(r#"{{"requestID":"x{id}","eventID":"{id}","again":"{id}"}}"#),
+                // Not in the record at all.
+                3 => r#"{"eventName":"RunInstances"}"#.to_owned(),
+                _ => format!(r#"{{"eventTime":"2024-11-04T10:00:0{i}Z","eventID":"{id}"}}"#),
+            };
+            (e, raw)
+        })
+        .collect();
+    let file = batch("/ids", events.clone());
+    let kept: Vec<u8> = file
+        .blocks
+        .iter()
+        .flat_map(|b| crate::evidence::decompress(b, |_| None).unwrap())
+        .collect();
+    let kept = String::from_utf8_lossy(&kept);
+    assert_eq!(kept.matches(ids[0]).count(), 2, "{kept}");
+    assert!(!kept.contains(ids[1]) && !kept.contains(ids[2]), "{kept}");
+    assert!(kept.contains(ids[5]), "a short id stays");
+    store.write_batch(vec![file]).unwrap();
+    let by_id = |id: &str| {
+        events
+            .iter()
+            .find(|(e, _)| e.event_id == id)
+            .map(|(_, raw)| raw.clone())
+            .unwrap()
+    };
+    let found = store.query(&EventQuery::default()).unwrap();
+    assert_eq!(found.len(), ids.len());
+    for stored in &found {
+        let raw = store.raw(stored.id).unwrap();
+        assert_eq!(
+            String::from_utf8(raw).unwrap(),
+            by_id(&stored.event.event_id)
+        );
+    }
+    for (stored, raw, leaf) in store.events_after(0, 100).unwrap() {
+        assert_eq!(
+            String::from_utf8(raw.clone()).unwrap(),
+            by_id(&stored.event.event_id)
+        );
+        assert!(leaf.unwrap().matches(&event_leaf(&stored.event, &raw)));
     }
 }
 

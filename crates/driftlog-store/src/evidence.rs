@@ -260,6 +260,92 @@ pub fn decompress(
     Ok(out)
 }
 
+/// The first byte of a record kept in another form than as logged (see [`keep`]). No JSON
+/// text starts with it, so every record of every earlier release reads as it was stored.
+const RESHAPED: u8 = 0;
+/// Ids shorter than this stay in their record: their place would cost about what they save.
+const MIN_ELIDED: usize = 8;
+
+/// Append `raw` to `out` as its block keeps it: without the first copy of `event_id` quoted
+/// as a JSON string, when the record has one.
+///
+/// An audit event's id is random (a UUID, in CloudTrail, Kubernetes and GCP alike), so it is
+/// the one part of a record that nothing before it in the block predicts: 19 of the 108
+/// bytes a generated CloudTrail record takes once compressed. The store keeps the id in its
+/// row anyway, so the record drops it and keeps where it was instead: `RESHAPED`, then how
+/// far from the record's end the id started (a LEB128 varint; CloudTrail puts `eventID`
+/// near the end, so the distance repeats better than the offset), then the record without
+/// the id's text, its quotes left in place. A record that happens to start with `RESHAPED`
+/// is kept as `RESHAPED`, 0, then itself. [`restore`] puts the id back, byte for byte: the
+/// ledger commits to the record as logged, and `driftlog verify` recomputes it.
+pub fn keep(raw: &[u8], event_id: &str, out: &mut Vec<u8>) {
+    let id = event_id.as_bytes();
+    let quoted =
+        |&at: &usize| at > 0 && raw[at - 1] == b'"' && raw.get(at + id.len()) == Some(&b'"');
+    let at = if id.len() >= MIN_ELIDED {
+        memchr::memmem::find_iter(raw, id).find(quoted)
+    } else {
+        None
+    };
+    match at {
+        Some(at) => {
+            out.push(RESHAPED);
+            push_varint(out, (raw.len() - at) as u64);
+            out.extend_from_slice(&raw[..at]);
+            out.extend_from_slice(&raw[at + id.len()..]);
+        }
+        None if raw.first() == Some(&RESHAPED) => {
+            out.extend_from_slice(&[RESHAPED, 0]);
+            out.extend_from_slice(raw);
+        }
+        None => out.extend_from_slice(raw),
+    }
+}
+
+/// The record as logged, from what its block keeps (see [`keep`]) and its event's id. Bytes
+/// that do not decode are an error naming what is wrong, never a panic.
+pub fn restore(kept: &[u8], event_id: &str) -> Result<Vec<u8>, String> {
+    let Some(rest) = kept.strip_prefix(&[RESHAPED]) else {
+        return Ok(kept.to_vec());
+    };
+    let (back, rest) = read_varint(rest).ok_or("the record's id position does not decode")?;
+    if back == 0 {
+        return Ok(rest.to_vec());
+    }
+    let id = event_id.as_bytes();
+    let whole = rest.len() + id.len();
+    let at = usize::try_from(back)
+        .ok()
+        .and_then(|back| whole.checked_sub(back))
+        .filter(|&at| at <= rest.len())
+        .ok_or_else(|| format!("the record's id lies {back} bytes from its end, past its start"))?;
+    let mut out = Vec::with_capacity(whole);
+    out.extend_from_slice(&rest[..at]);
+    out.extend_from_slice(id);
+    out.extend_from_slice(&rest[at..]);
+    Ok(out)
+}
+
+fn push_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A LEB128 varint and what follows it; `None` for a truncated or overlong one.
+fn read_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut v: u64 = 0;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        v |= u64::from(b & 0x7f).checked_shl(7 * i as u32)?;
+        if b & 0x80 == 0 {
+            return Some((v, &bytes[i + 1..]));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,6 +415,83 @@ mod tests {
                 decompress(&with_a, |_| Some(b.clone())).ok().as_deref(),
                 Some(&block_a[..])
             );
+        }
+    }
+
+    fn kept(raw: &[u8], id: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        keep(raw, id, &mut out);
+        out
+    }
+
+    #[test]
+    fn a_record_is_kept_without_its_id_and_restored_as_logged() {
+        let id = "8d06d2ae-8da5-4118-941d-635031c440f2";
+        let raw = format!(r#"{{"eventName":"RunInstances","eventID":"{id}","readOnly":false}}"#);
+        let stored = kept(raw.as_bytes(), id);
+        assert_eq!(stored.len(), raw.len() - id.len() + 2);
+        assert!(!stored.windows(id.len()).any(|w| w == id.as_bytes()));
+        assert_eq!(restore(&stored, id).unwrap(), raw.as_bytes());
+    }
+
+    #[test]
+    fn only_a_whole_quoted_id_is_elided_and_every_record_restores() {
+        let id = "abcdef0123";
+        for raw in [
+            // Inside a longer string, then bare, then quoted: only the quoted one goes.
+            format!(r#"{{"a":"x{id}","b":{id},"eventID":"{id}","c":"{id}"}}"#),
+            // Not there at all, at the very start and at the very end.
+            r#"{"a":1}"#.to_owned(),
+            format!(r#""{id}""#),
+            format!(r#"{{"a":"{id}"#),
+            String::new(),
+            // No JSON, starting with the byte that marks a reshaped record.
+            format!("\0\0{id}"),
+            format!("\0\"{id}\""),
+        ] {
+            let stored = kept(raw.as_bytes(), id);
+            assert_eq!(restore(&stored, id).unwrap(), raw.as_bytes(), "{raw:?}");
+        }
+        // Short ids stay; an empty id never matches everything.
+        for short in ["", "abc"] {
+            let raw = format!(r#"{{"id":"{short}"}}"#);
+            assert_eq!(kept(raw.as_bytes(), short), raw.as_bytes());
+        }
+        // Records of earlier releases read as stored.
+        assert_eq!(restore(br#"{"a":1}"#, id).unwrap(), br#"{"a":1}"#);
+    }
+
+    #[test]
+    fn damaged_kept_records_are_errors_not_panics() {
+        let id = "0123456789abcdef";
+        let raw = format!(r#"{{"eventID":"{id}"}}"#);
+        let stored = kept(raw.as_bytes(), id);
+        for cut in 0..stored.len() {
+            let _ = restore(&stored[..cut], id);
+        }
+        assert!(restore(&[RESHAPED], id).is_err());
+        assert!(restore(&[RESHAPED, 0xff, 0xff], id).is_err());
+        assert!(restore(&[RESHAPED, 0x7f, b'x'], id).is_err());
+        let mut overlong = vec![RESHAPED];
+        overlong.extend_from_slice(&[0xff; 11]);
+        assert!(restore(&overlong, id).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_record_restores(
+            raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            id in "[ -~]{0,40}",
+            at in 0usize..300,
+        ) {
+            // Sometimes with the id quoted inside, where the proptest put it.
+            let mut with = raw.clone();
+            let at = at.min(with.len());
+            with.splice(at..at, format!("\"{id}\"").into_bytes());
+            for raw in [raw, with] {
+                let stored = kept(&raw, &id);
+                proptest::prop_assert_eq!(restore(&stored, &id).unwrap(), raw);
+            }
         }
     }
 

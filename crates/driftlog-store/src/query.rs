@@ -848,7 +848,7 @@ impl Store {
         for event in self.resolve(rows)? {
             let (raw, leaf) = match evidence.get(&event.id) {
                 Some((leaf, at)) => (
-                    self.raw_at(event.id, *at)?,
+                    self.raw_at(event.id, &event.event.event_id, *at)?,
                     leaf.as_deref().and_then(crate::RecordedLeaf::from_bytes),
                 ),
                 None => (self.raw(event.id)?, None),
@@ -861,15 +861,24 @@ impl Store {
     /// The original record of a stored event, as logged.
     pub fn raw(&self, id: i64) -> Result<Vec<u8>, StoreError> {
         let err = |e| StoreError::sql(&self.path, e);
-        let at: (i64, i64, i64) = self
+        let (event_id, at): (String, (i64, i64, i64)) = self
             .conn
             .query_row(
-                "SELECT raw_block, raw_offset, raw_len FROM events WHERE id = ?1",
+                "SELECT event_id, raw_block, raw_offset, raw_len FROM events WHERE id = ?1",
                 [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| {
+                    let event_id = crate::event_ids::decode(r.get_ref(0)?).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            0,
+                            rusqlite::types::Type::Blob,
+                            e.into(),
+                        )
+                    })?;
+                    Ok((event_id, (r.get(1)?, r.get(2)?, r.get(3)?)))
+                },
             )
             .map_err(err)?;
-        self.raw_at(id, at)
+        self.raw_at(id, &event_id, at)
     }
 
     /// Evidence dictionary `id`, read once per store handle.
@@ -904,10 +913,12 @@ impl Store {
         Ok(d)
     }
 
-    /// The record of event `id` at `(block, offset, len)` in the evidence blocks.
+    /// The record of event `id` (whose event id is `event_id`) at `(block, offset, len)` in
+    /// the evidence blocks, as logged (`crate::evidence::restore`).
     fn raw_at(
         &self,
         id: i64,
+        event_id: &str,
         (block, offset, len): (i64, i64, i64),
     ) -> Result<Vec<u8>, StoreError> {
         let err = |e| StoreError::sql(&self.path, e);
@@ -945,9 +956,10 @@ impl Store {
             }
         };
         let (offset, len) = (offset as usize, len as usize);
-        data.get(offset..offset + len)
-            .map(<[u8]>::to_vec)
-            .ok_or_else(|| damaged(format!("record lies outside evidence block {block}")))
+        let kept = data
+            .get(offset..offset + len)
+            .ok_or_else(|| damaged(format!("record lies outside evidence block {block}")))?;
+        crate::evidence::restore(kept, event_id).map_err(damaged)
     }
 }
 

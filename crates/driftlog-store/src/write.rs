@@ -92,7 +92,9 @@ impl<'d> EvidencePacker<'d> {
         }
     }
 
-    pub fn add(&mut self, raw: &[u8]) -> RawRef {
+    /// Add the record of the event with id `event_id`, kept as [`crate::evidence::keep`]
+    /// shapes it (without its id, which the event's row holds).
+    pub fn add(&mut self, raw: &[u8], event_id: &str) -> RawRef {
         if self.open.capacity() == 0 {
             self.open = OPEN_BLOCK.take();
             self.open.clear();
@@ -101,13 +103,13 @@ impl<'d> EvidencePacker<'d> {
         if !self.open.is_empty() && self.open.len() + raw.len() > BLOCK_BYTES {
             self.seal();
         }
-        let r = RawRef {
+        let offset = self.open.len();
+        crate::evidence::keep(raw, event_id, &mut self.open);
+        RawRef {
             block: self.sealed.len() as u64,
-            offset: self.open.len() as u32,
-            len: raw.len() as u32,
-        };
-        self.open.extend_from_slice(raw);
-        r
+            offset: offset as u32,
+            len: (self.open.len() - offset) as u32,
+        }
     }
 
     fn seal(&mut self) {
