@@ -25,6 +25,7 @@ pub mod event_ids;
 pub mod evidence;
 pub mod facets;
 pub mod leaves;
+mod pieces;
 mod postings;
 mod prune;
 mod query;
@@ -477,10 +478,10 @@ impl Store {
             .into_iter()
             .filter(|line| line != "ok")
             .collect();
-        let orphans = self.count(
-            "SELECT count(*) FROM events e WHERE NOT EXISTS \
-             (SELECT 1 FROM raw_blocks b WHERE b.id = e.raw_block)",
-        )?;
+        let orphans = self.count(&format!(
+            "SELECT count(*) FROM events e WHERE NOT {}",
+            pieces::HAS_BLOCK
+        ))?;
         if orphans > 0 {
             problems.push(format!("{orphans} events have no evidence block"));
         }

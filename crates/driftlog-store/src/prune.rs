@@ -70,12 +70,19 @@ impl Store {
         // Blocks no remaining event uses (one pass over the events: there is no index on
         // `raw_block`, and a prune batch is large).
         let blocks: Rc<Vec<Value>> = Rc::new(blocks.into_iter().map(Value::Integer).collect());
-        tx.execute(
-            "DELETE FROM raw_blocks WHERE id IN rarray(?1) \
-             AND id NOT IN (SELECT raw_block FROM events WHERE raw_block IN rarray(?1))",
-            [blocks],
-        )
-        .map_err(err)?;
+        let unused: Vec<i64> = tx
+            .prepare(
+                "SELECT value FROM rarray(?1) \
+                 WHERE value NOT IN (SELECT raw_block FROM events WHERE raw_block IN rarray(?1))",
+            )
+            .and_then(|mut s| {
+                s.query_map([blocks], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(err)?;
+        for block in unused {
+            crate::pieces::delete(&tx, block).map_err(err)?;
+        }
         if removed > 0 {
             let gone: rustc_hash::FxHashSet<i64> = ids.iter().copied().collect();
             for table in ["ref_postings", "string_postings", "facet_postings"] {

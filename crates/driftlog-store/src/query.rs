@@ -931,12 +931,9 @@ impl Store {
         let data = match cached {
             Some(data) => data,
             None => {
-                let blob: Vec<u8> = self
-                    .conn
-                    .query_row("SELECT data FROM raw_blocks WHERE id = ?1", [block], |r| {
-                        r.get(0)
-                    })
-                    .map_err(err)?;
+                let blob = crate::pieces::read(&self.conn, block)
+                    .map_err(err)?
+                    .ok_or_else(|| damaged(format!("evidence block {block} is missing")))?;
                 let dictionary = crate::evidence::dictionary_of(&blob)
                     .map(|id| self.dictionary(id))
                     .transpose()?;

@@ -83,6 +83,11 @@ const MIGRATIONS: &[Migration] = &[
         then: Some(split_long_lists),
         compacts: false,
     },
+    Migration {
+        sql: V14,
+        then: Some(crate::pieces::cut_blocks),
+        compacts: false,
+    },
 ];
 
 /// The tables of posting lists, each with the column that names what a list is of.
@@ -91,6 +96,13 @@ const POSTING_TABLES: [(&str, &str); 3] = [
     ("string_postings", "string"),
     ("facet_postings", "facet"),
 ];
+
+/// 14: evidence blocks in pieces that fill pages (`crate::pieces`); the blocks of an earlier
+/// store are cut up by `pieces::cut_blocks`.
+const V14: &str = "CREATE TABLE evidence_pieces (
+        id   INTEGER PRIMARY KEY,
+        data BLOB NOT NULL
+    );";
 
 /// 13: posting lists longer than [`postings::MAX_LIST_BYTES`] are split into rows that fit it,
 /// so three share a page where a long one left half a page empty. The pages this frees are
@@ -880,9 +892,9 @@ mod tests {
             combinations(&store)
         };
         assert!(written.len() > 20, "{written:?}");
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch("DROP TABLE string_facets; PRAGMA user_version = 11;")
+        let conn = Connection::open(&path).unwrap();
+        as_schema_13(&conn);
+        conn.execute_batch("DROP TABLE string_facets; PRAGMA user_version = 11;")
             .unwrap();
         let store = Store::open(&path).unwrap();
         assert_eq!(combinations(&store), written);
@@ -949,6 +961,7 @@ mod tests {
             rusqlite::params![facet, first, last, list],
         )
         .unwrap();
+        as_schema_13(&conn);
         conn.execute_batch("PRAGMA user_version = 12;").unwrap();
         let (before, longest) = lists(&conn);
         assert!(longest > postings::MAX_LIST_BYTES);
@@ -961,18 +974,99 @@ mod tests {
         crate::conformance::check_filter_matrix(&store);
     }
 
+    /// Put a store written now back as schema 13 kept evidence: a row per block.
+    fn as_schema_13(conn: &Connection) {
+        let blocks: Vec<i64> = conn
+            .prepare("SELECT DISTINCT id >> 20 FROM evidence_pieces ORDER BY 1")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let blocks: Vec<(i64, Vec<u8>)> = blocks
+            .into_iter()
+            .map(|b| (b, crate::pieces::read(conn, b).unwrap().unwrap()))
+            .collect();
+        conn.execute_batch(
+            "DROP TABLE evidence_pieces; \
+             CREATE TABLE raw_blocks (id INTEGER PRIMARY KEY, data BLOB NOT NULL); \
+             PRAGMA user_version = 13;",
+        )
+        .unwrap();
+        for (id, data) in blocks {
+            conn.execute(
+                "INSERT INTO raw_blocks (id, data) VALUES (?1, ?2)",
+                rusqlite::params![id, data],
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_schema_13_store_gets_its_blocks_cut_into_pieces_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        {
+            let mut store = Store::open(&path).unwrap();
+            // Records that compress badly, so blocks take many pieces; and many small ones.
+            let mut state = 0x2545_f491_4f6c_dd1d_u64;
+            let events = (0..100)
+                .map(|i| {
+                    let noise: String = (0..400)
+                        .map(|_| {
+                            state ^= state << 13;
+                            state ^= state >> 7;
+                            state ^= state << 17;
+                            format!("{:02x}", state as u8)
+                        })
+                        .collect();
+                    let e = crate::conformance::k8s(&format!("n{i}"), 3, &["ns/web"]);
+                    (e, format!(r#"{{"noise":"{noise}"}}"#))
+                })
+                .collect();
+            store
+                .write_batch(vec![crate::conformance::batch("/noise", events)])
+                .unwrap();
+            crate::conformance::write_filter_matrix(&mut store);
+        }
+        let before = every_answer(&Store::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        as_schema_13(&conn);
+        let longest: i64 = conn
+            .query_row("SELECT max(length(data)) FROM raw_blocks", [], |r| r.get(0))
+            .unwrap();
+        assert!(longest > 4 * crate::pieces::PIECE_BYTES as i64);
+        drop(conn);
+
+        let store = Store::open(&path).unwrap();
+        assert_eq!(every_answer(&store), before);
+        assert!(store.check().unwrap().is_empty());
+        let count = |sql: &str| -> i64 { store.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            count("SELECT count(*) FROM sqlite_schema WHERE name = 'raw_blocks'"),
+            0
+        );
+        assert!(
+            count("SELECT max(length(data)) FROM evidence_pieces")
+                <= crate::pieces::PIECE_BYTES as i64
+        );
+    }
+
     /// Turn a store written now into one as the release before schema 8 wrote it: lz4
     /// evidence blocks in a column named for it, no dictionaries, event ids as text, resources
     /// as JSON arrays of their names.
     fn as_schema_7(path: &std::path::Path) {
         let conn = Connection::open(path).unwrap();
         let blocks: Vec<(i64, Vec<u8>)> = conn
-            .prepare("SELECT id, data FROM raw_blocks")
+            .prepare("SELECT DISTINCT id >> 20 FROM evidence_pieces ORDER BY 1")
             .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map([], |r| r.get(0))
             .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+            .map(|b| {
+                let b = b.unwrap();
+                (b, crate::pieces::read(&conn, b).unwrap().unwrap())
+            })
+            .collect();
         let store = Store::open(path).unwrap();
         for (event, raw, _) in store.events_after(0, usize::MAX).unwrap() {
             let e = &event.event;
@@ -1017,12 +1111,17 @@ mod tests {
                 .unwrap();
             }
         }
+        conn.execute_batch(
+            "DROP TABLE evidence_pieces; \
+             CREATE TABLE raw_blocks (id INTEGER PRIMARY KEY, data BLOB NOT NULL);",
+        )
+        .unwrap();
         for (id, blob) in blocks {
             let dictionary =
                 crate::evidence::dictionary_of(&blob).map(|d| store.dictionary(d).unwrap());
             let data = crate::evidence::decompress(&blob, |_| dictionary).unwrap();
             conn.execute(
-                "UPDATE raw_blocks SET data = ?2 WHERE id = ?1",
+                "INSERT INTO raw_blocks (id, data) VALUES (?1, ?2)",
                 rusqlite::params![id, lz4_flex::compress_prepend_size(&data)],
             )
             .unwrap();
@@ -1113,11 +1212,16 @@ mod tests {
             .id();
         let named: Vec<Option<u32>> = store
             .conn
-            .prepare("SELECT data FROM raw_blocks")
+            .prepare("SELECT DISTINCT id >> 20 FROM evidence_pieces")
             .unwrap()
-            .query_map([], |r| r.get::<_, Vec<u8>>(0))
+            .query_map([], |r| r.get::<_, i64>(0))
             .unwrap()
-            .map(|b| crate::evidence::dictionary_of(&b.unwrap()))
+            .map(|b| {
+                let block = crate::pieces::read(&store.conn, b.unwrap())
+                    .unwrap()
+                    .unwrap();
+                crate::evidence::dictionary_of(&block)
+            })
             .collect();
         assert!(!named.is_empty());
         assert!(named.iter().all(|d| *d == Some(dictionary)), "{named:?}");

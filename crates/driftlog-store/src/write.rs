@@ -311,11 +311,7 @@ impl Store {
             .map_err(sql)?;
         // Give every block its store id now; blocks whose events all turn out to be duplicates
         // are not written.
-        let first_block: i64 = tx
-            .query_row("SELECT coalesce(max(id), 0) + 1 FROM raw_blocks", [], |r| {
-                r.get(0)
-            })
-            .map_err(sql)?;
+        let first_block = crate::pieces::next_block(&tx).map_err(sql)?;
         let blocks = number_blocks(&mut files, first_block);
         let mut block_used = vec![false; blocks.len()];
         // Sorted keys touch each index page once per batch instead of at random.
@@ -490,14 +486,9 @@ impl Store {
                     facets.entry(f).or_default().push((e.time_us, id));
                 }
             }
-            let mut insert_block = tx
-                .prepare_cached("INSERT INTO raw_blocks (id, data) VALUES (?1, ?2)")
-                .map_err(sql)?;
             for (i, block) in blocks.iter().enumerate() {
                 if block_used[i] {
-                    insert_block
-                        .execute(params![first_block + i as i64, block])
-                        .map_err(sql)?;
+                    crate::pieces::insert(&tx, first_block + i as i64, block).map_err(sql)?;
                 }
             }
             write_postings(&tx, resources, who_what, facets).map_err(sql)?;

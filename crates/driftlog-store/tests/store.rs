@@ -71,7 +71,7 @@ fn check_finds_a_missing_event_and_a_missing_evidence_block() {
         ["1 resource references point at no event"],
         "the event is named by resource, principal and action lists: counted once"
     );
-    conn.execute("DELETE FROM raw_blocks", []).unwrap();
+    conn.execute("DELETE FROM evidence_pieces", []).unwrap();
     assert_eq!(
         store.check().unwrap(),
         [

@@ -135,8 +135,9 @@ fn a_million_events_exactly_once_through_kill_9() {
     assert_eq!(dictionaries.len(), 1, "{dictionaries:?}");
     let (blocks, named, bytes): (i64, i64, i64) = db
         .query_row(
-            "SELECT count(*), sum(substr(data, 1, 4) = x'28b52ffd'), sum(length(data)) \
-             FROM raw_blocks",
+            "SELECT count(*) FILTER (WHERE id & 1048575 = 0), \
+             sum(id & 1048575 = 0 AND substr(data, 1, 4) = x'28b52ffd'), sum(length(data)) \
+             FROM evidence_pieces",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
