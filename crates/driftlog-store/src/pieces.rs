@@ -6,7 +6,7 @@
 //! pages, so the part in the leaf is anywhere from 2 to 16 KB: a leaf holds one or two of
 //! them and is left a third empty on average. On the million-event corpus that was 11 MB of
 //! empty leaf space for 87 MB of blocks once records lost their ids, and it changes with
-//! every block's size. Rows of at most 2,035 bytes never overflow and eight fill a page;
+//! every block's size. Rows of at most 2,030 bytes never overflow and eight fill a page;
 //! the pieces of consecutive blocks follow one another in the same pages, and what a page
 //! leaves empty is at most the tail of one block (eight to a page left 2.5 MB of those
 //! 87 MB empty, three to a page 5.5 MB, twelve only 0.3 MB less than eight). Reading a block
@@ -14,9 +14,12 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-/// The most bytes a piece holds: eight rows of this size (with their 12 bytes of cell
-/// header and pointer each) fill the 16,376 bytes a 16 KiB leaf page has for them.
-pub(crate) const PIECE_BYTES: usize = 2_035;
+/// The most bytes a piece holds: eight rows of this size fill the 16,376 bytes a 16 KiB leaf
+/// page has for them. Each also takes up to 16 bytes more: its 2-byte cell pointer, the
+/// payload's length (2), the key (up to 9: block 2,000's pieces already need 5), and the
+/// record header (3); and SQLite leaves a page one byte short of full (measured: at 2,031
+/// bytes the longest keys got seven to a page).
+pub(crate) const PIECE_BYTES: usize = 2_030;
 /// Bits of a piece's number within its block: a block of up to 5.7 GB (blocks are at most
 /// `evidence::MAX_BLOCK` as stored).
 const PIECE_BITS: u32 = 20;
@@ -158,7 +161,10 @@ mod tests {
             "CREATE TABLE evidence_pieces (id INTEGER PRIMARY KEY, data BLOB NOT NULL)",
         )
         .unwrap();
-        for block in 1..=200 {
+        // Keys of every length: blocks 1 to 100 have 4-byte keys, block 2,000 on 5 bytes,
+        // the last ones the longest a key gets.
+        let blocks = (1..=100).chain(2_000..2_050).chain((1 << 43) - 50..1 << 43);
+        for block in blocks {
             insert(&conn, block, &vec![7u8; 4 * PIECE_BYTES]).unwrap();
         }
         let (leaves, overflow): (i64, i64) = conn
