@@ -1,9 +1,10 @@
 //! Any bytes as a stored evidence block (zstd with or without the store's dictionary, or an
-//! lz4 block of an older store) and as a stored dictionary: an error or records, never a
-//! panic or an allocation the block's header alone asks for.
+//! lz4 block of an older store), as a stored dictionary, and as a record as a block keeps it
+//! (without its event id): an error or records, never a panic or an allocation the block's
+//! header alone asks for. Any record kept and restored again is the record.
 #![no_main]
 
-use driftlog_store::evidence::{decompress, dictionary_of, Compressor, Dictionary};
+use driftlog_store::evidence::{decompress, dictionary_of, keep, restore, Compressor, Dictionary};
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
 
@@ -28,4 +29,15 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(stored) = Dictionary::from_bytes(data.to_vec()) {
         let _ = decompress(&block, |_| Some(Arc::new(stored)));
     }
+    // The first bytes (up to a quote) as the event's id, the whole input as its record.
+    let cut = data
+        .iter()
+        .take(40)
+        .position(|&b| b == b'"')
+        .unwrap_or(data.len().min(40));
+    let id = String::from_utf8_lossy(&data[..cut]);
+    let _ = restore(data, &id);
+    let mut kept = Vec::new();
+    keep(data, &id, &mut kept);
+    assert_eq!(restore(&kept, &id).unwrap(), data);
 });

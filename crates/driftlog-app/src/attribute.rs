@@ -145,8 +145,6 @@ pub struct Evidence {
     location: PathBuf,
     /// Handles not lent out.
     idle: Mutex<Vec<Box<dyn EventStore>>>,
-    /// Whether the first handle has been opened, creating (or migrating) the store.
-    opened: std::sync::atomic::AtomicBool,
     /// How many events the store holds, counted once the first scan needs it (a count reads a
     /// whole index of a large store; nothing is added while findings are attributed).
     events: OnceLock<u64>,
@@ -158,7 +156,6 @@ impl Evidence {
         Evidence {
             location: location.to_owned(),
             idle: Mutex::new(Vec::new()),
-            opened: Default::default(),
             events: OnceLock::new(),
         }
     }
@@ -175,12 +172,8 @@ impl Evidence {
         let lent = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut store = match lent {
             Some(store) => store,
-            // The first handle may create the store; the others find it there.
-            None if !self.opened.swap(true, std::sync::atomic::Ordering::AcqRel) => {
-                crate::stores::open_events(&self.location)?
-            }
-            None => crate::stores::open_events_existing(&self.location)
-                .map_err(|e| AppError::Input(format!("opening the event store: {e}")))?,
+            // Created (or migrated) by the first handle; the others find it up to date.
+            None => crate::stores::open_events(&self.location)?,
         };
         let result = f(store.as_mut());
         self.idle
