@@ -32,6 +32,10 @@ pub fn cases() -> Vec<(&'static str, Case)> {
             duplicates_are_stored_once_and_clean_files_are_known,
         ),
         (
+            "events_sharing_a_time_and_the_start_of_their_ids_are_each_stored",
+            events_sharing_a_time_and_the_start_of_their_ids_are_each_stored,
+        ),
+        (
             "every_filter_narrows_and_combines",
             every_filter_narrows_and_combines,
         ),
@@ -201,14 +205,16 @@ pub fn evidence_round_trips_across_blocks(store: &mut dyn EventStore) {
     }
 }
 
-/// Every event with its record and recorded leaf, then the ids each of `queries` finds, as
-/// text: what a migration must leave as it was.
+/// Every event with its record and recorded leaf (whether it matches the event, and the
+/// whole leaf where one is kept: how much of a prefix is kept changed with the schema), then
+/// the ids each of `queries` finds, as text: what a migration must leave as it was.
 pub fn every_answer(store: &dyn EventStore, queries: &[EventQuery]) -> Vec<String> {
     let mut out: Vec<String> = store
         .events_after(0, usize::MAX)
         .unwrap()
         .into_iter()
         .map(|(e, raw, leaf)| {
+            let leaf = leaf.map(|l| (l.matches(&event_leaf(&e.event, &raw)), l.whole()));
             format!(
                 "{} {:?} {} {:?}",
                 e.id,
@@ -455,6 +461,68 @@ pub fn duplicates_are_stored_once_and_clean_files_are_known(store: &mut dyn Even
     );
     assert_eq!(paths["/logs/a.json"], (1, 1));
     assert!(hashes.contains("sha-of-/logs/a.json"));
+}
+
+/// A store may find stored copies by the start of an id (the SQLite store's identity index
+/// keys time and four bytes): events that share those, or share the whole id under another
+/// source, are still different events, and each is a duplicate only of itself.
+pub fn events_sharing_a_time_and_the_start_of_their_ids_are_each_stored(
+    store: &mut dyn EventStore,
+) {
+    let ids = [
+        // UUIDs sharing their first bytes, as UUIDv7s of one millisecond do.
+        "018f3a2c-7b10-7000-8000-000000000001",
+        "018f3a2c-7b10-7000-8000-000000000002",
+        // The same digits in another spelling: a text id, not the UUID's bytes.
+        "018F3A2C-7B10-7000-8000-000000000001",
+        "insert-id-1",
+        "insert-id-2",
+        "inse",
+        "ins",
+        "ünï-1",
+        "ünï-2",
+    ];
+    let mut events: Vec<AuditEvent> = ids
+        .iter()
+        .map(|id| aws(id, 1, "p", "RunInstances", &["i-1"]))
+        .collect();
+    // The first id again, logged by another source at the same time.
+    let mut other_source = k8s(ids[0], driftlog_core::event::LAST_STAGE, &["i-1"]);
+    other_source.time_us = events[0].time_us;
+    events.push(other_source);
+    let all = events.len() as u64;
+    let (stats, _) = store
+        .write_batch(vec![batch("/logs/a.json", with_raw(events.clone()))])
+        .unwrap();
+    assert_eq!((stats.inserted, stats.duplicates), (all, 0));
+    // Again, in reverse order and in two files: every one a duplicate of itself alone.
+    let mut again = events.clone();
+    again.reverse();
+    let half = again.split_off(again.len() / 2);
+    let (stats, _) = store
+        .write_batch(vec![
+            batch("/logs/b.json", with_raw(again)),
+            batch("/logs/c.json", with_raw(half)),
+        ])
+        .unwrap();
+    assert_eq!((stats.inserted, stats.duplicates), (0, all));
+    let mut stored: Vec<(String, String)> = store
+        .query(&EventQuery::default())
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.event.event_id.clone(), s.event.source.as_str().to_owned()))
+        .collect();
+    stored.sort();
+    let mut expected: Vec<(String, String)> = events
+        .iter()
+        .map(|e| (e.event_id.clone(), e.source.as_str().to_owned()))
+        .collect();
+    expected.sort();
+    assert_eq!(stored, expected);
+    for s in store.query(&EventQuery::default()).unwrap() {
+        let raw = store.raw(s.id).unwrap();
+        assert_eq!(raw, raw_of(&s.event).as_bytes(), "{}", s.event.event_id);
+    }
 }
 
 pub fn every_filter_narrows_and_combines(store: &mut dyn EventStore) {

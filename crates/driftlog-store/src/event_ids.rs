@@ -12,6 +12,21 @@ pub(crate) enum StoredId<'a> {
     Text(&'a str),
 }
 
+impl StoredId<'_> {
+    /// What the identity index keys the id by (`schema::V15`): SQLite's
+    /// `substr(event_id, 1, 4)` of the stored form, the first four bytes of a UUID or the
+    /// first four characters of a text. Bound as a value, so the index is used.
+    pub(crate) fn key_prefix(&self) -> ToSqlOutput<'_> {
+        ToSqlOutput::Borrowed(match self {
+            StoredId::Uuid(bytes) => ValueRef::Blob(&bytes[..4]),
+            StoredId::Text(text) => {
+                let end = text.char_indices().nth(4).map_or(text.len(), |(at, _)| at);
+                ValueRef::Text(&text.as_bytes()[..end])
+            }
+        })
+    }
+}
+
 /// Where the hyphens of a canonical UUID are.
 const HYPHENS: [usize; 4] = [8, 13, 18, 23];
 
@@ -141,7 +156,43 @@ mod tests {
         }
     }
 
+    /// The prefix bound for the identity index is SQLite's own `substr` of the stored id, or
+    /// the index would find nothing.
+    fn sqlite_prefix(conn: &rusqlite::Connection, id: &str) -> (rusqlite::types::Value, bool) {
+        let stored = encode(id);
+        conn.query_row(
+            "SELECT substr(?1, 1, 4), substr(?1, 1, 4) IS ?2",
+            rusqlite::params![stored, stored.key_prefix()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_key_prefix_is_sqlites_substr_of_the_stored_id() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for id in [
+            "3038ebd2-c98a-4c65-9b6e-e22506292313",
+            "3038EBD2-C98A-4C65-9B6E-E22506292313",
+            "-1a2b3c4d5e6f",
+            "abc",
+            "",
+            "ünïcødé-id",
+            "日本語のイベント",
+            "a\u{1F600}bcdef",
+        ] {
+            let (prefix, equal) = sqlite_prefix(&conn, id);
+            assert!(equal, "{id:?}: SQLite's prefix is {prefix:?}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn any_ids_key_prefix_is_sqlites(id in "\\PC{0,12}|[0-9a-f-]{36}") {
+            let conn = rusqlite::Connection::open_in_memory().unwrap();
+            prop_assert!(sqlite_prefix(&conn, &id).1);
+        }
+
         #[test]
         fn any_id_reads_back_as_written(id in "\\PC{0,40}|[0-9a-f-]{36}") {
             prop_assert_eq!(round_trip(&id), id);

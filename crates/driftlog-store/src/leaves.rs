@@ -1,24 +1,33 @@
 //! The leaf hash kept with each stored event. The ledger commits to every event's full
 //! 32-byte leaf (through the batch's Merkle root); the copy in the row only has to tell
-//! `driftlog verify` which event of a batch whose root no longer matches was changed. Eight
-//! bytes of it do that (a changed event passes for unchanged one time in 2^64), and save 24
-//! bytes an event; the root still catches any change, whatever the row holds.
+//! `driftlog verify` which event of a batch whose root no longer matches was changed. Four
+//! bytes of it do that (a changed event passes for unchanged one time in 2^32, and then the
+//! batch is still named), and save 28 bytes an event; the root still catches any change,
+//! whatever the row holds.
 //!
 //! An event that a later copy may replace (a Kubernetes request logged at an early stage)
 //! keeps its whole leaf: the batch that replaces it records that leaf in its ledger entry, so
 //! the earlier batch's root can still be rebuilt. Stores written before schema 11 hold whole
-//! leaves everywhere, which read as they are.
+//! leaves everywhere, and rows written by schemas 11 to 14 eight bytes of them; both read as
+//! they are.
 
 use driftlog_core::AuditEvent;
 
 /// The bytes of a leaf the row keeps when it need not keep them all.
-pub const PREFIX: usize = 8;
+pub const PREFIX: usize = 4;
+
+/// What rows written by schemas 11 to 14 kept.
+const EARLIER_PREFIX: usize = 8;
 
 /// The leaf recorded with a stored event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordedLeaf {
     Whole([u8; 32]),
-    Prefix([u8; PREFIX]),
+    /// The leaf's first `len` bytes ([`PREFIX`], or eight in a row written before).
+    Prefix {
+        bytes: [u8; EARLIER_PREFIX],
+        len: usize,
+    },
 }
 
 impl RecordedLeaf {
@@ -27,14 +36,22 @@ impl RecordedLeaf {
         if let Ok(whole) = <[u8; 32]>::try_from(bytes) {
             return Some(Self::Whole(whole));
         }
-        <[u8; PREFIX]>::try_from(bytes).ok().map(Self::Prefix)
+        if bytes.len() != PREFIX && bytes.len() != EARLIER_PREFIX {
+            return None;
+        }
+        let mut prefix = [0; EARLIER_PREFIX];
+        prefix[..bytes.len()].copy_from_slice(bytes);
+        Some(Self::Prefix {
+            bytes: prefix,
+            len: bytes.len(),
+        })
     }
 
     /// Whether `leaf` (recomputed from the stored event) is the one recorded.
     pub fn matches(&self, leaf: &[u8; 32]) -> bool {
         match self {
             Self::Whole(whole) => whole == leaf,
-            Self::Prefix(prefix) => prefix[..] == leaf[..PREFIX],
+            Self::Prefix { bytes, len } => bytes[..*len] == leaf[..*len],
         }
     }
 
@@ -42,7 +59,7 @@ impl RecordedLeaf {
     pub fn whole(&self) -> Option<[u8; 32]> {
         match self {
             Self::Whole(whole) => Some(*whole),
-            Self::Prefix(_) => None,
+            Self::Prefix { .. } => None,
         }
     }
 }
@@ -83,6 +100,13 @@ mod tests {
         ));
         assert_eq!(prefix.whole(), None);
         assert_eq!(RecordedLeaf::from_bytes(&leaf[..5]), None);
+        // A row written before schema 15 kept eight bytes, and all eight count.
+        let earlier = RecordedLeaf::from_bytes(&leaf[..8]).unwrap();
+        assert!(earlier.matches(&leaf));
+        let mut fifth = leaf;
+        fifth[5] = 0;
+        assert!(!earlier.matches(&fifth));
+        assert!(prefix.matches(&fifth));
     }
 
     #[test]

@@ -88,6 +88,11 @@ const MIGRATIONS: &[Migration] = &[
         then: Some(crate::pieces::cut_blocks),
         compacts: false,
     },
+    Migration {
+        sql: V15,
+        then: None,
+        compacts: false,
+    },
 ];
 
 /// The tables of posting lists, each with the column that names what a list is of.
@@ -96,6 +101,16 @@ const POSTING_TABLES: [(&str, &str); 3] = [
     ("string_postings", "string"),
     ("facet_postings", "facet"),
 ];
+
+/// 15: the identity index keys an event by its time and the first four bytes (or characters)
+/// of its id, not by its time, source and whole id: 22 bytes an event instead of 39.5. It is
+/// no longer unique: the writer finds a stored copy through it and compares the whole id and
+/// source in the row (`write::Store::write_batch`), since no prefix of a producer's ids is
+/// unique (a UUIDv7 begins with its millisecond, a v1 UUID's last bytes name its host). It
+/// still serves time ranges. The pages the old index leaves free are reused by the next
+/// ingest.
+const V15: &str = "DROP INDEX events_identity;
+    CREATE INDEX events_key ON events (time_us, substr(event_id, 1, 4));";
 
 /// 14: evidence blocks in pieces that fill pages (`crate::pieces`); the blocks of an earlier
 /// store are cut up by `pieces::cut_blocks`.
@@ -195,7 +210,8 @@ fn compact_texts_times_and_leaves(tx: &Transaction) -> rusqlite::Result<()> {
              AND NOT (completeness < {last} \
                       AND source IN (SELECT id FROM strings WHERE text = 'kubernetes'))",
             // `AuditEvent::may_be_replaced`, in SQL.
-            prefix = crate::leaves::PREFIX,
+            // Schemas 11 to 14 kept eight bytes (`crate::leaves`).
+            prefix = 8,
             last = driftlog_core::event::LAST_STAGE,
         ),
         [],
@@ -837,7 +853,7 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(indexes, ["events_identity"], "lookups use posting lists");
+        assert_eq!(indexes, ["events_key"], "lookups use posting lists");
     }
 
     /// A store of the release before schema 6 and 7 (no generation, no facet lists) gets
@@ -975,7 +991,64 @@ mod tests {
     }
 
     /// Put a store written now back as schema 13 kept evidence: a row per block.
+    /// A store as schema 14 left it: a unique identity index of time, source and whole id.
+    fn as_schema_14(conn: &Connection) {
+        conn.execute_batch(
+            "DROP INDEX events_key; \
+             CREATE UNIQUE INDEX events_identity ON events (time_us, source, event_id); \
+             PRAGMA user_version = 14;",
+        )
+        .unwrap();
+    }
+
+    /// A schema 14 store finds its stored events through the new identity index: every
+    /// lookup answers as before, the same events written again are duplicates, and a more
+    /// complete copy of a staged event still replaces the stored one.
+    #[test]
+    fn a_schema_14_store_keys_its_events_by_time_and_id_prefix_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let batch = || {
+            let staged = crate::conformance::k8s("staged", 0, &["ns/web"]);
+            let complete =
+                crate::conformance::k8s("complete", driftlog_core::event::LAST_STAGE, &[]);
+            crate::conformance::batch(
+                "/staged",
+                vec![(staged, "{}".into()), (complete, "{}".into())],
+            )
+        };
+        {
+            let mut store = Store::open(&path).unwrap();
+            crate::conformance::write_filter_matrix(&mut store);
+            store.write_batch(vec![batch()]).unwrap();
+        }
+        let before = every_answer(&Store::open(&path).unwrap());
+        as_schema_14(&Connection::open(&path).unwrap());
+
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(every_answer(&store), before);
+        assert!(store.check().unwrap().is_empty());
+        let indexes: Vec<String> = store
+            .conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(indexes, ["events_key"]);
+        let (stats, _) = store.write_batch(vec![batch()]).unwrap();
+        assert_eq!((stats.inserted, stats.duplicates), (0, 2));
+        let later =
+            crate::conformance::k8s("staged", driftlog_core::event::LAST_STAGE, &["ns/web"]);
+        let later = crate::conformance::batch("/later", vec![(later, "{}".into())]);
+        let (stats, _) = store.write_batch(vec![later]).unwrap();
+        assert_eq!((stats.inserted, stats.upgraded), (0, 1));
+        assert_eq!(every_answer(&store).len(), before.len());
+    }
+
     fn as_schema_13(conn: &Connection) {
+        as_schema_14(conn);
         let blocks: Vec<i64> = conn
             .prepare("SELECT DISTINCT id >> 20 FROM evidence_pieces ORDER BY 1")
             .unwrap()
@@ -1129,6 +1202,8 @@ mod tests {
         conn.execute_batch(
             "ALTER TABLE raw_blocks RENAME COLUMN data TO lz4; \
              DROP TABLE evidence_dictionaries; DROP TABLE texts; DROP TABLE string_facets; \
+             DROP INDEX events_key; \
+             CREATE UNIQUE INDEX events_identity ON events (time_us, source, event_id); \
              PRAGMA user_version = 7;",
         )
         .unwrap();

@@ -251,26 +251,31 @@ pub fn in_key_order(files: &[FileBatch]) -> Vec<&PreparedEvent> {
     events
 }
 
-/// Most events are complete as logged: the first copy wins and later ones are duplicates.
+/// A new event's row.
 fn insert_sql() -> String {
-    format!("INSERT OR IGNORE INTO events ({COLUMNS}) VALUES ({VALUES})")
+    format!("INSERT INTO events ({COLUMNS}) VALUES ({VALUES})")
 }
 
-/// Events logged in stages (Kubernetes) replace a stored copy that is less complete.
-fn upsert_sql() -> String {
+/// The stored copy of an event, if any: found through the identity index (`schema::V15`) by
+/// time and the id's first bytes, and told apart from any other event sharing them by its
+/// whole id and source. `?1` time, `?2` source, `?3` id as stored, `?4` its
+/// [`key_prefix`](crate::event_ids::StoredId::key_prefix) (the index is not used for an
+/// expression of a parameter).
+const STORED_COPY: &str = "SELECT id, completeness, leaf FROM events \
+     WHERE time_us = ?1 AND substr(event_id, 1, 4) = ?4 AND source = ?2 AND event_id = ?3";
+
+/// Events logged in stages (Kubernetes): a more complete copy replaces the stored one in its
+/// row (`?1`, the row's id), with the same parameters as [`insert_sql`].
+fn replace_sql() -> String {
     let updates = COLUMNS
         .split(',')
         .map(str::trim)
-        .filter(|c| !matches!(*c, "id" | "source" | "event_id"))
-        .map(|c| format!("{c} = excluded.{c}"))
+        .enumerate()
+        .filter(|(_, c)| !matches!(*c, "id" | "source" | "event_id" | "time_us"))
+        .map(|(i, c)| format!("{c} = ?{}", i + 1))
         .collect::<Vec<_>>()
         .join(", ");
-    format!(
-        "INSERT INTO events ({COLUMNS}) VALUES ({VALUES}) \
-         ON CONFLICT (time_us, source, event_id) DO UPDATE SET {updates} \
-         WHERE excluded.completeness > events.completeness \
-         RETURNING id"
-    )
+    format!("UPDATE events SET {updates} WHERE id = ?1")
 }
 
 impl Store {
@@ -366,12 +371,8 @@ impl Store {
                 .map_err(sql)?;
             let first_new_id = next_id;
             let mut insert = tx.prepare_cached(&insert_sql()).map_err(sql)?;
-            let mut upsert = tx.prepare_cached(&upsert_sql()).map_err(sql)?;
-            let mut stored_copy = tx
-                .prepare_cached(
-                    "SELECT id, leaf FROM events WHERE time_us = ?1 AND source = ?2 AND event_id = ?3",
-                )
-                .map_err(sql)?;
+            let mut replace = tx.prepare_cached(&replace_sql()).map_err(sql)?;
+            let mut stored_copy = tx.prepare_cached(STORED_COPY).map_err(sql)?;
             // What the batch's events name, for the posting lists: resources by their id in
             // `ref_names`, principals, issuers and actions by their id in `strings`. Events
             // come in time order, so every list is built in order.
@@ -430,25 +431,30 @@ impl Store {
                     &len,
                     &leaf,
                 ];
+                let stored: Option<(i64, i64, Option<Vec<u8>>)> = stored_copy
+                    .query_row(
+                        params![e.time_us, source, event_id, event_id.key_prefix()],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()
+                    .map_err(sql)?;
+                // A copy this replaces (logged in stages) was committed to by an earlier
+                // ledger entry, whose leaf must stay known.
                 let mut previous: Option<(i64, Option<Vec<u8>>)> = None;
-                let id = if e.completeness == 0 {
-                    match insert.execute(&values[..]).map_err(sql)? {
-                        0 => None,
-                        _ => Some(next_id),
+                let id = match stored {
+                    None => {
+                        insert.execute(&values[..]).map_err(sql)?;
+                        Some(next_id)
                     }
-                } else {
-                    // Logged in stages: a copy this replaces was committed to by an earlier
-                    // ledger entry, whose leaf must stay known.
-                    previous = stored_copy
-                        .query_row(params![e.time_us, source, event_id], |r| {
-                            Ok((r.get(0)?, r.get(1)?))
-                        })
-                        .optional()
-                        .map_err(sql)?;
-                    upsert
-                        .query_row(&values[..], |r| r.get::<_, i64>(0))
-                        .optional()
-                        .map_err(sql)?
+                    Some((id, completeness, leaf)) if i64::from(e.completeness) > completeness => {
+                        let mut values = values;
+                        values[0] = &id;
+                        replace.execute(&values[..]).map_err(sql)?;
+                        previous = Some((id, leaf));
+                        Some(id)
+                    }
+                    // The first copy wins among equally complete ones.
+                    Some(_) => None,
                 };
                 let Some(id) = id else {
                     stats.duplicates += 1;
