@@ -769,6 +769,16 @@ mod tests {
     use super::*;
     use crate::{EventQuery, Store};
 
+    /// The first column of every row `sql` returns.
+    fn column<T: rusqlite::types::FromSql>(conn: &Connection, sql: &str) -> Vec<T> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     #[test]
     fn a_version_1_store_keeps_its_references_through_migration_2() {
         let dir = tempfile::tempdir().unwrap();
@@ -846,13 +856,10 @@ mod tests {
             )
             .unwrap();
         assert_eq!(old, 0, "version 1's refs table is gone");
-        let indexes: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events'")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let indexes: Vec<String> = column(
+            &conn,
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events'",
+        );
         assert_eq!(indexes, ["events_key"], "lookups use posting lists");
     }
 
@@ -1028,14 +1035,10 @@ mod tests {
         let mut store = Store::open(&path).unwrap();
         assert_eq!(every_answer(&store), before);
         assert!(store.check().unwrap().is_empty());
-        let indexes: Vec<String> = store
-            .conn
-            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events'")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let indexes: Vec<String> = column(
+            &store.conn,
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events'",
+        );
         assert_eq!(indexes, ["events_key"]);
         let (stats, _) = store.write_batch(vec![batch()]).unwrap();
         assert_eq!((stats.inserted, stats.duplicates), (0, 2));
@@ -1049,13 +1052,10 @@ mod tests {
 
     fn as_schema_13(conn: &Connection) {
         as_schema_14(conn);
-        let blocks: Vec<i64> = conn
-            .prepare("SELECT DISTINCT id >> 20 FROM evidence_pieces ORDER BY 1")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let blocks: Vec<i64> = column(
+            conn,
+            "SELECT DISTINCT id >> 20 FROM evidence_pieces ORDER BY 1",
+        );
         let blocks: Vec<(i64, Vec<u8>)> = blocks
             .into_iter()
             .map(|b| (b, crate::pieces::read(conn, b).unwrap().unwrap()))
