@@ -779,6 +779,14 @@ mod tests {
             .unwrap()
     }
 
+    /// The names of the indexes on `events`.
+    fn event_indexes(conn: &Connection) -> Vec<String> {
+        column(
+            conn,
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events'",
+        )
+    }
+
     #[test]
     fn a_version_1_store_keeps_its_references_through_migration_2() {
         let dir = tempfile::tempdir().unwrap();
@@ -856,11 +864,11 @@ mod tests {
             )
             .unwrap();
         assert_eq!(old, 0, "version 1's refs table is gone");
-        let indexes: Vec<String> = column(
-            &conn,
-            "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events'",
+        assert_eq!(
+            event_indexes(&conn),
+            ["events_key"],
+            "lookups use posting lists"
         );
-        assert_eq!(indexes, ["events_key"], "lookups use posting lists");
     }
 
     /// A store of the release before schema 6 and 7 (no generation, no facet lists) gets
@@ -997,9 +1005,20 @@ mod tests {
         crate::conformance::check_filter_matrix(&store);
     }
 
-    /// Put a store written now back as schema 13 kept evidence: a row per block.
-    /// A store as schema 14 left it: a unique identity index of time, source and whole id.
+    /// A store as schema 14 left it: a unique identity index of time, source and whole id,
+    /// and rows keeping eight bytes of their leaves.
     fn as_schema_14(conn: &Connection) {
+        let store = Store::open(std::path::Path::new(conn.path().unwrap())).unwrap();
+        for (event, raw, leaf) in store.events_after(0, usize::MAX).unwrap() {
+            if leaf.is_some_and(|l| l.whole().is_none()) {
+                let leaf = crate::event_leaf(&event.event, &raw);
+                conn.execute(
+                    "UPDATE events SET leaf = ?2 WHERE id = ?1",
+                    rusqlite::params![event.id, &leaf[..8]],
+                )
+                .unwrap();
+            }
+        }
         conn.execute_batch(
             "DROP INDEX events_key; \
              CREATE UNIQUE INDEX events_identity ON events (time_us, source, event_id); \
@@ -1035,11 +1054,12 @@ mod tests {
         let mut store = Store::open(&path).unwrap();
         assert_eq!(every_answer(&store), before);
         assert!(store.check().unwrap().is_empty());
-        let indexes: Vec<String> = column(
-            &store.conn,
-            "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events'",
+        assert_eq!(event_indexes(&store.conn), ["events_key"]);
+        let kept: Vec<i64> = column(&store.conn, "SELECT length(leaf) FROM events");
+        assert!(
+            kept.contains(&8),
+            "rows of before keep their eight bytes: {kept:?}"
         );
-        assert_eq!(indexes, ["events_key"]);
         let (stats, _) = store.write_batch(vec![batch()]).unwrap();
         assert_eq!((stats.inserted, stats.duplicates), (0, 2));
         let later =
@@ -1050,6 +1070,7 @@ mod tests {
         assert_eq!(every_answer(&store).len(), before.len());
     }
 
+    /// Put a store written now back as schema 13 kept evidence: a row per block.
     fn as_schema_13(conn: &Connection) {
         as_schema_14(conn);
         let blocks: Vec<i64> = column(
