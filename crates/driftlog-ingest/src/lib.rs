@@ -735,8 +735,8 @@ impl<'d> Prepare<'d> {
 
 impl Sink for Prepare<'_> {
     fn event(&mut self, e: driftlog_audit::ParsedEvent<'_>) {
-        let raw = self.evidence.add(&e.raw, &e.event.event_id);
-        self.events.push(PreparedEvent::new(e.event, raw, &e.raw));
+        self.evidence.add(&e.raw, &e.event);
+        self.events.push(PreparedEvent::new(e.event, &e.raw));
     }
     fn reject(&mut self, r: Rejection) {
         self.rejections.push(r);
@@ -942,14 +942,16 @@ fn finish(
     sink: Prepare,
 ) -> Outcome {
     let clean = sink.rejections.is_empty();
+    let mut events = sink.events;
+    let blocks = sink.evidence.finish(&mut events);
     Outcome::Read {
         batch: FileBatch {
             path: key,
             size,
             mtime_ns,
             sha256,
-            events: sink.events,
-            blocks: sink.evidence.finish(),
+            events,
+            blocks,
             clean,
         },
         bytes,

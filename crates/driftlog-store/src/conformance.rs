@@ -136,20 +136,21 @@ pub fn k8s(id: &str, completeness: u8, resources: &[&str]) -> AuditEvent {
 /// One file's batch, each event with its raw record.
 pub fn batch(path: &str, events: Vec<(AuditEvent, String)>) -> FileBatch {
     let mut packer = EvidencePacker::default();
-    let events = events
+    let mut events: Vec<PreparedEvent> = events
         .into_iter()
         .map(|(event, raw)| {
-            let at = packer.add(raw.as_bytes(), &event.event_id);
-            PreparedEvent::new(event, at, raw.as_bytes())
+            packer.add(raw.as_bytes(), &event);
+            PreparedEvent::new(event, raw.as_bytes())
         })
         .collect();
+    let blocks = packer.finish(&mut events);
     FileBatch {
         path: path.into(),
         size: 1,
         mtime_ns: 1,
         sha256: format!("sha-of-{path}"),
         events,
-        blocks: packer.finish(),
+        blocks,
         clean: true,
     }
 }
@@ -176,7 +177,8 @@ fn ids(found: &[crate::StoredEvent]) -> Vec<&str> {
 }
 
 pub fn evidence_round_trips_across_blocks(store: &mut dyn EventStore) {
-    // Records big enough to spill over several blocks.
+    // Records big enough to spill over several blocks, of three calls interleaved (which
+    // each block regroups).
     let raws: Vec<String> = (0..40)
         .map(|i| {
             let pad = "x".repeat(crate::write::BLOCK_BYTES / 12 + i);
@@ -186,7 +188,11 @@ pub fn evidence_round_trips_across_blocks(store: &mut dyn EventStore) {
     let events = raws
         .iter()
         .enumerate()
-        .map(|(i, raw)| (k8s(&format!("e{i}"), 3, &["ns/web"]), raw.clone()))
+        .map(|(i, raw)| {
+            let mut event = k8s(&format!("e{i}"), 3, &["ns/web"]);
+            event.action = ["get", "patch", "delete"][i % 3].into();
+            (event, raw.clone())
+        })
         .collect();
     let (stats, commit) = store.write_batch(vec![batch("/a", events)]).unwrap();
     assert_eq!(commit.stored.len(), 40);
@@ -267,16 +273,16 @@ pub fn evidence_compressed_with_a_kept_dictionary_reads_back(store: &mut dyn Eve
     assert_eq!(latest.bytes(), trained.bytes());
 
     let mut packer = EvidencePacker::new(Some(&latest));
-    let events = raws
+    let mut events: Vec<PreparedEvent> = raws
         .iter()
         .enumerate()
         .map(|(i, raw)| {
             let event = k8s(&format!("d{i}"), 3, &["ns/web"]);
-            let at = packer.add(raw.as_bytes(), &event.event_id);
-            PreparedEvent::new(event, at, raw.as_bytes())
+            packer.add(raw.as_bytes(), &event);
+            PreparedEvent::new(event, raw.as_bytes())
         })
         .collect();
-    let blocks = packer.finish();
+    let blocks = packer.finish(&mut events);
     let plain: usize = raws.iter().map(String::len).sum();
     let packed: usize = blocks.iter().map(Vec::len).sum();
     assert!(packed * 8 < plain, "{packed} bytes for {plain}");
