@@ -36,6 +36,10 @@ pub fn cases() -> Vec<(&'static str, Case)> {
             events_sharing_a_time_and_the_start_of_their_ids_are_each_stored,
         ),
         (
+            "listings_keep_time_order_within_and_across_seconds",
+            listings_keep_time_order_within_and_across_seconds,
+        ),
+        (
             "every_filter_narrows_and_combines",
             every_filter_narrows_and_combines,
         ),
@@ -528,6 +532,93 @@ pub fn events_sharing_a_time_and_the_start_of_their_ids_are_each_stored(
     for s in store.query(&EventQuery::default()).unwrap() {
         let raw = store.raw(s.id).unwrap();
         assert_eq!(raw, raw_of(&s.event).as_bytes(), "{}", s.event.event_id);
+    }
+}
+
+/// Times of any precision, before and after 1970, many in one second: listings come in time
+/// order (ties by store id), a limit takes their start, and a range of any bounds is the
+/// listing filtered by hand. One id at two times is two events.
+pub fn listings_keep_time_order_within_and_across_seconds(store: &mut dyn EventStore) {
+    let times: [i64; 14] = [
+        1_200_000, -1_500_000, 999_999, -1_000_000, 0, 1_000_000, -500_000, -1, 1, 500_000,
+        1_200_000, 1_200_001, 2_000_000, -2_000_001,
+    ];
+    let events: Vec<AuditEvent> = times
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| {
+            // The same id at 1.2 s and 1.200001 s: two events.
+            let id = if t == 1_200_001 {
+                "e00".to_owned()
+            } else {
+                format!("e{i:02}")
+            };
+            let mut e = aws(&id, 0, "p", "RunInstances", &["i-1"]);
+            e.time_us = t;
+            e
+        })
+        .collect();
+    // The later half of the times stored first, so store ids are not in time order.
+    let (early, late) = events.split_at(7);
+    for part in [late, early] {
+        let (stats, _) = store
+            .write_batch(vec![batch("/logs/t.json", with_raw(part.to_vec()))])
+            .unwrap();
+        assert_eq!(stats.inserted, part.len() as u64);
+    }
+    let (stats, _) = store
+        .write_batch(vec![batch("/logs/u.json", with_raw(events.clone()))])
+        .unwrap();
+    assert_eq!((stats.inserted, stats.duplicates), (0, times.len() as u64));
+
+    let all = store.query(&EventQuery::default()).unwrap();
+    assert_eq!(all.len(), times.len());
+    let order: Vec<(i64, i64)> = all.iter().map(|s| (s.event.time_us, s.id)).collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted, "in time order, ties by id");
+    for limit in [1, 3, 8] {
+        let first = store
+            .query(&EventQuery {
+                limit: Some(limit),
+                ..EventQuery::default()
+            })
+            .unwrap();
+        let first: Vec<i64> = first.iter().map(|s| s.id).collect();
+        let expected: Vec<i64> = all.iter().take(limit as usize).map(|s| s.id).collect();
+        assert_eq!(first, expected, "--limit {limit}");
+    }
+    let bounds = [
+        None,
+        Some(-1_500_001),
+        Some(-1_500_000),
+        Some(-1_000_000),
+        Some(-999_999),
+        Some(-1),
+        Some(0),
+        Some(999_999),
+        Some(1_000_000),
+        Some(1_200_000),
+        Some(1_200_001),
+    ];
+    for since in bounds {
+        for until in bounds {
+            let found = store
+                .query(&EventQuery {
+                    since_us: since,
+                    until_us: until,
+                    ..EventQuery::default()
+                })
+                .unwrap();
+            let found: Vec<i64> = found.iter().map(|s| s.id).collect();
+            let expected: Vec<i64> = all
+                .iter()
+                .filter(|s| since.is_none_or(|a| s.event.time_us >= a))
+                .filter(|s| until.is_none_or(|b| s.event.time_us <= b))
+                .map(|s| s.id)
+                .collect();
+            assert_eq!(found, expected, "since {since:?} until {until:?}");
+        }
     }
 }
 

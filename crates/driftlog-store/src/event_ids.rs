@@ -13,7 +13,7 @@ pub(crate) enum StoredId<'a> {
 }
 
 impl StoredId<'_> {
-    /// What the identity index keys the id by (`schema::V15`): SQLite's
+    /// What the identity index keys the id by (`schema::V16`): SQLite's
     /// `substr(event_id, 1, 4)` of the stored form, the first four bytes of a UUID or the
     /// first four characters of a text. Bound as a value, so the index is used.
     pub(crate) fn key_prefix(&self) -> ToSqlOutput<'_> {

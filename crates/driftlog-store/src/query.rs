@@ -4,7 +4,7 @@
 
 use crate::resource_lists::StoredResources;
 use crate::texts::{self, StoredText, Table};
-use crate::{postings, Store, StoreError};
+use crate::{postings, schema, Store, StoreError};
 use driftlog_core::glob::Glob;
 use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
 use rusqlite::types::Value;
@@ -127,6 +127,25 @@ type RowSink<'a> = dyn FnMut(Vec<RawRow>) -> Result<ControlFlow<()>, StoreError>
 /// The most rows read and resolved at once: a listing's memory is a batch, not the result.
 const BATCH: usize = 4096;
 
+/// The statement of [`Store::rows_matching`]: in the identity index's order, by second (its
+/// next column is not the id), each second's rows ordered by time and id as they are read:
+/// under a limit, reading stops after the second of the last row wanted, instead of every
+/// match being read and sorted first.
+fn matching_sql(clauses: &[String]) -> String {
+    let mut sql = select_from("events e");
+    if !clauses.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    sql.push_str(" ORDER BY ");
+    sql.push_str(SECOND);
+    sql
+}
+
+/// An event's second, as the identity index keys it (`schema::V16`): written as the index
+/// is, so SQLite reads the index for it.
+const SECOND: &str = "e.time_us / 1000000";
+
 /// The `WHERE` clauses and arguments of every filter but the resource.
 fn filters(q: &EventQuery) -> (Vec<String>, Vec<Value>) {
     let mut args: Vec<Value> = Vec::new();
@@ -156,13 +175,17 @@ fn filters(q: &EventQuery) -> (Vec<String>, Vec<Value>) {
         let a = arg(Value::Text(source.as_str().into()), &mut args);
         clauses.push(interned_matches("source", &a, false));
     }
+    // A time range is asked of the second too, which the identity index keys events by
+    // (`schema::V16`): the whole time alone is not in any index.
     if let Some(since) = q.since_us {
+        let second = arg(Value::Integer(schema::key_second(since)), &mut args);
         let a = arg(Value::Integer(since), &mut args);
-        clauses.push(format!("e.time_us >= {a}"));
+        clauses.push(format!("{SECOND} >= {second} AND e.time_us >= {a}"));
     }
     if let Some(until) = q.until_us {
+        let second = arg(Value::Integer(schema::key_second(until)), &mut args);
         let a = arg(Value::Integer(until), &mut args);
-        clauses.push(format!("e.time_us <= {a}"));
+        clauses.push(format!("{SECOND} <= {second} AND e.time_us <= {a}"));
     }
     if q.writes_only {
         clauses.push("e.read_only = 0".into());
@@ -621,7 +644,7 @@ impl Store {
     }
 
     /// Without candidates from posting lists: one statement (a time range reads the identity
-    /// index; anything else scans), its rows handed on in batches of whole time ties.
+    /// index; anything else scans), its rows handed on in batches of whole seconds.
     fn rows_matching(
         &self,
         q: &EventQuery,
@@ -629,15 +652,7 @@ impl Store {
         args: &[Value],
         each: &mut RowSink,
     ) -> Result<(), StoreError> {
-        let mut sql = select_from("events e");
-        if !clauses.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&clauses.join(" AND "));
-        }
-        // In the time index's order (time alone: the index's next column is not the id),
-        // then ties by id here: under a limit, reading stops after the last tie of the
-        // last row wanted, instead of every match being read and sorted first.
-        sql.push_str(" ORDER BY e.time_us");
+        let sql = matching_sql(clauses);
         let err = |e| StoreError::sql(&self.path, e);
         // Attribution runs the same shapes of query thousands of times.
         let mut stmt = self.conn.prepare_cached(&sql).map_err(err)?;
@@ -651,8 +666,12 @@ impl Store {
         let mut open: Vec<RawRow> = Vec::new();
         for row in found {
             let row = row.map_err(err)?;
-            if open.last().is_some_and(|last| row.time_us > last.time_us) {
-                // `open` ends with a whole tie: everything still to come is later.
+            let second = schema::key_second(row.time_us);
+            if open
+                .last()
+                .is_some_and(|last| second > schema::key_second(last.time_us))
+            {
+                // `open` ends with a whole second: everything still to come is later.
                 if handed + open.len() >= limit {
                     break;
                 }
@@ -1171,5 +1190,43 @@ mod ruled_out_tests {
             ])
             .unwrap());
         assert!(!store.ruled_out(&[Lookup::String("nobody".into())]).unwrap());
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    fn plan(q: &EventQuery) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("events.db")).unwrap();
+        let (clauses, _) = filters(q);
+        schema::plan_of(&store.conn, &matching_sql(&clauses))
+    }
+
+    /// A time range reads only its seconds of the identity index, and a listing without one
+    /// walks the index in order: neither reads the whole table and sorts it.
+    #[test]
+    fn listings_without_candidates_read_the_key_index_in_time_order() {
+        let range = EventQuery {
+            since_us: Some(1_730_700_000_000_000),
+            until_us: Some(1_730_707_200_000_000),
+            writes_only: true,
+            ..EventQuery::default()
+        };
+        assert_eq!(
+            plan(&range),
+            ["SEARCH e USING INDEX events_key (<expr>>? AND <expr><?)"]
+        );
+        let since = EventQuery {
+            since_us: Some(-1_500_000),
+            ..EventQuery::default()
+        };
+        assert_eq!(plan(&since), ["SEARCH e USING INDEX events_key (<expr>>?)"]);
+        let writes = EventQuery {
+            writes_only: true,
+            ..EventQuery::default()
+        };
+        assert_eq!(plan(&writes), ["SCAN e USING INDEX events_key"]);
     }
 }

@@ -343,13 +343,16 @@ fn insert_sql() -> String {
     format!("INSERT INTO events ({COLUMNS}) VALUES ({VALUES})")
 }
 
-/// The stored copy of an event, if any: found through the identity index (`schema::V15`) by
-/// time and the id's first bytes, and told apart from any other event sharing them by its
-/// whole id and source. `?1` time, `?2` source, `?3` id as stored, `?4` its
-/// [`key_prefix`](crate::event_ids::StoredId::key_prefix) (the index is not used for an
-/// expression of a parameter).
+/// The stored copy of an event, if any: found through the identity index (`schema::V16`) by
+/// its second and the id's first bytes, and told apart from any other event sharing them by
+/// its time, whole id and source. `?1` time, `?2` source, `?3` id as stored, `?4` its
+/// [`key_prefix`](crate::event_ids::StoredId::key_prefix), `?5` its
+/// [`key_second`](crate::schema::key_second). Both keys are bound as values: SQLite uses an
+/// index on an expression only for that expression of the column, and with `event_id = ?3`
+/// beside it would read `substr(event_id, …)` as an expression of the parameter.
 const STORED_COPY: &str = "SELECT id, completeness, leaf FROM events \
-     WHERE time_us = ?1 AND substr(event_id, 1, 4) = ?4 AND source = ?2 AND event_id = ?3";
+     WHERE time_us / 1000000 = ?5 AND substr(event_id, 1, 4) = ?4 \
+     AND time_us = ?1 AND source = ?2 AND event_id = ?3";
 
 /// Events logged in stages (Kubernetes): a more complete copy replaces the stored one in its
 /// row (`?1`, the row's id), with the same parameters as [`insert_sql`].
@@ -520,7 +523,13 @@ impl Store {
                 ];
                 let stored: Option<(i64, i64, Option<Vec<u8>>)> = stored_copy
                     .query_row(
-                        params![e.time_us, source, event_id, event_id.key_prefix()],
+                        params![
+                            e.time_us,
+                            source,
+                            event_id,
+                            event_id.key_prefix(),
+                            crate::schema::key_second(e.time_us)
+                        ],
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                     )
                     .optional()
@@ -743,6 +752,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The probe of every written event reads the identity index by both its keys: a plan
+    /// that used only the second would read every row of that second, on a busy trail
+    /// thousands per event.
+    #[test]
+    fn the_identity_probe_searches_the_key_index_by_second_and_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::Store::open(&dir.path().join("s.db")).unwrap();
+        assert_eq!(
+            crate::schema::plan_of(&store.conn, STORED_COPY),
+            ["SEARCH events USING INDEX events_key (<expr>=? AND <expr>=?)"]
+        );
     }
 
     #[test]
