@@ -17,17 +17,16 @@ use driftlog_core::AuditEvent;
 pub const PREFIX: usize = 4;
 
 /// What rows written by schemas 11 to 14 kept.
-const EARLIER_PREFIX: usize = 8;
+pub(crate) const EARLIER_PREFIX: usize = 8;
 
 /// The leaf recorded with a stored event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordedLeaf {
     Whole([u8; 32]),
-    /// The leaf's first `len` bytes ([`PREFIX`], or eight in a row written before).
-    Prefix {
-        bytes: [u8; EARLIER_PREFIX],
-        len: usize,
-    },
+    /// The leaf's first [`PREFIX`] bytes.
+    Prefix([u8; PREFIX]),
+    /// The leaf's first eight bytes, as rows written by schemas 11 to 14 keep them.
+    EarlierPrefix([u8; EARLIER_PREFIX]),
 }
 
 impl RecordedLeaf {
@@ -36,22 +35,18 @@ impl RecordedLeaf {
         if let Ok(whole) = <[u8; 32]>::try_from(bytes) {
             return Some(Self::Whole(whole));
         }
-        if bytes.len() != PREFIX && bytes.len() != EARLIER_PREFIX {
-            return None;
+        if let Ok(earlier) = <[u8; EARLIER_PREFIX]>::try_from(bytes) {
+            return Some(Self::EarlierPrefix(earlier));
         }
-        let mut prefix = [0; EARLIER_PREFIX];
-        prefix[..bytes.len()].copy_from_slice(bytes);
-        Some(Self::Prefix {
-            bytes: prefix,
-            len: bytes.len(),
-        })
+        <[u8; PREFIX]>::try_from(bytes).ok().map(Self::Prefix)
     }
 
     /// Whether `leaf` (recomputed from the stored event) is the one recorded.
     pub fn matches(&self, leaf: &[u8; 32]) -> bool {
         match self {
             Self::Whole(whole) => whole == leaf,
-            Self::Prefix { bytes, len } => bytes[..*len] == leaf[..*len],
+            Self::Prefix(prefix) => prefix[..] == leaf[..PREFIX],
+            Self::EarlierPrefix(prefix) => prefix[..] == leaf[..EARLIER_PREFIX],
         }
     }
 
@@ -59,7 +54,7 @@ impl RecordedLeaf {
     pub fn whole(&self) -> Option<[u8; 32]> {
         match self {
             Self::Whole(whole) => Some(*whole),
-            Self::Prefix { .. } => None,
+            Self::Prefix(_) | Self::EarlierPrefix(_) => None,
         }
     }
 }

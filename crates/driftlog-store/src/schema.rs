@@ -243,9 +243,8 @@ fn compact_texts_times_and_leaves(tx: &Transaction) -> rusqlite::Result<()> {
             "UPDATE events SET leaf = substr(leaf, 1, {prefix}) WHERE length(leaf) = 32 \
              AND NOT (completeness < {last} \
                       AND source IN (SELECT id FROM strings WHERE text = 'kubernetes'))",
-            // `AuditEvent::may_be_replaced`, in SQL.
-            // Schemas 11 to 14 kept eight bytes (`crate::leaves`).
-            prefix = 8,
+            // `AuditEvent::may_be_replaced`, in SQL. Schemas 11 to 14 kept eight bytes.
+            prefix = crate::leaves::EARLIER_PREFIX,
             last = driftlog_core::event::LAST_STAGE,
         ),
         [],
@@ -1071,7 +1070,7 @@ mod tests {
         .unwrap();
     }
 
-    /// The index of a store as a downgrade left it, then as opening it leaves it.
+    /// How the store defines its identity index (`events_key`).
     fn key_index(conn: &Connection) -> String {
         conn.query_row(
             "SELECT sql FROM sqlite_schema WHERE name = 'events_key'",
