@@ -32,6 +32,7 @@ mod query;
 mod resource_lists;
 mod schema;
 pub mod service;
+mod shapes;
 mod texts;
 mod write;
 
@@ -279,6 +280,8 @@ pub struct Store {
     ref_names: rustc_hash::FxHashMap<String, i64>,
     /// Ids of free texts the writer has seen (a bounded cache of `texts`).
     texts: rustc_hash::FxHashMap<String, i64>,
+    /// Ids of shapes the writer has seen, by their bytes (a bounded cache of `shapes`).
+    shape_ids: rustc_hash::FxHashMap<Vec<u8>, i64>,
     /// Recently decompressed evidence blocks, by id.
     blocks: std::cell::RefCell<std::collections::HashMap<i64, std::sync::Arc<Vec<u8>>>>,
     /// Evidence dictionaries read so far, by id.
@@ -291,6 +294,8 @@ pub struct Store {
     ref_texts: std::cell::RefCell<query::RefTexts>,
     /// Free texts of events read so far, by id in `texts` (bounded).
     free_texts: std::cell::RefCell<query::RefTexts>,
+    /// Shapes of events read so far, by id in `shapes` (bounded).
+    shapes: std::cell::RefCell<rustc_hash::FxHashMap<i64, shapes::Shape>>,
 }
 
 impl Store {
@@ -312,11 +317,13 @@ impl Store {
             strings_loaded: false,
             ref_names: Default::default(),
             texts: Default::default(),
+            shape_ids: Default::default(),
             blocks: Default::default(),
             dictionaries: Default::default(),
             names: Default::default(),
             ref_texts: Default::default(),
             free_texts: Default::default(),
+            shapes: Default::default(),
             mapped: Default::default(),
         };
         store.configure()?;

@@ -3,12 +3,14 @@
 //! index; the other filters are SQL clauses on those candidates.
 
 use crate::resource_lists::StoredResources;
+use crate::shapes::Shape;
 use crate::texts::{self, StoredText, Table};
 use crate::{postings, schema, Store, StoreError};
 use driftlog_core::glob::Glob;
 use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
 use rusqlite::types::Value;
 use rusqlite::Row;
+use rustc_hash::FxHashMap;
 use std::ops::ControlFlow;
 
 /// Filters; every one that is set must match.
@@ -41,7 +43,8 @@ pub struct StoredEvent {
     pub event: AuditEvent,
 }
 
-/// The columns of `events` that are ids into `strings`, in the order [`read_row`] reads them.
+/// The fields of an event that are ids into `strings`: the ones [`IN_ROW`] names are columns
+/// of `events`, the others are in its shape (`crate::shapes`).
 const INTERNED: [&str; 13] = [
     "source",
     "account",
@@ -102,17 +105,33 @@ mod col_tests {
     }
 }
 
+/// The fields of [`INTERNED`] that are columns of `events` (those the filters ask of the
+/// row), by position, in the order [`read_row`] reads them.
+const IN_ROW: [usize; 5] = [
+    col::SOURCE,
+    col::ACTION,
+    col::PRINCIPAL,
+    col::ISSUER,
+    col::ACTOR_KIND,
+];
+
 /// Where [`select_from`] reads the free-text fields (`crate::texts`): error message, session
 /// name, source identity, on-behalf-of user, source address.
 const FREE: [usize; 5] = [4, 5, 6, 7, 9];
 
-/// The `SELECT` list: plain columns, then the interned ids (resolved in memory, see
-/// [`Store::names`]: one hash lookup instead of thirteen joins per row).
+/// Where [`select_from`] reads the first of [`IN_ROW`].
+const FIRST_IN_ROW: usize = 11;
+
+/// The `SELECT` list: plain columns, the shape's id, then the interned ids (resolved in
+/// memory, see [`Store::names`]: one hash lookup instead of a join per field and row).
 fn select_from(from: &str) -> String {
-    let ids: Vec<String> = INTERNED.iter().map(|c| format!("e.{c}")).collect();
+    let ids: Vec<String> = IN_ROW
+        .iter()
+        .map(|&c| format!("e.{}", INTERNED[c]))
+        .collect();
     format!(
         "SELECT e.id, e.event_id, e.time_us, e.read_only, e.error_message, e.session_name, \
-         e.source_identity, e.on_behalf_of, e.mfa, e.source_ip, e.resources, e.completeness, {} \
+         e.source_identity, e.on_behalf_of, e.shape, e.source_ip, e.resources, {} \
          FROM {from}",
         ids.join(", ")
     )
@@ -610,7 +629,16 @@ impl Store {
     }
 
     /// Turn rows into events, their interned ids into text.
-    fn resolve(&self, rows: Vec<RawRow>) -> Result<Vec<StoredEvent>, StoreError> {
+    fn resolve(&self, mut rows: Vec<RawRow>) -> Result<Vec<StoredEvent>, StoreError> {
+        {
+            let mut shapes = self.shapes.borrow_mut();
+            let wanted = rows.iter().filter_map(|r| r.shape).collect();
+            load_shapes(&self.conn, &mut shapes, wanted)
+                .map_err(|e| StoreError::sql(&self.path, e))?;
+            for row in &mut rows {
+                row.take_shape(&shapes);
+            }
+        }
         let mut names = self.names(false)?;
         if rows.iter().any(|r| !r.resolvable(&names)) {
             // Strings added since the names were loaded (by this process's own ingest).
@@ -987,9 +1015,13 @@ struct RawRow {
     read_only: Option<bool>,
     /// The free-text fields, in the order of [`FREE`].
     free: [Option<StoredText>; FREE.len()],
+    /// The id of its shape, whose fields [`RawRow::take_shape`] fills in.
+    shape: Option<i64>,
     mfa: Option<bool>,
     resources: StoredResources,
     completeness: u8,
+    /// By position in [`INTERNED`]: those [`IN_ROW`] as read, the others once the shape's
+    /// are filled in.
     interned: [Option<i64>; INTERNED.len()],
 }
 
@@ -1000,8 +1032,8 @@ fn read_row(r: &Row) -> rusqlite::Result<RawRow> {
         *slot = texts::decode(r.get_ref(at)?).ok().flatten();
     }
     let mut interned = [None; INTERNED.len()];
-    for (i, slot) in interned.iter_mut().enumerate() {
-        *slot = r.get(12 + i)?;
+    for (i, &at) in IN_ROW.iter().enumerate() {
+        interned[at] = r.get(FIRST_IN_ROW + i)?;
     }
     Ok(RawRow {
         id: r.get(0)?,
@@ -1011,17 +1043,40 @@ fn read_row(r: &Row) -> rusqlite::Result<RawRow> {
         time_us: r.get(2)?,
         read_only: r.get(3)?,
         free,
-        mfa: r.get(8)?,
+        shape: r.get(8)?,
+        mfa: None,
         // A damaged list reads as none: the event's leaf then no longer matches what the
         // ledger committed to, and `driftlog verify` names it.
         resources: crate::resource_lists::decode(r.get_ref(10)?)
             .unwrap_or(StoredResources::Names(Vec::new())),
-        completeness: r.get(11)?,
+        completeness: 0,
         interned,
     })
 }
 
 impl RawRow {
+    /// Fill in the fields of its shape, from `shapes` (a shape the store lost leaves them
+    /// empty, as a lost name does).
+    fn take_shape(&mut self, shapes: &FxHashMap<i64, Shape>) {
+        let Some(shape) = self.shape.and_then(|id| shapes.get(&id)) else {
+            return;
+        };
+        self.mfa = shape.mfa;
+        self.completeness = shape.completeness;
+        for (at, id) in [
+            (col::ACCOUNT, shape.account),
+            (col::REGION, shape.region),
+            (col::SERVICE, shape.service),
+            (col::OUTCOME, shape.outcome),
+            (col::PRINCIPAL_TYPE, shape.principal_type),
+            (col::INVOKED_BY, shape.invoked_by),
+            (col::ACTOR_RULE, shape.actor_rule),
+            (col::USER_AGENT, shape.user_agent),
+        ] {
+            self.interned[at] = id;
+        }
+    }
+
     fn resolvable(&self, names: &Names) -> bool {
         self.interned
             .iter()
@@ -1083,6 +1138,35 @@ impl RawRow {
             },
         }
     }
+}
+
+/// Read the shapes of `ids` that `cache` lacks into it, a statement for all (a listing of a
+/// million events names a few thousand shapes). A shape that cannot be read is left out: its
+/// rows read without its fields.
+fn load_shapes(
+    conn: &rusqlite::Connection,
+    cache: &mut FxHashMap<i64, Shape>,
+    mut ids: Vec<i64>,
+) -> rusqlite::Result<()> {
+    ids.retain(|id| !cache.contains_key(id));
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    if cache.len() + ids.len() > texts::READER_CACHE {
+        cache.clear();
+    }
+    let mut stmt = conn.prepare_cached("SELECT id, shape FROM shapes WHERE id IN rarray(?1)")?;
+    let bound: rusqlite::vtab::array::Array =
+        std::rc::Rc::new(ids.into_iter().map(Value::Integer).collect());
+    let mut rows = stmt.query([bound])?;
+    while let Some(row) = rows.next()? {
+        if let Ok(shape) = Shape::from_sql(row.get_ref(1)?) {
+            cache.insert(row.get(0)?, shape);
+        }
+    }
+    Ok(())
 }
 
 /// The `strings` table by id.

@@ -98,6 +98,11 @@ const MIGRATIONS: &[Migration] = &[
         then: None,
         compacts: false,
     },
+    Migration {
+        sql: V17,
+        then: Some(shape_events),
+        compacts: true,
+    },
 ];
 
 /// The tables of posting lists, each with the column that names what a list is of.
@@ -106,6 +111,91 @@ const POSTING_TABLES: [(&str, &str); 3] = [
     ("string_postings", "string"),
     ("facet_postings", "facet"),
 ];
+
+/// 17: an event's row holds the id of its shape (`crate::shapes`) where ten columns were
+/// (account, region, service, outcome, principal type, invoking service, actor rule, user
+/// agent, MFA, completeness): 15 bytes an event less on generated CloudTrail. SQLite cannot
+/// drop ten columns without rewriting the table ten times, so [`shape_events`] copies the
+/// rows once into this table, which then takes the old one's name.
+const V17: &str = "CREATE TABLE shapes (
+        id    INTEGER PRIMARY KEY,
+        shape BLOB NOT NULL UNIQUE
+    );
+    CREATE TABLE events_shaped (
+        id              INTEGER PRIMARY KEY,
+        source          INTEGER NOT NULL,
+        event_id        TEXT NOT NULL,
+        time_us         INTEGER NOT NULL,
+        action          INTEGER NOT NULL,
+        read_only       INTEGER,
+        principal       INTEGER,
+        issuer          INTEGER,
+        actor_kind      INTEGER NOT NULL,
+        shape           INTEGER NOT NULL,
+        error_message   TEXT,
+        session_name    TEXT,
+        source_identity TEXT,
+        on_behalf_of    TEXT,
+        source_ip       TEXT,
+        resources       TEXT NOT NULL,
+        raw_block       INTEGER NOT NULL,
+        raw_offset      INTEGER NOT NULL,
+        raw_len         INTEGER NOT NULL,
+        leaf            BLOB
+    );";
+
+/// 17: copy every event into `events_shaped` with its shape, in id order, then put it in the
+/// place of `events` and key it as schema 16 did. Every other column is copied as it is
+/// stored (ids and texts alike), so the events and their leaves read back unchanged.
+fn shape_events(tx: &Transaction) -> rusqlite::Result<()> {
+    const KEPT: &str = "id, source, event_id, time_us, action, read_only, principal, issuer, \
+        actor_kind, error_message, session_name, source_identity, on_behalf_of, source_ip, \
+        resources, raw_block, raw_offset, raw_len, leaf";
+    const KEPT_COUNT: usize = 19;
+    let mut read = tx.prepare(&format!(
+        "SELECT {KEPT}, account, region, service, outcome, principal_type, invoked_by, \
+         actor_rule, user_agent, mfa, completeness FROM events ORDER BY id"
+    ))?;
+    let placeholders: Vec<String> = (1..=KEPT_COUNT + 1).map(|i| format!("?{i}")).collect();
+    let mut write = tx.prepare(&format!(
+        "INSERT INTO events_shaped ({KEPT}, shape) VALUES ({})",
+        placeholders.join(", ")
+    ))?;
+    let mut known: rustc_hash::FxHashMap<Vec<u8>, i64> = Default::default();
+    let mut rows = read.query([])?;
+    while let Some(row) = rows.next()? {
+        let mut values: Vec<Value> = (0..KEPT_COUNT)
+            .map(|i| row.get::<_, Value>(i))
+            .collect::<rusqlite::Result<_>>()?;
+        let id = |i: usize| row.get::<_, Option<i64>>(KEPT_COUNT + i);
+        let shape = crate::shapes::Shape {
+            account: id(0)?,
+            region: id(1)?,
+            service: id(2)?,
+            outcome: id(3)?,
+            principal_type: id(4)?,
+            invoked_by: id(5)?,
+            actor_rule: id(6)?,
+            user_agent: id(7)?,
+            mfa: row.get(KEPT_COUNT + 8)?,
+            completeness: row
+                .get::<_, i64>(KEPT_COUNT + 9)?
+                .clamp(0, i64::from(u8::MAX)) as u8,
+        };
+        let shape =
+            crate::texts::interned_id(tx, "shapes", "shape", &mut known, &shape.encode()[..])?;
+        values.push(Value::Integer(shape));
+        write.execute(rusqlite::params_from_iter(values))?;
+    }
+    drop(rows);
+    drop(read);
+    drop(write);
+    tx.execute_batch(
+        "DROP TABLE events;
+         ALTER TABLE events_shaped RENAME TO events;
+         CREATE INDEX events_key ON events (time_us / 1000000, substr(event_id, 1, 4));",
+    )
+}
 
 /// 16: the identity index keys an event by its time in whole seconds, not microseconds:
 /// four bytes where eight were (a time after 2038 takes six), 4.4 bytes an event less in all
@@ -1052,6 +1142,7 @@ mod tests {
                 .unwrap();
             }
         }
+        as_schema_16(conn);
         conn.execute_batch(
             "DROP INDEX events_key; \
              CREATE UNIQUE INDEX events_identity ON events (time_us, source, event_id); \
@@ -1060,8 +1151,60 @@ mod tests {
         .unwrap();
     }
 
+    /// A store as schema 16 left it: the fields of an event's shape in ten columns of its
+    /// row, no `shapes` table.
+    fn as_schema_16(conn: &Connection) {
+        conn.execute_batch(
+            "ALTER TABLE events ADD COLUMN account INTEGER; \
+             ALTER TABLE events ADD COLUMN region INTEGER; \
+             ALTER TABLE events ADD COLUMN service INTEGER; \
+             ALTER TABLE events ADD COLUMN outcome INTEGER; \
+             ALTER TABLE events ADD COLUMN principal_type INTEGER; \
+             ALTER TABLE events ADD COLUMN invoked_by INTEGER; \
+             ALTER TABLE events ADD COLUMN actor_rule INTEGER; \
+             ALTER TABLE events ADD COLUMN user_agent INTEGER; \
+             ALTER TABLE events ADD COLUMN mfa INTEGER; \
+             ALTER TABLE events ADD COLUMN completeness INTEGER NOT NULL DEFAULT 0;",
+        )
+        .unwrap();
+        let shapes: Vec<(i64, Vec<u8>)> = conn
+            .prepare("SELECT id, shape FROM shapes")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for (id, bytes) in shapes {
+            let s = crate::shapes::Shape::decode(&bytes).unwrap();
+            conn.execute(
+                "UPDATE events SET account = ?2, region = ?3, service = ?4, outcome = ?5, \
+                 principal_type = ?6, invoked_by = ?7, actor_rule = ?8, user_agent = ?9, \
+                 mfa = ?10, completeness = ?11 WHERE shape = ?1",
+                rusqlite::params![
+                    id,
+                    s.account,
+                    s.region,
+                    s.service,
+                    s.outcome,
+                    s.principal_type,
+                    s.invoked_by,
+                    s.actor_rule,
+                    s.user_agent,
+                    s.mfa,
+                    s.completeness
+                ],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "ALTER TABLE events DROP COLUMN shape; DROP TABLE shapes; PRAGMA user_version = 16;",
+        )
+        .unwrap();
+    }
+
     /// A store as schema 15 left it: the identity index keyed by the whole time.
     fn as_schema_15(conn: &Connection) {
+        as_schema_16(conn);
         conn.execute_batch(
             "DROP INDEX events_key; \
              CREATE INDEX events_key ON events (time_us, substr(event_id, 1, 4)); \
@@ -1092,6 +1235,63 @@ mod tests {
     #[test]
     fn a_schema_15_store_keys_its_events_by_second_on_open() {
         keys_its_events_by_second_and_id_prefix_on_open(as_schema_15, false);
+    }
+
+    /// The same from a schema 16 store, whose rows held the fields of their shape.
+    #[test]
+    fn a_schema_16_store_keeps_its_lookups_when_shaped_on_open() {
+        keys_its_events_by_second_and_id_prefix_on_open(as_schema_16, false);
+    }
+
+    /// A schema 16 store's rows become shaped on open: every event, its evidence and its
+    /// recorded leaf read back as they were, each distinct combination of the ten fields is
+    /// one shape, and the ten columns are gone.
+    #[test]
+    fn a_schema_16_store_gets_its_events_shaped_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let everything = |store: &Store| -> Vec<String> {
+            store
+                .events_after(0, usize::MAX)
+                .unwrap()
+                .into_iter()
+                .map(|e| format!("{e:?}"))
+                .collect()
+        };
+        let before = {
+            let mut store = Store::open(&path).unwrap();
+            crate::conformance::write_filter_matrix(&mut store);
+            everything(&store)
+        };
+        assert!(before.len() > 50, "{}", before.len());
+        let conn = Connection::open(&path).unwrap();
+        as_schema_16(&conn);
+        let distinct: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM (SELECT DISTINCT account, region, service, outcome, \
+                 principal_type, invoked_by, actor_rule, user_agent, mfa, completeness \
+                 FROM events)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        drop(conn);
+
+        let store = Store::open(&path).unwrap();
+        assert_eq!(everything(&store), before);
+        assert!(store.check().unwrap().is_empty());
+        let shapes: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM shapes", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(shapes, distinct);
+        let columns: Vec<String> =
+            column(&store.conn, "SELECT name FROM pragma_table_info('events')");
+        assert!(columns.contains(&"shape".to_string()), "{columns:?}");
+        for gone in ["account", "user_agent", "mfa", "completeness"] {
+            assert!(!columns.contains(&gone.to_string()), "{columns:?}");
+        }
+        assert_eq!(event_indexes(&store.conn), ["events_key"]);
     }
 
     /// `eight_byte_leaves`: the downgrade leaves rows with the leaf prefixes of schema 14.
@@ -1294,6 +1494,7 @@ mod tests {
             )
             .unwrap();
         }
+        as_schema_16(&conn);
         conn.execute_batch(
             "ALTER TABLE raw_blocks RENAME COLUMN data TO lz4; \
              DROP TABLE evidence_dictionaries; DROP TABLE texts; DROP TABLE string_facets; \

@@ -48,26 +48,42 @@ pub(crate) fn id_of(
     known: &mut FxHashMap<String, i64>,
     text: &str,
 ) -> rusqlite::Result<i64> {
-    if let Some(&id) = known.get(text) {
+    interned_id(tx, table.name(), "text", known, text)
+}
+
+/// The id of the row of `table` whose unique `column` holds `value`, added if new; `known`
+/// caches ids already seen, bounded whatever the corpus. Texts and shapes (`crate::shapes`)
+/// are interned alike.
+pub(crate) fn interned_id<V>(
+    tx: &Transaction,
+    table: &str,
+    column: &str,
+    known: &mut FxHashMap<V::Owned, i64>,
+    value: &V,
+) -> rusqlite::Result<i64>
+where
+    V: ?Sized + ToOwned + rusqlite::ToSql + std::hash::Hash + Eq,
+    V::Owned: std::hash::Hash + Eq + std::borrow::Borrow<V>,
+{
+    if let Some(&id) = known.get(value) {
         return Ok(id);
     }
-    let name = table.name();
     let found = tx
-        .prepare_cached(&format!("SELECT id FROM {name} WHERE text = ?1"))?
-        .query_row([text], |r| r.get(0))
+        .prepare_cached(&format!("SELECT id FROM {table} WHERE {column} = ?1"))?
+        .query_row([value], |r| r.get(0))
         .optional()?;
     let id = match found {
         Some(id) => id,
         None => tx
             .prepare_cached(&format!(
-                "INSERT INTO {name} (text) VALUES (?1) RETURNING id"
+                "INSERT INTO {table} ({column}) VALUES (?1) RETURNING id"
             ))?
-            .query_row([text], |r| r.get(0))?,
+            .query_row([value], |r| r.get(0))?,
     };
     if known.len() >= WRITER_CACHE {
         known.clear();
     }
-    known.insert(text.to_owned(), id);
+    known.insert(value.to_owned(), id);
     Ok(id)
 }
 

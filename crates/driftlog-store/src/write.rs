@@ -255,13 +255,13 @@ impl std::ops::AddAssign for BatchStats {
     }
 }
 
-const COLUMNS: &str =
-    "id, source, event_id, time_us, account, region, service, action, read_only, \
-    outcome, error_message, principal, principal_type, issuer, session_name, source_identity, \
-    on_behalf_of, invoked_by, mfa, actor_kind, actor_rule, source_ip, user_agent, resources, \
-    completeness, raw_block, raw_offset, raw_len, leaf";
+/// An event's row (`schema::V17`): what the filters read, the id of its shape
+/// (`crate::shapes`), its free texts, resources, evidence and leaf.
+const COLUMNS: &str = "id, source, event_id, time_us, action, read_only, principal, issuer, \
+    actor_kind, shape, error_message, session_name, source_identity, on_behalf_of, source_ip, \
+    resources, raw_block, raw_offset, raw_len, leaf";
 const VALUES: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-    ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29";
+    ?18, ?19, ?20";
 
 /// The leaf the ledger commits to for an event with this original record.
 pub fn event_leaf(event: &AuditEvent, raw: &[u8]) -> [u8; 32] {
@@ -350,7 +350,10 @@ fn insert_sql() -> String {
 /// [`key_second`](crate::schema::key_second). Both keys are bound as values: SQLite uses an
 /// index on an expression only for that expression of the column, and with `event_id = ?3`
 /// beside it would read `substr(event_id, …)` as an expression of the parameter.
-const STORED_COPY: &str = "SELECT id, completeness, leaf FROM events \
+/// It answers the row's id, its shape (whose completeness decides whether the new copy
+/// replaces it) and its leaf.
+const STORED_COPY: &str = "SELECT e.id, s.shape, e.leaf FROM events e \
+     LEFT JOIN shapes s ON s.id = e.shape \
      WHERE time_us / 1000000 = ?5 AND substr(event_id, 1, 4) = ?4 \
      AND time_us = ?1 AND source = ?2 AND event_id = ?3";
 
@@ -381,6 +384,7 @@ impl Store {
             self.strings_loaded = false;
             self.ref_names.clear();
             self.texts.clear();
+            self.shape_ids.clear();
         }
         result
     }
@@ -452,6 +456,11 @@ impl Store {
                     .transpose()
                     .map_err(sql)
             };
+            let shape_ids = &mut self.shape_ids;
+            let mut shape_of = |shape: &crate::shapes::Shape| {
+                crate::texts::interned_id(&tx, "shapes", "shape", shape_ids, &shape.encode()[..])
+                    .map_err(sql)
+            };
             let mut ref_ids: Vec<i64> = Vec::new();
             let mut ref_bytes: Vec<u8> = Vec::new();
             let mut next_id: i64 = tx
@@ -490,38 +499,41 @@ impl Store {
                 }
                 crate::resource_lists::encode(&ref_ids, &mut ref_bytes);
                 let ref_bytes = &ref_bytes[..];
-                let values: [&dyn ToSql; 29] = [
+                let shape = shape_of(&crate::shapes::Shape {
+                    account: e.account.as_deref().map(&mut intern).transpose()?,
+                    region: e.region.as_deref().map(&mut intern).transpose()?,
+                    service: e.service.as_deref().map(&mut intern).transpose()?,
+                    outcome: Some(intern(outcome)?),
+                    principal_type: pr.kind.as_deref().map(&mut intern).transpose()?,
+                    invoked_by: pr.invoked_by.as_deref().map(&mut intern).transpose()?,
+                    actor_rule: Some(intern(&e.actor.rule)?),
+                    user_agent: e.user_agent.as_deref().map(&mut intern).transpose()?,
+                    mfa: pr.mfa,
+                    completeness: e.completeness,
+                })?;
+                let values: [&dyn ToSql; 20] = [
                     &next_id,
                     &source,
                     &event_id,
                     &e.time_us,
-                    &e.account.as_deref().map(&mut intern).transpose()?,
-                    &e.region.as_deref().map(&mut intern).transpose()?,
-                    &e.service.as_deref().map(&mut intern).transpose()?,
                     &action,
                     &e.read_only,
-                    &intern(outcome)?,
-                    &free_text(message)?,
                     &principal,
-                    &pr.kind.as_deref().map(&mut intern).transpose()?,
                     &issuer,
+                    &intern(e.actor.kind.as_str())?,
+                    &shape,
+                    &free_text(message)?,
                     &free_text(pr.session_name.as_deref())?,
                     &free_text(pr.source_identity.as_deref())?,
                     &free_text(pr.on_behalf_of.as_deref())?,
-                    &pr.invoked_by.as_deref().map(&mut intern).transpose()?,
-                    &pr.mfa,
-                    &intern(e.actor.kind.as_str())?,
-                    &intern(&e.actor.rule)?,
                     &free_text(e.source_ip.as_deref())?,
-                    &e.user_agent.as_deref().map(&mut intern).transpose()?,
                     &ref_bytes,
-                    &e.completeness,
                     &block,
                     &offset,
                     &len,
                     &leaf,
                 ];
-                let stored: Option<(i64, i64, Option<Vec<u8>>)> = stored_copy
+                let stored: Option<(i64, Option<Vec<u8>>, Option<Vec<u8>>)> = stored_copy
                     .query_row(
                         params![
                             e.time_us,
@@ -542,7 +554,14 @@ impl Store {
                         insert.execute(&values[..]).map_err(sql)?;
                         Some(next_id)
                     }
-                    Some((id, completeness, leaf)) if i64::from(e.completeness) > completeness => {
+                    // A copy whose shape is lost counts as the least complete.
+                    Some((id, shape, leaf))
+                        if e.completeness
+                            > shape
+                                .as_deref()
+                                .and_then(|s| crate::shapes::Shape::decode(s).ok())
+                                .map_or(0, |s| s.completeness) =>
+                    {
                         let mut values = values;
                         values[0] = &id;
                         replace.execute(&values[..]).map_err(sql)?;
@@ -756,14 +775,17 @@ mod tests {
 
     /// The probe of every written event reads the identity index by both its keys: a plan
     /// that used only the second would read every row of that second, on a busy trail
-    /// thousands per event.
+    /// thousands per event. The shape of a row found is read by its id.
     #[test]
     fn the_identity_probe_searches_the_key_index_by_second_and_prefix() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::Store::open(&dir.path().join("s.db")).unwrap();
         assert_eq!(
             crate::schema::plan_of(&store.conn, STORED_COPY),
-            ["SEARCH events USING INDEX events_key (<expr>=? AND <expr>=?)"]
+            [
+                "SEARCH e USING INDEX events_key (<expr>=? AND <expr>=?)",
+                "SEARCH s USING INTEGER PRIMARY KEY (rowid=?) LEFT-JOIN"
+            ]
         );
     }
 

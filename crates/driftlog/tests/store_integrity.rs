@@ -123,12 +123,12 @@ fn an_inserted_event_is_named() {
     let s = Setup::new();
     s.ingest(&quickstart("cloudtrail"));
     s.sql(
-        "INSERT INTO events (id, source, event_id, time_us, account, region, service, action, read_only, outcome,
-            error_message, principal, principal_type, issuer, session_name, source_identity, on_behalf_of, invoked_by,
-            mfa, actor_kind, actor_rule, source_ip, user_agent, resources, completeness, raw_block, raw_offset, raw_len, leaf)
-         SELECT 1000, source, 'forged-0001', time_us + 1, account, region, service, action, read_only, outcome,
-            error_message, principal, principal_type, issuer, session_name, source_identity, on_behalf_of, invoked_by,
-            mfa, actor_kind, actor_rule, source_ip, user_agent, resources, completeness, raw_block, raw_offset, raw_len, leaf
+        "INSERT INTO events (id, source, event_id, time_us, action, read_only, principal, issuer,
+            actor_kind, shape, error_message, session_name, source_identity, on_behalf_of, source_ip,
+            resources, raw_block, raw_offset, raw_len, leaf)
+         SELECT 1000, source, 'forged-0001', time_us + 1, action, read_only, principal, issuer,
+            actor_kind, shape, error_message, session_name, source_identity, on_behalf_of, source_ip,
+            resources, raw_block, raw_offset, raw_len, leaf
          FROM events WHERE id = 2;",
     );
     let r = s.verify();
