@@ -18,6 +18,7 @@
 //! ```
 
 mod addresses;
+mod body;
 #[doc(hidden)]
 pub mod conformance;
 mod error;

@@ -115,24 +115,19 @@ const IN_ROW: [usize; 5] = [
     col::ACTOR_KIND,
 ];
 
-/// Where [`select_from`] reads the free-text fields (`crate::texts`): error message, session
-/// name, source identity, on-behalf-of user, source address.
-const FREE: [usize; 5] = [4, 5, 6, 7, 9];
-
 /// Where [`select_from`] reads the first of [`IN_ROW`].
-const FIRST_IN_ROW: usize = 11;
+const FIRST_IN_ROW: usize = 6;
 
-/// The `SELECT` list: plain columns, the shape's id, then the interned ids (resolved in
-/// memory, see [`Store::names`]: one hash lookup instead of a join per field and row).
+/// The `SELECT` list: plain columns, the shape's id and the body (`crate::body`), then the
+/// interned ids (resolved in memory, see [`Store::names`]: one hash lookup instead of a join
+/// per field and row).
 fn select_from(from: &str) -> String {
     let ids: Vec<String> = IN_ROW
         .iter()
         .map(|&c| format!("e.{}", INTERNED[c]))
         .collect();
     format!(
-        "SELECT e.id, e.event_id, e.time_us, e.read_only, e.error_message, e.session_name, \
-         e.source_identity, e.on_behalf_of, e.shape, e.source_ip, e.resources, {} \
-         FROM {from}",
+        "SELECT e.id, e.event_id, e.time_us, e.read_only, e.shape, e.body, {} FROM {from}",
         ids.join(", ")
     )
 }
@@ -878,13 +873,13 @@ impl Store {
             let mut stmt = self
                 .conn
                 .prepare_cached(
-                    "SELECT id, leaf, raw_block, raw_offset, raw_len FROM events \
+                    "SELECT id, leaf, raw_block, body FROM events \
                      WHERE id > ?1 ORDER BY id LIMIT ?2",
                 )
                 .map_err(err)?;
             let evidence = stmt
                 .query_map(rusqlite::params![after, limit], |r| {
-                    Ok((r.get(0)?, (r.get(1)?, (r.get(2)?, r.get(3)?, r.get(4)?))))
+                    Ok((r.get(0)?, (r.get(1)?, place(r.get(2)?, r.get_ref(3)?))))
                 })
                 .map_err(err)?
                 .collect::<Result<_, _>>()
@@ -911,7 +906,7 @@ impl Store {
         let (event_id, at): (String, (i64, i64, i64)) = self
             .conn
             .query_row(
-                "SELECT event_id, raw_block, raw_offset, raw_len FROM events WHERE id = ?1",
+                "SELECT event_id, raw_block, body FROM events WHERE id = ?1",
                 [id],
                 |r| {
                     let event_id = crate::event_ids::decode(r.get_ref(0)?).map_err(|e| {
@@ -921,7 +916,7 @@ impl Store {
                             e.into(),
                         )
                     })?;
-                    Ok((event_id, (r.get(1)?, r.get(2)?, r.get(3)?)))
+                    Ok((event_id, place(r.get(1)?, r.get_ref(2)?)))
                 },
             )
             .map_err(err)?;
@@ -1013,8 +1008,8 @@ struct RawRow {
     event_id: String,
     time_us: i64,
     read_only: Option<bool>,
-    /// The free-text fields, in the order of [`FREE`].
-    free: [Option<StoredText>; FREE.len()],
+    /// The free-text fields, in the order of [`crate::body::Body::texts`].
+    free: [Option<StoredText>; 5],
     /// The id of its shape, whose fields [`RawRow::take_shape`] fills in.
     shape: Option<i64>,
     mfa: Option<bool>,
@@ -1026,15 +1021,16 @@ struct RawRow {
 }
 
 fn read_row(r: &Row) -> rusqlite::Result<RawRow> {
-    // A damaged text id reads as none, as a damaged resource list does (below).
-    let mut free: [Option<StoredText>; FREE.len()] = Default::default();
-    for (slot, &at) in free.iter_mut().zip(&FREE) {
-        *slot = texts::decode(r.get_ref(at)?).ok().flatten();
-    }
     let mut interned = [None; INTERNED.len()];
     for (i, &at) in IN_ROW.iter().enumerate() {
         interned[at] = r.get(FIRST_IN_ROW + i)?;
     }
+    // A damaged body reads as no texts and no resources: the event's leaf then no longer
+    // matches what the ledger committed to, and `driftlog verify` names it.
+    let body = match r.get_ref(5)? {
+        rusqlite::types::ValueRef::Blob(b) => crate::body::Body::decode(b).unwrap_or_default(),
+        _ => crate::body::Body::default(),
+    };
     Ok(RawRow {
         id: r.get(0)?,
         event_id: crate::event_ids::decode(r.get_ref(1)?).map_err(|e| {
@@ -1042,13 +1038,10 @@ fn read_row(r: &Row) -> rusqlite::Result<RawRow> {
         })?,
         time_us: r.get(2)?,
         read_only: r.get(3)?,
-        free,
-        shape: r.get(8)?,
+        free: body.texts.map(|t| t.map(StoredText::Id)),
+        shape: r.get(4)?,
         mfa: None,
-        // A damaged list reads as none: the event's leaf then no longer matches what the
-        // ledger committed to, and `driftlog verify` names it.
-        resources: crate::resource_lists::decode(r.get_ref(10)?)
-            .unwrap_or(StoredResources::Names(Vec::new())),
+        resources: StoredResources::Ids(body.resources),
         completeness: 0,
         interned,
     })
@@ -1137,6 +1130,19 @@ impl RawRow {
                 completeness: self.completeness,
             },
         }
+    }
+}
+
+/// Where the record of a row with evidence block `block` and body `body` is: block, offset
+/// and length. A damaged body places it nowhere (an empty record), which `driftlog verify`
+/// names.
+fn place(block: i64, body: rusqlite::types::ValueRef<'_>) -> (i64, i64, i64) {
+    match body {
+        rusqlite::types::ValueRef::Blob(b) => crate::body::Body::decode(b)
+            .map_or((block, 0, 0), |b| {
+                (block, b.raw_offset.into(), b.raw_len.into())
+            }),
+        _ => (block, 0, 0),
     }
 }
 

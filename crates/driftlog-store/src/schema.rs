@@ -114,60 +114,61 @@ const POSTING_TABLES: [(&str, &str); 3] = [
 
 /// 17: an event's row holds the id of its shape (`crate::shapes`) where ten columns were
 /// (account, region, service, outcome, principal type, invoking service, actor rule, user
-/// agent, MFA, completeness): 15 bytes an event less on generated CloudTrail. SQLite cannot
-/// drop ten columns without rewriting the table ten times, so [`shape_events`] copies the
-/// rows once into this table, which then takes the old one's name.
+/// agent, MFA, completeness), and one body (`crate::body`) where eight were (the five free
+/// texts, the record's offset and length in its block, the resources): some 22 bytes an event
+/// less on generated CloudTrail. SQLite cannot drop columns without rewriting the table once
+/// for each, so [`shape_events`] copies the rows once into this table, which then takes the
+/// old one's name.
 const V17: &str = "CREATE TABLE shapes (
         id    INTEGER PRIMARY KEY,
         shape BLOB NOT NULL UNIQUE
     );
     CREATE TABLE events_shaped (
-        id              INTEGER PRIMARY KEY,
-        source          INTEGER NOT NULL,
-        event_id        TEXT NOT NULL,
-        time_us         INTEGER NOT NULL,
-        action          INTEGER NOT NULL,
-        read_only       INTEGER,
-        principal       INTEGER,
-        issuer          INTEGER,
-        actor_kind      INTEGER NOT NULL,
-        shape           INTEGER NOT NULL,
-        error_message   TEXT,
-        session_name    TEXT,
-        source_identity TEXT,
-        on_behalf_of    TEXT,
-        source_ip       TEXT,
-        resources       TEXT NOT NULL,
-        raw_block       INTEGER NOT NULL,
-        raw_offset      INTEGER NOT NULL,
-        raw_len         INTEGER NOT NULL,
-        leaf            BLOB
+        id         INTEGER PRIMARY KEY,
+        source     INTEGER NOT NULL,
+        event_id   TEXT NOT NULL,
+        time_us    INTEGER NOT NULL,
+        action     INTEGER NOT NULL,
+        read_only  INTEGER,
+        principal  INTEGER,
+        issuer     INTEGER,
+        actor_kind INTEGER NOT NULL,
+        shape      INTEGER NOT NULL,
+        raw_block  INTEGER NOT NULL,
+        body       BLOB NOT NULL,
+        leaf       BLOB
     );";
 
-/// 17: copy every event into `events_shaped` with its shape, in id order, then put it in the
-/// place of `events` and key it as schema 16 did. Every other column is copied as it is
-/// stored (ids and texts alike), so the events and their leaves read back unchanged.
+/// 17: copy every event into `events_shaped` with its shape and body, in id order, then put
+/// it in the place of `events` and key it as schema 16 did. The other columns are copied as
+/// they are stored, so the events and their leaves read back unchanged.
 fn shape_events(tx: &Transaction) -> rusqlite::Result<()> {
+    use crate::texts::{id_of, StoredText, Table};
     const KEPT: &str = "id, source, event_id, time_us, action, read_only, principal, issuer, \
-        actor_kind, error_message, session_name, source_identity, on_behalf_of, source_ip, \
-        resources, raw_block, raw_offset, raw_len, leaf";
-    const KEPT_COUNT: usize = 19;
+        actor_kind, raw_block, leaf";
+    const KEPT_COUNT: usize = 11;
     let mut read = tx.prepare(&format!(
         "SELECT {KEPT}, account, region, service, outcome, principal_type, invoked_by, \
-         actor_rule, user_agent, mfa, completeness FROM events ORDER BY id"
+         actor_rule, user_agent, mfa, completeness, error_message, session_name, \
+         source_identity, on_behalf_of, source_ip, raw_offset, raw_len, resources \
+         FROM events ORDER BY id"
     ))?;
-    let placeholders: Vec<String> = (1..=KEPT_COUNT + 1).map(|i| format!("?{i}")).collect();
+    let placeholders: Vec<String> = (1..=KEPT_COUNT + 2).map(|i| format!("?{i}")).collect();
     let mut write = tx.prepare(&format!(
-        "INSERT INTO events_shaped ({KEPT}, shape) VALUES ({})",
+        "INSERT INTO events_shaped ({KEPT}, shape, body) VALUES ({})",
         placeholders.join(", ")
     ))?;
-    let mut known: rustc_hash::FxHashMap<Vec<u8>, i64> = Default::default();
+    let mut shapes: rustc_hash::FxHashMap<Vec<u8>, i64> = Default::default();
+    let mut texts: rustc_hash::FxHashMap<String, i64> = Default::default();
+    let mut names: rustc_hash::FxHashMap<String, i64> = Default::default();
+    let mut bytes = Vec::new();
     let mut rows = read.query([])?;
     while let Some(row) = rows.next()? {
         let mut values: Vec<Value> = (0..KEPT_COUNT)
             .map(|i| row.get::<_, Value>(i))
             .collect::<rusqlite::Result<_>>()?;
-        let id = |i: usize| row.get::<_, Option<i64>>(KEPT_COUNT + i);
+        let at = |i: usize| KEPT_COUNT + i;
+        let id = |i: usize| row.get::<_, Option<i64>>(at(i));
         let shape = crate::shapes::Shape {
             account: id(0)?,
             region: id(1)?,
@@ -177,14 +178,40 @@ fn shape_events(tx: &Transaction) -> rusqlite::Result<()> {
             invoked_by: id(5)?,
             actor_rule: id(6)?,
             user_agent: id(7)?,
-            mfa: row.get(KEPT_COUNT + 8)?,
-            completeness: row
-                .get::<_, i64>(KEPT_COUNT + 9)?
-                .clamp(0, i64::from(u8::MAX)) as u8,
+            mfa: row.get(at(8))?,
+            completeness: row.get::<_, i64>(at(9))?.clamp(0, i64::from(u8::MAX)) as u8,
         };
-        let shape =
-            crate::texts::interned_id(tx, "shapes", "shape", &mut known, &shape.encode()[..])?;
+        shape.encode_into(&mut bytes);
+        let shape = crate::texts::interned_id(tx, "shapes", "shape", &mut shapes, &bytes[..])?;
+        let mut body = crate::body::Body::default();
+        for (i, slot) in body.texts.iter_mut().enumerate() {
+            // Schema 11 made every text an id; a damaged one is left out, as readers did.
+            *slot = match crate::texts::decode(row.get_ref(at(10 + i))?) {
+                Ok(Some(StoredText::Id(id))) => Some(id),
+                Ok(Some(StoredText::Text(text))) => {
+                    Some(id_of(tx, Table::Texts, &mut texts, &text)?)
+                }
+                Ok(None) | Err(_) => None,
+            };
+        }
+        // A place beyond what the writer ever wrote is damage: it reads as an empty record,
+        // which `driftlog verify` then names.
+        let place = |i: usize| -> rusqlite::Result<u32> {
+            Ok(u32::try_from(row.get::<_, i64>(at(i))?).unwrap_or(0))
+        };
+        body.raw_offset = place(15)?;
+        body.raw_len = place(16)?;
+        body.resources = match crate::resource_lists::decode(row.get_ref(at(17))?) {
+            Ok(crate::resource_lists::StoredResources::Ids(ids)) => ids,
+            Ok(crate::resource_lists::StoredResources::Names(listed)) => listed
+                .iter()
+                .map(|name| id_of(tx, Table::RefNames, &mut names, name))
+                .collect::<rusqlite::Result<_>>()?,
+            Err(_) => Vec::new(),
+        };
+        body.encode_into(&mut bytes);
         values.push(Value::Integer(shape));
+        values.push(Value::Blob(bytes.clone()));
         write.execute(rusqlite::params_from_iter(values))?;
     }
     drop(rows);
@@ -1151,8 +1178,8 @@ mod tests {
         .unwrap();
     }
 
-    /// A store as schema 16 left it: the fields of an event's shape in ten columns of its
-    /// row, no `shapes` table.
+    /// A store as schema 16 left it: the fields of an event's shape and body in eighteen
+    /// columns of its row, no `shapes` table.
     fn as_schema_16(conn: &Connection) {
         conn.execute_batch(
             "ALTER TABLE events ADD COLUMN account INTEGER; \
@@ -1164,22 +1191,36 @@ mod tests {
              ALTER TABLE events ADD COLUMN actor_rule INTEGER; \
              ALTER TABLE events ADD COLUMN user_agent INTEGER; \
              ALTER TABLE events ADD COLUMN mfa INTEGER; \
-             ALTER TABLE events ADD COLUMN completeness INTEGER NOT NULL DEFAULT 0;",
+             ALTER TABLE events ADD COLUMN completeness INTEGER NOT NULL DEFAULT 0; \
+             ALTER TABLE events ADD COLUMN error_message TEXT; \
+             ALTER TABLE events ADD COLUMN session_name TEXT; \
+             ALTER TABLE events ADD COLUMN source_identity TEXT; \
+             ALTER TABLE events ADD COLUMN on_behalf_of TEXT; \
+             ALTER TABLE events ADD COLUMN source_ip TEXT; \
+             ALTER TABLE events ADD COLUMN raw_offset INTEGER NOT NULL DEFAULT 0; \
+             ALTER TABLE events ADD COLUMN raw_len INTEGER NOT NULL DEFAULT 0; \
+             ALTER TABLE events ADD COLUMN resources TEXT NOT NULL DEFAULT '';",
         )
         .unwrap();
-        let shapes: Vec<(i64, Vec<u8>)> = conn
-            .prepare("SELECT id, shape FROM shapes")
+        let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = conn
+            .prepare("SELECT e.id, s.shape, e.body FROM events e JOIN shapes s ON s.id = e.shape")
             .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        for (id, bytes) in shapes {
-            let s = crate::shapes::Shape::decode(&bytes).unwrap();
+        for (id, shape, body) in rows {
+            let s = crate::shapes::Shape::decode(&shape).unwrap();
+            let b = crate::body::Body::decode(&body).unwrap();
+            let mut resources = Vec::new();
+            crate::resource_lists::encode(&b.resources, &mut resources);
+            let [m, sn, si, ob, ip] = b.texts.map(|t| t.map(crate::texts::encode));
             conn.execute(
                 "UPDATE events SET account = ?2, region = ?3, service = ?4, outcome = ?5, \
                  principal_type = ?6, invoked_by = ?7, actor_rule = ?8, user_agent = ?9, \
-                 mfa = ?10, completeness = ?11 WHERE shape = ?1",
+                 mfa = ?10, completeness = ?11, error_message = ?12, session_name = ?13, \
+                 source_identity = ?14, on_behalf_of = ?15, source_ip = ?16, raw_offset = ?17, \
+                 raw_len = ?18, resources = ?19 WHERE id = ?1",
                 rusqlite::params![
                     id,
                     s.account,
@@ -1191,13 +1232,22 @@ mod tests {
                     s.actor_rule,
                     s.user_agent,
                     s.mfa,
-                    s.completeness
+                    s.completeness,
+                    m,
+                    sn,
+                    si,
+                    ob,
+                    ip,
+                    b.raw_offset,
+                    b.raw_len,
+                    resources
                 ],
             )
             .unwrap();
         }
         conn.execute_batch(
-            "ALTER TABLE events DROP COLUMN shape; DROP TABLE shapes; PRAGMA user_version = 16;",
+            "ALTER TABLE events DROP COLUMN shape; ALTER TABLE events DROP COLUMN body; \
+             DROP TABLE shapes; PRAGMA user_version = 16;",
         )
         .unwrap();
     }
@@ -1288,7 +1338,15 @@ mod tests {
         let columns: Vec<String> =
             column(&store.conn, "SELECT name FROM pragma_table_info('events')");
         assert!(columns.contains(&"shape".to_string()), "{columns:?}");
-        for gone in ["account", "user_agent", "mfa", "completeness"] {
+        assert!(columns.contains(&"body".to_string()), "{columns:?}");
+        for gone in [
+            "account",
+            "user_agent",
+            "mfa",
+            "completeness",
+            "source_ip",
+            "resources",
+        ] {
             assert!(!columns.contains(&gone.to_string()), "{columns:?}");
         }
         assert_eq!(event_indexes(&store.conn), ["events_key"]);
@@ -1436,7 +1494,9 @@ mod tests {
             })
             .collect();
         let store = Store::open(path).unwrap();
-        for (event, raw, _) in store.events_after(0, usize::MAX).unwrap() {
+        let events = store.events_after(0, usize::MAX).unwrap();
+        as_schema_16(&conn);
+        for (event, raw, _) in events {
             let e = &event.event;
             let leaf = crate::event_leaf(e, &raw);
             let message = match &e.outcome {
@@ -1494,7 +1554,6 @@ mod tests {
             )
             .unwrap();
         }
-        as_schema_16(&conn);
         conn.execute_batch(
             "ALTER TABLE raw_blocks RENAME COLUMN data TO lz4; \
              DROP TABLE evidence_dictionaries; DROP TABLE texts; DROP TABLE string_facets; \
@@ -1599,14 +1658,23 @@ mod tests {
         let count = |sql: &str| -> i64 { store.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
         let uuids = count("SELECT count(*) FROM events WHERE typeof(event_id) = 'blob'");
         assert_eq!(uuids, 3_000, "every UUID in 16 bytes");
-        let listed = count("SELECT count(*) FROM events WHERE typeof(resources) = 'blob'");
-        assert_eq!(listed, 3_000, "every event's resources as ids");
-        let as_text = count(
-            "SELECT count(*) FROM events WHERE 'text' IN (typeof(error_message), \
-             typeof(session_name), typeof(source_identity), typeof(on_behalf_of), \
-             typeof(source_ip))",
+        // Resources and free texts are ids in every event's body (schema 17).
+        let bodies: Vec<Vec<u8>> = column(&store.conn, "SELECT body FROM events");
+        let bodies: Vec<crate::body::Body> = bodies
+            .iter()
+            .map(|b| crate::body::Body::decode(b).unwrap())
+            .collect();
+        assert_eq!(bodies.len(), 3_000);
+        assert_eq!(
+            bodies.iter().filter(|b| b.texts[4].is_some()).count(),
+            3_000,
+            "every source address an id"
         );
-        assert_eq!(as_text, 0, "every free text an id");
+        assert_eq!(
+            bodies.iter().filter(|b| b.resources.is_empty()).count(),
+            6 * 167,
+            "a third of each file's events name no resource"
+        );
         let whole = count("SELECT count(*) FROM events WHERE length(leaf) != 8");
         assert_eq!(whole, 60, "only staged events keep their whole leaf");
         // 6 × 40 addresses, 3 sessions, 125 users, 2 messages.

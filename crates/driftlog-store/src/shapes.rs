@@ -51,10 +51,19 @@ impl Shape {
         ]
     }
 
-    /// Completeness and MFA a byte each, then each string id as a LEB128 varint of id + 1
-    /// (0 for none): eleven to twenty bytes, stored once per shape.
+    /// [`Shape::encode_into`], into a new buffer.
+    #[cfg(test)]
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(20);
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// The shape's bytes, into `out` (cleared first; the writer encodes every event's shape
+    /// into one buffer): completeness and MFA a byte each, then each string id as a LEB128
+    /// varint of id + 1 (0 for none), eleven to twenty bytes, stored once per shape.
+    pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
+        out.clear();
         out.push(self.completeness);
         out.push(match self.mfa {
             None => 0,
@@ -67,9 +76,8 @@ impl Shape {
             let coded = id
                 .and_then(|id| u64::try_from(id).ok())
                 .map_or(0, |id| id + 1);
-            crate::postings::put(&mut out, coded);
+            crate::postings::put(out, coded);
         }
-        out
     }
 
     pub(crate) fn decode(mut bytes: &[u8]) -> Result<Shape, Damaged> {

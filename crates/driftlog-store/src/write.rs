@@ -256,12 +256,10 @@ impl std::ops::AddAssign for BatchStats {
 }
 
 /// An event's row (`schema::V17`): what the filters read, the id of its shape
-/// (`crate::shapes`), its free texts, resources, evidence and leaf.
+/// (`crate::shapes`), its evidence block, its body (`crate::body`) and its leaf.
 const COLUMNS: &str = "id, source, event_id, time_us, action, read_only, principal, issuer, \
-    actor_kind, shape, error_message, session_name, source_identity, on_behalf_of, source_ip, \
-    resources, raw_block, raw_offset, raw_len, leaf";
-const VALUES: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-    ?18, ?19, ?20";
+    actor_kind, shape, raw_block, body, leaf";
+const VALUES: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13";
 
 /// The leaf the ledger commits to for an event with this original record.
 pub fn event_leaf(event: &AuditEvent, raw: &[u8]) -> [u8; 32] {
@@ -452,17 +450,19 @@ impl Store {
             // Free-text fields are ids into `texts` (`crate::texts`).
             let texts = &mut self.texts;
             let mut free_text = |text: Option<&str>| {
-                text.map(|t| id_of(&tx, Table::Texts, texts, t).map(crate::texts::encode))
+                text.map(|t| id_of(&tx, Table::Texts, texts, t))
                     .transpose()
                     .map_err(sql)
             };
             let shape_ids = &mut self.shape_ids;
+            let mut shape_bytes: Vec<u8> = Vec::new();
             let mut shape_of = |shape: &crate::shapes::Shape| {
-                crate::texts::interned_id(&tx, "shapes", "shape", shape_ids, &shape.encode()[..])
+                shape.encode_into(&mut shape_bytes);
+                crate::texts::interned_id(&tx, "shapes", "shape", shape_ids, &shape_bytes[..])
                     .map_err(sql)
             };
-            let mut ref_ids: Vec<i64> = Vec::new();
-            let mut ref_bytes: Vec<u8> = Vec::new();
+            let mut body = crate::body::Body::default();
+            let mut body_bytes: Vec<u8> = Vec::new();
             let mut next_id: i64 = tx
                 .query_row("SELECT coalesce(max(id), 0) + 1 FROM events", [], |r| {
                     r.get(0)
@@ -493,12 +493,20 @@ impl Store {
                 let source = intern(e.source.as_str())?;
                 let leaf = crate::leaves::kept(e, &p.leaf);
                 let event_id = crate::event_ids::encode(&e.event_id);
-                ref_ids.clear();
+                body.texts = [
+                    free_text(message)?,
+                    free_text(pr.session_name.as_deref())?,
+                    free_text(pr.source_identity.as_deref())?,
+                    free_text(pr.on_behalf_of.as_deref())?,
+                    free_text(e.source_ip.as_deref())?,
+                ];
+                (body.raw_offset, body.raw_len) = (offset, len);
+                body.resources.clear();
                 for r in &e.resources {
-                    ref_ids.push(intern_ref(r)?);
+                    body.resources.push(intern_ref(r)?);
                 }
-                crate::resource_lists::encode(&ref_ids, &mut ref_bytes);
-                let ref_bytes = &ref_bytes[..];
+                body.encode_into(&mut body_bytes);
+                let body_bytes = &body_bytes[..];
                 let shape = shape_of(&crate::shapes::Shape {
                     account: e.account.as_deref().map(&mut intern).transpose()?,
                     region: e.region.as_deref().map(&mut intern).transpose()?,
@@ -511,7 +519,7 @@ impl Store {
                     mfa: pr.mfa,
                     completeness: e.completeness,
                 })?;
-                let values: [&dyn ToSql; 20] = [
+                let values: [&dyn ToSql; 13] = [
                     &next_id,
                     &source,
                     &event_id,
@@ -522,18 +530,13 @@ impl Store {
                     &issuer,
                     &intern(e.actor.kind.as_str())?,
                     &shape,
-                    &free_text(message)?,
-                    &free_text(pr.session_name.as_deref())?,
-                    &free_text(pr.source_identity.as_deref())?,
-                    &free_text(pr.on_behalf_of.as_deref())?,
-                    &free_text(e.source_ip.as_deref())?,
-                    &ref_bytes,
                     &block,
-                    &offset,
-                    &len,
+                    &body_bytes,
                     &leaf,
                 ];
-                let stored: Option<(i64, Option<Vec<u8>>, Option<Vec<u8>>)> = stored_copy
+                // The stored copy's id, completeness (a copy whose shape is lost counts as the
+                // least complete) and leaf.
+                let stored: Option<(i64, u8, Option<Vec<u8>>)> = stored_copy
                     .query_row(
                         params![
                             e.time_us,
@@ -542,7 +545,11 @@ impl Store {
                             event_id.key_prefix(),
                             crate::schema::key_second(e.time_us)
                         ],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                        |r| {
+                            let completeness = crate::shapes::Shape::from_sql(r.get_ref(1)?)
+                                .map_or(0, |s| s.completeness);
+                            Ok((r.get(0)?, completeness, r.get(2)?))
+                        },
                     )
                     .optional()
                     .map_err(sql)?;
@@ -554,14 +561,7 @@ impl Store {
                         insert.execute(&values[..]).map_err(sql)?;
                         Some(next_id)
                     }
-                    // A copy whose shape is lost counts as the least complete.
-                    Some((id, shape, leaf))
-                        if e.completeness
-                            > shape
-                                .as_deref()
-                                .and_then(|s| crate::shapes::Shape::decode(s).ok())
-                                .map_or(0, |s| s.completeness) =>
-                    {
+                    Some((id, completeness, leaf)) if e.completeness > completeness => {
                         let mut values = values;
                         values[0] = &id;
                         replace.execute(&values[..]).map_err(sql)?;
@@ -594,7 +594,7 @@ impl Store {
                     restored.insert(id, p.leaf);
                 }
                 block_used[(p.raw.block - first_block as u64) as usize] = true;
-                for &r in &ref_ids {
+                for &r in &body.resources {
                     resources.entry(r).or_default().push((e.time_us, id));
                 }
                 let codes = crate::facets::of(e);
