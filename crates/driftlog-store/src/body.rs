@@ -16,8 +16,8 @@
 /// An event's row body, decoded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Body {
-    /// Ids into `texts` of the free-text fields, in the order of `query::FREE_FIELDS`: error
-    /// message, session name, source identity, on-behalf-of user, source address.
+    /// Ids into `texts` of the free-text fields: error message, session name, source
+    /// identity, on-behalf-of user, source address.
     pub texts: [Option<i64>; 5],
     pub raw_offset: u32,
     pub raw_len: u32,
