@@ -2,7 +2,8 @@
 //! every core, and feed one writer that commits large sorted batches.
 //!
 //! ```text
-//!  inputs ─► plan (walk, skip unchanged) ─► rayon: read + parse + compress ─► channel ─► writer
+//!  inputs ─► plan (walk, skip unchanged) ─► rayon: read + parse ─► channel ─► batcher: pack
+//!  evidence ─► writer
 //! ```
 //!
 //! Memory stays bounded whatever the corpus size: the channel holds a few files, the writer at
@@ -12,7 +13,8 @@
 use driftlog_audit::{Location, Rejection, Sink};
 use driftlog_store::evidence::{self, Dictionary};
 use driftlog_store::{
-    BatchCommit, BatchStats, EventStore, EvidencePacker, FileBatch, PreparedEvent, StoreError,
+    BatchCommit, BatchStats, EventStore, EvidencePacker, FileBatch, PreparedEvent, Records,
+    StoreError,
 };
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -190,6 +192,8 @@ struct Planned {
 enum Outcome {
     Read {
         batch: FileBatch,
+        /// Its events' original records, which the batcher packs with the batch's others.
+        records: Records,
         bytes: u64,
         rejections: Vec<Rejection>,
         ignored: u64,
@@ -323,13 +327,12 @@ fn run_planned<S: EventStore + ?Sized>(
         let known = &known_hashes;
         let committer = scope.spawn(move || commit_batches(writing, batches, cancel, observer));
         let shared_known = known_hashes.clone();
-        let shared_dictionary = dictionary.clone();
-        scope.spawn(move || {
-            parse_in_order(todo, shared_known, shared_dictionary, to_writer, cancel)
-        });
+        scope.spawn(move || parse_in_order(todo, shared_known, to_writer, cancel));
         let mut batcher = Batcher {
             to_committer,
             pending: Vec::new(),
+            packer: EvidencePacker::new(dictionary.as_deref()),
+            dictionary: dictionary.as_deref(),
             pending_events: 0,
             batch_events: options.batch_events.max(1),
             bulk: Bulk::Undecided {
@@ -341,12 +344,7 @@ fn run_planned<S: EventStore + ?Sized>(
         };
         let mut flushed = Ok(());
         if stdin {
-            flushed = batcher.take(
-                read_stdin(dictionary.as_deref()),
-                known,
-                &mut summary,
-                observer,
-            );
+            flushed = batcher.take(read_stdin(), known, &mut summary, observer);
         }
         if flushed.is_ok() {
             for outcome in from_parsers.iter() {
@@ -408,7 +406,6 @@ enum CommitError {
 fn parse_in_order(
     todo: Vec<Planned>,
     known: std::sync::Arc<HashSet<String>>,
-    dictionary: Option<Arc<Dictionary>>,
     to_writer: std::sync::mpsc::SyncSender<Outcome>,
     cancel: &AtomicBool,
 ) {
@@ -426,9 +423,8 @@ fn parse_in_order(
         }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let known = known.clone();
-        let dictionary = dictionary.clone();
         rayon::spawn(move || {
-            let _ = tx.send(read_file(&file, &known, dictionary.as_deref()));
+            let _ = tx.send(read_file(&file, &known));
         });
         in_flight.push_back(rx);
         if in_flight.len() >= window {
@@ -491,10 +487,15 @@ enum Bulk {
     No,
 }
 
-/// Gathers files into batches for the committer and keeps the counts.
-struct Batcher {
+/// Gathers files into batches for the committer, packs their evidence, and keeps the counts.
+struct Batcher<'d> {
     to_committer: std::sync::mpsc::SyncSender<ToCommitter>,
     pending: Vec<FileBatch>,
+    /// The records of the pending files' events, packed across files (see
+    /// [`EvidencePacker`]: grouping the calls of several files compresses better than of
+    /// one); its blocks go with the batch.
+    packer: EvidencePacker<'d>,
+    dictionary: Option<&'d Dictionary>,
     pending_events: usize,
     batch_events: usize,
     bulk: Bulk,
@@ -502,7 +503,7 @@ struct Batcher {
     seen_events: u64,
 }
 
-impl Batcher {
+impl Batcher<'_> {
     fn take(
         &mut self,
         outcome: Outcome,
@@ -526,6 +527,7 @@ impl Batcher {
             }
             Outcome::Read {
                 batch,
+                records,
                 bytes,
                 rejections,
                 ignored,
@@ -560,6 +562,7 @@ impl Batcher {
                 self.seen_bytes += bytes_on_disk(&batch, bytes);
                 self.seen_events += batch.events.len() as u64;
                 self.pending_events += batch.events.len();
+                self.packer.add_records(records);
                 self.pending.push(batch);
                 if self.pending_events >= self.batch_events {
                     self.decide_bulk()?;
@@ -596,8 +599,12 @@ impl Batcher {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::take(&mut self.pending);
+        let mut batch = std::mem::take(&mut self.pending);
         self.pending_events = 0;
+        // The batch's blocks are numbered across its files (`driftlog_store::number_blocks`):
+        // the first carries them all.
+        let packer = std::mem::replace(&mut self.packer, EvidencePacker::new(self.dictionary));
+        batch[0].blocks = packer.finish(batch.iter_mut().flat_map(|f| f.events.iter_mut()));
         self.send(ToCommitter::Batch(batch))
     }
 
@@ -714,28 +721,28 @@ fn plan(
     }
 }
 
-/// Collects a file's events, compressing each raw record right away (on the parsing thread).
-struct Prepare<'d> {
+/// Collects a file's events and their original records (which the batcher packs).
+struct Prepare {
     events: Vec<PreparedEvent>,
-    evidence: EvidencePacker<'d>,
+    records: Records,
     rejections: Vec<Rejection>,
     ignored: u64,
 }
 
-impl<'d> Prepare<'d> {
-    fn new(dictionary: Option<&'d Dictionary>) -> Self {
+impl Prepare {
+    fn new() -> Self {
         Prepare {
             events: Vec::new(),
-            evidence: EvidencePacker::new(dictionary),
+            records: Records::default(),
             rejections: Vec::new(),
             ignored: 0,
         }
     }
 }
 
-impl Sink for Prepare<'_> {
+impl Sink for Prepare {
     fn event(&mut self, e: driftlog_audit::ParsedEvent<'_>) {
-        self.evidence.add(&e.raw, &e.event);
+        self.records.add(&e.raw, &e.event);
         self.events.push(PreparedEvent::new(e.event, &e.raw));
     }
     fn reject(&mut self, r: Rejection) {
@@ -855,11 +862,7 @@ fn evidence_dictionary<S: EventStore + ?Sized>(
     Ok(Some(Arc::new(dictionary)))
 }
 
-fn read_file(
-    file: &Planned,
-    known_hashes: &HashSet<String>,
-    dictionary: Option<&Dictionary>,
-) -> Outcome {
+fn read_file(file: &Planned, known_hashes: &HashSet<String>) -> Outcome {
     let failed = |error: String| Outcome::Failed {
         key: file.key.clone(),
         error,
@@ -870,7 +873,7 @@ fn read_file(
         Err(e) => return failed(e),
     };
     let mut reader = Hashing::new(handle);
-    let mut sink = Prepare::new(dictionary);
+    let mut sink = Prepare::new();
     let parsed = driftlog_audit::read(&mut reader, &mut sink);
     let (sha256, bytes) = match reader.finish() {
         Ok(done) => done,
@@ -911,7 +914,7 @@ fn read_file(
     )
 }
 
-fn read_stdin(dictionary: Option<&Dictionary>) -> Outcome {
+fn read_stdin() -> Outcome {
     let mut bytes = Vec::new();
     if let Err(e) = std::io::stdin().lock().read_to_end(&mut bytes) {
         return Outcome::Failed {
@@ -921,7 +924,7 @@ fn read_stdin(dictionary: Option<&Dictionary>) -> Outcome {
         };
     }
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    let mut sink = Prepare::new(dictionary);
+    let mut sink = Prepare::new();
     if let Err(e) = driftlog_audit::read(&bytes[..], &mut sink) {
         return Outcome::Failed {
             key: "-".into(),
@@ -942,18 +945,17 @@ fn finish(
     sink: Prepare,
 ) -> Outcome {
     let clean = sink.rejections.is_empty();
-    let mut events = sink.events;
-    let blocks = sink.evidence.finish(&mut events);
     Outcome::Read {
         batch: FileBatch {
             path: key,
             size,
             mtime_ns,
             sha256,
-            events,
-            blocks,
+            events: sink.events,
+            blocks: Vec::new(),
             clean,
         },
+        records: sink.records,
         bytes,
         rejections: sink.rejections,
         ignored: sink.ignored,

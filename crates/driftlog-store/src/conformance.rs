@@ -2,7 +2,9 @@
 //! SQLite store runs them (tests/store.rs), and every other implementation (PostgreSQL) runs
 //! the same ones against its own, so the suite is written once.
 
-use crate::{event_leaf, EventQuery, EventStore, EvidencePacker, FileBatch, PreparedEvent};
+use crate::{
+    event_leaf, EventQuery, EventStore, EvidencePacker, FileBatch, PreparedEvent, Records,
+};
 use driftlog_core::{Actor, ActorKind, AuditEvent, Outcome, Principal, Source};
 
 /// One case: panics when the store misbehaves.
@@ -14,6 +16,10 @@ pub fn cases() -> Vec<(&'static str, Case)> {
         (
             "evidence_round_trips_across_blocks",
             evidence_round_trips_across_blocks,
+        ),
+        (
+            "evidence_packed_across_files_reads_back",
+            evidence_packed_across_files_reads_back,
         ),
         (
             "evidence_compressed_with_a_kept_dictionary_reads_back",
@@ -213,6 +219,74 @@ pub fn evidence_round_trips_across_blocks(store: &mut dyn EventStore) {
         let n: usize = stored.event.event_id[1..].parse().unwrap();
         assert_eq!(store.raw(stored.id).unwrap(), raws[n].as_bytes());
     }
+}
+
+/// Files of one batch whose records were packed together, as the ingest packs them (blocks
+/// numbered across the batch, carried by its first file), then a second batch so packed: every
+/// record reads back as logged, and every event matches the leaf it was committed with.
+pub fn evidence_packed_across_files_reads_back(store: &mut dyn EventStore) {
+    let mut logged: std::collections::HashMap<String, String> = Default::default();
+    for (b, files) in [(0, 3), (1, 2)] {
+        let mut packer = EvidencePacker::default();
+        let mut batch: Vec<FileBatch> = (0..files)
+            .map(|f| {
+                let mut records = Records::default();
+                // Big enough for several blocks in all, the same calls in every file.
+                let events = (0..12)
+                    .map(|i| {
+                        let id = format!("b{b}-f{f}-{i:02}");
+                        let mut event = k8s(&id, 3, &["ns/web"]);
+                        event.action = ["get", "patch", "delete"][i % 3].into();
+                        let pad = "x".repeat(crate::write::BLOCK_BYTES / 20 + i);
+                        let raw = format!("{{\"id\":\"{id}\",\"pad\":\"{pad}\"}}");
+                        records.add(raw.as_bytes(), &event);
+                        let prepared = PreparedEvent::new(event, raw.as_bytes());
+                        logged.insert(id, raw);
+                        prepared
+                    })
+                    .collect();
+                packer.add_records(records);
+                FileBatch {
+                    path: format!("/b{b}/f{f}"),
+                    size: 1,
+                    mtime_ns: 1,
+                    sha256: format!("sha-b{b}-f{f}"),
+                    events,
+                    blocks: Vec::new(),
+                    clean: true,
+                }
+            })
+            .collect();
+        batch[0].blocks = packer.finish(batch.iter_mut().flat_map(|f| f.events.iter_mut()));
+        assert!(batch[0].blocks.len() > 1, "several blocks");
+        let (stats, _) = store.write_batch(batch).unwrap();
+        assert_eq!(stats.inserted, files * 12);
+    }
+    let all = store.events_after(0, usize::MAX).unwrap();
+    assert_eq!(all.len(), 60);
+    for (e, raw, leaf) in all {
+        assert_eq!(
+            String::from_utf8(raw.clone()).unwrap(),
+            logged[&e.event.event_id],
+            "{}",
+            e.event.event_id
+        );
+        assert!(leaf.is_some_and(|l| l.matches(&event_leaf(&e.event, &raw))));
+        assert_eq!(store.raw(e.id).unwrap(), raw);
+    }
+}
+
+/// Files packed each on their own, put in one batch: their blocks numbered across it, as
+/// [`crate::number_blocks`] expects.
+pub fn together(mut files: Vec<FileBatch>) -> Vec<FileBatch> {
+    let mut before = 0;
+    for f in &mut files {
+        for e in &mut f.events {
+            e.raw.block += before;
+        }
+        before += f.blocks.len() as u64;
+    }
+    files
 }
 
 /// Every event with its record and recorded leaf (whether it matches the event, and the
@@ -452,7 +526,9 @@ pub fn duplicates_are_stored_once_and_clean_files_are_known(store: &mut dyn Even
     let mut dirty = batch("/logs/b.json", with_raw(vec![aws("x", 2, "p", "A", &[])]));
     dirty.clean = false;
     let stdin = batch("-", with_raw(vec![aws("y", 3, "p", "A", &[])]));
-    let (stats, commit) = store.write_batch(vec![first, dirty, stdin]).unwrap();
+    let (stats, commit) = store
+        .write_batch(together(vec![first, dirty, stdin]))
+        .unwrap();
     assert_eq!((stats.inserted, stats.duplicates), (3, 1));
     assert_eq!(commit.stored.len(), 3);
     let (stats, commit) = store
@@ -510,10 +586,10 @@ pub fn events_sharing_a_time_and_the_start_of_their_ids_are_each_stored(
     again.reverse();
     let half = again.split_off(again.len() / 2);
     let (stats, _) = store
-        .write_batch(vec![
+        .write_batch(together(vec![
             batch("/logs/b.json", with_raw(again)),
             batch("/logs/c.json", with_raw(half)),
-        ])
+        ]))
         .unwrap();
     assert_eq!((stats.inserted, stats.duplicates), (0, all));
     let mut stored: Vec<(String, String)> = store

@@ -262,7 +262,7 @@ pub use leaves::RecordedLeaf;
 pub use query::{EachBatch, EventQuery, EventWithEvidence, StoredEvent};
 pub use write::{
     event_leaf, in_key_order, number_blocks, BatchCommit, BatchStats, EvidencePacker, FileBatch,
-    PreparedEvent, RawRef,
+    PreparedEvent, RawRef, Records,
 };
 
 use rusqlite::Connection;
