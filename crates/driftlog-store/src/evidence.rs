@@ -97,9 +97,9 @@ impl Dictionary {
     }
 }
 
-/// Compresses blocks, with the store's dictionary when it has one. One per file and thread;
-/// the zstd context it uses, with the dictionary loaded, stays with the thread from one file
-/// to the next (see [`CONTEXT`]).
+/// Compresses blocks, with the store's dictionary when it has one. One per packer (a batch of
+/// an ingest); the zstd context it uses, with the dictionary loaded, stays with the thread
+/// from one packer to the next (see [`CONTEXT`]).
 pub struct Compressor<'d> {
     /// This thread's context (from [`CONTEXT`], put back on drop), once a block needs it.
     context: Option<Context>,
@@ -136,7 +136,7 @@ const WITH_DICTIONARY: [zstd::zstd_safe::CParameter; 8] = {
 
 thread_local! {
     /// This thread's zstd context. Loading a dictionary builds its tables for the parameters
-    /// (about 0.2 ms), so that is done once per thread and dictionary, not once per file.
+    /// (about 0.2 ms), so that is done once per thread and dictionary, not once per packer.
     /// Bytes, not ids, tell dictionaries apart: two stores in one process may number
     /// different dictionaries alike.
     static CONTEXT: std::cell::RefCell<Option<Context>> = const { std::cell::RefCell::new(None) };
