@@ -1146,33 +1146,18 @@ fn place(block: i64, body: rusqlite::types::ValueRef<'_>) -> (i64, i64, i64) {
     }
 }
 
-/// Read the shapes of `ids` that `cache` lacks into it, a statement for all (a listing of a
-/// million events names a few thousand shapes). A shape that cannot be read is left out: its
-/// rows read without its fields.
+/// Read the shapes of `ids` that `cache` lacks into it (a listing of a million events names
+/// a few thousand shapes). A shape that cannot be read is left out: its rows read without
+/// its fields.
 fn load_shapes(
     conn: &rusqlite::Connection,
     cache: &mut FxHashMap<i64, Shape>,
-    mut ids: Vec<i64>,
+    ids: Vec<i64>,
 ) -> rusqlite::Result<()> {
-    ids.retain(|id| !cache.contains_key(id));
-    if ids.is_empty() {
-        return Ok(());
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    if cache.len() + ids.len() > texts::READER_CACHE {
-        cache.clear();
-    }
-    let mut stmt = conn.prepare_cached("SELECT id, shape FROM shapes WHERE id IN rarray(?1)")?;
-    let bound: rusqlite::vtab::array::Array =
-        std::rc::Rc::new(ids.into_iter().map(Value::Integer).collect());
-    let mut rows = stmt.query([bound])?;
-    while let Some(row) = rows.next()? {
-        if let Ok(shape) = Shape::from_sql(row.get_ref(1)?) {
-            cache.insert(row.get(0)?, shape);
-        }
-    }
-    Ok(())
+    let sql = "SELECT id, shape FROM shapes WHERE id IN rarray(?1)";
+    texts::load_by_id(conn, sql, cache, ids, |r| {
+        Ok(Shape::from_sql(r.get_ref(1)?).ok())
+    })
 }
 
 /// The `strings` table by id.

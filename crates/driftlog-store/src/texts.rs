@@ -92,7 +92,27 @@ pub(crate) fn load(
     conn: &rusqlite::Connection,
     table: Table,
     cache: &mut FxHashMap<i64, std::sync::Arc<str>>,
+    ids: Vec<i64>,
+) -> rusqlite::Result<()> {
+    let sql = format!(
+        "SELECT id, text FROM {} WHERE id IN rarray(?1)",
+        table.name()
+    );
+    load_by_id(conn, &sql, cache, ids, |r| {
+        Ok(Some(r.get::<_, String>(1)?.into()))
+    })
+}
+
+/// Read the values of `ids` that `cache` lacks into it, a statement per 8,192: `sql` selects
+/// the id and what `value` reads (`None` leaves the id out) `WHERE id IN rarray(?1)`. The
+/// cache starts again rather than grow past [`READER_CACHE`]. Texts and shapes
+/// (`crate::shapes`) are read alike.
+pub(crate) fn load_by_id<T>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    cache: &mut FxHashMap<i64, T>,
     mut ids: Vec<i64>,
+    value: impl Fn(&rusqlite::Row) -> rusqlite::Result<Option<T>>,
 ) -> rusqlite::Result<()> {
     ids.retain(|id| !cache.contains_key(id));
     if ids.is_empty() {
@@ -103,10 +123,7 @@ pub(crate) fn load(
     if cache.len() + ids.len() > READER_CACHE {
         cache.clear();
     }
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT id, text FROM {} WHERE id IN rarray(?1)",
-        table.name()
-    ))?;
+    let mut stmt = conn.prepare_cached(sql)?;
     for chunk in ids.chunks(8192) {
         let bound: rusqlite::vtab::array::Array = std::rc::Rc::new(
             chunk
@@ -114,12 +131,11 @@ pub(crate) fn load(
                 .map(|&id| rusqlite::types::Value::Integer(id))
                 .collect(),
         );
-        let rows = stmt.query_map([bound], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })?;
-        for row in rows {
-            let (id, text) = row?;
-            cache.insert(id, text.into());
+        let mut rows = stmt.query([bound])?;
+        while let Some(row) = rows.next()? {
+            if let Some(v) = value(row)? {
+                cache.insert(row.get(0)?, v);
+            }
         }
     }
     Ok(())
