@@ -13,8 +13,8 @@
 use driftlog_audit::{Location, Rejection, Sink};
 use driftlog_store::evidence::{self, Dictionary};
 use driftlog_store::{
-    BatchCommit, BatchStats, EventStore, EvidencePacker, FileBatch, PreparedEvent, Records,
-    StoreError,
+    seal_batch, BatchCommit, BatchStats, EventStore, EvidencePacker, FileBatch, PreparedEvent,
+    Records, StoreError,
 };
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -192,7 +192,8 @@ struct Planned {
 enum Outcome {
     Read {
         batch: FileBatch,
-        /// Its events' original records, which the batcher packs with the batch's others.
+        /// Its events' original records, which the batcher packs with the batch's others
+        /// (none when the file was large enough to be packed on its own, into its `blocks`).
         records: Records,
         bytes: u64,
         rejections: Vec<Rejection>,
@@ -327,7 +328,10 @@ fn run_planned<S: EventStore + ?Sized>(
         let known = &known_hashes;
         let committer = scope.spawn(move || commit_batches(writing, batches, cancel, observer));
         let shared_known = known_hashes.clone();
-        scope.spawn(move || parse_in_order(todo, shared_known, to_writer, cancel));
+        let shared_dictionary = dictionary.clone();
+        scope.spawn(move || {
+            parse_in_order(todo, shared_known, shared_dictionary, to_writer, cancel)
+        });
         let mut batcher = Batcher {
             to_committer,
             pending: Vec::new(),
@@ -344,7 +348,12 @@ fn run_planned<S: EventStore + ?Sized>(
         };
         let mut flushed = Ok(());
         if stdin {
-            flushed = batcher.take(read_stdin(), known, &mut summary, observer);
+            flushed = batcher.take(
+                read_stdin(dictionary.as_deref()),
+                known,
+                &mut summary,
+                observer,
+            );
         }
         if flushed.is_ok() {
             for outcome in from_parsers.iter() {
@@ -406,6 +415,7 @@ enum CommitError {
 fn parse_in_order(
     todo: Vec<Planned>,
     known: std::sync::Arc<HashSet<String>>,
+    dictionary: Option<Arc<Dictionary>>,
     to_writer: std::sync::mpsc::SyncSender<Outcome>,
     cancel: &AtomicBool,
 ) {
@@ -423,8 +433,9 @@ fn parse_in_order(
         }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let known = known.clone();
+        let dictionary = dictionary.clone();
         rayon::spawn(move || {
-            let _ = tx.send(read_file(&file, &known));
+            let _ = tx.send(read_file(&file, &known, dictionary.as_deref()));
         });
         in_flight.push_back(rx);
         if in_flight.len() >= window {
@@ -601,10 +612,8 @@ impl Batcher<'_> {
         }
         let mut batch = std::mem::take(&mut self.pending);
         self.pending_events = 0;
-        // The batch's blocks are numbered across its files (`driftlog_store::number_blocks`):
-        // the first carries them all.
         let packer = std::mem::replace(&mut self.packer, EvidencePacker::new(self.dictionary));
-        batch[0].blocks = packer.finish(batch.iter_mut().flat_map(|f| f.events.iter_mut()));
+        seal_batch(packer, &mut batch);
         self.send(ToCommitter::Batch(batch))
     }
 
@@ -721,29 +730,42 @@ fn plan(
     }
 }
 
-/// Collects a file's events and their original records (which the batcher packs).
-struct Prepare {
+/// Collects a file's events and their original records, which the batcher packs with the
+/// batch's other files; a file that grows past a window is packed here as it is read, so its
+/// records never all sit in memory (a Kubernetes audit log of gigabytes streams).
+struct Prepare<'d> {
     events: Vec<PreparedEvent>,
     records: Records,
+    /// Made once the file's records fill a window.
+    packer: Option<EvidencePacker<'d>>,
+    dictionary: Option<&'d Dictionary>,
     rejections: Vec<Rejection>,
     ignored: u64,
 }
 
-impl Prepare {
-    fn new() -> Self {
+impl<'d> Prepare<'d> {
+    fn new(dictionary: Option<&'d Dictionary>) -> Self {
         Prepare {
             events: Vec::new(),
             records: Records::default(),
+            packer: None,
+            dictionary,
             rejections: Vec::new(),
             ignored: 0,
         }
     }
 }
 
-impl Sink for Prepare {
+impl Sink for Prepare<'_> {
     fn event(&mut self, e: driftlog_audit::ParsedEvent<'_>) {
         self.records.add(&e.raw, &e.event);
         self.events.push(PreparedEvent::new(e.event, &e.raw));
+        if self.records.fills_a_window() {
+            let dictionary = self.dictionary;
+            self.packer
+                .get_or_insert_with(|| EvidencePacker::new(dictionary))
+                .add_records(std::mem::take(&mut self.records));
+        }
     }
     fn reject(&mut self, r: Rejection) {
         self.rejections.push(r);
@@ -862,7 +884,11 @@ fn evidence_dictionary<S: EventStore + ?Sized>(
     Ok(Some(Arc::new(dictionary)))
 }
 
-fn read_file(file: &Planned, known_hashes: &HashSet<String>) -> Outcome {
+fn read_file(
+    file: &Planned,
+    known_hashes: &HashSet<String>,
+    dictionary: Option<&Dictionary>,
+) -> Outcome {
     let failed = |error: String| Outcome::Failed {
         key: file.key.clone(),
         error,
@@ -873,7 +899,7 @@ fn read_file(file: &Planned, known_hashes: &HashSet<String>) -> Outcome {
         Err(e) => return failed(e),
     };
     let mut reader = Hashing::new(handle);
-    let mut sink = Prepare::new();
+    let mut sink = Prepare::new(dictionary);
     let parsed = driftlog_audit::read(&mut reader, &mut sink);
     let (sha256, bytes) = match reader.finish() {
         Ok(done) => done,
@@ -914,7 +940,7 @@ fn read_file(file: &Planned, known_hashes: &HashSet<String>) -> Outcome {
     )
 }
 
-fn read_stdin() -> Outcome {
+fn read_stdin(dictionary: Option<&Dictionary>) -> Outcome {
     let mut bytes = Vec::new();
     if let Err(e) = std::io::stdin().lock().read_to_end(&mut bytes) {
         return Outcome::Failed {
@@ -924,7 +950,7 @@ fn read_stdin() -> Outcome {
         };
     }
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    let mut sink = Prepare::new();
+    let mut sink = Prepare::new(dictionary);
     if let Err(e) = driftlog_audit::read(&bytes[..], &mut sink) {
         return Outcome::Failed {
             key: "-".into(),
@@ -945,17 +971,26 @@ fn finish(
     sink: Prepare,
 ) -> Outcome {
     let clean = sink.rejections.is_empty();
+    let mut events = sink.events;
+    let (blocks, records) = match sink.packer {
+        // Packed on its own: its blocks go with it (`driftlog_store::seal_batch`).
+        Some(mut packer) => {
+            packer.add_records(sink.records);
+            (packer.finish(&mut events), Records::default())
+        }
+        None => (Vec::new(), sink.records),
+    };
     Outcome::Read {
         batch: FileBatch {
             path: key,
             size,
             mtime_ns,
             sha256,
-            events: sink.events,
-            blocks: Vec::new(),
+            events,
+            blocks,
             clean,
         },
-        records: sink.records,
+        records,
         bytes,
         rejections: sink.rejections,
         ignored: sink.ignored,

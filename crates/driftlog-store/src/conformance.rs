@@ -222,8 +222,9 @@ pub fn evidence_round_trips_across_blocks(store: &mut dyn EventStore) {
 }
 
 /// Files of one batch whose records were packed together, as the ingest packs them (blocks
-/// numbered across the batch, carried by its first file), then a second batch so packed: every
-/// record reads back as logged, and every event matches the leaf it was committed with.
+/// numbered across the batch, carried by its first file), one of them packed on its own (as
+/// the ingest packs a file larger than a window), then a second batch so packed: every record
+/// reads back as logged, and every event matches the leaf it was committed with.
 pub fn evidence_packed_across_files_reads_back(store: &mut dyn EventStore) {
     let mut logged: std::collections::HashMap<String, String> = Default::default();
     for (b, files) in [(0, 3), (1, 2)] {
@@ -232,7 +233,7 @@ pub fn evidence_packed_across_files_reads_back(store: &mut dyn EventStore) {
             .map(|f| {
                 let mut records = Records::default();
                 // Big enough for several blocks in all, the same calls in every file.
-                let events = (0..12)
+                let mut events: Vec<PreparedEvent> = (0..12)
                     .map(|i| {
                         let id = format!("b{b}-f{f}-{i:02}");
                         let mut event = k8s(&id, 3, &["ns/web"]);
@@ -245,19 +246,27 @@ pub fn evidence_packed_across_files_reads_back(store: &mut dyn EventStore) {
                         prepared
                     })
                     .collect();
-                packer.add_records(records);
+                // The middle file of the first batch packs its own records.
+                let blocks = if (b, f) == (0, 1) {
+                    let mut alone = EvidencePacker::default();
+                    alone.add_records(records);
+                    alone.finish(&mut events)
+                } else {
+                    packer.add_records(records);
+                    Vec::new()
+                };
                 FileBatch {
                     path: format!("/b{b}/f{f}"),
                     size: 1,
                     mtime_ns: 1,
                     sha256: format!("sha-b{b}-f{f}"),
                     events,
-                    blocks: Vec::new(),
+                    blocks,
                     clean: true,
                 }
             })
             .collect();
-        batch[0].blocks = packer.finish(batch.iter_mut().flat_map(|f| f.events.iter_mut()));
+        crate::seal_batch(packer, &mut batch);
         assert!(batch[0].blocks.len() > 1, "several blocks");
         let (stats, _) = store.write_batch(batch).unwrap();
         assert_eq!(stats.inserted, files * 12);

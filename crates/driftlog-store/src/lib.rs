@@ -261,8 +261,8 @@ impl EventStore for Store {
 pub use leaves::RecordedLeaf;
 pub use query::{EachBatch, EventQuery, EventWithEvidence, StoredEvent};
 pub use write::{
-    event_leaf, in_key_order, number_blocks, BatchCommit, BatchStats, EvidencePacker, FileBatch,
-    PreparedEvent, RawRef, Records,
+    event_leaf, in_key_order, number_blocks, seal_batch, BatchCommit, BatchStats, EvidencePacker,
+    FileBatch, PreparedEvent, RawRef, Records,
 };
 
 use rusqlite::Connection;

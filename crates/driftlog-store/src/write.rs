@@ -68,6 +68,13 @@ impl Records {
         });
     }
 
+    /// Whether it holds a window's worth ([`WINDOW_BYTES`]): a file that reaches it is packed
+    /// on its own as it is read (see [`seal_batch`]), so a large file's records never all sit
+    /// in memory.
+    pub fn fills_a_window(&self) -> bool {
+        self.bytes.len() >= WINDOW_BYTES
+    }
+
     /// How many records it holds.
     pub fn len(&self) -> usize {
         self.records.len()
@@ -393,6 +400,37 @@ pub fn number_blocks(files: &mut [FileBatch], first_block: i64) -> Vec<Vec<u8>> 
         blocks.append(&mut f.blocks);
     }
     blocks
+}
+
+/// Give a batch of `files` its evidence blocks, numbered across it as [`number_blocks`]
+/// expects: first those `packer` packed from the records of the files that brought no blocks
+/// (each file's records added in the files' order), then the blocks of the files packed on
+/// their own (larger than a window: see [`Records::fills_a_window`]), in the files' order.
+/// The first file carries the packer's blocks.
+///
+/// # Panics
+/// When the packer's records are not those of the files without blocks: a caller's bug.
+pub fn seal_batch(packer: EvidencePacker<'_>, files: &mut [FileBatch]) {
+    let packed = packer.finish(
+        files
+            .iter_mut()
+            .filter(|f| f.blocks.is_empty())
+            .flat_map(|f| f.events.iter_mut()),
+    );
+    let mut base = packed.len() as u64;
+    for f in files.iter_mut().filter(|f| !f.blocks.is_empty()) {
+        for e in &mut f.events {
+            e.raw.block += base;
+        }
+        base += f.blocks.len() as u64;
+    }
+    match files.first_mut() {
+        Some(first) => {
+            let own = std::mem::replace(&mut first.blocks, packed);
+            first.blocks.extend(own);
+        }
+        None => assert!(packed.is_empty(), "blocks without a file"),
+    }
 }
 
 /// The batch's events in key order (time, source, event id), the order every store writes them
