@@ -286,15 +286,9 @@ pub fn evidence_packed_across_files_reads_back(store: &mut dyn EventStore) {
 }
 
 /// Files packed each on their own, put in one batch: their blocks numbered across it, as
-/// [`crate::number_blocks`] expects.
+/// the ingest numbers a file packed alone ([`crate::seal_batch`], with nothing packed across).
 pub fn together(mut files: Vec<FileBatch>) -> Vec<FileBatch> {
-    let mut before = 0;
-    for f in &mut files {
-        for e in &mut f.events {
-            e.raw.block += before;
-        }
-        before += f.blocks.len() as u64;
-    }
+    crate::seal_batch(EvidencePacker::default(), &mut files);
     files
 }
 

@@ -75,12 +75,7 @@ impl Records {
         self.bytes.len() >= WINDOW_BYTES
     }
 
-    /// How many records it holds.
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
 }
