@@ -14,7 +14,7 @@ use driftlog_audit::{Location, Rejection, Sink};
 use driftlog_store::evidence::{self, Dictionary};
 use driftlog_store::{
     seal_batch, BatchCommit, BatchStats, EventStore, EvidencePacker, FileBatch, PreparedEvent,
-    Records, StoreError,
+    RecordBuffers, Records, StoreError,
 };
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -317,6 +317,8 @@ fn run_planned<S: EventStore + ?Sized>(
             .collect();
         remote.will_fetch(&ahead);
     }
+    // Record buffers go round: parsers fill them, the batcher packs and hands them back.
+    let buffers = Arc::new(RecordBuffers::default());
     let cancel = AtomicBool::new(false);
     let (to_writer, from_parsers) = sync_channel::<Outcome>(8);
     // One full batch may wait while the previous one is committed: parsing never stops for a
@@ -329,14 +331,23 @@ fn run_planned<S: EventStore + ?Sized>(
         let committer = scope.spawn(move || commit_batches(writing, batches, cancel, observer));
         let shared_known = known_hashes.clone();
         let shared_dictionary = dictionary.clone();
+        let shared_buffers = buffers.clone();
         scope.spawn(move || {
-            parse_in_order(todo, shared_known, shared_dictionary, to_writer, cancel)
+            parse_in_order(
+                todo,
+                shared_known,
+                shared_dictionary,
+                shared_buffers,
+                to_writer,
+                cancel,
+            )
         });
         let mut batcher = Batcher {
             to_committer,
             pending: Vec::new(),
-            packer: EvidencePacker::new(dictionary.as_deref()),
+            packer: EvidencePacker::new(dictionary.as_deref()).recycling(&buffers),
             dictionary: dictionary.as_deref(),
+            buffers: &buffers,
             pending_events: 0,
             batch_events: options.batch_events.max(1),
             bulk: Bulk::Undecided {
@@ -349,7 +360,7 @@ fn run_planned<S: EventStore + ?Sized>(
         let mut flushed = Ok(());
         if stdin {
             flushed = batcher.take(
-                read_stdin(dictionary.as_deref()),
+                read_stdin(dictionary.as_deref(), &buffers),
                 known,
                 &mut summary,
                 observer,
@@ -416,6 +427,7 @@ fn parse_in_order(
     todo: Vec<Planned>,
     known: std::sync::Arc<HashSet<String>>,
     dictionary: Option<Arc<Dictionary>>,
+    buffers: Arc<RecordBuffers>,
     to_writer: std::sync::mpsc::SyncSender<Outcome>,
     cancel: &AtomicBool,
 ) {
@@ -434,8 +446,9 @@ fn parse_in_order(
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let known = known.clone();
         let dictionary = dictionary.clone();
+        let buffers = buffers.clone();
         rayon::spawn(move || {
-            let _ = tx.send(read_file(&file, &known, dictionary.as_deref()));
+            let _ = tx.send(read_file(&file, &known, dictionary.as_deref(), &buffers));
         });
         in_flight.push_back(rx);
         if in_flight.len() >= window {
@@ -507,6 +520,7 @@ struct Batcher<'d> {
     /// one); its blocks go with the batch.
     packer: EvidencePacker<'d>,
     dictionary: Option<&'d Dictionary>,
+    buffers: &'d RecordBuffers,
     pending_events: usize,
     batch_events: usize,
     bulk: Bulk,
@@ -612,7 +626,10 @@ impl Batcher<'_> {
         }
         let mut batch = std::mem::take(&mut self.pending);
         self.pending_events = 0;
-        let packer = std::mem::replace(&mut self.packer, EvidencePacker::new(self.dictionary));
+        let packer = std::mem::replace(
+            &mut self.packer,
+            EvidencePacker::new(self.dictionary).recycling(self.buffers),
+        );
         seal_batch(packer, &mut batch);
         self.send(ToCommitter::Batch(batch))
     }
@@ -739,17 +756,19 @@ struct Prepare<'d> {
     /// Made once the file's records fill a window.
     packer: Option<EvidencePacker<'d>>,
     dictionary: Option<&'d Dictionary>,
+    buffers: &'d RecordBuffers,
     rejections: Vec<Rejection>,
     ignored: u64,
 }
 
 impl<'d> Prepare<'d> {
-    fn new(dictionary: Option<&'d Dictionary>) -> Self {
+    fn new(dictionary: Option<&'d Dictionary>, buffers: &'d RecordBuffers) -> Self {
         Prepare {
             events: Vec::new(),
-            records: Records::default(),
+            records: buffers.records(),
             packer: None,
             dictionary,
+            buffers,
             rejections: Vec::new(),
             ignored: 0,
         }
@@ -764,7 +783,7 @@ impl Sink for Prepare<'_> {
             let dictionary = self.dictionary;
             self.packer
                 .get_or_insert_with(|| EvidencePacker::new(dictionary))
-                .add_records(std::mem::take(&mut self.records));
+                .add_records(std::mem::replace(&mut self.records, self.buffers.records()));
         }
     }
     fn reject(&mut self, r: Rejection) {
@@ -888,6 +907,7 @@ fn read_file(
     file: &Planned,
     known_hashes: &HashSet<String>,
     dictionary: Option<&Dictionary>,
+    buffers: &RecordBuffers,
 ) -> Outcome {
     let failed = |error: String| Outcome::Failed {
         key: file.key.clone(),
@@ -899,7 +919,7 @@ fn read_file(
         Err(e) => return failed(e),
     };
     let mut reader = Hashing::new(handle);
-    let mut sink = Prepare::new(dictionary);
+    let mut sink = Prepare::new(dictionary, buffers);
     let parsed = driftlog_audit::read(&mut reader, &mut sink);
     let (sha256, bytes) = match reader.finish() {
         Ok(done) => done,
@@ -940,7 +960,7 @@ fn read_file(
     )
 }
 
-fn read_stdin(dictionary: Option<&Dictionary>) -> Outcome {
+fn read_stdin(dictionary: Option<&Dictionary>, buffers: &RecordBuffers) -> Outcome {
     let mut bytes = Vec::new();
     if let Err(e) = std::io::stdin().lock().read_to_end(&mut bytes) {
         return Outcome::Failed {
@@ -950,7 +970,7 @@ fn read_stdin(dictionary: Option<&Dictionary>) -> Outcome {
         };
     }
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    let mut sink = Prepare::new(dictionary);
+    let mut sink = Prepare::new(dictionary, buffers);
     if let Err(e) = driftlog_audit::read(&bytes[..], &mut sink) {
         return Outcome::Failed {
             key: "-".into(),

@@ -29,9 +29,12 @@ const LEVEL: i32 = 3;
 const DICT_BYTES: usize = 112 * 1024;
 /// Below this many sample records, training is not worth it (and zstd may refuse).
 pub const MIN_SAMPLES: usize = 1_000;
-/// Samples stop being gathered at this many bytes: 3.5 MB of CloudTrail trains in about a
-/// fifth of a second and compresses within 3% of a dictionary trained on four times as much.
-pub const SAMPLE_BYTES: usize = 4 << 20;
+/// Samples stop being gathered at this many bytes. Training takes time in proportion, and an
+/// ingest waits for it before it parses a file: 3.5 MB of CloudTrail trained in about half a
+/// second (zstd tries four sizes of segment) and compressed within 3% of a dictionary trained
+/// on four times as much; 2 MB trains in half the time and compressed the 1M corpus alike
+/// (docs/BENCHMARKS.md, issue #15 fourteenth part).
+pub const SAMPLE_BYTES: usize = 2 << 20;
 /// Ids below this are reserved by RFC 8878 for registered dictionaries.
 const FIRST_ID: u32 = 32_768;
 /// The most a block may say it decompresses to. A block is 1 MiB of records, or one record
@@ -280,10 +283,8 @@ const MIN_ELIDED: usize = 8;
 /// ledger commits to the record as logged, and `driftlog verify` recomputes it.
 pub fn keep(raw: &[u8], event_id: &str, out: &mut Vec<u8>) {
     let id = event_id.as_bytes();
-    let quoted =
-        |&at: &usize| at > 0 && raw[at - 1] == b'"' && raw.get(at + id.len()) == Some(&b'"');
     let at = if id.len() >= MIN_ELIDED {
-        memchr::memmem::find_iter(raw, id).find(quoted)
+        quoted_at(raw, id)
     } else {
         None
     };
@@ -300,6 +301,18 @@ pub fn keep(raw: &[u8], event_id: &str, out: &mut Vec<u8>) {
         }
         None => out.extend_from_slice(raw),
     }
+}
+
+/// Where `id` (not empty) last stands quoted in `raw`. Searched from the end, where
+/// CloudTrail logs `eventID`, a byte at a time: a substring searcher built for each record's
+/// id cost more than the search (2% of ingest's CPU, docs/BENCHMARKS.md, issue #15
+/// fourteenth part). Any quoted place will do: [`restore`] puts the id back where it was.
+fn quoted_at(raw: &[u8], id: &[u8]) -> Option<usize> {
+    // The id needs a quote on either side.
+    let last = raw.len().checked_sub(id.len() + 1)?;
+    memchr::memrchr_iter(id[0], &raw[..=last]).find(|&at| {
+        at > 0 && raw[at - 1] == b'"' && raw[at + id.len()] == b'"' && &raw[at..at + id.len()] == id
+    })
 }
 
 /// The record as logged, from what its block keeps (see [`keep`]) and its event's id. Bytes
@@ -438,7 +451,7 @@ mod tests {
     fn only_a_whole_quoted_id_is_elided_and_every_record_restores() {
         let id = "abcdef0123";
         for raw in [
-            // Inside a longer string, then bare, then quoted: only the quoted one goes.
+            // Inside a longer string, then bare, then quoted twice: only a quoted one goes.
             format!(r#"{{"a":"x{id}","b":{id},"eventID":"{id}","c":"{id}"}}"#),
             // Not there at all, at the very start and at the very end.
             r#"{"a":1}"#.to_owned(),

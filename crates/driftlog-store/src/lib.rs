@@ -262,7 +262,7 @@ pub use leaves::RecordedLeaf;
 pub use query::{EachBatch, EventQuery, EventWithEvidence, StoredEvent};
 pub use write::{
     event_leaf, in_key_order, number_blocks, seal_batch, BatchCommit, BatchStats, EvidencePacker,
-    FileBatch, PreparedEvent, RawRef, Records,
+    FileBatch, PreparedEvent, RawRef, RecordBuffers, Records,
 };
 
 use rusqlite::Connection;

@@ -80,6 +80,56 @@ impl Records {
     }
 }
 
+/// Record buffers handed back once their records are packed, for the next files' records.
+///
+/// A delivery file's records take about as much memory as the file decompressed (half a
+/// megabyte of CloudTrail); a fresh buffer grows to that by doubling, every step a copy into
+/// new pages the kernel faults in and zeroes: a fifteenth of ingest's CPU on the 1M corpus
+/// (docs/BENCHMARKS.md, issue #15 fourteenth part). A buffer that held one file's records
+/// takes the next file's without either. Parsers take ([`RecordBuffers::records`]), the
+/// packer gives back once it has grouped a window ([`EvidencePacker::recycling`]); what is
+/// kept spare is bounded, so memory stays what the records in flight need.
+#[derive(Debug, Default)]
+pub struct RecordBuffers {
+    spare: std::sync::Mutex<Spare>,
+}
+
+#[derive(Debug, Default)]
+struct Spare {
+    buffers: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+/// Most bytes of spare buffers kept: the records of a few windows.
+const SPARE_BYTES: usize = 4 * WINDOW_BYTES;
+
+impl RecordBuffers {
+    /// Empty records for a file, in a buffer that held an earlier file's if one is spare.
+    pub fn records(&self) -> Records {
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        let bytes = spare.buffers.pop().unwrap_or_default();
+        spare.bytes -= bytes.capacity();
+        Records {
+            bytes,
+            records: Vec::new(),
+        }
+    }
+
+    fn give_back(&self, mut bytes: Vec<u8>) {
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        // A buffer larger than a window held a large file packed on its own: not kept.
+        if bytes.capacity() == 0
+            || bytes.capacity() > WINDOW_BYTES
+            || spare.bytes + bytes.capacity() > SPARE_BYTES
+        {
+            return;
+        }
+        bytes.clear();
+        spare.bytes += bytes.capacity();
+        spare.buffers.push(bytes);
+    }
+}
+
 /// Packs records into compressed blocks (see `crate::evidence`).
 ///
 /// Records are grouped by what they did (service, action, principal) before they are
@@ -104,6 +154,8 @@ pub struct EvidencePacker<'d> {
     dictionary: Option<&'d Dictionary>,
     /// Made at the first sealed block: a file without records costs no zstd context.
     compressor: Option<Compressor<'d>>,
+    /// Where the buffers of packed records go back to, if anywhere.
+    buffers: Option<&'d RecordBuffers>,
 }
 
 /// A record not packed yet: its group (see [`group_of`]), and where it sits among its file's
@@ -181,7 +233,14 @@ impl<'d> EvidencePacker<'d> {
             placed: Vec::new(),
             dictionary,
             compressor: None,
+            buffers: None,
         }
+    }
+
+    /// This packer, handing the buffers of the records it has packed back to `buffers`.
+    pub fn recycling(mut self, buffers: &'d RecordBuffers) -> Self {
+        self.buffers = Some(buffers);
+        self
     }
 
     /// Add the record of `event` (one at a time: tests, and stores written by hand).
@@ -246,7 +305,11 @@ impl<'d> EvidencePacker<'d> {
             self.compress(&grouped);
         }
         GROUPED_BLOCK.set(grouped);
-        window.clear();
+        for records in window.drain(..) {
+            if let Some(buffers) = self.buffers {
+                buffers.give_back(records.bytes);
+            }
+        }
         self.window = window;
         self.window_bytes = 0;
     }
@@ -832,6 +895,45 @@ mod tests {
             .map(|b| crate::evidence::decompress(b, |_| None).unwrap())
             .collect();
         (events, raws, blocks)
+    }
+
+    #[test]
+    fn packed_records_hand_their_buffers_back_within_bounds() {
+        let buffers = RecordBuffers::default();
+        let event = crate::conformance::k8s("id-00000001", 3, &["ns/web"]);
+        let raw = format!(
+            "{{\"eventID\":\"{}\",\"pad\":\"{}\"}}",
+            event.event_id,
+            "x".repeat(900)
+        );
+        let mut records = buffers.records();
+        for _ in 0..100 {
+            records.add(raw.as_bytes(), &event);
+        }
+        let capacity = records.bytes.capacity();
+        let mut packer = EvidencePacker::default().recycling(&buffers);
+        packer.add_records(records);
+        let mut events: Vec<PreparedEvent> = (0..100)
+            .map(|_| PreparedEvent::new(event.clone(), raw.as_bytes()))
+            .collect();
+        assert_eq!(packer.finish(&mut events).len(), 1);
+        // The next file's records land in the buffer the first one's filled, emptied.
+        let again = buffers.records();
+        assert!(again.is_empty() && again.bytes.is_empty());
+        assert_eq!(again.bytes.capacity(), capacity);
+        assert!(
+            buffers.records().bytes.capacity() == 0,
+            "only one was given back"
+        );
+        // A buffer past a window (a large file's) is let go; spare bytes stay bounded.
+        buffers.give_back(Vec::with_capacity(WINDOW_BYTES + 1));
+        assert_eq!(buffers.records().bytes.capacity(), 0);
+        for _ in 0..10 {
+            buffers.give_back(Vec::with_capacity(WINDOW_BYTES));
+        }
+        let spare = buffers.spare.lock().unwrap();
+        assert_eq!(spare.buffers.len(), SPARE_BYTES / WINDOW_BYTES);
+        assert!(spare.bytes <= SPARE_BYTES);
     }
 
     proptest! {
