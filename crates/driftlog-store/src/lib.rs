@@ -36,6 +36,7 @@ pub mod service;
 mod shapes;
 mod texts;
 mod write;
+mod written;
 
 pub use error::StoreError;
 
@@ -283,6 +284,8 @@ pub struct Store {
     texts: rustc_hash::FxHashMap<String, i64>,
     /// Ids of shapes the writer has seen, by their bytes (a bounded cache of `shapes`).
     shape_ids: rustc_hash::FxHashMap<Vec<u8>, i64>,
+    /// The identities this writer stored, while they are all the store holds.
+    written: written::Written,
     /// Recently decompressed evidence blocks, by id.
     blocks: std::cell::RefCell<std::collections::HashMap<i64, std::sync::Arc<Vec<u8>>>>,
     /// Evidence dictionaries read so far, by id.
@@ -319,6 +322,7 @@ impl Store {
             ref_names: Default::default(),
             texts: Default::default(),
             shape_ids: Default::default(),
+            written: Default::default(),
             blocks: Default::default(),
             dictionaries: Default::default(),
             names: Default::default(),
@@ -584,6 +588,31 @@ mod tests {
             .conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap()
+    }
+
+    /// A writer that skips looking for stored copies of identities it never stored (see
+    /// `written`) still finds one another writer stored in between.
+    #[test]
+    fn a_copy_stored_by_another_writer_between_batches_is_found() {
+        use crate::conformance::{batch, k8s};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let one = |id: &str| {
+            let e = k8s(id, 3, &["ns/web"]);
+            let raw = format!("{{\"auditID\":\"{id}\"}}");
+            batch(&format!("/logs/{id}.json"), vec![(e, raw)])
+        };
+        let mut a = Store::open(&path).unwrap();
+        let mut b = Store::open(&path).unwrap();
+        assert_eq!(a.write_batch(vec![one("first")]).unwrap().0.inserted, 1);
+        assert_eq!(b.write_batch(vec![one("second")]).unwrap().0.inserted, 1);
+        let (stats, _) = a.write_batch(vec![one("second"), one("third")]).unwrap();
+        assert_eq!((stats.inserted, stats.duplicates), (1, 1));
+        // And on a store that was not empty as it began.
+        let mut c = Store::open(&path).unwrap();
+        let (stats, _) = c.write_batch(vec![one("first"), one("fourth")]).unwrap();
+        assert_eq!((stats.inserted, stats.duplicates), (1, 1));
+        assert_eq!(c.event_count().unwrap(), 4);
     }
 
     #[test]

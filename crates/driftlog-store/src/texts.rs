@@ -68,16 +68,18 @@ where
     if let Some(&id) = known.get(value) {
         return Ok(id);
     }
-    let found = tx
-        .prepare_cached(&format!("SELECT id FROM {table} WHERE {column} = ?1"))?
+    // Most values the cache lacks are new (an ingest meets each for the first time): one
+    // statement adds them, and only a value already stored costs a second one.
+    let added = tx
+        .prepare_cached(&format!(
+            "INSERT OR IGNORE INTO {table} ({column}) VALUES (?1) RETURNING id"
+        ))?
         .query_row([value], |r| r.get(0))
         .optional()?;
-    let id = match found {
+    let id = match added {
         Some(id) => id,
         None => tx
-            .prepare_cached(&format!(
-                "INSERT INTO {table} ({column}) VALUES (?1) RETURNING id"
-            ))?
+            .prepare_cached(&format!("SELECT id FROM {table} WHERE {column} = ?1"))?
             .query_row([value], |r| r.get(0))?,
     };
     if known.len() >= WRITER_CACHE {

@@ -549,6 +549,7 @@ impl Store {
             self.ref_names.clear();
             self.texts.clear();
             self.shape_ids.clear();
+            self.written = crate::written::Written::Off;
         }
         result
     }
@@ -591,7 +592,7 @@ impl Store {
             }
             self.strings_loaded = true;
         }
-        {
+        let last_id = {
             let strings = &mut self.strings;
             let mut add_string = tx
                 .prepare_cached(
@@ -635,6 +636,8 @@ impl Store {
                 })
                 .map_err(sql)?;
             let first_new_id = next_id;
+            let written = &mut self.written;
+            written.begin(next_id);
             let mut insert = tx.prepare_cached(&insert_sql()).map_err(sql)?;
             let mut replace = tx.prepare_cached(&replace_sql()).map_err(sql)?;
             let mut stored_copy = tx.prepare_cached(STORED_COPY).map_err(sql)?;
@@ -701,30 +704,39 @@ impl Store {
                     &leaf,
                 ];
                 // The stored copy's id, completeness (a copy whose shape is lost counts as the
-                // least complete) and leaf.
-                let stored: Option<(i64, u8, Option<Vec<u8>>)> = stored_copy
-                    .query_row(
-                        params![
-                            e.time_us,
-                            source,
-                            event_id,
-                            event_id.key_prefix(),
-                            crate::schema::key_second(e.time_us)
-                        ],
-                        |r| {
-                            let completeness = crate::shapes::Shape::from_sql(r.get_ref(1)?)
-                                .map_or(0, |s| s.completeness);
-                            Ok((r.get(0)?, completeness, r.get(2)?))
-                        },
-                    )
-                    .optional()
-                    .map_err(sql)?;
+                // least complete) and leaf, looked for only if there may be one.
+                let identity = (e.time_us, e.source.as_str(), e.event_id.as_str());
+                let may_hold = written.may_hold(&identity);
+                let stored: Option<(i64, u8, Option<Vec<u8>>)> = may_hold
+                    .then(|| {
+                        stored_copy
+                            .query_row(
+                                params![
+                                    e.time_us,
+                                    source,
+                                    event_id,
+                                    event_id.key_prefix(),
+                                    crate::schema::key_second(e.time_us)
+                                ],
+                                |r| {
+                                    let completeness =
+                                        crate::shapes::Shape::from_sql(r.get_ref(1)?)
+                                            .map_or(0, |s| s.completeness);
+                                    Ok((r.get(0)?, completeness, r.get(2)?))
+                                },
+                            )
+                            .optional()
+                    })
+                    .transpose()
+                    .map_err(sql)?
+                    .flatten();
                 // A copy this replaces (logged in stages) was committed to by an earlier
                 // ledger entry, whose leaf must stay known.
                 let mut previous: Option<(i64, Option<Vec<u8>>)> = None;
                 let id = match stored {
                     None => {
                         insert.execute(&values[..]).map_err(sql)?;
+                        written.stored(&identity);
                         Some(next_id)
                     }
                     Some((id, completeness, leaf)) if e.completeness > completeness => {
@@ -815,8 +827,10 @@ impl Store {
                     ])
                     .map_err(sql)?;
             }
-        }
+            next_id - 1
+        };
         tx.commit().map_err(sql)?;
+        self.written.committed(last_id);
         Ok((stats, BatchCommit::assemble(inserted, restored, replaced)))
     }
 }
