@@ -705,8 +705,9 @@ impl Store {
                 ];
                 // The stored copy's id, completeness (a copy whose shape is lost counts as the
                 // least complete) and leaf, looked for only if there may be one.
-                let identity = (e.time_us, e.source.as_str(), e.event_id.as_str());
-                let may_hold = written.may_hold(&identity);
+                let identity =
+                    crate::written::Written::identity(e.time_us, e.source.as_str(), &e.event_id);
+                let may_hold = written.may_hold(identity);
                 let stored: Option<(i64, u8, Option<Vec<u8>>)> = may_hold
                     .then(|| {
                         stored_copy
@@ -736,7 +737,7 @@ impl Store {
                 let id = match stored {
                     None => {
                         insert.execute(&values[..]).map_err(sql)?;
-                        written.stored(&identity);
+                        written.stored(identity);
                         Some(next_id)
                     }
                     Some((id, completeness, leaf)) if e.completeness > completeness => {
