@@ -761,10 +761,22 @@ struct Prepare<'d> {
     ignored: u64,
 }
 
+thread_local! {
+    /// How many events the last file parsed on this thread held. The next file's list is given
+    /// room for as many (one trail's delivery files are alike) instead of growing by doubling,
+    /// every step a copy into fresh pages: 3% of ingest's CPU on the 1M corpus
+    /// (docs/BENCHMARKS.md, issue #15 fourteenth part). Bounded, so one large file does not
+    /// make every later small one reserve its size.
+    static LAST_FILE_EVENTS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The most events a file's list is given room for before its first event.
+const EVENTS_RESERVED: usize = 4096;
+
 impl<'d> Prepare<'d> {
     fn new(dictionary: Option<&'d Dictionary>, buffers: &'d RecordBuffers) -> Self {
         Prepare {
-            events: Vec::new(),
+            events: Vec::with_capacity(LAST_FILE_EVENTS.get().min(EVENTS_RESERVED)),
             records: buffers.records(),
             packer: None,
             dictionary,
@@ -992,6 +1004,7 @@ fn finish(
 ) -> Outcome {
     let clean = sink.rejections.is_empty();
     let mut events = sink.events;
+    LAST_FILE_EVENTS.set(events.len());
     let (blocks, records) = match sink.packer {
         // Packed on its own: its blocks go with it (`driftlog_store::seal_batch`).
         Some(mut packer) => {
