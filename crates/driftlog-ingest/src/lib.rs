@@ -321,9 +321,12 @@ fn run_planned<S: EventStore + ?Sized>(
     let buffers = Arc::new(RecordBuffers::default());
     let cancel = AtomicBool::new(false);
     let (to_writer, from_parsers) = sync_channel::<Outcome>(8);
-    // One full batch may wait while the previous one is committed: parsing never stops for a
-    // commit, and memory stays at about two batches.
-    let (to_committer, batches) = sync_channel::<ToCommitter>(1);
+    // A full batch is handed over when the committer is done with the previous one: while it
+    // commits, the batcher gathers the next (and parsers run a few files ahead of it), so
+    // parsing never stops for a commit. No second batch waits: on two cores the single
+    // writer then fell up to two batches behind, and wrote them alone, one core idle, once
+    // parsing had ended (docs/BENCHMARKS.md, issue #15 fourteenth part).
+    let (to_committer, batches) = sync_channel::<ToCommitter>(0);
     let writing: &mut S = store;
     let (flushed, committed) = std::thread::scope(|scope| {
         let cancel = &cancel;
