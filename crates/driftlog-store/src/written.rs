@@ -2,7 +2,7 @@
 //! copy of a new event only when there may be one.
 //!
 //! Before it inserts an event, the writer looks for a stored copy (a probe of the identity
-//! index, a ninth of the writer's time on the 1M corpus: docs/BENCHMARKS.md, issue #15
+//! index, about a tenth of the writer's time on the 1M corpus: docs/BENCHMARKS.md, issue #15
 //! fourteenth part). When the store was empty as the writer began, and nothing else has
 //! written since (its highest id is still the last one this writer gave), every stored event
 //! went through this writer: an identity its filter has never seen is not in the store, and
@@ -11,8 +11,8 @@
 //! probed, as before.
 //!
 //! The filters grow with what was stored (a filter for the first million identities, one for
-//! the next two, then four...), so a small store costs a small filter, and the one a new
-//! identity is checked against first is the smallest, the one most likely still in a cache.
+//! the next two, then four...), so a small store costs a small filter. A new identity is
+//! checked against every filter; one logged twice is usually found in the newest first.
 
 use fastbloom::BloomFilter;
 
@@ -35,9 +35,8 @@ pub(crate) enum Written {
         filters: Vec<BloomFilter>,
         /// The id of the last event this writer stored (0: none).
         last_id: i64,
-        /// Identities stored, and how many the filters are sized for.
+        /// Identities stored.
         count: usize,
-        sized: usize,
     },
     /// Every identity is looked up in the store.
     Off,
@@ -52,7 +51,6 @@ impl Written {
                 filters: Vec::new(),
                 last_id: 0,
                 count: 0,
-                sized: 0,
             },
             tracking @ Written::Tracking { last_id, .. } if last_id + 1 == next_id => tracking,
             _ => Written::Off,
@@ -71,23 +69,18 @@ impl Written {
 
     /// An event of this identity was stored.
     pub(crate) fn stored(&mut self, identity: u64) {
-        let Written::Tracking {
-            filters,
-            count,
-            sized,
-            ..
-        } = self
-        else {
+        let Written::Tracking { filters, count, .. } = self else {
             return;
         };
-        if *count == *sized {
-            let next = filters.last().map_or(FIRST, |_| *sized + FIRST);
-            if *sized + next > CAPACITY {
+        // The filters so far are full: FIRST, then twice as many, and so on.
+        let sized = FIRST * ((1 << filters.len()) - 1);
+        if *count == sized {
+            let next = FIRST << filters.len();
+            if sized + next > CAPACITY {
                 *self = Written::Off;
                 return;
             }
             filters.push(BloomFilter::with_false_pos(FALSE_POSITIVES).expected_items(next));
-            *sized += next;
         }
         *count += 1;
         if let Some(filter) = filters.last_mut() {
@@ -151,19 +144,22 @@ mod tests {
         for &id in &ids {
             w.stored(id);
         }
-        let Written::Tracking { filters, sized, .. } = &w else {
+        let Written::Tracking { filters, count, .. } = &w else {
             panic!("still tracking")
         };
-        assert_eq!((filters.len(), *sized), (2, 3 * FIRST));
+        assert_eq!((filters.len(), *count), (2, 3 * FIRST));
         assert!(ids.iter().all(|&id| w.may_hold(id)), "no false negatives");
         let unseen = (0..10_000)
             .filter(|i| w.may_hold(Written::identity(-1 - i, "aws", "x")))
             .count();
         assert!(unseen < 1_000, "{unseen} false positives in 10,000");
-        // Past the capacity every identity is probed.
-        if let Written::Tracking { count, sized, .. } = &mut w {
+        // Past the capacity (five filters, 1M to 16M) every identity is probed.
+        if let Written::Tracking { filters, count, .. } = &mut w {
+            for n in 2..5 {
+                filters
+                    .push(BloomFilter::with_false_pos(FALSE_POSITIVES).expected_items(FIRST << n));
+            }
             *count = CAPACITY;
-            *sized = CAPACITY;
         }
         w.stored(Written::identity(-1, "aws", "x"));
         assert!(matches!(w, Written::Off));
