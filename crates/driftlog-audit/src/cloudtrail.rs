@@ -38,10 +38,11 @@ struct Record<'a> {
     session_credential_from_console: Option<bool>,
     #[serde(borrow)]
     user_identity: Option<UserIdentity<'a>>,
+    /// Walked for references as the record is parsed (`refs::Found`).
     #[serde(borrow)]
-    request_parameters: Option<&'a RawValue>,
+    request_parameters: Option<refs::Found<'a>>,
     #[serde(borrow)]
-    response_elements: Option<&'a RawValue>,
+    response_elements: Option<refs::Found<'a>>,
     #[serde(borrow)]
     resources: Option<Vec<ResourceRef<'a>>>,
 }
@@ -124,6 +125,20 @@ impl Markers<'_> {
 /// Parse one CloudTrail record. The error is the reason the record is left out.
 pub(crate) fn parse(raw: &RawValue) -> Result<AuditEvent, String> {
     let r: Record = serde_json::from_str(raw.get()).map_err(crate::fields::describe_type_error)?;
+    event(r)
+}
+
+/// Parse the record that `text` starts with, for a caller that splits an array of records
+/// itself: what the record gave (the event, or the reason it is left out), and the length of
+/// its text. `None` if the record's JSON does not parse as a record; the caller then knows
+/// neither where it ends nor what follows.
+pub(crate) fn parse_first(text: &str) -> Option<(Result<AuditEvent, String>, usize)> {
+    let mut records = serde_json::Deserializer::from_str(text).into_iter::<Record>();
+    let record = records.next()?.ok()?;
+    Some((event(record), records.byte_offset()))
+}
+
+fn event(r: Record<'_>) -> Result<AuditEvent, String> {
     let event_id = required(&r.event_id, "eventID")?.to_owned();
     let time_us = required_time(&r.event_time, "eventTime")?;
     let action = required(&r.event_name, "eventName")?.to_owned();
@@ -155,8 +170,12 @@ pub(crate) fn parse(raw: &RawValue) -> Result<AuditEvent, String> {
             refs::push(&mut resources, &arn);
         }
     }
-    refs::collect(r.request_parameters, &mut resources);
-    refs::collect(r.response_elements, &mut resources);
+    for body in [&r.request_parameters, &r.response_elements]
+        .into_iter()
+        .flatten()
+    {
+        body.add_to(&mut resources);
+    }
 
     let account = optional(&r.recipient_account_id, "recipientAccountId")
         .or_else(|| identity.and_then(|i| optional(&i.account_id, "accountId")));
@@ -191,7 +210,7 @@ fn outcome(r: &Record<'_>) -> Outcome {
     if let Some(code) = optional(&r.error_code, "errorCode") {
         return Outcome::Failure { code, message };
     }
-    if let Some(step) = response_failure(r.response_elements) {
+    if let Some(step) = r.response_elements.as_ref().and_then(refs::Found::failure) {
         return Outcome::Failure {
             code: format!("{step}=Failure"),
             message,
@@ -204,17 +223,6 @@ fn outcome(r: &Record<'_>) -> Outcome {
         },
         None => Outcome::Success,
     }
-}
-
-/// The key of a top-level `"Failure"` in `responseElements`. Searched for as text first: most
-/// records' responses are large and never say it.
-fn response_failure(response: Option<&RawValue>) -> Option<String> {
-    let text = response?.get();
-    memchr::memmem::find(text.as_bytes(), b"\"Failure\"")?;
-    let map: std::collections::BTreeMap<std::borrow::Cow<str>, &RawValue> =
-        serde_json::from_str(text).ok()?;
-    map.into_iter()
-        .find_map(|(key, value)| (value.get() == "\"Failure\"").then(|| key.into_owned()))
 }
 
 /// `lookup-events` lists the resources it matched beside the record.

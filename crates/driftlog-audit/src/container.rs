@@ -7,6 +7,7 @@
 use crate::error::{Location, Rejection};
 use crate::sink::{ParsedEvent, Sink};
 use crate::{azure, cloudtrail, gcp, kubernetes};
+use driftlog_core::AuditEvent;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -23,9 +24,9 @@ impl<'d> Ctx<'d> {
     }
 
     /// Computed only for rejections: counting newlines for every record would be quadratic.
-    fn locate(&self, anchor: &RawValue, pointer: String) -> Location {
+    fn locate(&self, anchor: &str, pointer: String) -> Location {
         let start = self.doc.as_ptr() as usize;
-        let at = anchor.get().as_ptr() as usize;
+        let at = anchor.as_ptr() as usize;
         let offset = at
             .checked_sub(start)
             .filter(|o| *o <= self.doc.len())
@@ -136,14 +137,14 @@ pub(crate) fn dispatch(
         Some(b'{') => {}
         _ => {
             return sink.reject(Rejection {
-                location: ctx.locate(anchor, pointer),
+                location: ctx.locate(anchor.get(), pointer),
                 reason: "expected a JSON object (an audit record or an envelope of records)".into(),
             })
         }
     }
     let reject = |sink: &mut dyn Sink, pointer: String, reason: String| {
         sink.reject(Rejection {
-            location: ctx.locate(anchor, pointer),
+            location: ctx.locate(anchor.get(), pointer),
             reason,
         })
     };
@@ -307,7 +308,7 @@ fn cloudwatch_logs(
     }
     let Some(events) = probe.log_events else {
         return sink.reject(Rejection {
-            location: ctx.locate(anchor, pointer.to_owned()),
+            location: ctx.locate(anchor.get(), pointer.to_owned()),
             reason: "CloudWatch Logs DATA_MESSAGE without `logEvents`".into(),
         });
     };
@@ -320,7 +321,7 @@ fn cloudwatch_logs(
         Ok(e) => e,
         Err(e) => {
             return sink.reject(Rejection {
-                location: ctx.locate(anchor, join(pointer, "logEvents")),
+                location: ctx.locate(anchor.get(), join(pointer, "logEvents")),
                 reason: format!(
                     "`logEvents` must be an array of {{\"message\": \"...\"}} objects ({})",
                     crate::fields::describe_type_error(e)
@@ -332,7 +333,7 @@ fn cloudwatch_logs(
         let at = format!("{}[{i}].message", join(pointer, "logEvents"));
         let Some(message) = &event.message else {
             sink.reject(Rejection {
-                location: ctx.locate(anchor, at),
+                location: ctx.locate(anchor.get(), at),
                 reason: "log event without a `message`".into(),
             });
             continue;
@@ -369,7 +370,7 @@ fn aks_audit(
     let at = join(pointer, "properties.log");
     let Some(log) = log else {
         return sink.reject(Rejection {
-            location: ctx.locate(anchor, pointer.to_owned()),
+            location: ctx.locate(anchor.get(), pointer.to_owned()),
             reason: format!("AKS `{category}` record without `properties.log`"),
         });
     };
@@ -380,7 +381,7 @@ fn aks_audit(
     match serde_json::from_str::<Cow<str>>(log.get()) {
         Ok(text) => embedded(ctx, anchor, &text, at, cluster, sink),
         Err(_) => sink.reject(Rejection {
-            location: ctx.locate(anchor, at),
+            location: ctx.locate(anchor.get(), at),
             reason:
                 "`properties.log` must be the Kubernetes audit event, as an object or a JSON string"
                     .into(),
@@ -403,7 +404,7 @@ fn embedded(
         Ok(v) => v,
         Err(e) => {
             return sink.reject(Rejection {
-                location: ctx.locate(anchor, pointer),
+                location: ctx.locate(anchor.get(), pointer),
                 reason: format!("the embedded record is not valid JSON: {}", e),
             })
         }
@@ -411,7 +412,7 @@ fn embedded(
     let inner = Ctx::new(text, 1);
     let mut relay = Relay {
         sink,
-        line: ctx.locate(anchor, String::new()).line,
+        line: ctx.locate(anchor.get(), String::new()).line,
         pointer,
         account,
     };
@@ -451,17 +452,38 @@ impl Sink for Relay<'_> {
     }
 }
 
-/// The hot path, a CloudTrail delivery file (`{"Records":[...]}`, the whole text): its records
-/// are split in one pass, instead of finding the document's end first and probing it after.
-/// Returns false, having sent nothing, for any other text.
+/// The hot path, a CloudTrail delivery file (`{"Records":[...]}`, the whole text, compact as
+/// CloudTrail writes it or pretty-printed by a tool): its records are read without probing
+/// the document first. Returns false, having sent nothing, for any other text.
 pub(crate) fn delivery_file(ctx: &Ctx, text: &str, sink: &mut dyn Sink) -> bool {
+    if records_key(text).is_none() {
+        return false;
+    }
+    if let Some(records) = delivery_records(text) {
+        for (i, (parsed, raw)) in records.into_iter().enumerate() {
+            match parsed {
+                Ok(event) => sink.event(ParsedEvent {
+                    event,
+                    raw: Cow::Borrowed(raw.as_bytes()),
+                }),
+                Err(reason) => sink.reject(Rejection {
+                    location: ctx.locate(raw, format!("Records[{i}]")),
+                    reason,
+                }),
+            }
+        }
+        return true;
+    }
+    delivery_split(ctx, text, sink)
+}
+
+/// The general path through a delivery file: its array split into elements, each then parsed
+/// (and reported where it fails). `false` if the text is no delivery file.
+fn delivery_split(ctx: &Ctx, text: &str, sink: &mut dyn Sink) -> bool {
     #[derive(Deserialize)]
     struct Delivery<'a> {
         #[serde(rename = "Records", borrow)]
         records: Vec<&'a RawValue>,
-    }
-    if !text.trim_start().starts_with("{\"Records\"") {
-        return false;
     }
     match serde_json::from_str::<Delivery>(text) {
         Ok(file) => {
@@ -471,6 +493,54 @@ pub(crate) fn delivery_file(ctx: &Ctx, text: &str, sink: &mut dyn Sink) -> bool 
         Err(_) => false,
     }
 }
+
+/// A delivery file read in one pass: each record is parsed where it stands and its text is
+/// the range the parser consumed, where splitting the array first and then parsing each
+/// element would scan every byte twice. This path takes only a file of exactly
+/// `{"Records":[record, ...]}` whose every record parses as one; it reports nothing itself,
+/// and `None` (any other shape, a record whose JSON does not read as a record) leaves the
+/// file to the general path, which says what is wrong where.
+fn delivery_records(text: &str) -> Option<Vec<(Result<AuditEvent, String>, &str)>> {
+    let mut rest = records_key(text)?;
+    for punctuation in [':', '['] {
+        rest = rest
+            .trim_start_matches(JSON_SPACE)
+            .strip_prefix(punctuation)?;
+    }
+    let mut records = Vec::new();
+    rest = rest.trim_start_matches(JSON_SPACE);
+    if let Some(after) = rest.strip_prefix(']') {
+        rest = after;
+    } else {
+        loop {
+            let (parsed, len) = cloudtrail::parse_first(rest)?;
+            records.push((parsed, &rest[..len]));
+            rest = rest[len..].trim_start_matches(JSON_SPACE);
+            let (next, after) = rest.split_at_checked(1)?;
+            rest = after.trim_start_matches(JSON_SPACE);
+            match next {
+                "," => continue,
+                "]" => break,
+                _ => return None,
+            }
+        }
+    }
+    let end = rest.trim_start_matches(JSON_SPACE).strip_prefix('}')?;
+    end.trim_start_matches(JSON_SPACE)
+        .is_empty()
+        .then_some(records)
+}
+
+/// What follows `{"Records"` when the text opens with it (white space allowed).
+fn records_key(text: &str) -> Option<&str> {
+    text.trim_start_matches(JSON_SPACE)
+        .strip_prefix('{')?
+        .trim_start_matches(JSON_SPACE)
+        .strip_prefix("\"Records\"")
+}
+
+/// What JSON counts as white space between values.
+const JSON_SPACE: [char; 4] = [' ', '\t', '\n', '\r'];
 
 /// The start of the reason given for a value that is no audit format at all.
 pub const UNRECOGNISED: &str = "not a recognised audit record";
@@ -482,7 +552,7 @@ fn each_record(ctx: &Ctx, records: &[&RawValue], pointer: String, sink: &mut dyn
         match cloudtrail::parse(item) {
             Ok(event) => emit(sink, event, item),
             Err(reason) => sink.reject(Rejection {
-                location: ctx.locate(item, format!("{pointer}[{i}]")),
+                location: ctx.locate(item.get(), format!("{pointer}[{i}]")),
                 reason,
             }),
         }
@@ -497,7 +567,7 @@ fn each(ctx: &Ctx, array: &RawValue, pointer: String, sink: &mut dyn Sink) {
             }
         }
         Err(_) => sink.reject(Rejection {
-            location: ctx.locate(array, pointer.clone()),
+            location: ctx.locate(array.get(), pointer.clone()),
             reason: format!(
                 "`{}` must be an array of records",
                 if pointer.is_empty() {
@@ -522,5 +592,128 @@ fn join(pointer: &str, key: &str) -> String {
         key.to_owned()
     } else {
         format!("{pointer}.{key}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::Collect;
+
+    /// A delivery file read both ways: in one pass (`None` if that path declined it), and
+    /// split first, as the general path does.
+    fn both_ways(text: &str) -> (Option<Collect>, Option<Collect>) {
+        let ctx = Ctx::new(text, 1);
+        let one_pass = delivery_records(text).map(|_| {
+            let mut sink = Collect::default();
+            assert!(delivery_file(&ctx, text, &mut sink));
+            sink
+        });
+        let mut split = Collect::default();
+        let split = delivery_split(&ctx, text, &mut split).then_some(split);
+        (one_pass, split)
+    }
+
+    fn assert_same(one_pass: &Collect, split: &Collect) {
+        assert_eq!(one_pass.events.len(), split.events.len());
+        for (a, b) in one_pass.events.iter().zip(&split.events) {
+            assert_eq!(a.event, b.event);
+            assert_eq!(a.raw, b.raw);
+        }
+        assert_eq!(one_pass.rejections, split.rejections);
+        assert_eq!(one_pass.ignored, split.ignored);
+    }
+
+    const RECORD: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/al\u0069ce","accountId":"111122223333","sessionContext":{"attributes":{"mfaAuthenticated":"TRUE"}}},"eventTime":"2024-11-04T10:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"AuthorizeSecurityGroupIngress","awsRegion":"eu-west-1","sourceIPAddress":"203.0.113.9","userAgent":"[aws-cli/2.13.0]","requestParameters":{"groupId":"sg-0\u0031","ipPermissions":{"items":[{"groupId":"sg-02"}]},"policyDocument":{"roleArn":"arn:aws:iam::1:role/hidden"}},"responseElements":{"_return":true},"readOnly":false,"eventID":"e-1","recipientAccountId":"111122223333"}"#;
+
+    /// Every shape the one-pass path takes gives what splitting first gives, to the byte:
+    /// spaces between the punctuation, escapes, an empty array, and records left out for
+    /// what they hold (a missing id), with the same location.
+    #[test]
+    fn one_pass_equals_splitting_first() {
+        let failed_login = r#"{"eventTime":"2024-11-04T10:00:01Z","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","responseElements":{"ConsoleLogin":"Failure"},"eventID":"e-2"}"#;
+        let no_id = r#"{"eventTime":"2024-11-04T10:00:02Z","eventSource":"s3.amazonaws.com","eventName":"PutBucketTagging"}"#;
+        for text in [
+            format!(r#"{{"Records":[{RECORD},{failed_login}]}}"#),
+            format!("{{\"Records\" :\r\n[ {RECORD}\n,\t{no_id} ,{failed_login}\n]\n}}\n"),
+            r#"{"Records":[]}"#.to_owned(),
+            "{\"Records\": [ ] } ".to_owned(),
+        ] {
+            let (one_pass, split) = both_ways(&text);
+            let (one_pass, split) = (one_pass.expect(&text), split.expect(&text));
+            assert_same(&one_pass, &split);
+        }
+        let (one_pass, _) = both_ways(&format!("{{\"Records\":[\n{RECORD},\n{no_id}]}}"));
+        let one_pass = one_pass.unwrap();
+        assert_eq!(one_pass.events.len(), 1);
+        assert_eq!(one_pass.rejections[0].location.line, 3);
+        assert_eq!(one_pass.rejections[0].location.pointer, "Records[1]");
+    }
+
+    /// Anything else is left to the general path, which reads or rejects it as before: a
+    /// field of the wrong type, an element that is no record, another key after the array,
+    /// text after the document, a document cut short.
+    #[test]
+    fn other_shapes_take_the_general_path() {
+        let wrong_type =
+            RECORD.replace(r#""eventTime":"2024-11-04T10:00:00Z""#, r#""eventTime":5"#);
+        for (text, general) in [
+            (format!(r#"{{"Records":[{RECORD},{wrong_type}]}}"#), true),
+            (format!(r#"{{"Records":[{RECORD},"text",7,null]}}"#), true),
+            (format!(r#"{{"Records":[{RECORD}],"Digest":1}}"#), true),
+            (format!(r#"{{"Records":[{RECORD}]}} x"#), false),
+            (format!(r#"{{"Records":[{RECORD},"#), false),
+            (format!(r#"{{"Records":[{RECORD}}}"#), false),
+        ] {
+            let (one_pass, split) = both_ways(&text);
+            assert!(one_pass.is_none(), "{text}");
+            assert_eq!(split.is_some(), general, "{text}");
+        }
+    }
+
+    /// The real delivery files among the fixtures read the same both ways.
+    #[test]
+    fn real_delivery_files_read_the_same_both_ways() {
+        let root = std::env::var_os("DRIFTLOG_FIXTURES").map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"),
+            std::path::PathBuf::from,
+        );
+        let mut files = 0;
+        for dir in ["aws-cloudtrail", "aws-cloudtrail-streamalert-testevents"] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let bytes = std::fs::read(entry.path()).unwrap();
+                let mut text = String::new();
+                let bytes = if crate::reader::is_gzip(&bytes) {
+                    use std::io::Read;
+                    let mut plain = Vec::new();
+                    flate2::read::MultiGzDecoder::new(&bytes[..])
+                        .read_to_end(&mut plain)
+                        .unwrap();
+                    plain
+                } else {
+                    bytes
+                };
+                let Ok(utf8) = std::str::from_utf8(&bytes) else {
+                    continue;
+                };
+                text.push_str(utf8);
+                if records_key(&text).is_none() {
+                    continue;
+                }
+                let (one_pass, split) = both_ways(&text);
+                if let (Some(one_pass), Some(split)) = (one_pass, split) {
+                    assert_same(&one_pass, &split);
+                    files += 1;
+                }
+            }
+        }
+        assert!(
+            files > 0,
+            "no delivery file among the fixtures at {}",
+            root.display()
+        );
     }
 }

@@ -1,10 +1,60 @@
 //! Small helpers shared by the source readers: borrowed strings, loose booleans, placeholders.
 
-use serde::{Deserialize, Deserializer};
+use serde::de::{Deserialize, Deserializer, Visitor};
 use std::borrow::Cow;
+use std::fmt;
 
-/// A string field, borrowed from the input when it has no escapes.
-pub(crate) type Str<'a> = Option<Cow<'a, str>>;
+/// A string field that may be absent or `null`, borrowed from the input when it has no
+/// escapes.
+///
+/// A type of its own because serde borrows a `Cow<str>` only when a field is spelled exactly
+/// `Cow<'a, str>`: inside an `Option` it copies every value into a fresh `String`, some fifteen
+/// of them for each CloudTrail record, most only to be read once. A field of this type that is
+/// missing reads as absent, as an `Option` would.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Str<'a>(pub(crate) Option<Cow<'a, str>>);
+
+impl<'a> std::ops::Deref for Str<'a> {
+    type Target = Option<Cow<'a, str>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // `deserialize_option`: serde's stand-in for a missing field answers `visit_none`.
+        d.deserialize_option(StrVisitor)
+    }
+}
+
+struct StrVisitor;
+
+impl<'de> Visitor<'de> for StrVisitor {
+    type Value = Str<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Str(None))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Str(None))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Str(Some(Cow::Borrowed(v))))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Str(Some(Cow::Owned(v.to_owned()))))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Str(Some(Cow::Owned(v))))
+    }
+}
 
 /// Values that sanitized samples put where real data was (`"..."`, `"eventTime"` as the value
 /// of `eventTime`): never real identifiers, so never evidence.
@@ -52,24 +102,41 @@ pub(crate) fn required_time(value: &Str<'_>, field: &str) -> Result<i64, String>
         .ok_or_else(|| format!("`{field}` is not an RFC 3339 time: {text:?}"))
 }
 
-/// CloudTrail writes some flags as booleans and others as the strings `"true"`/`"false"`.
+/// CloudTrail writes some flags as booleans and others as the strings `"true"`/`"false"`
+/// (in any case, with spaces around); any other string reads as unknown. Read by a visitor of
+/// its own rather than an untagged enum, which would buffer each value first (three times in
+/// every record).
 pub(crate) fn loose_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Loose<'a> {
-        Bool(bool),
-        #[serde(borrow)]
-        Text(Cow<'a, str>),
+    struct Loose;
+    impl<'de> Visitor<'de> for Loose {
+        type Value = Option<bool>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a boolean or the string \"true\" or \"false\"")
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            let v = v.trim();
+            Ok(if v.eq_ignore_ascii_case("true") {
+                Some(true)
+            } else if v.eq_ignore_ascii_case("false") {
+                Some(false)
+            } else {
+                None
+            })
+        }
     }
-    Ok(match Option::<Loose>::deserialize(d)? {
-        None => None,
-        Some(Loose::Bool(b)) => Some(b),
-        Some(Loose::Text(t)) => match t.trim().to_ascii_lowercase().as_str() {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => None,
-        },
-    })
+    d.deserialize_option(Loose)
 }
 
 /// Read-or-write, from an action's verb when the log does not say.

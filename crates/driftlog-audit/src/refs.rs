@@ -6,8 +6,11 @@
 //! identifier (`groupId`, `bucketName`, `queueUrl`, `dBInstanceIdentifier`, `securityGroupIds`)
 //! or its value is an ARN. Secrets and policy documents are never identifiers and never kept.
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::fmt;
 
 /// More than this many references from one body is a bulk call; the first ones are enough to
@@ -19,29 +22,65 @@ const MAX_LEN: usize = 512;
 /// Collects reference strings into `out` (deduplicated, in order of appearance).
 pub(crate) fn collect(body: Option<&RawValue>, out: &mut Vec<String>) {
     let Some(body) = body else { return };
-    let mut de = serde_json::Deserializer::from_str(body.get());
     // A body that fails to walk (it parsed once already, so this cannot happen for valid
     // input) just contributes fewer references.
-    let _ = Walk {
-        key: None,
-        depth: 0,
-        out,
+    if let Ok(found) = serde_json::from_str::<Found>(body.get()) {
+        found.add_to(out);
     }
-    .deserialize(&mut de);
+}
+
+/// The references a body names, found while the record around it is parsed: a body read as
+/// this type is walked once, where keeping it as raw text to walk later would scan it twice.
+///
+/// It holds each string the walk keeps (trimmed, once, in order of appearance, borrowed from
+/// the record unless escaped) for [`Found::add_to`], which applies the same limits as if they
+/// were pushed one by one as they were met.
+#[derive(Debug, Default)]
+pub(crate) struct Found<'a> {
+    refs: Vec<Cow<'a, str>>,
+    /// The smallest top-level key whose value is the string `"Failure"` (sign-in events
+    /// record a failed step so in `responseElements`).
+    failure: Option<Cow<'a, str>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Found<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut found = Found::default();
+        Walk {
+            key: None,
+            depth: 0,
+            found: &mut found,
+            collect: true,
+        }
+        .deserialize(d)?;
+        Ok(found)
+    }
+}
+
+impl Found<'_> {
+    /// Push the references found into `out`, after those already there. The walk stops adding
+    /// once `out` holds [`MAX_REFS`]; since a distinct reference either is in `out` already or
+    /// grows it, no more than twice that many distinct ones can count, and the walk keeps no
+    /// more.
+    pub(crate) fn add_to(&self, out: &mut Vec<String>) {
+        for value in &self.refs {
+            if out.len() >= MAX_REFS {
+                break;
+            }
+            push(out, value);
+        }
+    }
+
+    /// The key of a top-level `"Failure"`, as in `{"ConsoleLogin": "Failure"}`.
+    pub(crate) fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
 }
 
 /// Push one reference unless already present.
 pub(crate) fn push(out: &mut Vec<String>, value: &str) {
     let value = value.trim();
-    if value.is_empty()
-        || value.len() > MAX_LEN
-        || value.chars().all(|c| c == '.')
-        || value.chars().any(char::is_control)
-        // Version numbers and counters (`versionId: "1"`) name nothing.
-        || (value.len() < 6 && value.bytes().all(|b| b.is_ascii_digit()))
-        || is_operation(value)
-        || out.len() >= MAX_REFS * 2
-    {
+    if !acceptable(value) || out.len() >= MAX_REFS * 2 {
         return;
     }
     if !out.iter().any(|r| r == value) {
@@ -54,6 +93,17 @@ pub(crate) fn push(out: &mut Vec<String>, value: &str) {
             out.push(tail.to_owned());
         }
     }
+}
+
+/// Whether a trimmed value can name a resource at all.
+fn acceptable(value: &str) -> bool {
+    !(value.is_empty()
+        || value.len() > MAX_LEN
+        || value.chars().all(|c| c == '.')
+        || value.chars().any(char::is_control)
+        // Version numbers and counters (`versionId: "1"`) name nothing.
+        || (value.len() < 6 && value.bytes().all(|b| b.is_ascii_digit()))
+        || is_operation(value))
 }
 
 /// A long-running operation is the call's own bookkeeping, not a resource: GCP's operation
@@ -133,10 +183,42 @@ fn identifier_key(k: &str) -> bool {
     EXACT.contains(&k) || SUFFIX.iter().any(|s| k.ends_with(s))
 }
 
-struct Walk<'de, 'o> {
-    key: Option<std::borrow::Cow<'de, str>>,
+/// One value of a body being walked: the key it is under (array elements inherit their
+/// array's), how deep it is, and whether its strings are collected (a document's are not; it
+/// is only looked at for a top-level `"Failure"`).
+struct Walk<'de, 'f> {
+    key: Option<Cow<'de, str>>,
     depth: u32,
-    out: &'o mut Vec<String>,
+    found: &'f mut Found<'de>,
+    collect: bool,
+}
+
+impl<'de> Walk<'de, '_> {
+    fn string(self, v: Cow<'de, str>) {
+        if self.depth == 1 && v == "Failure" {
+            if let Some(key) = self.key.as_ref() {
+                if self.found.failure.as_ref().is_none_or(|f| key < f) {
+                    self.found.failure = Some(key.clone());
+                }
+            }
+        }
+        // Identifiers do not contain spaces; display names and descriptions do.
+        let keep = self.collect
+            && (v.starts_with("arn:")
+                || (self.key.as_deref().is_some_and(is_identifier_key)
+                    && !v.contains(char::is_whitespace)));
+        let refs = &mut self.found.refs;
+        if !keep || refs.len() >= 2 * MAX_REFS {
+            return;
+        }
+        let trimmed = v.trim();
+        if acceptable(trimmed) && !refs.iter().any(|r| r == trimmed) {
+            refs.push(match v {
+                Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
+                Cow::Owned(o) => Cow::Owned(o.trim().to_owned()),
+            });
+        }
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for Walk<'de, '_> {
@@ -153,13 +235,14 @@ impl<'de> Visitor<'de> for Walk<'de, '_> {
         f.write_str("any JSON value")
     }
 
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
+        self.string(Cow::Borrowed(v));
+        Ok(())
+    }
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        // Identifiers do not contain spaces; display names and descriptions do.
-        let keep = v.starts_with("arn:")
-            || (self.key.as_deref().is_some_and(is_identifier_key)
-                && !v.contains(char::is_whitespace));
-        if keep && self.out.len() < MAX_REFS {
-            push(self.out, v);
+        // Escaped: copied only if it is kept (or is a top-level `"Failure"`).
+        if self.collect || self.depth == 1 {
+            self.string(Cow::Owned(v.to_owned()));
         }
         Ok(())
     }
@@ -184,7 +267,7 @@ impl<'de> Visitor<'de> for Walk<'de, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        if self.depth >= MAX_DEPTH {
+        if !self.collect || self.depth >= MAX_DEPTH {
             while seq.next_element::<IgnoredAny>()?.is_some() {}
             return Ok(());
         }
@@ -193,7 +276,8 @@ impl<'de> Visitor<'de> for Walk<'de, '_> {
             .next_element_seed(Walk {
                 key: self.key.clone(),
                 depth: self.depth + 1,
-                out: &mut *self.out,
+                found: &mut *self.found,
+                collect: true,
             })?
             .is_some()
         {}
@@ -201,15 +285,22 @@ impl<'de> Visitor<'de> for Walk<'de, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if !self.collect {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(());
+        }
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            if self.depth >= MAX_DEPTH || is_opaque_document(&key) {
+            let collect = self.depth < MAX_DEPTH && !is_opaque_document(&key);
+            if !collect && self.depth > 0 {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             }
+            // A document at the top is still looked at for a `"Failure"`.
             map.next_value_seed(Walk {
                 key: Some(key),
                 depth: self.depth + 1,
-                out: &mut *self.out,
+                found: &mut *self.found,
+                collect,
             })?;
         }
         Ok(())
@@ -221,26 +312,26 @@ impl<'de> Visitor<'de> for Walk<'de, '_> {
 struct KeySeed;
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = std::borrow::Cow<'de, str>;
+    type Value = Cow<'de, str>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_str(self)
     }
 }
 
 impl<'de> Visitor<'de> for KeySeed {
-    type Value = std::borrow::Cow<'de, str>;
+    type Value = Cow<'de, str>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a key")
     }
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(std::borrow::Cow::Borrowed(v))
+        Ok(Cow::Borrowed(v))
     }
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(std::borrow::Cow::Owned(v.to_owned()))
+        Ok(Cow::Owned(v.to_owned()))
     }
     fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(std::borrow::Cow::Owned(v))
+        Ok(Cow::Owned(v))
     }
 }
 
@@ -366,6 +457,49 @@ mod tests {
                 "tagSet":{"items":[{"key":"Name","value":"x"}]},"masterUserPassword":"hunter2"}"#,
         );
         assert_eq!(found, ["b"]);
+    }
+
+    fn found(json: &str) -> Found<'_> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    /// Sign-in responses say a step failed as `{"ConsoleLogin": "Failure"}`: only a top-level
+    /// value counts, under any key (a document's too), the smallest key first.
+    #[test]
+    fn a_top_level_failure_is_found_under_its_key() {
+        let failure = |json| found(json).failure().map(str::to_owned);
+        assert_eq!(
+            failure(r#"{"ConsoleLogin":"Failure"}"#).as_deref(),
+            Some("ConsoleLogin")
+        );
+        assert_eq!(
+            failure(r#"{"b":"Failure","a":"Fail\u0075re"}"#).as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            failure(r#"{"policy":"Failure"}"#).as_deref(),
+            Some("policy")
+        );
+        assert_eq!(failure(r#"{"ConsoleLogin":"Success"}"#), None);
+        assert_eq!(failure(r#"{"x":{"y":"Failure"},"z":["Failure"]}"#), None);
+        assert_eq!(failure(r#"["Failure"]"#), None);
+        assert_eq!(failure(r#""Failure""#), None);
+    }
+
+    /// A value met again does not count again toward the limit of references a body gives,
+    /// however often it repeats; distinct values stop at the limit.
+    #[test]
+    fn repeats_do_not_use_up_the_limit() {
+        let repeated = format!(r#"{{"groupIds":[{}"sg-2"]}}"#, r#""sg-1","#.repeat(500));
+        assert_eq!(refs(&repeated), ["sg-1", "sg-2"]);
+        let distinct: Vec<String> = (0..300).map(|i| format!(r#""sg-{i:04}""#)).collect();
+        let many = refs(&format!(r#"{{"groupIds":[{}]}}"#, distinct.join(",")));
+        assert_eq!(many.len(), MAX_REFS);
+        assert_eq!(many.last().map(String::as_str), Some("sg-0063"));
+        // After the record's own list, the body adds until the whole list holds the limit.
+        let mut out: Vec<String> = (0..60).map(|i| format!("arn:x:{i}")).collect();
+        found(&format!(r#"{{"groupIds":[{}]}}"#, distinct.join(","))).add_to(&mut out);
+        assert_eq!(out.len(), MAX_REFS);
     }
 
     #[test]
