@@ -671,6 +671,151 @@ mod tests {
         }
     }
 
+    mod generated {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// JSON white space, often none.
+        fn space() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec!["", "", "", " ", "\n", "\r\n\t ", "  "])
+        }
+
+        /// A string value: plain, escaped, an ARN, a placeholder, or empty.
+        fn text() -> impl Strategy<Value = String> {
+            prop::sample::select(vec![
+                r#""sg-0123""#,
+                r#""i-0\u0061bc""#,
+                r#""arn:aws:iam::111122223333:role/Admin""#,
+                r#""2024-11-04T10:00:00Z""#,
+                r#""Failure""#,
+                r#""...""#,
+                r#""""#,
+                r#""with \"quotes\" and spaces""#,
+                r#""true""#,
+            ])
+            .prop_map(str::to_owned)
+        }
+
+        /// Any value a field may hold, of the right type or not.
+        fn value() -> impl Strategy<Value = String> {
+            let leaf = prop_oneof![
+                4 => text(),
+                1 => Just("null".to_owned()),
+                1 => Just("false".to_owned()),
+                1 => Just("-12.5e3".to_owned()),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4)
+                        .prop_map(|items| format!("[{}]", items.join(","))),
+                    prop::collection::vec(
+                        (
+                            prop::sample::select(vec![
+                                "groupId",
+                                "bucketName",
+                                "items",
+                                "policy",
+                                "ConsoleLogin",
+                                "roleArn",
+                                "tags",
+                                "x",
+                            ]),
+                            inner
+                        ),
+                        0..4
+                    )
+                    .prop_map(|entries| {
+                        let entries: Vec<String> = entries
+                            .iter()
+                            .map(|(k, v)| format!(r#""{k}":{v}"#))
+                            .collect();
+                        format!("{{{}}}", entries.join(","))
+                    }),
+                ]
+            })
+        }
+
+        /// A record-like object: the fields CloudTrail parsing reads, each usually present
+        /// and usually of its type, in any order, with white space anywhere.
+        fn record() -> impl Strategy<Value = String> {
+            const KEYS: [&str; 12] = [
+                "eventID",
+                "eventTime",
+                "eventSource",
+                "eventName",
+                "awsRegion",
+                "userAgent",
+                "readOnly",
+                "sessionCredentialFromConsole",
+                "userIdentity",
+                "requestParameters",
+                "responseElements",
+                "resources",
+            ];
+            let field = |key: &'static str| {
+                let good = match key {
+                    "eventTime" => Just(r#""2024-11-04T10:00:00Z""#.to_owned()).boxed(),
+                    "readOnly" => prop::sample::select(vec!["true", r#"" FALSE""#, "null"])
+                        .prop_map(str::to_owned)
+                        .boxed(),
+                    "userIdentity" => Just(
+                        r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/R/s","sessionContext":{"attributes":{"mfaAuthenticated":"true"}}}"#
+                            .to_owned(),
+                    )
+                    .boxed(),
+                    "resources" => Just(r#"[{"ARN":"arn:aws:s3:::b"},{"ARN":null}]"#.to_owned()).boxed(),
+                    "requestParameters" | "responseElements" => value().boxed(),
+                    "eventID" | "eventSource" | "eventName" => prop::sample::select(vec![
+                        r#""e-1""#,
+                        r#""ec2.amazon\u0061ws.com""#,
+                        r#""PutBucketPolicy""#,
+                    ])
+                    .prop_map(str::to_owned)
+                    .boxed(),
+                    _ => text().boxed(),
+                };
+                prop::option::weighted(0.95, prop_oneof![40 => good, 1 => value()])
+                    .prop_map(move |v| v.map(|v| (key, v)))
+            };
+            let fields = KEYS
+                .map(field)
+                .to_vec()
+                .prop_map(|fields| fields.into_iter().flatten().collect::<Vec<_>>())
+                .prop_shuffle();
+            (fields, prop::collection::vec(space(), 4)).prop_map(|(fields, spaces)| {
+                let body: Vec<String> = fields
+                    .iter()
+                    .map(|(k, v)| format!(r#"{}"{k}"{}:{}{v}"#, spaces[0], spaces[1], spaces[2]))
+                    .collect();
+                format!("{{{}{}}}", body.join(","), spaces[3])
+            })
+        }
+
+        proptest! {
+            /// Whatever the records hold, a file the one-pass path takes gives what splitting
+            /// it first gives: the same events from the same bytes, the same rejections at the
+            /// same places; and it takes every well-formed `{"Records":[…]}` of objects whose
+            /// fields are of their types.
+            #[test]
+            fn one_pass_equals_splitting_first_on_any_records(
+                records in prop::collection::vec(
+                    prop_oneof![30 => record(), 1 => value()], 0..6),
+                spaces in prop::collection::vec(space(), 8),
+            ) {
+                let [a, b, c, d, e, f, g, h] = <[&str; 8]>::try_from(spaces).unwrap();
+                let text = format!(
+                    "{a}{{{b}\"Records\"{c}:{d}[{e}{}{f}]{g}}}{h}",
+                    records.join(&format!("{f},{e}"))
+                );
+                let (one_pass, split) = both_ways(&text);
+                let split = split.expect("a well-formed delivery file");
+                if let Some(one_pass) = one_pass {
+                    assert_same(&one_pass, &split);
+                }
+            }
+        }
+    }
+
     /// The real delivery files among the fixtures read the same both ways.
     #[test]
     fn real_delivery_files_read_the_same_both_ways() {
