@@ -500,7 +500,14 @@ fn delivery_split(ctx: &Ctx, text: &str, sink: &mut dyn Sink) -> bool {
 /// `{"Records":[record, ...]}` whose every record parses as one; it reports nothing itself,
 /// and `None` (any other shape, a record whose JSON does not read as a record) leaves the
 /// file to the general path, which says what is wrong where.
+///
+/// Nothing is sent until the whole file has parsed, so its events are all held at once: a
+/// file larger than [`ONE_PASS_MAX`] (no CloudTrail delivery is; an export made by hand may
+/// be) takes the general path, which holds only the records' places.
 fn delivery_records(text: &str) -> Option<Vec<(Result<AuditEvent, String>, &str)>> {
+    if text.len() > ONE_PASS_MAX {
+        return None;
+    }
     let mut rest = records_key(text)?;
     for punctuation in [':', '['] {
         rest = rest
@@ -538,6 +545,9 @@ fn records_key(text: &str) -> Option<&str> {
         .trim_start_matches(JSON_SPACE)
         .strip_prefix("\"Records\"")
 }
+
+/// The largest delivery file read in one pass (see [`delivery_records`]).
+const ONE_PASS_MAX: usize = 64 << 20;
 
 /// What JSON counts as white space between values.
 const JSON_SPACE: [char; 4] = [' ', '\t', '\n', '\r'];

@@ -207,6 +207,45 @@ mod tests {
         assert!(!is_placeholder("4667ddb7-6e53", "eventID"));
     }
 
+    #[derive(serde::Deserialize)]
+    struct Fields<'a> {
+        #[serde(borrow)]
+        s: Str<'a>,
+        #[serde(default, deserialize_with = "loose_bool")]
+        b: Option<bool>,
+    }
+
+    fn fields(json: &str) -> Result<Fields<'_>, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    /// A string is borrowed unless escaped; `null` and a missing field are absent; another
+    /// type is an error that says what was expected.
+    #[test]
+    fn strings_are_borrowed_where_they_can_be() {
+        let plain = fields(r#"{"s":"sg-1"}"#).unwrap().s;
+        assert!(matches!(plain.0, Some(Cow::Borrowed("sg-1"))));
+        let escaped = fields(r#"{"s":"sg-\u0031"}"#).unwrap().s;
+        assert!(matches!(escaped.0, Some(Cow::Owned(ref s)) if s == "sg-1"));
+        assert_eq!(fields(r#"{"s":null}"#).unwrap().s, Str(None));
+        assert_eq!(fields("{}").unwrap().s, Str(None));
+        let wrong = fields(r#"{"s":5}"#).err().unwrap();
+        assert!(wrong.contains("expected a string"), "{wrong}");
+    }
+
+    #[test]
+    fn loose_booleans() {
+        let b = |json: &str| fields(json).map(|f| f.b);
+        assert_eq!(b(r#"{"b":true}"#), Ok(Some(true)));
+        assert_eq!(b(r#"{"b":" TRUE "}"#), Ok(Some(true)));
+        assert_eq!(b(r#"{"b":"false"}"#), Ok(Some(false)));
+        assert_eq!(b(r#"{"b":"fals\u0065"}"#), Ok(Some(false)));
+        assert_eq!(b(r#"{"b":"yes"}"#), Ok(None));
+        assert_eq!(b(r#"{"b":null}"#), Ok(None));
+        assert_eq!(b("{}"), Ok(None));
+        assert!(b(r#"{"b":1}"#).is_err());
+    }
+
     #[test]
     fn verbs() {
         assert_eq!(read_only_from_verb("DescribeInstances"), Some(true));
