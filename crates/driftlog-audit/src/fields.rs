@@ -12,7 +12,7 @@ use std::fmt;
 /// of them for each CloudTrail record, most only to be read once. A field of this type that is
 /// missing reads as absent, as an `Option` would.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Str<'a>(pub(crate) Option<Cow<'a, str>>);
+pub(crate) struct Str<'a>(Option<Cow<'a, str>>);
 
 impl<'a> std::ops::Deref for Str<'a> {
     type Target = Option<Cow<'a, str>>;
