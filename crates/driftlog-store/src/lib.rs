@@ -300,6 +300,9 @@ pub struct Store {
     free_texts: std::cell::RefCell<query::RefTexts>,
     /// Shapes of events read so far, by id in `shapes` (bounded).
     shapes: std::cell::RefCell<rustc_hash::FxHashMap<i64, shapes::Shape>>,
+    /// What one candidate's row costs the query planner, in bytes of posting lists
+    /// ([`query::ROW_BYTES`]; tests set the extremes).
+    row_bytes: u64,
 }
 
 impl Store {
@@ -330,6 +333,7 @@ impl Store {
             free_texts: Default::default(),
             shapes: Default::default(),
             mapped: Default::default(),
+            row_bytes: query::ROW_BYTES,
         };
         store.configure()?;
         schema::migrate(&mut store.conn).map_err(|e| e.at(path))?;
