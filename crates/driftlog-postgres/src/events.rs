@@ -1,21 +1,22 @@
 //! The event store in PostgreSQL: what `driftlog ingest` writes and `events`, `explain`,
 //! attribution and `verify` read, behind [`EventStore`] like the SQLite store.
 //!
-//! Writes go through `COPY … FROM STDIN (FORMAT binary)`: a batch's new events stream to the
-//! server in one round trip instead of one statement each. `COPY` cannot skip duplicates, so
-//! the batch first asks which of its keys `(time, source, event id)` the store already holds
-//! (one indexed join over the batch's keys) and copies only the others. Events logged in
-//! stages (Kubernetes) go through an upsert, as in the SQLite store, because a more complete
-//! copy replaces a stored one. A batch holds an advisory lock from its first read to its
-//! commit: batches from several processes take turns, so event ids ascend in commit order,
-//! which is what the ledger commits to.
+//! Events are packed in blocks of one day's events (`crate::blocks`, `audit_event_blocks`),
+//! found through posting lists (`crate::lists`) and read as `crate::read` plans. A batch
+//! holds an advisory lock from its first read to its commit: batches from several processes
+//! take turns, so event ids ascend in commit order, which is what the ledger commits to.
 //!
-//! Lookups use PostgreSQL's own indexes (measured against posting lists in
-//! docs/BENCHMARKS.md): a GIN index over each event's names, B-trees over principal, issuer,
-//! action and time.
+//! Each block lists its events' identity keys (`blocks::identity_key`) under a GIN index: a
+//! batch asks for the blocks that may hold a copy of any of its events in one statement, and
+//! compares the whole identity (time, source, id) in those blocks. Complete events keep the
+//! first copy stored; events logged in stages (Kubernetes) are replaced by a more complete
+//! copy, in their block, keeping their id. New events, blocks and lists are streamed with
+//! `COPY … FROM STDIN (FORMAT binary)`.
 
-use crate::plan::{query_sql, Plan};
+use crate::blocks::{self, Row};
+use crate::lists::Lists;
 use crate::pool::{redact, Pool};
+use crate::read::{self, day_start, Filter, ReadError};
 use crate::service::{store_error, with_store};
 use crate::strings::Strings;
 use driftlog_core::glob::Glob;
@@ -27,73 +28,22 @@ use driftlog_store::{
     EventWithEvidence, FileBatch, KnownFiles, PreparedEvent, RecordedLeaf, StoreError, StoredEvent,
 };
 use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::{ToSql, Type};
-use postgres::{Client, GenericClient, Row, Transaction};
+use postgres::types::Type;
+use postgres::{Client, GenericClient, Transaction};
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Batches take turns under this advisory lock (an arbitrary, fixed key).
 const WRITE_LOCK: i64 = 0x6472_6966_7465_7674;
 
-/// The columns a batch writes, in the order of [`COPY_TYPES`] and [`row_values`].
-const COLUMNS: &str = "id, source, event_id, time_us, account, region, service, action, \
-    read_only, outcome, error_message, principal, principal_type, issuer, session_name, \
-    source_identity, on_behalf_of, invoked_by, mfa, actor_kind, actor_rule, source_ip, \
-    user_agent, resources, completeness, raw_block, raw_offset, raw_len, leaf, facets";
-
-const COPY_TYPES: [Type; 30] = [
-    Type::INT8,       // id
-    Type::INT4,       // source
-    Type::BYTEA,      // event_id (`driftlog_store::event_ids::to_bytes`)
-    Type::INT8,       // time_us
-    Type::INT4,       // account
-    Type::INT4,       // region
-    Type::INT4,       // service
-    Type::INT4,       // action
-    Type::BOOL,       // read_only
-    Type::INT4,       // outcome
-    Type::TEXT,       // error_message
-    Type::INT4,       // principal
-    Type::INT4,       // principal_type
-    Type::INT4,       // issuer
-    Type::INT4,       // session_name
-    Type::TEXT,       // source_identity
-    Type::TEXT,       // on_behalf_of
-    Type::INT4,       // invoked_by
-    Type::BOOL,       // mfa
-    Type::INT4,       // actor_kind
-    Type::INT4,       // actor_rule
-    Type::INT4,       // source_ip
-    Type::INT4,       // user_agent
-    Type::INT4_ARRAY, // resources
-    Type::INT2,       // completeness
-    Type::INT8,       // raw_block
-    Type::INT4,       // raw_offset
-    Type::INT4,       // raw_len
-    Type::BYTEA,      // leaf
-    Type::INT4,       // facets
-];
-
-/// The positions in [`READ_COLUMNS`] of the columns that hold ids into `audit_strings`
-/// (`crate::strings`), besides `resources`, an array of them.
-const STRING_COLUMNS: [usize; 15] = [1, 4, 5, 6, 7, 9, 11, 12, 13, 14, 17, 19, 20, 21, 22];
-/// The position of `resources` in [`READ_COLUMNS`].
-const RESOURCES: usize = 23;
-
-/// The columns a read returns, in the order [`stored_event`] reads them.
-pub(crate) const READ_COLUMNS: &str =
-    "id, source, event_id, time_us, account, region, service, action, \
-    read_only, outcome, error_message, principal, principal_type, issuer, session_name, \
-    source_identity, on_behalf_of, invoked_by, mfa, actor_kind, actor_rule, source_ip, \
-    user_agent, resources, completeness";
-
 /// Audit events in PostgreSQL.
 pub struct PgEventStore {
     pool: Arc<Pool>,
     /// Recently decompressed evidence blocks, by id.
-    blocks: RefCell<HashMap<i64, Arc<Vec<u8>>>>,
+    evidence: RefCell<HashMap<i64, Arc<Vec<u8>>>>,
     /// Evidence dictionaries read so far, by id.
     dictionaries: RefCell<HashMap<u32, Arc<Dictionary>>>,
     /// The strings of `audit_strings` this handle has met.
@@ -106,7 +56,7 @@ impl PgEventStore {
         let pool = Pool::shared(url).map_err(|e| store_error(&PathBuf::from(redact(url)), e))?;
         Ok(Self {
             pool,
-            blocks: RefCell::default(),
+            evidence: RefCell::default(),
             dictionaries: RefCell::default(),
             strings: RefCell::default(),
         })
@@ -139,6 +89,27 @@ impl PgEventStore {
         with_store(&self.pool, f)
     }
 
+    /// [`PgEventStore::with`] for reads that may find damage.
+    fn reading<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, ReadError>,
+    ) -> Result<T, StoreError> {
+        let mut damage = None;
+        let value = self.with(|c| match f(c) {
+            Ok(v) => Ok(Some(v)),
+            Err(ReadError::Pg(e)) => Err(e),
+            Err(ReadError::Damaged { what, reason }) => {
+                damage = Some((what, reason));
+                Ok(None)
+            }
+        })?;
+        match (value, damage) {
+            (Some(v), _) => Ok(v),
+            (None, Some((what, reason))) => Err(self.damaged(what, reason)),
+            (None, None) => unreachable!("a read without a value found damage"),
+        }
+    }
+
     fn damaged(&self, what: String, reason: String) -> StoreError {
         StoreError::Damaged {
             path: self.pool.shown.clone(),
@@ -160,9 +131,9 @@ impl PgEventStore {
     }
 
     /// The evidence blocks `ids` (cached ones from memory), decompressed.
-    fn load_blocks(&self, ids: &[i64]) -> Result<(), StoreError> {
+    fn load_evidence(&self, ids: &[i64]) -> Result<(), StoreError> {
         let missing: Vec<i64> = {
-            let cache = self.blocks.borrow();
+            let cache = self.evidence.borrow();
             let mut m: Vec<i64> = ids
                 .iter()
                 .copied()
@@ -181,7 +152,7 @@ impl PgEventStore {
                 &[&missing],
             )
         })?;
-        let mut cache = self.blocks.borrow_mut();
+        let mut cache = self.evidence.borrow_mut();
         // Neighbouring records share blocks (a delivery file's, up to a megabyte); sixteen
         // cover any one resource's story.
         if cache.len() + rows.len() > 16 {
@@ -204,94 +175,127 @@ impl PgEventStore {
         Ok(())
     }
 
-    /// The record of stored event `event` (whose event id is `event_id`) at
-    /// `(block, offset, len)`, as logged (`evidence::restore`), its block already loaded.
-    fn record(
-        &self,
-        event: i64,
-        event_id: &str,
-        (block, offset, len): (i64, i32, i32),
-    ) -> Result<Vec<u8>, StoreError> {
-        let cache = self.blocks.borrow();
-        let data = cache.get(&block).ok_or_else(|| {
+    /// The record of stored event `row`, as logged (`evidence::restore`), its evidence block
+    /// already loaded.
+    fn record(&self, row: &Row) -> Result<Vec<u8>, StoreError> {
+        let event = row.id;
+        let cache = self.evidence.borrow();
+        let data = cache.get(&row.raw_block).ok_or_else(|| {
             self.damaged(
                 format!("stored event {event}"),
-                format!("its evidence block {block} is missing"),
+                format!("its evidence block {} is missing", row.raw_block),
             )
         })?;
-        let (offset, len) = (offset.max(0) as usize, len.max(0) as usize);
+        let (offset, len) = (row.raw_offset as usize, row.raw_len as usize);
         let kept = data.get(offset..offset + len).ok_or_else(|| {
             self.damaged(
                 format!("stored event {event}"),
-                format!("the record lies outside evidence block {block}"),
+                format!("the record lies outside evidence block {}", row.raw_block),
             )
         })?;
-        evidence::restore(kept, event_id)
+        let event_id = event_ids::from_bytes(&row.event_id).ok_or_else(|| {
+            self.damaged(
+                format!("stored event {event}"),
+                "its event id is neither a UUID nor text".into(),
+            )
+        })?;
+        evidence::restore(kept, &event_id)
             .map_err(|reason| self.damaged(format!("stored event {event}"), reason))
+    }
+
+    /// The rows matching `f`, handed to `each` in batches as events, oldest first.
+    fn each_event(
+        &self,
+        filter: impl FnOnce(&mut Client, &mut Strings) -> Result<Option<Filter>, postgres::Error>,
+        each: &mut driftlog_store::EachBatch,
+    ) -> Result<(), StoreError> {
+        self.reading(|c| {
+            let strings = &mut self.strings.borrow_mut();
+            let Some(f) = filter(c, strings)? else {
+                return Ok(());
+            };
+            let mut tx = c.transaction()?;
+            read::each_row(&mut tx, &f, &mut |tx, rows| {
+                Ok(each(read_events(tx, strings, &rows)?))
+            })?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// The block holding event `id`, decoded, if any.
+    fn block_of(&self, id: i64) -> Result<Option<Vec<Row>>, StoreError> {
+        self.reading(|c| {
+            let Some(r) = c.query_opt(
+                "SELECT first_id, data FROM audit_event_blocks WHERE first_id <= $1 \
+                 ORDER BY first_id DESC LIMIT 1",
+                &[&id],
+            )?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(read::decode(r.get(0), r.get(1))?))
+        })
     }
 }
 
-/// `rows` (of [`READ_COLUMNS`]) as events, their strings read first.
+/// `rows` as events, their strings read first.
 fn read_events(
     c: &mut impl GenericClient,
     strings: &mut Strings,
     rows: &[Row],
 ) -> Result<Vec<StoredEvent>, postgres::Error> {
-    strings.read(c, rows.iter().flat_map(string_ids))?;
+    strings.read(c, rows.iter().flat_map(Row::string_ids))?;
     Ok(rows.iter().map(|r| stored_event(r, strings)).collect())
 }
 
-/// The ids of `audit_strings` one row of [`READ_COLUMNS`] holds.
-fn string_ids(r: &Row) -> impl Iterator<Item = i32> + '_ {
-    let columns = STRING_COLUMNS
-        .iter()
-        .filter_map(|&i| r.get::<_, Option<i32>>(i));
-    columns.chain(r.get::<_, Vec<i32>>(RESOURCES))
-}
-
-/// One row of [`READ_COLUMNS`] as an event. An id with no string (only an edit behind
-/// driftlog's back makes one) reads as empty, and `verify` names the event as changed.
+/// A row as an event. An id with no string (only an edit behind driftlog's back makes one)
+/// reads as empty, and `verify` names the event as changed.
 fn stored_event(r: &Row, strings: &Strings) -> StoredEvent {
-    let text = |i: usize| -> Option<String> {
-        r.get::<_, Option<i32>>(i)
-            .map(|id| strings.text(id).unwrap_or_default().to_owned())
+    let text = |id: Option<i32>| -> Option<String> {
+        id.map(|id| strings.text(id).unwrap_or_default().to_owned())
     };
-    let resources: Vec<i32> = r.get(RESOURCES);
     StoredEvent {
-        id: r.get(0),
+        id: r.id,
         event: AuditEvent {
-            source: text(1).and_then(|s| s.parse().ok()).unwrap_or(Source::Aws),
-            event_id: event_ids::from_bytes(r.get(2)).unwrap_or_default(),
-            time_us: r.get(3),
-            account: text(4),
-            region: text(5),
-            service: text(6),
-            action: text(7).unwrap_or_default(),
-            read_only: r.get(8),
-            outcome: Outcome::from_label(text(9).unwrap_or_default(), r.get(10)),
+            source: text(Some(r.source))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(Source::Aws),
+            event_id: event_ids::from_bytes(&r.event_id).unwrap_or_default(),
+            time_us: r.time_us,
+            account: text(r.account),
+            region: text(r.region),
+            service: text(r.service),
+            action: text(Some(r.action)).unwrap_or_default(),
+            read_only: r.read_only,
+            outcome: Outcome::from_label(
+                text(Some(r.outcome)).unwrap_or_default(),
+                r.error_message.clone(),
+            ),
             principal: Principal {
-                id: text(11),
-                kind: text(12),
-                issuer: text(13),
-                session_name: text(14),
-                source_identity: r.get(15),
-                on_behalf_of: r.get(16),
-                invoked_by: text(17),
-                mfa: r.get(18),
+                id: text(r.principal),
+                kind: text(r.principal_type),
+                issuer: text(r.issuer),
+                session_name: text(r.session_name),
+                source_identity: r.source_identity.clone(),
+                on_behalf_of: r.on_behalf_of.clone(),
+                invoked_by: text(r.invoked_by),
+                mfa: r.mfa,
             },
             actor: Actor {
-                kind: text(19)
+                kind: text(Some(r.actor_kind))
                     .and_then(|k| k.parse().ok())
                     .unwrap_or(ActorKind::Unknown),
-                rule: text(20).unwrap_or_default(),
+                rule: text(Some(r.actor_rule)).unwrap_or_default(),
             },
-            source_ip: text(21),
-            user_agent: text(22),
-            resources: resources
+            source_ip: text(r.source_ip),
+            user_agent: text(r.user_agent),
+            resources: r
+                .resources
                 .iter()
                 .map(|&id| strings.text(id).unwrap_or_default().to_owned())
                 .collect(),
-            completeness: r.get::<_, i16>(24).clamp(0, u8::MAX as i16) as u8,
+            completeness: r.completeness,
         },
     }
 }
@@ -302,12 +306,6 @@ fn outcome_of(e: &AuditEvent) -> (&str, Option<&str>) {
         Outcome::Failure { code, message } => (code.as_str(), message.as_deref()),
         other => (other.label(), None),
     }
-}
-
-/// The facets of `e` packed (`driftlog_store::facets`; every code fits a byte, three bytes
-/// in all).
-fn facets_of(e: &AuditEvent) -> i32 {
-    driftlog_store::facets::packed(e) as i32
 }
 
 /// Every value of `e` stored as an id into `audit_strings`.
@@ -337,115 +335,191 @@ fn strings_of(e: &AuditEvent) -> impl Iterator<Item = &str> {
     .chain(e.resources.iter().map(String::as_str))
 }
 
-/// The values of one event's row, in [`COLUMNS`] order: its strings as their ids (every one
-/// interned before the batch's rows are built), the rest borrowed from the event.
-struct Values<'a> {
-    id: i64,
-    p: &'a PreparedEvent,
-    event_id: Vec<u8>,
-    source: i32,
-    account: Option<i32>,
-    region: Option<i32>,
-    service: Option<i32>,
-    action: i32,
-    outcome: i32,
-    message: Option<&'a str>,
-    principal: Option<i32>,
-    principal_type: Option<i32>,
-    issuer: Option<i32>,
-    session_name: Option<i32>,
-    invoked_by: Option<i32>,
-    actor_kind: i32,
-    actor_rule: i32,
-    source_ip: Option<i32>,
-    user_agent: Option<i32>,
-    resources: Vec<i32>,
-    leaf: &'a [u8],
-    facets: i32,
-    completeness: i16,
-    block: i64,
-    offset: i32,
-    len: i32,
+/// The row of event `p` with id `id`, its strings as their ids (every one interned before the
+/// batch's rows are built).
+fn row_of(id: i64, p: &PreparedEvent, strings: &Strings) -> Row {
+    let e = &p.event;
+    let pr = &e.principal;
+    let (outcome, message) = outcome_of(e);
+    let of = |t: &str| {
+        strings
+            .id(t)
+            .expect("a batch's strings are interned before its rows are built")
+    };
+    let of_some = |t: &Option<String>| t.as_deref().map(of);
+    Row {
+        id,
+        time_us: e.time_us,
+        source: of(e.source.as_str()),
+        event_id: event_ids::to_bytes(&e.event_id),
+        action: of(&e.action),
+        outcome: of(outcome),
+        actor_kind: of(e.actor.kind.as_str()),
+        actor_rule: of(&e.actor.rule),
+        account: of_some(&e.account),
+        region: of_some(&e.region),
+        service: of_some(&e.service),
+        principal: of_some(&pr.id),
+        principal_type: of_some(&pr.kind),
+        issuer: of_some(&pr.issuer),
+        session_name: of_some(&pr.session_name),
+        invoked_by: of_some(&pr.invoked_by),
+        source_ip: of_some(&e.source_ip),
+        user_agent: of_some(&e.user_agent),
+        read_only: e.read_only,
+        mfa: pr.mfa,
+        completeness: e.completeness,
+        error_message: message.map(str::to_owned),
+        source_identity: pr.source_identity.clone(),
+        on_behalf_of: pr.on_behalf_of.clone(),
+        resources: e.resources.iter().map(|r| of(r)).collect(),
+        facets: driftlog_store::facets::packed(e) as i32,
+        raw_block: p.raw.block as i64,
+        raw_offset: p.raw.offset,
+        raw_len: p.raw.len,
+        // Four bytes tell which event changed; the ledger holds the whole leaf.
+        leaf: driftlog_store::leaves::kept(e, &p.leaf).to_vec(),
+    }
 }
 
-impl<'a> Values<'a> {
-    fn new(id: i64, p: &'a PreparedEvent, strings: &Strings) -> Self {
-        let e = &p.event;
-        let pr = &e.principal;
-        let (outcome, message) = outcome_of(e);
-        let of = |t: &str| {
-            strings
-                .id(t)
-                .expect("a batch's strings are interned before its rows are built")
-        };
-        let of_some = |t: &Option<String>| t.as_deref().map(of);
+/// An event's identity as a block holds it: time, source's id, id as stored.
+type Identity = (i64, i32, Vec<u8>);
+
+fn identity(r: &Row) -> Identity {
+    (r.time_us, r.source, r.event_id.clone())
+}
+
+/// A stored block a batch read: its first time (which names its partition) and its rows.
+struct StoredBlock {
+    min_us: i64,
+    rows: Vec<Row>,
+    /// Whether an upgrade changed a row: the block is written back.
+    changed: bool,
+}
+
+/// Store `rows` (new events, ids ascending) as blocks of one day's events, with their lists:
+/// what a batch and the migration to blocks both do. The months' partitions exist.
+pub(crate) fn store_rows(tx: &mut Transaction, rows: &[Row]) -> Result<(), postgres::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sink = tx.copy_in(
+        "COPY audit_event_blocks (first_id, last_id, events, min_us, max_us, identities, \
+         evidence, data) FROM STDIN (FORMAT binary)",
+    )?;
+    let mut writer = BinaryCopyInWriter::new(
+        sink,
+        &[
+            Type::INT8,
+            Type::INT8,
+            Type::INT4,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8_ARRAY,
+            Type::INT8_ARRAY,
+            Type::BYTEA,
+        ],
+    );
+    let mut start = 0;
+    while start < rows.len() {
+        let day = day_start(rows[start].time_us);
+        let mut end = start + 1;
+        while end < rows.len()
+            && end - start < blocks::MAX_EVENTS
+            && day_start(rows[end].time_us) == day
+        {
+            end += 1;
+        }
+        let block = &rows[start..end];
+        write_block(&mut writer, block)?;
+        start = end;
+    }
+    writer.finish()?;
+    let mut lists = Lists::default();
+    for r in rows {
+        lists.add(r);
+    }
+    lists.write(tx)
+}
+
+/// The columns of block `rows`' row: first and last id, count, first and last time, identity
+/// keys, evidence blocks.
+struct BlockHead {
+    first_id: i64,
+    last_id: i64,
+    events: i32,
+    min_us: i64,
+    max_us: i64,
+    identities: Vec<i64>,
+    evidence: Vec<i64>,
+}
+
+impl BlockHead {
+    fn of(rows: &[Row]) -> Self {
+        let mut evidence: Vec<i64> = rows.iter().map(|r| r.raw_block).collect();
+        evidence.sort_unstable();
+        evidence.dedup();
         Self {
-            id,
-            p,
-            event_id: event_ids::to_bytes(&e.event_id),
-            source: of(e.source.as_str()),
-            account: of_some(&e.account),
-            region: of_some(&e.region),
-            service: of_some(&e.service),
-            action: of(&e.action),
-            outcome: of(outcome),
-            message,
-            principal: of_some(&pr.id),
-            principal_type: of_some(&pr.kind),
-            issuer: of_some(&pr.issuer),
-            session_name: of_some(&pr.session_name),
-            invoked_by: of_some(&pr.invoked_by),
-            actor_kind: of(e.actor.kind.as_str()),
-            actor_rule: of(&e.actor.rule),
-            source_ip: of_some(&e.source_ip),
-            user_agent: of_some(&e.user_agent),
-            resources: e.resources.iter().map(|r| of(r)).collect(),
-            // Eight bytes tell which event changed; the ledger holds the whole leaf.
-            leaf: driftlog_store::leaves::kept(e, &p.leaf),
-            facets: facets_of(e),
-            completeness: e.completeness as i16,
-            block: p.raw.block as i64,
-            offset: p.raw.offset as i32,
-            len: p.raw.len as i32,
+            first_id: rows.iter().map(|r| r.id).min().unwrap_or(0),
+            last_id: rows.iter().map(|r| r.id).max().unwrap_or(0),
+            events: rows.len() as i32,
+            min_us: rows.iter().map(|r| r.time_us).min().unwrap_or(0),
+            max_us: rows.iter().map(|r| r.time_us).max().unwrap_or(0),
+            identities: rows.iter().map(Row::identity_key).collect(),
+            evidence,
         }
     }
+}
 
-    fn row(&self) -> [&(dyn ToSql + Sync); 30] {
-        let e = &self.p.event;
-        let pr = &e.principal;
-        [
-            &self.id,
-            &self.source,
-            &self.event_id,
-            &e.time_us,
-            &self.account,
-            &self.region,
-            &self.service,
-            &self.action,
-            &e.read_only,
-            &self.outcome,
-            &self.message,
-            &self.principal,
-            &self.principal_type,
-            &self.issuer,
-            &self.session_name,
-            &pr.source_identity,
-            &pr.on_behalf_of,
-            &self.invoked_by,
-            &pr.mfa,
-            &self.actor_kind,
-            &self.actor_rule,
-            &self.source_ip,
-            &self.user_agent,
-            &self.resources,
-            &self.completeness,
-            &self.block,
-            &self.offset,
-            &self.len,
-            &self.leaf,
-            &self.facets,
-        ]
+fn write_block(writer: &mut BinaryCopyInWriter, rows: &[Row]) -> Result<(), postgres::Error> {
+    let h = BlockHead::of(rows);
+    let data = blocks::encode(rows);
+    writer.write(&[
+        &h.first_id,
+        &h.last_id,
+        &h.events,
+        &h.min_us,
+        &h.max_us,
+        &h.identities,
+        &h.evidence,
+        &data,
+    ])
+}
+
+/// Rewrite stored block `first_id` (first time `min_us`) as `rows`, or delete it when none
+/// are left.
+fn rewrite_block(
+    tx: &mut Transaction,
+    first_id: i64,
+    min_us: i64,
+    rows: &[Row],
+) -> Result<(), postgres::Error> {
+    if rows.is_empty() {
+        tx.execute(
+            "DELETE FROM audit_event_blocks WHERE first_id = $1 AND min_us = $2",
+            &[&first_id, &min_us],
+        )?;
+        return Ok(());
     }
+    let h = BlockHead::of(rows);
+    tx.execute(
+        "UPDATE audit_event_blocks SET first_id = $3, last_id = $4, events = $5, min_us = $6, \
+         max_us = $7, identities = $8, evidence = $9, data = $10 \
+         WHERE first_id = $1 AND min_us = $2",
+        &[
+            &first_id,
+            &min_us,
+            &h.first_id,
+            &h.last_id,
+            &h.events,
+            &h.min_us,
+            &h.max_us,
+            &h.identities,
+            &h.evidence,
+            &blocks::encode(rows),
+        ],
+    )?;
+    Ok(())
 }
 
 /// Write `files` in one transaction; see the module's documentation.
@@ -453,154 +527,146 @@ fn write_batch(
     tx: &mut Transaction,
     strings: &mut Strings,
     mut files: Vec<FileBatch>,
-) -> Result<(BatchStats, BatchCommit), postgres::Error> {
+) -> Result<(BatchStats, BatchCommit), ReadError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
     let mut stats = BatchStats::default();
     let first_block: i64 = tx
         .query_one("SELECT coalesce(max(id), 0) + 1 FROM audit_blocks", &[])?
         .get(0);
-    let blocks = number_blocks(&mut files, first_block);
-    let mut block_used = vec![false; blocks.len()];
-    let (plain, staged): (Vec<&PreparedEvent>, Vec<&PreparedEvent>) = in_key_order(&files)
-        .into_iter()
-        .partition(|p| p.event.completeness == 0);
-    crate::partitions::ensure(tx, plain.iter().chain(&staged).map(|p| p.event.time_us))?;
-    strings.intern(
-        tx,
-        plain
-            .iter()
-            .chain(&staged)
-            .flat_map(|p| strings_of(&p.event)),
-    )?;
+    let evidence_blocks = number_blocks(&mut files, first_block);
+    let mut block_used = vec![false; evidence_blocks.len()];
+    let events = in_key_order(&files);
+    crate::partitions::ensure(tx, events.iter().map(|p| p.event.time_us))?;
+    strings.intern(tx, events.iter().flat_map(|p| strings_of(&p.event)))?;
     let strings = &*strings;
-    let source_of = |p: &PreparedEvent| {
-        strings
-            .id(p.event.source.as_str())
-            .expect("a batch's strings are interned first")
-    };
 
-    // Complete as logged: the first copy wins. Which keys does the store hold already?
-    let held: HashSet<(i64, i32, Vec<u8>)> = if plain.is_empty() {
-        HashSet::new()
-    } else {
-        let times: Vec<i64> = plain.iter().map(|p| p.event.time_us).collect();
-        let sources: Vec<i32> = plain.iter().map(|p| source_of(p)).collect();
-        let ids: Vec<Vec<u8>> = plain
-            .iter()
-            .map(|p| event_ids::to_bytes(&p.event.event_id))
-            .collect();
-        tx.query(
-            "SELECT e.time_us, e.source, e.event_id FROM audit_events e \
-             JOIN unnest($1::int8[], $2::int4[], $3::bytea[]) AS k(t, s, i) \
-               ON e.time_us = k.t AND e.source = k.s AND e.event_id = k.i",
-            &[&times, &sources, &ids],
-        )?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect()
-    };
     let mut next_id: i64 = tx
-        .query_one("SELECT coalesce(max(id), 0) + 1 FROM audit_events", &[])?
+        .query_one(
+            "SELECT coalesce(max(last_id), 0) + 1 FROM audit_event_blocks",
+            &[],
+        )?
         .get(0);
     let first_new_id = next_id;
+    // Complete as logged, the first copy wins; logged in stages, the more complete one.
+    let (plain, staged): (Vec<&PreparedEvent>, Vec<&PreparedEvent>) =
+        events.into_iter().partition(|p| p.event.completeness == 0);
+    let rows: Vec<Row> = plain
+        .iter()
+        .chain(&staged)
+        .map(|p| row_of(0, p, strings))
+        .collect();
+
+    // The stored blocks that may hold a copy of any of the batch's events.
+    let mut stored: BTreeMap<i64, StoredBlock> = BTreeMap::new();
+    if let (Some(lo), Some(hi)) = (
+        rows.iter().map(|r| r.time_us).min(),
+        rows.iter().map(|r| r.time_us).max(),
+    ) {
+        let keys: Vec<i64> = rows.iter().map(Row::identity_key).collect();
+        for r in tx.query(
+            "SELECT first_id, min_us, data FROM audit_event_blocks \
+             WHERE identities && $1::int8[] AND min_us >= $2 AND min_us <= $3",
+            &[&keys, &day_start(lo), &hi],
+        )? {
+            stored.insert(
+                r.get(0),
+                StoredBlock {
+                    min_us: r.get(1),
+                    rows: read::decode(r.get(0), r.get(2))?,
+                    changed: false,
+                },
+            );
+        }
+    }
+    // Where each stored identity is: its block and place in it.
+    let mut held: HashMap<Identity, (i64, usize)> = HashMap::new();
+    for (&first, block) in &stored {
+        for (i, r) in block.rows.iter().enumerate() {
+            held.insert(identity(r), (first, i));
+        }
+    }
+
+    let mut new_rows: Vec<Row> = Vec::new();
+    let mut taken: HashMap<Identity, usize> = HashMap::new();
     let mut inserted: Vec<(i64, [u8; 32])> = Vec::new();
-    let mut pairs: HashSet<(i32, i32)> = HashSet::new();
-    let mut record = |v: &Values| {
-        let named = [Some(v.action), v.principal, v.issuer];
-        pairs.extend(named.into_iter().flatten().map(|s| (s, v.facets)));
-    };
-    {
-        let mut taken: HashSet<(i64, &str, &str)> = HashSet::new();
-        let sink = tx.copy_in(&format!(
-            "COPY audit_events ({COLUMNS}) FROM STDIN (FORMAT binary)"
-        ))?;
-        let mut writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
-        for p in &plain {
-            let e = &p.event;
-            let key = (e.time_us, e.source.as_str(), e.event_id.as_str());
-            // A fresh ingest holds nothing yet: no key copies for the lookup then.
-            let stored = !held.is_empty()
-                && held.contains(&(key.0, source_of(p), event_ids::to_bytes(key.2)));
-            if stored || !taken.insert(key) {
+    let mut restored: HashMap<i64, [u8; 32]> = HashMap::new();
+    let mut replaced: HashMap<i64, Option<[u8; 32]>> = HashMap::new();
+    // Evidence blocks a replaced copy's record was in: freed if nothing else uses them.
+    let mut superseded_evidence: Vec<i64> = Vec::new();
+    for (p, mut row) in plain.iter().chain(&staged).zip(rows) {
+        let key = identity(&row);
+        let complete = p.event.completeness == 0;
+        if let Some(&i) = taken.get(&key) {
+            // A second copy in this batch.
+            let copy = &mut new_rows[i];
+            if complete || row.completeness <= copy.completeness {
                 stats.duplicates += 1;
                 continue;
             }
-            let values = Values::new(next_id, p, strings);
-            writer.write(&values.row())?;
-            record(&values);
-            inserted.push((next_id, p.leaf));
-            block_used[(p.raw.block - first_block as u64) as usize] = true;
-            stats.inserted += 1;
+            row.id = copy.id;
+            *copy = row;
+            restored.insert(copy.id, p.leaf);
+            stats.upgraded += 1;
+        } else if let Some(&(first, i)) = held.get(&key) {
+            let block = stored.get_mut(&first).expect("held blocks are stored");
+            let copy = &mut block.rows[i];
+            if complete || row.completeness <= copy.completeness {
+                stats.duplicates += 1;
+                continue;
+            }
+            row.id = copy.id;
+            let old = <[u8; 32]>::try_from(copy.leaf.as_slice()).ok();
+            replaced.entry(row.id).or_insert(old);
+            restored.insert(row.id, p.leaf);
+            superseded_evidence.push(copy.raw_block);
+            *copy = row;
+            block.changed = true;
+            stats.upgraded += 1;
+        } else {
+            row.id = next_id;
             next_id += 1;
+            taken.insert(key, new_rows.len());
+            inserted.push((row.id, p.leaf));
+            new_rows.push(row);
+            stats.inserted += 1;
+        }
+        block_used[(p.raw.block - first_block as u64) as usize] = true;
+    }
+    debug_assert!(new_rows.iter().all(|r| r.id >= first_new_id));
+
+    // Evidence first: blocks of events name it.
+    {
+        let sink = tx.copy_in("COPY audit_blocks (id, data) FROM STDIN (FORMAT binary)")?;
+        let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::BYTEA]);
+        for (i, block) in evidence_blocks.iter().enumerate() {
+            if block_used[i] {
+                writer.write(&[&(first_block + i as i64), &block.as_slice()])?;
+            }
         }
         writer.finish()?;
     }
-
-    // Logged in stages: a more complete copy replaces the stored one, whose leaf an earlier
-    // ledger entry committed to and must stay known.
-    let mut restored: HashMap<i64, [u8; 32]> = HashMap::new();
-    let mut replaced: HashMap<i64, Option<[u8; 32]>> = HashMap::new();
-    if !staged.is_empty() {
-        let updates = COLUMNS
-            .split(',')
-            .map(str::trim)
-            .filter(|c| !matches!(*c, "id" | "source" | "event_id"))
-            .map(|c| format!("{c} = excluded.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let placeholders: Vec<String> = (1..=30).map(|n| format!("${n}")).collect();
-        let upsert = tx.prepare_typed(
-            &format!(
-                "INSERT INTO audit_events ({COLUMNS}) VALUES ({}) \
-                 ON CONFLICT (time_us, source, event_id) DO UPDATE SET {updates} \
-                 WHERE excluded.completeness > audit_events.completeness \
-                 RETURNING id",
-                placeholders.join(", ")
-            ),
-            &COPY_TYPES,
-        )?;
-        let previous = tx.prepare(
-            "SELECT id, leaf FROM audit_events WHERE time_us = $1 AND source = $2 AND event_id = $3",
-        )?;
-        for p in staged {
-            let e = &p.event;
-            let before: Option<(i64, Vec<u8>)> = tx
-                .query_opt(
-                    &previous,
-                    &[&e.time_us, &source_of(p), &event_ids::to_bytes(&e.event_id)],
-                )?
-                .map(|r| (r.get(0), r.get(1)));
-            let values = Values::new(next_id, p, strings);
-            let Some(id) = tx
-                .query_opt(&upsert, &values.row())?
-                .map(|r| r.get::<_, i64>(0))
-            else {
-                stats.duplicates += 1;
-                continue;
-            };
-            record(&values);
-            if id == next_id {
-                stats.inserted += 1;
-                next_id += 1;
-                inserted.push((id, p.leaf));
-            } else {
-                stats.upgraded += 1;
-                let old = before
-                    .filter(|(old, _)| *old == id)
-                    .and_then(|(_, leaf)| <[u8; 32]>::try_from(leaf.as_slice()).ok());
-                // A copy inserted by this same batch replaces nothing an earlier batch
-                // committed to; replaced twice, the leaf that counts is the first one.
-                if id < first_new_id {
-                    replaced.entry(id).or_insert(old);
-                }
-                restored.insert(id, p.leaf);
-            }
-            block_used[(p.raw.block - first_block as u64) as usize] = true;
+    store_rows(tx, &new_rows)?;
+    let mut upgraded_lists = Lists::default();
+    for (&first, block) in stored.iter().filter(|(_, b)| b.changed) {
+        rewrite_block(tx, first, block.min_us, &block.rows)?;
+        for r in block.rows.iter().filter(|r| restored.contains_key(&r.id)) {
+            upgraded_lists.add(r);
         }
     }
+    upgraded_lists.write(tx)?;
+    blocks::forget_evidence(tx, &superseded_evidence)?;
 
     // The facets each principal, issuer and action was stored with, and those the store has
-    // (`crate::plan`). A duplicate adds nothing: the copy stored first was recorded then.
+    // (`crate::read`). A duplicate adds nothing: the copy stored first was recorded then.
+    let mut pairs: HashSet<(i32, i32)> = HashSet::new();
+    let upgraded_rows = stored
+        .values()
+        .flat_map(|b| &b.rows)
+        .filter(|r| restored.contains_key(&r.id));
+    for r in new_rows.iter().chain(upgraded_rows) {
+        let named = [Some(r.action), r.principal, r.issuer];
+        pairs.extend(named.into_iter().flatten().map(|s| (s, r.facets)));
+    }
     let (names, facets): (Vec<i32>, Vec<i32>) = pairs.into_iter().unzip();
     tx.execute(
         "INSERT INTO audit_string_facets (string, facets) \
@@ -612,17 +678,6 @@ fn write_batch(
          ON CONFLICT DO NOTHING",
         &[&facets],
     )?;
-
-    {
-        let sink = tx.copy_in("COPY audit_blocks (id, data) FROM STDIN (FORMAT binary)")?;
-        let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::BYTEA]);
-        for (i, block) in blocks.iter().enumerate() {
-            if block_used[i] {
-                writer.write(&[&(first_block + i as i64), &block.as_slice()])?;
-            }
-        }
-        writer.finish()?;
-    }
 
     let now = jiff::Timestamp::now().to_string();
     let record = tx.prepare(
@@ -650,6 +705,71 @@ fn write_batch(
     }
 
     Ok((stats, BatchCommit::assemble(inserted, restored, replaced)))
+}
+
+/// Migration 7: move the events of `audit_events` (one row each) into blocks and lists, in
+/// id order, a window at a time; the table is dropped after.
+pub(crate) fn pack_events(tx: &mut Transaction) -> Result<(), postgres::Error> {
+    const WINDOW: i64 = 65_536;
+    let mut after = i64::MIN;
+    loop {
+        let rows: Vec<Row> = tx
+            .query(
+                "SELECT id, time_us, source, event_id, action, outcome, actor_kind, actor_rule, \
+                 account, region, service, principal, principal_type, issuer, session_name, \
+                 invoked_by, source_ip, user_agent, read_only, mfa, completeness, \
+                 error_message, source_identity, on_behalf_of, resources, facets, raw_block, \
+                 raw_offset, raw_len, leaf \
+                 FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2",
+                &[&after, &WINDOW],
+            )?
+            .iter()
+            .map(|r| Row {
+                id: r.get(0),
+                time_us: r.get(1),
+                source: r.get(2),
+                event_id: r.get(3),
+                action: r.get(4),
+                outcome: r.get(5),
+                actor_kind: r.get(6),
+                actor_rule: r.get(7),
+                account: r.get(8),
+                region: r.get(9),
+                service: r.get(10),
+                principal: r.get(11),
+                principal_type: r.get(12),
+                issuer: r.get(13),
+                session_name: r.get(14),
+                invoked_by: r.get(15),
+                source_ip: r.get(16),
+                user_agent: r.get(17),
+                read_only: r.get(18),
+                mfa: r.get(19),
+                completeness: r.get::<_, i16>(20).clamp(0, i16::from(u8::MAX)) as u8,
+                error_message: r.get(21),
+                source_identity: r.get(22),
+                on_behalf_of: r.get(23),
+                resources: r.get(24),
+                facets: r.get(25),
+                raw_block: r.get(26),
+                // A place beyond what a writer ever wrote is damage: it reads as an empty
+                // record, which `driftlog verify` then names.
+                raw_offset: u32::try_from(r.get::<_, i32>(27)).unwrap_or(0),
+                raw_len: u32::try_from(r.get::<_, i32>(28)).unwrap_or(0),
+                leaf: r.get(29),
+            })
+            .collect();
+        let Some(last) = rows.last() else {
+            break;
+        };
+        after = last.id;
+        crate::partitions::ensure(tx, rows.iter().map(|r| r.time_us))?;
+        store_rows(tx, &rows)?;
+        if (rows.len() as i64) < WINDOW {
+            break;
+        }
+    }
+    tx.batch_execute("DROP TABLE audit_events")
 }
 
 impl EventStore for PgEventStore {
@@ -682,44 +802,88 @@ impl EventStore for PgEventStore {
     }
 
     fn event_count(&self) -> Result<u64, StoreError> {
-        self.with(|c| c.query_one("SELECT count(*) FROM audit_events", &[]))
-            .map(|r| r.get::<_, i64>(0) as u64)
+        self.with(|c| {
+            c.query_one(
+                "SELECT coalesce(sum(events), 0)::int8 FROM audit_event_blocks",
+                &[],
+            )
+        })
+        .map(|r| r.get::<_, i64>(0) as u64)
     }
 
     fn prunable(&self, before_us: i64, through: i64, limit: usize) -> Result<Vec<i64>, StoreError> {
-        let limit = limit.min(i64::MAX as usize) as i64;
-        let rows = self.with(|c| {
-            c.query(
-                "SELECT id FROM audit_events WHERE id <= $1 AND time_us < $2 ORDER BY id LIMIT $3",
-                &[&through, &before_us, &limit],
-            )
-        })?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        self.reading(|c| {
+            let mut tx = c.transaction()?;
+            let portal = tx.bind(
+                "SELECT first_id, data FROM audit_event_blocks \
+                 WHERE min_us < $1 AND first_id <= $2 ORDER BY first_id",
+                &[&before_us, &through],
+            )?;
+            let mut ids = Vec::new();
+            'blocks: loop {
+                let rows = tx.query_portal(&portal, 16)?;
+                for r in &rows {
+                    for row in read::decode(r.get(0), r.get(1))? {
+                        if ids.len() >= limit {
+                            break 'blocks;
+                        }
+                        if row.time_us < before_us && row.id <= through {
+                            ids.push(row.id);
+                        }
+                    }
+                }
+                if rows.len() < 16 {
+                    break;
+                }
+            }
+            tx.commit()?;
+            ids.sort_unstable();
+            Ok(ids)
+        })
     }
 
     fn delete_events(&mut self, ids: &[i64]) -> Result<u64, StoreError> {
         if ids.is_empty() {
             return Ok(0);
         }
-        let removed = self.with(|c| {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let removed = self.reading(|c| {
             let mut tx = c.transaction()?;
-            let blocks: Vec<i64> = tx
-                .query(
-                    "DELETE FROM audit_events WHERE id = ANY($1) RETURNING raw_block",
-                    &[&ids],
-                )?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            tx.execute(
-                "DELETE FROM audit_blocks b WHERE b.id = ANY($1) \
-                 AND NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.raw_block = b.id)",
-                &[&blocks],
+            // Batches take turns with the delete: none rewrites a block meanwhile.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+            let blocks = tx.query(
+                "SELECT b.first_id, b.min_us, b.data FROM audit_event_blocks b \
+                 WHERE b.first_id IN (SELECT DISTINCT (SELECT max(first_id) \
+                    FROM audit_event_blocks WHERE first_id <= i) FROM unnest($1::int8[]) i)",
+                &[&ids],
             )?;
+            let mut removed = 0u64;
+            let mut freed = Vec::new();
+            for b in &blocks {
+                let first: i64 = b.get(0);
+                let mut rows = read::decode(first, b.get(2))?;
+                let before = rows.len();
+                rows.retain(|r| {
+                    let gone = ids.binary_search(&r.id).is_ok();
+                    if gone {
+                        freed.push(r.raw_block);
+                    }
+                    !gone
+                });
+                if rows.len() != before {
+                    removed += (before - rows.len()) as u64;
+                    rewrite_block(&mut tx, first, b.get(1), &rows)?;
+                }
+            }
+            freed.sort_unstable();
+            freed.dedup();
+            blocks::forget_evidence(&mut tx, &freed)?;
             tx.commit()?;
-            Ok(blocks.len() as u64)
+            Ok(removed)
         })?;
-        self.blocks.borrow_mut().clear();
+        self.evidence.borrow_mut().clear();
         Ok(removed)
     }
 
@@ -745,13 +909,25 @@ impl EventStore for PgEventStore {
             tx.commit()?;
             Ok(dropped)
         })?;
-        self.blocks.borrow_mut().clear();
+        self.evidence.borrow_mut().clear();
         Ok(dropped)
     }
 
     fn count_after(&self, after: i64) -> Result<u64, StoreError> {
-        self.with(|c| c.query_one("SELECT count(*) FROM audit_events WHERE id > $1", &[&after]))
-            .map(|r| r.get::<_, i64>(0) as u64)
+        let later: i64 = self
+            .with(|c| {
+                c.query_one(
+                    "SELECT coalesce(sum(events), 0)::int8 FROM audit_event_blocks \
+                     WHERE first_id > $1",
+                    &[&after],
+                )
+            })?
+            .get(0);
+        // The block that holds `after` may hold later events too.
+        let within = self
+            .block_of(after)?
+            .map_or(0, |rows| rows.iter().filter(|r| r.id > after).count());
+        Ok(later as u64 + within as u64)
     }
 
     /// Nothing to switch: every batch is already one streamed, durable transaction.
@@ -767,7 +943,7 @@ impl EventStore for PgEventStore {
         &mut self,
         files: Vec<FileBatch>,
     ) -> Result<(BatchStats, BatchCommit), StoreError> {
-        let written = self.with(|c| {
+        let written = self.reading(|c| {
             let mut tx = c.transaction()?;
             let written = write_batch(&mut tx, &mut self.strings.borrow_mut(), files)?;
             tx.commit()?;
@@ -781,120 +957,89 @@ impl EventStore for PgEventStore {
     }
 
     fn query(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
-        let names = self.resource_names(q)?;
-        self.with(|c| {
-            let strings = &mut self.strings.borrow_mut();
-            let rows = query_sql(c, strings, q, names)?.rows(c)?;
-            read_events(c, strings, &rows)
-        })
+        let mut all = Vec::new();
+        self.query_each(q, &mut |batch| {
+            all.extend(batch);
+            ControlFlow::Continue(())
+        })?;
+        Ok(all)
     }
 
-    /// A whole listing is read from the server a batch at a time (a portal), each batch
-    /// turned into events and handed on before the next is read; a limited one is read whole
-    /// first (it may take several statements, `crate::plan`), then handed on in batches.
+    /// The answer is read and handed on a batch at a time (`crate::read`): a long listing is
+    /// printed while the rest is read.
     fn query_each(
         &self,
         q: &EventQuery,
         each: &mut driftlog_store::EachBatch,
     ) -> Result<(), StoreError> {
-        const BATCH: usize = 4096;
         let names = self.resource_names(q)?;
-        self.with(|c| {
-            let strings = &mut self.strings.borrow_mut();
-            let mut tx = c.transaction()?;
-            match query_sql(&mut tx, strings, q, names)? {
-                Plan::Statement(sql, args) => {
-                    let portal = tx.bind(&sql, &args.bound())?;
-                    loop {
-                        let rows = tx.query_portal(&portal, BATCH as i32)?;
-                        let last = rows.len() < BATCH;
-                        if !rows.is_empty()
-                            && each(read_events(&mut tx, strings, &rows)?).is_break()
-                        {
-                            break;
-                        }
-                        if last {
-                            break;
-                        }
-                    }
-                }
-                windows => {
-                    let rows = windows.rows(&mut tx)?;
-                    for chunk in rows.chunks(BATCH) {
-                        if each(read_events(&mut tx, strings, chunk)?).is_break() {
-                            break;
-                        }
-                    }
-                }
-            }
-            tx.commit()
-        })
+        self.each_event(|c, strings| read::resolve(c, strings, q, names), each)
     }
 
     fn events_naming(&self, identifiers: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
         let names = driftlog_store::spellings(self, identifiers)?;
-        self.with(|c| {
-            let strings = &mut self.strings.borrow_mut();
-            let ids = strings.find(c, &names)?;
-            let rows = c.query(
-                &format!(
-                    "SELECT {READ_COLUMNS} FROM audit_events e WHERE e.resources && $1::int4[] \
-                     ORDER BY e.time_us, e.id"
-                ),
-                &[&ids],
-            )?;
-            read_events(c, strings, &rows)
-        })
+        let mut all = Vec::new();
+        self.each_event(
+            |c, strings| {
+                let ids = strings.find(c, &names)?;
+                Ok((!ids.is_empty()).then(|| Filter::naming(ids)))
+            },
+            &mut |batch| {
+                all.extend(batch);
+                ControlFlow::Continue(())
+            },
+        )?;
+        Ok(all)
     }
 
     fn events_after(&self, after: i64, limit: usize) -> Result<Vec<EventWithEvidence>, StoreError> {
-        let limit = limit.min(i64::MAX as usize) as i64;
-        let (rows, events) = self.with(|c| {
-            let rows = c.query(
-                &format!(
-                    "SELECT {READ_COLUMNS}, leaf, raw_block, raw_offset, raw_len \
-                     FROM audit_events e WHERE e.id > $1 ORDER BY e.id LIMIT $2"
-                ),
-                &[&after, &limit],
+        let (rows, events) = self.reading(|c| {
+            let blocks = c.query(
+                "SELECT first_id, data FROM audit_event_blocks WHERE first_id >= \
+                    (SELECT coalesce(max(first_id), $1) FROM audit_event_blocks \
+                     WHERE first_id <= $1) \
+                 ORDER BY first_id LIMIT $2",
+                &[
+                    &after,
+                    &((limit / blocks::MAX_EVENTS + 2).min(i64::MAX as usize) as i64),
+                ],
             )?;
+            let mut rows = Vec::new();
+            for b in &blocks {
+                let mut block = read::decode(b.get(0), b.get(1))?;
+                block.retain(|r| r.id > after);
+                block.sort_unstable_by_key(|r| r.id);
+                rows.extend(block);
+                if rows.len() >= limit {
+                    break;
+                }
+            }
+            rows.truncate(limit);
             let events = read_events(c, &mut self.strings.borrow_mut(), &rows)?;
             Ok((rows, events))
         })?;
-        let at = |r: &Row| -> (i64, i32, i32) { (r.get(26), r.get(27), r.get(28)) };
         let mut out = Vec::with_capacity(rows.len());
-        let mut events = events.into_iter();
-        // A few dozen rows at a time: their blocks fit the cache together.
-        for chunk in rows.chunks(48) {
-            let blocks: Vec<i64> = chunk.iter().map(|r| at(r).0).collect();
-            self.load_blocks(&blocks)?;
-            for (r, event) in chunk.iter().zip(events.by_ref()) {
-                let raw = self.record(event.id, &event.event.event_id, at(r))?;
-                let leaf: Vec<u8> = r.get(25);
-                out.push((event, raw, RecordedLeaf::from_bytes(&leaf)));
+        // A few dozen rows at a time: their evidence blocks fit the cache together.
+        for (chunk, events) in rows.chunks(48).zip(events.chunks(48)) {
+            let blocks: Vec<i64> = chunk.iter().map(|r| r.raw_block).collect();
+            self.load_evidence(&blocks)?;
+            for (r, event) in chunk.iter().zip(events) {
+                let raw = self.record(r)?;
+                out.push((event.clone(), raw, RecordedLeaf::from_bytes(&r.leaf)));
             }
         }
         Ok(out)
     }
 
     fn raw(&self, id: i64) -> Result<Vec<u8>, StoreError> {
-        let row = self.with(|c| {
-            c.query_opt(
-                "SELECT raw_block, raw_offset, raw_len, event_id FROM audit_events WHERE id = $1",
-                &[&id],
-            )
-        })?;
+        let row = self
+            .block_of(id)?
+            .and_then(|rows| rows.into_iter().find(|r| r.id == id));
         let Some(row) = row else {
             return Err(self.damaged(format!("stored event {id}"), "it does not exist".into()));
         };
-        let at = (row.get(0), row.get(1), row.get(2));
-        let event_id = driftlog_store::event_ids::from_bytes(row.get(3)).ok_or_else(|| {
-            self.damaged(
-                format!("stored event {id}"),
-                "its event id is neither a UUID nor text".into(),
-            )
-        })?;
-        self.load_blocks(&[at.0])?;
-        self.record(id, &event_id, at)
+        self.load_evidence(&[row.raw_block])?;
+        self.record(&row)
     }
 
     fn remember_addresses(&mut self, known: &[(&str, &[String])]) -> Result<u64, StoreError> {

@@ -7,8 +7,10 @@
 //!   for a row another worker holds, and never gets the same one.
 //! - A run is recorded in one transaction that first locks its job's row and checks the lease
 //!   is still this worker's, so a worker whose job was taken over records nothing.
-//! - Events arrive with `COPY … FROM STDIN (FORMAT binary)`, one transaction per batch of
-//!   files, under an advisory lock so ids ascend in commit order (the ledger commits to them).
+//! - Events are packed in compressed blocks of one day's events and found through posting
+//!   lists, as the SQLite store finds them (`blocks`, `lists`, `read`); they arrive with
+//!   `COPY … FROM STDIN (FORMAT binary)`, one transaction per batch of files, under an
+//!   advisory lock so ids ascend in commit order (the ledger commits to them).
 //! - Connections come from a small pool; a connection that broke (the server restarted) is
 //!   dropped and the next call opens a new one, so the service rides through a restart with
 //!   at most the failed call's error.
@@ -19,11 +21,13 @@
 //! The conformance suites in `driftlog_store` (events, service) run against it
 //! (tests/conformance.rs), the same cases the SQLite stores run.
 
+mod blocks;
 mod events;
 mod ledger;
+mod lists;
 mod partitions;
-mod plan;
 mod pool;
+mod read;
 mod service;
 mod strings;
 #[doc(hidden)]

@@ -1,7 +1,9 @@
-//! `audit_events` is partitioned by calendar month (UTC) of the events' time, so retention
-//! drops a month whole: no dead rows, no index entries to clean up, no vacuum afterwards. A
-//! batch creates the partitions its events need before it copies them; a time before 1970 or
-//! after 9998 goes to the default partition, `audit_events_other`.
+//! Events are partitioned by calendar month (UTC) of their time, so retention drops a month
+//! whole: no dead rows, no index entries to clean up, no vacuum afterwards. A month has two
+//! partitions, one of `audit_event_blocks` (blocks hold one day's events, `crate::blocks`)
+//! and one of `audit_lists` (a list row holds one month's entries, `crate::lists`), made
+//! and dropped together. A batch creates the partitions its events need before it writes
+//! them; a time before 1970 or after 9998 goes to the default partitions (`…_other`).
 
 use driftlog_store::Partition;
 use jiff::civil::Date;
@@ -10,8 +12,8 @@ use jiff::ToSpan;
 use postgres::Transaction;
 use std::collections::BTreeSet;
 
-/// A month partition: its name and its bounds in microseconds (`from` inclusive, `to`
-/// exclusive).
+/// A month's partitions: the name of its blocks' one (its lists' is [`Month::lists`]) and
+/// its bounds in microseconds (`from` inclusive, `to` exclusive).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Month {
     pub from_us: i64,
@@ -19,7 +21,8 @@ pub(crate) struct Month {
     pub name: String,
 }
 
-const PREFIX: &str = "audit_events_p";
+const PREFIX: &str = "audit_event_blocks_p";
+const LISTS_PREFIX: &str = "audit_lists_p";
 
 impl Month {
     fn starting(date: Date) -> Option<Month> {
@@ -47,6 +50,16 @@ impl Month {
         Month::starting(Date::new(d.year(), d.month(), 1).ok()?)
     }
 
+    /// What its partitions' names end with: `2024_11`.
+    pub fn suffix(&self) -> &str {
+        &self.name[PREFIX.len()..]
+    }
+
+    /// The name of the month's partition of `audit_lists`.
+    pub fn lists(&self) -> String {
+        format!("{LISTS_PREFIX}{}", self.suffix())
+    }
+
     /// The month a partition's name stands for (names this module did not make: none).
     pub fn named(name: &str) -> Option<Month> {
         let rest = name.strip_prefix(PREFIX)?;
@@ -64,7 +77,7 @@ fn existing(tx: &mut Transaction) -> Result<Vec<Month>, postgres::Error> {
     Ok(tx
         .query(
             "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-             WHERE i.inhparent = 'audit_events'::regclass",
+             WHERE i.inhparent = 'audit_event_blocks'::regclass",
             &[],
         )?
         .iter()
@@ -99,8 +112,12 @@ pub(crate) fn ensure(
     for m in needed {
         // The name is ours (digits and a fixed prefix) and the bounds are integers.
         tx.batch_execute(&format!(
-            "CREATE TABLE {} PARTITION OF audit_events FOR VALUES FROM ({}) TO ({})",
-            m.name, m.from_us, m.to_us
+            "CREATE TABLE {} PARTITION OF audit_event_blocks FOR VALUES FROM ({from}) TO ({to}); \
+             CREATE TABLE {} PARTITION OF audit_lists FOR VALUES FROM ({from}) TO ({to});",
+            m.name,
+            m.lists(),
+            from = m.from_us,
+            to = m.to_us
         ))?;
     }
     Ok(())
@@ -131,22 +148,34 @@ pub(crate) fn prunable(
     Ok(out)
 }
 
-/// The ids of a month's events as inclusive ranges, ascending, computed by the server (a
-/// month may hold tens of millions of events; their ranges are few).
+/// The ids of a month's events as inclusive ranges, ascending: a block whose events' ids run
+/// without a gap is one range read from its row; only a block that lost events to a prune
+/// is decoded.
 fn id_ranges(tx: &mut Transaction, m: &Month) -> Result<Vec<(i64, i64)>, postgres::Error> {
-    Ok(tx
-        .query(
-            &format!(
-                "SELECT min(id), max(id) FROM \
-                 (SELECT id, id - row_number() OVER (ORDER BY id) AS island FROM {}) s \
-                 GROUP BY island ORDER BY 1",
-                m.name
-            ),
-            &[],
-        )?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect())
+    let rows = tx.query(
+        &format!(
+            "SELECT first_id, last_id, events, \
+             CASE WHEN last_id - first_id + 1 <> events THEN data END FROM {} ORDER BY first_id",
+            m.name
+        ),
+        &[],
+    )?;
+    let mut ranges: Vec<(i64, i64)> = Vec::new();
+    let mut add = |a: i64, z: i64| match ranges.last_mut() {
+        Some(last) if last.1.checked_add(1) == Some(a) => last.1 = z,
+        _ => ranges.push((a, z)),
+    };
+    for r in rows {
+        match r.get::<_, Option<&[u8]>>(3) {
+            None => add(r.get(0), r.get(1)),
+            // A damaged block counts as its bounds: the drop then finds ids it cannot match.
+            Some(data) => match crate::blocks::decode(data) {
+                Ok(events) => events.iter().for_each(|e| add(e.id, e.id)),
+                Err(_) => add(r.get(0), r.get(1)),
+            },
+        }
+    }
+    Ok(ranges)
 }
 
 /// Drop partition `p` and the evidence blocks only its events used, if it still holds
@@ -163,21 +192,20 @@ pub(crate) fn drop(tx: &mut Transaction, p: &Partition) -> Result<u64, postgres:
     if events != p.events || ids != p.ids {
         return Ok(0);
     }
-    let blocks: Vec<i64> = tx
+    let evidence: Vec<i64> = tx
         .query(
-            &format!("SELECT DISTINCT raw_block FROM {}", month.name),
+            &format!("SELECT DISTINCT unnest(evidence) FROM {}", month.name),
             &[],
         )?
         .iter()
         .map(|r| r.get(0))
         .collect();
-    tx.batch_execute(&format!("DROP TABLE {}", month.name))?;
-    // A file's records may straddle a month's end: blocks other events still use stay.
-    tx.execute(
-        "DELETE FROM audit_blocks b WHERE b.id = ANY($1) \
-         AND NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.raw_block = b.id)",
-        &[&blocks],
-    )?;
+    tx.batch_execute(&format!(
+        "DROP TABLE {}; DROP TABLE {};",
+        month.name,
+        month.lists()
+    ))?;
+    crate::blocks::forget_evidence(tx, &evidence)?;
     Ok(p.events)
 }
 
@@ -189,7 +217,7 @@ mod tests {
     fn months_have_utc_bounds_and_names_that_read_back() {
         // 2024-11-07T11:59:59Z
         let m = Month::of(1_730_980_799_000_000).unwrap();
-        assert_eq!(m.name, "audit_events_p2024_11");
+        assert_eq!(m.name, "audit_event_blocks_p2024_11");
         assert_eq!(m.from_us, 1_730_419_200_000_000, "2024-11-01T00:00:00Z");
         assert_eq!(m.to_us, 1_733_011_200_000_000, "2024-12-01T00:00:00Z");
         assert_eq!(Month::named(&m.name), Some(m.clone()));
@@ -197,10 +225,10 @@ mod tests {
         assert_ne!(Month::of(m.to_us), Some(m.clone()));
         assert_eq!(
             Month::of(m.from_us - 1).unwrap().name,
-            "audit_events_p2024_10"
+            "audit_event_blocks_p2024_10"
         );
         let december = Month::of(1_735_689_599_999_999).unwrap();
-        assert_eq!(december.name, "audit_events_p2024_12");
+        assert_eq!(december.name, "audit_event_blocks_p2024_12");
         assert_eq!(december.to_us, 1_735_689_600_000_000, "2025-01-01");
         // Outside the months partitions cover: the default partition.
         assert_eq!(Month::of(-1), None);
@@ -208,12 +236,12 @@ mod tests {
         assert_eq!(Month::of(i64::MAX), None);
         assert!(Month::of(253_370_764_799_999_999).is_some());
         for other in [
-            "audit_events_other",
-            "audit_events_p2024_1",
-            "audit_events_p2024_13",
-            "audit_events_p1969_12",
-            "audit_events_p2024_11; DROP TABLE x",
-            "audit_events_p+024_11",
+            "audit_event_blocks_other",
+            "audit_event_blocks_p2024_1",
+            "audit_event_blocks_p2024_13",
+            "audit_event_blocks_p1969_12",
+            "audit_event_blocks_p2024_11; DROP TABLE x",
+            "audit_event_blocks_p+024_11",
         ] {
             assert_eq!(Month::named(other), None, "{other}");
         }

@@ -67,13 +67,14 @@ pub fn migrate_to(url: &str, version: usize) {
     }
 }
 
-/// The partitions of `audit_events` at `url`, by name, with how many events each holds.
+/// The month partitions of the events at `url` (of `audit_event_blocks`), by name, with how
+/// many events each holds.
 pub fn partitions(url: &str) -> Vec<(String, i64)> {
     let mut c = Client::connect(url, NoTls).expect("connect to the test database");
     let names: Vec<String> = c
         .query(
             "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-             WHERE i.inhparent = 'audit_events'::regclass ORDER BY 1",
+             WHERE i.inhparent = 'audit_event_blocks'::regclass ORDER BY 1",
             &[],
         )
         .expect("list partitions")
@@ -84,7 +85,10 @@ pub fn partitions(url: &str) -> Vec<(String, i64)> {
         .into_iter()
         .map(|name| {
             let n: i64 = c
-                .query_one(&format!("SELECT count(*) FROM {name}"), &[])
+                .query_one(
+                    &format!("SELECT coalesce(sum(events), 0)::int8 FROM {name}"),
+                    &[],
+                )
                 .expect("count a partition")
                 .get(0);
             (name, n)
@@ -92,15 +96,154 @@ pub fn partitions(url: &str) -> Vec<(String, i64)> {
         .collect()
 }
 
+/// Every stored event's id and packed facets at `url`, in id order: from its blocks, or from
+/// `audit_events` in a store not yet migrated to them.
+pub fn facets(url: &str) -> Vec<(i64, i32)> {
+    let mut c = Client::connect(url, NoTls).expect("connect to the test database");
+    let blocks: bool = c
+        .query_one("SELECT to_regclass('audit_event_blocks') IS NOT NULL", &[])
+        .expect("look for the blocks")
+        .get(0);
+    if !blocks {
+        return c
+            .query("SELECT id, facets FROM audit_events ORDER BY id", &[])
+            .expect("read the events")
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+    }
+    let mut out: Vec<(i64, i32)> = rows(&mut c).iter().map(|r| (r.id, r.facets)).collect();
+    out.sort_unstable();
+    out
+}
+
+/// Every event of the store `c` is connected to, from its blocks.
+fn rows(c: &mut Client) -> Vec<crate::blocks::Row> {
+    c.query("SELECT data FROM audit_event_blocks ORDER BY first_id", &[])
+        .expect("read the blocks")
+        .iter()
+        .flat_map(|r| crate::blocks::decode(r.get(0)).expect("a block this release wrote"))
+        .collect()
+}
+
+/// The columns of `audit_events` as schema 6 has them, in order.
+const ROW_COLUMNS: &str = "id BIGINT, source INTEGER, event_id BYTEA, time_us BIGINT, \
+    account INTEGER, region INTEGER, service INTEGER, action INTEGER, read_only BOOLEAN, \
+    outcome INTEGER, error_message TEXT, principal INTEGER, principal_type INTEGER, \
+    issuer INTEGER, session_name INTEGER, source_identity TEXT, on_behalf_of TEXT, \
+    invoked_by INTEGER, mfa BOOLEAN, actor_kind INTEGER, actor_rule INTEGER, \
+    source_ip INTEGER, user_agent INTEGER, resources INTEGER[], completeness SMALLINT, \
+    raw_block BIGINT, raw_offset INTEGER, raw_len INTEGER, leaf BYTEA, facets INTEGER";
+
+/// The events of the store `c` is connected to, unpacked into a temporary `audit_events`
+/// with a row each, as schema 6 kept them.
+fn unpack(c: &mut Client) {
+    use postgres::binary_copy::BinaryCopyInWriter;
+    use postgres::types::Type;
+    let rows = rows(c);
+    c.batch_execute(&format!("CREATE TEMP TABLE audit_events ({ROW_COLUMNS})"))
+        .expect("make the rows' table");
+    let types = [
+        Type::INT8,
+        Type::INT4,
+        Type::BYTEA,
+        Type::INT8,
+        Type::INT4,
+        Type::INT4,
+        Type::INT4,
+        Type::INT4,
+        Type::BOOL,
+        Type::INT4,
+        Type::TEXT,
+        Type::INT4,
+        Type::INT4,
+        Type::INT4,
+        Type::INT4,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT4,
+        Type::BOOL,
+        Type::INT4,
+        Type::INT4,
+        Type::INT4,
+        Type::INT4,
+        Type::INT4_ARRAY,
+        Type::INT2,
+        Type::INT8,
+        Type::INT4,
+        Type::INT4,
+        Type::BYTEA,
+        Type::INT4,
+    ];
+    let sink = c
+        .copy_in("COPY audit_events FROM STDIN (FORMAT binary)")
+        .expect("copy rows in");
+    let mut w = BinaryCopyInWriter::new(sink, &types);
+    for r in &rows {
+        let (completeness, offset, len) = (
+            i16::from(r.completeness),
+            r.raw_offset as i32,
+            r.raw_len as i32,
+        );
+        w.write(&[
+            &r.id,
+            &r.source,
+            &r.event_id,
+            &r.time_us,
+            &r.account,
+            &r.region,
+            &r.service,
+            &r.action,
+            &r.read_only,
+            &r.outcome,
+            &r.error_message,
+            &r.principal,
+            &r.principal_type,
+            &r.issuer,
+            &r.session_name,
+            &r.source_identity,
+            &r.on_behalf_of,
+            &r.invoked_by,
+            &r.mfa,
+            &r.actor_kind,
+            &r.actor_rule,
+            &r.source_ip,
+            &r.user_agent,
+            &r.resources,
+            &completeness,
+            &r.raw_block,
+            &offset,
+            &len,
+            &r.leaf,
+            &r.facets,
+        ])
+        .expect("write a row");
+    }
+    w.finish().expect("finish the rows");
+}
+
 /// Copy the events (with their evidence, files and dictionaries) of a store this release wrote
-/// at `from` into the store at `to`, migrated to an earlier schema (4 or 5): as that release
-/// would have written them, strings in the events' own columns (before migration 6).
+/// at `from` into the store at `to`, migrated to an earlier schema (4, 5 or 6): a row per
+/// event as that release would have written them, strings in the events' own columns before
+/// migration 6, ids into `audit_strings` from it on.
 pub fn copy_as_earlier_release(from: &str, to: &str) {
     use std::io::{Read as _, Write as _};
     let mut from = Client::connect(from, NoTls).expect("connect to the source database");
     let mut to = Client::connect(to, NoTls).expect("connect to the target database");
+    unpack(&mut from);
+    let interned: bool = to
+        .query_one(
+            "SELECT data_type = 'integer' FROM information_schema.columns \
+             WHERE table_name = 'audit_events' AND column_name = 'source'",
+            &[],
+        )
+        .expect("read the target's column type")
+        .get(0);
     let text = |column: &str| format!("(SELECT text FROM audit_strings WHERE id = {column})");
-    let events = format!(
+    let events = if interned {
+        "SELECT * FROM audit_events ORDER BY id".to_owned()
+    } else {
+        format!(
         "SELECT id, {}, CASE WHEN octet_length(event_id) = 16 \
              THEN regexp_replace(encode(event_id, 'hex'), \
                   '(.{{8}})(.{{4}})(.{{4}})(.{{4}})(.{{12}})', '\\1-\\2-\\3-\\4-\\5') \
@@ -124,8 +267,10 @@ pub fn copy_as_earlier_release(from: &str, to: &str) {
         text("source_ip"),
         text("user_agent"),
         text("u.r"),
-    );
-    // A partitioned store (schema 5) has its months' partitions made first, as its writer did.
+    )
+    };
+    // A partitioned store (schema 5 on) has its months' partitions made first, as its writer
+    // did.
     let partitioned: bool = to
         .query_one(
             "SELECT relkind = 'p' FROM pg_class WHERE relname = 'audit_events'",
@@ -134,17 +279,23 @@ pub fn copy_as_earlier_release(from: &str, to: &str) {
         .expect("read the target's table kind")
         .get(0);
     if partitioned {
-        let times: Vec<i64> = from
+        let months: std::collections::BTreeSet<crate::partitions::Month> = from
             .query("SELECT time_us FROM audit_events", &[])
             .expect("read the times")
             .iter()
-            .map(|r| r.get(0))
+            .filter_map(|r| crate::partitions::Month::of(r.get(0)))
             .collect();
-        let mut tx = to.transaction().expect("begin");
-        crate::partitions::ensure(&mut tx, times.into_iter()).expect("make the months' partitions");
-        tx.commit().expect("commit");
+        for m in months {
+            to.batch_execute(&format!(
+                "CREATE TABLE audit_events_p{} PARTITION OF audit_events FOR VALUES FROM ({}) TO ({})",
+                m.suffix(),
+                m.from_us,
+                m.to_us
+            ))
+            .expect("make a month's partition");
+        }
     }
-    for (table, select) in [
+    let mut tables = vec![
         ("audit_events", events),
         (
             "audit_blocks",
@@ -155,7 +306,13 @@ pub fn copy_as_earlier_release(from: &str, to: &str) {
             "audit_dictionaries",
             "SELECT * FROM audit_dictionaries ORDER BY 1".into(),
         ),
-    ] {
+    ];
+    if interned {
+        for table in ["audit_strings", "audit_string_facets", "audit_facets"] {
+            tables.push((table, format!("SELECT * FROM {table} ORDER BY 1")));
+        }
+    }
+    for (table, select) in tables {
         let mut rows = Vec::new();
         from.copy_out(&format!("COPY ({select}) TO STDOUT"))
             .expect("copy rows out")
@@ -167,4 +324,45 @@ pub fn copy_as_earlier_release(from: &str, to: &str) {
         sink.write_all(&rows).expect("write rows");
         sink.finish().expect("finish the copy");
     }
+    if interned {
+        to.batch_execute(
+            "SELECT setval(pg_get_serial_sequence('audit_strings', 'id'), \
+             (SELECT coalesce(max(id), 1) FROM audit_strings))",
+        )
+        .expect("move the strings' sequence on");
+    }
+}
+
+/// Change the action of stored event `id` at `url` to `action`, in its block, as an edit
+/// behind driftlog's back would (for `verify`'s tests).
+pub fn change_action(url: &str, id: i64, action: &str) {
+    let mut c = Client::connect(url, NoTls).expect("connect to the test database");
+    let mut tx = c.transaction().expect("begin");
+    let action: i32 = tx
+        .query_one(
+            "INSERT INTO audit_strings (text) VALUES ($1) \
+             ON CONFLICT (text) DO UPDATE SET text = excluded.text RETURNING id",
+            &[&action],
+        )
+        .expect("intern the action")
+        .get(0);
+    let block = tx
+        .query_one(
+            "SELECT first_id, data FROM audit_event_blocks WHERE first_id <= $1 \
+             ORDER BY first_id DESC LIMIT 1",
+            &[&id],
+        )
+        .expect("find the event's block");
+    let first: i64 = block.get(0);
+    let mut rows = crate::blocks::decode(block.get(1)).expect("a block this release wrote");
+    rows.iter_mut()
+        .find(|r| r.id == id)
+        .expect("the event is in its block")
+        .action = action;
+    tx.execute(
+        "UPDATE audit_event_blocks SET data = $2 WHERE first_id = $1",
+        &[&first, &crate::blocks::encode(&rows)],
+    )
+    .expect("write the block back");
+    tx.commit().expect("commit");
 }

@@ -114,9 +114,9 @@ fn a_store_from_before_partitions_is_moved_into_months_on_connect() {
     assert_eq!(
         partitions(&db.url),
         [
-            ("audit_events_other".to_owned(), 1),
-            ("audit_events_p2024_10".to_owned(), 6),
-            ("audit_events_p2024_11".to_owned(), 4),
+            ("audit_event_blocks_other".to_owned(), 1),
+            ("audit_event_blocks_p2024_10".to_owned(), 6),
+            ("audit_event_blocks_p2024_11".to_owned(), 4),
         ]
     );
 }
@@ -163,7 +163,7 @@ fn retention_drops_whole_months_and_the_evidence_only_they_used() {
     let found = store.prunable_partitions(NOVEMBER, through).unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
     let october = &found[0];
-    assert_eq!(october.name, "audit_events_p2024_10");
+    assert_eq!(october.name, "audit_event_blocks_p2024_10");
     assert_eq!(october.events, 6);
     let mut sorted = october_ids.clone();
     sorted.sort();
@@ -179,8 +179,8 @@ fn retention_drops_whole_months_and_the_evidence_only_they_used() {
     assert_eq!(
         partitions(&db.url),
         [
-            ("audit_events_other".to_owned(), 1),
-            ("audit_events_p2024_11".to_owned(), 4),
+            ("audit_event_blocks_other".to_owned(), 1),
+            ("audit_event_blocks_p2024_11".to_owned(), 4),
         ]
     );
     // October's own block went; the straddling file's block stays for November's event.

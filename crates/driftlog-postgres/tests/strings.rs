@@ -85,15 +85,7 @@ fn a_store_with_strings_in_its_rows_is_converted_on_connect() {
         return;
     };
     // Each event's packed facets, as this release's writer computes them.
-    let facets = |url: &str| -> Vec<(i64, i32)> {
-        Client::connect(url, NoTls)
-            .unwrap()
-            .query("SELECT id, facets FROM audit_events ORDER BY id", &[])
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect()
-    };
+    let facets = testing::facets;
     let other = Database::new(&admin);
     let (want, want_facets) = {
         let mut store = PgEventStore::connect(&other.url).unwrap();
@@ -125,8 +117,7 @@ fn a_store_with_strings_in_its_rows_is_converted_on_connect() {
         "strings in the rows before"
     );
 
-    let mut store = PgEventStore::connect(&db.url).unwrap();
-    assert_eq!(every_answer(&store, &queries()), want);
+    testing::migrate_to(&db.url, 6);
     assert_eq!(
         facets(&db.url),
         want_facets,
@@ -134,6 +125,9 @@ fn a_store_with_strings_in_its_rows_is_converted_on_connect() {
     );
     assert_eq!(column_type(&mut c, "principal"), "integer");
     assert_eq!(column_type(&mut c, "resources"), "ARRAY");
+    let mut store = PgEventStore::connect(&db.url).unwrap();
+    assert_eq!(every_answer(&store, &queries()), want);
+    assert_eq!(facets(&db.url), want_facets, "and blocks keep them");
     // Each value once, however many events and columns hold it.
     let (strings, distinct): (i64, i64) = c
         .query_one(
@@ -154,4 +148,55 @@ fn a_store_with_strings_in_its_rows_is_converted_on_connect() {
         .get(0);
     assert_eq!(after, before, "the same events again add no string");
     assert_eq!(every_answer(&store, &queries()), want, "and are duplicates");
+}
+
+#[test]
+fn a_store_of_the_release_before_is_packed_in_blocks_on_connect() {
+    let Some(admin) = testing::server() else {
+        return;
+    };
+    let other = Database::new(&admin);
+    let (want, want_facets, want_after) = {
+        let mut store = PgEventStore::connect(&other.url).unwrap();
+        write_events(&mut store);
+        let after = store.events_after(0, usize::MAX).unwrap();
+        (
+            every_answer(&store, &queries()),
+            testing::facets(&other.url),
+            after
+                .into_iter()
+                .map(|(e, raw, leaf)| (e.id, e.event.event_id, raw, leaf))
+                .collect::<Vec<_>>(),
+        )
+    };
+    // Schema 6: a row per event, strings as ids.
+    let db = Database::new(&admin);
+    testing::migrate_to(&db.url, 6);
+    {
+        let staging = Database::new(&admin);
+        let mut store = PgEventStore::connect(&staging.url).unwrap();
+        write_events(&mut store);
+        drop(store);
+        testing::copy_as_earlier_release(&staging.url, &db.url);
+    }
+    assert_eq!(testing::facets(&db.url), want_facets, "rows before");
+    let mut store = PgEventStore::connect(&db.url).unwrap();
+    let mut c = Client::connect(&db.url, NoTls).unwrap();
+    let rows: bool = c
+        .query_one("SELECT to_regclass('audit_events') IS NOT NULL", &[])
+        .unwrap()
+        .get(0);
+    assert!(!rows, "the rows' table is gone");
+    assert_eq!(every_answer(&store, &queries()), want);
+    assert_eq!(testing::facets(&db.url), want_facets);
+    let after: Vec<_> = store
+        .events_after(0, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|(e, raw, leaf)| (e.id, e.event.event_id, raw, leaf))
+        .collect();
+    assert_eq!(after, want_after, "ids, records and leaves as before");
+    // Still a store that takes events: the same again are duplicates.
+    write_events(&mut store);
+    assert_eq!(every_answer(&store, &queries()), want);
 }

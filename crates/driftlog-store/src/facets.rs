@@ -82,6 +82,26 @@ pub fn packed(e: &AuditEvent) -> i64 {
     pack(of(e))
 }
 
+/// A [`pack`]ed value in one byte, as the PostgreSQL store's posting lists carry it beside
+/// each entry: the write bit, then the actor kind's and the source's place in their families
+/// (three and two bits). Stored: never change the layout.
+pub fn tag(packed: i64) -> u8 {
+    let write = u8::from(packed & 0xff == WRITE);
+    let actor = ((packed >> 8) & 0xff).wrapping_sub(16) as u8 & 0x7;
+    let source = ((packed >> 16) & 0xff).wrapping_sub(32) as u8 & 0x3;
+    write | actor << 1 | source << 4
+}
+
+/// The [`pack`]ed value of a [`tag`].
+pub fn untag(tag: u8) -> i64 {
+    let write = if tag & 1 == 1 { WRITE } else { NOT_WRITE };
+    pack([
+        write,
+        16 + i64::from(tag >> 1 & 0x7),
+        32 + i64::from(tag >> 4 & 0x3),
+    ])
+}
+
 /// The codes an `events` query asks its events to be listed under: writes only, an actor
 /// kind, a source.
 pub fn required(writes_only: bool, kind: Option<ActorKind>, src: Option<Source>) -> Vec<i64> {
@@ -181,6 +201,14 @@ mod tests {
             packed,
             "the migration packs as ingest does"
         );
+        for kind in ActorKind::ALL {
+            for src in Source::ALL {
+                for w in [WRITE, NOT_WRITE] {
+                    let packed = pack([w, actor(kind), source(src)]);
+                    assert_eq!(untag(tag(packed)), packed, "{kind:?} {src:?} {w}");
+                }
+            }
+        }
         assert_eq!(
             pack_columns(None, "no-such-kind", "no-such-source"),
             pack([NOT_WRITE, actor(ActorKind::Unknown), source(Source::Aws)])

@@ -27,7 +27,8 @@ pub mod evidence;
 pub mod facets;
 pub mod leaves;
 mod pieces;
-mod postings;
+#[doc(hidden)]
+pub mod postings;
 mod prune;
 mod query;
 mod resource_lists;

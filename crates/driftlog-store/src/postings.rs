@@ -111,6 +111,68 @@ pub(crate) fn decode(first_us: i64, list: &[u8], into: &mut Vec<(i64, i64)>) -> 
     Ok(())
 }
 
+/// The first byte of a list whose pairs each carry a tag byte after the event id: the
+/// PostgreSQL store's lists (`driftlog_postgres`), where the tag is the event's facets
+/// ([`crate::facets::tag`]), so a name's list answers a facet filter without reading events.
+pub const TAGGED: u8 = 2;
+
+/// A time step as [`SECONDS`] lists write it.
+fn put_step(out: &mut Vec<u8>, dt: u64) {
+    let (seconds, micros) = (dt / MICROS, dt % MICROS);
+    put(out, seconds << 1 | u64::from(micros != 0));
+    if micros != 0 {
+        put(out, micros);
+    }
+}
+
+/// A time step written by [`put_step`].
+fn take_step(rest: &mut &[u8]) -> Option<u64> {
+    let dt = take(rest)?;
+    let micros = match dt & 1 {
+        1 => take(rest)?,
+        _ => 0,
+    };
+    Some((dt >> 1).wrapping_mul(MICROS).wrapping_add(micros))
+}
+
+/// Encode `entries` `(time, event, tag)`, sorted by `(time, event)`, as a [`TAGGED`] list;
+/// returns the row's `first_us`, `last_us` and list.
+pub fn encode_tagged(entries: &[(i64, i64, u8)]) -> (i64, i64, Vec<u8>) {
+    let first_us = entries.first().map_or(0, |e| e.0);
+    let mut out = Vec::with_capacity(entries.len() * 3 + 1);
+    out.push(TAGGED);
+    let (mut time, mut id) = (first_us, 0i64);
+    for &(t, e, tag) in entries {
+        put_step(&mut out, t.wrapping_sub(time) as u64);
+        put(&mut out, zigzag(e.wrapping_sub(id)));
+        out.push(tag);
+        (time, id) = (t, e);
+    }
+    (first_us, time, out)
+}
+
+/// Decode a list written by [`encode_tagged`], appending its entries to `into`.
+pub fn decode_tagged(
+    first_us: i64,
+    list: &[u8],
+    into: &mut Vec<(i64, i64, u8)>,
+) -> Result<(), String> {
+    let Some((&TAGGED, mut rest)) = list.split_first() else {
+        return Err("it is not a tagged list".into());
+    };
+    let (mut time, mut id) = (first_us, 0i64);
+    while !rest.is_empty() {
+        let dt = take_step(&mut rest).ok_or("a time is cut short")?;
+        let de = take(&mut rest).ok_or("an event id is cut short")?;
+        let (&tag, after) = rest.split_first().ok_or("a tag is missing")?;
+        rest = after;
+        time = time.wrapping_add(dt as i64);
+        id = id.wrapping_add(unzigzag(de));
+        into.push((time, id, tag));
+    }
+    Ok(())
+}
+
 fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
@@ -119,7 +181,7 @@ fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
-pub(crate) fn put(out: &mut Vec<u8>, mut v: u64) {
+pub fn put(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -127,7 +189,7 @@ pub(crate) fn put(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-pub(crate) fn take(rest: &mut &[u8]) -> Option<u64> {
+pub fn take(rest: &mut &[u8]) -> Option<u64> {
     let mut v = 0u64;
     for (i, &b) in rest.iter().enumerate().take(10) {
         v |= u64::from(b & 0x7f) << (7 * i);
@@ -171,6 +233,28 @@ mod tests {
         let mut back = Vec::new();
         decode(first, &list, &mut back).unwrap();
         assert_eq!(back, pairs);
+    }
+
+    #[test]
+    fn a_tagged_list_round_trips_and_a_cut_one_is_an_error() {
+        let entries = vec![
+            (1_700_000_000_000_000, 5, 3),
+            (1_700_000_000_000_000, 9, 0),
+            (1_700_000_000_500_000, 2, 0x31),
+            (1_700_000_090_000_000, 1_000_000, 7),
+        ];
+        let (first, last, list) = encode_tagged(&entries);
+        assert_eq!((first, last), (entries[0].0, entries[3].0));
+        let mut back = Vec::new();
+        decode_tagged(first, &list, &mut back).unwrap();
+        assert_eq!(back, entries);
+        for cut in 1..list.len() {
+            let mut back = Vec::new();
+            if decode_tagged(first, &list[..cut], &mut back).is_ok() {
+                assert!(entries.starts_with(&back), "cut at {cut}");
+            }
+        }
+        assert!(decode_tagged(first, &encode(&[(1, 2)]).2, &mut back).is_err());
     }
 
     #[test]

@@ -413,13 +413,14 @@ fn prune_on_postgres_drops_whole_months_and_verify_counts_them_apart() {
     let old: Vec<&(String, i64)> = months
         .iter()
         .filter(|(name, _)| {
-            name.starts_with("audit_events_p") && name.as_str() < "audit_events_p2026_01"
+            name.starts_with("audit_event_blocks_p")
+                && name.as_str() < "audit_event_blocks_p2026_01"
         })
         .collect();
     // The late event (May 2020) was not archived: its month stays, the others went whole.
     assert_eq!(
         old,
-        [&("audit_events_p2020_05".to_owned(), 1)],
+        [&("audit_event_blocks_p2020_05".to_owned(), 1)],
         "{months:?}"
     );
 }

@@ -190,13 +190,7 @@ fn the_same_commands_answer_the_same_on_postgres_and_sqlite() {
     let report: serde_json::Value = serde_json::from_str(&scan.stdout).unwrap();
     assert_eq!(report["audit"]["certain"], 4, "attributed from PostgreSQL");
     // An edit made in the database behind driftlog's back is named by `verify`.
-    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
-    c.batch_execute(
-        "INSERT INTO audit_strings (text) VALUES ('Innocent'); \
-         UPDATE audit_events SET action = (SELECT id FROM audit_strings WHERE text = 'Innocent') \
-         WHERE id = 2",
-    )
-    .unwrap();
+    driftlog_postgres::testing::change_action(&db.url, 2, "Innocent");
     let r = on(&db.url, &pg_dir, &["verify"]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(

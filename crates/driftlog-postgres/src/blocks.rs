@@ -1,0 +1,505 @@
+//! Events packed in blocks (migration 7): one row of `audit_event_blocks` holds up to
+//! [`MAX_EVENTS`] events of one UTC day, their fields laid out column by column and
+//! compressed with zstd as one frame.
+//!
+//! A row per event cost PostgreSQL a 24-byte tuple header, a line pointer, alignment, and an
+//! entry in each of seven indexes: 457 bytes an event on the 1M-event corpus, where the goal
+//! for the whole store is 202 (docs/BENCHMARKS.md). Packed, an event costs what its fields
+//! compress to (its random 16-byte id and the 4 bytes of leaf it keeps dominate), and the
+//! lookups go through posting lists (`crate::lists`) that name events by id.
+//!
+//! The layout is a version byte ([`VERSION`]), then a zstd frame of: the number of events,
+//! then each column for every event in turn (a column of similar values compresses better than
+//! rows of mixed ones). Integers are LEB128 varints: ids and times as zigzag steps from the
+//! event before, an optional value as 0 for none or the value plus one. Bytes and texts are a
+//! length, then the bytes. Everything is read with bounds checked: a damaged block is an
+//! error naming what is wrong, never a panic.
+
+use driftlog_store::postings::{put, take};
+
+/// The most events a block holds: a lookup reads whole blocks, so a block is small enough
+/// that reading 20 of them for 20 scattered events stays cheap (about 8 KB each), and large
+/// enough that its row's own overhead is a byte or two an event.
+pub(crate) const MAX_EVENTS: usize = 256;
+
+/// The format of a block's bytes.
+const VERSION: u8 = 1;
+
+/// The most bytes a block may decompress to: far above what [`MAX_EVENTS`] events take, and
+/// a bound on what a damaged frame can make a reader allocate.
+const MAX_DECOMPRESSED: usize = 64 << 20;
+
+/// zstd's level for blocks: the default, as fast as the writer needs.
+const LEVEL: i32 = 3;
+
+/// One stored event's fields: values that repeat are ids into `audit_strings`
+/// (`crate::strings`), free texts are kept as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Row {
+    pub id: i64,
+    pub time_us: i64,
+    pub source: i32,
+    /// `driftlog_store::event_ids::to_bytes`.
+    pub event_id: Vec<u8>,
+    pub action: i32,
+    pub outcome: i32,
+    pub actor_kind: i32,
+    pub actor_rule: i32,
+    pub account: Option<i32>,
+    pub region: Option<i32>,
+    pub service: Option<i32>,
+    pub principal: Option<i32>,
+    pub principal_type: Option<i32>,
+    pub issuer: Option<i32>,
+    pub session_name: Option<i32>,
+    pub invoked_by: Option<i32>,
+    pub source_ip: Option<i32>,
+    pub user_agent: Option<i32>,
+    pub read_only: Option<bool>,
+    pub mfa: Option<bool>,
+    pub completeness: u8,
+    pub error_message: Option<String>,
+    pub source_identity: Option<String>,
+    pub on_behalf_of: Option<String>,
+    pub resources: Vec<i32>,
+    /// `driftlog_store::facets::packed`.
+    pub facets: i32,
+    pub raw_block: i64,
+    pub raw_offset: u32,
+    pub raw_len: u32,
+    /// `driftlog_store::leaves::kept`.
+    pub leaf: Vec<u8>,
+}
+
+impl Row {
+    /// Every id into `audit_strings` the row holds.
+    pub fn string_ids(&self) -> impl Iterator<Item = i32> + '_ {
+        let optional = [
+            self.account,
+            self.region,
+            self.service,
+            self.principal,
+            self.principal_type,
+            self.issuer,
+            self.session_name,
+            self.invoked_by,
+            self.source_ip,
+            self.user_agent,
+        ];
+        [
+            self.source,
+            self.action,
+            self.outcome,
+            self.actor_kind,
+            self.actor_rule,
+        ]
+        .into_iter()
+        .chain(optional.into_iter().flatten())
+        .chain(self.resources.iter().copied())
+    }
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// The optional ids of a row, in the order they are laid out.
+fn optional_ids(r: &Row) -> [Option<i32>; 10] {
+    [
+        r.account,
+        r.region,
+        r.service,
+        r.principal,
+        r.principal_type,
+        r.issuer,
+        r.session_name,
+        r.invoked_by,
+        r.source_ip,
+        r.user_agent,
+    ]
+}
+
+fn optional_ids_mut(r: &mut Row) -> [&mut Option<i32>; 10] {
+    [
+        &mut r.account,
+        &mut r.region,
+        &mut r.service,
+        &mut r.principal,
+        &mut r.principal_type,
+        &mut r.issuer,
+        &mut r.session_name,
+        &mut r.invoked_by,
+        &mut r.source_ip,
+        &mut r.user_agent,
+    ]
+}
+
+fn texts(r: &Row) -> [&Option<String>; 3] {
+    [&r.error_message, &r.source_identity, &r.on_behalf_of]
+}
+
+fn texts_mut(r: &mut Row) -> [&mut Option<String>; 3] {
+    [
+        &mut r.error_message,
+        &mut r.source_identity,
+        &mut r.on_behalf_of,
+    ]
+}
+
+fn tri(v: Option<bool>) -> u64 {
+    match v {
+        None => 0,
+        Some(false) => 1,
+        Some(true) => 2,
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+/// `rows` as a block's bytes.
+pub(crate) fn encode(rows: &[Row]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows.len() * 96);
+    put(&mut out, rows.len() as u64);
+    let mut previous = 0i64;
+    for r in rows {
+        put(&mut out, zigzag(r.id.wrapping_sub(previous)));
+        previous = r.id;
+    }
+    previous = 0;
+    for r in rows {
+        put(&mut out, zigzag(r.time_us.wrapping_sub(previous)));
+        previous = r.time_us;
+    }
+    for column in [
+        |r: &Row| r.source,
+        |r: &Row| r.action,
+        |r: &Row| r.outcome,
+        |r: &Row| r.actor_kind,
+        |r: &Row| r.actor_rule,
+        |r: &Row| r.facets,
+    ] {
+        for r in rows {
+            put(&mut out, u64::from(column(r) as u32));
+        }
+    }
+    for i in 0..10 {
+        for r in rows {
+            put(
+                &mut out,
+                optional_ids(r)[i].map_or(0, |v| u64::from(v as u32) + 1),
+            );
+        }
+    }
+    for r in rows {
+        out.push((tri(r.read_only) | tri(r.mfa) << 2) as u8);
+        out.push(r.completeness);
+    }
+    for r in rows {
+        put(&mut out, r.resources.len() as u64);
+        for &id in &r.resources {
+            put(&mut out, u64::from(id as u32));
+        }
+    }
+    previous = 0;
+    for r in rows {
+        put(&mut out, zigzag(r.raw_block.wrapping_sub(previous)));
+        previous = r.raw_block;
+    }
+    for r in rows {
+        put(&mut out, u64::from(r.raw_offset));
+        put(&mut out, u64::from(r.raw_len));
+    }
+    for i in 0..3 {
+        for r in rows {
+            match texts(r)[i] {
+                None => put(&mut out, 0),
+                Some(t) => {
+                    put(&mut out, t.len() as u64 + 1);
+                    out.extend_from_slice(t.as_bytes());
+                }
+            }
+        }
+    }
+    for r in rows {
+        put_bytes(&mut out, &r.event_id);
+    }
+    for r in rows {
+        put_bytes(&mut out, &r.leaf);
+    }
+    let mut block = vec![VERSION];
+    block.extend(zstd::bulk::compress(&out, LEVEL).expect("zstd compresses any bytes"));
+    block
+}
+
+/// A cursor over a block's decompressed bytes.
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn varint(&mut self, what: &str) -> Result<u64, String> {
+        take(&mut self.rest).ok_or_else(|| format!("it ends inside {what}"))
+    }
+
+    fn id(&mut self, what: &str) -> Result<i32, String> {
+        i32::try_from(self.varint(what)? as u32).map_err(|_| format!("{what} is out of range"))
+    }
+
+    fn bytes(&mut self, len: u64, what: &str) -> Result<&[u8], String> {
+        let len = usize::try_from(len).map_err(|_| format!("{what} is too long"))?;
+        if len > self.rest.len() {
+            return Err(format!("it ends inside {what}"));
+        }
+        let (bytes, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        Ok(bytes)
+    }
+
+    fn byte(&mut self, what: &str) -> Result<u8, String> {
+        Ok(self.bytes(1, what)?[0])
+    }
+}
+
+fn untri(v: u8) -> Result<Option<bool>, String> {
+    match v {
+        0 => Ok(None),
+        1 => Ok(Some(false)),
+        2 => Ok(Some(true)),
+        _ => Err(format!("a flag holds {v}")),
+    }
+}
+
+/// The rows of a block written by [`encode`]; a reason when it is damaged.
+pub(crate) fn decode(block: &[u8]) -> Result<Vec<Row>, String> {
+    let Some((&version, frame)) = block.split_first() else {
+        return Err("it is empty".into());
+    };
+    if version != VERSION {
+        return Err(format!(
+            "its format {version} is not one this driftlog reads"
+        ));
+    }
+    let data = zstd::bulk::decompress(frame, MAX_DECOMPRESSED)
+        .map_err(|e| format!("it does not decompress: {e}"))?;
+    let mut r = Reader { rest: &data };
+    let n = r.varint("the count")?;
+    // Each event takes at least a dozen bytes: a larger count is damage, not an allocation.
+    if n > data.len() as u64 {
+        return Err(format!("it claims {n} events in {} bytes", data.len()));
+    }
+    let mut rows = vec![Row::default(); n as usize];
+    let mut previous = 0i64;
+    for row in &mut rows {
+        previous = previous.wrapping_add(unzigzag(r.varint("the ids")?));
+        row.id = previous;
+    }
+    previous = 0;
+    for row in &mut rows {
+        previous = previous.wrapping_add(unzigzag(r.varint("the times")?));
+        row.time_us = previous;
+    }
+    let columns: [fn(&mut Row) -> &mut i32; 6] = [
+        |r| &mut r.source,
+        |r| &mut r.action,
+        |r| &mut r.outcome,
+        |r| &mut r.actor_kind,
+        |r| &mut r.actor_rule,
+        |r| &mut r.facets,
+    ];
+    for column in columns {
+        for row in &mut rows {
+            *column(row) = r.id("a string id")?;
+        }
+    }
+    for i in 0..10 {
+        for row in &mut rows {
+            let v = r.varint("an optional string id")?;
+            *optional_ids_mut(row)[i] = match v {
+                0 => None,
+                v => Some(
+                    i32::try_from((v - 1) as u32)
+                        .map_err(|_| "an optional string id is out of range".to_owned())?,
+                ),
+            };
+        }
+    }
+    for row in &mut rows {
+        let flags = r.byte("the flags")?;
+        row.read_only = untri(flags & 3)?;
+        row.mfa = untri(flags >> 2)?;
+        row.completeness = r.byte("the completeness")?;
+    }
+    for row in &mut rows {
+        let n = r.varint("the resources")?;
+        if n > r.rest.len() as u64 {
+            return Err(format!("an event claims {n} resources"));
+        }
+        row.resources = (0..n)
+            .map(|_| r.id("a resource"))
+            .collect::<Result<_, _>>()?;
+    }
+    previous = 0;
+    for row in &mut rows {
+        previous = previous.wrapping_add(unzigzag(r.varint("the evidence blocks")?));
+        row.raw_block = previous;
+    }
+    for row in &mut rows {
+        let place = |v: u64| u32::try_from(v).map_err(|_| "a record's place is out of range");
+        row.raw_offset = place(r.varint("a record's offset")?)?;
+        row.raw_len = place(r.varint("a record's length")?)?;
+    }
+    for i in 0..3 {
+        for row in &mut rows {
+            *texts_mut(row)[i] = match r.varint("a text")? {
+                0 => None,
+                len => {
+                    let bytes = r.bytes(len - 1, "a text")?;
+                    Some(
+                        String::from_utf8(bytes.to_vec())
+                            .map_err(|_| "a text is not UTF-8".to_owned())?,
+                    )
+                }
+            };
+        }
+    }
+    for row in &mut rows {
+        let len = r.varint("an event id")?;
+        row.event_id = r.bytes(len, "an event id")?.to_vec();
+    }
+    for row in &mut rows {
+        let len = r.varint("a leaf")?;
+        row.leaf = r.bytes(len, "a leaf")?.to_vec();
+    }
+    if !r.rest.is_empty() {
+        return Err(format!("{} bytes follow its last column", r.rest.len()));
+    }
+    Ok(rows)
+}
+
+/// The key a block lists an event's identity under (`audit_event_blocks.identities`, under a
+/// GIN index): FNV-1a over its time, its source's string id and its id as stored, so a batch
+/// finds the blocks that may hold a copy of its events with one indexed probe each. Two
+/// identities may share a key; the writer compares the whole identity in the block. Stored:
+/// never change.
+pub(crate) fn identity_key(time_us: i64, source: i32, event_id: &[u8]) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    eat(&time_us.to_le_bytes());
+    eat(&source.to_le_bytes());
+    eat(event_id);
+    h as i64
+}
+
+impl Row {
+    /// [`identity_key`] of this event.
+    pub fn identity_key(&self) -> i64 {
+        identity_key(self.time_us, self.source, &self.event_id)
+    }
+}
+
+/// Delete those of the evidence blocks `ids` that no stored event's record is in any more
+/// (a file's records may straddle a month's end, and a prune may leave some of a block's
+/// events); returns how many went.
+pub(crate) fn forget_evidence(
+    c: &mut impl postgres::GenericClient,
+    ids: &[i64],
+) -> Result<u64, postgres::Error> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    c.execute(
+        "DELETE FROM audit_blocks WHERE id = ANY($1) \
+         AND id NOT IN (SELECT unnest(evidence) FROM audit_event_blocks)",
+        &[&ids],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn row(i: i64) -> Row {
+        Row {
+            id: 1000 + i,
+            time_us: 1_730_678_400_000_000 + i * 1_000_000,
+            source: 1,
+            event_id: vec![i as u8; 16],
+            action: 7,
+            outcome: 8,
+            actor_kind: 9,
+            actor_rule: 10,
+            account: Some(2),
+            region: None,
+            principal: Some(i32::MAX),
+            read_only: Some(i % 2 == 0),
+            mfa: None,
+            completeness: 3,
+            error_message: (i == 1).then(|| "Access denied ✓".into()),
+            resources: vec![4, 5, 6],
+            facets: 0x21_11_01,
+            raw_block: 40 + i / 3,
+            raw_offset: 100 * i as u32,
+            raw_len: 99,
+            leaf: vec![1, 2, 3, 4],
+            ..Row::default()
+        }
+    }
+
+    #[test]
+    fn a_block_round_trips_and_is_small() {
+        let rows: Vec<Row> = (0..MAX_EVENTS as i64).map(row).collect();
+        let block = encode(&rows);
+        assert_eq!(decode(&block).unwrap(), rows);
+        // Ids and leaves as above repeat; real ones are random (20 bytes an event).
+        assert!(block.len() < rows.len() * 8, "{} bytes", block.len());
+        assert_eq!(decode(&encode(&[])).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn damaged_blocks_are_errors() {
+        let block = encode(&(0..10).map(row).collect::<Vec<_>>());
+        assert!(decode(&[]).is_err());
+        assert!(decode(&[9]).is_err());
+        assert!(decode(&block[..block.len() - 3]).is_err());
+        let data = zstd::bulk::decompress(&block[1..], MAX_DECOMPRESSED).unwrap();
+        for cut in 0..data.len() {
+            let mut cut_block = vec![VERSION];
+            cut_block.extend(zstd::bulk::compress(&data[..cut], 1).unwrap());
+            assert!(decode(&cut_block).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn identity_keys_tell_apart_what_identities_do() {
+        let k = identity_key(1, 1, b"a");
+        assert_eq!(k, identity_key(1, 1, b"a"));
+        assert_ne!(k, identity_key(2, 1, b"a"));
+        assert_ne!(k, identity_key(1, 2, b"a"));
+        assert_ne!(k, identity_key(1, 1, b"b"));
+        // Stored keys: the function never changes.
+        assert_eq!(identity_key(0, 0, b""), 6_082_024_272_624_116_885);
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_decode_or_fail_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let mut block = vec![VERSION];
+            block.extend(zstd::bulk::compress(&bytes, 1).unwrap());
+            let _ = decode(&block);
+            let _ = decode(&bytes);
+        }
+    }
+}

@@ -1,0 +1,509 @@
+//! Answering an `events` query from blocks (`crate::blocks`) and posting lists
+//! (`crate::lists`), planned here as the SQLite store plans (`driftlog_store::query`):
+//!
+//! - A filter no stored value matches, or facets no named value was ever stored with
+//!   (`audit_string_facets`, `audit_facets`), answers at once with nothing.
+//! - With a resource, principal or action: their lists are costed from the index, the
+//!   cheapest decoded first, and each other one intersected while it costs no more than the
+//!   candidates it may spare. Every entry carries its event's facets, so facet filters narrow
+//!   the candidates without a list of their own. The candidates, in time order, are then read
+//!   from their blocks a few at a time and checked against every filter, until the limit.
+//! - With facets alone: their smallest list when it is small (a rare facet), otherwise the
+//!   blocks in time order, each checked, until the limit: a common facet's first matches lie
+//!   in the first blocks.
+//! - With no filter but time: the blocks of that time, in order.
+//!
+//! Blocks overlap in time (each batch writes its own), so a scan merges them: a block's
+//! events are handed on only once no block yet unread can hold an earlier one.
+
+use crate::blocks::{self, Row};
+use crate::lists::{self, Entry, Lookup};
+use crate::strings::Strings;
+use driftlog_core::glob::Glob;
+use driftlog_store::{facets, EventQuery};
+use postgres::{GenericClient, Transaction};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::ops::ControlFlow;
+
+/// Why a read failed: the server, or a damaged block or list.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    Pg(postgres::Error),
+    Damaged { what: String, reason: String },
+}
+
+impl From<postgres::Error> for ReadError {
+    fn from(e: postgres::Error) -> Self {
+        Self::Pg(e)
+    }
+}
+
+/// A microsecond's day, as blocks are cut: every event of a block lies in its first event's
+/// day, so the block holding an event at `t` starts within `[day_start(t), t]`.
+pub(crate) fn day_start(t: i64) -> i64 {
+    const DAY: i64 = 86_400_000_000;
+    t.saturating_sub(t.rem_euclid(DAY))
+}
+
+/// Decode a block's bytes, or say which block is damaged.
+pub(crate) fn decode(first_id: i64, data: &[u8]) -> Result<Vec<Row>, ReadError> {
+    blocks::decode(data).map_err(|reason| ReadError::Damaged {
+        what: format!("the block of events from id {first_id}"),
+        reason,
+    })
+}
+
+/// A query's filters, names resolved to string ids.
+#[derive(Debug, Clone)]
+pub(crate) struct Filter {
+    /// Sorted ids of the names any of which an event names.
+    pub resources: Option<Vec<i32>>,
+    /// Sorted ids any of which is the event's principal or issuer.
+    pub principals: Option<Vec<i32>>,
+    /// Sorted ids any of which is the event's action.
+    pub actions: Option<Vec<i32>>,
+    /// Facet codes every event is listed under (`driftlog_store::facets::required`).
+    pub required: Vec<i64>,
+    pub since: i64,
+    pub until: i64,
+    pub limit: Option<usize>,
+}
+
+impl Filter {
+    /// Every event naming any of `resources`, oldest first.
+    pub fn naming(resources: Vec<i32>) -> Self {
+        Self {
+            resources: Some(resources),
+            principals: None,
+            actions: None,
+            required: Vec::new(),
+            since: i64::MIN,
+            until: i64::MAX,
+            limit: None,
+        }
+    }
+
+    /// Whether `row` passes every filter.
+    pub fn admits(&self, row: &Row) -> bool {
+        let among = |ids: &Option<Vec<i32>>, id: i32| {
+            ids.as_ref()
+                .is_none_or(|ids| ids.binary_search(&id).is_ok())
+        };
+        row.time_us >= self.since
+            && row.time_us <= self.until
+            && self
+                .resources
+                .as_ref()
+                .is_none_or(|ids| row.resources.iter().any(|r| ids.binary_search(r).is_ok()))
+            && self.principals.as_ref().is_none_or(|_| {
+                [row.principal, row.issuer]
+                    .into_iter()
+                    .flatten()
+                    .any(|p| among(&self.principals, p))
+            })
+            && among(&self.actions, row.action)
+            && facets::satisfies(i64::from(row.facets), &self.required)
+    }
+
+    fn admits_tag(&self, tag: u8) -> bool {
+        facets::satisfies(facets::untag(tag), &self.required)
+    }
+}
+
+/// The ids of a named filter's value: one string, or those a glob matches.
+fn named(
+    c: &mut impl GenericClient,
+    strings: &mut Strings,
+    text: &str,
+) -> Result<Vec<i32>, postgres::Error> {
+    if Glob::is_pattern(text) {
+        return Strings::matching(c, &Glob::new(text).to_like());
+    }
+    strings.find(c, &[text.to_owned()])
+}
+
+/// The filters of `q` resolved, or `None` when no stored event can match them. `names` is
+/// what an exact resource stands for (its spellings), found by the caller.
+pub(crate) fn resolve(
+    c: &mut impl GenericClient,
+    strings: &mut Strings,
+    q: &EventQuery,
+    names: Option<Vec<String>>,
+) -> Result<Option<Filter>, postgres::Error> {
+    let resources = match (&q.resource, names) {
+        (None, _) => None,
+        (Some(_), Some(names)) => Some(strings.find(c, &names)?),
+        (Some(glob), None) => Some(Strings::matching(c, &Glob::new(glob).to_like())?),
+    };
+    let principals = q
+        .principal
+        .as_deref()
+        .map(|p| named(c, strings, p))
+        .transpose()?;
+    let actions = q
+        .action
+        .as_deref()
+        .map(|a| named(c, strings, a))
+        .transpose()?;
+    let sets = [&resources, &principals, &actions];
+    if sets.iter().any(|s| s.as_ref().is_some_and(Vec::is_empty)) {
+        return Ok(None);
+    }
+    let required = facets::required(q.writes_only, q.actor_kind, q.source);
+    // The facets the named values were stored with (or, with none named, the store's):
+    // none that satisfies the filters, and no event can.
+    let mut occurring: Option<Vec<i32>> = None;
+    for ids in [&principals, &actions].into_iter().flatten() {
+        let found: Vec<i32> = c
+            .query(
+                "SELECT DISTINCT facets FROM audit_string_facets WHERE string = ANY($1)",
+                &[ids],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        occurring = Some(match occurring {
+            None => found,
+            Some(before) => before.into_iter().filter(|f| found.contains(f)).collect(),
+        });
+    }
+    let occurring = match occurring {
+        Some(found) => found,
+        None => c
+            .query("SELECT facets FROM audit_facets", &[])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect(),
+    };
+    if !occurring
+        .iter()
+        .any(|&f| facets::satisfies(i64::from(f), &required))
+    {
+        return Ok(None);
+    }
+    let sorted = |ids: Option<Vec<i32>>| {
+        ids.map(|mut ids| {
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        })
+    };
+    Ok(Some(Filter {
+        resources: sorted(resources),
+        principals: sorted(principals),
+        actions: sorted(actions),
+        required,
+        since: q.since_us.unwrap_or(i64::MIN),
+        until: q.until_us.unwrap_or(i64::MAX),
+        limit: q.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
+    }))
+}
+
+/// A list intersected with the candidates is worth it while it costs no more than this many
+/// bytes for each candidate it may spare (a candidate left costs a look into its block).
+const BYTES_PER_CANDIDATE: i64 = 64;
+/// A list of at most this many bytes is always worth intersecting.
+const SMALL_LIST: i64 = 256 << 10;
+
+/// The candidates of `f` from its lists, in time order, or `None` when the blocks are
+/// better read in time order instead (see the module's documentation).
+fn candidates(c: &mut impl GenericClient, f: &Filter) -> Result<Option<Vec<Entry>>, ReadError> {
+    let mut named: Vec<Lookup> = Vec::new();
+    if let Some(ids) = &f.resources {
+        named.push(Lookup {
+            kind: lists::RESOURCE,
+            keys: ids.clone(),
+        });
+    }
+    for ids in [&f.principals, &f.actions].into_iter().flatten() {
+        named.push(Lookup {
+            kind: lists::NAME,
+            keys: ids.clone(),
+        });
+    }
+    let read = |c: &mut _, l: &Lookup| -> Result<Vec<Entry>, ReadError> {
+        lists::read(c, l, f.since, f.until)?.map_err(|reason| ReadError::Damaged {
+            what: "the posting lists".into(),
+            reason,
+        })
+    };
+    if named.is_empty() {
+        let mut cheapest: Option<(i64, Lookup)> = None;
+        for &code in &f.required {
+            let l = Lookup {
+                kind: lists::FACET,
+                keys: vec![code as i32],
+            };
+            let cost = lists::cost(c, &l, f.since, f.until)?;
+            if cheapest.as_ref().is_none_or(|(c, _)| cost < *c) {
+                cheapest = Some((cost, l));
+            }
+        }
+        return match cheapest {
+            Some((cost, l)) if cost <= SMALL_LIST => {
+                let mut entries = read(c, &l)?;
+                entries.retain(|e| f.admits_tag(e.2));
+                Ok(Some(entries))
+            }
+            _ => Ok(None),
+        };
+    }
+    let mut costed = Vec::with_capacity(named.len());
+    for l in named {
+        costed.push((lists::cost(c, &l, f.since, f.until)?, l));
+    }
+    costed.sort_by_key(|(cost, _)| *cost);
+    let mut costed = costed.into_iter();
+    let (_, first) = costed.next().expect("at least one named filter");
+    let mut entries = read(c, &first)?;
+    entries.retain(|e| f.admits_tag(e.2));
+    for (cost, l) in costed {
+        if entries.is_empty() {
+            break;
+        }
+        if cost <= SMALL_LIST || cost <= entries.len() as i64 * BYTES_PER_CANDIDATE {
+            lists::intersect(&mut entries, &read(c, &l)?);
+        }
+    }
+    Ok(Some(entries))
+}
+
+/// What a listing hands its rows to, a batch at a time, with the transaction it reads in.
+pub(crate) type EachRows<'a> =
+    dyn FnMut(&mut Transaction, Vec<Row>) -> Result<ControlFlow<()>, ReadError> + 'a;
+
+/// Hand `each` the rows matching `f`, oldest first, in batches, until it answers `Break` or
+/// the limit is reached.
+pub(crate) fn each_row(
+    tx: &mut Transaction,
+    f: &Filter,
+    each: &mut EachRows,
+) -> Result<(), ReadError> {
+    let limit = f.limit.unwrap_or(usize::MAX);
+    if limit == 0 {
+        return Ok(());
+    }
+    match candidates(tx, f)? {
+        Some(entries) => by_candidates(tx, f, &entries, limit, each),
+        None => scan(tx, f, limit, each),
+    }
+}
+
+/// Most rows handed on at once.
+const BATCH: usize = 4096;
+
+/// The blocks loaded for a listing, by their first id: each with its last id and rows.
+#[derive(Default)]
+struct Loaded {
+    blocks: BTreeMap<i64, (i64, Vec<Row>)>,
+}
+
+impl Loaded {
+    /// The loaded block whose ids span `id` (blocks' spans never overlap).
+    fn block(&self, id: i64) -> Option<&Vec<Row>> {
+        self.blocks
+            .range(..=id)
+            .next_back()
+            .filter(|(_, (last, _))| id <= *last)
+            .map(|(_, (_, rows))| rows)
+    }
+
+    /// The row of event `id`, if a loaded block holds it.
+    fn row(&self, id: i64) -> Option<&Row> {
+        let rows = self.block(id)?;
+        rows.binary_search_by_key(&id, |r| r.id)
+            .ok()
+            .map(|i| &rows[i])
+    }
+
+    fn holds(&self, id: i64) -> bool {
+        self.block(id).is_some()
+    }
+}
+
+/// Load the blocks of the events `wanted` (`(time, id)`) that no loaded block holds.
+fn load_for(
+    c: &mut impl GenericClient,
+    loaded: &mut Loaded,
+    wanted: &[(i64, i64)],
+) -> Result<(), ReadError> {
+    let missing: Vec<&(i64, i64)> = wanted.iter().filter(|(_, id)| !loaded.holds(*id)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = missing.iter().map(|w| w.1).collect();
+    let times: Vec<i64> = missing.iter().map(|w| w.0).collect();
+    let days: Vec<i64> = times.iter().map(|&t| day_start(t)).collect();
+    let firsts: Vec<i64> = c
+        .query(
+            "SELECT DISTINCT b.first_id FROM unnest($1::int8[], $2::int8[], $3::int8[]) AS k(id, day, t) \
+             CROSS JOIN LATERAL (SELECT first_id FROM audit_event_blocks \
+                WHERE first_id <= k.id AND min_us >= k.day AND min_us <= k.t \
+                ORDER BY first_id DESC LIMIT 1) b",
+            &[&ids, &days, &times],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let (lo, hi) = (
+        days.iter().min().copied().unwrap_or(i64::MIN),
+        times.iter().max().copied().unwrap_or(i64::MAX),
+    );
+    load_blocks(c, loaded, &firsts, lo, hi)
+}
+
+/// Load blocks `firsts` (by first id), whose first times lie in `[lo, hi]`.
+fn load_blocks(
+    c: &mut impl GenericClient,
+    loaded: &mut Loaded,
+    firsts: &[i64],
+    lo: i64,
+    hi: i64,
+) -> Result<(), ReadError> {
+    if firsts.is_empty() {
+        return Ok(());
+    }
+    for r in c.query(
+        "SELECT first_id, last_id, data FROM audit_event_blocks \
+         WHERE first_id = ANY($1) AND min_us >= $2 AND min_us <= $3",
+        &[&firsts, &lo, &hi],
+    )? {
+        let first: i64 = r.get(0);
+        let mut rows = decode(first, r.get(2))?;
+        rows.sort_unstable_by_key(|r| r.id);
+        loaded.blocks.insert(first, (r.get(1), rows));
+    }
+    Ok(())
+}
+
+/// Most blocks kept loaded while candidates are read: the next candidates usually lie in the
+/// blocks the last ones did.
+const KEPT_BLOCKS: usize = 256;
+
+/// Read `entries` (candidates in time order) from their blocks, a few at first and more
+/// each round, checking each against `f`.
+fn by_candidates(
+    tx: &mut Transaction,
+    f: &Filter,
+    entries: &[Entry],
+    limit: usize,
+    each: &mut EachRows,
+) -> Result<(), ReadError> {
+    let mut loaded = Loaded::default();
+    let mut handed = 0usize;
+    let mut rest = entries;
+    let mut step = limit.clamp(1, 64);
+    while !rest.is_empty() && handed < limit {
+        let (chunk, after) = rest.split_at(step.min(rest.len()));
+        rest = after;
+        if loaded.blocks.len() > KEPT_BLOCKS {
+            loaded = Loaded::default();
+        }
+        let wanted: Vec<(i64, i64)> = chunk.iter().map(|e| (e.0, e.1)).collect();
+        load_for(tx, &mut loaded, &wanted)?;
+        let mut out = Vec::new();
+        for e in chunk {
+            if handed + out.len() >= limit {
+                break;
+            }
+            // A list may name an event since pruned, or a copy since replaced.
+            if let Some(row) = loaded.row(e.1).filter(|r| r.time_us == e.0 && f.admits(r)) {
+                out.push(row.clone());
+            }
+        }
+        handed += out.len();
+        if !out.is_empty() && each(tx, out)?.is_break() {
+            return Ok(());
+        }
+        step = (step * 4).min(BATCH);
+    }
+    Ok(())
+}
+
+/// Read the blocks of `f`'s time in time order, merging them, checking each event.
+fn scan(
+    tx: &mut Transaction,
+    f: &Filter,
+    limit: usize,
+    each: &mut EachRows,
+) -> Result<(), ReadError> {
+    let lo = day_start(f.since);
+    let heads = tx.bind(
+        "SELECT first_id, min_us FROM audit_event_blocks \
+         WHERE min_us >= $1 AND min_us <= $2 ORDER BY min_us, first_id",
+        &[&lo, &f.until],
+    )?;
+    let mut pending: std::collections::VecDeque<(i64, i64)> = Default::default();
+    let mut exhausted = false;
+    let mut heap: BinaryHeap<Reverse<(i64, i64, usize)>> = BinaryHeap::new();
+    let mut rows: Vec<Option<Row>> = Vec::new();
+    let mut handed = 0usize;
+    let mut step = 2usize;
+    loop {
+        if pending.len() < step + 1 && !exhausted {
+            let got = tx.query_portal(&heads, 256)?;
+            exhausted = got.len() < 256;
+            pending.extend(got.iter().map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1))));
+        }
+        if pending.is_empty() && heap.is_empty() {
+            return Ok(());
+        }
+        let take: Vec<(i64, i64)> = pending.drain(..step.min(pending.len())).collect();
+        if let (Some(first), Some(last)) = (take.first(), take.last()) {
+            let firsts: Vec<i64> = take.iter().map(|t| t.0).collect();
+            let mut loaded = Loaded::default();
+            load_blocks(tx, &mut loaded, &firsts, first.1, last.1)?;
+            for (_, (_, block)) in loaded.blocks {
+                for row in block {
+                    if f.admits(&row) {
+                        heap.push(Reverse((row.time_us, row.id, rows.len())));
+                        rows.push(Some(row));
+                    }
+                }
+            }
+        }
+        // Events before the next unread block's first time are final.
+        let bound = match pending.front() {
+            Some(&(_, min_us)) => min_us,
+            None if exhausted => i64::MAX,
+            None => continue,
+        };
+        let mut out = Vec::new();
+        while let Some(&Reverse((time, _, i))) = heap.peek() {
+            if (time >= bound && bound != i64::MAX) || handed + out.len() >= limit {
+                break;
+            }
+            heap.pop();
+            out.extend(rows[i].take());
+            if out.len() >= BATCH {
+                break;
+            }
+        }
+        handed += out.len();
+        if !out.is_empty() && each(tx, out)?.is_break() {
+            return Ok(());
+        }
+        if handed >= limit {
+            return Ok(());
+        }
+        if heap.is_empty() {
+            rows.clear();
+        }
+        step = (step * 2).min(64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_starts_at_its_midnight_before_1970_too() {
+        let day = 86_400_000_000;
+        assert_eq!(day_start(0), 0);
+        assert_eq!(day_start(day + 5), day);
+        assert_eq!(day_start(-1), -day);
+        assert_eq!(day_start(i64::MIN), i64::MIN);
+    }
+}
