@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # PostgreSQL ingest: `driftlog ingest` of a generated CloudTrail corpus (S3 delivery layout,
-# gzip: read, parse, normalize, pack evidence, COPY binary) into a fresh database, against
-# PostgreSQL's own `COPY … FROM` of the same normalized rows as CSV into the same table with
-# the same indexes (the server's floor: no parsing, no evidence), in the same run. Goal:
+# gzip: read, parse, normalize, pack evidence and events, COPY binary) into a fresh database,
+# against PostgreSQL's own `COPY … FROM` of the same rows (strings, event blocks, posting
+# lists, evidence) as CSV into the same tables with the same indexes (the server's floor: no
+# parsing, no packing, no deduplication), in the same run. Goal:
 # driftlog at >= 50 % of COPY's events/s. Also the SQLite store on the same files, and a
 # lookup by resource on both stores. Prints Markdown for docs/BENCHMARKS.md.
 # Usage: bench/pg-ingest.sh [EVENTS]   (default 1000000; BENCH_DIR to reuse a corpus;
@@ -41,19 +42,25 @@ results=$(
   measure "driftlog ingest into PostgreSQL (fresh database, ledger in it)" env DRIFTLOG_STORE="$(url "$a")" "$bin" ingest AWSLogs
   measure "driftlog ingest into SQLite (fresh file, ledger beside it)" "$bin" --store "$work/events.db" --ledger "$work/ledger.db" ingest AWSLogs
 )
-events=$(psql "$(url "$a")" -Atc "SELECT count(*) FROM audit_events")
-# The same rows, normalized, as CSV; then PostgreSQL's own COPY of them into the same table.
-psql "$(url "$a")" -qc "\\copy (SELECT * FROM audit_events) TO '$work/events.csv' CSV" -c "\\copy audit_strings TO '$work/strings.csv' CSV"
-copy=$(measure "PostgreSQL COPY FROM (the same rows and strings as CSV, same tables and indexes)" psql "$(url "$b")" -qc "\\copy audit_strings FROM '$work/strings.csv' CSV" -c "\\copy audit_events FROM '$work/events.csv' CSV")
-csv_mb=$(( $(stat -c %s "$work/events.csv") / 1048576 ))
-resource=$(psql "$(url "$a")" -Atc "SELECT s.text FROM audit_events e, unnest(e.resources) r JOIN audit_strings s ON s.id = r GROUP BY s.text ORDER BY count(*) DESC OFFSET 50 LIMIT 1")
-hits=$(psql "$(url "$a")" -Atc "SELECT count(*) FROM audit_events WHERE resources && ARRAY(SELECT id FROM audit_strings WHERE text = '$resource')")
+events=$(psql "$(url "$a")" -Atc "SELECT sum(events) FROM audit_event_blocks")
+# The same rows as CSV; then PostgreSQL's own COPY of them into the same tables.
+tables="audit_strings audit_event_blocks audit_lists audit_blocks"
+for t in $tables; do
+  psql "$(url "$a")" -qc "\\copy (SELECT * FROM $t) TO '$work/$t.csv' CSV"
+done
+for t in $tables; do echo "\\copy $t FROM '$work/$t.csv' CSV"; done > "$work/load.sql"
+copy=$(measure "PostgreSQL COPY FROM (the same rows as CSV: strings, event blocks, lists, evidence; same tables and indexes)" \
+  psql "$(url "$b")" -q -f "$work/load.sql")
+csv_mb=$(( $(cat "$work"/*.csv | wc -c) / 1048576 ))
+# A resource named by many events, not the busiest: the 51st by the bytes of its lists.
+resource=$(psql "$(url "$a")" -Atc "SELECT s.text FROM audit_lists l JOIN audit_strings s ON s.id = l.key WHERE l.kind = 0 GROUP BY s.text ORDER BY sum(l.bytes) DESC OFFSET 50 LIMIT 1")
+hits=$(DRIFTLOG_STORE="$(url "$a")" "$bin" events --resource "$resource" --format jsonl | wc -l)
 # The store's footprint as ingested (no VACUUM): every audit_* relation with its indexes and
-# TOAST, per event; the events' rows and their indexes apart.
+# TOAST, per event; event blocks, lists, evidence and strings apart.
 footprint=$(psql "$(url "$a")" -AtF' ' -c "
   SELECT sum(pg_total_relation_size(c.oid)),
-         sum(pg_relation_size(c.oid)) FILTER (WHERE c.relname LIKE 'audit_events_%' AND c.relkind = 'r'),
-         sum(pg_indexes_size(c.oid)) FILTER (WHERE c.relname LIKE 'audit_events_%' AND c.relkind = 'r'),
+         sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relname LIKE 'audit_event_blocks_%'),
+         sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relname LIKE 'audit_lists_%'),
          sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relname = 'audit_blocks'),
          sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relname = 'audit_strings')
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -66,7 +73,7 @@ lookups=$(
 python3 - "$events" "$csv_mb" $footprint <<PY
 import sys
 events, csv_mb = int(sys.argv[1]), sys.argv[2]
-total, rows_, indexes, evidence, strings = (int(x) for x in sys.argv[3:8])
+total, blocks, lists, evidence, strings = (int(x) for x in sys.argv[3:8])
 rows = [l.split("\t") for l in """$results
 $copy""".strip().splitlines()]
 lookups = [l.split("\t") for l in """$lookups""".strip().splitlines()]
@@ -85,7 +92,7 @@ for label, secs, rss, cpu in lookups:
 print()
 print("| PostgreSQL store, as ingested | MB | bytes/event |")
 print("|---|---:|---:|")
-for label, size in (("events' rows", rows_), ("their indexes", indexes), ("evidence blocks", evidence),
-                    ("strings", strings), ("all audit tables", total)):
+for label, size in (("event blocks (with identity keys and indexes)", blocks), ("posting lists", lists),
+                    ("evidence blocks", evidence), ("strings", strings), ("all audit tables", total)):
     print(f"| {label} | {size / 1e6:.1f} | {size / events:.1f} |")
 PY

@@ -11,8 +11,9 @@
 //! The layout is a version byte ([`VERSION`]), then a zstd frame of: the number of events,
 //! then each column for every event in turn (a column of similar values compresses better than
 //! rows of mixed ones). Integers are LEB128 varints: ids and times as zigzag steps from the
-//! event before, an optional value as 0 for none or the value plus one. Bytes and texts are a
-//! length, then the bytes. Everything is read with bounds checked: a damaged block is an
+//! event before, an optional value as 0 for none or the value plus one. A text is its length
+//! (plus one, 0 for none), then its bytes; event ids and leaves are a column of lengths, then
+//! the bytes one after another. Everything is read with bounds checked: a damaged block is an
 //! error naming what is wrong, never a panic.
 
 use driftlog_store::postings::{put, take};
@@ -158,11 +159,6 @@ fn tri(v: Option<bool>) -> u64 {
     }
 }
 
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    put(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
-}
-
 /// `rows` as a block's bytes.
 pub(crate) fn encode(rows: &[Row]) -> Vec<u8> {
     let mut out = Vec::with_capacity(rows.len() * 96);
@@ -227,11 +223,16 @@ pub(crate) fn encode(rows: &[Row]) -> Vec<u8> {
             }
         }
     }
-    for r in rows {
-        put_bytes(&mut out, &r.event_id);
-    }
-    for r in rows {
-        put_bytes(&mut out, &r.leaf);
+    // Lengths apart from the bytes: a column of 16s and 4s compresses to nothing, where a
+    // length before each random id cost a byte.
+    let columns: [fn(&Row) -> &Vec<u8>; 2] = [|r| &r.event_id, |r| &r.leaf];
+    for column in columns {
+        for r in rows {
+            put(&mut out, column(r).len() as u64);
+        }
+        for r in rows {
+            out.extend_from_slice(column(r));
+        }
     }
     let mut block = vec![VERSION];
     block.extend(zstd::bulk::compress(&out, LEVEL).expect("zstd compresses any bytes"));
@@ -369,44 +370,23 @@ pub(crate) fn decode(block: &[u8]) -> Result<Vec<Row>, String> {
             };
         }
     }
-    for row in &mut rows {
-        let len = r.varint("an event id")?;
-        row.event_id = r.bytes(len, "an event id")?.to_vec();
-    }
-    for row in &mut rows {
-        let len = r.varint("a leaf")?;
-        row.leaf = r.bytes(len, "a leaf")?.to_vec();
+    type Bytes = fn(&mut Row) -> &mut Vec<u8>;
+    let columns: [(Bytes, &str); 2] = [
+        (|r| &mut r.event_id, "an event id"),
+        (|r| &mut r.leaf, "a leaf"),
+    ];
+    for (column, what) in columns {
+        let lens = (0..rows.len())
+            .map(|_| r.varint(what))
+            .collect::<Result<Vec<u64>, _>>()?;
+        for (row, len) in rows.iter_mut().zip(lens) {
+            *column(row) = r.bytes(len, what)?.to_vec();
+        }
     }
     if !r.rest.is_empty() {
         return Err(format!("{} bytes follow its last column", r.rest.len()));
     }
     Ok(rows)
-}
-
-/// The key a block lists an event's identity under (`audit_event_blocks.identities`, under a
-/// GIN index): FNV-1a over its time, its source's string id and its id as stored, so a batch
-/// finds the blocks that may hold a copy of its events with one indexed probe each. Two
-/// identities may share a key; the writer compares the whole identity in the block. Stored:
-/// never change.
-pub(crate) fn identity_key(time_us: i64, source: i32, event_id: &[u8]) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    };
-    eat(&time_us.to_le_bytes());
-    eat(&source.to_le_bytes());
-    eat(event_id);
-    h as i64
-}
-
-impl Row {
-    /// [`identity_key`] of this event.
-    pub fn identity_key(&self) -> i64 {
-        identity_key(self.time_us, self.source, &self.event_id)
-    }
 }
 
 /// Delete those of the evidence blocks `ids` that no stored event's record is in any more
@@ -424,6 +404,13 @@ pub(crate) fn forget_evidence(
          AND id NOT IN (SELECT unnest(evidence) FROM audit_event_blocks)",
         &[&ids],
     )
+}
+
+impl Row {
+    /// The hash of this event's identity (`crate::identities`).
+    pub fn identity_hash(&self) -> u32 {
+        crate::identities::hash(self.time_us, self.source, &self.event_id)
+    }
 }
 
 #[cfg(test)]
@@ -480,17 +467,6 @@ mod tests {
             cut_block.extend(zstd::bulk::compress(&data[..cut], 1).unwrap());
             assert!(decode(&cut_block).is_err(), "cut at {cut}");
         }
-    }
-
-    #[test]
-    fn identity_keys_tell_apart_what_identities_do() {
-        let k = identity_key(1, 1, b"a");
-        assert_eq!(k, identity_key(1, 1, b"a"));
-        assert_ne!(k, identity_key(2, 1, b"a"));
-        assert_ne!(k, identity_key(1, 2, b"a"));
-        assert_ne!(k, identity_key(1, 1, b"b"));
-        // Stored keys: the function never changes.
-        assert_eq!(identity_key(0, 0, b""), 6_082_024_272_624_116_885);
     }
 
     proptest! {

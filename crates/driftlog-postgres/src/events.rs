@@ -6,14 +6,15 @@
 //! holds an advisory lock from its first read to its commit: batches from several processes
 //! take turns, so event ids ascend in commit order, which is what the ledger commits to.
 //!
-//! Each block lists its events' identity keys (`blocks::identity_key`) under a GIN index: a
-//! batch asks for the blocks that may hold a copy of any of its events in one statement, and
+//! Each block keeps a hash of its events' identities: a batch finds the blocks that may hold a
+//! copy of any of its events among those overlapping its times (`crate::identities`), and
 //! compares the whole identity (time, source, id) in those blocks. Complete events keep the
 //! first copy stored; events logged in stages (Kubernetes) are replaced by a more complete
 //! copy, in their block, keeping their id. New events, blocks and lists are streamed with
 //! `COPY … FROM STDIN (FORMAT binary)`.
 
 use crate::blocks::{self, Row};
+use crate::identities::{self, Seen};
 use crate::lists::Lists;
 use crate::pool::{redact, Pool};
 use crate::read::{self, day_start, Filter, ReadError};
@@ -48,6 +49,8 @@ pub struct PgEventStore {
     dictionaries: RefCell<HashMap<u32, Arc<Dictionary>>>,
     /// The strings of `audit_strings` this handle has met.
     strings: RefCell<Strings>,
+    /// The identity hashes of the blocks this handle has read or written.
+    seen: RefCell<Seen>,
 }
 
 impl PgEventStore {
@@ -59,6 +62,7 @@ impl PgEventStore {
             evidence: RefCell::default(),
             dictionaries: RefCell::default(),
             strings: RefCell::default(),
+            seen: RefCell::default(),
         })
     }
 
@@ -398,10 +402,14 @@ struct StoredBlock {
 }
 
 /// Store `rows` (new events, ids ascending) as blocks of one day's events, with their lists:
-/// what a batch and the migration to blocks both do. The months' partitions exist.
-pub(crate) fn store_rows(tx: &mut Transaction, rows: &[Row]) -> Result<(), postgres::Error> {
+/// what a batch and the migration to blocks both do. The months' partitions exist. Returns
+/// each block's first id and identity hashes.
+pub(crate) fn store_rows(
+    tx: &mut Transaction,
+    rows: &[Row],
+) -> Result<Vec<(i64, Vec<u32>)>, postgres::Error> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let sink = tx.copy_in(
         "COPY audit_event_blocks (first_id, last_id, events, min_us, max_us, identities, \
@@ -415,11 +423,12 @@ pub(crate) fn store_rows(tx: &mut Transaction, rows: &[Row]) -> Result<(), postg
             Type::INT4,
             Type::INT8,
             Type::INT8,
-            Type::INT8_ARRAY,
+            Type::BYTEA,
             Type::INT8_ARRAY,
             Type::BYTEA,
         ],
     );
+    let mut written = Vec::new();
     let mut start = 0;
     while start < rows.len() {
         let day = day_start(rows[start].time_us);
@@ -432,6 +441,7 @@ pub(crate) fn store_rows(tx: &mut Transaction, rows: &[Row]) -> Result<(), postg
         }
         let block = &rows[start..end];
         write_block(&mut writer, block)?;
+        written.push((block[0].id, block.iter().map(Row::identity_hash).collect()));
         start = end;
     }
     writer.finish()?;
@@ -439,7 +449,8 @@ pub(crate) fn store_rows(tx: &mut Transaction, rows: &[Row]) -> Result<(), postg
     for r in rows {
         lists.add(r);
     }
-    lists.write(tx)
+    lists.write(tx)?;
+    Ok(written)
 }
 
 /// The columns of block `rows`' row: first and last id, count, first and last time, identity
@@ -450,7 +461,7 @@ struct BlockHead {
     events: i32,
     min_us: i64,
     max_us: i64,
-    identities: Vec<i64>,
+    identities: Vec<u8>,
     evidence: Vec<i64>,
 }
 
@@ -465,7 +476,7 @@ impl BlockHead {
             events: rows.len() as i32,
             min_us: rows.iter().map(|r| r.time_us).min().unwrap_or(0),
             max_us: rows.iter().map(|r| r.time_us).max().unwrap_or(0),
-            identities: rows.iter().map(Row::identity_key).collect(),
+            identities: identities::to_bytes(rows.iter().map(Row::identity_hash)),
             evidence,
         }
     }
@@ -523,11 +534,16 @@ fn rewrite_block(
 }
 
 /// Write `files` in one transaction; see the module's documentation.
+/// Blocks a batch wrote (first id, identity hashes) and rewrote (first id before), for the
+/// writer's [`Seen`] once it commits.
+type BlocksChanged = (Vec<(i64, Vec<u32>)>, Vec<i64>);
+
 fn write_batch(
     tx: &mut Transaction,
     strings: &mut Strings,
+    seen: &mut Seen,
     mut files: Vec<FileBatch>,
-) -> Result<(BatchStats, BatchCommit), ReadError> {
+) -> Result<(BatchStats, BatchCommit, BlocksChanged), ReadError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
     let mut stats = BatchStats::default();
     let first_block: i64 = tx
@@ -540,12 +556,14 @@ fn write_batch(
     strings.intern(tx, events.iter().flat_map(|p| strings_of(&p.event)))?;
     let strings = &*strings;
 
+    // Blocks' ids never overlap: the block that starts last ends last (read by the index).
     let mut next_id: i64 = tx
-        .query_one(
-            "SELECT coalesce(max(last_id), 0) + 1 FROM audit_event_blocks",
+        .query_opt(
+            "SELECT last_id FROM audit_event_blocks ORDER BY first_id DESC LIMIT 1",
             &[],
         )?
-        .get(0);
+        .map_or(0, |r| r.get::<_, i64>(0))
+        + 1;
     let first_new_id = next_id;
     // Complete as logged, the first copy wins; logged in stages, the more complete one.
     let (plain, staged): (Vec<&PreparedEvent>, Vec<&PreparedEvent>) =
@@ -556,26 +574,60 @@ fn write_batch(
         .map(|p| row_of(0, p, strings))
         .collect();
 
-    // The stored blocks that may hold a copy of any of the batch's events.
+    // The stored blocks that may hold a copy of any of the batch's events: among those
+    // overlapping its times, the ones whose hashes hold an event's (`crate::identities`).
     let mut stored: BTreeMap<i64, StoredBlock> = BTreeMap::new();
     if let (Some(lo), Some(hi)) = (
         rows.iter().map(|r| r.time_us).min(),
         rows.iter().map(|r| r.time_us).max(),
     ) {
-        let keys: Vec<i64> = rows.iter().map(Row::identity_key).collect();
-        for r in tx.query(
-            "SELECT first_id, min_us, data FROM audit_event_blocks \
-             WHERE identities && $1::int8[] AND min_us >= $2 AND min_us <= $3",
-            &[&keys, &day_start(lo), &hi],
-        )? {
-            stored.insert(
-                r.get(0),
-                StoredBlock {
-                    min_us: r.get(1),
-                    rows: read::decode(r.get(0), r.get(2))?,
-                    changed: false,
-                },
-            );
+        let overlapping: Vec<i64> = tx
+            .query(
+                "SELECT first_id FROM audit_event_blocks \
+                 WHERE min_us >= $1 AND min_us <= $2 AND max_us >= $3",
+                &[&day_start(lo), &hi, &lo],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let unseen: Vec<i64> = overlapping
+            .iter()
+            .copied()
+            .filter(|&b| !seen.has(b))
+            .collect();
+        if !unseen.is_empty() {
+            for r in tx.query(
+                "SELECT first_id, identities FROM audit_event_blocks \
+                 WHERE first_id = ANY($1) AND min_us >= $2 AND min_us <= $3",
+                &[&unseen, &day_start(lo), &hi],
+            )? {
+                seen.add(r.get(0), identities::from_bytes(r.get(1)));
+            }
+        }
+        let mut holding: Vec<i64> = Vec::new();
+        for r in &rows {
+            let h = r.identity_hash();
+            if seen.may_hold(h) {
+                holding.extend(seen.holding(h, &overlapping));
+            }
+        }
+        holding.sort_unstable();
+        holding.dedup();
+        if !holding.is_empty() {
+            for r in tx.query(
+                "SELECT first_id, min_us, data FROM audit_event_blocks \
+                 WHERE first_id = ANY($1) AND min_us >= $2 AND min_us <= $3",
+                &[&holding, &day_start(lo), &hi],
+            )? {
+                stored.insert(
+                    r.get(0),
+                    StoredBlock {
+                        min_us: r.get(1),
+                        rows: read::decode(r.get(0), r.get(2))?,
+                        changed: false,
+                    },
+                );
+            }
         }
     }
     // Where each stored identity is: its block and place in it.
@@ -645,9 +697,11 @@ fn write_batch(
         }
         writer.finish()?;
     }
-    store_rows(tx, &new_rows)?;
+    let written = store_rows(tx, &new_rows)?;
+    let mut rewritten = Vec::new();
     let mut upgraded_lists = Lists::default();
     for (&first, block) in stored.iter().filter(|(_, b)| b.changed) {
+        rewritten.push(first);
         rewrite_block(tx, first, block.min_us, &block.rows)?;
         for r in block.rows.iter().filter(|r| restored.contains_key(&r.id)) {
             upgraded_lists.add(r);
@@ -704,7 +758,11 @@ fn write_batch(
         )?;
     }
 
-    Ok((stats, BatchCommit::assemble(inserted, restored, replaced)))
+    Ok((
+        stats,
+        BatchCommit::assemble(inserted, restored, replaced),
+        (written, rewritten),
+    ))
 }
 
 /// Migration 7: move the events of `audit_events` (one row each) into blocks and lists, in
@@ -875,6 +933,7 @@ impl EventStore for PgEventStore {
                 if rows.len() != before {
                     removed += (before - rows.len()) as u64;
                     rewrite_block(&mut tx, first, b.get(1), &rows)?;
+                    self.seen.borrow_mut().forget_block(first);
                 }
             }
             freed.sort_unstable();
@@ -943,17 +1002,29 @@ impl EventStore for PgEventStore {
         &mut self,
         files: Vec<FileBatch>,
     ) -> Result<(BatchStats, BatchCommit), StoreError> {
+        let seen = &mut self.seen.borrow_mut();
         let written = self.reading(|c| {
             let mut tx = c.transaction()?;
-            let written = write_batch(&mut tx, &mut self.strings.borrow_mut(), files)?;
+            let written = write_batch(&mut tx, &mut self.strings.borrow_mut(), seen, files)?;
             tx.commit()?;
             Ok(written)
         });
-        if written.is_err() {
-            // Strings added by the rolled-back transaction do not exist.
-            self.strings.borrow_mut().forget();
+        match written {
+            Ok((stats, commit, (blocks, rewritten))) => {
+                for first in rewritten {
+                    seen.forget_block(first);
+                }
+                for (first, hashes) in blocks {
+                    seen.add(first, hashes);
+                }
+                Ok((stats, commit))
+            }
+            Err(e) => {
+                // Strings added by the rolled-back transaction do not exist.
+                self.strings.borrow_mut().forget();
+                Err(e)
+            }
         }
-        written
     }
 
     fn query(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {

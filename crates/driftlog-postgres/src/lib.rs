@@ -23,6 +23,7 @@
 
 mod blocks;
 mod events;
+mod identities;
 mod ledger;
 mod lists;
 mod partitions;

@@ -250,8 +250,8 @@ const MIGRATIONS: &[&str] = &[
     // lists (`crate::lists`): a row and seven index entries an event took 457 bytes, where
     // the whole store's goal is 202. Both tables are partitioned by month like the events
     // were (`crate::partitions`); `crate::events::pack_events` moves a store's events over,
-    // then drops `audit_events`. Blocks and identity keys are stored as written: zstd and
-    // random keys leave PostgreSQL's compression nothing to take.
+    // then drops `audit_events`. Blocks and their identity hashes (`crate::identities`) are
+    // stored as written: zstd and random hashes leave PostgreSQL's compression nothing to take.
     "
     CREATE TABLE audit_event_blocks (
         first_id   BIGINT NOT NULL,
@@ -259,7 +259,7 @@ const MIGRATIONS: &[&str] = &[
         events     INTEGER NOT NULL,
         min_us     BIGINT NOT NULL,
         max_us     BIGINT NOT NULL,
-        identities BIGINT[] NOT NULL,
+        identities BYTEA NOT NULL,
         evidence   BIGINT[] NOT NULL,
         data       BYTEA NOT NULL
     ) PARTITION BY RANGE (min_us);
@@ -268,8 +268,6 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE audit_event_blocks_other PARTITION OF audit_event_blocks DEFAULT;
     CREATE INDEX audit_event_blocks_first_id ON audit_event_blocks (first_id);
     CREATE INDEX audit_event_blocks_min_us ON audit_event_blocks (min_us);
-    CREATE INDEX audit_event_blocks_identities ON audit_event_blocks
-        USING GIN (identities) WITH (fastupdate = off);
     CREATE TABLE audit_lists (
         kind     SMALLINT NOT NULL,
         key      INTEGER NOT NULL,
