@@ -23,7 +23,7 @@ use driftlog_core::glob::Glob;
 use driftlog_store::{facets, EventQuery};
 use postgres::{GenericClient, Transaction};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BinaryHeap, HashMap};
 use std::ops::ControlFlow;
 
 /// Why a read failed: the server, or a damaged block or list.
@@ -201,8 +201,9 @@ pub(crate) fn resolve(
 }
 
 /// A list intersected with the candidates is worth it while it costs no more than this many
-/// bytes for each candidate it may spare (a candidate left costs a look into its block).
-const BYTES_PER_CANDIDATE: i64 = 64;
+/// bytes for each candidate it may spare: a candidate left costs a look into its block, a
+/// few kilobytes read and decompressed when its neighbours are not wanted too.
+const BYTES_PER_CANDIDATE: i64 = 4096;
 /// A list of at most this many bytes is always worth intersecting.
 const SMALL_LIST: i64 = 256 << 10;
 
@@ -293,93 +294,66 @@ pub(crate) fn each_row(
 /// Most rows handed on at once.
 const BATCH: usize = 4096;
 
-/// The blocks loaded for a listing, by their first id: each with its last id and rows.
-#[derive(Default)]
-struct Loaded {
-    blocks: BTreeMap<i64, (i64, Vec<Row>)>,
-}
+/// A block's first and last id and first time, as the index on first times finds it.
+type Head = (i64, i64, i64);
 
-impl Loaded {
-    /// The loaded block whose ids span `id` (blocks' spans never overlap).
-    fn block(&self, id: i64) -> Option<&Vec<Row>> {
-        self.blocks
-            .range(..=id)
-            .next_back()
-            .filter(|(_, (last, _))| id <= *last)
-            .map(|(_, (_, rows))| rows)
-    }
-
-    /// The row of event `id`, if a loaded block holds it.
-    fn row(&self, id: i64) -> Option<&Row> {
-        let rows = self.block(id)?;
-        rows.binary_search_by_key(&id, |r| r.id)
-            .ok()
-            .map(|i| &rows[i])
-    }
-
-    fn holds(&self, id: i64) -> bool {
-        self.block(id).is_some()
-    }
-}
-
-/// Load the blocks of the events `wanted` (`(time, id)`) that no loaded block holds.
-fn load_for(
-    c: &mut impl GenericClient,
-    loaded: &mut Loaded,
-    wanted: &[(i64, i64)],
-) -> Result<(), ReadError> {
-    let missing: Vec<&(i64, i64)> = wanted.iter().filter(|(_, id)| !loaded.holds(*id)).collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<i64> = missing.iter().map(|w| w.1).collect();
-    let times: Vec<i64> = missing.iter().map(|w| w.0).collect();
-    let days: Vec<i64> = times.iter().map(|&t| day_start(t)).collect();
-    let firsts: Vec<i64> = c
+/// The blocks whose events' times overlap `[since, until]` (a block holds one day's events),
+/// sorted by first id.
+fn heads(c: &mut impl GenericClient, since: i64, until: i64) -> Result<Vec<Head>, ReadError> {
+    let mut heads: Vec<Head> = c
         .query(
-            "SELECT DISTINCT b.first_id FROM unnest($1::int8[], $2::int8[], $3::int8[]) AS k(id, day, t) \
-             CROSS JOIN LATERAL (SELECT first_id FROM audit_event_blocks \
-                WHERE first_id <= k.id AND min_us >= k.day AND min_us <= k.t \
-                ORDER BY first_id DESC LIMIT 1) b",
-            &[&ids, &days, &times],
+            "SELECT first_id, last_id, min_us FROM audit_event_blocks \
+             WHERE min_us >= $1 AND min_us <= $2 AND max_us >= $3",
+            &[&day_start(since), &until, &since],
         )?
         .iter()
-        .map(|r| r.get(0))
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
-    let (lo, hi) = (
-        days.iter().min().copied().unwrap_or(i64::MIN),
-        times.iter().max().copied().unwrap_or(i64::MAX),
-    );
-    load_blocks(c, loaded, &firsts, lo, hi)
+    heads.sort_unstable();
+    Ok(heads)
 }
 
-/// Load blocks `firsts` (by first id), whose first times lie in `[lo, hi]`.
-fn load_blocks(
+/// The head of the block (among `heads`, sorted) whose ids span `id`.
+fn head_of(heads: &[Head], id: i64) -> Option<&Head> {
+    let i = heads.partition_point(|h| h.0 <= id);
+    heads[..i].last().filter(|h| id <= h.1)
+}
+
+/// The rows of the events `wanted` (`(time, id)`, in time order), from their blocks: each
+/// block read once, only the wanted rows kept.
+fn rows_of(
     c: &mut impl GenericClient,
-    loaded: &mut Loaded,
-    firsts: &[i64],
-    lo: i64,
-    hi: i64,
-) -> Result<(), ReadError> {
-    if firsts.is_empty() {
-        return Ok(());
+    wanted: &[(i64, i64)],
+) -> Result<HashMap<i64, Row>, ReadError> {
+    let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
+        return Ok(HashMap::new());
+    };
+    let heads = heads(c, first.0, last.0)?;
+    let mut needed: Vec<i64> = wanted
+        .iter()
+        .filter_map(|w| head_of(&heads, w.1).map(|h| h.0))
+        .collect();
+    needed.sort_unstable();
+    needed.dedup();
+    let mut ids: Vec<i64> = wanted.iter().map(|w| w.1).collect();
+    ids.sort_unstable();
+    let mut out = HashMap::with_capacity(wanted.len());
+    if needed.is_empty() {
+        return Ok(out);
     }
     for r in c.query(
-        "SELECT first_id, last_id, data FROM audit_event_blocks \
+        "SELECT first_id, data FROM audit_event_blocks \
          WHERE first_id = ANY($1) AND min_us >= $2 AND min_us <= $3",
-        &[&firsts, &lo, &hi],
+        &[&needed, &day_start(first.0), &last.0],
     )? {
-        let first: i64 = r.get(0);
-        let mut rows = decode(first, r.get(2))?;
-        rows.sort_unstable_by_key(|r| r.id);
-        loaded.blocks.insert(first, (r.get(1), rows));
+        for row in decode(r.get(0), r.get(1))? {
+            if ids.binary_search(&row.id).is_ok() {
+                out.insert(row.id, row);
+            }
+        }
     }
-    Ok(())
+    Ok(out)
 }
-
-/// Most blocks kept loaded while candidates are read: the next candidates usually lie in the
-/// blocks the last ones did.
-const KEPT_BLOCKS: usize = 256;
 
 /// Read `entries` (candidates in time order) from their blocks, a few at first and more
 /// each round, checking each against `f`.
@@ -390,26 +364,25 @@ fn by_candidates(
     limit: usize,
     each: &mut EachRows,
 ) -> Result<(), ReadError> {
-    let mut loaded = Loaded::default();
     let mut handed = 0usize;
     let mut rest = entries;
     let mut step = limit.clamp(1, 64);
     while !rest.is_empty() && handed < limit {
         let (chunk, after) = rest.split_at(step.min(rest.len()));
         rest = after;
-        if loaded.blocks.len() > KEPT_BLOCKS {
-            loaded = Loaded::default();
-        }
         let wanted: Vec<(i64, i64)> = chunk.iter().map(|e| (e.0, e.1)).collect();
-        load_for(tx, &mut loaded, &wanted)?;
+        let mut rows = rows_of(tx, &wanted)?;
         let mut out = Vec::new();
         for e in chunk {
             if handed + out.len() >= limit {
                 break;
             }
             // A list may name an event since pruned, or a copy since replaced.
-            if let Some(row) = loaded.row(e.1).filter(|r| r.time_us == e.0 && f.admits(r)) {
-                out.push(row.clone());
+            if let Some(row) = rows
+                .remove(&e.1)
+                .filter(|r| r.time_us == e.0 && f.admits(r))
+            {
+                out.push(row);
             }
         }
         handed += out.len();
@@ -431,8 +404,8 @@ fn scan(
     let lo = day_start(f.since);
     let heads = tx.bind(
         "SELECT first_id, min_us FROM audit_event_blocks \
-         WHERE min_us >= $1 AND min_us <= $2 ORDER BY min_us, first_id",
-        &[&lo, &f.until],
+         WHERE min_us >= $1 AND min_us <= $2 AND max_us >= $3 ORDER BY min_us, first_id",
+        &[&lo, &f.until, &f.since],
     )?;
     let mut pending: std::collections::VecDeque<(i64, i64)> = Default::default();
     let mut exhausted = false;
@@ -452,10 +425,12 @@ fn scan(
         let take: Vec<(i64, i64)> = pending.drain(..step.min(pending.len())).collect();
         if let (Some(first), Some(last)) = (take.first(), take.last()) {
             let firsts: Vec<i64> = take.iter().map(|t| t.0).collect();
-            let mut loaded = Loaded::default();
-            load_blocks(tx, &mut loaded, &firsts, first.1, last.1)?;
-            for (_, (_, block)) in loaded.blocks {
-                for row in block {
+            for r in tx.query(
+                "SELECT first_id, data FROM audit_event_blocks \
+                 WHERE first_id = ANY($1) AND min_us >= $2 AND min_us <= $3",
+                &[&firsts, &first.1, &last.1],
+            )? {
+                for row in decode(r.get(0), r.get(1))? {
                     if f.admits(&row) {
                         heap.push(Reverse((row.time_us, row.id, rows.len())));
                         rows.push(Some(row));
