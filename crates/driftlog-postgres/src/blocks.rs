@@ -173,13 +173,16 @@ pub(crate) fn encode(rows: &[Row]) -> Vec<u8> {
         put(&mut out, zigzag(r.time_us.wrapping_sub(previous)));
         previous = r.time_us;
     }
+    // What a reader decides on first (`decode_where`): id, time, facets.
+    for r in rows {
+        put(&mut out, u64::from(r.facets as u32));
+    }
     for column in [
         |r: &Row| r.source,
         |r: &Row| r.action,
         |r: &Row| r.outcome,
         |r: &Row| r.actor_kind,
         |r: &Row| r.actor_rule,
-        |r: &Row| r.facets,
     ] {
         for r in rows {
             put(&mut out, u64::from(column(r) as u32));
@@ -279,6 +282,41 @@ fn untri(v: u8) -> Result<Option<bool>, String> {
 
 /// The rows of a block written by [`encode`]; a reason when it is damaged.
 pub(crate) fn decode(block: &[u8]) -> Result<Vec<Row>, String> {
+    decode_where(block, |_, _, _| true)
+}
+
+thread_local! {
+    /// A decompression context per thread: making one for each block cost a twentieth of a
+    /// long listing.
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn decompress(frame: &[u8]) -> Result<Vec<u8>, String> {
+    DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_none() {
+            *d = Some(
+                zstd::bulk::Decompressor::new()
+                    .map_err(|e| format!("no zstd decompressor: {e}"))?,
+            );
+        }
+        let d = d.as_mut().expect("made above");
+        let capacity = zstd::zstd_safe::get_frame_content_size(frame)
+            .ok()
+            .flatten()
+            .map_or(MAX_DECOMPRESSED, |n| (n as usize).min(MAX_DECOMPRESSED));
+        d.decompress(frame, capacity)
+            .map_err(|e| format!("it does not decompress: {e}"))
+    })
+}
+
+/// The rows of a block that `keep` (given each event's id, time and packed facets) keeps:
+/// the other rows' fields are read past, never built.
+pub(crate) fn decode_where(
+    block: &[u8],
+    mut keep: impl FnMut(i64, i64, i32) -> bool,
+) -> Result<Vec<Row>, String> {
     let Some((&version, frame)) = block.split_first() else {
         return Err("it is empty".into());
     };
@@ -287,87 +325,128 @@ pub(crate) fn decode(block: &[u8]) -> Result<Vec<Row>, String> {
             "its format {version} is not one this driftlog reads"
         ));
     }
-    let data = zstd::bulk::decompress(frame, MAX_DECOMPRESSED)
-        .map_err(|e| format!("it does not decompress: {e}"))?;
+    let data = decompress(frame)?;
     let mut r = Reader { rest: &data };
     let n = r.varint("the count")?;
     // Each event takes at least a dozen bytes: a larger count is damage, not an allocation.
     if n > data.len() as u64 {
         return Err(format!("it claims {n} events in {} bytes", data.len()));
     }
-    let mut rows = vec![Row::default(); n as usize];
+    let n = n as usize;
+    let mut ids = Vec::with_capacity(n);
     let mut previous = 0i64;
-    for row in &mut rows {
+    for _ in 0..n {
         previous = previous.wrapping_add(unzigzag(r.varint("the ids")?));
-        row.id = previous;
+        ids.push(previous);
     }
+    let mut times = Vec::with_capacity(n);
     previous = 0;
-    for row in &mut rows {
+    for _ in 0..n {
         previous = previous.wrapping_add(unzigzag(r.varint("the times")?));
-        row.time_us = previous;
+        times.push(previous);
     }
-    let columns: [fn(&mut Row) -> &mut i32; 6] = [
+    // Where each kept event is among the rows built, by its place in the block.
+    let mut slot: Vec<Option<usize>> = Vec::with_capacity(n);
+    let mut rows: Vec<Row> = Vec::new();
+    for (&id, &time_us) in ids.iter().zip(&times) {
+        let facets = r.id("the facets")?;
+        if keep(id, time_us, facets) {
+            slot.push(Some(rows.len()));
+            rows.push(Row {
+                id,
+                time_us,
+                facets,
+                ..Row::default()
+            });
+        } else {
+            slot.push(None);
+        }
+    }
+    let columns: [fn(&mut Row) -> &mut i32; 5] = [
         |r| &mut r.source,
         |r| &mut r.action,
         |r| &mut r.outcome,
         |r| &mut r.actor_kind,
         |r| &mut r.actor_rule,
-        |r| &mut r.facets,
     ];
     for column in columns {
-        for row in &mut rows {
-            *column(row) = r.id("a string id")?;
+        for &kept in &slot {
+            let v = r.id("a string id")?;
+            if let Some(k) = kept {
+                *column(&mut rows[k]) = v;
+            }
         }
     }
-    for i in 0..10 {
-        for row in &mut rows {
-            let v = r.varint("an optional string id")?;
-            *optional_ids_mut(row)[i] = match v {
+    for c in 0..10 {
+        for &kept in &slot {
+            let v = match r.varint("an optional string id")? {
                 0 => None,
                 v => Some(
                     i32::try_from((v - 1) as u32)
                         .map_err(|_| "an optional string id is out of range".to_owned())?,
                 ),
             };
+            if let Some(k) = kept {
+                *optional_ids_mut(&mut rows[k])[c] = v;
+            }
         }
     }
-    for row in &mut rows {
+    for &kept in &slot {
         let flags = r.byte("the flags")?;
-        row.read_only = untri(flags & 3)?;
-        row.mfa = untri(flags >> 2)?;
-        row.completeness = r.byte("the completeness")?;
-    }
-    for row in &mut rows {
-        let n = r.varint("the resources")?;
-        if n > r.rest.len() as u64 {
-            return Err(format!("an event claims {n} resources"));
+        let (read_only, mfa) = (untri(flags & 3)?, untri(flags >> 2)?);
+        let completeness = r.byte("the completeness")?;
+        if let Some(k) = kept {
+            let row = &mut rows[k];
+            (row.read_only, row.mfa, row.completeness) = (read_only, mfa, completeness);
         }
-        row.resources = (0..n)
-            .map(|_| r.id("a resource"))
-            .collect::<Result<_, _>>()?;
+    }
+    for &kept in &slot {
+        let count = r.varint("the resources")?;
+        if count > r.rest.len() as u64 {
+            return Err(format!("an event claims {count} resources"));
+        }
+        match kept {
+            Some(k) => {
+                rows[k].resources = (0..count)
+                    .map(|_| r.id("a resource"))
+                    .collect::<Result<_, _>>()?;
+            }
+            None => {
+                for _ in 0..count {
+                    r.varint("a resource")?;
+                }
+            }
+        }
     }
     previous = 0;
-    for row in &mut rows {
+    for &kept in &slot {
         previous = previous.wrapping_add(unzigzag(r.varint("the evidence blocks")?));
-        row.raw_block = previous;
+        if let Some(k) = kept {
+            rows[k].raw_block = previous;
+        }
     }
-    for row in &mut rows {
+    for &kept in &slot {
         let place = |v: u64| u32::try_from(v).map_err(|_| "a record's place is out of range");
-        row.raw_offset = place(r.varint("a record's offset")?)?;
-        row.raw_len = place(r.varint("a record's length")?)?;
+        let offset = place(r.varint("a record's offset")?)?;
+        let len = place(r.varint("a record's length")?)?;
+        if let Some(k) = kept {
+            (rows[k].raw_offset, rows[k].raw_len) = (offset, len);
+        }
     }
-    for i in 0..3 {
-        for row in &mut rows {
-            *texts_mut(row)[i] = match r.varint("a text")? {
+    for c in 0..3 {
+        for &kept in &slot {
+            let text = match r.varint("a text")? {
                 0 => None,
-                len => {
-                    let bytes = r.bytes(len - 1, "a text")?;
-                    Some(
-                        String::from_utf8(bytes.to_vec())
-                            .map_err(|_| "a text is not UTF-8".to_owned())?,
-                    )
-                }
+                len => Some(r.bytes(len - 1, "a text")?),
             };
+            if let Some(k) = kept {
+                *texts_mut(&mut rows[k])[c] = text
+                    .map(|bytes| {
+                        String::from_utf8(bytes.to_vec())
+                            .map_err(|_| "a text is not UTF-8".to_owned())
+                    })
+                    .transpose()?;
+            }
         }
     }
     type Bytes = fn(&mut Row) -> &mut Vec<u8>;
@@ -376,11 +455,14 @@ pub(crate) fn decode(block: &[u8]) -> Result<Vec<Row>, String> {
         (|r| &mut r.leaf, "a leaf"),
     ];
     for (column, what) in columns {
-        let lens = (0..rows.len())
+        let lens = (0..n)
             .map(|_| r.varint(what))
             .collect::<Result<Vec<u64>, _>>()?;
-        for (row, len) in rows.iter_mut().zip(lens) {
-            *column(row) = r.bytes(len, what)?.to_vec();
+        for (&kept, len) in slot.iter().zip(lens) {
+            let bytes = r.bytes(len, what)?;
+            if let Some(k) = kept {
+                *column(&mut rows[k]) = bytes.to_vec();
+            }
         }
     }
     if !r.rest.is_empty() {
@@ -453,6 +535,24 @@ mod tests {
         // Ids and leaves as above repeat; real ones are random (20 bytes an event).
         assert!(block.len() < rows.len() * 8, "{} bytes", block.len());
         assert_eq!(decode(&encode(&[])).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_selective_decode_builds_only_the_kept_rows() {
+        let rows: Vec<Row> = (0..40).map(row).collect();
+        let block = encode(&rows);
+        let kept = decode_where(&block, |id, time, facets| {
+            assert_eq!(facets, 0x21_11_01);
+            id % 3 == 0 && time > rows[5].time_us
+        })
+        .unwrap();
+        let want: Vec<Row> = rows
+            .iter()
+            .filter(|r| r.id % 3 == 0 && r.time_us > rows[5].time_us)
+            .cloned()
+            .collect();
+        assert_eq!(kept, want);
+        assert!(decode_where(&block, |_, _, _| false).unwrap().is_empty());
     }
 
     #[test]

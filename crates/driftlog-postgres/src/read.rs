@@ -48,7 +48,16 @@ pub(crate) fn day_start(t: i64) -> i64 {
 
 /// Decode a block's bytes, or say which block is damaged.
 pub(crate) fn decode(first_id: i64, data: &[u8]) -> Result<Vec<Row>, ReadError> {
-    blocks::decode(data).map_err(|reason| ReadError::Damaged {
+    decode_where(first_id, data, |_, _, _| true)
+}
+
+/// [`blocks::decode_where`], or say which block is damaged.
+fn decode_where(
+    first_id: i64,
+    data: &[u8],
+    keep: impl FnMut(i64, i64, i32) -> bool,
+) -> Result<Vec<Row>, ReadError> {
+    blocks::decode_where(data, keep).map_err(|reason| ReadError::Damaged {
         what: format!("the block of events from id {first_id}"),
         reason,
     })
@@ -346,10 +355,9 @@ fn rows_of(
          WHERE first_id = ANY($1) AND min_us >= $2 AND min_us <= $3",
         &[&needed, &day_start(first.0), &last.0],
     )? {
-        for row in decode(r.get(0), r.get(1))? {
-            if ids.binary_search(&row.id).is_ok() {
-                out.insert(row.id, row);
-            }
+        let wanted = |id: i64, _, _| ids.binary_search(&id).is_ok();
+        for row in decode_where(r.get(0), r.get(1), wanted)? {
+            out.insert(row.id, row);
         }
     }
     Ok(out)
@@ -430,7 +438,14 @@ fn scan(
                  WHERE first_id = ANY($1) AND min_us >= $2 AND min_us <= $3",
                 &[&firsts, &first.1, &last.1],
             )? {
-                for row in decode(r.get(0), r.get(1))? {
+                // Without a named filter, time and facets decide: the rows are built only
+                // for the events they keep.
+                let kept = |_, time: i64, facets: i32| {
+                    time >= f.since
+                        && time <= f.until
+                        && facets::satisfies(i64::from(facets), &f.required)
+                };
+                for row in decode_where(r.get(0), r.get(1), kept)? {
                     if f.admits(&row) {
                         heap.push(Reverse((row.time_us, row.id, rows.len())));
                         rows.push(Some(row));
