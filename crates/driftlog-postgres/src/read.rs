@@ -23,7 +23,7 @@ use driftlog_core::glob::Glob;
 use driftlog_store::{facets, EventQuery};
 use postgres::{GenericClient, Transaction};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::ops::ControlFlow;
 
 /// Why a read failed: the server, or a damaged block or list.
@@ -328,14 +328,46 @@ fn head_of(heads: &[Head], id: i64) -> Option<&Head> {
     heads[..i].last().filter(|h| id <= h.1)
 }
 
+/// Decode the blocks of `rows` (first id, data) on every core, keeping what `keep` keeps
+/// (given id, time, facets), in no particular order. A long listing reads thousands of
+/// blocks: decompressing and reading past their other events is most of its time.
+fn decode_all(
+    rows: &[postgres::Row],
+    keep: impl Fn(i64, i64, i32) -> bool + Sync,
+) -> Result<Vec<Row>, ReadError> {
+    let one = |rows: &[postgres::Row]| -> Result<Vec<Row>, ReadError> {
+        let mut out = Vec::new();
+        for r in rows {
+            out.extend(decode_where(r.get(0), r.get(1), &keep)?);
+        }
+        Ok(out)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || rows.len() < 8 {
+        return one(rows);
+    }
+    let parts: Vec<Result<Vec<Row>, ReadError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = rows
+            .chunks(rows.len().div_ceil(threads))
+            .map(|part| s.spawn(move || one(part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("decoding a block does not panic"))
+            .collect()
+    });
+    let mut out = Vec::new();
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
 /// The rows of the events `wanted` (`(time, id)`, in time order), from their blocks: each
-/// block read once, only the wanted rows kept.
-fn rows_of(
-    c: &mut impl GenericClient,
-    wanted: &[(i64, i64)],
-) -> Result<HashMap<i64, Row>, ReadError> {
+/// block read once, only the wanted rows built; sorted by id.
+fn rows_of(c: &mut impl GenericClient, wanted: &[(i64, i64)]) -> Result<Vec<Row>, ReadError> {
     let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
-        return Ok(HashMap::new());
+        return Ok(Vec::new());
     };
     let heads = heads(c, first.0, last.0)?;
     let mut needed: Vec<i64> = wanted
@@ -344,23 +376,19 @@ fn rows_of(
         .collect();
     needed.sort_unstable();
     needed.dedup();
+    if needed.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut ids: Vec<i64> = wanted.iter().map(|w| w.1).collect();
     ids.sort_unstable();
-    let mut out = HashMap::with_capacity(wanted.len());
-    if needed.is_empty() {
-        return Ok(out);
-    }
-    for r in c.query(
+    let blocks = c.query(
         "SELECT first_id, data FROM audit_event_blocks \
          WHERE first_id = ANY($1) AND min_us >= $2 AND min_us <= $3",
         &[&needed, &day_start(first.0), &last.0],
-    )? {
-        let wanted = |id: i64, _, _| ids.binary_search(&id).is_ok();
-        for row in decode_where(r.get(0), r.get(1), wanted)? {
-            out.insert(row.id, row);
-        }
-    }
-    Ok(out)
+    )?;
+    let mut rows = decode_all(&blocks, |id, _, _| ids.binary_search(&id).is_ok())?;
+    rows.sort_unstable_by_key(|r| r.id);
+    Ok(rows)
 }
 
 /// Read `entries` (candidates in time order) from their blocks, a few at first and more
@@ -380,17 +408,19 @@ fn by_candidates(
         rest = after;
         let wanted: Vec<(i64, i64)> = chunk.iter().map(|e| (e.0, e.1)).collect();
         let mut rows = rows_of(tx, &wanted)?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut out = Vec::new();
         for e in chunk {
             if handed + out.len() >= limit {
                 break;
             }
             // A list may name an event since pruned, or a copy since replaced.
-            if let Some(row) = rows
-                .remove(&e.1)
-                .filter(|r| r.time_us == e.0 && f.admits(r))
-            {
-                out.push(row);
+            let Ok(i) = ids.binary_search(&e.1) else {
+                continue;
+            };
+            if rows[i].time_us == e.0 && f.admits(&rows[i]) {
+                // Each candidate once: its row is taken, not copied.
+                out.push(std::mem::take(&mut rows[i]));
             }
         }
         handed += out.len();
@@ -433,23 +463,22 @@ fn scan(
         let take: Vec<(i64, i64)> = pending.drain(..step.min(pending.len())).collect();
         if let (Some(first), Some(last)) = (take.first(), take.last()) {
             let firsts: Vec<i64> = take.iter().map(|t| t.0).collect();
-            for r in tx.query(
+            let blocks = tx.query(
                 "SELECT first_id, data FROM audit_event_blocks \
                  WHERE first_id = ANY($1) AND min_us >= $2 AND min_us <= $3",
                 &[&firsts, &first.1, &last.1],
-            )? {
-                // Without a named filter, time and facets decide: the rows are built only
-                // for the events they keep.
-                let kept = |_, time: i64, facets: i32| {
-                    time >= f.since
-                        && time <= f.until
-                        && facets::satisfies(i64::from(facets), &f.required)
-                };
-                for row in decode_where(r.get(0), r.get(1), kept)? {
-                    if f.admits(&row) {
-                        heap.push(Reverse((row.time_us, row.id, rows.len())));
-                        rows.push(Some(row));
-                    }
+            )?;
+            // Without a named filter, time and facets decide: the rows are built only for
+            // the events they keep.
+            let kept = |_, time: i64, facets: i32| {
+                time >= f.since
+                    && time <= f.until
+                    && facets::satisfies(i64::from(facets), &f.required)
+            };
+            for row in decode_all(&blocks, kept)? {
+                if f.admits(&row) {
+                    heap.push(Reverse((row.time_us, row.id, rows.len())));
+                    rows.push(Some(row));
                 }
             }
         }
