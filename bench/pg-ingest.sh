@@ -92,7 +92,7 @@ for label, secs, rss, cpu in lookups:
 print()
 print("| PostgreSQL store, as ingested | MB | bytes/event |")
 print("|---|---:|---:|")
-for label, size in (("event blocks (with identity keys and indexes)", blocks), ("posting lists", lists),
+for label, size in (("event blocks (with their identity hashes and indexes)", blocks), ("posting lists", lists),
                     ("evidence blocks", evidence), ("strings", strings), ("all audit tables", total)):
     print(f"| {label} | {size / 1e6:.1f} | {size / events:.1f} |")
 PY
