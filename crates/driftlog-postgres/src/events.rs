@@ -29,7 +29,7 @@ use driftlog_store::{
     EventWithEvidence, FileBatch, KnownFiles, PreparedEvent, RecordedLeaf, StoreError, StoredEvent,
 };
 use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::Type;
+use postgres::types::{ToSql, Type};
 use postgres::{Client, GenericClient, Transaction};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -453,9 +453,9 @@ pub(crate) fn store_rows(
     Ok(written)
 }
 
-/// The columns of block `rows`' row: first and last id, count, first and last time, identity
-/// keys, evidence blocks.
-struct BlockHead {
+/// The columns of block `rows`' row, in the order of `COPY`'s and `UPDATE`'s lists: first and
+/// last id, count, first and last time, identity hashes, evidence blocks, data.
+struct BlockRow {
     first_id: i64,
     last_id: i64,
     events: i32,
@@ -463,9 +463,10 @@ struct BlockHead {
     max_us: i64,
     identities: Vec<u8>,
     evidence: Vec<i64>,
+    data: Vec<u8>,
 }
 
-impl BlockHead {
+impl BlockRow {
     fn of(rows: &[Row]) -> Self {
         let mut evidence: Vec<i64> = rows.iter().map(|r| r.raw_block).collect();
         evidence.sort_unstable();
@@ -478,23 +479,26 @@ impl BlockHead {
             max_us: rows.iter().map(|r| r.time_us).max().unwrap_or(0),
             identities: identities::to_bytes(rows.iter().map(Row::identity_hash)),
             evidence,
+            data: blocks::encode(rows),
         }
+    }
+
+    fn values(&self) -> [&(dyn ToSql + Sync); 8] {
+        [
+            &self.first_id,
+            &self.last_id,
+            &self.events,
+            &self.min_us,
+            &self.max_us,
+            &self.identities,
+            &self.evidence,
+            &self.data,
+        ]
     }
 }
 
 fn write_block(writer: &mut BinaryCopyInWriter, rows: &[Row]) -> Result<(), postgres::Error> {
-    let h = BlockHead::of(rows);
-    let data = blocks::encode(rows);
-    writer.write(&[
-        &h.first_id,
-        &h.last_id,
-        &h.events,
-        &h.min_us,
-        &h.max_us,
-        &h.identities,
-        &h.evidence,
-        &data,
-    ])
+    writer.write(&BlockRow::of(rows).values())
 }
 
 /// Rewrite stored block `first_id` (first time `min_us`) as `rows`, or delete it when none
@@ -512,23 +516,14 @@ fn rewrite_block(
         )?;
         return Ok(());
     }
-    let h = BlockHead::of(rows);
+    let block = BlockRow::of(rows);
+    let mut values: Vec<&(dyn ToSql + Sync)> = vec![&first_id, &min_us];
+    values.extend(block.values());
     tx.execute(
         "UPDATE audit_event_blocks SET first_id = $3, last_id = $4, events = $5, min_us = $6, \
          max_us = $7, identities = $8, evidence = $9, data = $10 \
          WHERE first_id = $1 AND min_us = $2",
-        &[
-            &first_id,
-            &min_us,
-            &h.first_id,
-            &h.last_id,
-            &h.events,
-            &h.min_us,
-            &h.max_us,
-            &h.identities,
-            &h.evidence,
-            &blocks::encode(rows),
-        ],
+        &values,
     )?;
     Ok(())
 }
