@@ -88,7 +88,8 @@ impl Lists {
             ],
         );
         for ((kind, key, _), mut entries) in self.entries {
-            entries.sort_unstable();
+            // Mostly in order already (events come in id order): the stable sort finds the runs.
+            entries.sort();
             // A name that is both an event's principal and its issuer lists it once.
             entries.dedup_by_key(|e| (e.0, e.1));
             for chunk in entries.chunks(MAX_ENTRIES) {
@@ -144,7 +145,9 @@ pub(crate) fn read(
         }
     }
     entries.retain(|e| e.0 >= since && e.0 <= until);
-    entries.sort_unstable();
+    // Each row's entries are in order: a merge of sorted runs, which the stable sort finds
+    // (sorting them as if shuffled took a fifth of a two-list query).
+    entries.sort();
     entries.dedup_by_key(|e| (e.0, e.1));
     Ok(Ok(entries))
 }
