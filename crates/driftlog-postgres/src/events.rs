@@ -559,7 +559,6 @@ fn write_batch(
         )?
         .map_or(0, |r| r.get::<_, i64>(0))
         + 1;
-    let first_new_id = next_id;
     // Complete as logged, the first copy wins; logged in stages, the more complete one.
     let (plain, staged): (Vec<&PreparedEvent>, Vec<&PreparedEvent>) =
         events.into_iter().partition(|p| p.event.completeness == 0);
@@ -576,15 +575,7 @@ fn write_batch(
         rows.iter().map(|r| r.time_us).min(),
         rows.iter().map(|r| r.time_us).max(),
     ) {
-        let overlapping: Vec<i64> = tx
-            .query(
-                "SELECT first_id FROM audit_event_blocks \
-                 WHERE min_us >= $1 AND min_us <= $2 AND max_us >= $3",
-                &[&day_start(lo), &hi, &lo],
-            )?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        let overlapping: Vec<i64> = read::heads(tx, lo, hi)?.iter().map(|h| h.0).collect();
         let unseen: Vec<i64> = overlapping
             .iter()
             .copied()
@@ -609,16 +600,12 @@ fn write_batch(
         holding.sort_unstable();
         holding.dedup();
         if !holding.is_empty() {
-            for r in tx.query(
-                "SELECT first_id, min_us, data FROM audit_event_blocks \
-                 WHERE first_id = ANY($1) AND min_us >= $2 AND min_us <= $3",
-                &[&holding, &day_start(lo), &hi],
-            )? {
+            for r in read::fetch(tx, &holding, day_start(lo), hi)? {
                 stored.insert(
                     r.get(0),
                     StoredBlock {
-                        min_us: r.get(1),
-                        rows: read::decode(r.get(0), r.get(2))?,
+                        min_us: r.get(2),
+                        rows: read::decode(r.get(0), r.get(1))?,
                         changed: false,
                     },
                 );
@@ -679,7 +666,6 @@ fn write_batch(
         }
         block_used[(p.raw.block - first_block as u64) as usize] = true;
     }
-    debug_assert!(new_rows.iter().all(|r| r.id >= first_new_id));
 
     // Evidence first: blocks of events name it.
     {
@@ -876,13 +862,12 @@ impl EventStore for PgEventStore {
             'blocks: loop {
                 let rows = tx.query_portal(&portal, 16)?;
                 for r in &rows {
-                    for row in read::decode(r.get(0), r.get(1))? {
+                    let prunable = |id, time, _| time < before_us && id <= through;
+                    for row in read::decode_where(r.get(0), r.get(1), prunable)? {
                         if ids.len() >= limit {
                             break 'blocks;
                         }
-                        if row.time_us < before_us && row.id <= through {
-                            ids.push(row.id);
-                        }
+                        ids.push(row.id);
                     }
                 }
                 if rows.len() < 16 {

@@ -52,7 +52,7 @@ pub(crate) fn decode(first_id: i64, data: &[u8]) -> Result<Vec<Row>, ReadError> 
 }
 
 /// [`blocks::decode_where`], or say which block is damaged.
-fn decode_where(
+pub(crate) fn decode_where(
     first_id: i64,
     data: &[u8],
     keep: impl FnMut(i64, i64, i32) -> bool,
@@ -95,23 +95,23 @@ impl Filter {
 
     /// Whether `row` passes every filter.
     pub fn admits(&self, row: &Row) -> bool {
-        let among = |ids: &Option<Vec<i32>>, id: i32| {
-            ids.as_ref()
-                .is_none_or(|ids| ids.binary_search(&id).is_ok())
-        };
+        let among = |ids: &[i32], id: i32| ids.binary_search(&id).is_ok();
         row.time_us >= self.since
             && row.time_us <= self.until
             && self
                 .resources
-                .as_ref()
-                .is_none_or(|ids| row.resources.iter().any(|r| ids.binary_search(r).is_ok()))
-            && self.principals.as_ref().is_none_or(|_| {
+                .as_deref()
+                .is_none_or(|ids| row.resources.iter().any(|&r| among(ids, r)))
+            && self.principals.as_deref().is_none_or(|ids| {
                 [row.principal, row.issuer]
                     .into_iter()
                     .flatten()
-                    .any(|p| among(&self.principals, p))
+                    .any(|p| among(ids, p))
             })
-            && among(&self.actions, row.action)
+            && self
+                .actions
+                .as_deref()
+                .is_none_or(|ids| among(ids, row.action))
             && facets::satisfies(i64::from(row.facets), &self.required)
     }
 
@@ -304,11 +304,15 @@ pub(crate) fn each_row(
 const BATCH: usize = 4096;
 
 /// A block's first and last id and first time, as the index on first times finds it.
-type Head = (i64, i64, i64);
+pub(crate) type Head = (i64, i64, i64);
 
 /// The blocks whose events' times overlap `[since, until]` (a block holds one day's events),
 /// sorted by first id.
-fn heads(c: &mut impl GenericClient, since: i64, until: i64) -> Result<Vec<Head>, ReadError> {
+pub(crate) fn heads(
+    c: &mut impl GenericClient,
+    since: i64,
+    until: i64,
+) -> Result<Vec<Head>, ReadError> {
     let mut heads: Vec<Head> = c
         .query(
             "SELECT first_id, last_id, min_us FROM audit_event_blocks \
@@ -320,6 +324,21 @@ fn heads(c: &mut impl GenericClient, since: i64, until: i64) -> Result<Vec<Head>
         .collect();
     heads.sort_unstable();
     Ok(heads)
+}
+
+/// Blocks `firsts` (by first id), whose first times lie in `[lo, hi]` (so only their months'
+/// partitions are read): each row's first id, data and first time.
+pub(crate) fn fetch(
+    c: &mut impl GenericClient,
+    firsts: &[i64],
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<postgres::Row>, postgres::Error> {
+    c.query(
+        "SELECT first_id, data, min_us FROM audit_event_blocks \
+         WHERE first_id = ANY($1) AND min_us >= $2 AND min_us <= $3",
+        &[&firsts, &lo, &hi],
+    )
 }
 
 /// The head of the block (among `heads`, sorted) whose ids span `id`.
@@ -381,11 +400,7 @@ fn rows_of(c: &mut impl GenericClient, wanted: &[(i64, i64)]) -> Result<Vec<Row>
     }
     let mut ids: Vec<i64> = wanted.iter().map(|w| w.1).collect();
     ids.sort_unstable();
-    let blocks = c.query(
-        "SELECT first_id, data FROM audit_event_blocks \
-         WHERE first_id = ANY($1) AND min_us >= $2 AND min_us <= $3",
-        &[&needed, &day_start(first.0), &last.0],
-    )?;
+    let blocks = fetch(c, &needed, day_start(first.0), last.0)?;
     let mut rows = decode_all(&blocks, |id, _, _| ids.binary_search(&id).is_ok())?;
     rows.sort_unstable_by_key(|r| r.id);
     Ok(rows)
@@ -432,6 +447,35 @@ fn by_candidates(
     Ok(())
 }
 
+/// A row ordered as listings are: by time, then id.
+struct InOrder(Row);
+
+impl InOrder {
+    fn key(&self) -> (i64, i64) {
+        (self.0.time_us, self.0.id)
+    }
+}
+
+impl PartialEq for InOrder {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for InOrder {}
+
+impl PartialOrd for InOrder {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for InOrder {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
 /// Read the blocks of `f`'s time in time order, merging them, checking each event.
 fn scan(
     tx: &mut Transaction,
@@ -447,8 +491,7 @@ fn scan(
     )?;
     let mut pending: std::collections::VecDeque<(i64, i64)> = Default::default();
     let mut exhausted = false;
-    let mut heap: BinaryHeap<Reverse<(i64, i64, usize)>> = BinaryHeap::new();
-    let mut rows: Vec<Option<Row>> = Vec::new();
+    let mut heap: BinaryHeap<Reverse<InOrder>> = BinaryHeap::new();
     let mut handed = 0usize;
     let mut step = 2usize;
     loop {
@@ -463,11 +506,7 @@ fn scan(
         let take: Vec<(i64, i64)> = pending.drain(..step.min(pending.len())).collect();
         if let (Some(first), Some(last)) = (take.first(), take.last()) {
             let firsts: Vec<i64> = take.iter().map(|t| t.0).collect();
-            let blocks = tx.query(
-                "SELECT first_id, data FROM audit_event_blocks \
-                 WHERE first_id = ANY($1) AND min_us >= $2 AND min_us <= $3",
-                &[&firsts, &first.1, &last.1],
-            )?;
+            let blocks = fetch(tx, &firsts, first.1, last.1)?;
             // Without a named filter, time and facets decide: the rows are built only for
             // the events they keep.
             let kept = |_, time: i64, facets: i32| {
@@ -477,8 +516,7 @@ fn scan(
             };
             for row in decode_all(&blocks, kept)? {
                 if f.admits(&row) {
-                    heap.push(Reverse((row.time_us, row.id, rows.len())));
-                    rows.push(Some(row));
+                    heap.push(Reverse(InOrder(row)));
                 }
             }
         }
@@ -489,12 +527,11 @@ fn scan(
             None => continue,
         };
         let mut out = Vec::new();
-        while let Some(&Reverse((time, _, i))) = heap.peek() {
-            if (time >= bound && bound != i64::MAX) || handed + out.len() >= limit {
+        while let Some(Reverse(InOrder(next))) = heap.peek() {
+            if (next.time_us >= bound && bound != i64::MAX) || handed + out.len() >= limit {
                 break;
             }
-            heap.pop();
-            out.extend(rows[i].take());
+            out.extend(heap.pop().map(|Reverse(InOrder(row))| row));
             if out.len() >= BATCH {
                 break;
             }
@@ -505,9 +542,6 @@ fn scan(
         }
         if handed >= limit {
             return Ok(());
-        }
-        if heap.is_empty() {
-            rows.clear();
         }
         step = (step * 2).min(64);
     }

@@ -50,12 +50,7 @@ fn encode_within(pairs: &[(i64, i64)], budget: usize) -> (i64, i64, Vec<u8>, usi
     let mut taken = 0;
     for &(t, e) in pairs {
         let before = out.len();
-        let dt = t.wrapping_sub(time) as u64;
-        let (seconds, micros) = (dt / MICROS, dt % MICROS);
-        put(&mut out, seconds << 1 | u64::from(micros != 0));
-        if micros != 0 {
-            put(&mut out, micros);
-        }
+        put_step(&mut out, t.wrapping_sub(time) as u64);
         put(&mut out, zigzag(e.wrapping_sub(id)));
         if taken > 0 && out.len() > budget {
             out.truncate(before);
@@ -95,14 +90,12 @@ pub(crate) fn decode(first_us: i64, list: &[u8], into: &mut Vec<(i64, i64)>) -> 
         _ => (false, list),
     };
     while !rest.is_empty() {
-        let mut dt = take(&mut rest).ok_or("a time is cut short")?;
-        if seconds {
-            let micros = match dt & 1 {
-                1 => take(&mut rest).ok_or("a time is cut short")?,
-                _ => 0,
-            };
-            dt = (dt >> 1).wrapping_mul(MICROS).wrapping_add(micros);
+        let dt = if seconds {
+            take_step(&mut rest)
+        } else {
+            take(&mut rest)
         }
+        .ok_or("a time is cut short")?;
         let de = take(&mut rest).ok_or("an event id is cut short")?;
         time = time.wrapping_add(dt as i64);
         id = id.wrapping_add(unzigzag(de));
@@ -173,11 +166,13 @@ pub fn decode_tagged(
     Ok(())
 }
 
-fn zigzag(v: i64) -> u64 {
+/// A signed step as an unsigned varint's value: small either way, small after.
+pub fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
-fn unzigzag(v: u64) -> i64 {
+/// The step [`zigzag`] made.
+pub fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
