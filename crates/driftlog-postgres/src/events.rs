@@ -249,8 +249,15 @@ fn read_events(
     strings: &mut Strings,
     rows: &[Row],
 ) -> Result<Vec<StoredEvent>, postgres::Error> {
+    use rayon::prelude::*;
     strings.read(c, rows.iter().flat_map(Row::string_ids))?;
-    Ok(rows.iter().map(|r| stored_event(r, strings)).collect())
+    // On every core: a long listing makes a dozen strings for each of thousands of events.
+    let strings = &*strings;
+    Ok(rows
+        .par_iter()
+        .with_min_len(256)
+        .map(|r| stored_event(r, strings))
+        .collect())
 }
 
 /// A row as an event. An id with no string (only an edit behind driftlog's back makes one)
@@ -313,7 +320,7 @@ fn outcome_of(e: &AuditEvent) -> (&str, Option<&str>) {
 }
 
 /// Every value of `e` stored as an id into `audit_strings`.
-fn strings_of(e: &AuditEvent) -> impl Iterator<Item = &str> {
+fn strings_of(e: &AuditEvent) -> impl Iterator<Item = &str> + Clone {
     let pr = &e.principal;
     let optional = [
         e.account.as_deref(),
@@ -1131,9 +1138,9 @@ impl EventStore for PgEventStore {
 
     fn address_identifiers(&self, address: &str) -> Result<Vec<String>, StoreError> {
         let rows = self.with(|c| {
-            c.query(
+            c.query_typed(
                 "SELECT identifier FROM audit_addresses WHERE address = $1 ORDER BY 1",
-                &[&address],
+                &[(&address, postgres::types::Type::TEXT)],
             )
         })?;
         Ok(rows.iter().map(|r| r.get(0)).collect())

@@ -17,7 +17,7 @@ use crate::partitions::Month;
 use driftlog_store::facets;
 use driftlog_store::postings::{decode_tagged, encode_tagged};
 use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::Type;
+use postgres::types::{ToSql, Type};
 use postgres::{GenericClient, Transaction};
 use std::collections::HashMap;
 
@@ -117,12 +117,50 @@ pub(crate) fn cost(
     since: i64,
     until: i64,
 ) -> Result<i64, postgres::Error> {
-    Ok(c.query_one(
+    Ok(c.query_typed_one(
         "SELECT coalesce(sum(bytes), 0)::int8 FROM audit_lists \
          WHERE kind = $1 AND key = ANY($2) AND last_us >= $3 AND first_us <= $4",
-        &[&l.kind, &l.keys, &since, &until],
+        &lookup_params(l, &since, &until),
     )?
     .get(0))
+}
+
+/// A lookup's statement parameters, typed: a statement then takes one round trip
+/// (`query_typed`), where preparing it first took another.
+fn lookup_params<'a>(
+    l: &'a Lookup,
+    since: &'a i64,
+    until: &'a i64,
+) -> [(&'a (dyn ToSql + Sync), Type); 4] {
+    [
+        (&l.kind, Type::INT2),
+        (&l.keys, Type::INT4_ARRAY),
+        (since, Type::INT8),
+        (until, Type::INT8),
+    ]
+}
+
+/// A lookup's entries between `since` and `until`, in no particular order (each row's in
+/// order, the rows not); a reason when a list is damaged.
+pub(crate) fn entries(
+    c: &mut impl GenericClient,
+    l: &Lookup,
+    since: i64,
+    until: i64,
+) -> Result<Result<Vec<Entry>, String>, postgres::Error> {
+    let rows = c.query_typed(
+        "SELECT first_us, list FROM audit_lists \
+         WHERE kind = $1 AND key = ANY($2) AND last_us >= $3 AND first_us <= $4",
+        &lookup_params(l, &since, &until),
+    )?;
+    let mut entries = Vec::new();
+    for r in &rows {
+        if let Err(reason) = decode_tagged(r.get(0), r.get(1), &mut entries) {
+            return Ok(Err(format!("a posting list ({reason})")));
+        }
+    }
+    entries.retain(|e| e.0 >= since && e.0 <= until);
+    Ok(Ok(entries))
 }
 
 /// A lookup's entries between `since` and `until`, sorted by time and id, each once; a
@@ -133,27 +171,49 @@ pub(crate) fn read(
     since: i64,
     until: i64,
 ) -> Result<Result<Vec<Entry>, String>, postgres::Error> {
-    let rows = c.query(
-        "SELECT first_us, list FROM audit_lists \
-         WHERE kind = $1 AND key = ANY($2) AND last_us >= $3 AND first_us <= $4",
-        &[&l.kind, &l.keys, &since, &until],
-    )?;
-    let mut entries = Vec::new();
-    for r in &rows {
-        if let Err(reason) = decode_tagged(r.get(0), r.get(1), &mut entries) {
-            return Ok(Err(format!("a posting list ({reason})")));
-        }
-    }
-    entries.retain(|e| e.0 >= since && e.0 <= until);
-    // Each row's entries are in order: a merge of sorted runs, which the stable sort finds
-    // (sorting them as if shuffled took a fifth of a two-list query).
-    entries.sort();
-    entries.dedup_by_key(|e| (e.0, e.1));
-    Ok(Ok(entries))
+    Ok(entries(c, l, since, until)?.map(|mut entries| {
+        // Each row's entries are in order: a merge of sorted runs, which the stable sort
+        // finds (sorting them as if shuffled took a fifth of a two-list query), on one
+        // integer key rather than a tuple (a third faster).
+        entries.sort_by_key(|e| order_key(e.0, e.1));
+        entries.dedup_by_key(|e| (e.0, e.1));
+        entries
+    }))
 }
 
-/// Those of `entries` also in `other` (both sorted by time and id).
-pub(crate) fn intersect(entries: &mut Vec<Entry>, other: &[Entry]) {
+/// `(time, id)` as one integer that sorts as the pair does.
+fn order_key(time: i64, id: i64) -> u128 {
+    let flip = |v: i64| (v as u64 ^ (1 << 63)) as u128;
+    flip(time) << 64 | flip(id)
+}
+
+/// Keep those of `entries` (sorted by time and id) whose events `other` (in any order) lists
+/// too.
+///
+/// Event ids are given out one after another, so when `other`'s ids span not much more than
+/// they are many, they are marked in a bitmap over that span and each entry is looked up
+/// there: sorting a busy action's 87k entries, gathered from 40 rows whose times overlap,
+/// cost more than the rest of a two-list query. Otherwise `other` is sorted and merged.
+pub(crate) fn intersect(entries: &mut Vec<Entry>, mut other: Vec<Entry>) {
+    let ids = other.iter().map(|e| e.1);
+    let (Some(lo), Some(hi)) = (ids.clone().min(), ids.max()) else {
+        entries.clear();
+        return;
+    };
+    let span = hi.abs_diff(lo);
+    if span < 64 * other.len() as u64 + 4096 {
+        let mut bits = vec![0u64; (span / 64 + 1) as usize];
+        for e in &other {
+            let i = e.1.abs_diff(lo);
+            bits[(i / 64) as usize] |= 1 << (i % 64);
+        }
+        entries.retain(|e| {
+            let i = e.1.abs_diff(lo);
+            e.1 >= lo && e.1 <= hi && bits[(i / 64) as usize] >> (i % 64) & 1 == 1
+        });
+        return;
+    }
+    other.sort_unstable_by_key(|e| order_key(e.0, e.1));
     let mut j = 0;
     entries.retain(|e| {
         while j < other.len() && (other[j].0, other[j].1) < (e.0, e.1) {
@@ -170,9 +230,46 @@ mod tests {
     #[test]
     fn intersections_keep_what_both_hold() {
         let mut a = vec![(1, 1, 0), (1, 2, 0), (2, 3, 0), (5, 9, 0)];
-        intersect(&mut a, &[(1, 2, 7), (2, 3, 7), (4, 4, 7), (5, 9, 7)]);
+        intersect(&mut a, vec![(5, 9, 7), (1, 2, 7), (4, 4, 7), (2, 3, 7)]);
         assert_eq!(a, vec![(1, 2, 0), (2, 3, 0), (5, 9, 0)]);
-        intersect(&mut a, &[]);
+        intersect(&mut a, Vec::new());
         assert!(a.is_empty());
+    }
+
+    /// Ids far apart are merged rather than marked: both ways agree.
+    #[test]
+    fn sparse_ids_are_intersected_as_dense_ones_are() {
+        let far = 1i64 << 40;
+        let entries: Vec<Entry> = (0..50).map(|i| (i, i * far, 0)).collect();
+        let other: Vec<Entry> = (0..50).rev().step_by(3).map(|i| (i, i * far, 1)).collect();
+        let mut sparse = entries.clone();
+        intersect(&mut sparse, other.clone());
+        let dense_entries: Vec<Entry> = entries.iter().map(|e| (e.0, e.0, 0)).collect();
+        let mut dense = dense_entries.clone();
+        intersect(&mut dense, other.iter().map(|e| (e.0, e.0, 1)).collect());
+        let times = |v: &[Entry]| v.iter().map(|e| e.0).collect::<Vec<_>>();
+        assert_eq!(times(&sparse), times(&dense));
+        let mut expected: Vec<i64> = (0..50).rev().step_by(3).collect();
+        expected.reverse();
+        assert_eq!(times(&sparse), expected);
+        // Entries outside the other's span are never looked up out of the bitmap.
+        let mut outside = vec![(0, -5, 0), (1, 1_000_000, 0)];
+        intersect(&mut outside, vec![(0, 3, 0)]);
+        assert!(outside.is_empty());
+    }
+
+    #[test]
+    fn the_order_key_sorts_as_the_pair_does() {
+        let mut pairs = vec![
+            (-3i64, 5i64),
+            (i64::MIN, i64::MAX),
+            (0, -1),
+            (0, 1),
+            (i64::MAX, i64::MIN),
+        ];
+        let mut by_key = pairs.clone();
+        pairs.sort();
+        by_key.sort_by_key(|p| order_key(p.0, p.1));
+        assert_eq!(pairs, by_key);
     }
 }

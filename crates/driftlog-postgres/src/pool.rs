@@ -537,7 +537,7 @@ fn migrate(client: &mut Client) -> Result<(), PoolError> {
     // Every start but the first after an upgrade finds the schema current: it is read, not
     // written, so no lock is taken and no commit waits for the disk.
     let current = client
-        .query_one("SELECT version FROM driftlog_schema", &[])
+        .query_typed_one("SELECT version FROM driftlog_schema", &[])
         .is_ok_and(|r| r.get::<_, i64>(0) == MIGRATIONS.len() as i64);
     if current {
         return Ok(());

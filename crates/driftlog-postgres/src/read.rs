@@ -21,6 +21,7 @@ use crate::lists::{self, Entry, Lookup};
 use crate::strings::Strings;
 use driftlog_core::glob::Glob;
 use driftlog_store::{facets, EventQuery};
+use postgres::types::Type;
 use postgres::{GenericClient, Transaction};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -165,9 +166,9 @@ pub(crate) fn resolve(
     let mut occurring: Option<Vec<i32>> = None;
     for ids in [&principals, &actions].into_iter().flatten() {
         let found: Vec<i32> = c
-            .query(
+            .query_typed(
                 "SELECT DISTINCT facets FROM audit_string_facets WHERE string = ANY($1)",
-                &[ids],
+                &[(ids, Type::INT4_ARRAY)],
             )?
             .iter()
             .map(|r| r.get(0))
@@ -180,7 +181,7 @@ pub(crate) fn resolve(
     let occurring = match occurring {
         Some(found) => found,
         None => c
-            .query("SELECT facets FROM audit_facets", &[])?
+            .query_typed("SELECT facets FROM audit_facets", &[])?
             .iter()
             .map(|r| r.get(0))
             .collect(),
@@ -232,11 +233,12 @@ fn candidates(c: &mut impl GenericClient, f: &Filter) -> Result<Option<Vec<Entry
             keys: ids.clone(),
         });
     }
+    let damaged = |reason| ReadError::Damaged {
+        what: "the posting lists".into(),
+        reason,
+    };
     let read = |c: &mut _, l: &Lookup| -> Result<Vec<Entry>, ReadError> {
-        lists::read(c, l, f.since, f.until)?.map_err(|reason| ReadError::Damaged {
-            what: "the posting lists".into(),
-            reason,
-        })
+        lists::read(c, l, f.since, f.until)?.map_err(damaged)
     };
     if named.is_empty() {
         let mut cheapest: Option<(i64, Lookup)> = None;
@@ -273,7 +275,8 @@ fn candidates(c: &mut impl GenericClient, f: &Filter) -> Result<Option<Vec<Entry
             break;
         }
         if cost <= SMALL_LIST || cost <= entries.len() as i64 * BYTES_PER_CANDIDATE {
-            lists::intersect(&mut entries, &read(c, &l)?);
+            let other = lists::entries(c, &l, f.since, f.until)?.map_err(damaged)?;
+            lists::intersect(&mut entries, other);
         }
     }
     Ok(Some(entries))
@@ -314,10 +317,14 @@ pub(crate) fn heads(
     until: i64,
 ) -> Result<Vec<Head>, ReadError> {
     let mut heads: Vec<Head> = c
-        .query(
+        .query_typed(
             "SELECT first_id, last_id, min_us FROM audit_event_blocks \
              WHERE min_us >= $1 AND min_us <= $2 AND max_us >= $3",
-            &[&day_start(since), &until, &since],
+            &[
+                (&day_start(since), Type::INT8),
+                (&until, Type::INT8),
+                (&since, Type::INT8),
+            ],
         )?
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
@@ -334,10 +341,14 @@ pub(crate) fn fetch(
     lo: i64,
     hi: i64,
 ) -> Result<Vec<postgres::Row>, postgres::Error> {
-    c.query(
+    c.query_typed(
         "SELECT first_id, data, min_us FROM audit_event_blocks \
          WHERE first_id = ANY($1) AND min_us >= $2 AND min_us <= $3",
-        &[&firsts, &lo, &hi],
+        &[
+            (&firsts, Type::INT8_ARRAY),
+            (&lo, Type::INT8),
+            (&hi, Type::INT8),
+        ],
     )
 }
 
@@ -348,63 +359,88 @@ fn head_of(heads: &[Head], id: i64) -> Option<&Head> {
 }
 
 /// Decode the blocks of `rows` (first id, data) on every core, keeping what `keep` keeps
-/// (given id, time, facets), in no particular order. A long listing reads thousands of
-/// blocks: decompressing and reading past their other events is most of its time.
-fn decode_all(
+/// (given id, time, facets; `keep` makes one such test per block), in no particular order. A
+/// long listing reads thousands of blocks: decompressing and reading past their other events
+/// is most of its time.
+fn decode_all<K: FnMut(i64, i64, i32) -> bool>(
     rows: &[postgres::Row],
-    keep: impl Fn(i64, i64, i32) -> bool + Sync,
+    keep: impl Fn() -> K + Sync,
 ) -> Result<Vec<Row>, ReadError> {
-    let one = |rows: &[postgres::Row]| -> Result<Vec<Row>, ReadError> {
-        let mut out = Vec::new();
-        for r in rows {
-            out.extend(decode_where(r.get(0), r.get(1), &keep)?);
-        }
-        Ok(out)
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || rows.len() < 8 {
-        return one(rows);
-    }
-    let parts: Vec<Result<Vec<Row>, ReadError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = rows
-            .chunks(rows.len().div_ceil(threads))
-            .map(|part| s.spawn(move || one(part)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("decoding a block does not panic"))
-            .collect()
-    });
-    let mut out = Vec::new();
-    for part in parts {
-        out.extend(part?);
-    }
-    Ok(out)
+    use rayon::prelude::*;
+    let parts = rows
+        .par_iter()
+        .map(|r| decode_where(r.get(0), r.get(1), keep()))
+        .collect::<Result<Vec<Vec<Row>>, ReadError>>()?;
+    Ok(parts.into_iter().flatten().collect())
 }
 
-/// The rows of the events `wanted` (`(time, id)`, in time order), from their blocks: each
-/// block read once, only the wanted rows built; sorted by id.
-fn rows_of(c: &mut impl GenericClient, wanted: &[(i64, i64)]) -> Result<Vec<Row>, ReadError> {
-    let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
-        return Ok(Vec::new());
-    };
-    let heads = heads(c, first.0, last.0)?;
-    let mut needed: Vec<i64> = wanted
-        .iter()
-        .filter_map(|w| head_of(&heads, w.1).map(|h| h.0))
-        .collect();
-    needed.sort_unstable();
-    needed.dedup();
-    if needed.is_empty() {
-        return Ok(Vec::new());
+/// A test of whether an event is among `ids` (sorted), for the events of one block in id
+/// order: found by a search at first, then by walking on, so a block of 256 events costs
+/// about 256 steps rather than 256 searches.
+fn among(ids: &[i64]) -> impl FnMut(i64, i64, i32) -> bool + '_ {
+    let mut at: Option<(usize, i64)> = None;
+    move |id, _, _| {
+        let i = match at {
+            Some((mut i, last)) if id >= last => {
+                while ids.get(i).is_some_and(|&x| x < id) {
+                    i += 1;
+                }
+                i
+            }
+            _ => ids.partition_point(|&x| x < id),
+        };
+        at = Some((i, id));
+        ids.get(i) == Some(&id)
     }
-    let mut ids: Vec<i64> = wanted.iter().map(|w| w.1).collect();
-    ids.sort_unstable();
-    let blocks = fetch(c, &needed, day_start(first.0), last.0)?;
-    let mut rows = decode_all(&blocks, |id, _, _| ids.binary_search(&id).is_ok())?;
-    rows.sort_unstable_by_key(|r| r.id);
-    Ok(rows)
 }
+
+/// The blocks holding a window of wanted events, as read from the server: decoding them is
+/// apart (`Fetched::rows`), so it can run while the next window is read.
+struct Fetched {
+    blocks: Vec<postgres::Row>,
+    /// The wanted events' ids, sorted.
+    ids: Vec<i64>,
+}
+
+impl Fetched {
+    /// Read the blocks of the events `wanted` (`(time, id)`, in time order), each block once.
+    fn read(c: &mut impl GenericClient, wanted: &[(i64, i64)]) -> Result<Self, ReadError> {
+        let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
+            return Ok(Self {
+                blocks: Vec::new(),
+                ids: Vec::new(),
+            });
+        };
+        let heads = heads(c, first.0, last.0)?;
+        let mut needed: Vec<i64> = wanted
+            .iter()
+            .filter_map(|w| head_of(&heads, w.1).map(|h| h.0))
+            .collect();
+        needed.sort_unstable();
+        needed.dedup();
+        let blocks = if needed.is_empty() {
+            Vec::new()
+        } else {
+            fetch(c, &needed, day_start(first.0), last.0)?
+        };
+        let mut ids: Vec<i64> = wanted.iter().map(|w| w.1).collect();
+        ids.sort_unstable();
+        Ok(Self { blocks, ids })
+    }
+
+    /// The wanted events' rows, sorted by id: only they are built.
+    fn rows(&self) -> Result<Vec<Row>, ReadError> {
+        let mut rows = decode_all(&self.blocks, || among(&self.ids))?;
+        rows.sort_unstable_by_key(|r| r.id);
+        Ok(rows)
+    }
+}
+
+/// From this many candidates a window on, the next window is read while this one decodes:
+/// a listing this long is reading on, and the server's sending and the decoding each took
+/// about half of it one after the other. Shorter windows (a `--limit`'s first) read nothing
+/// they may not need.
+const READ_AHEAD_FROM: usize = 1024;
 
 /// Read `entries` (candidates in time order) from their blocks, a few at first and more
 /// each round, checking each against `f`.
@@ -415,14 +451,41 @@ fn by_candidates(
     limit: usize,
     each: &mut EachRows,
 ) -> Result<(), ReadError> {
-    let mut handed = 0usize;
-    let mut rest = entries;
-    let mut step = limit.clamp(1, 64);
-    while !rest.is_empty() && handed < limit {
+    let wanted =
+        |chunk: &[Entry]| -> Vec<(i64, i64)> { chunk.iter().map(|e| (e.0, e.1)).collect() };
+    let mut windows = Vec::new();
+    let (mut rest, mut step) = (entries, limit.clamp(1, 64));
+    while !rest.is_empty() {
         let (chunk, after) = rest.split_at(step.min(rest.len()));
+        windows.push(chunk);
         rest = after;
-        let wanted: Vec<(i64, i64)> = chunk.iter().map(|e| (e.0, e.1)).collect();
-        let mut rows = rows_of(tx, &wanted)?;
+        step = (step * 4).min(BATCH);
+    }
+    let mut handed = 0usize;
+    let mut next: Option<Fetched> = None;
+    for (k, &chunk) in windows.iter().enumerate() {
+        let fetched = match next.take() {
+            Some(fetched) => fetched,
+            None => Fetched::read(tx, &wanted(chunk))?,
+        };
+        let ahead = windows
+            .get(k + 1)
+            .filter(|_| chunk.len() >= READ_AHEAD_FROM);
+        let mut rows = match ahead {
+            Some(&following) => {
+                let (rows, read) = std::thread::scope(|s| {
+                    let decoding = s.spawn(|| fetched.rows());
+                    let read = Fetched::read(tx, &wanted(following));
+                    (
+                        decoding.join().expect("decoding blocks does not panic"),
+                        read,
+                    )
+                });
+                next = Some(read?);
+                rows?
+            }
+            None => fetched.rows()?,
+        };
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut out = Vec::new();
         for e in chunk {
@@ -439,10 +502,9 @@ fn by_candidates(
             }
         }
         handed += out.len();
-        if !out.is_empty() && each(tx, out)?.is_break() {
+        if !out.is_empty() && each(tx, out)?.is_break() || handed >= limit {
             return Ok(());
         }
-        step = (step * 4).min(BATCH);
     }
     Ok(())
 }
@@ -514,7 +576,7 @@ fn scan(
                     && time <= f.until
                     && facets::satisfies(i64::from(facets), &f.required)
             };
-            for row in decode_all(&blocks, kept)? {
+            for row in decode_all(&blocks, || kept)? {
                 if f.admits(&row) {
                     heap.push(Reverse(InOrder(row)));
                 }

@@ -8,8 +8,9 @@
 //! the one exception is a string added by a transaction that then rolled back, which is why a
 //! failed write forgets everything ([`Strings::forget`]).
 
+use postgres::types::Type;
 use postgres::GenericClient;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 /// Above this many remembered strings, the cache starts over: a long-running server reading a
@@ -27,8 +28,8 @@ pub(crate) struct Strings {
 impl Default for Strings {
     fn default() -> Self {
         Self {
-            ids: HashMap::new(),
-            texts: HashMap::new(),
+            ids: HashMap::default(),
+            texts: HashMap::default(),
             limit: MAX_REMEMBERED,
         }
     }
@@ -70,9 +71,9 @@ impl Strings {
     pub(crate) fn intern<'t>(
         &mut self,
         c: &mut impl GenericClient,
-        texts: impl IntoIterator<Item = &'t str>,
+        texts: impl IntoIterator<Item = &'t str, IntoIter: Clone>,
     ) -> Result<(), postgres::Error> {
-        let missing = self.unmet(texts.into_iter().collect(), |s, t| s.id(t).is_some());
+        let missing = self.unmet(texts.into_iter(), |s, t| s.id(t).is_some());
         if missing.is_empty() {
             return Ok(());
         }
@@ -84,14 +85,19 @@ impl Strings {
     }
 
     /// Those of a batch's `all` (strings or ids) this handle has not met (`met` tells), sorted
-    /// and once each: most were met before, and only the others are sent. When remembering
-    /// them would overflow the cache, it starts over, which forgets the batch's others too:
-    /// then all of them.
-    fn unmet<T: Ord + Copy>(&mut self, all: Vec<T>, met: impl Fn(&Self, T) -> bool) -> Vec<T> {
-        let mut missing: Vec<T> = all.iter().copied().filter(|&x| !met(self, x)).collect();
+    /// and once each: most were met before, and only the others are sent (and collected: a
+    /// long listing's window names a million ids, nearly all met). When remembering them
+    /// would overflow the cache, it starts over, which forgets the batch's others too: then
+    /// all of them.
+    fn unmet<T: Ord + Copy>(
+        &mut self,
+        all: impl Iterator<Item = T> + Clone,
+        met: impl Fn(&Self, T) -> bool,
+    ) -> Vec<T> {
+        let mut missing: Vec<T> = all.clone().filter(|&x| !met(self, x)).collect();
         if !missing.is_empty() && self.ids.len() + missing.len() > self.limit {
             self.forget();
-            missing = all;
+            missing = all.collect();
         }
         missing.sort_unstable();
         missing.dedup();
@@ -100,9 +106,9 @@ impl Strings {
 
     /// Remember the ids of those of `texts` the store holds.
     fn fetch(&mut self, c: &mut impl GenericClient, texts: &[&str]) -> Result<(), postgres::Error> {
-        for row in c.query(
+        for row in c.query_typed(
             "SELECT id, text FROM audit_strings WHERE text = ANY($1)",
-            &[&texts],
+            &[(&texts, Type::TEXT_ARRAY)],
         )? {
             self.remember(row.get(0), row.get(1));
         }
@@ -113,15 +119,15 @@ impl Strings {
     pub(crate) fn read(
         &mut self,
         c: &mut impl GenericClient,
-        ids: impl IntoIterator<Item = i32>,
+        ids: impl IntoIterator<Item = i32, IntoIter: Clone>,
     ) -> Result<(), postgres::Error> {
-        let missing = self.unmet(ids.into_iter().collect(), |s, id| s.texts.contains_key(&id));
+        let missing = self.unmet(ids.into_iter(), |s, id| s.texts.contains_key(&id));
         if missing.is_empty() {
             return Ok(());
         }
-        for row in c.query(
+        for row in c.query_typed(
             "SELECT id, text FROM audit_strings WHERE id = ANY($1)",
-            &[&missing],
+            &[(&missing, Type::INT4_ARRAY)],
         )? {
             self.remember(row.get(0), row.get(1));
         }
@@ -142,9 +148,9 @@ impl Strings {
             .filter(|t| self.id(t).is_none())
             .collect();
         if !missing.is_empty() {
-            for row in c.query(
+            for row in c.query_typed(
                 "SELECT id, text FROM audit_strings WHERE text = ANY($1)",
-                &[&missing],
+                &[(&missing, Type::TEXT_ARRAY)],
             )? {
                 self.remember(row.get(0), row.get(1));
             }
@@ -160,9 +166,9 @@ impl Strings {
         c: &mut impl GenericClient,
         like: &str,
     ) -> Result<Vec<i32>, postgres::Error> {
-        Ok(c.query(
+        Ok(c.query_typed(
             "SELECT id FROM audit_strings WHERE text LIKE $1 ORDER BY id",
-            &[&like],
+            &[(&like, Type::TEXT)],
         )?
         .iter()
         .map(|r| r.get(0))
