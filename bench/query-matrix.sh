@@ -8,7 +8,12 @@
 # matching events ≤ 300 ms.
 # Usage: bench/query-matrix.sh [EVENTS]   (default 1000000; STORE=path to reuse a store, or
 #        STORE=postgres://… for a PostgreSQL store already holding the same corpus; the values
-#        are then picked from the SQLite store of the corpus, made if missing)
+#        are then picked from the SQLite store of the corpus, made if missing; SERVE=1 also
+#        times every combination through `driftlog serve`'s /api/v1/events, where the store's
+#        connection is kept: what a team's dashboard or script pays, without a process start
+#        and a PostgreSQL login per query; BIN=path times that build instead of this tree's;
+#        AGAINST=store also checks that every combination lists the same events, in the same
+#        order, from that other store of the same corpus, e.g. SQLite against PostgreSQL)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-1000000}
@@ -18,8 +23,10 @@ if [ ! -f "$dir/MANIFEST.json" ]; then
   echo "generating $n CloudTrail events in $dir" >&2
   python3 "$gen" cloudtrail --events "$n" --out "$dir" >&2
 fi
-(cd "$root" && cargo build --release --quiet)
-bin=$root/target/release/driftlog
+if [ -z "${BIN:-}" ]; then
+  (cd "$root" && cargo build --release --quiet)
+fi
+bin=${BIN:-$root/target/release/driftlog}
 store=${STORE:-$dir.store/events.db}
 values=$store
 case "$store" in postgres://*|postgresql://*) values=$dir.store/events.db ;; esac
@@ -28,9 +35,10 @@ if [ ! -f "$values" ]; then
   echo "ingesting $dir into $values" >&2
   (cd "$dir" && "$bin" --store "$values" ingest AWSLogs > /dev/null)
 fi
-python3 - "$bin" "$store" "$values" <<'PY'
-import itertools, sqlite3, statistics, subprocess, sys, time
-bin, store, values = sys.argv[1], sys.argv[2], sys.argv[3]
+python3 - "$bin" "$store" "$values" "${SERVE:-}" "${AGAINST:-}" <<'PY'
+import itertools, json, os, socket, sqlite3, statistics, subprocess, sys, tempfile, time
+import urllib.parse, urllib.request
+bin, store, values, serve, against = sys.argv[1:6]
 db = sqlite3.connect(values)
 def top(sql):
     return db.execute(sql).fetchall()
@@ -119,4 +127,93 @@ for args in (["--principal", principal[0]], ["--action", action[0]], ["--resourc
              ["--principal", principal[0], "--writes-only"], ["--actor-kind", "console"]):
     ms, rows = run(args, reps=3)
     print(f"| `{' '.join(args)}` | {rows} | {ms:.1f} | {to_null(args):.1f} |")
+if against:
+    def listed(at, args):
+        out = subprocess.run([bin, "--store", at, "events", *args, "--format", "jsonl"],
+                             capture_output=True, check=True).stdout
+        return [(e["time"], e["event_id"]) for e in map(json.loads, out.splitlines())]
+    differ = [args for _, _, args in results if listed(store, args) != listed(against, args)]
+    print()
+    print(f"Against `{against}`: {len(results)} combinations, {len(differ)} list other events "
+          "or order")
+    for args in differ[:5]:
+        print(f"- `{' '.join(args)}`")
+    if differ:
+        sys.exit(1)
+if not serve:
+    sys.exit(0)
+# The same combinations through the service: one `serve` process keeps the store open.
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+work = tempfile.mkdtemp(prefix="driftlog-matrix-")
+config = os.path.join(work, "driftlog.toml")
+with open(config, "w") as f:
+    if store.startswith(("postgres://", "postgresql://")):
+        f.write('[store]\nurl_env = "DRIFTLOG_MATRIX_STORE"\n')
+    else:
+        f.write(f'[store]\npath = "{os.path.abspath(store)}"\n')
+server = subprocess.Popen([bin, "serve", "--config", config, "--listen", f"127.0.0.1:{port}"],
+                          env={**os.environ, "DRIFTLOG_MATRIX_STORE": store},
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+base = f"http://127.0.0.1:{port}"
+try:
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(base + "/readyz", timeout=1).read()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        sys.exit("serve did not become ready")
+    names = {"--resource": "resource", "--principal": "principal", "--action": "action",
+             "--actor-kind": "actor_kind", "--source": "source", "--since": "since",
+             "--until": "until", "--limit": "limit"}
+    def params(args):
+        out, i = {}, 0
+        while i < len(args):
+            if args[i] == "--writes-only":
+                out["writes_only"] = "true"
+                i += 1
+            else:
+                out[names[args[i]]] = args[i + 1]
+                i += 2
+        return out
+    def get(args, reps=3):
+        url = base + "/api/v1/events?" + urllib.parse.urlencode(params(args))
+        times, items = [], 0
+        for _ in range(reps):
+            t = time.perf_counter()
+            body = urllib.request.urlopen(url, timeout=60).read()
+            times.append(time.perf_counter() - t)
+            items = len(json.loads(body)["items"])
+        return statistics.median(times) * 1000, items
+    get(["--resource", "no-such-resource-anywhere"])
+    floor, _ = get(["--resource", "no-such-resource-anywhere"])
+    served = []
+    for _, rows, args in results:
+        ms, items = get(args)
+        if items != rows:
+            sys.exit(f"the service answered {items} events, the command {rows}: {args}")
+        served.append((ms, rows, args))
+    times = sorted(r[0] for r in served)
+    print()
+    print(f"The same {len(served)} combinations through `driftlog serve` (GET /api/v1/events, "
+          f"median of 3; a query that reads nothing takes {floor:.1f} ms):")
+    print()
+    print("| p50 ms | p95 ms | max ms | over 10 ms |")
+    print("|---:|---:|---:|---:|")
+    p95 = times[int(len(times) * 0.95) - 1]
+    over = sum(1 for t in times if t > 10)
+    print(f"| {statistics.median(times):.1f} | {p95:.1f} | {times[-1]:.1f} | {over} |")
+    print()
+    print("The slowest five:")
+    print()
+    print("| filters | rows | ms |")
+    print("|---|---:|---:|")
+    for ms, rows, args in sorted(served, reverse=True)[:5]:
+        print(f"| `{' '.join(args)}` | {rows} | {ms:.1f} |")
+finally:
+    server.terminate()
+    server.wait()
 PY

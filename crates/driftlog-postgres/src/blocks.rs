@@ -481,15 +481,19 @@ pub(crate) fn decode_where(
         (|r| &mut r.leaf, "a leaf"),
     ];
     for (column, what) in columns {
-        let lens = (0..n)
-            .map(|_| r.varint(what))
-            .collect::<Result<Vec<u64>, _>>()?;
-        let mut next = kept.iter().copied().enumerate().peekable();
-        for (place, len) in lens.into_iter().enumerate() {
-            let bytes = r.bytes(len, what)?;
-            if let Some((k, _)) = next.next_if(|&(_, p)| p == place) {
-                *column(&mut rows[k]) = bytes.to_vec();
-            }
+        // Where each event's bytes start among the column's: one pass over the lengths,
+        // then the kept events' bytes copied and the others' never looked at.
+        let mut starts = Vec::with_capacity(n + 1);
+        let mut total = 0u64;
+        starts.push(0);
+        for _ in 0..n {
+            total = total.saturating_add(r.varint(what)?);
+            starts.push(total);
+        }
+        let bytes = r.bytes(total, what)?;
+        for (row, &place) in rows.iter_mut().zip(&kept) {
+            let (from, to) = (starts[place] as usize, starts[place + 1] as usize);
+            *column(row) = bytes[from..to].to_vec();
         }
     }
     if !r.rest.is_empty() {

@@ -263,15 +263,12 @@ fn read_events(
 /// A row as an event. An id with no string (only an edit behind driftlog's back makes one)
 /// reads as empty, and `verify` names the event as changed.
 fn stored_event(r: &Row, strings: &Strings) -> StoredEvent {
-    let text = |id: Option<i32>| -> Option<String> {
-        id.map(|id| strings.text(id).unwrap_or_default().to_owned())
-    };
+    let str = |id: i32| strings.text(id).unwrap_or_default();
+    let text = |id: Option<i32>| -> Option<String> { id.map(|id| str(id).to_owned()) };
     StoredEvent {
         id: r.id,
         event: AuditEvent {
-            source: text(Some(r.source))
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(Source::Aws),
+            source: str(r.source).parse().unwrap_or(Source::Aws),
             event_id: event_ids::from_bytes(&r.event_id).unwrap_or_default(),
             time_us: r.time_us,
             account: text(r.account),
@@ -279,10 +276,7 @@ fn stored_event(r: &Row, strings: &Strings) -> StoredEvent {
             service: text(r.service),
             action: text(Some(r.action)).unwrap_or_default(),
             read_only: r.read_only,
-            outcome: Outcome::from_label(
-                text(Some(r.outcome)).unwrap_or_default(),
-                r.error_message.clone(),
-            ),
+            outcome: Outcome::from_label(str(r.outcome).to_owned(), r.error_message.clone()),
             principal: Principal {
                 id: text(r.principal),
                 kind: text(r.principal_type),
@@ -294,9 +288,7 @@ fn stored_event(r: &Row, strings: &Strings) -> StoredEvent {
                 mfa: r.mfa,
             },
             actor: Actor {
-                kind: text(Some(r.actor_kind))
-                    .and_then(|k| k.parse().ok())
-                    .unwrap_or(ActorKind::Unknown),
+                kind: str(r.actor_kind).parse().unwrap_or(ActorKind::Unknown),
                 rule: text(Some(r.actor_rule)).unwrap_or_default(),
             },
             source_ip: text(r.source_ip),
