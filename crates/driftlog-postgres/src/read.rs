@@ -17,7 +17,7 @@
 //! events are handed on only once no block yet unread can hold an earlier one.
 
 use crate::blocks::{self, Row};
-use crate::lists::{self, Entry, Lookup};
+use crate::lists::{self, Entry, InTimeOrder, Lookup};
 use crate::strings::Strings;
 use driftlog_core::glob::Glob;
 use driftlog_store::{facets, EventQuery};
@@ -219,7 +219,7 @@ const SMALL_LIST: i64 = 256 << 10;
 
 /// The candidates of `f` from its lists, in time order, or `None` when the blocks are
 /// better read in time order instead (see the module's documentation).
-fn candidates(c: &mut impl GenericClient, f: &Filter) -> Result<Option<Vec<Entry>>, ReadError> {
+fn candidates(c: &mut impl GenericClient, f: &Filter) -> Result<Option<InTimeOrder>, ReadError> {
     let mut named: Vec<Lookup> = Vec::new();
     if let Some(ids) = &f.resources {
         named.push(Lookup {
@@ -233,12 +233,11 @@ fn candidates(c: &mut impl GenericClient, f: &Filter) -> Result<Option<Vec<Entry
             keys: ids.clone(),
         });
     }
-    let damaged = |reason| ReadError::Damaged {
-        what: "the posting lists".into(),
-        reason,
-    };
     let read = |c: &mut _, l: &Lookup| -> Result<Vec<Entry>, ReadError> {
-        lists::read(c, l, f.since, f.until)?.map_err(damaged)
+        lists::entries(c, l, f.since, f.until)?.map_err(|reason| ReadError::Damaged {
+            what: "the posting lists".into(),
+            reason,
+        })
     };
     if named.is_empty() {
         let mut cheapest: Option<(i64, Lookup)> = None;
@@ -256,7 +255,7 @@ fn candidates(c: &mut impl GenericClient, f: &Filter) -> Result<Option<Vec<Entry
             Some((cost, l)) if cost <= SMALL_LIST => {
                 let mut entries = read(c, &l)?;
                 entries.retain(|e| f.admits_tag(e.2));
-                Ok(Some(entries))
+                Ok(Some(InTimeOrder::new(entries)))
             }
             _ => Ok(None),
         };
@@ -275,11 +274,10 @@ fn candidates(c: &mut impl GenericClient, f: &Filter) -> Result<Option<Vec<Entry
             break;
         }
         if cost <= SMALL_LIST || cost <= entries.len() as i64 * BYTES_PER_CANDIDATE {
-            let other = lists::entries(c, &l, f.since, f.until)?.map_err(damaged)?;
-            lists::intersect(&mut entries, other);
+            lists::intersect(&mut entries, &read(c, &l)?);
         }
     }
-    Ok(Some(entries))
+    Ok(Some(InTimeOrder::new(entries)))
 }
 
 /// What a listing hands its rows to, a batch at a time, with the transaction it reads in.
@@ -298,7 +296,7 @@ pub(crate) fn each_row(
         return Ok(());
     }
     match candidates(tx, f)? {
-        Some(entries) => by_candidates(tx, f, &entries, limit, each),
+        Some(mut order) => by_candidates(tx, f, &mut order, limit, each),
         None => scan(tx, f, limit, each),
     }
 }
@@ -442,53 +440,47 @@ impl Fetched {
 /// they may not need.
 const READ_AHEAD_FROM: usize = 1024;
 
-/// Read `entries` (candidates in time order) from their blocks, a few at first and more
-/// each round, checking each against `f`.
+/// Read the candidates of `order` from their blocks, a few at first and more each round,
+/// checking each against `f`.
 fn by_candidates(
     tx: &mut Transaction,
     f: &Filter,
-    entries: &[Entry],
+    order: &mut InTimeOrder,
     limit: usize,
     each: &mut EachRows,
 ) -> Result<(), ReadError> {
     let wanted =
         |chunk: &[Entry]| -> Vec<(i64, i64)> { chunk.iter().map(|e| (e.0, e.1)).collect() };
-    let mut windows = Vec::new();
-    let (mut rest, mut step) = (entries, limit.clamp(1, 64));
-    while !rest.is_empty() {
-        let (chunk, after) = rest.split_at(step.min(rest.len()));
-        windows.push(chunk);
-        rest = after;
-        step = (step * 4).min(BATCH);
-    }
     let mut handed = 0usize;
+    let mut step = limit.clamp(1, 64);
+    let mut chunk = order.take(step);
     let mut next: Option<Fetched> = None;
-    for (k, &chunk) in windows.iter().enumerate() {
+    while !chunk.is_empty() {
         let fetched = match next.take() {
             Some(fetched) => fetched,
-            None => Fetched::read(tx, &wanted(chunk))?,
+            None => Fetched::read(tx, &wanted(&chunk))?,
         };
-        let ahead = windows
-            .get(k + 1)
-            .filter(|_| chunk.len() >= READ_AHEAD_FROM);
-        let mut rows = match ahead {
-            Some(&following) => {
-                let (rows, read) = std::thread::scope(|s| {
-                    let decoding = s.spawn(|| fetched.rows());
-                    let read = Fetched::read(tx, &wanted(following));
-                    (
-                        decoding.join().expect("decoding blocks does not panic"),
-                        read,
-                    )
-                });
-                next = Some(read?);
-                rows?
-            }
-            None => fetched.rows()?,
+        step = (step * 4).min(BATCH);
+        let mut following = None;
+        let mut rows = if chunk.len() >= READ_AHEAD_FROM {
+            let ahead = order.take(step);
+            let (rows, read) = std::thread::scope(|s| {
+                let decoding = s.spawn(|| fetched.rows());
+                let read = Fetched::read(tx, &wanted(&ahead));
+                (
+                    decoding.join().expect("decoding blocks does not panic"),
+                    read,
+                )
+            });
+            next = Some(read?);
+            following = Some(ahead);
+            rows?
+        } else {
+            fetched.rows()?
         };
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut out = Vec::new();
-        for e in chunk {
+        for e in &chunk {
             if handed + out.len() >= limit {
                 break;
             }
@@ -505,6 +497,10 @@ fn by_candidates(
         if !out.is_empty() && each(tx, out)?.is_break() || handed >= limit {
             return Ok(());
         }
+        chunk = match following {
+            Some(ahead) => ahead,
+            None => order.take(step),
+        };
     }
     Ok(())
 }
