@@ -73,21 +73,24 @@ axes = [
     [[], ["--since", since, "--until", until]],
     [[], ["--writes-only"]],
 ]
+def listing(at, args):
+    return subprocess.run([bin, "--store", at, "events", *args, "--format", "jsonl"],
+                          capture_output=True, check=True).stdout
 def run(args, reps=3):
     times, out = [], b""
     for _ in range(reps):
         t = time.perf_counter()
-        out = subprocess.run([bin, "--store", store, "events", *args, "--format", "jsonl"],
-                             capture_output=True, check=True).stdout
+        out = listing(store, args)
         times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1000, len(out.splitlines())
+    return statistics.median(times) * 1000, out
 # The command's own floor: a query that reads nothing.
 floor, _ = run(["--resource", "no-such-resource-anywhere"])
-results = []
+results, outputs = [], []
 for combo in itertools.product(*axes):
     args = [a for part in combo for a in part] + ["--limit", "20"]
-    ms, rows = run(args)
-    results.append((ms, rows, args))
+    ms, out = run(args)
+    results.append((ms, len(out.splitlines()), args))
+    outputs.append(out)
 times = sorted(r[0] for r in results)
 over = [r for r in results if r[0] > 10]
 print(f"Values: resource `{resource[0]}` ({refs[0][1]} events) and `{resource[1]}`; principal "
@@ -125,14 +128,13 @@ print("| filters | rows | ms, read by Python | ms, to /dev/null |")
 print("|---|---:|---:|---:|")
 for args in (["--principal", principal[0]], ["--action", action[0]], ["--resource", resource[0]],
              ["--principal", principal[0], "--writes-only"], ["--actor-kind", "console"]):
-    ms, rows = run(args, reps=3)
-    print(f"| `{' '.join(args)}` | {rows} | {ms:.1f} | {to_null(args):.1f} |")
+    ms, out = run(args, reps=3)
+    print(f"| `{' '.join(args)}` | {len(out.splitlines())} | {ms:.1f} | {to_null(args):.1f} |")
 if against:
-    def listed(at, args):
-        out = subprocess.run([bin, "--store", at, "events", *args, "--format", "jsonl"],
-                             capture_output=True, check=True).stdout
+    def listed(out):
         return [(e["time"], e["event_id"]) for e in map(json.loads, out.splitlines())]
-    differ = [args for _, _, args in results if listed(store, args) != listed(against, args)]
+    differ = [args for (_, _, args), out in zip(results, outputs)
+              if listed(out) != listed(listing(against, args))]
     print()
     print(f"Against `{against}`: {len(results)} combinations, {len(differ)} list other events "
           "or order")

@@ -429,14 +429,18 @@ pub(crate) fn decode_where(
         (row.read_only, row.mfa) = (untri(bits & 3)?, untri(bits >> 2)?);
         row.completeness = completeness;
     }
-    let mut next = kept.iter().copied().enumerate().peekable();
-    for place in 0..n {
+    // The row each event was built as, if kept, for the columns read event by event.
+    let mut slot: Vec<Option<usize>> = vec![None; n];
+    for (k, &place) in kept.iter().enumerate() {
+        slot[place] = Some(k);
+    }
+    for &built in &slot {
         let count = r.varint("the resources")?;
         if count > r.rest.len() as u64 {
             return Err(format!("an event claims {count} resources"));
         }
-        match next.next_if(|&(_, p)| p == place) {
-            Some((k, _)) => {
+        match built {
+            Some(k) => {
                 rows[k].resources = (0..count)
                     .map(|_| r.id("a resource"))
                     .collect::<Result<_, _>>()?;
@@ -445,10 +449,9 @@ pub(crate) fn decode_where(
         }
     }
     previous = 0;
-    let mut next = kept.iter().copied().enumerate().peekable();
-    for place in 0..n {
+    for &built in &slot {
         previous = previous.wrapping_add(unzigzag(r.varint("the evidence blocks")?));
-        if let Some((k, _)) = next.next_if(|&(_, p)| p == place) {
+        if let Some(k) = built {
             rows[k].raw_block = previous;
         }
     }
@@ -459,13 +462,12 @@ pub(crate) fn decode_where(
         Ok(())
     })?;
     for c in 0..3 {
-        let mut next = kept.iter().copied().enumerate().peekable();
-        for place in 0..n {
+        for &built in &slot {
             let text = match r.varint("a text")? {
                 0 => None,
                 len => Some(r.bytes(len - 1, "a text")?),
             };
-            if let Some((k, _)) = next.next_if(|&(_, p)| p == place) {
+            if let Some(k) = built {
                 *texts_mut(&mut rows[k])[c] = text
                     .map(|bytes| {
                         String::from_utf8(bytes.to_vec())

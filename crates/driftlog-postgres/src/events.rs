@@ -1132,7 +1132,7 @@ impl EventStore for PgEventStore {
         let rows = self.with(|c| {
             c.query_typed(
                 "SELECT identifier FROM audit_addresses WHERE address = $1 ORDER BY 1",
-                &[(&address, postgres::types::Type::TEXT)],
+                &[(&address, Type::TEXT)],
             )
         })?;
         Ok(rows.iter().map(|r| r.get(0)).collect())

@@ -280,7 +280,7 @@ mod tests {
         assert!(a.is_empty());
     }
 
-    /// Ids far apart are merged rather than marked: both ways agree.
+    /// Ids far apart are searched for rather than marked: both ways agree.
     #[test]
     fn sparse_ids_are_intersected_as_dense_ones_are() {
         let far = 1i64 << 40;

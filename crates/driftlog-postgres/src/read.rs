@@ -401,8 +401,8 @@ struct Fetched {
 }
 
 impl Fetched {
-    /// Read the blocks of the events `wanted` (`(time, id)`, in time order), each block once.
-    fn read(c: &mut impl GenericClient, wanted: &[(i64, i64)]) -> Result<Self, ReadError> {
+    /// Read the blocks of the candidates `wanted` (in time order), each block once.
+    fn read(c: &mut impl GenericClient, wanted: &[Entry]) -> Result<Self, ReadError> {
         let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
             return Ok(Self {
                 blocks: Vec::new(),
@@ -449,34 +449,26 @@ fn by_candidates(
     limit: usize,
     each: &mut EachRows,
 ) -> Result<(), ReadError> {
-    let wanted =
-        |chunk: &[Entry]| -> Vec<(i64, i64)> { chunk.iter().map(|e| (e.0, e.1)).collect() };
     let mut handed = 0usize;
     let mut step = limit.clamp(1, 64);
+    // A window of candidates and their blocks, read before its turn when it is read ahead.
     let mut chunk = order.take(step);
-    let mut next: Option<Fetched> = None;
+    let mut fetched = Fetched::read(tx, &chunk)?;
     while !chunk.is_empty() {
-        let fetched = match next.take() {
-            Some(fetched) => fetched,
-            None => Fetched::read(tx, &wanted(&chunk))?,
-        };
         step = (step * 4).min(BATCH);
-        let mut following = None;
-        let mut rows = if chunk.len() >= READ_AHEAD_FROM {
-            let ahead = order.take(step);
+        let (mut rows, ahead) = if chunk.len() >= READ_AHEAD_FROM {
+            let following = order.take(step);
             let (rows, read) = std::thread::scope(|s| {
                 let decoding = s.spawn(|| fetched.rows());
-                let read = Fetched::read(tx, &wanted(&ahead));
+                let read = Fetched::read(tx, &following);
                 (
                     decoding.join().expect("decoding blocks does not panic"),
                     read,
                 )
             });
-            next = Some(read?);
-            following = Some(ahead);
-            rows?
+            (rows?, Some((following, read?)))
         } else {
-            fetched.rows()?
+            (fetched.rows()?, None)
         };
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut out = Vec::new();
@@ -497,9 +489,13 @@ fn by_candidates(
         if !out.is_empty() && each(tx, out)?.is_break() || handed >= limit {
             return Ok(());
         }
-        chunk = match following {
-            Some(ahead) => ahead,
-            None => order.take(step),
+        (chunk, fetched) = match ahead {
+            Some(window) => window,
+            None => {
+                let following = order.take(step);
+                let read = Fetched::read(tx, &following)?;
+                (following, read)
+            }
         };
     }
     Ok(())

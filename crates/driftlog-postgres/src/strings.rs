@@ -148,12 +148,7 @@ impl Strings {
             .filter(|t| self.id(t).is_none())
             .collect();
         if !missing.is_empty() {
-            for row in c.query_typed(
-                "SELECT id, text FROM audit_strings WHERE text = ANY($1)",
-                &[(&missing, Type::TEXT_ARRAY)],
-            )? {
-                self.remember(row.get(0), row.get(1));
-            }
+            self.fetch(c, &missing)?;
         }
         let mut ids: Vec<i32> = texts.iter().filter_map(|t| self.id(t)).collect();
         ids.sort_unstable();
