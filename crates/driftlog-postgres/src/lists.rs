@@ -110,19 +110,186 @@ pub(crate) struct Lookup {
     pub keys: Vec<i32>,
 }
 
-/// The bytes a lookup's lists take between `since` and `until`, summed from the index.
-pub(crate) fn cost(
+/// What a lookup's lists hold between two times, from the index alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stats {
+    /// Their bytes: what reading them costs.
+    pub bytes: i64,
+    /// The earliest first and latest last time of their rows (0 when there are none).
+    pub first_us: i64,
+    pub last_us: i64,
+}
+
+/// What each of `lookups`' lists hold between `since` and `until`, in the order given: one
+/// statement for all of them (a query naming a principal and an action, or three facets,
+/// costs them in one round trip).
+pub(crate) fn stats(
     c: &mut impl GenericClient,
-    l: &Lookup,
+    lookups: &[Lookup],
     since: i64,
     until: i64,
-) -> Result<i64, postgres::Error> {
-    Ok(c.query_typed_one(
-        "SELECT coalesce(sum(bytes), 0)::int8 FROM audit_lists \
-         WHERE kind = $1 AND key = ANY($2) AND last_us >= $3 AND first_us <= $4",
-        &lookup_params(l, &since, &until),
-    )?
-    .get(0))
+) -> Result<Vec<Stats>, postgres::Error> {
+    let statement = union_of(lookups.len(), 2, |i, kind, keys| {
+        format!(
+            "SELECT {i}, coalesce(sum(bytes), 0)::int8, coalesce(min(first_us), 0), \
+             coalesce(max(last_us), 0) FROM audit_lists \
+             WHERE kind = {kind} AND key = ANY({keys}) AND last_us >= $1 AND first_us <= $2"
+        )
+    });
+    let mut stats = vec![
+        Stats {
+            bytes: 0,
+            first_us: 0,
+            last_us: 0
+        };
+        lookups.len()
+    ];
+    if lookups.is_empty() {
+        return Ok(stats);
+    }
+    for row in c.query_typed(&statement, &union_params(&[&since, &until], lookups))? {
+        stats[row.get::<_, i32>(0) as usize] = Stats {
+            bytes: row.get(1),
+            first_us: row.get(2),
+            last_us: row.get(3),
+        };
+    }
+    Ok(stats)
+}
+
+/// One statement of `n` parts joined by `UNION ALL`, each `part(i, kind, keys)` given the
+/// placeholders of the `i`th lookup's kind and keys, which follow `shared` placeholders
+/// that every part may use: see [`union_params`].
+fn union_of(n: usize, shared: usize, part: impl Fn(usize, String, String) -> String) -> String {
+    (0..n)
+        .map(|i| {
+            let at = shared + 1 + 2 * i;
+            part(i, format!("${at}"), format!("${}", at + 1))
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
+/// The parameters of a [`union_of`] statement: the `shared` times, then each lookup's kind
+/// and keys, typed.
+fn union_params<'a>(
+    shared: &[&'a i64],
+    lookups: &'a [Lookup],
+) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
+    let mut params: Vec<(&(dyn ToSql + Sync), Type)> = shared
+        .iter()
+        .map(|&t| (t as &(dyn ToSql + Sync), Type::INT8))
+        .collect();
+    for l in lookups {
+        params.push((&l.kind, Type::INT2));
+        params.push((&l.keys, Type::INT4_ARRAY));
+    }
+    params
+}
+
+/// Several lookups' entries read a stretch of time at a time, oldest first, each stretch
+/// with every lookup's entries in it complete: what a `--limit` on a busy name needs when
+/// the name's list is long. A busy principal of the 10M-event corpus has 870k entries in
+/// 400 rows of about four hours each; the first twenty events of a principal and an action
+/// lie in the first hour, and reading both lists whole took 80 ms.
+///
+/// A stretch reads the rows that start in it (and, the first, those that started before
+/// `since` and reach it): every row holding an entry at or before the stretch's end starts
+/// by then, so those entries are all read, and later ones wait for their stretch. Each row
+/// is read once. The stretches grow fourfold, from one expected to hold `first_entries`.
+#[derive(Debug)]
+pub(crate) struct Stretches {
+    lookups: Vec<Lookup>,
+    since: i64,
+    until: i64,
+    /// Entries at or before this time have been handed out; before the first stretch, the
+    /// first lookup's first entry is not earlier than this.
+    through: i64,
+    started: bool,
+    /// The next stretch's length.
+    span: i64,
+    /// The last time the first lookup's lists reach: no stretch goes past it.
+    end: i64,
+    /// Each lookup's entries read and not yet handed out (later than `through`).
+    waiting: Vec<Vec<Entry>>,
+}
+
+impl Stretches {
+    /// `lookups` (the first one's entries are the candidates; `first` its [`Stats`]) between
+    /// `since` and `until`, the first stretch expected to hold about `first_entries` of them.
+    pub(crate) fn new(
+        lookups: Vec<Lookup>,
+        first: Stats,
+        since: i64,
+        until: i64,
+        first_entries: usize,
+    ) -> Self {
+        let from = since.max(first.first_us);
+        let end = until.min(first.last_us);
+        // Entries take three bytes or more, and are spread evenly as far as anyone knows.
+        let entries = (first.bytes / 3).max(1) as i128;
+        let length = (i128::from(end) - i128::from(from)).max(0);
+        let span = (length * first_entries as i128 / entries).clamp(1, i128::from(i64::MAX));
+        Self {
+            waiting: vec![Vec::new(); lookups.len()],
+            lookups,
+            since,
+            until,
+            through: from,
+            started: false,
+            span: span as i64,
+            end,
+        }
+    }
+
+    /// Whether every stretch has been read.
+    pub(crate) fn done(&self) -> bool {
+        self.started && self.through >= self.end
+    }
+
+    /// The next stretch: each lookup's entries in it (in no particular order), all of them;
+    /// a reason when a list is damaged.
+    pub(crate) fn next(
+        &mut self,
+        c: &mut impl GenericClient,
+    ) -> Result<Result<Vec<Vec<Entry>>, String>, postgres::Error> {
+        // Rows starting after the last stretch; the first stretch also reads those that
+        // started before it (before `since`, even) and reach into it.
+        let after = if self.started {
+            self.through.saturating_add(1)
+        } else {
+            i64::MIN
+        };
+        let to = self.through.saturating_add(self.span).min(self.end);
+        self.span = self.span.saturating_mul(4);
+        let statement = union_of(self.lookups.len(), 3, |i, kind, keys| {
+            format!(
+                "SELECT {i}, first_us, list FROM audit_lists WHERE kind = {kind} \
+                 AND key = ANY({keys}) AND last_us >= $1 AND first_us >= $2 AND first_us <= $3"
+            )
+        });
+        let params = union_params(&[&self.since, &after, &to], &self.lookups);
+        for r in c.query_typed(&statement, &params)? {
+            let waiting = &mut self.waiting[r.get::<_, i32>(0) as usize];
+            if let Err(reason) = decode_tagged(r.get(1), r.get(2), waiting) {
+                return Ok(Err(format!("a posting list ({reason})")));
+            }
+        }
+        let (since, until) = (self.since, self.until);
+        let stretch = self
+            .waiting
+            .iter_mut()
+            .map(|waiting| {
+                waiting.retain(|e| e.0 >= since && e.0 <= until);
+                let (now, later) = waiting.drain(..).partition(|e| e.0 <= to);
+                *waiting = later;
+                now
+            })
+            .collect();
+        self.through = to;
+        self.started = true;
+        Ok(Ok(stretch))
+    }
 }
 
 /// A lookup's statement parameters, typed: a statement then takes one round trip
@@ -214,6 +381,15 @@ impl InTimeOrder {
         out
     }
 
+    /// Add `entries`, every one later than any added before (a stretch of time after the
+    /// last). Those already handed out are dropped first.
+    pub(crate) fn extend(&mut self, entries: Vec<Entry>) {
+        self.entries.drain(..self.taken);
+        self.sorted -= self.taken;
+        self.taken = 0;
+        self.entries.extend(entries);
+    }
+
     /// Put at least the next `n` entries in order.
     fn sort_more(&mut self, n: usize) {
         let key = |e: &Entry| order_key(e.0, e.1);
@@ -301,6 +477,107 @@ mod tests {
         let mut outside = vec![(0, -5, 0), (1, 1_000_000, 0)];
         intersect(&mut outside, &[(0, 3, 0)]);
         assert!(outside.is_empty());
+    }
+
+    /// Two lookups' lists read a stretch at a time (rows of six batches, cut at
+    /// [`MAX_ENTRIES`] and by month, overlapping in time; some start before `since`) hand
+    /// out every entry between `since` and `until` once, each stretch later than the last,
+    /// an event both list in the same stretch, whatever the first stretch's size.
+    #[test]
+    fn stretches_hand_out_every_entry_once_in_time_order() {
+        let Some(admin) = crate::testing::server() else {
+            return;
+        };
+        let db = crate::testing::Database::new(&admin);
+        crate::testing::migrate_to(&db.url, usize::MAX);
+        let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+        const DAY: i64 = 86_400_000_000;
+        let t0 = 1_730_419_200_000_000; // 2024-11-01
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut random = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut all: Vec<Row> = Vec::new();
+        for _ in 0..6 {
+            let first_id = all.len() as i64 + 1;
+            let rows: Vec<Row> = (0..9000)
+                .map(|i| Row {
+                    id: first_id + i,
+                    time_us: t0 + (random() % (60 * DAY as u64)) as i64,
+                    action: 7,
+                    principal: Some(if random() % 3 == 0 { 8 } else { 9 }),
+                    resources: if random() % 2 == 0 { vec![10] } else { vec![] },
+                    ..Row::default()
+                })
+                .collect();
+            all.extend(rows.iter().cloned());
+            let mut tx = c.transaction().unwrap();
+            crate::partitions::ensure(&mut tx, rows.iter().map(|r| r.time_us)).unwrap();
+            let mut lists = Lists::default();
+            rows.iter().for_each(|r| lists.add(r));
+            lists.write(&mut tx).unwrap();
+            tx.commit().unwrap();
+        }
+        let (since, until) = (t0 + 3 * DAY + 17, t0 + 50 * DAY);
+        let lookups = vec![
+            Lookup {
+                kind: NAME,
+                keys: vec![8],
+            },
+            Lookup {
+                kind: RESOURCE,
+                keys: vec![10],
+            },
+        ];
+        let within = |r: &&Row| r.time_us >= since && r.time_us <= until;
+        let mut want: Vec<i64> = all
+            .iter()
+            .filter(within)
+            .filter(|r| r.principal == Some(8))
+            .map(|r| r.id)
+            .collect();
+        want.sort_unstable();
+        let stats = super::stats(&mut c, &lookups, since, until).unwrap();
+        assert!(stats[0].bytes > 0 && stats[1].bytes > 0, "{stats:?}");
+        for first_entries in [1, 37, 1000, 1 << 20] {
+            let mut stretches =
+                Stretches::new(lookups.clone(), stats[0], since, until, first_entries);
+            let (mut got, mut count, mut latest) = (Vec::new(), 0, i64::MIN);
+            while !stretches.done() {
+                let stretch = stretches.next(&mut c).unwrap().unwrap();
+                count += 1;
+                let (first, second) = (&stretch[0], &stretch[1]);
+                assert!(
+                    first.iter().chain(second).all(|e| e.0 > latest),
+                    "a stretch is later than the last"
+                );
+                latest = first
+                    .iter()
+                    .chain(second)
+                    .map(|e| e.0)
+                    .max()
+                    .unwrap_or(latest);
+                for e in first {
+                    let event = &all[e.1 as usize - 1];
+                    assert_eq!(event.time_us, e.0);
+                    if event.resources == [10] {
+                        assert!(second.iter().any(|o| o.1 == e.1), "both in one stretch");
+                    }
+                }
+                got.extend(first.iter().map(|e| e.1));
+            }
+            got.sort_unstable();
+            assert!(
+                got == want,
+                "first stretch of about {first_entries}: {} entries handed out, {} wanted",
+                got.len(),
+                want.len()
+            );
+            assert!(count > 1 || first_entries == 1 << 20, "{count} stretches");
+        }
     }
 
     proptest::proptest! {

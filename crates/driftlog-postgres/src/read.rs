@@ -17,12 +17,12 @@
 //! events are handed on only once no block yet unread can hold an earlier one.
 
 use crate::blocks::{self, Row};
-use crate::lists::{self, Entry, InTimeOrder, Lookup};
+use crate::lists::{self, Entry, InTimeOrder, Lookup, Stats, Stretches};
 use crate::strings::Strings;
 use driftlog_core::glob::Glob;
 use driftlog_store::{facets, EventQuery};
 use postgres::types::Type;
-use postgres::{GenericClient, Transaction};
+use postgres::{Client, GenericClient};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::ops::ControlFlow;
@@ -141,6 +141,12 @@ pub(crate) fn resolve(
     q: &EventQuery,
     names: Option<Vec<String>>,
 ) -> Result<Option<Filter>, postgres::Error> {
+    // Every exact name the filters give, learned in one round trip.
+    let exact = [q.principal.as_deref(), q.action.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|t| !Glob::is_pattern(t));
+    strings.learn(c, names.iter().flatten().map(String::as_str).chain(exact))?;
     let resources = match (&q.resource, names) {
         (None, _) => None,
         (Some(_), Some(names)) => Some(strings.find(c, &names)?),
@@ -163,28 +169,39 @@ pub(crate) fn resolve(
     let required = facets::required(q.writes_only, q.actor_kind, q.source);
     // The facets the named values were stored with (or, with none named, the store's):
     // none that satisfies the filters, and no event can.
-    let mut occurring: Option<Vec<i32>> = None;
-    for ids in [&principals, &actions].into_iter().flatten() {
-        let found: Vec<i32> = c
-            .query_typed(
-                "SELECT DISTINCT facets FROM audit_string_facets WHERE string = ANY($1)",
-                &[(ids, Type::INT4_ARRAY)],
-            )?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        occurring = Some(match occurring {
-            None => found,
-            Some(before) => before.into_iter().filter(|f| found.contains(f)).collect(),
-        });
-    }
-    let occurring = match occurring {
-        Some(found) => found,
-        None => c
+    let occurring = match (&principals, &actions) {
+        (None, None) => c
             .query_typed("SELECT facets FROM audit_facets", &[])?
             .iter()
             .map(|r| r.get(0))
             .collect(),
+        (principals, actions) => {
+            // Both sets' facets in one round trip; a set not given is empty, and stands
+            // for every facet.
+            let none = Vec::new();
+            let rows = c.query_typed(
+                "SELECT 0, facets FROM audit_string_facets WHERE string = ANY($1) \
+                 UNION SELECT 1, facets FROM audit_string_facets WHERE string = ANY($2)",
+                &[
+                    (principals.as_ref().unwrap_or(&none), Type::INT4_ARRAY),
+                    (actions.as_ref().unwrap_or(&none), Type::INT4_ARRAY),
+                ],
+            )?;
+            let of = |set: i32| -> Vec<i32> {
+                rows.iter()
+                    .filter(|r| r.get::<_, i32>(0) == set)
+                    .map(|r| r.get(1))
+                    .collect()
+            };
+            match (principals, actions) {
+                (Some(_), None) => of(0),
+                (None, Some(_)) => of(1),
+                _ => {
+                    let (p, a) = (of(0), of(1));
+                    p.into_iter().filter(|f| a.contains(f)).collect()
+                }
+            }
+        }
     };
     if !occurring
         .iter()
@@ -217,9 +234,62 @@ const BYTES_PER_CANDIDATE: i64 = 4096;
 /// A list of at most this many bytes is always worth intersecting.
 const SMALL_LIST: i64 = 256 << 10;
 
-/// The candidates of `f` from its lists, in time order, or `None` when the blocks are
-/// better read in time order instead (see the module's documentation).
-fn candidates(c: &mut impl GenericClient, f: &Filter) -> Result<Option<InTimeOrder>, ReadError> {
+/// With a limit, a first list of more than this many bytes is read a stretch of time at a
+/// time ([`lists::Stretches`]); a shorter one, or any list of a listing without a limit, is
+/// read whole in one round trip.
+const STRETCH_FROM: i64 = 64 << 10;
+
+/// A query's candidates, handed out oldest first: read from their lists at once, or a
+/// stretch of time at a time as they are taken.
+struct Candidates {
+    order: InTimeOrder,
+    stretches: Option<Stretches>,
+}
+
+fn damaged_list(reason: String) -> ReadError {
+    ReadError::Damaged {
+        what: "the posting lists".into(),
+        reason,
+    }
+}
+
+impl Candidates {
+    fn all(entries: Vec<Entry>) -> Self {
+        Self {
+            order: InTimeOrder::new(entries),
+            stretches: None,
+        }
+    }
+
+    /// The next `n` candidates passing `f`'s facets (fewer only when there are no more),
+    /// oldest first.
+    fn take(
+        &mut self,
+        c: &mut impl GenericClient,
+        f: &Filter,
+        n: usize,
+    ) -> Result<Vec<Entry>, ReadError> {
+        let mut out = self.order.take(n);
+        while out.len() < n {
+            let Some(stretches) = self.stretches.as_mut().filter(|s| !s.done()) else {
+                break;
+            };
+            let mut lists = stretches.next(c)?.map_err(damaged_list)?.into_iter();
+            let mut entries = lists.next().unwrap_or_default();
+            entries.retain(|e| f.admits_tag(e.2));
+            for other in lists {
+                lists::intersect(&mut entries, &other);
+            }
+            self.order.extend(entries);
+            out.extend(self.order.take(n - out.len()));
+        }
+        Ok(out)
+    }
+}
+
+/// The candidates of `f` from its lists, or `None` when the blocks are better read in time
+/// order instead (see the module's documentation).
+fn candidates(c: &mut impl GenericClient, f: &Filter) -> Result<Option<Candidates>, ReadError> {
     let mut named: Vec<Lookup> = Vec::new();
     if let Some(ids) = &f.resources {
         named.push(Lookup {
@@ -234,70 +304,96 @@ fn candidates(c: &mut impl GenericClient, f: &Filter) -> Result<Option<InTimeOrd
         });
     }
     let read = |c: &mut _, l: &Lookup| -> Result<Vec<Entry>, ReadError> {
-        lists::entries(c, l, f.since, f.until)?.map_err(|reason| ReadError::Damaged {
-            what: "the posting lists".into(),
-            reason,
-        })
+        lists::entries(c, l, f.since, f.until)?.map_err(damaged_list)
     };
     if named.is_empty() {
-        let mut cheapest: Option<(i64, Lookup)> = None;
-        for &code in &f.required {
-            let l = Lookup {
+        let facets: Vec<Lookup> = f
+            .required
+            .iter()
+            .map(|&code| Lookup {
                 kind: lists::FACET,
                 keys: vec![code as i32],
-            };
-            let cost = lists::cost(c, &l, f.since, f.until)?;
-            if cheapest.as_ref().is_none_or(|(c, _)| cost < *c) {
-                cheapest = Some((cost, l));
+            })
+            .collect();
+        let stats = lists::stats(c, &facets, f.since, f.until)?;
+        // The first of the cheapest.
+        let cheapest = stats.into_iter().zip(facets).reduce(|best, next| {
+            if next.0.bytes < best.0.bytes {
+                next
+            } else {
+                best
             }
-        }
+        });
         return match cheapest {
-            Some((cost, l)) if cost <= SMALL_LIST => {
+            Some((stats, l)) if stats.bytes <= SMALL_LIST => {
                 let mut entries = read(c, &l)?;
                 entries.retain(|e| f.admits_tag(e.2));
-                Ok(Some(InTimeOrder::new(entries)))
+                Ok(Some(Candidates::all(entries)))
             }
             _ => Ok(None),
         };
     }
-    let mut costed = Vec::with_capacity(named.len());
-    for l in named {
-        costed.push((lists::cost(c, &l, f.since, f.until)?, l));
-    }
-    costed.sort_by_key(|(cost, _)| *cost);
+    let mut costed: Vec<(Stats, Lookup)> = lists::stats(c, &named, f.since, f.until)?
+        .into_iter()
+        .zip(named)
+        .collect();
+    costed.sort_by_key(|(stats, _)| stats.bytes);
     let mut costed = costed.into_iter();
-    let (_, first) = costed.next().expect("at least one named filter");
+    let (first_stats, first) = costed.next().expect("at least one named filter");
+    if let Some(limit) = f.limit.filter(|_| first_stats.bytes > STRETCH_FROM) {
+        // Another list is read beside the first while it costs no more than the candidates
+        // it may spare, as below, with the first's entries counted at three bytes each.
+        let most = first_stats.bytes / 3;
+        let lookups = std::iter::once(first)
+            .chain(
+                costed
+                    .filter(|(s, _)| {
+                        s.bytes <= SMALL_LIST || s.bytes <= most.saturating_mul(BYTES_PER_CANDIDATE)
+                    })
+                    .map(|(_, l)| l),
+            )
+            .collect();
+        // Enough for the limit when a few candidates in each of the first window's blocks
+        // pass; the stretches grow from there.
+        let first_entries = limit.saturating_mul(4).max(256);
+        return Ok(Some(Candidates {
+            order: InTimeOrder::new(Vec::new()),
+            stretches: Some(Stretches::new(
+                lookups,
+                first_stats,
+                f.since,
+                f.until,
+                first_entries,
+            )),
+        }));
+    }
     let mut entries = read(c, &first)?;
     entries.retain(|e| f.admits_tag(e.2));
-    for (cost, l) in costed {
+    for (stats, l) in costed {
         if entries.is_empty() {
             break;
         }
-        if cost <= SMALL_LIST || cost <= entries.len() as i64 * BYTES_PER_CANDIDATE {
+        if stats.bytes <= SMALL_LIST || stats.bytes <= entries.len() as i64 * BYTES_PER_CANDIDATE {
             lists::intersect(&mut entries, &read(c, &l)?);
         }
     }
-    Ok(Some(InTimeOrder::new(entries)))
+    Ok(Some(Candidates::all(entries)))
 }
 
-/// What a listing hands its rows to, a batch at a time, with the transaction it reads in.
+/// What a listing hands its rows to, a batch at a time, with the connection it reads on.
 pub(crate) type EachRows<'a> =
-    dyn FnMut(&mut Transaction, Vec<Row>) -> Result<ControlFlow<()>, ReadError> + 'a;
+    dyn FnMut(&mut Client, Vec<Row>) -> Result<ControlFlow<()>, ReadError> + 'a;
 
 /// Hand `each` the rows matching `f`, oldest first, in batches, until it answers `Break` or
 /// the limit is reached.
-pub(crate) fn each_row(
-    tx: &mut Transaction,
-    f: &Filter,
-    each: &mut EachRows,
-) -> Result<(), ReadError> {
+pub(crate) fn each_row(c: &mut Client, f: &Filter, each: &mut EachRows) -> Result<(), ReadError> {
     let limit = f.limit.unwrap_or(usize::MAX);
     if limit == 0 {
         return Ok(());
     }
-    match candidates(tx, f)? {
-        Some(mut order) => by_candidates(tx, f, &mut order, limit, each),
-        None => scan(tx, f, limit, each),
+    match candidates(c, f)? {
+        Some(mut candidates) => by_candidates(c, f, &mut candidates, limit, each),
+        None => scan(c, f, limit, each),
     }
 }
 
@@ -344,6 +440,38 @@ pub(crate) fn fetch(
          WHERE first_id = ANY($1) AND min_us >= $2 AND min_us <= $3",
         &[
             (&firsts, Type::INT8_ARRAY),
+            (&lo, Type::INT8),
+            (&hi, Type::INT8),
+        ],
+    )
+}
+
+/// Up to this many candidates, a window's blocks are found by a probe each, in the statement
+/// that reads them; a larger window reads the heads of every block in its time span first.
+/// A probe costs a descent of each month's index on first ids (about 10 µs); the heads cost
+/// the blocks in the span, a few for a dense window, every block of the store for a rare
+/// name's first twenty events spread over months.
+const PROBE_UP_TO: usize = 64;
+
+/// The blocks (first id, data, first time) holding events `ids`, whose blocks' first times
+/// lie in `[lo, hi]`: each the block with the greatest first id not above the event's (block
+/// ids never overlap), if its ids reach the event's (a pruned event's may not). One round
+/// trip, and no more work on the server for a store ten times larger.
+fn holding(
+    c: &mut impl GenericClient,
+    ids: &[i64],
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<postgres::Row>, postgres::Error> {
+    c.query_typed(
+        "SELECT first_id, data, min_us FROM audit_event_blocks \
+         WHERE min_us >= $2 AND min_us <= $3 AND first_id = ANY(ARRAY( \
+            SELECT h.first_id FROM unnest($1::int8[]) AS w(id) \
+            CROSS JOIN LATERAL (SELECT first_id, last_id FROM audit_event_blocks \
+                WHERE first_id <= w.id ORDER BY first_id DESC LIMIT 1) h \
+            WHERE h.last_id >= w.id))",
+        &[
+            (&ids, Type::INT8_ARRAY),
             (&lo, Type::INT8),
             (&hi, Type::INT8),
         ],
@@ -409,20 +537,25 @@ impl Fetched {
                 ids: Vec::new(),
             });
         };
-        let heads = heads(c, first.0, last.0)?;
-        let mut needed: Vec<i64> = wanted
-            .iter()
-            .filter_map(|w| head_of(&heads, w.1).map(|h| h.0))
-            .collect();
-        needed.sort_unstable();
-        needed.dedup();
-        let blocks = if needed.is_empty() {
-            Vec::new()
-        } else {
-            fetch(c, &needed, day_start(first.0), last.0)?
-        };
+        let (lo, hi) = (day_start(first.0), last.0);
         let mut ids: Vec<i64> = wanted.iter().map(|w| w.1).collect();
         ids.sort_unstable();
+        let blocks = if wanted.len() <= PROBE_UP_TO {
+            holding(c, &ids, lo, hi)?
+        } else {
+            let heads = heads(c, first.0, last.0)?;
+            let mut needed: Vec<i64> = wanted
+                .iter()
+                .filter_map(|w| head_of(&heads, w.1).map(|h| h.0))
+                .collect();
+            needed.sort_unstable();
+            needed.dedup();
+            if needed.is_empty() {
+                Vec::new()
+            } else {
+                fetch(c, &needed, lo, hi)?
+            }
+        };
         Ok(Self { blocks, ids })
     }
 
@@ -440,27 +573,27 @@ impl Fetched {
 /// they may not need.
 const READ_AHEAD_FROM: usize = 1024;
 
-/// Read the candidates of `order` from their blocks, a few at first and more each round,
-/// checking each against `f`.
+/// Read the candidates from their blocks, a few at first and more each round, checking each
+/// against `f`.
 fn by_candidates(
-    tx: &mut Transaction,
+    c: &mut Client,
     f: &Filter,
-    order: &mut InTimeOrder,
+    candidates: &mut Candidates,
     limit: usize,
     each: &mut EachRows,
 ) -> Result<(), ReadError> {
     let mut handed = 0usize;
     let mut step = limit.clamp(1, 64);
     // A window of candidates and their blocks, read before its turn when it is read ahead.
-    let mut chunk = order.take(step);
-    let mut fetched = Fetched::read(tx, &chunk)?;
+    let mut chunk = candidates.take(c, f, step)?;
+    let mut fetched = Fetched::read(c, &chunk)?;
     while !chunk.is_empty() {
         step = (step * 4).min(BATCH);
         let (mut rows, ahead) = if chunk.len() >= READ_AHEAD_FROM {
-            let following = order.take(step);
+            let following = candidates.take(c, f, step)?;
             let (rows, read) = std::thread::scope(|s| {
                 let decoding = s.spawn(|| fetched.rows());
-                let read = Fetched::read(tx, &following);
+                let read = Fetched::read(c, &following);
                 (
                     decoding.join().expect("decoding blocks does not panic"),
                     read,
@@ -486,19 +619,77 @@ fn by_candidates(
             }
         }
         handed += out.len();
-        if !out.is_empty() && each(tx, out)?.is_break() || handed >= limit {
+        if !out.is_empty() && each(c, out)?.is_break() || handed >= limit {
             return Ok(());
         }
         (chunk, fetched) = match ahead {
             Some(window) => window,
             None => {
-                let following = order.take(step);
-                let read = Fetched::read(tx, &following)?;
+                let following = candidates.take(c, f, step)?;
+                let read = Fetched::read(c, &following)?;
                 (following, read)
             }
         };
     }
     Ok(())
+}
+
+/// The heads (first id, first time) of the blocks whose events' times overlap
+/// `[since, until]`, in time order (first time, then first id), read a page at a time. Each
+/// page is a walk of the index on first times from where the last page ended, so a scan that
+/// stops after a few blocks reads a few pages, however many blocks the store holds; a cursor
+/// over one statement for all of them had the server sort every block's head first.
+struct InTimeHeads {
+    since: i64,
+    until: i64,
+    /// The last head read: the next page starts after it.
+    after: (i64, i64),
+    /// The next page's size: small first (a `--limit` needs a few blocks), then larger.
+    page: i64,
+    exhausted: bool,
+}
+
+impl InTimeHeads {
+    const FIRST_PAGE: i64 = 32;
+    const MOST_PAGE: i64 = 1024;
+
+    fn new(since: i64, until: i64) -> Self {
+        Self {
+            since,
+            until,
+            // Every head is after this one: ids start at 1, and a block starts within its
+            // first event's day.
+            after: (day_start(since), i64::MIN),
+            page: Self::FIRST_PAGE,
+            exhausted: false,
+        }
+    }
+
+    fn next_page(&mut self, c: &mut impl GenericClient) -> Result<Vec<(i64, i64)>, ReadError> {
+        let page: Vec<(i64, i64)> = c
+            .query_typed(
+                "SELECT first_id, min_us FROM audit_event_blocks \
+                 WHERE min_us >= $1 AND min_us <= $2 AND max_us >= $3 \
+                 AND (min_us, first_id) > ($1, $4) \
+                 ORDER BY min_us, first_id LIMIT $5",
+                &[
+                    (&self.after.0, Type::INT8),
+                    (&self.until, Type::INT8),
+                    (&self.since, Type::INT8),
+                    (&self.after.1, Type::INT8),
+                    (&self.page, Type::INT8),
+                ],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        self.exhausted = (page.len() as i64) < self.page;
+        if let Some(&(first_id, min_us)) = page.last() {
+            self.after = (min_us, first_id);
+        }
+        self.page = (self.page * 4).min(Self::MOST_PAGE);
+        Ok(page)
+    }
 }
 
 /// A row ordered as listings are: by time, then id.
@@ -531,28 +722,15 @@ impl Ord for InOrder {
 }
 
 /// Read the blocks of `f`'s time in time order, merging them, checking each event.
-fn scan(
-    tx: &mut Transaction,
-    f: &Filter,
-    limit: usize,
-    each: &mut EachRows,
-) -> Result<(), ReadError> {
-    let lo = day_start(f.since);
-    let heads = tx.bind(
-        "SELECT first_id, min_us FROM audit_event_blocks \
-         WHERE min_us >= $1 AND min_us <= $2 AND max_us >= $3 ORDER BY min_us, first_id",
-        &[&lo, &f.until, &f.since],
-    )?;
+fn scan(c: &mut Client, f: &Filter, limit: usize, each: &mut EachRows) -> Result<(), ReadError> {
+    let mut heads = InTimeHeads::new(f.since, f.until);
     let mut pending: std::collections::VecDeque<(i64, i64)> = Default::default();
-    let mut exhausted = false;
     let mut heap: BinaryHeap<Reverse<InOrder>> = BinaryHeap::new();
     let mut handed = 0usize;
     let mut step = 2usize;
     loop {
-        if pending.len() < step + 1 && !exhausted {
-            let got = tx.query_portal(&heads, 256)?;
-            exhausted = got.len() < 256;
-            pending.extend(got.iter().map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1))));
+        if pending.len() < step + 1 && !heads.exhausted {
+            pending.extend(heads.next_page(c)?);
         }
         if pending.is_empty() && heap.is_empty() {
             return Ok(());
@@ -560,7 +738,7 @@ fn scan(
         let take: Vec<(i64, i64)> = pending.drain(..step.min(pending.len())).collect();
         if let (Some(first), Some(last)) = (take.first(), take.last()) {
             let firsts: Vec<i64> = take.iter().map(|t| t.0).collect();
-            let blocks = fetch(tx, &firsts, first.1, last.1)?;
+            let blocks = fetch(c, &firsts, first.1, last.1)?;
             // Without a named filter, time and facets decide: the rows are built only for
             // the events they keep.
             let kept = |_, time: i64, facets: i32| {
@@ -577,7 +755,7 @@ fn scan(
         // Events before the next unread block's first time are final.
         let bound = match pending.front() {
             Some(&(_, min_us)) => min_us,
-            None if exhausted => i64::MAX,
+            None if heads.exhausted => i64::MAX,
             None => continue,
         };
         let mut out = Vec::new();
@@ -591,7 +769,7 @@ fn scan(
             }
         }
         handed += out.len();
-        if !out.is_empty() && each(tx, out)?.is_break() {
+        if !out.is_empty() && each(c, out)?.is_break() {
             return Ok(());
         }
         if handed >= limit {

@@ -141,19 +141,27 @@ impl Strings {
         c: &mut impl GenericClient,
         texts: &[String],
     ) -> Result<Vec<i32>, postgres::Error> {
-        self.make_room(texts.len());
-        let missing: Vec<&str> = texts
-            .iter()
-            .map(String::as_str)
-            .filter(|t| self.id(t).is_none())
-            .collect();
-        if !missing.is_empty() {
-            self.fetch(c, &missing)?;
-        }
+        self.learn(c, texts.iter().map(String::as_str))?;
         let mut ids: Vec<i32> = texts.iter().filter_map(|t| self.id(t)).collect();
         ids.sort_unstable();
         ids.dedup();
         Ok(ids)
+    }
+
+    /// Ask the store for the ids of those of `texts` this handle has not met, in one round
+    /// trip: a query naming a principal, an action and a resource's spellings learns them
+    /// all at once, and each [`Strings::find`] after asks nothing.
+    pub(crate) fn learn<'t>(
+        &mut self,
+        c: &mut impl GenericClient,
+        texts: impl Iterator<Item = &'t str> + Clone,
+    ) -> Result<(), postgres::Error> {
+        self.make_room(texts.clone().count());
+        let missing: Vec<&str> = texts.filter(|t| self.id(t).is_none()).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        self.fetch(c, &missing)
     }
 
     /// The ids of the strings `like` (a `LIKE` pattern) matches.
