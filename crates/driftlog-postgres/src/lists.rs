@@ -242,6 +242,11 @@ impl Stretches {
         }
     }
 
+    /// The end of the last stretch read: every entry at or before it has been handed out.
+    pub(crate) fn through(&self) -> i64 {
+        self.through
+    }
+
     /// Whether every stretch has been read.
     pub(crate) fn done(&self) -> bool {
         self.started && self.through >= self.end
@@ -568,6 +573,7 @@ mod tests {
                     }
                 }
                 got.extend(first.iter().map(|e| e.1));
+                assert!(stretches.through() >= latest, "handed out through its end");
             }
             got.sort_unstable();
             assert!(

@@ -244,6 +244,9 @@ const STRETCH_FROM: i64 = 64 << 10;
 struct Candidates {
     order: InTimeOrder,
     stretches: Option<Stretches>,
+    /// The named lookups and what their lists hold, cheapest first: read whole after a
+    /// stretch that gave no candidate.
+    lookups: Vec<(Stats, Lookup)>,
 }
 
 fn damaged_list(reason: String) -> ReadError {
@@ -258,6 +261,7 @@ impl Candidates {
         Self {
             order: InTimeOrder::new(entries),
             stretches: None,
+            lookups: Vec::new(),
         }
     }
 
@@ -280,11 +284,47 @@ impl Candidates {
             for other in lists {
                 lists::intersect(&mut entries, &other);
             }
+            if entries.is_empty() && !stretches.done() {
+                // The lists may share no event at all: growing the stretches would take a
+                // round trip a step to find that out. The rest is read whole, list by list,
+                // and a list is not read once no candidate is left.
+                let after = stretches.through().saturating_add(1);
+                self.stretches = None;
+                entries = whole(c, f, &self.lookups, after)?;
+            }
             self.order.extend(entries);
             out.extend(self.order.take(n - out.len()));
         }
         Ok(out)
     }
+}
+
+/// The candidates of `lookups` (cheapest first) from `since` on, their lists read whole: the
+/// first, then each other one intersected while it costs no more than the candidates it may
+/// spare.
+fn whole(
+    c: &mut impl GenericClient,
+    f: &Filter,
+    lookups: &[(Stats, Lookup)],
+    since: i64,
+) -> Result<Vec<Entry>, ReadError> {
+    let read = |c: &mut _, l: &Lookup| -> Result<Vec<Entry>, ReadError> {
+        lists::entries(c, l, since, f.until)?.map_err(damaged_list)
+    };
+    let Some(((_, first), others)) = lookups.split_first() else {
+        return Ok(Vec::new());
+    };
+    let mut entries = read(c, first)?;
+    entries.retain(|e| f.admits_tag(e.2));
+    for (stats, l) in others {
+        if entries.is_empty() {
+            break;
+        }
+        if stats.bytes <= SMALL_LIST || stats.bytes <= entries.len() as i64 * BYTES_PER_CANDIDATE {
+            lists::intersect(&mut entries, &read(c, l)?);
+        }
+    }
+    Ok(entries)
 }
 
 /// The candidates of `f` from its lists, or `None` when the blocks are better read in time
@@ -303,9 +343,6 @@ fn candidates(c: &mut impl GenericClient, f: &Filter) -> Result<Option<Candidate
             keys: ids.clone(),
         });
     }
-    let read = |c: &mut _, l: &Lookup| -> Result<Vec<Entry>, ReadError> {
-        lists::entries(c, l, f.since, f.until)?.map_err(damaged_list)
-    };
     if named.is_empty() {
         let facets: Vec<Lookup> = f
             .required
@@ -325,10 +362,8 @@ fn candidates(c: &mut impl GenericClient, f: &Filter) -> Result<Option<Candidate
             }
         });
         return match cheapest {
-            Some((stats, l)) if stats.bytes <= SMALL_LIST => {
-                let mut entries = read(c, &l)?;
-                entries.retain(|e| f.admits_tag(e.2));
-                Ok(Some(Candidates::all(entries)))
+            Some(cheapest) if cheapest.0.bytes <= SMALL_LIST => {
+                Ok(Some(Candidates::all(whole(c, f, &[cheapest], f.since)?)))
             }
             _ => Ok(None),
         };
@@ -338,46 +373,35 @@ fn candidates(c: &mut impl GenericClient, f: &Filter) -> Result<Option<Candidate
         .zip(named)
         .collect();
     costed.sort_by_key(|(stats, _)| stats.bytes);
-    let mut costed = costed.into_iter();
-    let (first_stats, first) = costed.next().expect("at least one named filter");
-    if let Some(limit) = f.limit.filter(|_| first_stats.bytes > STRETCH_FROM) {
-        // Another list is read beside the first while it costs no more than the candidates
-        // it may spare, as below, with the first's entries counted at three bytes each.
-        let most = first_stats.bytes / 3;
-        let lookups = std::iter::once(first)
-            .chain(
-                costed
-                    .filter(|(s, _)| {
-                        s.bytes <= SMALL_LIST || s.bytes <= most.saturating_mul(BYTES_PER_CANDIDATE)
-                    })
-                    .map(|(_, l)| l),
-            )
-            .collect();
-        // Enough for the limit when a few candidates in each of the first window's blocks
-        // pass; the stretches grow from there.
-        let first_entries = limit.saturating_mul(4).max(256);
-        return Ok(Some(Candidates {
-            order: InTimeOrder::new(Vec::new()),
-            stretches: Some(Stretches::new(
-                lookups,
-                first_stats,
-                f.since,
-                f.until,
-                first_entries,
-            )),
-        }));
-    }
-    let mut entries = read(c, &first)?;
-    entries.retain(|e| f.admits_tag(e.2));
-    for (stats, l) in costed {
-        if entries.is_empty() {
-            break;
-        }
-        if stats.bytes <= SMALL_LIST || stats.bytes <= entries.len() as i64 * BYTES_PER_CANDIDATE {
-            lists::intersect(&mut entries, &read(c, &l)?);
-        }
-    }
-    Ok(Some(Candidates::all(entries)))
+    let first = costed[0].0;
+    let Some(limit) = f.limit.filter(|_| first.bytes > STRETCH_FROM) else {
+        return Ok(Some(Candidates::all(whole(c, f, &costed, f.since)?)));
+    };
+    // Another list is read beside the first while it costs no more than the candidates it
+    // may spare, as when read whole, the first's entries counted at three bytes each.
+    let most = first.bytes / 3;
+    let lookups = costed
+        .iter()
+        .enumerate()
+        .filter(|(i, (s, _))| {
+            *i == 0 || s.bytes <= SMALL_LIST || s.bytes <= most.saturating_mul(BYTES_PER_CANDIDATE)
+        })
+        .map(|(_, (_, l))| l.clone())
+        .collect();
+    // Enough for the limit when a few of the first stretch's candidates pass; the
+    // stretches grow from there.
+    let first_entries = limit.saturating_mul(4).max(256);
+    Ok(Some(Candidates {
+        order: InTimeOrder::new(Vec::new()),
+        stretches: Some(Stretches::new(
+            lookups,
+            first,
+            f.since,
+            f.until,
+            first_entries,
+        )),
+        lookups: costed,
+    }))
 }
 
 /// What a listing hands its rows to, a batch at a time, with the connection it reads on.
