@@ -332,7 +332,11 @@ fn whole(
 
 /// The candidates of `f` from its lists, or `None` when the blocks are better read in time
 /// order instead (see the module's documentation).
-fn candidates(c: &mut impl GenericClient, f: &Filter) -> Result<Option<Candidates>, ReadError> {
+fn candidates(
+    c: &mut impl GenericClient,
+    f: &Filter,
+    stretch_from: i64,
+) -> Result<Option<Candidates>, ReadError> {
     let mut named: Vec<Lookup> = Vec::new();
     if let Some(ids) = &f.resources {
         named.push(Lookup {
@@ -377,7 +381,7 @@ fn candidates(c: &mut impl GenericClient, f: &Filter) -> Result<Option<Candidate
         .collect();
     costed.sort_by_key(|(stats, _)| stats.bytes);
     let first = costed[0].0;
-    let Some(limit) = f.limit.filter(|_| first.bytes > STRETCH_FROM) else {
+    let Some(limit) = f.limit.filter(|_| first.bytes > stretch_from) else {
         return Ok(Some(Candidates::all(whole(c, f, &costed, f.since)?)));
     };
     // Another list is read beside the first while it costs no more than the candidates it
@@ -414,11 +418,22 @@ pub(crate) type EachRows<'a> =
 /// Hand `each` the rows matching `f`, oldest first, in batches, until it answers `Break` or
 /// the limit is reached.
 pub(crate) fn each_row(c: &mut Client, f: &Filter, each: &mut EachRows) -> Result<(), ReadError> {
+    each_row_stretching_from(c, f, STRETCH_FROM, each)
+}
+
+/// [`each_row`], lists read by stretches from `stretch_from` bytes (tests read small lists
+/// both ways).
+fn each_row_stretching_from(
+    c: &mut Client,
+    f: &Filter,
+    stretch_from: i64,
+    each: &mut EachRows,
+) -> Result<(), ReadError> {
     let limit = f.limit.unwrap_or(usize::MAX);
     if limit == 0 {
         return Ok(());
     }
-    match candidates(c, f)? {
+    match candidates(c, f, stretch_from)? {
         Some(mut candidates) => by_candidates(c, f, &mut candidates, limit, each),
         None => scan(c, f, limit, each),
     }
@@ -817,5 +832,124 @@ mod tests {
         assert_eq!(day_start(day + 5), day);
         assert_eq!(day_start(-1), -day);
         assert_eq!(day_start(i64::MIN), i64::MIN);
+    }
+
+    /// Four batches of events whose times overlap, a listing of every filter of names and
+    /// times with and without a limit: the same events in the same order whether the lists
+    /// are read whole or by stretches (and then read whole after a stretch with no
+    /// candidate), and the same as filtering every event by hand.
+    #[test]
+    fn lists_read_by_stretches_or_whole_list_the_same_events() {
+        let Some(admin) = crate::testing::server() else {
+            return;
+        };
+        let db = crate::testing::Database::new(&admin);
+        crate::testing::migrate_to(&db.url, usize::MAX);
+        let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+        let t0 = 1_730_419_200_000_000i64; // 2024-11-01
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut random = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut all: Vec<Row> = Vec::new();
+        for batch in 0..4i64 {
+            let first_id = all.len() as i64 + 1;
+            let rows: Vec<Row> = (0..6000i64)
+                .map(|i| Row {
+                    id: first_id + i,
+                    time_us: t0 + batch * 3 * 3_600_000_000 + i * 37_000_000,
+                    // An action only the last batch has: with name 11, lists that share
+                    // no event though their times overlap.
+                    action: if batch == 3 && random(4) == 0 {
+                        12
+                    } else {
+                        [6, 7][random(2) as usize]
+                    },
+                    principal: Some([8, 9, 9][random(3) as usize]),
+                    // A name only the first batch has, and one only the last batch's
+                    // second half has: with action 12, the first stretch of the action's
+                    // list has no candidate, and the rest, read whole, has some.
+                    issuer: match batch {
+                        0 => (random(5) == 0).then_some(11),
+                        3 => (i >= 3000).then_some(13),
+                        _ => None,
+                    },
+                    resources: if random(2) == 0 { vec![10] } else { vec![] },
+                    ..Row::default()
+                })
+                .collect();
+            let mut tx = c.transaction().unwrap();
+            crate::partitions::ensure(&mut tx, rows.iter().map(|r| r.time_us)).unwrap();
+            crate::events::store_rows(&mut tx, &rows).unwrap();
+            tx.commit().unwrap();
+            all.extend(rows);
+        }
+        all.sort_by_key(|r| (r.time_us, r.id));
+        let names = [
+            None,
+            Some(vec![8]),
+            Some(vec![9, 11]),
+            Some(vec![11]),
+            Some(vec![13]),
+        ];
+        let actions = [None, Some(vec![6]), Some(vec![12])];
+        let resources = [None, Some(vec![10])];
+        let times = [
+            (i64::MIN, i64::MAX),
+            (t0 + 86_400_000_000, t0 + 2 * 86_400_000_000),
+        ];
+        for (principals, actions, resources, (since, until)) in
+            product(&names, &actions, &resources, &times)
+        {
+            for limit in [Some(1), Some(20), Some(700), None] {
+                let f = Filter {
+                    resources: resources.clone(),
+                    principals: principals.clone(),
+                    actions: actions.clone(),
+                    required: Vec::new(),
+                    since: *since,
+                    until: *until,
+                    limit,
+                };
+                let want: Vec<i64> = all
+                    .iter()
+                    .filter(|r| f.admits(r))
+                    .take(limit.unwrap_or(usize::MAX))
+                    .map(|r| r.id)
+                    .collect();
+                for stretch_from in [0, i64::MAX] {
+                    let mut got = Vec::new();
+                    each_row_stretching_from(&mut c, &f, stretch_from, &mut |_, rows| {
+                        got.extend(rows.iter().map(|r| r.id));
+                        Ok(ControlFlow::Continue(()))
+                    })
+                    .unwrap();
+                    assert!(
+                        got == want,
+                        "{f:?}, stretches from {stretch_from}: {} listed, {} wanted",
+                        got.len(),
+                        want.len()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Every combination of one value from each of four lists.
+    fn product<'a, A, B, C, D>(
+        a: &'a [A],
+        b: &'a [B],
+        c: &'a [C],
+        d: &'a [D],
+    ) -> impl Iterator<Item = (&'a A, &'a B, &'a C, &'a D)> {
+        a.iter().flat_map(move |a| {
+            b.iter().flat_map(move |b| {
+                c.iter()
+                    .flat_map(move |c| d.iter().map(move |d| (a, b, c, d)))
+            })
+        })
     }
 }
