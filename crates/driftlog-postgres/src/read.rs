@@ -477,11 +477,25 @@ pub(crate) fn fetch(
     lo: i64,
     hi: i64,
 ) -> Result<Vec<postgres::Row>, postgres::Error> {
+    blocks_among(c, "$1", firsts, lo, hi)
+}
+
+/// The blocks whose first ids are among `among` (an array expression of `$1`, given `ids`)
+/// and whose first times lie in `[lo, hi]`: each row's first id, data and first time.
+fn blocks_among(
+    c: &mut impl GenericClient,
+    among: &str,
+    ids: &[i64],
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<postgres::Row>, postgres::Error> {
     c.query_typed(
-        "SELECT first_id, data, min_us FROM audit_event_blocks \
-         WHERE first_id = ANY($1) AND min_us >= $2 AND min_us <= $3",
+        &format!(
+            "SELECT first_id, data, min_us FROM audit_event_blocks \
+             WHERE first_id = ANY({among}) AND min_us >= $2 AND min_us <= $3"
+        ),
         &[
-            (&firsts, Type::INT8_ARRAY),
+            (&ids, Type::INT8_ARRAY),
             (&lo, Type::INT8),
             (&hi, Type::INT8),
         ],
@@ -505,18 +519,15 @@ fn holding(
     lo: i64,
     hi: i64,
 ) -> Result<Vec<postgres::Row>, postgres::Error> {
-    c.query_typed(
-        "SELECT first_id, data, min_us FROM audit_event_blocks \
-         WHERE min_us >= $2 AND min_us <= $3 AND first_id = ANY(ARRAY( \
-            SELECT h.first_id FROM unnest($1::int8[]) AS w(id) \
-            CROSS JOIN LATERAL (SELECT first_id, last_id FROM audit_event_blocks \
-                WHERE first_id <= w.id ORDER BY first_id DESC LIMIT 1) h \
-            WHERE h.last_id >= w.id))",
-        &[
-            (&ids, Type::INT8_ARRAY),
-            (&lo, Type::INT8),
-            (&hi, Type::INT8),
-        ],
+    blocks_among(
+        c,
+        "ARRAY(SELECT h.first_id FROM unnest($1::int8[]) AS w(id) \
+         CROSS JOIN LATERAL (SELECT first_id, last_id FROM audit_event_blocks \
+            WHERE first_id <= w.id ORDER BY first_id DESC LIMIT 1) h \
+         WHERE h.last_id >= w.id)",
+        ids,
+        lo,
+        hi,
     )
 }
 
