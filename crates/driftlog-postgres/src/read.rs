@@ -8,6 +8,9 @@
 //!   candidates it may spare. Every entry carries its event's facets, so facet filters narrow
 //!   the candidates without a list of their own. The candidates, in time order, are then read
 //!   from their blocks a few at a time and checked against every filter, until the limit.
+//!   With a limit and a long cheapest list, the lists are read a stretch of time at a time
+//!   (`lists::Stretches`), so a `--limit 20` on a busy name of a large store reads the rows
+//!   of its first hours, not all of them.
 //! - With facets alone: their smallest list when it is small (a rare facet), otherwise the
 //!   blocks in time order, each checked, until the limit: a common facet's first matches lie
 //!   in the first blocks.
@@ -15,6 +18,10 @@
 //!
 //! Blocks overlap in time (each batch writes its own), so a scan merges them: a block's
 //! events are handed on only once no block yet unread can hold an earlier one.
+//!
+//! No step of a limited query does work in proportion to the store: block heads are read a
+//! page at a time by the index, a few candidates' blocks are found by a probe each, and long
+//! lists are read by stretches.
 
 use crate::blocks::{self, Row};
 use crate::lists::{self, Entry, InTimeOrder, Lookup, Stats, Stretches};
