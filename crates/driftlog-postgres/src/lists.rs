@@ -110,14 +110,25 @@ pub(crate) struct Lookup {
     pub keys: Vec<i32>,
 }
 
+/// The fewest bytes an entry takes in a list (a tag byte and two varints): a list's bytes
+/// bound how many entries it holds.
+const MIN_ENTRY_BYTES: usize = 3;
+
 /// What a lookup's lists hold between two times, from the index alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Stats {
     /// Their bytes: what reading them costs.
     pub bytes: i64,
     /// The earliest first and latest last time of their rows (0 when there are none).
     pub first_us: i64,
     pub last_us: i64,
+}
+
+impl Stats {
+    /// The most entries the lists can hold.
+    pub fn most_entries(&self) -> i64 {
+        self.bytes / MIN_ENTRY_BYTES as i64
+    }
 }
 
 /// What each of `lookups`' lists hold between `since` and `until`, in the order given: one
@@ -129,6 +140,10 @@ pub(crate) fn stats(
     since: i64,
     until: i64,
 ) -> Result<Vec<Stats>, postgres::Error> {
+    let mut stats = vec![Stats::default(); lookups.len()];
+    if lookups.is_empty() {
+        return Ok(stats);
+    }
     let statement = union_of(lookups.len(), 2, |i, kind, keys| {
         format!(
             "SELECT {i}, coalesce(sum(bytes), 0)::int8, coalesce(min(first_us), 0), \
@@ -136,18 +151,7 @@ pub(crate) fn stats(
              WHERE kind = {kind} AND key = ANY({keys}) AND last_us >= $1 AND first_us <= $2"
         )
     });
-    let mut stats = vec![
-        Stats {
-            bytes: 0,
-            first_us: 0,
-            last_us: 0
-        };
-        lookups.len()
-    ];
-    if lookups.is_empty() {
-        return Ok(stats);
-    }
-    for row in c.query_typed(&statement, &union_params(&[&since, &until], lookups))? {
+    for row in c.query_typed(&statement, &lookup_params(&[&since, &until], lookups))? {
         stats[row.get::<_, i32>(0) as usize] = Stats {
             bytes: row.get(1),
             first_us: row.get(2),
@@ -159,7 +163,7 @@ pub(crate) fn stats(
 
 /// One statement of `n` parts joined by `UNION ALL`, each `part(i, kind, keys)` given the
 /// placeholders of the `i`th lookup's kind and keys, which follow `shared` placeholders
-/// that every part may use: see [`union_params`].
+/// that every part may use: see [`lookup_params`].
 fn union_of(n: usize, shared: usize, part: impl Fn(usize, String, String) -> String) -> String {
     (0..n)
         .map(|i| {
@@ -170,9 +174,10 @@ fn union_of(n: usize, shared: usize, part: impl Fn(usize, String, String) -> Str
         .join(" UNION ALL ")
 }
 
-/// The parameters of a [`union_of`] statement: the `shared` times, then each lookup's kind
-/// and keys, typed.
-fn union_params<'a>(
+/// The parameters of a statement on lookups' lists: the `shared` times, then each lookup's
+/// kind and keys, typed (so the statement takes one round trip: `query_typed`, where
+/// preparing it first took another).
+fn lookup_params<'a>(
     shared: &[&'a i64],
     lookups: &'a [Lookup],
 ) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
@@ -226,8 +231,8 @@ impl Stretches {
     ) -> Self {
         let from = since.max(first.first_us);
         let end = until.min(first.last_us);
-        // Entries take three bytes or more, and are spread evenly as far as anyone knows.
-        let entries = (first.bytes / 3).max(1) as i128;
+        // Entries spread evenly, as far as anyone knows.
+        let entries = first.most_entries().max(1) as i128;
         let length = (i128::from(end) - i128::from(from)).max(0);
         let span = (length * first_entries as i128 / entries).clamp(1, i128::from(i64::MAX));
         Self {
@@ -273,7 +278,7 @@ impl Stretches {
                  AND key = ANY({keys}) AND last_us >= $1 AND first_us >= $2 AND first_us <= $3"
             )
         });
-        let params = union_params(&[&self.since, &after, &to], &self.lookups);
+        let params = lookup_params(&[&self.since, &after, &to], &self.lookups);
         for r in c.query_typed(&statement, &params)? {
             let waiting = &mut self.waiting[r.get::<_, i32>(0) as usize];
             if let Err(reason) = decode_tagged(r.get(1), r.get(2), waiting) {
@@ -297,21 +302,6 @@ impl Stretches {
     }
 }
 
-/// A lookup's statement parameters, typed: a statement then takes one round trip
-/// (`query_typed`), where preparing it first took another.
-fn lookup_params<'a>(
-    l: &'a Lookup,
-    since: &'a i64,
-    until: &'a i64,
-) -> [(&'a (dyn ToSql + Sync), Type); 4] {
-    [
-        (&l.kind, Type::INT2),
-        (&l.keys, Type::INT4_ARRAY),
-        (since, Type::INT8),
-        (until, Type::INT8),
-    ]
-}
-
 /// A lookup's entries between `since` and `until`, in no particular order (each row's in
 /// order, the rows not); a reason when a list is damaged.
 pub(crate) fn entries(
@@ -322,13 +312,13 @@ pub(crate) fn entries(
 ) -> Result<Result<Vec<Entry>, String>, postgres::Error> {
     let rows = c.query_typed(
         "SELECT first_us, list FROM audit_lists \
-         WHERE kind = $1 AND key = ANY($2) AND last_us >= $3 AND first_us <= $4",
-        &lookup_params(l, &since, &until),
+         WHERE kind = $3 AND key = ANY($4) AND last_us >= $1 AND first_us <= $2",
+        &lookup_params(&[&since, &until], std::slice::from_ref(l)),
     )?;
-    // An entry takes three bytes or more: room for all at once, not a vector grown (and
-    // copied) a dozen times over a busy name's 87k.
+    // Room for all at once, not a vector grown (and copied) a dozen times over a busy name's
+    // 87k.
     let bytes: usize = rows.iter().map(|r| r.get::<_, &[u8]>(1).len()).sum();
-    let mut entries = Vec::with_capacity(bytes / 3 + 1);
+    let mut entries = Vec::with_capacity(bytes / MIN_ENTRY_BYTES + 1);
     for r in &rows {
         if let Err(reason) = decode_tagged(r.get(0), r.get(1), &mut entries) {
             return Ok(Err(format!("a posting list ({reason})")));
@@ -490,31 +480,23 @@ mod tests {
     /// an event both list in the same stretch, whatever the first stretch's size.
     #[test]
     fn stretches_hand_out_every_entry_once_in_time_order() {
-        let Some(admin) = crate::testing::server() else {
+        use rand::{Rng, SeedableRng};
+        let Some((_db, mut c)) = crate::testing::migrated() else {
             return;
         };
-        let db = crate::testing::Database::new(&admin);
-        crate::testing::migrate_to(&db.url, usize::MAX);
-        let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
         const DAY: i64 = 86_400_000_000;
         let t0 = 1_730_419_200_000_000; // 2024-11-01
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut random = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut random = rand::rngs::StdRng::seed_from_u64(7);
         let mut all: Vec<Row> = Vec::new();
         for _ in 0..6 {
             let first_id = all.len() as i64 + 1;
             let rows: Vec<Row> = (0..9000)
                 .map(|i| Row {
                     id: first_id + i,
-                    time_us: t0 + (random() % (60 * DAY as u64)) as i64,
+                    time_us: t0 + random.gen_range(0..60 * DAY),
                     action: 7,
-                    principal: Some(if random() % 3 == 0 { 8 } else { 9 }),
-                    resources: if random() % 2 == 0 { vec![10] } else { vec![] },
+                    principal: Some(if random.gen_ratio(1, 3) { 8 } else { 9 }),
+                    resources: if random.gen() { vec![10] } else { vec![] },
                     ..Row::default()
                 })
                 .collect();

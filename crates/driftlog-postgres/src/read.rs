@@ -183,8 +183,8 @@ pub(crate) fn resolve(
             .map(|r| r.get(0))
             .collect(),
         (principals, actions) => {
-            // Both sets' facets in one round trip; a set not given is empty, and stands
-            // for every facet.
+            // Both sets' facets in one round trip (a set not given is sent empty; it does not
+            // narrow the facets).
             let none = Vec::new();
             let rows = c.query_typed(
                 "SELECT 0, facets FROM audit_string_facets WHERE string = ANY($1) \
@@ -253,10 +253,9 @@ const STRETCH_FROM: i64 = 512 << 10;
 /// stretch of time at a time as they are taken.
 struct Candidates {
     order: InTimeOrder,
-    stretches: Option<Stretches>,
-    /// The named lookups and what their lists hold, cheapest first: read whole after a
-    /// stretch that gave no candidate.
-    lookups: Vec<(Stats, Lookup)>,
+    /// When read by stretches: the stretches yet to read, and every named lookup with what
+    /// its lists hold, cheapest first (read whole after a stretch that gave no candidate).
+    stretched: Option<(Stretches, Vec<(Stats, Lookup)>)>,
 }
 
 fn damaged_list(reason: String) -> ReadError {
@@ -270,8 +269,7 @@ impl Candidates {
     fn all(entries: Vec<Entry>) -> Self {
         Self {
             order: InTimeOrder::new(entries),
-            stretches: None,
-            lookups: Vec::new(),
+            stretched: None,
         }
     }
 
@@ -285,7 +283,7 @@ impl Candidates {
     ) -> Result<Vec<Entry>, ReadError> {
         let mut out = self.order.take(n);
         while out.len() < n {
-            let Some(stretches) = self.stretches.as_mut().filter(|s| !s.done()) else {
+            let Some((stretches, lookups)) = self.stretched.as_mut().filter(|s| !s.0.done()) else {
                 break;
             };
             let mut lists = stretches.next(c)?.map_err(damaged_list)?.into_iter();
@@ -298,9 +296,8 @@ impl Candidates {
                 // The lists may share no event at all: growing the stretches would take a
                 // round trip a step to find that out. The rest is read whole, list by list,
                 // and a list is not read once no candidate is left.
-                let after = stretches.through().saturating_add(1);
-                self.stretches = None;
-                entries = whole(c, f, &self.lookups, after)?;
+                entries = whole(c, f, lookups, stretches.through().saturating_add(1))?;
+                self.stretched = None;
             }
             self.order.extend(entries);
             out.extend(self.order.take(n - out.len()));
@@ -392,8 +389,8 @@ fn candidates(
         return Ok(Some(Candidates::all(whole(c, f, &costed, f.since)?)));
     };
     // Another list is read beside the first while it costs no more than the candidates it
-    // may spare, as when read whole, the first's entries counted at three bytes each.
-    let most = first.bytes / 3;
+    // may spare, as when read whole, with as many candidates as the first list can hold.
+    let most = first.most_entries();
     let lookups = costed
         .iter()
         .enumerate()
@@ -405,16 +402,10 @@ fn candidates(
     // Enough for the limit when a few of the first stretch's candidates pass; the
     // stretches grow from there.
     let first_entries = limit.saturating_mul(4).max(256);
+    let stretches = Stretches::new(lookups, first, f.since, f.until, first_entries);
     Ok(Some(Candidates {
         order: InTimeOrder::new(Vec::new()),
-        stretches: Some(Stretches::new(
-            lookups,
-            first,
-            f.since,
-            f.until,
-            first_entries,
-        )),
-        lookups: costed,
+        stretched: Some((stretches, costed)),
     }))
 }
 
@@ -858,20 +849,13 @@ mod tests {
     /// candidate), and the same as filtering every event by hand.
     #[test]
     fn lists_read_by_stretches_or_whole_list_the_same_events() {
-        let Some(admin) = crate::testing::server() else {
+        use rand::{Rng, SeedableRng};
+        let Some((_db, mut c)) = crate::testing::migrated() else {
             return;
         };
-        let db = crate::testing::Database::new(&admin);
-        crate::testing::migrate_to(&db.url, usize::MAX);
-        let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
         let t0 = 1_730_419_200_000_000i64; // 2024-11-01
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut random = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let mut random = move |n: usize| rng.gen_range(0..n);
         let mut all: Vec<Row> = Vec::new();
         for batch in 0..4i64 {
             let first_id = all.len() as i64 + 1;
@@ -884,9 +868,9 @@ mod tests {
                     action: if batch == 3 && random(4) == 0 {
                         12
                     } else {
-                        [6, 7][random(2) as usize]
+                        [6, 7][random(2)]
                     },
-                    principal: Some([8, 9, 9][random(3) as usize]),
+                    principal: Some([8, 9, 9][random(3)]),
                     // A name only the first batch has, and one only the last batch's
                     // second half has: with action 12, the first stretch of the action's
                     // list has no candidate, and the rest, read whole, has some.

@@ -42,14 +42,6 @@ impl Strings {
         self.texts.clear();
     }
 
-    /// Start over if `more` strings would not fit: done before a step remembers them, so
-    /// everything one batch or listing needs stays remembered until it is done.
-    fn make_room(&mut self, more: usize) {
-        if self.ids.len() + more > self.limit {
-            self.forget();
-        }
-    }
-
     fn remember(&mut self, id: i32, text: &str) {
         let text: Arc<str> = Arc::from(text);
         self.ids.insert(text.clone(), id);
@@ -156,8 +148,7 @@ impl Strings {
         c: &mut impl GenericClient,
         texts: impl Iterator<Item = &'t str> + Clone,
     ) -> Result<(), postgres::Error> {
-        self.make_room(texts.clone().count());
-        let missing: Vec<&str> = texts.filter(|t| self.id(t).is_none()).collect();
+        let missing = self.unmet(texts, |s, t| s.id(t).is_some());
         if missing.is_empty() {
             return Ok(());
         }
@@ -190,21 +181,24 @@ mod tests {
         assert_eq!((s.id("a"), s.text(1)), (Some(1), Some("a")));
         s.forget();
         assert_eq!((s.id("a"), s.text(1)), (None, None));
+        let mut s = Strings {
+            limit: 2,
+            ..Strings::default()
+        };
         s.remember(1, "a");
-        s.make_room(MAX_REMEMBERED - 1);
+        let met = |s: &Strings, t: &str| s.id(t).is_some();
+        assert_eq!(s.unmet(["a", "b"].into_iter(), met), ["b"]);
         assert_eq!(s.id("a"), Some(1), "room enough");
-        s.make_room(MAX_REMEMBERED);
+        // Two more would make three: it starts over, and all are asked for.
+        assert_eq!(s.unmet(["c", "b", "a"].into_iter(), met), ["a", "b", "c"]);
         assert_eq!(s.id("a"), None, "started over");
     }
 
     #[test]
     fn a_batch_that_makes_the_cache_start_over_still_gets_every_id() {
-        let Some(admin) = crate::testing::server() else {
+        let Some((_db, mut c)) = crate::testing::migrated() else {
             return;
         };
-        let db = crate::testing::Database::new(&admin);
-        crate::testing::migrate_to(&db.url, usize::MAX);
-        let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
         let mut s = Strings {
             limit: 3,
             ..Strings::default()

@@ -58,6 +58,15 @@ impl Drop for Database {
     }
 }
 
+/// A fresh database at the latest schema and a client on it, for tests of the store's parts
+/// beneath its API; `None` (having said why) without a test server.
+pub fn migrated() -> Option<(Database, Client)> {
+    let db = Database::new(&server()?);
+    migrate_to(&db.url, usize::MAX);
+    let c = Client::connect(&db.url, NoTls).expect("connect to the test database");
+    Some((db, c))
+}
+
 /// Migrate the database at `url` to schema `version` only: a store as an earlier release left
 /// it, for migration tests.
 pub fn migrate_to(url: &str, version: usize) {
