@@ -634,7 +634,12 @@ fn by_candidates(
     each: &mut EachRows,
 ) -> Result<(), ReadError> {
     let mut handed = 0usize;
-    let mut step = limit.clamp(1, 64);
+    // A listing without a limit wants every candidate: its first window is large enough to
+    // be read ahead of, so the server's sending and the decoding overlap from the start.
+    let mut step = match f.limit {
+        None => READ_AHEAD_FROM,
+        Some(_) => limit.clamp(1, 64),
+    };
     // A window of candidates and their blocks, read before its turn when it is read ahead.
     let mut chunk = candidates.take(c, f, step)?;
     let mut fetched = Fetched::read(c, &chunk)?;
