@@ -34,7 +34,7 @@ pub(crate) const MAX_EVENTS: usize = 256;
 const VERSION: u8 = 2;
 
 /// The format before palettes: one varint per event in each column.
-const VARINTS: u8 = 1;
+pub(crate) const VARINTS: u8 = 1;
 
 // A palette names a value by one byte: a block never holds more events than that names.
 const _: () = assert!(MAX_EVENTS <= 256);
@@ -164,7 +164,7 @@ pub(crate) fn encode(rows: &[Row]) -> Vec<u8> {
 
 /// `rows` as a block's bytes of format `version`: [`VERSION`], or [`VARINTS`] for tests of
 /// what older stores hold.
-fn encode_as(rows: &[Row], version: u8) -> Vec<u8> {
+pub(crate) fn encode_as(rows: &[Row], version: u8) -> Vec<u8> {
     assert!(
         rows.len() <= MAX_EVENTS,
         "a block holds at most {MAX_EVENTS} events"

@@ -894,6 +894,33 @@ mod tests {
             tx.commit().unwrap();
             all.extend(rows);
         }
+        // A store written before blocks of format 2 goes on holding its blocks of format 1
+        // beside new ones: every other block is rewritten in the older format.
+        let stored = c
+            .query(
+                "SELECT first_id, data FROM audit_event_blocks ORDER BY first_id",
+                &[],
+            )
+            .unwrap();
+        for r in stored.iter().step_by(2) {
+            let rows = blocks::decode(r.get(1)).unwrap();
+            let older = blocks::encode_as(&rows, blocks::VARINTS);
+            c.execute(
+                "UPDATE audit_event_blocks SET data = $2 WHERE first_id = $1",
+                &[&r.get::<_, i64>(0), &older],
+            )
+            .unwrap();
+        }
+        let formats: Vec<i32> = c
+            .query(
+                "SELECT DISTINCT get_byte(data, 0) FROM audit_event_blocks ORDER BY 1",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(formats, [1, 2], "blocks of both formats");
         all.sort_by_key(|r| (r.time_us, r.id));
         let names = [
             None,
