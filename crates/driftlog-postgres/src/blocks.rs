@@ -322,6 +322,27 @@ impl<'a> Reader<'a> {
         Ok(Palette { values, places })
     }
 
+    /// A column's values of the events at places `kept` (of `n`, ascending): from its palette
+    /// (format 2), or its varints, those of the other events read past (format 1).
+    fn kept(
+        &mut self,
+        palettes: bool,
+        n: usize,
+        kept: &[usize],
+        what: &str,
+    ) -> Result<Vec<u64>, String> {
+        if palettes {
+            let column = self.palette(n, what)?;
+            return kept.iter().map(|&place| column.at(place, what)).collect();
+        }
+        let mut values = Vec::with_capacity(kept.len());
+        self.sparse(n, kept, 1, what, |r, _| {
+            values.push(r.varint(what)?);
+            Ok(())
+        })?;
+        Ok(values)
+    }
+
     /// Read past `count` varints without decoding them, eight bytes at a time: a varint ends
     /// at each byte whose high bit is clear. A listing keeps a few events of each block, and
     /// decoding the others' values one by one was a third of its time. Values read past are
@@ -512,30 +533,14 @@ pub(crate) fn decode_where(
     ];
     for column in columns {
         const WHAT: &str = "a string id";
-        if palettes {
-            let values = r.palette(n, WHAT)?;
-            for (row, &place) in rows.iter_mut().zip(&kept) {
-                *column(row) = to_id(values.at(place, WHAT)?, WHAT)?;
-            }
-        } else {
-            r.sparse(n, &kept, 1, WHAT, |r, k| {
-                *column(&mut rows[k]) = r.id(WHAT)?;
-                Ok(())
-            })?;
+        for (row, v) in rows.iter_mut().zip(r.kept(palettes, n, &kept, WHAT)?) {
+            *column(row) = to_id(v, WHAT)?;
         }
     }
     for c in 0..10 {
         const WHAT: &str = "an optional string id";
-        if palettes {
-            let values = r.palette(n, WHAT)?;
-            for (row, &place) in rows.iter_mut().zip(&kept) {
-                *optional_ids_mut(row)[c] = to_optional_id(values.at(place, WHAT)?, WHAT)?;
-            }
-        } else {
-            r.sparse(n, &kept, 1, WHAT, |r, k| {
-                *optional_ids_mut(&mut rows[k])[c] = to_optional_id(r.varint(WHAT)?, WHAT)?;
-                Ok(())
-            })?;
+        for (row, v) in rows.iter_mut().zip(r.kept(palettes, n, &kept, WHAT)?) {
+            *optional_ids_mut(row)[c] = to_optional_id(v, WHAT)?;
         }
     }
     let flags = r.bytes(2 * n as u64, "the flags")?;

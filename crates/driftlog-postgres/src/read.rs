@@ -938,10 +938,7 @@ mod tests {
                     ..Row::default()
                 })
                 .collect();
-            let mut tx = c.transaction().unwrap();
-            crate::partitions::ensure(&mut tx, rows.iter().map(|r| r.time_us)).unwrap();
-            crate::events::store_rows(&mut tx, &rows).unwrap();
-            tx.commit().unwrap();
+            store_batch(&mut c, &rows);
             all.extend(rows);
         }
         // A store written before blocks of format 2 goes on holding its blocks of format 1
@@ -998,19 +995,9 @@ mod tests {
                     until: *until,
                     limit,
                 };
-                let want: Vec<i64> = all
-                    .iter()
-                    .filter(|r| f.admits(r))
-                    .take(limit.unwrap_or(usize::MAX))
-                    .map(|r| r.id)
-                    .collect();
+                let want = wanted(&all, &f);
                 for stretch_from in [0, i64::MAX] {
-                    let mut got = Vec::new();
-                    each_row_stretching_from(&mut c, &f, stretch_from, &mut |_, rows| {
-                        got.extend(rows.iter().map(|r| r.id));
-                        Ok(ControlFlow::Continue(()))
-                    })
-                    .unwrap();
+                    let got = listed(&mut c, &f, stretch_from);
                     assert!(
                         got == want,
                         "{f:?}, stretches from {stretch_from}: {} listed, {} wanted",
@@ -1045,10 +1032,7 @@ mod tests {
                     ..Row::default()
                 })
                 .collect();
-            let mut tx = c.transaction().unwrap();
-            crate::partitions::ensure(&mut tx, rows.iter().map(|r| r.time_us)).unwrap();
-            crate::events::store_rows(&mut tx, &rows).unwrap();
-            tx.commit().unwrap();
+            store_batch(&mut c, &rows);
             all.extend(rows);
         }
         all.sort_by_key(|r| (r.time_us, r.id));
@@ -1063,18 +1047,7 @@ mod tests {
                     until,
                     limit,
                 };
-                let want: Vec<i64> = all
-                    .iter()
-                    .filter(|r| f.admits(r))
-                    .take(limit.unwrap_or(usize::MAX))
-                    .map(|r| r.id)
-                    .collect();
-                let mut got = Vec::new();
-                each_row(&mut c, &f, &mut |_, rows| {
-                    got.extend(rows.iter().map(|r| r.id));
-                    Ok(ControlFlow::Continue(()))
-                })
-                .unwrap();
+                let (got, want) = (listed(&mut c, &f, STRETCH_FROM), wanted(&all, &f));
                 assert!(
                     got == want,
                     "{f:?}: {} listed, {} wanted",
@@ -1083,6 +1056,35 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Store `rows` as one writer's batch.
+    fn store_batch(c: &mut Client, rows: &[Row]) {
+        let mut tx = c.transaction().unwrap();
+        crate::partitions::ensure(&mut tx, rows.iter().map(|r| r.time_us)).unwrap();
+        crate::events::store_rows(&mut tx, rows).unwrap();
+        tx.commit().unwrap();
+    }
+
+    /// The ids of the events `f` lists, its lists read by stretches from `stretch_from` bytes.
+    fn listed(c: &mut Client, f: &Filter, stretch_from: i64) -> Vec<i64> {
+        let mut got = Vec::new();
+        each_row_stretching_from(c, f, stretch_from, &mut |_, rows| {
+            got.extend(rows.iter().map(|r| r.id));
+            Ok(ControlFlow::Continue(()))
+        })
+        .unwrap();
+        got
+    }
+
+    /// The ids of the events among `all` (in listing order) that `f` admits, up to its limit:
+    /// filtering by hand.
+    fn wanted(all: &[Row], f: &Filter) -> Vec<i64> {
+        all.iter()
+            .filter(|r| f.admits(r))
+            .take(f.limit.unwrap_or(usize::MAX))
+            .map(|r| r.id)
+            .collect()
     }
 
     /// Every combination of one value from each of four lists.
