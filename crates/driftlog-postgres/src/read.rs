@@ -128,16 +128,17 @@ impl Filter {
     }
 }
 
-/// The ids of a named filter's value: one string, or those a glob matches.
+/// The ids of a named filter's value: one string (learned by `strings` already), or those a
+/// glob matches.
 fn named(
     c: &mut impl GenericClient,
-    strings: &mut Strings,
+    strings: &Strings,
     text: &str,
 ) -> Result<Vec<i32>, postgres::Error> {
     if Glob::is_pattern(text) {
         return Strings::matching(c, &Glob::new(text).to_like());
     }
-    strings.find(c, &[text.to_owned()])
+    Ok(strings.known(&[text.to_owned()]))
 }
 
 /// The filters of `q` resolved, or `None` when no stored event can match them. `names` is
@@ -156,7 +157,7 @@ pub(crate) fn resolve(
     strings.learn(c, names.iter().flatten().map(String::as_str).chain(exact))?;
     let resources = match (&q.resource, names) {
         (None, _) => None,
-        (Some(_), Some(names)) => Some(strings.find(c, &names)?),
+        (Some(_), Some(names)) => Some(strings.known(&names)),
         (Some(glob), None) => Some(Strings::matching(c, &Glob::new(glob).to_like())?),
     };
     let principals = q

@@ -134,15 +134,23 @@ impl Strings {
         texts: &[String],
     ) -> Result<Vec<i32>, postgres::Error> {
         self.learn(c, texts.iter().map(String::as_str))?;
+        Ok(self.known(texts))
+    }
+
+    /// The ids of those of `texts` this handle has met, sorted and once each, asking the store
+    /// nothing: after [`Strings::learn`], a text not met is one the store does not hold (asking
+    /// again, as [`Strings::find`] would, took a round trip for every spelling of a resource
+    /// that no event names).
+    pub(crate) fn known(&self, texts: &[String]) -> Vec<i32> {
         let mut ids: Vec<i32> = texts.iter().filter_map(|t| self.id(t)).collect();
         ids.sort_unstable();
         ids.dedup();
-        Ok(ids)
+        ids
     }
 
     /// Ask the store for the ids of those of `texts` this handle has not met, in one round
     /// trip: a query naming a principal, an action and a resource's spellings learns them
-    /// all at once, and each [`Strings::find`] after asks nothing.
+    /// all at once, and [`Strings::known`] then has their ids.
     pub(crate) fn learn<'t>(
         &mut self,
         c: &mut impl GenericClient,
@@ -192,6 +200,28 @@ mod tests {
         // Two more would make three: it starts over, and all are asked for.
         assert_eq!(s.unmet(["c", "b", "a"].into_iter(), met), ["a", "b", "c"]);
         assert_eq!(s.id("a"), None, "started over");
+    }
+
+    /// A query's names are learned in one round trip; those the store does not hold are
+    /// then simply unknown, not asked for again.
+    #[test]
+    fn names_learned_at_once_are_known_without_asking_again() {
+        let Some((_db, mut c)) = crate::testing::migrated() else {
+            return;
+        };
+        let mut s = Strings::default();
+        s.intern(&mut c, ["held", "also held"]).unwrap();
+        s.forget();
+        s.learn(&mut c, ["held", "not held", "also held"].into_iter())
+            .unwrap();
+        let names = |t: &[&str]| t.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        let mut both = vec![s.id("held").unwrap(), s.id("also held").unwrap()];
+        both.sort_unstable();
+        assert_eq!(
+            s.known(&names(&["also held", "not held", "held", "held"])),
+            both
+        );
+        assert!(s.known(&names(&["not held"])).is_empty());
     }
 
     #[test]
