@@ -1029,7 +1029,6 @@ mod tests {
                     // Four events a day for 150 days, each batch's a second apart from the
                     // others' at the same hour: blocks of one day from each batch.
                     time_us: t0 + (i / 4) * DAY + (i % 4) * 3_600_000_000 + (2 - batch) * 1_000_000,
-                    facets: (i % 3) as i32,
                     ..Row::default()
                 })
                 .collect();

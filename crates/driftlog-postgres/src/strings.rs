@@ -138,9 +138,8 @@ impl Strings {
     }
 
     /// The ids of those of `texts` this handle has met, sorted and once each, asking the store
-    /// nothing: after [`Strings::learn`], a text not met is one the store does not hold (asking
-    /// again, as [`Strings::find`] would, took a round trip for every spelling of a resource
-    /// that no event names).
+    /// nothing: after [`Strings::learn`], a text not met is one the store does not hold, and
+    /// asking again would cost a round trip for every spelling no event names.
     pub(crate) fn known(&self, texts: &[String]) -> Vec<i32> {
         let mut ids: Vec<i32> = texts.iter().filter_map(|t| self.id(t)).collect();
         ids.sort_unstable();
