@@ -30,23 +30,41 @@ pub struct EventsRequest {
 #[derive(Debug, Clone)]
 pub struct Found {
     /// Oldest first; with `raw`, each with its original record.
-    pub events: Vec<Listed>,
+    pub listed: Listed,
     /// When `resource` is a Terraform address a scan reported: the identifiers it stands for.
     pub address_identifiers: Vec<String>,
 }
 
-/// The events of a search, with (when `raw`) each one's original record.
-pub type Listed = (StoredEvent, Option<String>);
+/// Events of a search, oldest first, as the store made them (a batch is handed on without
+/// being copied: a long listing's batches are megabytes), and (when `raw`) each one's original
+/// record.
+#[derive(Debug, Clone, Default)]
+pub struct Listed {
+    pub events: Vec<StoredEvent>,
+    /// With `raw`, the original record of each event, in the same order; otherwise empty.
+    pub raw: Vec<String>,
+}
+
+impl Listed {
+    /// Each event, with its original record when it was read.
+    pub fn iter(&self) -> impl Iterator<Item = (&StoredEvent, Option<&str>)> {
+        self.events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e, self.raw.get(i).map(String::as_str)))
+    }
+}
 
 /// Search the store, every match at once.
 pub fn search(request: &EventsRequest) -> Result<Found, AppError> {
-    let mut events = Vec::new();
+    let mut listed = Listed::default();
     let address_identifiers = search_each(request, &mut |batch| {
-        events.extend(batch);
+        listed.events.extend(batch.events);
+        listed.raw.extend(batch.raw);
         ControlFlow::Continue(())
     })?;
     Ok(Found {
-        events,
+        listed,
         address_identifiers,
     })
 }
@@ -57,7 +75,7 @@ pub fn search(request: &EventsRequest) -> Result<Found, AppError> {
 /// holds.
 pub fn search_each(
     request: &EventsRequest,
-    each: &mut dyn FnMut(Vec<Listed>) -> ControlFlow<()>,
+    each: &mut dyn FnMut(Listed) -> ControlFlow<()>,
 ) -> Result<Vec<String>, AppError> {
     let store = crate::stores::open_events_existing(&request.store)?;
     let now = jiff::Timestamp::now();
@@ -84,23 +102,21 @@ pub fn search_each(
     };
     // A record that cannot be read ends the listing; the error is the answer.
     let mut unreadable = None;
-    store.query_each(&query, &mut |batch| {
-        let mut listed = Vec::with_capacity(batch.len());
-        for e in batch {
-            let raw = if request.raw {
+    store.query_each(&query, &mut |events| {
+        let mut raw = Vec::new();
+        if request.raw {
+            raw.reserve(events.len());
+            for e in &events {
                 match store.raw(e.id) {
-                    Ok(raw) => Some(String::from_utf8_lossy(&raw).into_owned()),
+                    Ok(record) => raw.push(String::from_utf8_lossy(&record).into_owned()),
                     Err(error) => {
                         unreadable = Some(error);
                         return ControlFlow::Break(());
                     }
                 }
-            } else {
-                None
-            };
-            listed.push((e, raw));
+            }
         }
-        each(listed)
+        each(Listed { events, raw })
     })?;
     match unreadable {
         Some(error) => Err(error.into()),

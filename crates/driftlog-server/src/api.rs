@@ -709,9 +709,10 @@ async fn search_events(
         }
     })?;
     let items: Vec<Value> = found
+        .listed
         .events
         .iter()
-        .map(|(e, _)| {
+        .map(|e| {
             driftlog_report::events::event_json(&driftlog_report::events::EventView {
                 id: e.id,
                 event: &e.event,

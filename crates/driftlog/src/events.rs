@@ -36,7 +36,7 @@ pub fn run(args: &EventsArgs, store_path: &Path) -> Result<u8> {
             );
         }
     }
-    let views = views(&found.events);
+    let views = views(&found.listed);
     // Standard output is line-buffered: one write per event would be one system call each.
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     if let EventsFormat::Table = args.format {
@@ -50,13 +50,13 @@ pub fn run(args: &EventsArgs, store_path: &Path) -> Result<u8> {
     Ok(exit::CLEAN)
 }
 
-fn views(events: &[Listed]) -> Vec<EventView<'_>> {
-    events
+fn views(listed: &Listed) -> Vec<EventView<'_>> {
+    listed
         .iter()
         .map(|(e, raw)| EventView {
             id: e.id,
             event: &e.event,
-            raw: raw.as_deref(),
+            raw,
         })
         .collect()
 }
@@ -69,11 +69,11 @@ fn views(events: &[Listed]) -> Vec<EventView<'_>> {
 /// error is the answer.
 fn stream_json_lines(request: &EventsRequest) -> Result<()> {
     type Writer<'s> = (
-        std::sync::mpsc::SyncSender<Vec<Listed>>,
+        std::sync::mpsc::SyncSender<Listed>,
         std::thread::ScopedJoinHandle<'s, std::io::Result<()>>,
     );
     std::thread::scope(|scope| {
-        let mut first: Option<Vec<Listed>> = None;
+        let mut first: Option<Listed> = None;
         let mut writer: Option<Writer> = None;
         let searched = driftlog_app::events::search_each(request, &mut |batch| {
             let batches = match &writer {
@@ -113,7 +113,7 @@ fn stream_json_lines(request: &EventsRequest) -> Result<()> {
 }
 
 /// Each batch's events as JSON lines on standard output (`write_json_lines` buffers).
-fn write_lines(batches: impl IntoIterator<Item = Vec<Listed>>) -> std::io::Result<()> {
+fn write_lines(batches: impl IntoIterator<Item = Listed>) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     for batch in batches {
         write_json_lines(&views(&batch), &mut out)?;
