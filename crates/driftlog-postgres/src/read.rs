@@ -329,7 +329,7 @@ fn whole(
             break;
         }
         if stats.bytes <= SMALL_LIST || stats.bytes <= entries.len() as i64 * BYTES_PER_CANDIDATE {
-            lists::intersect(&mut entries, &read(c, l)?);
+            lists::retain_listed(c, &mut entries, l, since, f.until)?.map_err(damaged_list)?;
         }
     }
     Ok(entries)
