@@ -126,8 +126,8 @@ fn main() -> ExitCode {
 }
 
 /// When the process ends mimalloc collects its heaps and gives each span of free memory back
-/// to the system, a `madvise` call each: after a listing of 87,000 events, 137 calls and some
-/// five milliseconds of its time, for memory the kernel reclaims anyway an instant later. A
+/// to the system, a `madvise` call each: after a listing of 87,000 events, 137 calls taking
+/// 8.6 ms under `strace`, for memory the kernel reclaims anyway an instant later. A
 /// purge delay of -1 (never) turns that off; nothing runs after it but the exit.
 fn keep_memory_until_exit() {
     #[allow(unsafe_code)]
