@@ -171,56 +171,54 @@ pub fn write_json_lines(events: &[EventView], out: &mut dyn Write) -> io::Result
 /// copied whole. Any other string is written by serde_json, so its escapes are serde_json's.
 impl EventJson<'_> {
     fn write_compact(&self, out: &mut impl Write) -> io::Result<()> {
-        out.write_all(b"{\"account\":")?;
-        json_opt_str(out, self.account)?;
-        out.write_all(b",\"action\":")?;
-        json_str(out, self.action)?;
-        out.write_all(b",\"actor\":{\"kind\":")?;
-        json_str(out, self.actor.kind)?;
-        out.write_all(b",\"rule\":")?;
-        json_str(out, self.actor.rule)?;
-        out.write_all(b"},\"event_id\":")?;
-        json_str(out, self.event_id)?;
-        write!(out, ",\"id\":{},\"outcome\":{{", self.id)?;
-        let o = &self.outcome;
+        use Field::{Int, OptBool, OptStr, Str};
+        let (o, p) = (&self.outcome, &self.principal);
+        fields(
+            out,
+            &[
+                (b"{\"account\":", OptStr(self.account)),
+                (b",\"action\":", Str(self.action)),
+                (b",\"actor\":{\"kind\":", Str(self.actor.kind)),
+                (b",\"rule\":", Str(self.actor.rule)),
+                (b"},\"event_id\":", Str(self.event_id)),
+                (b",\"id\":", Int(self.id)),
+            ],
+        )?;
+        out.write_all(b",\"outcome\":{")?;
         if let Some(code) = o.code {
-            out.write_all(b"\"code\":")?;
-            json_str(out, code)?;
+            fields(out, &[(b"\"code\":", Str(code))])?;
             out.write_all(b",")?;
         }
         if let Some(message) = o.message {
-            out.write_all(b"\"message\":")?;
-            json_opt_str(out, message)?;
+            fields(out, &[(b"\"message\":", OptStr(message))])?;
             out.write_all(b",")?;
         }
-        out.write_all(b"\"result\":")?;
-        json_str(out, o.result)?;
-        let p = &self.principal;
-        out.write_all(b"},\"principal\":{\"id\":")?;
-        json_opt_str(out, p.id)?;
-        out.write_all(b",\"invoked_by\":")?;
-        json_opt_str(out, p.invoked_by)?;
-        out.write_all(b",\"issuer\":")?;
-        json_opt_str(out, p.issuer)?;
-        out.write_all(b",\"mfa\":")?;
-        json_opt_bool(out, p.mfa)?;
-        out.write_all(b",\"on_behalf_of\":")?;
-        json_opt_str(out, p.on_behalf_of)?;
-        out.write_all(b",\"session_name\":")?;
-        json_opt_str(out, p.session_name)?;
-        out.write_all(b",\"source_identity\":")?;
-        json_opt_str(out, p.source_identity)?;
-        out.write_all(b",\"type\":")?;
-        json_opt_str(out, p.kind)?;
+        fields(
+            out,
+            &[
+                (b"\"result\":", Str(o.result)),
+                (b"},\"principal\":{\"id\":", OptStr(p.id)),
+                (b",\"invoked_by\":", OptStr(p.invoked_by)),
+                (b",\"issuer\":", OptStr(p.issuer)),
+                (b",\"mfa\":", OptBool(p.mfa)),
+                (b",\"on_behalf_of\":", OptStr(p.on_behalf_of)),
+                (b",\"session_name\":", OptStr(p.session_name)),
+                (b",\"source_identity\":", OptStr(p.source_identity)),
+                (b",\"type\":", OptStr(p.kind)),
+            ],
+        )?;
         out.write_all(b"}")?;
         if let Some(raw) = &self.raw {
             out.write_all(b",\"raw\":")?;
             serde_json::to_writer(&mut *out, raw)?;
         }
-        out.write_all(b",\"read_only\":")?;
-        json_opt_bool(out, self.read_only)?;
-        out.write_all(b",\"region\":")?;
-        json_opt_str(out, self.region)?;
+        fields(
+            out,
+            &[
+                (b",\"read_only\":", OptBool(self.read_only)),
+                (b",\"region\":", OptStr(self.region)),
+            ],
+        )?;
         out.write_all(b",\"resources\":[")?;
         for (i, resource) in self.resources.iter().enumerate() {
             if i > 0 {
@@ -228,18 +226,42 @@ impl EventJson<'_> {
             }
             json_str(out, resource)?;
         }
-        out.write_all(b"],\"service\":")?;
-        json_opt_str(out, self.service)?;
-        out.write_all(b",\"source\":")?;
-        json_str(out, self.source)?;
-        out.write_all(b",\"source_ip\":")?;
-        json_opt_str(out, self.source_ip)?;
-        out.write_all(b",\"time\":")?;
-        json_str(out, &self.time)?;
-        out.write_all(b",\"user_agent\":")?;
-        json_opt_str(out, self.user_agent)?;
+        fields(
+            out,
+            &[
+                (b"],\"service\":", OptStr(self.service)),
+                (b",\"source\":", Str(self.source)),
+                (b",\"source_ip\":", OptStr(self.source_ip)),
+                (b",\"time\":", Str(&self.time)),
+                (b",\"user_agent\":", OptStr(self.user_agent)),
+            ],
+        )?;
         out.write_all(b"}")
     }
+}
+
+/// A value of [`EventJson::write_compact`]'s fields.
+enum Field<'a> {
+    Str(&'a str),
+    OptStr(Option<&'a str>),
+    OptBool(Option<bool>),
+    Int(i64),
+}
+
+/// Each field's bytes before its value (the punctuation since the last value, and its
+/// quoted name), then its value.
+fn fields(out: &mut impl Write, fields: &[(&[u8], Field)]) -> io::Result<()> {
+    for (before, value) in fields {
+        out.write_all(before)?;
+        match *value {
+            Field::Str(s) => json_str(out, s)?,
+            Field::OptStr(Some(s)) => json_str(out, s)?,
+            Field::OptStr(None) | Field::OptBool(None) => out.write_all(b"null")?,
+            Field::OptBool(Some(b)) => out.write_all(if b { b"true" } else { b"false" })?,
+            Field::Int(n) => write!(out, "{n}")?,
+        }
+    }
+    Ok(())
 }
 
 /// A JSON string: copied between quotes when nothing in it needs an escape, else serde_json's.
@@ -251,21 +273,6 @@ fn json_str(out: &mut impl Write, s: &str) -> io::Result<()> {
     } else {
         Ok(serde_json::to_writer(out, s)?)
     }
-}
-
-fn json_opt_str(out: &mut impl Write, s: Option<&str>) -> io::Result<()> {
-    match s {
-        Some(s) => json_str(out, s),
-        None => out.write_all(b"null"),
-    }
-}
-
-fn json_opt_bool(out: &mut impl Write, b: Option<bool>) -> io::Result<()> {
-    out.write_all(match b {
-        Some(true) => b"true",
-        Some(false) => b"false",
-        None => b"null",
-    })
 }
 
 /// Whether JSON can hold these bytes as they are: no quote, backslash or control character
