@@ -19,9 +19,9 @@
 //! Format 2 lays out the facets and the string ids as palettes ([`put_palette`]): a column's
 //! distinct values, then one byte per event naming its value. A listing keeps a few of each
 //! block's events, and format 1's varints had to be read past one by one to reach them
-//! (`Reader::skip` alone took a twentieth of a long listing's samples). Its resources are a column of counts, then every id, so the
-//! ids of the events not kept are read past at once. Blocks of format 1, which stores written
-//! before it hold, are read as they are.
+//! (`Reader::skip` alone took a twentieth of a long listing's samples). Its resources are a
+//! column of counts, then every id, so the ids of the events not kept are read past at once.
+//! Blocks of format 1, which stores written before it hold, are read as they are.
 
 use driftlog_store::postings::{put, take, unzigzag, zigzag};
 

@@ -302,6 +302,20 @@ impl Stretches {
     }
 }
 
+/// The rows of `l`'s lists that overlap `since..=until`: `(first_us, list)` each.
+fn list_rows(
+    c: &mut impl GenericClient,
+    l: &Lookup,
+    since: i64,
+    until: i64,
+) -> Result<Vec<postgres::Row>, postgres::Error> {
+    c.query_typed(
+        "SELECT first_us, list FROM audit_lists \
+         WHERE kind = $3 AND key = ANY($4) AND last_us >= $1 AND first_us <= $2",
+        &lookup_params(&[&since, &until], std::slice::from_ref(l)),
+    )
+}
+
 /// A lookup's entries between `since` and `until`, in no particular order (each row's in
 /// order, the rows not); a reason when a list is damaged.
 pub(crate) fn entries(
@@ -310,11 +324,7 @@ pub(crate) fn entries(
     since: i64,
     until: i64,
 ) -> Result<Result<Vec<Entry>, String>, postgres::Error> {
-    let rows = c.query_typed(
-        "SELECT first_us, list FROM audit_lists \
-         WHERE kind = $3 AND key = ANY($4) AND last_us >= $1 AND first_us <= $2",
-        &lookup_params(&[&since, &until], std::slice::from_ref(l)),
-    )?;
+    let rows = list_rows(c, l, since, until)?;
     // Room for all at once, not a vector grown (and copied) a dozen times over a busy name's
     // 87k.
     let bytes: usize = rows.iter().map(|r| r.get::<_, &[u8]>(1).len()).sum();
@@ -417,7 +427,8 @@ pub(crate) fn intersect(entries: &mut Vec<Entry>, other: &[Entry]) {
 
 /// Keep those of `entries` that `l`'s list also holds. The list is read row by row into one
 /// buffer, never gathered whole: a busy name's 87k entries were two megabytes of memory new to
-/// a `--limit 20` command, whose every page the kernel faulted in (a fifth of its time).
+/// a `--limit 20` command, every page of it faulted in by the kernel (`--principal
+/// config.amazonaws.com --action AssumeRole`: 1,590 → 1,145 page faults, 18.5 → 13.5 ms).
 pub(crate) fn retain_listed(
     c: &mut impl GenericClient,
     entries: &mut Vec<Entry>,
@@ -428,11 +439,7 @@ pub(crate) fn retain_listed(
     if entries.is_empty() {
         return Ok(Ok(()));
     }
-    let rows = c.query_typed(
-        "SELECT first_us, list FROM audit_lists \
-         WHERE kind = $3 AND key = ANY($4) AND last_us >= $1 AND first_us <= $2",
-        &lookup_params(&[&since, &until], std::slice::from_ref(l)),
-    )?;
+    let rows = list_rows(c, l, since, until)?;
     let mut row_entries = Vec::new();
     Ok(retain_marked(entries, |mark| {
         for r in &rows {
@@ -514,10 +521,18 @@ mod tests {
         let mut expected: Vec<i64> = (0..50).rev().step_by(3).collect();
         expected.reverse();
         assert_eq!(times(&sparse), expected);
-        // Entries outside the other's span are never looked up out of the bitmap.
+        // Ids far apart: none of the other's is found among them unless it is one of them.
         let mut outside = vec![(0, -5, 0), (1, 1_000_000, 0)];
         intersect(&mut outside, &[(0, 3, 0)]);
         assert!(outside.is_empty());
+        // Ids close together (a bitmap over their span): the other's ids outside that span
+        // mark nothing, and those inside mark only themselves.
+        let mut close = vec![(0, 10, 0), (1, 11, 0), (2, 12, 0)];
+        intersect(
+            &mut close,
+            &[(0, 3, 1), (1, 11, 1), (9, 5000, 1), (0, -1, 1)],
+        );
+        assert_eq!(close, vec![(1, 11, 0)]);
     }
 
     /// Two lookups' lists read a stretch at a time (rows of six batches, cut at

@@ -138,7 +138,7 @@ fn named(
     if Glob::is_pattern(text) {
         return Strings::matching(c, &Glob::new(text).to_like());
     }
-    Ok(strings.known(&[text.to_owned()]))
+    Ok(strings.id(text).into_iter().collect())
 }
 
 /// The filters of `q` resolved, or `None` when no stored event can match them. `names` is
